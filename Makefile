@@ -1,0 +1,28 @@
+# Two commands do all the set-up: `make run` (demo on the sample list) and `make test` (whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
+URL_LIST ?= data/url_lists/sample.txt
+
+.PHONY: install run test dev clean-data
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel
+	$(BIN)/pip install --quiet -e ".[gcp,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/wandr-pipeline run $(URL_LIST)
+
+test: install
+	$(BIN)/pytest -q -ra
+
+dev: install
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean-data:
+	rm -rf data/media data/warehouse data/submissions

@@ -1,0 +1,51 @@
+"""`audio`: the soundtrack as 16 kHz mono WAV, for Whisper."""
+
+
+import tempfile
+from pathlib import Path
+
+from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+
+from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
+from wandr_pipeline.media.audio import extract_audio
+from wandr_pipeline.outcomes import OK, NotApplicable
+from wandr_pipeline.partitions import videos_partitions
+from wandr_pipeline.resources import StorageResource
+from wandr_pipeline.schemas import AUDIO
+from wandr_pipeline.settings import Settings
+
+_SETTINGS = Settings.from_env()
+
+
+@asset(
+    partitions_def=videos_partitions,
+    io_manager_key="warehouse_io_manager",
+    metadata={"table": "audio"},
+    ins={"raw_video": AssetIn()},
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
+    check_specs=[failed_videos_check("audio")],
+    group_name="videos",
+    kinds={"ffmpeg", "parquet"},
+    description="16 kHz mono WAV of each video's soundtrack (ffmpeg); table `audio`.",
+)
+def audio(context: AssetExecutionContext, storage: StorageResource, raw_video: dict):
+    store = storage.get()
+    stage = StageRun(context, "audio", AUDIO)
+    for key in stage.keys:
+        upstream = raw_video[key]
+        if stage.skip_unless_usable(key, upstream, "raw_video"):
+            continue
+        video = first_row(upstream)
+        stage.run_one(key, lambda key=key, video=video: [_extract_one(store, key, video)])
+    yield from stage.results()
+
+
+def _extract_one(store, key: str, video: dict) -> dict:
+    if not video.get("has_audio"):
+        raise NotApplicable("video has no audio stream")
+    with store.local_copy(video["video_uri"]) as local_video, tempfile.TemporaryDirectory(prefix="wandr-audio-") as tmp:
+        wav = Path(tmp) / "audio.wav"
+        info = extract_audio(local_video, wav)
+        audio_uri = store.put_file(wav, f"{store.media_dir(key)}/audio.wav")
+    return {"audio_uri": audio_uri, "duration_s": info.duration_s, "sample_rate": info.sample_rate,
+            "channels": info.channels, "status": OK, "error": None}

@@ -1,0 +1,57 @@
+"""`sampled_frames`: every Nth frame of each video as JPEG, timestamped by presentation time."""
+
+
+from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+
+from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
+from wandr_pipeline.assets.transcript import GPU_TAGS
+from wandr_pipeline.media.frames import encode_jpeg, sample_frames
+from wandr_pipeline.outcomes import OK
+from wandr_pipeline.partitions import videos_partitions
+from wandr_pipeline.resources import FrameSampler, StorageResource
+from wandr_pipeline.schemas import FRAMES
+from wandr_pipeline.settings import Settings
+
+_SETTINGS = Settings.from_env()
+
+
+@asset(
+    partitions_def=videos_partitions,
+    io_manager_key="warehouse_io_manager",
+    metadata={"table": "frames"},
+    ins={"raw_video": AssetIn()},
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
+    check_specs=[failed_videos_check("sampled_frames")],
+    op_tags=GPU_TAGS,
+    group_name="videos",
+    kinds={"opencv", "parquet"},
+    description="Every Nth frame (default 30) as JPEG with its presentation timestamp; table `frames`.",
+)
+def sampled_frames(context: AssetExecutionContext, storage: StorageResource, frame_sampler: FrameSampler,
+                   raw_video: dict):
+    store = storage.get()
+    stage = StageRun(context, "frames", FRAMES)
+    for key in stage.keys:
+        upstream = raw_video[key]
+        if stage.skip_unless_usable(key, upstream, "raw_video"):
+            continue
+        video = first_row(upstream)
+        stage.run_one(key, lambda key=key, video=video: _sample_one(store, frame_sampler, key, video),
+                      empty_reason="no decodable frames")
+    yield from stage.results({"every_n_frames": frame_sampler.every_n_frames})
+
+
+def _sample_one(store, sampler: FrameSampler, key: str, video: dict) -> list[dict]:
+    frames_dir = f"{store.media_dir(key)}/frames"
+    store.remove_tree(frames_dir)  # a re-run with another N must not leave stale frames behind
+    rows = []
+    with store.local_copy(video["video_uri"]) as local_video:
+        for frame in sample_frames(local_video, every_n_frames=sampler.every_n_frames,
+                                   max_long_side=sampler.max_long_side, max_frames=sampler.max_frames_per_video):
+            uri = store.write_bytes(f"{frames_dir}/{frame.frame_index:06d}.jpg",
+                                    encode_jpeg(frame.image, sampler.jpeg_quality))
+            height, width = frame.image.shape[:2]
+            rows.append({"frame_index": frame.frame_index, "timestamp_s": round(frame.timestamp_s, 4),
+                         "width": width, "height": height, "image_uri": uri,
+                         "every_n_frames": sampler.every_n_frames, "status": OK, "error": None})
+    return rows

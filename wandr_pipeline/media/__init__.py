@@ -1,0 +1,1 @@
+"""Pure media functions (probe, audio extraction, frame sampling, text merging); no Dagster here."""

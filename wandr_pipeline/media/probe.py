@@ -1,0 +1,75 @@
+"""What is inside a media file, read with PyAV (no ffprobe needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from wandr_pipeline.outcomes import PermanentError
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration_s: float | None
+    has_video: bool
+    has_audio: bool
+    width: int | None
+    height: int | None
+    fps: float | None
+    video_codec: str | None
+    audio_codec: str | None
+    rotation: int  # degrees the player rotates the picture (0, 90, 180, 270)
+
+
+def probe_media(path: str | Path) -> MediaInfo:
+    """Probe `path`; raises `PermanentError` when it is not a readable media file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PermanentError(f"file not found: {path.name}")
+    if path.stat().st_size == 0:
+        raise PermanentError("empty file (0 bytes)")
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            video = container.streams.video[0] if container.streams.video else None
+            audio = container.streams.audio[0] if container.streams.audio else None
+            duration = None
+            if container.duration:
+                duration = container.duration / av.time_base
+            elif video is not None and video.duration and video.time_base:
+                duration = float(video.duration * video.time_base)
+            fps = None
+            width = height = None
+            rotation = 0
+            if video is not None:
+                rate = video.average_rate or video.guessed_rate
+                fps = float(rate) if rate else None
+                width = video.codec_context.width or None
+                height = video.codec_context.height or None
+                rotation = _display_rotation(container, video)
+                if rotation in (90, 270) and width and height:
+                    width, height = height, width
+            return MediaInfo(
+                duration_s=duration,
+                has_video=video is not None,
+                has_audio=audio is not None,
+                width=width,
+                height=height,
+                fps=fps,
+                video_codec=video.codec_context.name if video is not None else None,
+                audio_codec=audio.codec_context.name if audio is not None else None,
+                rotation=rotation,
+            )
+    except av.error.FFmpegError as exc:
+        raise PermanentError(f"not a readable media file: {exc}") from exc
+
+
+def _display_rotation(container, stream) -> int:
+    """Degrees (counter-clockwise) the display matrix asks for, read from the first decoded frame."""
+    try:
+        for frame in container.decode(stream):
+            return int(getattr(frame, "rotation", 0) or 0) % 360
+    except av.error.FFmpegError:
+        return 0
+    return 0

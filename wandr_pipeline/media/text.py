@@ -1,0 +1,33 @@
+"""Turning OCR lines into the distinct on-screen text of a video."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_line(text: str) -> str:
+    """Collapse whitespace and Unicode forms so the same caption compares equal."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def comparison_key(text: str) -> str:
+    """Case- and punctuation-insensitive form for deduplication."""
+    return re.sub(r"[^0-9a-z]+", "", normalise_line(text).casefold())
+
+
+def distinct_lines(lines: Iterable[str], *, min_chars: int = 2) -> list[str]:
+    """The distinct lines in first-seen order, keeping the first spelling of each."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for line in lines:
+        clean = normalise_line(line)
+        key = comparison_key(clean)
+        if len(key) < min_chars or key in seen:
+            continue
+        seen.add(key)
+        result.append(clean)
+    return result

@@ -1,0 +1,62 @@
+"""yt-dlp downloads (and `gs://` objects) with retries on transient faults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from wandr_pipeline.engines.download import DownloadedPost, DownloadSettings, download_post
+from wandr_pipeline.outcomes import PermanentError
+from wandr_pipeline.retry import call_with_retries
+
+
+class VideoDownloader(ConfigurableResource):
+    """Downloads one post per call into a local folder."""
+
+    format: str = Field(default="bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b", description="yt-dlp format selector.")
+    max_duration_s: float = Field(default=600.0, description="Longer posts are refused (0 = no limit).")
+    max_filesize_mb: float = Field(default=500.0, description="Bigger files are refused (0 = no limit).")
+    socket_timeout_s: float = Field(default=30.0, description="Network timeout per request.")
+    attempts: int = Field(default=3, description="Tries per video for transient faults (429, 5xx, timeouts).")
+    backoff_s: float = Field(default=2.0, description="Base of the exponential backoff between tries.")
+    cookies_file: str = Field(default="", description="Netscape cookies file for login-walled posts (never logged).")
+    allow_local_files: bool = Field(default=True, description="Accept file:// sources.")
+
+    def settings(self) -> DownloadSettings:
+        return DownloadSettings(
+            format=self.format,
+            max_filesize_bytes=int(self.max_filesize_mb * 1024 * 1024) or None,
+            max_duration_s=self.max_duration_s or None,
+            socket_timeout_s=self.socket_timeout_s,
+            http_retries=1,  # our own retry loop below does the backoff
+            cookiefile=self.cookies_file or None,
+            allow_file_urls=self.allow_local_files,
+        )
+
+    def download(self, url: str, dest_dir: str | Path, *, log: Callable[[str], None] | None = None,
+                 fetch_object: Callable[[str, Path], None] | None = None) -> DownloadedPost:
+        """Download `url` into `dest_dir`; `gs://` objects are copied with `fetch_object`."""
+        scheme = urlsplit(url).scheme
+        if scheme == "file" and not self.allow_local_files:
+            raise PermanentError("local files are not allowed by configuration")
+        if scheme == "gs":
+            if fetch_object is None:
+                raise PermanentError("gs:// sources need a storage client")
+            target = Path(dest_dir) / ("video" + (Path(urlsplit(url).path).suffix or ".mp4"))
+            Path(dest_dir).mkdir(parents=True, exist_ok=True)
+            fetch_object(url, target)
+            return DownloadedPost(target, {"id": Path(urlsplit(url).path).stem, "title": Path(urlsplit(url).path).stem})
+
+        def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
+            if log:
+                log(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
+
+        settings = self.settings()
+        return call_with_retries(
+            lambda: download_post(url, dest_dir, settings, log=log),
+            attempts=max(1, self.attempts), base_delay_s=self.backoff_s, on_retry=on_retry,
+        )

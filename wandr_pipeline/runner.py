@@ -1,0 +1,155 @@
+"""Registering videos in a Dagster instance and materialising them in batched runs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from dagster import DagsterInstance
+
+from wandr_pipeline.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.settings import Settings
+from wandr_pipeline.storage import Storage
+from wandr_pipeline.submissions import record_submissions
+from wandr_pipeline.url_lists import RejectedLine, read_url_list
+from wandr_pipeline.urls import VideoRef
+
+# Dagster's run tags for a run over a range of partitions (what backfills set).
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+@dataclass
+class BatchRun:
+    run_id: str
+    keys: list[str]
+    success: bool
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class PipelineOutcome:
+    keys: list[str]
+    rejected: list[RejectedLine] = field(default_factory=list)
+    runs: list[BatchRun] = field(default_factory=list)
+    videos: list[dict] = field(default_factory=list)
+
+    @property
+    def pipeline_ok(self) -> bool:
+        return all(run.success for run in self.runs)
+
+
+def register_videos(instance: DagsterInstance, storage: Storage, refs: Sequence[VideoRef], *, source: str) -> list[str]:
+    """Record the submissions and add any new partitions; returns the keys that were new."""
+    record_submissions(storage, refs, source=source)
+    existing = set(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
+    new_keys = [ref.video_key for ref in refs if ref.video_key not in existing]
+    if new_keys:
+        instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, new_keys)
+    return new_keys
+
+
+def contiguous_batches(all_keys: Sequence[str], wanted: Iterable[str], max_size: int) -> list[list[str]]:
+    """Split `wanted` into runs of adjacent keys (in partition order) of at most `max_size`.
+
+    A run covers a partition range, so it may only hold keys that sit next to each other.
+    """
+    position = {key: i for i, key in enumerate(all_keys)}
+    ordered = sorted(set(wanted), key=lambda k: position[k])
+    batches: list[list[str]] = []
+    for key in ordered:
+        if batches and position[key] == position[batches[-1][-1]] + 1 and len(batches[-1]) < max_size:
+            batches[-1].append(key)
+        else:
+            batches.append([key])
+    return batches
+
+
+def materialize_videos(instance: DagsterInstance, keys: Sequence[str], settings: Settings,
+                       *, tags: dict[str, str] | None = None) -> list[BatchRun]:
+    """Run every stage for `keys`, in as few in-process runs as the partition order allows."""
+    from wandr_pipeline.definitions import build_definitions
+    from wandr_pipeline.jobs import PROCESS_VIDEOS_JOB
+
+    job = build_definitions(settings).get_job_def(PROCESS_VIDEOS_JOB)
+    all_keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    runs: list[BatchRun] = []
+    for batch in contiguous_batches(all_keys, keys, max(1, settings.partitions_per_run)):
+        start = time.perf_counter()
+        result = job.execute_in_process(
+            instance=instance,
+            tags={PARTITION_RANGE_START_TAG: batch[0], PARTITION_RANGE_END_TAG: batch[-1],
+                  "wandr/launched_by": "cli", **(tags or {})},
+            run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
+            raise_on_error=False,
+        )
+        error = None
+        if not result.success:
+            failures = [event for event in result.all_events if event.is_step_failure]
+            error = "; ".join(str(event.step_failure_data.error.message).strip()[:300] for event in failures) or "run failed"
+        runs.append(BatchRun(result.run_id, batch, result.success, time.perf_counter() - start, error))
+    return runs
+
+
+def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
+    """One line of outcome per video, read back from the tables."""
+    from wandr_pipeline.assets._stage import upstream_status
+
+    summaries = []
+    for key in keys:
+        item: dict = {"video_key": key}
+        for table, label in (("videos", "download"), ("transcript_segments", "transcript"), ("ocr_text", "ocr"),
+                             ("video_documents", "document")):
+            if storage.has_partition(table, key):
+                status, error = upstream_status(storage.read_partition(table, key))
+                item[label] = status
+                if error and "error" not in item:
+                    item["error"] = f"{label}: {error}"
+            else:
+                item[label] = "missing"
+        if storage.has_partition("video_documents", key):
+            doc = storage.read_partition("video_documents", key).to_pylist()[0]
+            item["words"] = len((doc.get("transcript_text") or "").split())
+            item["onscreen_lines"] = len(doc.get("onscreen_lines") or [])
+            item["text"] = (doc.get("transcript_text") or "")[:70]
+        summaries.append(item)
+    return summaries
+
+
+def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | None = None) -> PipelineOutcome:
+    """Register every video of a URL list and materialise all stages for them."""
+    from wandr_pipeline.resources.storage import storage_for
+
+    parsed = read_url_list(path, allow_local_files=settings.allow_local_files)
+    storage = storage_for(settings.storage_uri)
+    instance = instance or DagsterInstance.get()
+    keys = [ref.video_key for ref in parsed.accepted]
+    outcome = PipelineOutcome(keys=keys, rejected=parsed.rejected)
+    if keys:
+        register_videos(instance, storage, parsed.accepted, source=str(path))
+        outcome.runs = materialize_videos(instance, keys, settings)
+        outcome.videos = video_summaries(storage, keys)
+    return outcome
+
+
+def print_summary(outcome: PipelineOutcome) -> None:
+    for line in outcome.rejected:
+        print(f"rejected line {line.line_number}: {line.text!r}: {line.reason}")
+    for run in outcome.runs:
+        state = "ok" if run.success else f"FAILED: {run.error}"
+        print(f"run {run.run_id[:8]}: {len(run.keys)} video(s) in {run.seconds:.1f} s: {state}")
+    if not outcome.videos:
+        print("no videos to process")
+        return
+    header = f"{'video_key':<28} {'download':<9} {'transcript':<10} {'ocr':<8} {'words':>5} {'lines':>5}  detail"
+    print(header)
+    print("-" * len(header))
+    for item in outcome.videos:
+        detail = item.get("error") or item.get("text", "")
+        print(f"{item['video_key']:<28} {item['download']:<9} {item['transcript']:<10} {item['ocr']:<8} "
+              f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}")
+    ok = sum(1 for item in outcome.videos if item["download"] == "ok")
+    print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")

@@ -1,0 +1,143 @@
+"""The explicit pyarrow schema of every analyst table (documented in README "Tables").
+
+`video_key` is not stored inside the files: it is the hive partition folder
+(`warehouse/<table>/video_key=<key>/`), so readers of the table folder get it as a column.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import pyarrow as pa
+
+_STATUS = [pa.field("status", pa.string(), nullable=False), pa.field("error", pa.string())]
+
+VIDEOS = pa.schema(
+    [
+        pa.field("source_url", pa.string(), nullable=False),
+        pa.field("download_url", pa.string()),
+        pa.field("platform", pa.string()),
+        pa.field("post_id", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("uploader", pa.string()),
+        pa.field("uploader_id", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("hashtags", pa.list_(pa.string())),
+        pa.field("upload_date", pa.date32()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("fps", pa.float64()),
+        pa.field("has_audio", pa.bool_()),
+        pa.field("bytes", pa.int64()),
+        pa.field("sha256", pa.string()),
+        pa.field("video_uri", pa.string()),
+        pa.field("downloaded_at", pa.timestamp("us", tz="UTC")),
+        *_STATUS,
+    ]
+)
+
+AUDIO = pa.schema(
+    [
+        pa.field("audio_uri", pa.string()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("sample_rate", pa.int32()),
+        pa.field("channels", pa.int32()),
+        *_STATUS,
+    ]
+)
+
+TRANSCRIPT_SEGMENTS = pa.schema(
+    [
+        pa.field("segment_index", pa.int32()),
+        pa.field("start_s", pa.float64()),
+        pa.field("end_s", pa.float64()),
+        pa.field("text", pa.string()),
+        pa.field("avg_logprob", pa.float64()),
+        pa.field("no_speech_prob", pa.float64()),
+        pa.field("language", pa.string()),
+        pa.field("language_probability", pa.float64()),
+        pa.field("model", pa.string()),
+        *_STATUS,
+    ]
+)
+
+FRAMES = pa.schema(
+    [
+        pa.field("frame_index", pa.int64()),
+        pa.field("timestamp_s", pa.float64()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("image_uri", pa.string()),
+        pa.field("every_n_frames", pa.int32()),
+        *_STATUS,
+    ]
+)
+
+OCR_TEXT = pa.schema(
+    [
+        pa.field("frame_index", pa.int64()),
+        pa.field("timestamp_s", pa.float64()),
+        pa.field("text", pa.string()),
+        pa.field("confidence", pa.float64()),
+        pa.field("box_x0", pa.float32()),
+        pa.field("box_y0", pa.float32()),
+        pa.field("box_x1", pa.float32()),
+        pa.field("box_y1", pa.float32()),
+        pa.field("engine", pa.string()),
+        *_STATUS,
+    ]
+)
+
+VIDEO_DOCUMENTS = pa.schema(
+    [
+        pa.field("source_url", pa.string()),
+        pa.field("platform", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("uploader", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("hashtags", pa.list_(pa.string())),
+        pa.field("upload_date", pa.date32()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("language", pa.string()),
+        pa.field("transcript_text", pa.string()),
+        pa.field("onscreen_lines", pa.list_(pa.string())),
+        pa.field("onscreen_text", pa.string()),
+        pa.field("whisper_model", pa.string()),
+        pa.field("ocr_engine", pa.string()),
+        pa.field("stage_statuses", pa.map_(pa.string(), pa.string())),
+        pa.field("processed_at", pa.timestamp("us", tz="UTC")),
+        *_STATUS,
+    ]
+)
+
+# Table name -> schema. Table names are also the warehouse folder names.
+TABLES: dict[str, pa.Schema] = {
+    "videos": VIDEOS,
+    "audio": AUDIO,
+    "transcript_segments": TRANSCRIPT_SEGMENTS,
+    "frames": FRAMES,
+    "ocr_text": OCR_TEXT,
+    "video_documents": VIDEO_DOCUMENTS,
+}
+
+
+def to_table(schema: pa.Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Build a table with exactly `schema`'s columns; missing keys become nulls, extra keys are errors."""
+    rows = list(rows)
+    names = set(schema.names)
+    for row in rows:
+        extra = set(row) - names
+        if extra:
+            raise KeyError(f"columns not in schema: {sorted(extra)}")
+    columns = {name: [row.get(name) for row in rows] for name in schema.names}
+    return pa.table(columns, schema=schema)
+
+
+def status_row(schema: pa.Schema, status: str, error: str | None, **values: Any) -> dict[str, Any]:
+    """One placeholder row for a video whose stage produced no content rows."""
+    row = {name: None for name in schema.names}
+    row.update(values)
+    row["status"] = status
+    row["error"] = error
+    return row
