@@ -69,6 +69,7 @@ def classify_download_error(message: str) -> type[PermanentError] | type[Transie
 def _clean_message(message: str) -> str:
     message = re.sub(r"^ERROR:\s*", "", message.strip())
     message = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    message = re.sub(r"\s*\(caused by .*\)\s*$", "", message, flags=re.DOTALL)
     return message.splitlines()[0] if message else "download failed"
 
 

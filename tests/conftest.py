@@ -1,0 +1,95 @@
+"""Shared fixtures: the sample clips, a loopback HTTP server, a temporary Dagster instance."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "data" / "samples"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def manifest() -> list[dict]:
+    """The sample clips' scripts: spoken text and burned-in captions with their times."""
+    return json.loads((SAMPLES / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
+
+    return ffmpeg_executable()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - keep test output clean
+        pass
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # clients (yt-dlp probing) hang up early
+        pass
+
+
+class LoopbackServer:
+    """A static file server on 127.0.0.1 serving `root`; missing paths answer 404."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/{name}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory, ffmpeg) -> Path:
+    """The sample clips plus derived test media (a copy without its audio stream)."""
+    root = tmp_path_factory.mktemp("media")
+    for clip in SAMPLES.glob("*.mp4"):
+        shutil.copy(clip, root / clip.name)
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-i", str(SAMPLES / "kyoto_temples.mp4"),
+                    "-an", "-c:v", "copy", str(root / "no_audio.mp4")], check=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def http_server(media_root):
+    server = LoopbackServer(media_root)
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def dagster_home(tmp_path, monkeypatch) -> Path:
+    """An empty DAGSTER_HOME (SQLite) for one test."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
