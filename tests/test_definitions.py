@@ -38,3 +38,15 @@ def test_settings_read_environment(monkeypatch):
     monkeypatch.delenv("WANDR_FRAME_EVERY_N", raising=False)
     settings = Settings.from_env()
     assert (settings.whisper_model, settings.frame_every_n, settings.storage_uri) == ("base.en", 15, "gs://my-bucket/wandr")
+
+
+def test_readme_documents_every_table_column():
+    from wandr_pipeline.schemas import TABLES
+
+    readme = (REPO / "README.md").read_text()
+    for table, schema in TABLES.items():
+        section = readme.split(f"**`{table}`**", 1)
+        assert len(section) == 2, f"README has no section for table {table}"
+        body = section[1].split("\n\n", 1)[0]
+        missing = [name for name in schema.names if f"`{name}`" not in body]
+        assert not missing, f"README section of {table} misses {missing}"
