@@ -22,10 +22,19 @@ limit_request_fields = 50
 limit_request_field_size = 8190
 
 
-def worker_exit(server, worker):  # noqa: ARG001 - gunicorn hook signature
-    """Stop the worker's code server with it."""
+def _close_code_server() -> None:
     import sys
 
     module = sys.modules.get("wandr_pipeline.api.wsgi")
     if module is not None:
         module.app.extensions["wandr"].close()
+
+
+def worker_exit(server, worker):  # noqa: ARG001 - gunicorn hook signature
+    """Stop the worker's code server with it (graceful stop: SIGTERM)."""
+    _close_code_server()
+
+
+def worker_int(worker):  # noqa: ARG001 - gunicorn hook signature
+    """Quick stop (SIGINT, Ctrl-C): the code server's threads would otherwise keep the worker alive."""
+    _close_code_server()

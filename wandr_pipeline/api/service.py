@@ -97,12 +97,19 @@ class JobService:
                 return Submitted(key, status, created=False)
             register_videos(self.instance, self.storage, [ref], source="api")
             attempt = self.instance.get_runs_count(RunsFilter(tags={PARTITION_TAG: key}))
-            created = True
-            try:
-                run = submitter.create_and_submit(key, run_id_for(key, attempt))
-                log.info("queued run %s for %s (%s)", run.run_id, key, ref.source_url)
-            except DagsterRunAlreadyExists:
-                created = False  # another process submitted the same video at the same moment
+            for attempt in range(attempt, attempt + 5):
+                try:
+                    run = submitter.create_and_submit(key, run_id_for(key, attempt))
+                    log.info("queued run %s for %s (%s)", run.run_id, key, ref.source_url)
+                    created = True
+                    break
+                except DagsterRunAlreadyExists:
+                    # Another process submitted the same video at the same moment (same derived id),
+                    # or runs of this video were deleted and the count went back: look again.
+                    created = False
+                    status = read_status(self.instance, self.storage, key, self.stages)
+                    if status is not None and not self._needs_run(status):
+                        break
             status = read_status(self.instance, self.storage, key, self.stages)
             assert status is not None
             return Submitted(key, status, created=created)
