@@ -103,6 +103,20 @@ def test_a_failed_step_is_reported_with_its_error(instance, storage_root):
     assert status.as_dict()["stages"]["raw_video"]["error"] == raw.error
 
 
+def test_runs_over_a_partition_range_count_for_each_video(instance, storage_root):
+    """Runs made by the CLI, a backfill or a sensor cover key ranges: each video still sees its run."""
+    storage = Storage(str(storage_root))
+    keys = [_register(instance, storage, f"https://example.com/range-{i}.mp4") for i in range(3)]
+    result = _failing_job().execute_in_process(
+        instance=instance, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[1]})
+    for key in keys[:2]:
+        status = read_status(instance, storage, key, STAGES)
+        assert status.run_id == result.run_id and status.status == "failed"
+        assert "not reachable" in status.stages["raw_video"].error
+    assert read_status(instance, storage, keys[2], STAGES).status == "queued"
+
+
 def test_registered_then_queued_then_unknown(instance, storage_root):
     storage = Storage(str(storage_root))
     key = _register(instance, storage, "https://example.com/other.mp4")
