@@ -266,3 +266,15 @@ def test_overall_state_and_when_a_resubmission_runs_again():
     assert running.status == "running" and not JobService._needs_run(running)
     queued = _job({"raw_video": ("queued", None, None), "video_documents": ("queued", None, None)}, run_status="QUEUED")
     assert queued.status == "queued" and not JobService._needs_run(queued)
+
+
+def test_no_instance_is_a_503_with_the_reason(storage_root):
+    def broken():
+        raise RuntimeError("DAGSTER_HOME is not set")
+
+    settings = _settings(storage_root)
+    client = create_app(settings, JobService(settings, instance_factory=broken)).test_client()
+    response = client.get("/status/url-1234567890abcdef")
+    assert response.status_code == 503 and "DAGSTER_HOME is not set" in response.get_json()["message"]
+    health = client.get("/health")
+    assert health.status_code == 503 and "instance: " in health.get_json()["reason"]

@@ -20,7 +20,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from wandr_pipeline.api.config import ApiSettings
-from wandr_pipeline.api.service import JobService
+from wandr_pipeline.api.service import InstanceUnavailable, JobService
 from wandr_pipeline.api.submit import SubmitUnavailable
 from wandr_pipeline.api.validation import ResolverUnavailable, UrlRejected
 
@@ -94,6 +94,10 @@ def create_app(settings: ApiSettings | None = None, service: JobService | None =
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         return _error(exc.http_status, exc.error, exc.message, **exc.extra)
+
+    @app.errorhandler(InstanceUnavailable)
+    def instance_unavailable(exc: InstanceUnavailable):
+        return _error(503, "unavailable", str(exc), headers={"Retry-After": "10"})
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -28,6 +28,10 @@ log = logging.getLogger("wandr_pipeline.api")
 _STALE_NOT_STARTED_S = 60.0
 
 
+class InstanceUnavailable(RuntimeError):
+    """The Dagster instance cannot be opened (DAGSTER_HOME unset or broken)."""
+
+
 @dataclass
 class Submitted:
     job_id: str
@@ -55,7 +59,11 @@ class JobService:
     def instance(self) -> DagsterInstance:
         with self._instance_lock:
             if self._instance is None:
-                self._instance = self._instance_factory()
+                try:
+                    self._instance = self._instance_factory()
+                except Exception as exc:  # noqa: BLE001 - answered as 503 with the reason
+                    raise InstanceUnavailable(f"cannot open the Dagster instance: {type(exc).__name__}: {exc}"
+                                              [:300]) from exc
             return self._instance
 
     @property
