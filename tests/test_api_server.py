@@ -101,7 +101,7 @@ def stack(tmp_path_factory, http_server):
     try:
         while True:
             try:
-                if requests.get(f"{base}/health", timeout=5).status_code == 200:
+                if requests.get(f"{base}/health", timeout=60).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
@@ -166,6 +166,9 @@ def test_bad_requests_get_a_clear_4xx_and_leave_nothing_behind(stack):
         (dict(json={"url": "http://[::1]:8080/a.mp4"}), 400, "loopback"),  # only 127.0.0.1 is allowed
         (dict(json={"url": "http://127.0.0.2/a.mp4"}), 400, "loopback"),
         (dict(data=b'{"url": "https://example.com/' + b"a" * 40000 + b'"}'), 413, ""),
+        (dict(json={"url": "https://example.com/fine.mp4"}, headers={}), 401, "missing"),
+        (dict(json={"url": "https://example.com/fine.mp4"}, headers={"Authorization": "Bearer wrong"}), 401,
+         "invalid token"),
     ]
     for kwargs, code, fragment in cases:
         headers = kwargs.pop("headers", AUTH)
@@ -234,7 +237,8 @@ def test_end_to_end_one_clip_through_the_daemon(stack, daemon, http_server, mani
     elapsed = time.monotonic() - started
     print(f"\none clip through the API and the daemon: {elapsed:.1f} s; states seen: {sorted(set(seen))}")
     assert status["status"] == "done", status
-    assert status["run_status"] == "SUCCESS" and status["error"] is None
+    # Done once every stage is materialised; the run may still be closing (checks, run end events).
+    assert status["run_status"] in ("STARTED", "SUCCESS") and status["error"] is None
     assert {name: (s["state"], s["outcome"]) for name, s in status["stages"].items()} == {
         name: ("done", "ok") for name in ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text",
                                           "video_documents")}

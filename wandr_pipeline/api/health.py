@@ -5,6 +5,7 @@ None of them loads a model or writes anything: the models are checked by finding
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from dataclasses import dataclass
@@ -82,20 +83,22 @@ def check_whisper(model: str) -> Check:
 def check_ocr(engine: str) -> Check:
     def run() -> Check:
         if engine == "local":
-            import rapidocr
-
-            models = Path(rapidocr.__file__).parent / "models"
+            # Found without importing them: importing RapidOCR and onnxruntime takes seconds.
+            spec = importlib.util.find_spec("rapidocr")
+            if spec is None or not spec.submodule_search_locations:
+                return Check(False, "the rapidocr package is not installed")
+            if importlib.util.find_spec("onnxruntime") is None:
+                return Check(False, "the onnxruntime package is not installed")
+            models = Path(list(spec.submodule_search_locations)[0]) / "models"
             found = sorted(p.name for p in models.glob("*.onnx")) if models.is_dir() else []
             needed = {"det": any("det" in n for n in found), "rec": any("rec" in n for n in found)}
             missing = [kind for kind, present in needed.items() if not present]
             if missing:
                 return Check(False, f"RapidOCR models missing ({', '.join(missing)}) under {models}")
-            import onnxruntime  # noqa: F401 - the engine that runs them
-
             return Check(True, f"RapidOCR with {', '.join(found)}")
         if engine == "google":
-            from google.cloud import vision  # noqa: F401
-
+            if importlib.util.find_spec("google.cloud.vision") is None:
+                return Check(False, "OCR_ENGINE=google needs google-cloud-vision (the gcp extra)")
             return Check(True, "Google Cloud Vision client installed (credentials are checked on first use)")
         return Check(False, f"unknown OCR engine {engine!r}")
 
