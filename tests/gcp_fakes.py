@@ -262,3 +262,26 @@ class FakeVision:
             "textAnnotations": [{"locale": "en", "description": whole, "boundingPoly": everything}],
             "fullTextAnnotation": {"pages": [{"width": width, "height": height, "blocks": blocks}], "text": whole},
         }
+
+
+# -- pytest fixtures (import them into a test module to use them) -------------------------------
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(tmp_path_factory):
+    """One fake-gcs-server for the session; its log is a file (see `GcsEmulator`)."""
+    emulator = GcsEmulator(tmp_path_factory.mktemp("fake-gcs") / "fake-gcs-server.log")
+    yield emulator
+    emulator.close()
+
+
+@pytest.fixture()
+def gcs_bucket(gcs_emulator, monkeypatch) -> str:
+    """A new, empty bucket on the emulator, with STORAGE_EMULATOR_HOST set for this test."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    name = f"wandr-test-{uuid.uuid4().hex[:12]}"
+    gcs_emulator.create_bucket(name)
+    return name
