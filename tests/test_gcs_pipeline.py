@@ -57,6 +57,8 @@ def test_pipeline_on_gcs_with_vision_ocr(gcs_bucket, gcs_emulator, vision, http_
     monkeypatch.setenv("OCR_ENGINE", "google")
     monkeypatch.setenv("VISION_API_ENDPOINT", vision.endpoint)
     monkeypatch.setenv("VISION_ATTEMPTS", "2")
+    # A frame every 3 s still lands inside every caption (each shows for ~4 s) and keeps the OCR short.
+    monkeypatch.setenv("WANDR_FRAME_EVERY_N", "90")
     settings = Settings.from_env()
     instance = DagsterInstance.get()
 
@@ -104,9 +106,9 @@ def test_pipeline_on_gcs_with_vision_ocr(gcs_bucket, gcs_emulator, vision, http_
         assert videos.loc[key, "status"] == "ok"
         lines = ocr[(ocr.video_key == key) & (ocr.status == "ok")]
         assert set(lines["engine"]) == {"google-vision"}
-        seen = " ".join(lines["text"]).upper()
+        seen = set(lines["text"].str.upper())
         for caption in item["captions"]:
-            assert caption["text"].split()[0].upper() in seen, (key, caption["text"], seen)
+            assert caption["text"].upper() in seen, (key, caption["text"], seen)
         assert lines[["box_x0", "box_y0", "box_x1", "box_y1"]].stack().between(0, 1).all()
         # One billable unit per frame sent, counted once per video.
         frames_sent = int((frames[(frames.video_key == key)].status == "ok").sum())

@@ -181,3 +181,22 @@ def test_rate_limiter_paces_to_the_quota():
     for _ in range(10):
         limiter.acquire(2)
     assert now[0] == pytest.approx(10.0)  # 20 more units at 2 a second
+
+
+def test_environment_selects_and_configures_the_google_engine(monkeypatch):
+    from wandr_pipeline.definitions import build_resources
+    from wandr_pipeline.settings import Settings
+
+    monkeypatch.setenv("OCR_ENGINE", "google")
+    monkeypatch.setenv("VISION_API_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("VISION_MAX_CONCURRENT_REQUESTS", "7")
+    monkeypatch.setenv("VISION_IMAGES_PER_MINUTE", "450")
+    monkeypatch.setenv("VISION_ATTEMPTS", "3")
+    monkeypatch.setenv("VISION_TIMEOUT_S", "12.5")
+    monkeypatch.setenv("VISION_LANGUAGE_HINTS", "en, ja")
+    engine = build_resources(Settings.from_env())["ocr"].get_engine()
+    assert isinstance(engine, VisionOcrEngine) and engine.name == "google-vision"
+    s = engine.settings
+    assert (s.api_endpoint, s.max_concurrent_requests, s.images_per_minute, s.attempts, s.timeout_s,
+            s.language_hints) == ("http://127.0.0.1:9", 7, 450, 3, 12.5, ("en", "ja"))
+    assert engine.preferred_batch == 16 * 7

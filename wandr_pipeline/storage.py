@@ -102,7 +102,7 @@ class Storage:
             write(tmp)
             with open(tmp, "rb+") as handle:  # data on disk before the rename makes it visible
                 os.fsync(handle.fileno())
-            self.fs.mv(tmp, target)
+            os.replace(tmp, target)  # atomic on POSIX and Windows, also over an existing target
         finally:
             if self.fs.exists(tmp):
                 self.fs.rm_file(tmp)
