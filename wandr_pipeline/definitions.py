@@ -45,7 +45,16 @@ def build_resources(settings: Settings) -> dict[str, object]:
             every_n_frames=settings.frame_every_n,
             max_long_side=settings.frame_max_long_side,
         ),
-        "ocr": OcrReader(engine=settings.ocr_engine, min_confidence=settings.ocr_min_confidence),
+        "ocr": OcrReader(
+            engine=settings.ocr_engine,
+            min_confidence=settings.ocr_min_confidence,
+            vision_api_endpoint=settings.vision_api_endpoint,
+            vision_max_concurrent_requests=settings.vision_max_concurrent_requests,
+            vision_images_per_minute=settings.vision_images_per_minute,
+            vision_attempts=settings.vision_attempts,
+            vision_timeout_s=settings.vision_timeout_s,
+            vision_language_hints=list(settings.vision_language_hints),
+        ),
     }
 
 
