@@ -39,7 +39,7 @@ class RapidOcrEngine:
         from rapidocr import RapidOCR
 
         params = {
-            "Global.log_level": "error"  # "no text detected" is normal, not a warning,
+            "Global.log_level": "error",  # "no text detected" is normal, not a warning
             "Global.text_score": float(min_confidence),
             "Det.limit_type": "max",
             "Det.limit_side_len": int(det_limit_side_len),
