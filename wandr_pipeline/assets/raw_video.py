@@ -6,6 +6,7 @@ import hashlib
 import tempfile
 from pathlib import Path
 
+import pyarrow as pa
 from dagster import AssetExecutionContext, BackfillPolicy, asset
 
 from wandr_pipeline.assets._stage import StageRun, failed_videos_check
@@ -45,7 +46,24 @@ def raw_video(context: AssetExecutionContext, storage: StorageResource, download
     for key in stage.keys:
         stage.run_one(key, lambda key=key: [_download_one(context, store, downloader, key)],
                       preview=lambda rows: rows[0].get("title") or "")
+        _keep_submitted_url(stage, store, key)
     yield from stage.results({"storage_root": store.root})
+
+
+def _keep_submitted_url(stage: StageRun, store, key: str) -> None:
+    """A failure row still names what was submitted (`source_url` is not nullable in `videos`;
+    without this, one failed download failed the whole run's output)."""
+    table = stage.tables.get(key)
+    if table is None or table.column("source_url").null_count == 0:
+        return
+    ref = load_submission(store, key)
+    values = {"source_url": ref.source_url if ref else "", "download_url": ref.download_url if ref else None,
+              "platform": ref.platform if ref else None}
+    for name, value in values.items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, table.schema.field(index), pa.array([value] * table.num_rows,
+                                                                            type=table.schema.field(index).type))
+    stage.tables[key] = table
 
 
 def _download_one(context, store, downloader: VideoDownloader, key: str) -> dict:
