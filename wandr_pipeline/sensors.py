@@ -261,7 +261,7 @@ def evaluate_url_lists(context: SensorEvaluationContext, settings: Settings) -> 
         known = files_state.get(listed.uri)
         if known and known.get("sig") == listed.signature and known.get("done"):
             continue
-        if tick.out_of_time:
+        if tick.out_of_time and tick.versions:  # every tick makes some progress
             pending_files += 1
             continue
         if listed.modified is not None and now - listed.modified < SETTLE_SECONDS:
