@@ -25,4 +25,4 @@ dev: install
 	$(BIN)/dagster dev -w workspace.yaml
 
 clean-data:
-	rm -rf data/media data/warehouse data/submissions
+	rm -rf data/media data/warehouse data/submissions data/ingestion
