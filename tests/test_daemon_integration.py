@@ -237,7 +237,7 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         expected = math.ceil(len(keys) / BATCH)
         assert len(by_job["ingest_videos"]) == expected, by_job.keys()
         assert len(by_job["gpu_stages"]) == expected
-        assert "refresh_documents" not in by_job
+        assert "refresh_documents" not in by_job and "extract_media" not in by_job
         assert all(r.tags.get("wandr/compute") == "gpu" for r in by_job["gpu_stages"])
         assert all(r.tags.get("wandr/compute") == "cpu" for r in by_job["ingest_videos"])
 

@@ -261,6 +261,22 @@ def test_documents_follow_a_transcript_backfill_in_batches(instance, settings):
     assert ranges(result) == [(keys[3], keys[4])]
 
 
+def test_a_redownload_reruns_the_media_stages_then_the_rest(instance, settings):
+    settings = dataclasses.replace(settings, partitions_per_run=10)
+    keys = [f"url-{i:016x}" for i in range(4)]
+    instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, keys)
+    for asset in ("raw_video", "audio", "sampled_frames", "transcript", "ocr_text", "video_documents"):
+        materialize(instance, asset, keys)
+    materialize(instance, "raw_video", keys[1:3])  # e.g. a raw_video backfill from the UI
+    result, _ = downstream(instance, settings)
+    assert [(r.job_name, r.tags[PARTITION_RANGE_START_TAG], r.tags[PARTITION_RANGE_END_TAG])
+            for r in result.run_requests] == [("extract_media", keys[1], keys[2])]
+    materialize(instance, "audio", keys[1:3])
+    materialize(instance, "sampled_frames", keys[1:3])
+    result, _ = downstream(instance, settings)
+    assert [(r.job_name, r.tags[PARTITION_RANGE_START_TAG]) for r in result.run_requests] == [("gpu_stages", keys[1])]
+
+
 # ---------------------------------------------------------------------------------------------
 # url_list_schedule
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 - `url_list_sensor` watches `data/url_lists/` (and `<bucket root>/url_lists/` on GCS) for new or
   changed list files, registers their videos as partitions and requests `ingest_videos` runs.
 - `downstream_batch_sensor` follows up: it groups partitions whose upstream stages are done into
-  `gpu_stages` runs (transcript, OCR, documents) and `refresh_documents` runs of up to N videos.
+  `gpu_stages` runs (transcript, OCR, documents) of up to N videos, and re-runs `extract_media` /
+  `refresh_documents` for videos whose inputs changed since (a backfill of an upstream stage).
 
 The work is in `wandr_pipeline.ingestion` and `wandr_pipeline.batching` (no Dagster there); this
 module reads the instance's state and turns the decisions into `SensorResult`s.
@@ -39,10 +40,12 @@ from wandr_pipeline.batching import plan_batches
 from wandr_pipeline.jobs import (
     AUTOMATION_JOBS,
     DOCUMENT_ASSETS,
+    EXTRACT_MEDIA_JOB,
     GPU_STAGE_ASSETS,
     GPU_STAGES_JOB,
     INGEST_ASSETS,
     INGEST_VIDEOS_JOB,
+    MEDIA_ASSETS,
     PROCESS_VIDEOS_JOB,
     REFRESH_DOCUMENTS_JOB,
 )
@@ -63,6 +66,7 @@ ACTIVE_STATUSES = [
 JOB_ASSETS: dict[str, tuple[str, ...]] = {
     PROCESS_VIDEOS_JOB: STAGE_ASSET_NAMES,
     INGEST_VIDEOS_JOB: INGEST_ASSETS,
+    EXTRACT_MEDIA_JOB: MEDIA_ASSETS,
     GPU_STAGES_JOB: GPU_STAGE_ASSETS,
     REFRESH_DOCUMENTS_JOB: DOCUMENT_ASSETS,
 }
@@ -315,6 +319,7 @@ class StageGroup:
 
 
 STAGE_GROUPS = (
+    StageGroup("media", EXTRACT_MEDIA_JOB, MEDIA_ASSETS, ("raw_video",)),
     StageGroup("gpu", GPU_STAGES_JOB, GPU_STAGE_ASSETS, ("audio", "sampled_frames")),
     StageGroup("documents", REFRESH_DOCUMENTS_JOB, DOCUMENT_ASSETS,
                ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text")),
@@ -398,7 +403,8 @@ def build_sensors(settings: Settings):
         jobs=[job for job in AUTOMATION_JOBS if job.name != INGEST_VIDEOS_JOB],
         minimum_interval_seconds=max(1, settings.sensor_interval_s),
         default_status=DefaultSensorStatus.RUNNING,
-        description="Groups videos whose upstream stages are done into gpu_stages / refresh_documents runs "
+        description="Groups videos whose upstream stages are done into gpu_stages (and extract_media / "
+                    "refresh_documents) runs "
                     f"of up to {settings.partitions_per_run} videos.",
     )
     def downstream_batch_sensor(context: SensorEvaluationContext):
