@@ -30,7 +30,7 @@ from dagster import (
 from wandr_pipeline.ingestion import read_rejections
 from wandr_pipeline.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.runner import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
-from wandr_pipeline.schedules import evaluate_scheduled_list
+from wandr_pipeline.schedules import build_schedules, evaluate_scheduled_list
 from wandr_pipeline.sensors import evaluate_downstream, evaluate_url_lists
 from wandr_pipeline.settings import Settings
 from wandr_pipeline.storage import Storage
@@ -286,8 +286,10 @@ def test_schedule_ingests_the_configured_list_once(instance, settings, tmp_path)
     settings = dataclasses.replace(settings, url_list_schedule_source=str(source), partitions_per_run=50)
     when = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc)
 
-    requests = evaluate_scheduled_list(build_schedule_context(instance=instance, scheduled_execution_time=when),
-                                       settings)
+    # Through the schedule definition, as the daemon evaluates it (here without a scheduled time).
+    [schedule_def] = build_schedules(settings)
+    requests = schedule_def.evaluate_tick(build_schedule_context(instance=instance)).run_requests
+    assert {r.job_name for r in requests} == {"ingest_videos"}
     keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
     assert len(keys) == 4 and [(r.tags[PARTITION_RANGE_START_TAG], r.tags[PARTITION_RANGE_END_TAG])
                                for r in requests] == [(keys[0], keys[3])]

@@ -46,11 +46,19 @@ def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settin
     if first_time:
         tick.storage.write_json(marker, {"source": source, "sha256": sha, "videos": len(parsed.accepted),
                                          "rejected_lines": len(parsed.rejected)})
-    requests = tick.run_requests(f"schedule:{context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else 'now'}")
+    requests = tick.run_requests(f"schedule:{_tick_time(context)}")
     if not requests:
         return SkipReason(f"{source}: no new videos")
     context.log.info(f"{source}: requesting {len(requests)} ingest run(s) for {len(tick.request_keys)} video(s)")
     return requests
+
+
+def _tick_time(context: ScheduleEvaluationContext) -> str:
+    """The tick's scheduled time (one run key per tick: an interrupted tick is not run twice)."""
+    try:
+        return context.scheduled_execution_time.isoformat()
+    except Exception:  # noqa: BLE001 - evaluated by hand, outside the daemon: no scheduled time
+        return f"manual-{int(time.time())}"
 
 
 def build_schedules(settings: Settings):
