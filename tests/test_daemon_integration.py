@@ -186,7 +186,7 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home), "WANDR_STORAGE_URI": str(root), "WANDR_URL_LIST_DIRS": str(lists),
-        "WANDR_PARTITIONS_PER_RUN": str(BATCH), "WANDR_SENSOR_INTERVAL_S": "3", "WANDR_BATCH_MAX_WAIT_S": "120",
+        "WANDR_PARTITIONS_PER_RUN": str(BATCH), "WANDR_SENSOR_INTERVAL_S": "2", "WANDR_BATCH_MAX_WAIT_S": "120",
         "WANDR_DOWNLOAD_ATTEMPTS": "1", "WANDR_FRAME_EVERY_N": "300",  # fewer OCR frames: this test is about orchestration
         "HF_HUB_OFFLINE": "1", "ORT_DISABLE_TELEMETRY": "1",
         "PYTHONWARNINGS": "ignore",
@@ -295,7 +295,7 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         (lists / "travel-again.txt").write_bytes(list_text.encode("utf-8"))
         wait_for(lambda: any("travel-again.txt" in m for m in sensor_tick_messages(dagster, "url_list_sensor")),
                  "the sensor to read the second copy", dagster, 60)
-        time.sleep(8)  # a few more sensor ticks
+        time.sleep(5)  # a few more sensor ticks
         assert len(instance.get_runs()) == run_count
         assert instance.get_dynamic_partitions("videos") == keys
         print_run_timings(instance)
