@@ -28,9 +28,10 @@ def manifest() -> list[dict]:
 
 @pytest.fixture(scope="session")
 def ffmpeg() -> str:
-    from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
+    """The ffmpeg 9 that imageio-ffmpeg ships: test media is made with one known build everywhere."""
+    import imageio_ffmpeg
 
-    return ffmpeg_executable()
+    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

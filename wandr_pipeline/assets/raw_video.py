@@ -3,16 +3,16 @@
 
 import datetime as dt
 import hashlib
+import logging
 import tempfile
 from pathlib import Path
 
-import pyarrow as pa
 from dagster import AssetExecutionContext, BackfillPolicy, asset
 
 from wandr_pipeline.assets._stage import StageRun, failed_videos_check
 from wandr_pipeline.engines.download import post_metadata
 from wandr_pipeline.media.probe import probe_media
-from wandr_pipeline.outcomes import OK, PermanentError
+from wandr_pipeline.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import StorageResource, VideoDownloader
 from wandr_pipeline.schemas import VIDEOS
@@ -20,6 +20,8 @@ from wandr_pipeline.submissions import load_submission
 from wandr_pipeline.settings import Settings
 
 _SETTINGS = Settings.from_env()
+# yt-dlp's chatter goes to the compute logs, not to Dagster's event log (one event per line).
+_YTDLP_LOG = logging.getLogger("wandr_pipeline.yt_dlp")
 
 
 def _sha256(path: Path) -> str:
@@ -44,37 +46,24 @@ def raw_video(context: AssetExecutionContext, storage: StorageResource, download
     store = storage.get()
     stage = StageRun(context, "videos", VIDEOS)
     for key in stage.keys:
-        stage.run_one(key, lambda key=key: [_download_one(context, store, downloader, key)],
-                      preview=lambda rows: rows[0].get("title") or "")
-        _keep_submitted_url(stage, store, key)
+        ref = load_submission(store, key)
+        if ref is None:
+            stage.record(key, [], status=FAILED, base={"source_url": ""},
+                         error="no submission record for this key (add videos with the CLI, sensor or schedule)")
+            continue
+        submitted = {"source_url": ref.source_url, "download_url": ref.download_url, "platform": ref.platform}
+        stage.run_one(key, lambda key=key, ref=ref: [_download_one(context, store, downloader, key, ref)],
+                      preview=lambda rows: rows[0].get("title") or "", base=submitted)
     yield from stage.results({"storage_root": store.root})
 
 
-def _keep_submitted_url(stage: StageRun, store, key: str) -> None:
-    """A failure row still names what was submitted (`source_url` is not nullable in `videos`;
-    without this, one failed download failed the whole run's output)."""
-    table = stage.tables.get(key)
-    if table is None or table.column("source_url").null_count == 0:
-        return
-    ref = load_submission(store, key)
-    values = {"source_url": ref.source_url if ref else "", "download_url": ref.download_url if ref else None,
-              "platform": ref.platform if ref else None}
-    for name, value in values.items():
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, table.schema.field(index), pa.array([value] * table.num_rows,
-                                                                            type=table.schema.field(index).type))
-    stage.tables[key] = table
-
-
-def _download_one(context, store, downloader: VideoDownloader, key: str) -> dict:
-    ref = load_submission(store, key)
-    if ref is None:
-        raise PermanentError("no submission record for this key (add videos with the CLI, sensor or schedule)")
+def _download_one(context, store, downloader: VideoDownloader, key: str, ref) -> dict:
     row = {"source_url": ref.source_url, "download_url": ref.download_url, "platform": ref.platform}
     with tempfile.TemporaryDirectory(prefix=f"wandr-{key}-") as tmp:
         post = downloader.download(
             ref.download_url, tmp,
-            log=lambda msg: context.log.debug(f"{key}: {msg}"),
+            log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
+            warn=lambda msg: context.log.warning(f"{key}: {msg}"),
             fetch_object=lambda uri, target: store.fs.get_file(uri, str(target)),
         )
         info = probe_media(post.path)
