@@ -30,4 +30,4 @@ api: install
 	$(BIN)/wandr-pipeline api
 
 clean-data:
-	rm -rf data/media data/warehouse data/submissions
+	rm -rf data/media data/warehouse data/submissions data/ingestion

@@ -87,6 +87,7 @@ def stack(tmp_path_factory, http_server):
         **os.environ,
         "DAGSTER_HOME": str(home),
         "WANDR_STORAGE_URI": str(root / "storage"),
+        "WANDR_URL_LIST_DIRS": str(root / "url_lists"),  # the daemon's url_list_sensor: not the repo's lists
         "PORT": str(port),
         "WANDR_API_HOST": "127.0.0.1",
         "WANDR_API_TOKEN": TOKEN,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from wandr_pipeline.assets import STAGE_ASSETS
-from wandr_pipeline.jobs import process_videos_job
+from wandr_pipeline.jobs import AUTOMATION_JOBS, process_videos_job
 from wandr_pipeline.resources import (
     FrameSampler,
     OcrReader,
@@ -14,6 +14,8 @@ from wandr_pipeline.resources import (
     WarehouseIOManager,
     WhisperResource,
 )
+from wandr_pipeline.schedules import build_schedules
+from wandr_pipeline.sensors import URL_LISTS_ASSET, build_sensors
 from wandr_pipeline.settings import Settings, load_dotenv_file
 
 
@@ -61,9 +63,11 @@ def build_resources(settings: Settings) -> dict[str, object]:
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     return Definitions(
-        assets=STAGE_ASSETS,
+        assets=[*STAGE_ASSETS, URL_LISTS_ASSET],
         resources=build_resources(settings),
-        jobs=[process_videos_job],
+        jobs=[process_videos_job, *AUTOMATION_JOBS],
+        sensors=build_sensors(settings),
+        schedules=build_schedules(settings),
     )
 
 

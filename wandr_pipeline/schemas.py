@@ -125,6 +125,21 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 
+# Ingestion bookkeeping (not per video): lines of URL lists that were rejected, one row per line,
+# under `warehouse/url_list_rejections/list_key=<key>/part-0.parquet` (docs/INGESTION.md).
+URL_LIST_REJECTIONS = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("list_sha256", pa.string(), nullable=False),
+        pa.field("line_number", pa.int32(), nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("detected_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+INGESTION_TABLES: dict[str, pa.Schema] = {"url_list_rejections": URL_LIST_REJECTIONS}
+
+
 def to_table(schema: pa.Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Build a table with exactly `schema`'s columns; missing keys become nulls, extra keys are errors."""
     rows = list(rows)
