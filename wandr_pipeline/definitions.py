@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from wandr_pipeline.assets import STAGE_ASSETS
-from wandr_pipeline.jobs import process_videos_job
+from wandr_pipeline.jobs import gpu_stages_job, ingest_videos_job, process_videos_job
 from wandr_pipeline.resources import (
     FrameSampler,
     OcrReader,
@@ -54,7 +54,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=STAGE_ASSETS,
         resources=build_resources(settings),
-        jobs=[process_videos_job],
+        jobs=[process_videos_job, ingest_videos_job, gpu_stages_job],
     )
 
 

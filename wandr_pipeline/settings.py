@@ -56,6 +56,13 @@ class Settings:
     ytdlp_cookies_file: str
     allow_local_files: bool
     partitions_per_run: int
+    # GPU execution (issue 4): engines' devices and where GPU stages run in production.
+    ocr_device: str = "auto"
+    frame_decoder: str = "auto"
+    gpu_accelerator: str = "nvidia-l4"
+    gpu_count: int = 1
+    gpu_pod_cpu: str = "6"
+    gpu_pod_memory: str = "24Gi"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -84,6 +91,12 @@ class Settings:
             ytdlp_cookies_file=_env("YTDLP_COOKIES_FILE", ""),
             allow_local_files=_bool(_env("WANDR_ALLOW_LOCAL_FILES", "true")),
             partitions_per_run=int(_env("WANDR_PARTITIONS_PER_RUN", "50")),
+            ocr_device=_env("OCR_DEVICE", "auto").lower(),
+            frame_decoder=_env("WANDR_FRAME_DECODER", "auto").lower(),
+            gpu_accelerator=_env("WANDR_GPU_ACCELERATOR", "nvidia-l4"),
+            gpu_count=int(_env("WANDR_GPU_COUNT", "1")),
+            gpu_pod_cpu=_env("WANDR_GPU_POD_CPU", "6"),
+            gpu_pod_memory=_env("WANDR_GPU_POD_MEMORY", "24Gi"),
         )
 
     def as_dict(self) -> dict[str, object]:
