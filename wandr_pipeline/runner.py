@@ -74,7 +74,7 @@ def materialize_videos(instance: DagsterInstance, keys: Sequence[str], settings:
     from wandr_pipeline.definitions import build_definitions
     from wandr_pipeline.jobs import PROCESS_VIDEOS_JOB
 
-    job = build_definitions(settings).get_job_def(PROCESS_VIDEOS_JOB)
+    job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS_JOB)
     all_keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
     runs: list[BatchRun] = []
     for batch in contiguous_batches(all_keys, keys, max(1, settings.partitions_per_run)):

@@ -58,27 +58,31 @@ class StageRun:
         return True
 
     def run_one(self, key: str, work: Callable[[], list[Mapping[str, Any]]], *,
-                empty_reason: str | None = None, preview: Callable[[list[Mapping[str, Any]]], str] | None = None) -> None:
-        """Call `work()` for one video and record its rows, or its failure."""
+                empty_reason: str | None = None, preview: Callable[[list[Mapping[str, Any]]], str] | None = None,
+                base: Mapping[str, Any] | None = None) -> None:
+        """Call `work()` for one video and record its rows, or its failure.
+
+        `base` holds values that a failure's placeholder row still carries (e.g. the source URL).
+        """
         start = time.perf_counter()
         try:
             rows = work()
         except NotApplicable as exc:
-            self.record(key, [], status=SKIPPED, error=short_error(exc), seconds=time.perf_counter() - start)
+            self.record(key, [], status=SKIPPED, error=short_error(exc), seconds=time.perf_counter() - start, base=base)
             return
         except Exception as exc:  # noqa: BLE001 - one bad video never fails the batch
             self.context.log.warning(f"{self.table_name} {key}: failed: {short_error(exc)}")
-            self.record(key, [], status=FAILED, error=short_error(exc), seconds=time.perf_counter() - start)
+            self.record(key, [], status=FAILED, error=short_error(exc), seconds=time.perf_counter() - start, base=base)
             return
         if not rows and empty_reason:
-            self.record(key, [], status=EMPTY, error=empty_reason, seconds=time.perf_counter() - start)
+            self.record(key, [], status=EMPTY, error=empty_reason, seconds=time.perf_counter() - start, base=base)
             return
         self.record(key, rows, seconds=time.perf_counter() - start, preview=preview(rows) if preview and rows else None)
 
     def record(self, key: str, rows: list[Mapping[str, Any]], *, status: str | None = None, error: str | None = None,
-               seconds: float | None = None, preview: str | None = None) -> None:
+               seconds: float | None = None, preview: str | None = None, base: Mapping[str, Any] | None = None) -> None:
         if status is not None:
-            rows = [status_row(self.schema, status, error)]
+            rows = [status_row(self.schema, status, error, **(base or {}))]
         self.tables[key] = to_table(self.schema, rows)
         statuses = Counter(r["status"] for r in rows)
         video_status = status or (OK if statuses.get(OK) else next(iter(statuses), EMPTY))

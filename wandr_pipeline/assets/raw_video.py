@@ -11,7 +11,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, asset
 from wandr_pipeline.assets._stage import StageRun, failed_videos_check
 from wandr_pipeline.engines.download import post_metadata
 from wandr_pipeline.media.probe import probe_media
-from wandr_pipeline.outcomes import OK, PermanentError
+from wandr_pipeline.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import StorageResource, VideoDownloader
 from wandr_pipeline.schemas import VIDEOS
@@ -43,15 +43,18 @@ def raw_video(context: AssetExecutionContext, storage: StorageResource, download
     store = storage.get()
     stage = StageRun(context, "videos", VIDEOS)
     for key in stage.keys:
-        stage.run_one(key, lambda key=key: [_download_one(context, store, downloader, key)],
-                      preview=lambda rows: rows[0].get("title") or "")
+        ref = load_submission(store, key)
+        if ref is None:
+            stage.record(key, [], status=FAILED, base={"source_url": ""},
+                         error="no submission record for this key (add videos with the CLI, sensor or schedule)")
+            continue
+        submitted = {"source_url": ref.source_url, "download_url": ref.download_url, "platform": ref.platform}
+        stage.run_one(key, lambda key=key, ref=ref: [_download_one(context, store, downloader, key, ref)],
+                      preview=lambda rows: rows[0].get("title") or "", base=submitted)
     yield from stage.results({"storage_root": store.root})
 
 
-def _download_one(context, store, downloader: VideoDownloader, key: str) -> dict:
-    ref = load_submission(store, key)
-    if ref is None:
-        raise PermanentError("no submission record for this key (add videos with the CLI, sensor or schedule)")
+def _download_one(context, store, downloader: VideoDownloader, key: str, ref) -> dict:
     row = {"source_url": ref.source_url, "download_url": ref.download_url, "platform": ref.platform}
     with tempfile.TemporaryDirectory(prefix=f"wandr-{key}-") as tmp:
         post = downloader.download(
