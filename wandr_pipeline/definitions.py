@@ -44,8 +44,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "frame_sampler": FrameSampler(
             every_n_frames=settings.frame_every_n,
             max_long_side=settings.frame_max_long_side,
+            decoder=settings.frame_decoder,
         ),
-        "ocr": OcrReader(engine=settings.ocr_engine, min_confidence=settings.ocr_min_confidence),
+        "ocr": OcrReader(engine=settings.ocr_engine, min_confidence=settings.ocr_min_confidence,
+                         device=settings.ocr_device),
     }
 
 
