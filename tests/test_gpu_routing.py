@@ -250,3 +250,17 @@ def test_cloud_run_cpu_run_goes_to_the_cpu_job(instance, workspace, cloud_run_la
     assert request.name.endswith("/jobs/wandr-worker")
     assert GPU_RESOURCE not in container["resources"].get("limits", {})
     assert "nodeSelector" not in template["spec"]["template"]["spec"]
+
+
+def test_helm_values_render_the_same_instance_as_deploy_dagster_yaml():
+    """deploy/k8s/values.yaml (Helm) and deploy/dagster.yaml must not drift apart."""
+    instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
+    values = yaml.safe_load((DEPLOY / "k8s" / "values.yaml").read_text())
+    custom = values["runLauncher"]["config"]["customRunLauncher"]
+    assert (custom["module"], custom["class"]) == (instance["run_launcher"]["module"], instance["run_launcher"]["class"])
+    expected = {k: v for k, v in instance["run_launcher"]["config"].items() if k != "job_image"}
+    assert custom["config"] == expected
+    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queued["tagConcurrencyLimits"] == instance["run_queue"]["tag_concurrency_limits"]
+    assert queued["maxConcurrentRuns"] == instance["run_queue"]["max_concurrent_runs"]
+    assert values["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
