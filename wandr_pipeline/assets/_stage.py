@@ -13,6 +13,8 @@ from wandr_pipeline.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, s
 from wandr_pipeline.schemas import status_row, to_table
 
 FAILED_VIDEOS_CHECK = "no_failed_videos"
+# Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): progress is throttled.
+PROGRESS_EVERY_S = 10.0
 
 
 def failed_videos_check(asset_name: str) -> AssetCheckSpec:
@@ -48,6 +50,7 @@ class StageRun:
         self.tables: dict[str, pa.Table] = {}
         self.summary: list[dict[str, Any]] = []
         self.started = time.perf_counter()
+        self._last_progress = 0.0
 
     def skip_unless_usable(self, key: str, upstream: pa.Table, stage: str, usable=(OK,)) -> bool:
         """Record a `skipped` row and return True when the upstream stage has nothing to work on."""
@@ -59,19 +62,19 @@ class StageRun:
 
     def run_one(self, key: str, work: Callable[[], list[Mapping[str, Any]]], *,
                 empty_reason: str | None = None, preview: Callable[[list[Mapping[str, Any]]], str] | None = None,
-                base: Mapping[str, Any] | None = None) -> None:
+                base: Mapping[str, Any] | None = None, elapsed_s: float | None = None) -> None:
         """Call `work()` for one video and record its rows, or its failure.
 
-        `base` holds values that a failure's placeholder row still carries (e.g. the source URL).
+        `base` holds values that a failure's placeholder row still carries (e.g. the source URL);
+        `elapsed_s` is the video's processing time when the work happened before this call.
         """
-        start = time.perf_counter()
+        start = time.perf_counter() - (elapsed_s or 0.0)
         try:
             rows = work()
         except NotApplicable as exc:
             self.record(key, [], status=SKIPPED, error=short_error(exc), seconds=time.perf_counter() - start, base=base)
             return
         except Exception as exc:  # noqa: BLE001 - one bad video never fails the batch
-            self.context.log.warning(f"{self.table_name} {key}: failed: {short_error(exc)}")
             self.record(key, [], status=FAILED, error=short_error(exc), seconds=time.perf_counter() - start, base=base)
             return
         if not rows and empty_reason:
@@ -89,10 +92,19 @@ class StageRun:
         video_error = error or next((r.get("error") for r in rows if r.get("error")), None)
         self.summary.append({"video_key": key, "status": video_status, "rows": len(rows) if status is None else 0,
                              "seconds": seconds, "error": video_error, "preview": preview})
-        done = len(self.tables)
-        timing = f" in {seconds:.1f} s" if seconds is not None else ""
-        detail = f": {video_error}" if video_status in (FAILED, SKIPPED) and video_error else ""
-        self.context.log.info(f"{self.table_name} [{done}/{len(self.keys)}] {key}: {video_status}{timing}{detail}")
+        if video_status == FAILED:
+            self.context.log.warning(f"{self.table_name} {key}: failed: {video_error}")
+        self._progress()
+
+    def _progress(self) -> None:
+        done, now = len(self.tables), time.perf_counter()
+        if done not in (1, len(self.keys)) and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        counts = Counter(s["status"] for s in self.summary)
+        tally = ", ".join(f"{name} {counts[name]}" for name in (OK, EMPTY, SKIPPED, FAILED) if counts.get(name))
+        self.context.log.info(f"{self.table_name}: {done}/{len(self.keys)} videos done in "
+                              f"{now - self.started:.1f} s ({tally})")
 
     def results(self, extra_metadata: Mapping[str, Any] | None = None) -> Iterator[Output | AssetCheckResult]:
         """The asset's output (one table per partition) and its failed-videos check."""

@@ -3,6 +3,7 @@
 
 import datetime as dt
 import hashlib
+import logging
 import tempfile
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from wandr_pipeline.submissions import load_submission
 from wandr_pipeline.settings import Settings
 
 _SETTINGS = Settings.from_env()
+# yt-dlp's chatter goes to the compute logs, not to Dagster's event log (one event per line).
+_YTDLP_LOG = logging.getLogger("wandr_pipeline.yt_dlp")
 
 
 def _sha256(path: Path) -> str:
@@ -59,7 +62,8 @@ def _download_one(context, store, downloader: VideoDownloader, key: str, ref) ->
     with tempfile.TemporaryDirectory(prefix=f"wandr-{key}-") as tmp:
         post = downloader.download(
             ref.download_url, tmp,
-            log=lambda msg: context.log.debug(f"{key}: {msg}"),
+            log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
+            warn=lambda msg: context.log.warning(f"{key}: {msg}"),
             fetch_object=lambda uri, target: store.fs.get_file(uri, str(target)),
         )
         info = probe_media(post.path)

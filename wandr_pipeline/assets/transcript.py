@@ -70,7 +70,8 @@ def transcript(context: AssetExecutionContext, storage: StorageResource, whisper
         if not isinstance(result, BaseException):
             audio_seconds += result.duration_s
         stage.run_one(key, rows, empty_reason="no speech detected",
-                      preview=lambda rows: " ".join(r["text"] for r in rows)[:160])
+                      preview=lambda rows: " ".join(r["text"] for r in rows)[:160],
+                      elapsed_s=None if isinstance(result, BaseException) else result.elapsed_s)
     busy = time.perf_counter() - busy_start
     yield from stage.results({
         "whisper_model": transcriber.model_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ class Transcript:
     language: str
     language_probability: float
     duration_s: float
+    elapsed_s: float = 0.0  # wall time spent transcribing (not loading) this clip
 
     @property
     def text(self) -> str:
@@ -105,6 +107,7 @@ class WhisperTranscriber:
         """Transcribe one clip (16 kHz float32 samples or a path)."""
         if not isinstance(audio, np.ndarray):
             audio = load_audio(audio)
+        started = time.perf_counter()
         duration = len(audio) / 16_000
         kwargs = dict(language=self.language, beam_size=self.beam_size, vad_filter=self.vad,
                       initial_prompt=initial_prompt, condition_on_previous_text=False)
@@ -118,7 +121,8 @@ class WhisperTranscriber:
                 for i, s in enumerate(segments)
                 if s.text.strip()
             ]
-        return Transcript(collected, info.language, float(info.language_probability), duration)
+        return Transcript(collected, info.language, float(info.language_probability), duration,
+                          time.perf_counter() - started)
 
     def transcribe_many(self, items: Iterable[tuple[str, T]], load: Callable[[T], np.ndarray] | None = None,
                         ) -> Iterator[tuple[str, Transcript | BaseException]]:

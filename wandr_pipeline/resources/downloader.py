@@ -38,8 +38,12 @@ class VideoDownloader(ConfigurableResource):
         )
 
     def download(self, url: str, dest_dir: str | Path, *, log: Callable[[str], None] | None = None,
+                 warn: Callable[[str], None] | None = None,
                  fetch_object: Callable[[str, Path], None] | None = None) -> DownloadedPost:
-        """Download `url` into `dest_dir`; `gs://` objects are copied with `fetch_object`."""
+        """Download `url` into `dest_dir`; `gs://` objects are copied with `fetch_object`.
+
+        `log` receives yt-dlp's progress lines, `warn` the retries of transient faults.
+        """
         scheme = urlsplit(url).scheme
         if scheme == "file" and not self.allow_local_files:
             raise PermanentError("local files are not allowed by configuration")
@@ -52,8 +56,8 @@ class VideoDownloader(ConfigurableResource):
             return DownloadedPost(target, {"id": Path(urlsplit(url).path).stem, "title": Path(urlsplit(url).path).stem})
 
         def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
-            if log:
-                log(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
+            if warn:
+                warn(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
 
         settings = self.settings()
         return call_with_retries(
