@@ -40,6 +40,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             cpu_threads=settings.whisper_cpu_threads,
             num_workers=settings.whisper_num_workers,
             vad=settings.whisper_vad,
+            cross_clip=settings.whisper_cross_clip,
         ),
         "frame_sampler": FrameSampler(
             every_n_frames=settings.frame_every_n,
