@@ -23,7 +23,7 @@ def test_cross_clip_batches_match_one_clip_at_a_time(clips, manifest):
 
     from wandr_pipeline.engines.transcribe import WhisperTranscriber
 
-    transcriber = WhisperTranscriber("tiny.en", batch_size=4, prefetch=2)
+    transcriber = WhisperTranscriber("tiny.en", batch_size=4, prefetch=2, cross_clip=True)
     assert transcriber._cross_clip is not None
     items = [(name, name) for name in clips] + [("broken", "no-such-clip")]
     batched = list(transcriber.transcribe_many(items, load=lambda name: clips[name]))
@@ -43,9 +43,11 @@ def test_cross_clip_batches_match_one_clip_at_a_time(clips, manifest):
         assert batched[name].segments[0].start_s < 1.0 and batched[name].duration_s > 8
 
 
-def test_cross_clip_off_without_vad_or_batching():
+def test_cross_clip_off_without_vad_or_batching_and_auto_only_on_gpu():
     from wandr_pipeline.engines.transcribe import WhisperTranscriber
 
-    assert WhisperTranscriber("tiny.en", batch_size=1)._cross_clip is None
-    assert WhisperTranscriber("tiny.en", batch_size=8, vad=False)._cross_clip is None
+    assert WhisperTranscriber("tiny.en", batch_size=1, cross_clip=True)._cross_clip is None
+    assert WhisperTranscriber("tiny.en", batch_size=8, vad=False, cross_clip=True)._cross_clip is None
     assert WhisperTranscriber("tiny.en", batch_size=8, cross_clip=False)._cross_clip is None
+    auto = WhisperTranscriber("tiny.en", batch_size=8, device="cpu")
+    assert auto._cross_clip is None  # auto: on with CUDA only

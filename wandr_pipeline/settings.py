@@ -58,7 +58,7 @@ class Settings:
     partitions_per_run: int
     # GPU execution (issue 4): engines' devices and where GPU stages run in production.
     ocr_device: str = "auto"
-    whisper_cross_clip: bool = True
+    whisper_cross_clip: str = "auto"
     frame_decoder: str = "auto"
     gpu_accelerator: str = "nvidia-l4"
     gpu_count: int = 1
@@ -93,7 +93,7 @@ class Settings:
             allow_local_files=_bool(_env("WANDR_ALLOW_LOCAL_FILES", "true")),
             partitions_per_run=int(_env("WANDR_PARTITIONS_PER_RUN", "50")),
             ocr_device=_env("OCR_DEVICE", "auto").lower(),
-            whisper_cross_clip=_bool(_env("WHISPER_CROSS_CLIP", "true")),
+            whisper_cross_clip=_env("WHISPER_CROSS_CLIP", "auto").lower(),
             frame_decoder=_env("WANDR_FRAME_DECODER", "auto").lower(),
             gpu_accelerator=_env("WANDR_GPU_ACCELERATOR", "nvidia-l4"),
             gpu_count=int(_env("WANDR_GPU_COUNT", "1")),

@@ -115,7 +115,8 @@ def bench_transcription(clips: list[Path], batch_size: int) -> dict:
     start = time.perf_counter()
     transcriber = WhisperTranscriber(model, device=os.environ.get("WHISPER_DEVICE", "auto"),
                                      compute_type=os.environ.get("WHISPER_COMPUTE_TYPE", "auto"),
-                                     batch_size=batch_size, num_workers=int(os.environ.get("WHISPER_NUM_WORKERS", "1")))
+                                     batch_size=batch_size, num_workers=int(os.environ.get("WHISPER_NUM_WORKERS", "1")),
+                                     cross_clip=os.environ.get("WHISPER_CROSS_CLIP", "true").lower() in ("1", "true"))
     load_s = time.perf_counter() - start
     transcriber.transcribe(load_audio(clips[0]))  # warm-up (CUDA context, kernels)
     audio_s = sum(len(load_audio(c)) / 16_000 for c in clips)

@@ -4,7 +4,7 @@
 #   - Python 3.12 x86_64 wheels of what the GPU machine lacks (its image has torch, onnxruntime,
 #     OpenCV, numpy, pyarrow, pandas, ... but no faster-whisper, CTranslate2, PyAV, RapidOCR, Dagster);
 #   - the bundled tiny.en CTranslate2 model (the only Whisper model to be had offline);
-# packed into one tar split into chunks of at most 60 MiB: .gpu_carry/c00, c01, ... One `device`
+# packed into one tar split into chunks of at most 56 MiB: .gpu_carry/c00, c01, ... One `device`
 # call may carry 64 MiB, so each chunk travels on its own call (docs/BENCHMARKS.md lists the calls).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,7 +38,7 @@ cp -r "$model" "$OUT/stage/models/tiny.en"
 
 tar -C "$OUT/stage" -cf "$OUT/carry.tar" wheels models
 rm -rf "$OUT/stage"
-split -b 60m -d "$OUT/carry.tar" "$OUT/part-"
+split -b 56m -d "$OUT/carry.tar" "$OUT/part-"
 rm "$OUT/carry.tar"
 i=0
 for part in "$OUT"/part-*; do

@@ -86,7 +86,7 @@ class WhisperTranscriber:
 
     def __init__(self, model: str = BUNDLED_MODEL, *, device: str = "auto", compute_type: str = "auto",
                  cpu_threads: int = 0, num_workers: int = 1, batch_size: int = 8, beam_size: int = 5,
-                 vad: bool = True, language: str | None = None, prefetch: int = 2, cross_clip: bool = True):
+                 vad: bool = True, language: str | None = None, prefetch: int = 2, cross_clip: bool | str = "auto"):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_path, self.model_name = resolve_model(model)
@@ -103,6 +103,9 @@ class WhisperTranscriber:
         self.prefetch = max(0, prefetch)
         self._lock = threading.Lock()
         # Batches speech chunks of *different* clips together (faster-whisper batches within one file).
+        # `auto`: on a GPU, where batches are what keeps it busy; on a CPU it measured no faster.
+        if cross_clip == "auto":
+            cross_clip = self.device == "cuda"
         self._cross_clip = _CrossClipPipeline(self.model) if cross_clip and batch_size > 1 and vad else None
 
     def transcribe(self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None) -> Transcript:
