@@ -27,11 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable (GPU workers)")
     doctor.add_argument("--quick", action="store_true", help="do not load the models")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    api = commands.add_parser("api", help="serve the HTTP API (gunicorn) on PORT (default 8080); see docs/API.md")
+    api.add_argument("gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn options, e.g. --workers 2")
     args = parser.parse_args(argv)
 
     load_dotenv_file()
     if args.command == "doctor":
         return _doctor(args)
+    if args.command == "api":
+        return _serve_api(args.gunicorn_args)
     if args.storage:
         os.environ["WANDR_STORAGE_URI"] = args.storage
     if args.partitions_per_run:
@@ -61,6 +65,17 @@ def _doctor(args: argparse.Namespace) -> int:
     checks = run_checks(Settings.from_env(), require_gpu=args.require_gpu, load_models=not args.quick)
     print(report(checks, as_json=args.json))
     return 1 if any(check.status == FAIL for check in checks) else 0
+
+
+def _serve_api(extra: list[str]) -> int:
+    """Replace this process with gunicorn serving `wandr_pipeline.api.wsgi:app`."""
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:wandr_pipeline.api.gunicorn_conf", *extra,
+               "wandr_pipeline.api.wsgi:app"]
+    if not os.environ.get("DAGSTER_HOME"):
+        print("error: set DAGSTER_HOME to the instance the daemon and the UI use (make api does)", file=sys.stderr)
+        return 2
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 if __name__ == "__main__":

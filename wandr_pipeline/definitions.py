@@ -47,8 +47,17 @@ def build_resources(settings: Settings) -> dict[str, object]:
             max_long_side=settings.frame_max_long_side,
             decoder=settings.frame_decoder,
         ),
-        "ocr": OcrReader(engine=settings.ocr_engine, min_confidence=settings.ocr_min_confidence,
-                         device=settings.ocr_device),
+        "ocr": OcrReader(
+            engine=settings.ocr_engine,
+            min_confidence=settings.ocr_min_confidence,
+            device=settings.ocr_device,
+            vision_api_endpoint=settings.vision_api_endpoint,
+            vision_max_concurrent_requests=settings.vision_max_concurrent_requests,
+            vision_images_per_minute=settings.vision_images_per_minute,
+            vision_attempts=settings.vision_attempts,
+            vision_timeout_s=settings.vision_timeout_s,
+            vision_language_hints=list(settings.vision_language_hints),
+        ),
     }
 
 

@@ -86,6 +86,9 @@ OCR_TEXT = pa.schema(
         pa.field("box_y1", pa.float32()),
         pa.field("engine", pa.string()),
         *_STATUS,
+        # Billable OCR units (Cloud Vision: one per image and feature) spent on this video, on its first
+        # row only (0 on the others), so SUM(billable_units) over any rows counts each video once.
+        pa.field("billable_units", pa.int32()),
     ]
 )
 

@@ -56,6 +56,13 @@ class Settings:
     ytdlp_cookies_file: str
     allow_local_files: bool
     partitions_per_run: int
+    # Cloud Vision (OCR_ENGINE=google); see docs/GCP.md.
+    vision_api_endpoint: str = ""
+    vision_max_concurrent_requests: int = 4
+    vision_images_per_minute: int = 1800
+    vision_attempts: int = 5
+    vision_timeout_s: float = 60.0
+    vision_language_hints: tuple[str, ...] = ()
     # GPU execution (issue 4): engines' devices and where GPU stages run in production.
     ocr_device: str = "auto"
     whisper_cross_clip: str = "auto"
@@ -92,6 +99,12 @@ class Settings:
             ytdlp_cookies_file=_env("YTDLP_COOKIES_FILE", ""),
             allow_local_files=_bool(_env("WANDR_ALLOW_LOCAL_FILES", "true")),
             partitions_per_run=int(_env("WANDR_PARTITIONS_PER_RUN", "50")),
+            vision_api_endpoint=_env("VISION_API_ENDPOINT", ""),
+            vision_max_concurrent_requests=int(_env("VISION_MAX_CONCURRENT_REQUESTS", "4")),
+            vision_images_per_minute=int(_env("VISION_IMAGES_PER_MINUTE", "1800")),
+            vision_attempts=int(_env("VISION_ATTEMPTS", "5")),
+            vision_timeout_s=float(_env("VISION_TIMEOUT_S", "60")),
+            vision_language_hints=tuple(h.strip() for h in _env("VISION_LANGUAGE_HINTS", "").split(",") if h.strip()),
             ocr_device=_env("OCR_DEVICE", "auto").lower(),
             whisper_cross_clip=_env("WHISPER_CROSS_CLIP", "auto").lower(),
             frame_decoder=_env("WANDR_FRAME_DECODER", "auto").lower(),
