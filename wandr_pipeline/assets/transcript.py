@@ -6,6 +6,7 @@ import time
 from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
 
 from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
+from wandr_pipeline.compute import gpu_tags_from_settings
 from wandr_pipeline.engines.transcribe import load_audio
 from wandr_pipeline.outcomes import OK
 from wandr_pipeline.partitions import videos_partitions
@@ -14,7 +15,8 @@ from wandr_pipeline.schemas import TRANSCRIPT_SEGMENTS
 from wandr_pipeline.settings import Settings
 
 _SETTINGS = Settings.from_env()
-GPU_TAGS = {"wandr/compute": "gpu"}
+# `wandr/compute=gpu` + the k8s GPU request (wandr_pipeline/compute.py): L4 pods in production.
+GPU_TAGS = gpu_tags_from_settings(_SETTINGS)
 
 
 @asset(
