@@ -7,6 +7,7 @@ from dagster import Definitions
 from wandr_pipeline.assets import STAGE_ASSETS
 from wandr_pipeline.jobs import process_videos_job
 from wandr_pipeline.resources import (
+    CaptionSettings,
     FrameSampler,
     OcrReader,
     StorageResource,
@@ -46,6 +47,15 @@ def build_resources(settings: Settings) -> dict[str, object]:
             max_long_side=settings.frame_max_long_side,
         ),
         "ocr": OcrReader(engine=settings.ocr_engine, min_confidence=settings.ocr_min_confidence),
+        "captions": CaptionSettings(
+            skip_similar_frames=settings.ocr_skip_similar,
+            similarity_threshold=settings.ocr_similarity_threshold,
+            max_reused_frames=settings.ocr_max_reused_frames,
+            min_line_confidence=settings.caption_min_confidence,
+            min_span_confidence=settings.caption_min_span_confidence,
+            contact_sheet_frames=settings.contact_sheet_frames,
+            transcript_hints=settings.whisper_caption_hints,
+        ),
     }
 
 

@@ -56,6 +56,14 @@ class Settings:
     ytdlp_cookies_file: str
     allow_local_files: bool
     partitions_per_run: int
+    # on-screen text (issue 6)
+    ocr_skip_similar: bool = True
+    ocr_similarity_threshold: float = 0.8
+    ocr_max_reused_frames: int = 8
+    caption_min_confidence: float = 0.6
+    caption_min_span_confidence: float = 0.7
+    contact_sheet_frames: int = 36
+    whisper_caption_hints: str = "hotwords"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -84,6 +92,13 @@ class Settings:
             ytdlp_cookies_file=_env("YTDLP_COOKIES_FILE", ""),
             allow_local_files=_bool(_env("WANDR_ALLOW_LOCAL_FILES", "true")),
             partitions_per_run=int(_env("WANDR_PARTITIONS_PER_RUN", "50")),
+            ocr_skip_similar=_bool(_env("WANDR_OCR_SKIP_SIMILAR", "true")),
+            ocr_similarity_threshold=float(_env("WANDR_OCR_SIMILARITY_THRESHOLD", "0.8")),
+            ocr_max_reused_frames=int(_env("WANDR_OCR_MAX_REUSED_FRAMES", "8")),
+            caption_min_confidence=float(_env("WANDR_CAPTION_MIN_CONFIDENCE", "0.6")),
+            caption_min_span_confidence=float(_env("WANDR_CAPTION_MIN_SPAN_CONFIDENCE", "0.7")),
+            contact_sheet_frames=int(_env("WANDR_CONTACT_SHEET_FRAMES", "36")),
+            whisper_caption_hints=_env("WHISPER_CAPTION_HINTS", "hotwords").lower(),
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -1,21 +1,32 @@
-"""`ocr_text`: the text on each sampled frame (local RapidOCR by default)."""
+"""`ocr_text`: the text on each sampled frame (local RapidOCR by default).
+
+Frames whose on-screen text looks like the last frame read (text-mask similarity, see
+`media/similarity.py`) do not reach the engine: they reuse its result, and their rows say so
+(`reused`, `source_frame_index`, `similarity`). Each video also gets a contact sheet of its frames
+with the OCR boxes drawn (`media/<video_key>/contact_sheet.jpg`), shown in the asset's metadata.
+"""
 
 
+import base64
 import time
 
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, MetadataValue, asset
 
 from wandr_pipeline.assets._stage import StageRun, failed_videos_check
 from wandr_pipeline.assets.transcript import GPU_TAGS
+from wandr_pipeline.media.contact_sheet import ContactSheet, encode_sheet
+from wandr_pipeline.media.frame_reading import FrameOcr, read_frames
 from wandr_pipeline.media.frames import decode_jpeg
 from wandr_pipeline.outcomes import FAILED, OK, short_error
 from wandr_pipeline.partitions import videos_partitions
-from wandr_pipeline.resources import OcrReader, StorageResource
+from wandr_pipeline.resources import CaptionSettings, OcrReader, StorageResource
 from wandr_pipeline.schemas import OCR_TEXT
 from wandr_pipeline.settings import Settings
 
 _SETTINGS = Settings.from_env()
 FRAMES_PER_REQUEST = 16
+INLINE_SHEETS = 3            # contact sheets shown inline in the run's metadata (the rest as paths)
+INLINE_SHEET_WIDTH = 480     # px of an inline sheet (kept small: metadata lives in Dagster's event log)
 
 
 @asset(
@@ -28,48 +39,98 @@ FRAMES_PER_REQUEST = 16
     op_tags=GPU_TAGS,
     group_name="videos",
     kinds={"python", "parquet"},
-    description="Text lines read on each sampled frame, with boxes and confidence; table `ocr_text`.",
+    description="Text lines read on each sampled frame, with boxes and confidence; frames whose text did not "
+                "change reuse the last read; table `ocr_text`.",
 )
-def ocr_text(context: AssetExecutionContext, storage: StorageResource, ocr: OcrReader, sampled_frames: dict):
+def ocr_text(context: AssetExecutionContext, storage: StorageResource, ocr: OcrReader, captions: CaptionSettings,
+             sampled_frames: dict):
     store = storage.get()
     stage = StageRun(context, "ocr_text", OCR_TEXT)
     engine = None
-    frames_read = 0
+    frames_total = frames_read = 0
     busy = 0.0
+    sheets: list[tuple[str, str, bytes | None]] = []
     for key in stage.keys:
         upstream = sampled_frames[key]
         if stage.skip_unless_usable(key, upstream, "sampled_frames"):
             continue
         if engine is None:
             engine = ocr.get_engine()
-        frames = [f for f in upstream.to_pylist() if f["status"] == OK]
+        frames = sorted((f for f in upstream.to_pylist() if f["status"] == OK), key=lambda f: f["timestamp_s"])
         start = time.perf_counter()
-        stage.run_one(key, lambda key=key, frames=frames: _read_one(store, engine, frames),
+        outcome: dict = {}
+        stage.run_one(key, lambda key=key, frames=frames, outcome=outcome: _read_one(
+                          store, engine, captions, key, frames, outcome),
                       empty_reason="no on-screen text found",
-                      preview=lambda rows: " / ".join(dict.fromkeys(r["text"] for r in rows if r["text"]))[:160])
+                      preview=lambda rows: " / ".join(dict.fromkeys(r["text"] for r in rows if r.get("text")))[:160])
         busy += time.perf_counter() - start
-        frames_read += len(frames)
+        frames_total += len(frames)
+        frames_read += outcome.get("read", 0)
+        if outcome.get("sheet_uri"):
+            sheets.append((key, outcome["sheet_uri"], outcome.get("sheet_preview")))
     yield from stage.results({
         "engine": engine.name if engine else ocr.engine,
+        "frames": frames_total,
         "frames_read": frames_read,
-        "seconds_per_frame": round(busy / frames_read, 3) if frames_read else 0.0,
+        "frames_reused": frames_total - frames_read,
+        "share_read": round(frames_read / frames_total, 3) if frames_total else 0.0,
+        "seconds_per_frame": round(busy / frames_total, 3) if frames_total else 0.0,
+        **({"contact_sheets": MetadataValue.md(_sheets_markdown(sheets))} if sheets else {}),
+        **({"contact_sheet": MetadataValue.path(sheets[0][1])} if len(sheets) == 1 else {}),
     })
 
 
-def _read_one(store, engine, frames: list[dict]) -> list[dict]:
-    rows: list[dict] = []
-    for start in range(0, len(frames), FRAMES_PER_REQUEST):
-        chunk = frames[start:start + FRAMES_PER_REQUEST]
-        images = [decode_jpeg(store.read_bytes(f["image_uri"])) for f in chunk]
-        for frame, result in zip(chunk, engine.read(images)):
-            base = {"frame_index": frame["frame_index"], "timestamp_s": frame["timestamp_s"], "engine": engine.name}
-            if isinstance(result, BaseException):
-                rows.append({**base, "status": FAILED, "error": short_error(result)})
-                continue
-            for box in result:
-                rows.append({**base, "text": box.text, "confidence": round(box.confidence, 4),
-                             "box_x0": box.x0, "box_y0": box.y0, "box_x1": box.x1, "box_y1": box.y1,
-                             "status": OK, "error": None})
+def _read_one(store, engine, captions: CaptionSettings, key: str, frames: list[dict], outcome: dict) -> list[dict]:
+    sheet = ContactSheet.for_frames(len(frames), max_tiles=captions.contact_sheet_frames)
+    results = read_frames(
+        ((f["frame_index"], f["timestamp_s"], lambda uri=f["image_uri"]: decode_jpeg(store.read_bytes(uri)))
+         for f in frames),
+        engine, config=captions.similarity_config(), batch_size=FRAMES_PER_REQUEST, on_image=sheet.add,
+        describe_error=short_error,
+    )
+    outcome["read"] = sum(r.read for r in results)
+    rows = [row for result in results for row in _rows(result, engine.name)]
+    if captions.contact_sheet_frames:
+        try:
+            outcome.update(_write_sheet(store, key, sheet, results))
+        except Exception:  # noqa: BLE001 - a contact sheet is a view, never a reason to fail the video
+            pass
     if rows and all(r["status"] == FAILED for r in rows):
         raise RuntimeError(f"OCR failed on every frame: {rows[0]['error']}")
+    if not any(r.get("text") for r in rows):
+        return []  # recorded as `empty`
     return rows
+
+
+def _rows(result: FrameOcr, engine_name: str) -> list[dict]:
+    base = {"frame_index": result.frame_index, "timestamp_s": result.timestamp_s, "engine": engine_name,
+            "reused": not result.read, "source_frame_index": result.source_frame_index,
+            "similarity": round(result.similarity, 4) if result.similarity is not None else None}
+    if result.error is not None:
+        return [{**base, "status": FAILED, "error": result.error}]
+    if not result.boxes:  # one row with no text says the frame was looked at and shows none
+        return [{**base, "status": OK, "error": None}]
+    return [{**base, "text": box.text, "confidence": round(box.confidence, 4), "box_x0": box.x0, "box_y0": box.y0,
+             "box_x1": box.x1, "box_y1": box.y1, "status": OK, "error": None} for box in result.boxes]
+
+
+def _write_sheet(store, key: str, sheet: ContactSheet, results: list[FrameOcr]) -> dict:
+    image = sheet.render({r.position: (r.timestamp_s, r.read, r.boxes, r.error is not None) for r in results})
+    if image is None:
+        return {}
+    uri = store.write_bytes(f"{store.media_dir(key)}/contact_sheet.jpg", encode_sheet(image))
+    import cv2
+
+    scale = INLINE_SHEET_WIDTH / image.shape[1]
+    small = cv2.resize(image, (INLINE_SHEET_WIDTH, max(1, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return {"sheet_uri": uri, "sheet_preview": encode_sheet(small, quality=60)}
+
+
+def _sheets_markdown(sheets: list[tuple[str, str, bytes | None]]) -> str:
+    """The first few sheets inline (small JPEGs as data URIs), every sheet's location listed."""
+    parts = ["Green boxes: frames the OCR engine read; orange ('='): frames that reused the last read.", ""]
+    for i, (key, uri, preview) in enumerate(sheets):
+        parts.append(f"**{key}**: `{uri}`")
+        if preview is not None and i < INLINE_SHEETS:
+            parts.append(f"\n![{key}](data:image/jpeg;base64,{base64.b64encode(preview).decode()})\n")
+    return "\n".join(parts)

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
@@ -103,14 +103,20 @@ class WhisperTranscriber:
         self.prefetch = max(0, prefetch)
         self._lock = threading.Lock()
 
-    def transcribe(self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None) -> Transcript:
-        """Transcribe one clip (16 kHz float32 samples or a path)."""
+    def transcribe(self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None,
+                   hotwords: str | None = None) -> Transcript:
+        """Transcribe one clip (16 kHz float32 samples or a path).
+
+        `hotwords`/`initial_prompt`: text shown to the model before the audio (e.g. the video's
+        on-screen captions, which spell the place names a small model mishears).
+        """
         if not isinstance(audio, np.ndarray):
             audio = load_audio(audio)
         started = time.perf_counter()
         duration = len(audio) / 16_000
         kwargs = dict(language=self.language, beam_size=self.beam_size, vad_filter=self.vad,
-                      initial_prompt=initial_prompt, condition_on_previous_text=False)
+                      initial_prompt=initial_prompt or None, hotwords=hotwords or None,
+                      condition_on_previous_text=False)
         with self._lock:
             if self.pipeline is not None:
                 segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
@@ -125,12 +131,15 @@ class WhisperTranscriber:
                           time.perf_counter() - started)
 
     def transcribe_many(self, items: Iterable[tuple[str, T]], load: Callable[[T], np.ndarray] | None = None,
+                        *, hints: Mapping[str, Mapping[str, str]] | None = None,
                         ) -> Iterator[tuple[str, Transcript | BaseException]]:
         """Transcribe `(key, source)` pairs, loading upcoming clips on CPU threads meanwhile.
 
         `load` turns a source into 16 kHz samples (default: `load_audio` on a path).
+        `hints[key]`: keyword arguments for `transcribe` (`hotwords`, `initial_prompt`) for that clip.
         Yields `(key, Transcript)` or `(key, exception)`; one bad clip never stops the others.
         """
+        hints = hints or {}
         load = load or load_audio
         items = list(items)
         ahead = max(1, self.prefetch)
@@ -140,7 +149,7 @@ class WhisperTranscriber:
                 if i + ahead < len(items):
                     futures[i + ahead] = pool.submit(load, items[i + ahead][1])
                 try:
-                    yield key, self.transcribe(futures.pop(i).result())
+                    yield key, self.transcribe(futures.pop(i).result(), **dict(hints.get(key, {})))
                 except Exception as exc:  # noqa: BLE001 - recorded per clip
                     yield key, exc
 
