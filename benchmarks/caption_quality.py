@@ -167,9 +167,27 @@ def ideal_reads(truth: list[dict], times: list[float]) -> int:
 
 # -- speech ----------------------------------------------------------------------------------------
 
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
+        "seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """'2500' -> 'two thousand five hundred' (0 <= n < 10**6), so '2 euros' and 'two euros' score alike."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        return _ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
+    return number_words(n // 1000) + " thousand" + ("" if n % 1000 == 0 else " " + number_words(n % 1000))
+
+
 def words(text: str) -> list[str]:
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 2,500 -> 2500
+    text = re.sub(r"\d+", lambda m: f" {number_words(int(m.group()))} " if len(m.group()) <= 6 else m.group(), text)
     return re.sub(r"[^a-z0-9' ]+", " ", text.replace("-", " ")).split()
 
 
@@ -194,49 +212,52 @@ def name_word_errors(reference: str, hypothesis: str, names: list[str]) -> tuple
     return len(positions - correct), len(positions)
 
 
-def title_case_caps(text: str) -> str:
-    """ALL-CAPS caption lines in title case ('PASTÉIS DE BELÉM' -> 'Pastéis De Belém'); others unchanged."""
-    return "\n".join(line.title() if line.isupper() else line for line in text.split("\n"))
-
-
 def asr_experiment(clips: list[dict]) -> dict:
+    """Each clip without hints, with the raw caption lines, and with the pipeline's shaped hints (+ echo guard)."""
     import jiwer
 
     from wandr_pipeline.engines.transcribe import WhisperTranscriber
+    from wandr_pipeline.media.captions import echoes_hints
 
     transcriber = WhisperTranscriber("tiny.en")
-    modes = {
-        "off": lambda h: {},
-        "hotwords": lambda h: {"hotwords": h.replace("\n", ", ")},
-        "hotwords_title": lambda h: {"hotwords": title_case_caps(h).replace("\n", ", ")},
-        "prompt": lambda h: {"initial_prompt": h.replace("\n", ", ")},
-        "prompt_title": lambda h: {"initial_prompt": title_case_caps(h).replace("\n", ", ")},
-    }
+    modes = ["off", "hotwords_raw", "prompt_raw", "hotwords", "prompt"]
     results: dict = {mode: {"clips": {}} for mode in modes}
     for clip in clips:
-        for mode, kwargs in modes.items():
-            hints = clip["hints"]
+        plain = None
+        for mode in modes:
+            hints = clip["raw_hints"] if mode.endswith("_raw") else clip["hints"]
+            hints = ", ".join(hints.split("\n")) if hints else ""
+            kind = "hotwords" if mode.startswith("hotwords") else "initial_prompt"
             start = time.perf_counter()
-            transcript = transcriber.transcribe(clip["path"], **(kwargs(hints) if hints else {}))
+            redone = False
+            if mode == "off" or not hints:
+                transcript = plain or transcriber.transcribe(clip["path"])
+            else:
+                transcript = transcriber.transcribe(clip["path"], **{kind: hints})
+                if not mode.endswith("_raw") and echoes_hints(transcript.text, hints):
+                    transcript, redone = plain, True  # the pipeline transcribes again without hints
+            plain = plain or (transcript if mode == "off" else None)
             seconds = time.perf_counter() - start
             ref, hyp = " ".join(words(clip["speech"])), " ".join(words(transcript.text))
             errors, total = name_word_errors(clip["speech"], transcript.text, clip["names"])
             results[mode]["clips"][clip["name"]] = {
                 "wer": round(jiwer.wer(ref, hyp or "<empty>"), 4), "name_errors": errors, "name_words": total,
-                "text": transcript.text, "seconds": round(seconds, 2), "set": clip["set"]}
-            print(f"  {mode:15s} {clip['name']:24s} wer {results[mode]['clips'][clip['name']]['wer']:.3f} "
-                  f"names {errors}/{total}  {transcript.text[:90]}", flush=True)
+                "text": transcript.text, "seconds": round(seconds, 2), "set": clip["set"], "redone": redone,
+                "hints": hints}
+            print(f"  {mode:13s} {clip['name']:24s} wer {results[mode]['clips'][clip['name']]['wer']:.3f} "
+                  f"names {errors}/{total}{' (echo: redone without hints)' if redone else ''}  {transcript.text[:80]}",
+                  flush=True)
     for mode, data in results.items():
         for subset in ("caption_set", "samples", "all"):
-            items = [c for c in data["clips"].values() if subset == "all" or c["set"] == subset]
-            refs = [" ".join(words(next(x["speech"] for x in clips if x["name"] == n)))
-                    for n, c in data["clips"].items() if subset == "all" or c["set"] == subset]
-            hyps = [" ".join(words(c["text"])) or "<empty>" for c in items]
-            name_err = sum(c["name_errors"] for c in items)
-            name_total = sum(c["name_words"] for c in items)
+            names = [n for n, c in data["clips"].items() if subset == "all" or c["set"] == subset]
+            refs = [" ".join(words(next(x["speech"] for x in clips if x["name"] == n))) for n in names]
+            hyps = [" ".join(words(data["clips"][n]["text"])) or "<empty>" for n in names]
+            name_err = sum(data["clips"][n]["name_errors"] for n in names)
+            name_total = sum(data["clips"][n]["name_words"] for n in names)
             data[subset] = {"wer": round(jiwer.wer(refs, hyps), 4),
                             "name_wer": round(name_err / name_total, 4) if name_total else None,
-                            "name_errors": name_err, "name_words": name_total}
+                            "name_errors": name_err, "name_words": name_total,
+                            "redone": sum(data["clips"][n]["redone"] for n in names)}
     return results
 
 
@@ -288,7 +309,8 @@ def main() -> None:
             if key == "gated":
                 entry["spans"] = [(s["text"], s["start_s"], s["end_s"]) for s in spans]
                 asr_clips.append({"name": item["file"], "path": path, "speech": item["speech"], "names": item["names"],
-                                  "hints": hint_text([s["text"] for s in spans]), "set": "caption_set"})
+                                  "hints": hint_text([s["text"] for s in spans]),
+                                  "raw_hints": "\n".join(dict.fromkeys(s["text"] for s in spans)), "set": "caption_set"})
         clips[item["file"]] = entry
         g = entry["gated"]
         print(f"{item['file']:24s} frames {len(frames):3d} read {entry['gated_reads']:3d} (ideal {entry['ideal_reads']:3d})"
@@ -322,7 +344,8 @@ def main() -> None:
             spans = build_spans(times, reads, rules, duration_s=item["duration_s"])
             asr_clips.append({"name": item["file"], "path": path, "speech": item["speech"],
                               "names": SAMPLE_NAMES.get(item["file"], []),
-                              "hints": hint_text([s.text for s in spans]), "set": "samples"})
+                              "hints": hint_text([s.text for s in spans]),
+                              "raw_hints": "\n".join(dict.fromkeys(s.text for s in spans)), "set": "samples"})
         engine.save()
         report["asr"] = asr_experiment(asr_clips)
         print(json.dumps({mode: {k: v for k, v in data.items() if k != "clips"} for mode, data in report["asr"].items()},

@@ -10,7 +10,8 @@ def test_definitions_shape():
 
     graph = defs.resolve_asset_graph()
     names = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert names == {"raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "video_documents"}
+    assert names == {"raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans",
+                     "video_documents"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.partitions_def.name == "videos"

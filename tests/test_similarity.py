@@ -178,12 +178,30 @@ def test_read_frames_reuses_results_and_rereads_after_a_failed_read():
     results = read_frames(_stamped(images), engine, config=CONFIG, batch_size=4,
                           on_image=lambda position, image: seen.append(position))
     assert seen == list(range(12))
-    # read: 0, 1, 5 (fails), 8, 10; frames 6 and 7 were to reuse 5, so they are read themselves
-    assert sorted(engine.calls) == [0, 1, 5, 6, 7, 8, 10]
+    # read: 0, 1, 5 (fails), 8, 10; frame 6 was to reuse 5, so it is read itself, and 7 reuses 6
+    assert sorted(engine.calls) == [0, 1, 5, 6, 8, 10]
     assert results[5].error and not results[6].error and results[6].read
+    assert not results[7].read and results[7].source_frame_index == 180
+    assert [b.text for b in results[7].boxes] == ["OPEN DAILY"]
     assert [b.text for b in results[3].boxes] == ["FREE ENTRY"] and not results[3].read
     assert results[3].source_frame_index == 30
-    assert read_share(results) == pytest.approx(7 / 12)
+    assert read_share(results) == pytest.approx(6 / 12)
+
+
+def test_an_unsure_read_is_tried_again_on_the_next_frames_a_few_times():
+    class Unsure(FakeEngine):
+        def read(self, images):
+            out = super().read(images)
+            return [[TextBox(b.text, 0.65, b.x0, b.y0, b.x1, b.y1) for b in boxes] for boxes in out]
+
+    texts = {i: "FREE ENTRY" for i in range(12)}
+    images = [frame(float(t), [TITLE]) for t in range(12)]
+    engine = Unsure(texts)
+    read_frames(_stamped(images), engine, config=SimilarityConfig(max_reuse=0), max_rereads=2)
+    assert engine.calls == [0, 1, 2]  # the read of 0 is unsure: 1 and 2 are read too, then no more
+    engine = FakeEngine(texts)
+    read_frames(_stamped(images), engine, config=SimilarityConfig(max_reuse=0))
+    assert engine.calls == [0]
 
 
 def test_read_frames_without_a_gate_reads_everything():

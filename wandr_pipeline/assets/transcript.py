@@ -12,7 +12,7 @@ from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
 
 from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
 from wandr_pipeline.engines.transcribe import load_audio
-from wandr_pipeline.media.captions import hint_text
+from wandr_pipeline.media.captions import echoes_hints, hint_text
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
 from wandr_pipeline.outcomes import OK
 from wandr_pipeline.partitions import videos_partitions
@@ -66,17 +66,16 @@ def transcript(context: AssetExecutionContext, storage: StorageResource, whisper
 
     audio_seconds = 0.0
     busy_start = time.perf_counter()
-    results = transcriber.transcribe_many(ready, load=load, hints=hints)
+    results = transcriber.transcribe_many(ready, load=load, hints=hints, redo_without_hints=echoes_hints)
     for key, result in results:
         def rows(result=result, key=key):
             if isinstance(result, BaseException):
                 raise result
-            hint = next(iter(hints.get(key, {}).values()), None)
             out = [
                 {"segment_index": s.index, "start_s": s.start_s, "end_s": s.end_s, "text": s.text,
                  "avg_logprob": s.avg_logprob, "no_speech_prob": s.no_speech_prob, "language": result.language,
                  "language_probability": result.language_probability, "model": transcriber.model_name,
-                 "status": OK, "error": None, "caption_hints": hint}
+                 "status": OK, "error": None, "caption_hints": result.hints}
                 for s in result.segments
             ]
             _write_subtitles(store, key, out)

@@ -67,8 +67,8 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     span_rows = [r for r in spans.to_pylist() if r["status"] == OK and r["text"]] if spans is not None else []
     span_rows.sort(key=lambda r: (r["start_s"], r["box_y0"], r["box_x0"]))
     # glued OCR words are split where the video's own words cover them exactly
-    vocab = vocabulary([post.get("title"), post.get("description"), *(post.get("hashtags") or []),
-                        *(r["text"] for r in segments)])
+    # (not hashtags: they glue words themselves, and the fewest-words split would prefer them)
+    vocab = vocabulary([post.get("title"), post.get("description"), *(r["text"] for r in segments)])
     vocab |= {w for w in vocabulary(r["text"] for r in span_rows) if len(w) < 8}  # not the glued tokens themselves
     for row in span_rows:
         row["text"] = split_glued_words(row["text"], vocab)

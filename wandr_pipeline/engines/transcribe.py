@@ -45,6 +45,7 @@ class Transcript:
     language_probability: float
     duration_s: float
     elapsed_s: float = 0.0  # wall time spent transcribing (not loading) this clip
+    hints: str | None = None  # the hint text (hotwords / initial prompt) this transcript was made with
 
     @property
     def text(self) -> str:
@@ -128,15 +129,17 @@ class WhisperTranscriber:
                 if s.text.strip()
             ]
         return Transcript(collected, info.language, float(info.language_probability), duration,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, hints=hotwords or initial_prompt or None)
 
     def transcribe_many(self, items: Iterable[tuple[str, T]], load: Callable[[T], np.ndarray] | None = None,
                         *, hints: Mapping[str, Mapping[str, str]] | None = None,
+                        redo_without_hints: Callable[[str, str], bool] | None = None,
                         ) -> Iterator[tuple[str, Transcript | BaseException]]:
         """Transcribe `(key, source)` pairs, loading upcoming clips on CPU threads meanwhile.
 
         `load` turns a source into 16 kHz samples (default: `load_audio` on a path).
-        `hints[key]`: keyword arguments for `transcribe` (`hotwords`, `initial_prompt`) for that clip.
+        `hints[key]`: keyword arguments for `transcribe` (`hotwords`, `initial_prompt`) for that clip;
+        `redo_without_hints(text, hint)` true: that clip is transcribed again without them.
         Yields `(key, Transcript)` or `(key, exception)`; one bad clip never stops the others.
         """
         hints = hints or {}
@@ -149,7 +152,11 @@ class WhisperTranscriber:
                 if i + ahead < len(items):
                     futures[i + ahead] = pool.submit(load, items[i + ahead][1])
                 try:
-                    yield key, self.transcribe(futures.pop(i).result(), **dict(hints.get(key, {})))
+                    audio = futures.pop(i).result()
+                    result = self.transcribe(audio, **dict(hints.get(key, {})))
+                    if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
+                        result = self.transcribe(audio)
+                    yield key, result
                 except Exception as exc:  # noqa: BLE001 - recorded per clip
                     yield key, exc
 

@@ -320,17 +320,32 @@ def reads_from_rows(rows: Iterable[Mapping]) -> tuple[list[tuple[int, float]], l
     return sorted(frames.items()), reads
 
 
-def hint_text(texts: Iterable[str], *, max_chars: int = 400, min_letters: int = 3) -> str:
-    """The distinct caption lines (first-seen order, one per line) to show a speech model as hints.
+_ENUMERATION = re.compile(r"^\s*(?:\d{1,2}|[a-z])\s*[.)/:-]\s+", re.IGNORECASE)
 
-    Lines with fewer than `min_letters` letters (prices, times, numbers) are left out: they name no
-    place and only bias the model. Capped at `max_chars` (Whisper reads at most ~220 tokens of them).
+
+def _calm_case(line: str) -> str:
+    """'PASTÉIS DE BELÉM' -> 'Pastéis De Belém': a prompt in capitals makes Whisper answer in capitals.
+
+    Only lines mostly in capitals change; words with digits ('8AM', '40') are kept as they are.
+    """
+    letters = [c for c in line if c.isalpha()]
+    if not letters or sum(c.isupper() for c in letters) < 0.8 * len(letters):
+        return line
+    return " ".join(word if any(c.isdigit() for c in word) else word.title() for word in line.split())
+
+
+def hint_text(texts: Iterable[str], *, max_chars: int = 400, min_letters: int = 4) -> str:
+    """The video's caption lines as hints for a speech model: distinct, in first-seen order, one per line.
+
+    Shaped so the model borrows their spelling, not their form: list numbers ("1.", "2)") are cut,
+    lines in capitals are written in title case, and lines with fewer than `min_letters` letters
+    (prices, times) are left out. Capped at `max_chars` (Whisper reads at most ~220 tokens of them).
     """
     seen: set[str] = set()
     lines: list[str] = []
     size = 0
     for text in texts:
-        line = clean_text(text)
+        line = _calm_case(_ENUMERATION.sub("", clean_text(text)))
         key = fold(line)
         if key in seen or sum(c.isalpha() for c in line) < min_letters:
             continue
@@ -340,3 +355,18 @@ def hint_text(texts: Iterable[str], *, max_chars: int = 400, min_letters: int = 
         lines.append(line)
         size += len(line) + 1
     return "\n".join(lines)
+
+
+def echoes_hints(transcript: str, hints: str, *, share: float = 0.85, min_words: int = 3) -> bool:
+    """True when a transcript is (nearly) only the hint words: the hints were written back, not the speech.
+
+    A small Whisper model shown a list that mirrors the speech ("3 things to eat in Rome, 1. Cacio e
+    pepe, 2. Suppli") may write the list and drop the sentences around it. A real transcript of such
+    speech still has words of its own ("fried rice balls with mozzarella"); an echo has almost none.
+    """
+    said = [fold(w) for w in transcript.split()]
+    said = [w for w in said if len(w) > 1 and not w.isdigit()]  # numbers are often list marks
+    if len(said) < min_words:
+        return False
+    shown = {fold(w) for w in hints.replace(",", " ").split()}
+    return sum(w in shown for w in said) >= share * len(said)

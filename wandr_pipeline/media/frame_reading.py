@@ -2,8 +2,9 @@
 
 `read_frames` walks the frames in time order; a `FrameGate` (text-mask similarity) decides which
 frames the engine reads, and the others reuse the result of the last frame read. Reads are sent to
-the engine in batches (the Cloud Vision engine takes 16 images a request). If a read fails, the
-frames that were going to reuse it are read themselves, so one failure costs no more than itself.
+the engine in batches (the Cloud Vision engine takes 16 images a request). If a read fails, or reads a line with
+low confidence (a caption the engine found hard, which another frame may show better), the next
+frames that were going to reuse it are read themselves, until one reads cleanly.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ ImageSource = Callable[[], np.ndarray]
 
 def read_frames(frames: Iterable[tuple[int, float, ImageSource]], engine, *,
                 config: SimilarityConfig | None = SimilarityConfig(), batch_size: int = 16,
+                trust_confidence: float = 0.8, max_rereads: int = 2,
                 on_image: Callable[[int, np.ndarray], None] | None = None,
                 describe_error: Callable[[BaseException], str] = str) -> list[FrameOcr]:
     """OCR results for every frame `(frame_index, timestamp_s, load_image)`, in order.
 
-    `config=None` reads every frame. `on_image(position, image)` sees each decoded image once
-    (for contact sheets). The engine's `read(images)` returns per image a list of boxes or an exception.
+    `config=None` reads every frame. A read with a line under `trust_confidence` is not reused: up to
+    `max_rereads` of the frames after it are read too (a failed read: until one succeeds).
+    `on_image(position, image)` sees each decoded image once (for contact sheets). The engine's
+    `read(images)` returns per image a list of boxes or an exception.
     """
     gate = FrameGate(config) if config is not None else None
     results: list[FrameOcr] = []
@@ -77,17 +81,33 @@ def read_frames(frames: Iterable[tuple[int, float, ImageSource]], engine, *,
                 flush()
     flush()
 
-    # frames whose source read failed are read themselves
-    retry = [r for r in results if not r.read and results[r.source_position].error is not None]
-    for start in range(0, len(retry), batch_size):
-        chunk = retry[start:start + batch_size]
-        outputs = engine.read([sources[r.position]() for r in chunk])
-        for item, output in zip(chunk, outputs):
-            item.read, item.source_position, item.source_frame_index = True, item.position, item.frame_index
+    # A failed or unsure read is not reused: the frames that were to reuse it are read in turn, until
+    # one reads cleanly (the rest of the run then reuses that one). An unsure read (a hard caption)
+    # gets at most `max_rereads` more tries; a failed one as many as it takes.
+    def untrusted(source: FrameOcr) -> bool:
+        return source.error is not None or any(box.confidence < trust_confidence for box in source.boxes)
+
+    chains: dict[int, list[FrameOcr]] = {}
+    for item in results:
+        if not item.read:
+            chains.setdefault(item.source_position, []).append(item)
+    pending_chains = [(source, waiting, 0) for source, waiting in chains.items() if untrusted(results[source])]
+    while pending_chains:
+        batch = pending_chains[:batch_size]
+        pending_chains = pending_chains[batch_size:]
+        outputs = engine.read([sources[waiting[0].position]() for _, waiting, _ in batch])
+        for (source, waiting, tries), output in zip(batch, outputs):
+            head, rest = waiting[0], waiting[1:]
+            head.read, head.source_position, head.source_frame_index = True, head.position, head.frame_index
             if isinstance(output, BaseException):
-                item.error = describe_error(output)
+                head.error = describe_error(output)
             else:
-                item.boxes = list(output)
+                head.boxes, head.error = list(output), None
+            for item in rest:
+                item.source_position, item.source_frame_index = head.position, head.frame_index
+            unsure_only = results[source].error is None and head.error is None
+            if rest and untrusted(head) and not (unsure_only and tries + 1 >= max_rereads):
+                pending_chains.append((head.position, rest, tries + 1))
     for item in results:
         if not item.read:
             source = results[item.source_position]

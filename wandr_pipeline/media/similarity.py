@@ -9,9 +9,10 @@ the text itself, so each frame is reduced to a *text mask* on a downscaled grey 
    are themselves dark -- what burned-in captions are made of (white or yellow letters with an
    outline, shadow or dark box; dark letters on a light box). Smooth areas, step edges and
    mid-tone textures of the background drop out;
-2. glyph-like groups: connected stroke components of letter size and fill that sit on a row with
-   another one of similar height (or are a wide, filled word on their own). Isolated specks, long
-   lines and hollow shapes of the background drop out.
+2. glyph-like groups: connected stroke components of letter size and fill (not hollow outlines, not
+   solid blocks such as windows) that sit in a row of at least `min_glyphs` of similar height (or
+   are a wide word drawn as one component). Isolated specks, pairs of bars, long lines and hollow
+   shapes of the background drop out.
 
 Two frames are compared where either has text-like pixels: a pixel there *changed* when its grey
 level differs by more than `grey_change` between the frames (a caption that stays keeps its pixels,
@@ -44,6 +45,7 @@ class SimilarityConfig:
     bright_level: int = 190          # a bright stroke pixel is at least this grey level ...
     dark_level: int = 60             # ... a dark one at most this
     glyph_max_height: float = 0.08   # tallest glyph component, as a share of the mask height
+    min_glyphs: int = 3              # glyph components a text line needs (or one wide word component)
     grey_change: int = 40            # grey-level difference that makes a text pixel a changed one
     bands: int = 24                  # horizontal bands compared separately
     min_changed_pixels: int = 200    # fewer changed pixels than this in a band is noise (~3 small letters)
@@ -102,9 +104,17 @@ def glyph_groups(strokes: np.ndarray, config: SimilarityConfig = SimilarityConfi
     # near-full box that is not thin); "I", "l", "-" are solid but thin and stay
     solid_block = (fill > 0.85) & (np.minimum(w, h) >= 0.4 * np.maximum(w, h))
     glyph = (h >= 4) & (h <= config.glyph_max_height * strokes.shape[0]) & (area >= 8) & (fill >= 0.2) & ~solid_block
-    keep = glyph & (w >= 2.5 * h) & (fill >= 0.3) & (fill <= 0.85)  # a whole word drawn as one component
+    keep = glyph & (w >= 2.5 * h) & (h >= 8) & (fill >= 0.3) & (fill <= 0.8)  # a whole word as one component
     ids = np.flatnonzero(glyph)
     gx, gy, gw, gh = x[ids], y[ids], w[ids], h[ids]
+    parent = list(range(len(ids)))  # union-find over "same text line" neighbours
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
     for start in range(0, len(ids), 512):  # pairwise tests in blocks: bounded memory on busy frames
         rows = slice(start, start + 512)
         v_overlap = np.minimum((gy + gh)[rows, None], (gy + gh)[None, :]) - np.maximum(gy[rows, None], gy[None, :])
@@ -112,8 +122,14 @@ def glyph_groups(strokes: np.ndarray, config: SimilarityConfig = SimilarityConfi
         ratio = gh[None, :] / gh[rows, None]
         neighbour = ((v_overlap >= 0.5 * np.minimum(gh[rows, None], gh[None, :]))
                      & (gap <= 1.5 * np.maximum(gh[rows, None], gh[None, :])) & (ratio >= 0.5) & (ratio <= 2.0))
-        neighbour[np.arange(neighbour.shape[0]), np.arange(start, start + neighbour.shape[0])] = False
-        keep[ids[rows][neighbour.any(axis=1)]] = True
+        for i, j in zip(*np.nonzero(neighbour)):
+            a, b = root(start + int(i)), root(int(j))
+            if a != b:
+                parent[a] = b
+    groups = np.array([root(i) for i in range(len(ids))], dtype=np.int64)
+    if len(ids):
+        sizes = np.bincount(groups, minlength=len(ids))
+        keep[ids[sizes[groups] >= config.min_glyphs]] = True
     lookup = np.concatenate([[False], keep])
     return lookup[labels]
 
