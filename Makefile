@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 URL_LIST ?= data/url_lists/sample.txt
 
-.PHONY: install run test dev clean-data
+.PHONY: install run test dev api clean-data
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
-	$(BIN)/pip install --quiet -e ".[gcp,dev]"
+	$(BIN)/pip install --quiet -e ".[gcp,dev,api]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,5 +24,10 @@ test: install
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml
 
+# The HTTP API of the original service (docs/API.md), on PORT (default 8080). Runs are launched by the
+# daemon of `make dev` (same DAGSTER_HOME), so start that too.
+api: install
+	$(BIN)/wandr-pipeline api
+
 clean-data:
-	rm -rf data/media data/warehouse data/submissions
+	rm -rf data/media data/warehouse data/submissions data/ingestion

@@ -18,6 +18,9 @@ SAMPLES = REPO / "data" / "samples"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+# gcsfs reads this when first imported: its default subclass asks the Storage Control API (gRPC) for
+# every bucket's type, which an emulator lacks (60 s stall per bucket); see tests/gcp_fakes.py.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("url_list", type=Path, help="file with one URL or local path per line")
     run.add_argument("--storage", help="storage root (default: WANDR_STORAGE_URI or data/)")
     run.add_argument("--partitions-per-run", type=int, help="videos per Dagster run (default: WANDR_PARTITIONS_PER_RUN)")
+    api = commands.add_parser("api", help="serve the HTTP API (gunicorn) on PORT (default 8080); see docs/API.md")
+    api.add_argument("gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn options, e.g. --workers 2")
     args = parser.parse_args(argv)
 
     load_dotenv_file()
+    if args.command == "api":
+        return _serve_api(args.gunicorn_args)
     if args.storage:
         os.environ["WANDR_STORAGE_URI"] = args.storage
     if args.partitions_per_run:
@@ -44,6 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     outcome = run_url_list(args.url_list, settings)
     print_summary(outcome)
     return 0 if outcome.pipeline_ok else 1
+
+
+def _serve_api(extra: list[str]) -> int:
+    """Replace this process with gunicorn serving `wandr_pipeline.api.wsgi:app`."""
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:wandr_pipeline.api.gunicorn_conf", *extra,
+               "wandr_pipeline.api.wsgi:app"]
+    if not os.environ.get("DAGSTER_HOME"):
+        print("error: set DAGSTER_HOME to the instance the daemon and the UI use (make api does)", file=sys.stderr)
+        return 2
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from wandr_pipeline.assets import STAGE_ASSETS
-from wandr_pipeline.jobs import process_videos_job
+from wandr_pipeline.jobs import AUTOMATION_JOBS, process_videos_job
 from wandr_pipeline.resources import (
     CaptionSettings,
     FrameSampler,
@@ -15,6 +15,8 @@ from wandr_pipeline.resources import (
     WarehouseIOManager,
     WhisperResource,
 )
+from wandr_pipeline.schedules import build_schedules
+from wandr_pipeline.sensors import URL_LISTS_ASSET, build_sensors
 from wandr_pipeline.settings import Settings, load_dotenv_file
 
 
@@ -46,7 +48,16 @@ def build_resources(settings: Settings) -> dict[str, object]:
             every_n_frames=settings.frame_every_n,
             max_long_side=settings.frame_max_long_side,
         ),
-        "ocr": OcrReader(engine=settings.ocr_engine, min_confidence=settings.ocr_min_confidence),
+        "ocr": OcrReader(
+            engine=settings.ocr_engine,
+            min_confidence=settings.ocr_min_confidence,
+            vision_api_endpoint=settings.vision_api_endpoint,
+            vision_max_concurrent_requests=settings.vision_max_concurrent_requests,
+            vision_images_per_minute=settings.vision_images_per_minute,
+            vision_attempts=settings.vision_attempts,
+            vision_timeout_s=settings.vision_timeout_s,
+            vision_language_hints=list(settings.vision_language_hints),
+        ),
         "captions": CaptionSettings(
             skip_similar_frames=settings.ocr_skip_similar,
             similarity_threshold=settings.ocr_similarity_threshold,
@@ -62,9 +73,11 @@ def build_resources(settings: Settings) -> dict[str, object]:
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     return Definitions(
-        assets=STAGE_ASSETS,
+        assets=[*STAGE_ASSETS, URL_LISTS_ASSET],
         resources=build_resources(settings),
-        jobs=[process_videos_job],
+        jobs=[process_videos_job, *AUTOMATION_JOBS],
+        sensors=build_sensors(settings),
+        schedules=build_schedules(settings),
     )
 
 

@@ -87,6 +87,9 @@ OCR_TEXT = pa.schema(
         pa.field("box_y1", pa.float32()),
         pa.field("engine", pa.string()),
         *_STATUS,
+        # Billable OCR units (Cloud Vision: one per image and feature) spent on this video, on its first
+        # row only (0 on the others), so SUM(billable_units) over any rows counts each video once.
+        pa.field("billable_units", pa.int32()),
         # frame skipping (issue 6): a frame whose text looks like the last read frame's reuses its result
         pa.field("reused", pa.bool_()),               # True: copied from `source_frame_index`, not read
         pa.field("source_frame_index", pa.int64()),   # the frame the engine read for this row
@@ -161,6 +164,21 @@ TABLES: dict[str, pa.Schema] = {
     "caption_spans": CAPTION_SPANS,
     "video_documents": VIDEO_DOCUMENTS,
 }
+
+
+# Ingestion bookkeeping (not per video): lines of URL lists that were rejected, one row per line,
+# under `warehouse/url_list_rejections/list_key=<key>/part-0.parquet` (docs/INGESTION.md).
+URL_LIST_REJECTIONS = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("list_sha256", pa.string(), nullable=False),
+        pa.field("line_number", pa.int32(), nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("detected_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+INGESTION_TABLES: dict[str, pa.Schema] = {"url_list_rejections": URL_LIST_REJECTIONS}
 
 
 def to_table(schema: pa.Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:

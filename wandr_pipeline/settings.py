@@ -23,6 +23,18 @@ def _bool(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _default_url_list_dirs(storage_uri: str) -> list[str]:
+    """`data/url_lists`, plus `<root>/url_lists` when the storage root is a bucket."""
+    dirs = ["data/url_lists"]
+    if "://" in storage_uri and not storage_uri.startswith("file://"):
+        dirs.append(storage_uri.rstrip("/") + "/url_lists")
+    return dirs
+
+
 def load_dotenv_file(path: str | Path = ".env") -> None:
     """Load `KEY=value` lines from `path` into the environment, never overriding what is set."""
     path = Path(path)
@@ -56,6 +68,22 @@ class Settings:
     ytdlp_cookies_file: str
     allow_local_files: bool
     partitions_per_run: int
+    # Cloud Vision (OCR_ENGINE=google); see docs/GCP.md.
+    vision_api_endpoint: str = ""
+    vision_max_concurrent_requests: int = 4
+    vision_images_per_minute: int = 1800
+    vision_attempts: int = 5
+    vision_timeout_s: float = 60.0
+    vision_language_hints: tuple[str, ...] = ()
+    # Ingestion and automation (docs/INGESTION.md)
+    url_list_dirs: tuple[str, ...] = ()
+    url_list_suffixes: tuple[str, ...] = (".txt", ".list", ".urls")
+    sensor_interval_s: int = 30
+    ingest_max_videos_per_tick: int = 2000
+    ingest_tick_budget_s: float = 20.0
+    batch_max_wait_s: float = 120.0
+    url_list_schedule_source: str = ""
+    url_list_schedule_cron: str = "0 * * * *"
     # on-screen text (issue 6)
     ocr_skip_similar: bool = True
     ocr_similarity_threshold: float = 0.8
@@ -92,6 +120,21 @@ class Settings:
             ytdlp_cookies_file=_env("YTDLP_COOKIES_FILE", ""),
             allow_local_files=_bool(_env("WANDR_ALLOW_LOCAL_FILES", "true")),
             partitions_per_run=int(_env("WANDR_PARTITIONS_PER_RUN", "50")),
+            vision_api_endpoint=_env("VISION_API_ENDPOINT", ""),
+            vision_max_concurrent_requests=int(_env("VISION_MAX_CONCURRENT_REQUESTS", "4")),
+            vision_images_per_minute=int(_env("VISION_IMAGES_PER_MINUTE", "1800")),
+            vision_attempts=int(_env("VISION_ATTEMPTS", "5")),
+            vision_timeout_s=float(_env("VISION_TIMEOUT_S", "60")),
+            vision_language_hints=tuple(h.strip() for h in _env("VISION_LANGUAGE_HINTS", "").split(",") if h.strip()),
+            url_list_dirs=_list(_env("WANDR_URL_LIST_DIRS", ",".join(_default_url_list_dirs(
+                _env("WANDR_STORAGE_URI", default_root))))),
+            url_list_suffixes=_list(_env("WANDR_URL_LIST_SUFFIXES", ".txt,.list,.urls")),
+            sensor_interval_s=int(_env("WANDR_SENSOR_INTERVAL_S", "30")),
+            ingest_max_videos_per_tick=int(_env("WANDR_INGEST_MAX_VIDEOS_PER_TICK", "2000")),
+            ingest_tick_budget_s=float(_env("WANDR_INGEST_TICK_BUDGET_S", "20")),
+            batch_max_wait_s=float(_env("WANDR_BATCH_MAX_WAIT_S", "120")),
+            url_list_schedule_source=_env("WANDR_URL_LIST_SCHEDULE_SOURCE", ""),
+            url_list_schedule_cron=_env("WANDR_URL_LIST_SCHEDULE_CRON", "0 * * * *"),
             ocr_skip_similar=_bool(_env("WANDR_OCR_SKIP_SIMILAR", "true")),
             ocr_similarity_threshold=float(_env("WANDR_OCR_SIMILARITY_THRESHOLD", "0.8")),
             ocr_max_reused_frames=int(_env("WANDR_OCR_MAX_REUSED_FRAMES", "8")),

@@ -5,8 +5,15 @@ Layout under the root:
 - `warehouse/<table>/video_key=<key>/part-0.parquet`   the analyst tables, hive-style
 - `submissions/<video_key>.json`                 what was submitted for a key (URL, list, time)
 
-Writes of a whole object are atomic: a local file is written under a hidden temporary name in the
-same folder and renamed; a GCS object is one PUT. Readers never see half a file.
+Every read and write goes through one fsspec filesystem (local disk, or gcsfs for `gs://`), so the
+pipeline has no local-only code path. Writes of a whole object are atomic: an object store makes an
+object visible only once its upload completes (one PUT, or a finalised resumable upload), so the
+target is written directly; a POSIX file system gets a hidden temporary sibling that is renamed over
+the target. Readers never see half a file.
+
+GCS credentials: Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, the metadata
+server on Cloud Run/GKE, or `gcloud auth application-default login`). With `STORAGE_EMULATOR_HOST`
+set, `gs://` goes to that emulator, anonymously.
 """
 
 from __future__ import annotations
@@ -15,11 +22,11 @@ import contextlib
 import io
 import json
 import os
-import shutil
+import posixpath
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import fsspec
 import pyarrow as pa
@@ -49,11 +56,9 @@ class Storage:
         if self.is_local:
             local = root_uri[len("file://"):] if root_uri.startswith("file://") else root_uri
             self.root = str(Path(local).expanduser().resolve())
-            self.fs = fsspec.filesystem("file")
         else:
-            protocol = root_uri.split("://", 1)[0]
-            self.fs = fsspec.filesystem(protocol, **_filesystem_options(protocol))
             self.root = root_uri.rstrip("/")
+        self.fs = filesystem_for(root_uri)
         self.root_uri = root_uri
 
     # -- addressing ---------------------------------------------------------------------------
@@ -79,41 +84,43 @@ class Storage:
 
     def write_bytes(self, relative: str, data: bytes) -> str:
         """Atomically write `data`; returns the full path/URI."""
-        target = self.path(relative)
-        if self.is_local:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
-            try:
-                with open(tmp, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        else:
-            self.fs.pipe_file(target, data)
-        return target
+        return self._write_atomic(self.path(relative), lambda path: self.fs.pipe_file(path, data))
 
     def put_file(self, local_path: str | Path, relative: str) -> str:
         """Atomically copy a local file into the root; returns the full path/URI."""
-        target = self.path(relative)
-        if self.is_local:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
-            try:
-                shutil.copyfile(local_path, tmp)
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        else:
-            self.fs.put_file(str(local_path), target)
+        return self._write_atomic(self.path(relative), lambda path: self.fs.put_file(str(local_path), path))
+
+    def _write_atomic(self, target: str, write: Callable[[str], None]) -> str:
+        if not self.is_local:
+            # Object stores publish an object only when its upload completes: the PUT is the commit.
+            write(target)
+            return target
+        parent = posixpath.dirname(target)
+        self.fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.{posixpath.basename(target)}.{uuid.uuid4().hex}.tmp"
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as handle:  # data on disk before the rename makes it visible
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)  # atomic on POSIX and Windows, also over an existing target
+        finally:
+            if self.fs.exists(tmp):
+                self.fs.rm_file(tmp)
         return target
 
     def read_bytes(self, relative_or_uri: str) -> bytes:
         return self.fs.cat_file(self._resolve(relative_or_uri))
+
+    def read_many(self, relative_or_uris: list[str]) -> list[bytes]:
+        """Several objects at once (concurrent requests on GCS), in the order asked."""
+        paths = [self._resolve(item) for item in relative_or_uris]
+        if not paths:
+            return []
+        found = self.fs.cat(paths)
+        if not isinstance(found, dict):  # fsspec returns bytes, not a dict, for a single non-glob path
+            found = {paths[0]: found}
+        by_path = {self.fs._strip_protocol(k): v for k, v in found.items()}
+        return [by_path[self.fs._strip_protocol(path)] for path in paths]
 
     def write_json(self, relative: str, payload: Any) -> str:
         return self.write_bytes(relative, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))
@@ -125,6 +132,13 @@ class Storage:
         target = self.path(relative)
         if self.fs.exists(target):
             self.fs.rm(target, recursive=True)
+
+    def fetch(self, uri: str, local_path: str | Path) -> Path:
+        """Copy any `gs://` object or path (not only under this root) to a local file."""
+        fs = self.fs if _protocol(uri) == _protocol(self.root_uri) else filesystem_for(uri)
+        Path(local_path).parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(uri, str(local_path))
+        return Path(local_path)
 
     def _resolve(self, relative_or_uri: str) -> str:
         if "://" in relative_or_uri or relative_or_uri.startswith("/"):
@@ -159,10 +173,33 @@ class Storage:
         return self.exists(self.partition_path(table, video_key))
 
 
-def _filesystem_options(protocol: str) -> dict[str, Any]:
+def _protocol(uri: str) -> str:
+    uri = str(uri)
+    return uri.split("://", 1)[0].lower() if "://" in uri else "file"
+
+
+def filesystem_for(uri: str) -> fsspec.AbstractFileSystem:
+    """The fsspec filesystem that serves `uri` (a local path, `file://`, `gs://...`), configured
+    the way the pipeline uses it. Analysts can hand it to pandas (`filesystem=`) or DuckDB
+    (`register_filesystem`) to read the tables with the same credentials and emulator settings."""
+    protocol = _protocol(uri)
     if protocol in ("gs", "gcs"):
-        emulator = os.environ.get("STORAGE_EMULATOR_HOST")
-        if emulator:
-            endpoint = emulator if "://" in emulator else f"http://{emulator}"
-            return {"endpoint_url": endpoint, "token": "anon"}
-    return {}
+        return _gcs_filesystem()
+    return fsspec.filesystem(protocol)
+
+
+def _gcs_filesystem() -> fsspec.AbstractFileSystem:
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+    # Listings are not cached: another process (a sensor, a parallel run) may have written since.
+    options: dict[str, Any] = {"use_listings_cache": False}
+    if emulator:
+        options.update(endpoint_url=emulator if "://" in emulator else f"http://{emulator}", token="anon")
+        # gcsfs >= 2025.x defaults to a subclass that first asks the Storage Control API (gRPC) what
+        # kind of bucket this is; an emulator has no such API and every call then waits 60 s before
+        # falling back. The plain client is what an emulator speaks (GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false).
+        from gcsfs.core import GCSFileSystem
+
+        return GCSFileSystem(**options)
+    # Application Default Credentials; fails loudly instead of silently going anonymous.
+    options["token"] = "google_default"
+    return fsspec.filesystem("gs", **options)

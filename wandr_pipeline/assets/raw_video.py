@@ -64,7 +64,7 @@ def _download_one(context, store, downloader: VideoDownloader, key: str, ref) ->
             ref.download_url, tmp,
             log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
             warn=lambda msg: context.log.warning(f"{key}: {msg}"),
-            fetch_object=lambda uri, target: store.fs.get_file(uri, str(target)),
+            fetch_object=store.fetch,
         )
         info = probe_media(post.path)
         if not info.has_video:

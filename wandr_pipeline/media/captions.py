@@ -21,6 +21,7 @@ Pure functions, no Dagster; `ocr_text` rows come in, span rows go out.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections import defaultdict
@@ -314,9 +315,12 @@ def reads_from_rows(rows: Iterable[Mapping]) -> tuple[list[tuple[int, float]], l
             continue
         frames[int(row["frame_index"])] = float(row["timestamp_s"])
         if row.get("text"):
-            reads.append(LineRead(int(row["frame_index"]), float(row["timestamp_s"]), row["text"],
-                                  float(row["confidence"] or 0.0), float(row["box_x0"]), float(row["box_y0"]),
-                                  float(row["box_x1"]), float(row["box_y1"])))
+            confidence = row.get("confidence")
+            # no score (Cloud Vision leaves some lines unscored): trusted, as the engine kept it
+            confidence = 1.0 if confidence is None or math.isnan(confidence) else float(confidence)
+            reads.append(LineRead(int(row["frame_index"]), float(row["timestamp_s"]), row["text"], confidence,
+                                  float(row["box_x0"]), float(row["box_y0"]), float(row["box_x1"]),
+                                  float(row["box_y1"])))
     return sorted(frames.items()), reads
 
 

@@ -1,0 +1,237 @@
+"""A video's processing state, read from the Dagster instance's run and materialisation records.
+
+Per stage (asset), the newest of two records decides: the latest *planned* materialisation of the
+video's partition (written when a run that targets it is created, whatever created it: this API, the
+UI, a sensor, a backfill) and the latest *materialisation*. A planned run newer than the last
+materialisation says what is happening now (queued, running, or failed with its step's error);
+otherwise the stage is done. A done stage also carries the video-level outcome its table recorded
+(ok, empty, skipped, failed) with the error, since one video's failure never fails a Dagster run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster._core.event_api import AssetRecordsFilter
+
+from wandr_pipeline.assets._stage import upstream_status
+from wandr_pipeline.outcomes import FAILED
+from wandr_pipeline.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.storage import Storage
+from wandr_pipeline.submissions import submission_path
+
+# Overall states of a job (the contract of the original service).
+QUEUED, RUNNING, DONE, JOB_FAILED = "queued", "running", "done", "failed"
+
+IN_FLIGHT = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING,
+             DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
+NOT_YET_STARTED = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str   # asset name = step key of the job
+    table: str  # the warehouse table it writes
+
+
+def pipeline_stages() -> list[Stage]:
+    """The stage assets in graph order, with their tables (read from the asset definitions)."""
+    from wandr_pipeline.assets import STAGE_ASSETS
+
+    stages = []
+    for asset_def in STAGE_ASSETS:
+        table = asset_def.specs_by_key[asset_def.key].metadata.get("table")
+        stages.append(Stage(asset_def.key.to_user_string(), str(getattr(table, "value", table))))
+    return stages
+
+
+@dataclass
+class StageStatus:
+    state: str  # pending | queued | waiting | running | done | failed | not_run
+    run_id: str | None = None
+    updated_at: str | None = None
+    outcome: str | None = None  # the video's status in the stage's table: ok | empty | skipped | failed
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "outcome": self.outcome, "error": self.error, "run_id": self.run_id,
+                "updated_at": self.updated_at}
+
+
+@dataclass
+class JobStatus:
+    job_id: str
+    status: str  # queued | running | done | failed
+    stages: dict[str, StageStatus] = field(default_factory=dict)
+    error: str | None = None
+    run_id: str | None = None
+    run_status: str | None = None
+    submission: dict[str, Any] | None = None
+
+    @property
+    def has_run(self) -> bool:
+        return self.run_id is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        submission = self.submission or {}
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "error": self.error,
+            "source_url": submission.get("source_url"),
+            "submitted_at": submission.get("submitted_at"),
+            "run_id": self.run_id,
+            "run_status": self.run_status,
+            "stages": {name: stage.as_dict() for name, stage in self.stages.items()},
+        }
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc).isoformat()
+
+
+def error_text(error_info: Any, limit: int = 500) -> str:
+    """The innermost cause of a Dagster `SerializableErrorInfo`, as `Type: message` on one line."""
+    while getattr(error_info, "cause", None) is not None:
+        error_info = error_info.cause
+    message = (getattr(error_info, "message", None) or str(error_info)).strip()
+    first = message.splitlines()[0] if message else "error"
+    return first[:limit]
+
+
+class _RunFacts:
+    """What one run says about its steps, fetched once per status call."""
+
+    def __init__(self, instance: DagsterInstance, run_id: str):
+        record = instance.get_run_record_by_id(run_id)
+        self.run = record.dagster_run if record else None
+        self.updated_at: str | None = None
+        if record is not None:
+            self.updated_at = _iso(record.end_time or record.start_time or record.update_timestamp.timestamp())
+        self.step_errors: dict[str, str] = {}
+        self.run_error: str | None = None
+        self.step_states: dict[str, str] = {}
+        if self.run is None:
+            return
+        if self.run.status == DagsterRunStatus.STARTED or self.run.is_finished:
+            for stats in instance.get_run_step_stats(run_id):
+                self.step_states[stats.step_key] = stats.status.value if stats.status else "IN_PROGRESS"
+        if self.run.is_finished and self.run.status != DagsterRunStatus.SUCCESS:
+            records = instance.get_records_for_run(
+                run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}, limit=100,
+            ).records
+            for record in records:
+                event = record.event_log_entry.dagster_event
+                if event is None:
+                    continue
+                if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:
+                    self.step_errors.setdefault(event.step_key, error_text(event.step_failure_data.error))
+                elif event.event_type == DagsterEventType.RUN_FAILURE:
+                    data = event.event_specific_data
+                    info = getattr(data, "error", None)
+                    self.run_error = error_text(info) if info else (event.message or "run failed")
+            if self.run_error is None:
+                self.run_error = f"run {self.run.status.value.lower()}"
+
+
+def read_status(instance: DagsterInstance, storage: Storage, job_id: str, stages: Sequence[Stage]) -> JobStatus | None:
+    """The job's state, or None when no video with this key was ever registered."""
+    if not instance.has_dynamic_partition(VIDEOS_PARTITIONS_NAME, job_id):
+        return None
+    submission = storage.read_json(submission_path(job_id)) if storage.exists(submission_path(job_id)) else None
+    runs: dict[str, _RunFacts] = {}
+
+    def facts(run_id: str) -> _RunFacts:
+        if run_id not in runs:
+            runs[run_id] = _RunFacts(instance, run_id)
+        return runs[run_id]
+
+    result = JobStatus(job_id=job_id, status=QUEUED, submission=submission)
+    latest_planned: tuple[int, str] | None = None
+    for stage in stages:
+        asset_key = AssetKey(stage.name)
+        planned = instance.get_latest_planned_materialization_info(asset_key, job_id)
+        mat_records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=asset_key, asset_partitions=[job_id]), limit=1).records
+        mat = mat_records[0] if mat_records else None
+        if planned and (latest_planned is None or planned.storage_id > latest_planned[0]):
+            latest_planned = (planned.storage_id, planned.run_id)
+        if planned and (mat is None or planned.storage_id > mat.storage_id):
+            result.stages[stage.name] = _planned_stage(stage, facts(planned.run_id), planned.run_id)
+        elif mat is not None:
+            entry = mat.event_log_entry
+            status = StageStatus("done", run_id=entry.run_id, updated_at=_iso(entry.timestamp))
+            status.outcome, status.error = _table_outcome(storage, stage, job_id)
+            result.stages[stage.name] = status
+        else:
+            result.stages[stage.name] = StageStatus("pending")
+
+    if latest_planned is not None:
+        result.run_id = latest_planned[1]
+        run = facts(latest_planned[1]).run
+        result.run_status = run.status.value if run else None
+    _summarise(result)
+    return result
+
+
+def _planned_stage(stage: Stage, run: _RunFacts, run_id: str) -> StageStatus:
+    if run.run is None:
+        return StageStatus("failed", run_id=run_id, error="the run that planned this stage was deleted")
+    status = run.run.status
+    updated = run.updated_at
+    if status in NOT_YET_STARTED:
+        return StageStatus("queued", run_id=run_id, updated_at=updated)
+    step_state = run.step_states.get(stage.name)
+    if status in IN_FLIGHT:
+        if step_state == "IN_PROGRESS":
+            return StageStatus("running", run_id=run_id, updated_at=updated)
+        if step_state == "FAILURE":
+            return StageStatus("failed", run_id=run_id, updated_at=updated,
+                               error=run.step_errors.get(stage.name) or "step failed")
+        return StageStatus("waiting", run_id=run_id, updated_at=updated)
+    if stage.name in run.step_errors or step_state == "FAILURE":
+        return StageStatus("failed", run_id=run_id, updated_at=updated,
+                           error=run.step_errors.get(stage.name) or run.run_error or "step failed")
+    return StageStatus("not_run", run_id=run_id, updated_at=updated,
+                       error=f"run {run_id[:8]} ended ({status.value.lower()}) before this stage: {run.run_error}"
+                       if run.run_error else f"run {run_id[:8]} ended ({status.value.lower()}) before this stage")
+
+
+def _table_outcome(storage: Storage, stage: Stage, job_id: str) -> tuple[str | None, str | None]:
+    try:
+        if not storage.has_partition(stage.table, job_id):
+            return None, f"no {stage.table} partition in the storage root"
+        return upstream_status(storage.read_partition(stage.table, job_id))
+    except Exception as exc:  # noqa: BLE001 - a storage hiccup shows in the answer, not as a 500
+        return None, f"could not read {stage.table}: {type(exc).__name__}: {exc}"[:300]
+
+
+def _summarise(result: JobStatus) -> None:
+    states = {name: s.state for name, s in result.stages.items()}
+    values = set(states.values())
+    if values & {"running", "waiting"}:
+        result.status = RUNNING
+    elif "queued" in values:
+        result.status = QUEUED
+    elif values == {"done"}:
+        final = list(result.stages.values())[-1]
+        if final.outcome == FAILED:
+            result.status, result.error = JOB_FAILED, final.error or "the video could not be processed"
+        else:
+            result.status = DONE
+    elif values & {"failed", "not_run"}:
+        result.status = JOB_FAILED
+        first = next(name for name, s in result.stages.items() if s.state in ("failed", "not_run"))
+        failed = next((name for name, s in result.stages.items() if s.state == "failed"), first)
+        result.error = f"{failed}: {result.stages[failed].error}"
+    elif values == {"pending"}:
+        result.status = QUEUED  # registered; no run has picked it up yet
+    else:
+        result.status = JOB_FAILED
+        never = [name for name, s in result.stages.items() if s.state == "pending"]
+        result.error = f"stages never run: {', '.join(never)}"

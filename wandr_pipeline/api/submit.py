@@ -1,0 +1,139 @@
+"""Creating a `process_videos` run for one video partition and handing it to the run queue.
+
+This does what `dagster job launch` does: it loads the code locations of `workspace.yaml` (a code
+server subprocess, like the UI's and the daemon's), builds the run from that location's job (snapshot,
+execution plan, origins), creates it in the instance and submits it to the instance's run coordinator.
+With the queued run coordinator the daemon then dequeues and launches it, and the UI shows it like
+any other run.
+
+The workspace is loaded once per process (on first use or by `warm()`) and kept; `close()` stops its
+code server. A location that fails to load is retried on the next call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Mapping
+
+from dagster import DagsterInstance
+from dagster._core.definitions.selector import JobSubsetSelector
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import WorkspaceFileTarget
+from dagster.version import __version__ as dagster_version
+
+PARTITION_TAG = "dagster/partition"
+LAUNCHED_BY_TAG = "wandr/launched_by"
+# Run ids are derived from (video key, attempt number): two processes submitting the same video at
+# the same moment compute the same id, and the run storage lets only one of them create it.
+_RUN_ID_NAMESPACE = uuid.UUID("6f1c3d2e-3a4b-5c6d-8e9f-0a1b2c3d4e5f")
+
+
+class SubmitUnavailable(RuntimeError):
+    """The code location cannot be loaded (or lacks the job): nothing can be submitted right now."""
+
+
+def run_id_for(video_key: str, attempt: int) -> str:
+    return str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{video_key}/{attempt}"))
+
+
+class RunSubmitter:
+    def __init__(self, instance: DagsterInstance, workspace_file: str, job_name: str, location_name: str = ""):
+        self.instance = instance
+        self.workspace_file = workspace_file
+        self.job_name = job_name
+        self.location_name = location_name
+        self._lock = threading.RLock()
+        self._context: WorkspaceProcessContext | None = None
+        self.load_seconds: float | None = None
+
+    # -- workspace ----------------------------------------------------------------------------
+    def _workspace(self) -> WorkspaceProcessContext:
+        with self._lock:
+            if self._context is None:
+                start = time.perf_counter()
+                try:
+                    self._context = WorkspaceProcessContext(
+                        self.instance, WorkspaceFileTarget(paths=[self.workspace_file]),
+                        version=dagster_version, read_only=False,
+                    )
+                except Exception as exc:  # noqa: BLE001 - reported as 503 by the caller
+                    raise SubmitUnavailable(f"cannot load the workspace {self.workspace_file}: {exc}") from exc
+                self.load_seconds = time.perf_counter() - start
+            return self._context
+
+    def warm(self) -> None:
+        """Load the workspace now (a background thread at start-up calls this)."""
+        try:
+            self._remote_job()
+        except SubmitUnavailable:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            if self._context is not None:
+                context, self._context = self._context, None
+                context.__exit__(None, None, None)
+
+    def _remote_job(self):
+        context = self._workspace()
+        request = context.create_request_context()
+        entries = request.get_code_location_entries()
+        names = [self.location_name] if self.location_name else list(entries)
+        problems = []
+        for name in names:
+            entry = entries.get(name)
+            if entry is None:
+                problems.append(f"no code location named {name!r} in {self.workspace_file}")
+                continue
+            if entry.code_location is None:
+                error = entry.load_error.message.strip().splitlines()[-1] if entry.load_error else "not loaded"
+                problems.append(f"code location {name!r} failed to load: {error}")
+                continue
+            location = entry.code_location
+            for repo in location.get_repositories().values():
+                if repo.has_job(self.job_name):
+                    return request, location, repo
+            problems.append(f"code location {name!r} has no job {self.job_name!r}")
+        if problems and all("failed to load" in p for p in problems):
+            # A broken location stays broken until reloaded: reload on the next call.
+            self.close()
+        raise SubmitUnavailable("; ".join(problems) or f"no code location in {self.workspace_file}")
+
+    def check(self) -> None:
+        """Raise `SubmitUnavailable` unless the job can be built now."""
+        with self._lock:
+            self._remote_job()
+
+    # -- runs ---------------------------------------------------------------------------------
+    def create_and_submit(self, video_key: str, run_id: str, tags: Mapping[str, str] | None = None) -> DagsterRun:
+        """Create the run for one partition with id `run_id` and submit it to the run coordinator.
+
+        Raises `DagsterRunAlreadyExists` when a run with that id exists (another process won).
+        """
+        with self._lock:
+            request, location, repo = self._remote_job()
+            remote_job = location.get_job(JobSubsetSelector(
+                location_name=location.name, repository_name=repo.name, job_name=self.job_name, op_selection=None,
+            ))
+            plan = location.get_execution_plan(remote_job, {}, step_keys_to_execute=None, known_state=None,
+                                               instance=self.instance).execution_plan_snapshot
+            run_tags = {**remote_job.tags, PARTITION_TAG: video_key, LAUNCHED_BY_TAG: "api", **(tags or {})}
+            run = self.instance.create_run(
+                job_name=self.job_name, run_id=run_id, run_config={}, status=None, tags=run_tags,
+                root_run_id=None, parent_run_id=None, step_keys_to_execute=plan.step_keys_to_execute,
+                execution_plan_snapshot=plan, job_snapshot=remote_job.job_snapshot,
+                parent_job_snapshot=remote_job.parent_job_snapshot, asset_selection=None,
+                asset_check_selection=None, resolved_op_selection=remote_job.resolved_op_selection,
+                op_selection=None, remote_job_origin=remote_job.get_remote_origin(),
+                job_code_origin=remote_job.get_python_origin(), asset_graph=repo.asset_graph,
+            )
+            return self.instance.submit_run(run.run_id, request)
+
+    def resubmit(self, run_id: str) -> DagsterRun:
+        """Submit a run that was created but never submitted (a process died in between)."""
+        with self._lock:
+            request, _, _ = self._remote_job()
+            return self.instance.submit_run(run_id, request)
