@@ -9,6 +9,7 @@ from wandr_pipeline.media.captions import (
     LineRead,
     best_spelling,
     build_spans,
+    echoes_hints,
     fold,
     hint_text,
     join_line_fragments,
@@ -134,10 +135,22 @@ def test_reads_from_rows_keeps_frames_without_text_and_skips_failed_ones():
     assert times == [(0, 0.0), (30, 1.0)] and [r.text for r in reads] == ["FREE ENTRY"]
 
 
-def test_hint_text_keeps_distinct_named_lines():
-    hints = hint_text(["PASTÉIS DE BELÉM", "Pasteis de Belem", "1,40 €", "12:00", "Rua de Belém 84-92"])
-    assert hints.split("\n") == ["PASTÉIS DE BELÉM", "Rua de Belém 84-92"]
+def test_hint_text_keeps_distinct_named_lines_shaped_for_whisper():
+    hints = hint_text(["PASTÉIS DE BELÉM", "Pasteis de Belem", "1,40 €", "12:00", "Rua de Belém 84-92",
+                       "1. CACIO E PEPE", "2) SUPPLÌ", "OPEN 8AM - 11PM"])
+    # capitals calmed (a prompt in capitals makes Whisper answer in capitals), list numbers and prices cut
+    assert hints.split("\n") == ["Pastéis De Belém", "Rua de Belém 84-92", "Cacio E Pepe", "Supplì",
+                                 "Open 8AM - 11PM"]
     assert len(hint_text([f"PLACE NUMBER {i}" for i in range(100)], max_chars=60)) <= 60
+
+
+def test_a_transcript_that_only_repeats_the_hints_is_caught():
+    hints = "3 Things To Eat In Rome, Cacio E Pepe, Trastevere, Supplì, Maritozzo, Roscioli Caffè"
+    assert echoes_hints("3 THINGS TO EAT IN ROME, 1. CACIO E PEPE, Trastevere, 2. SUPPLì, 3. MARITOZZO,", hints)
+    speech = ("3 things you have to eat in Rome. First, cacio e pepe in Trastevere. Second, suppli, fried rice balls "
+              "with mozzarella. Third, a maritozzo for breakfast at Roscioli.")
+    assert not echoes_hints(speech, hints)
+    assert not echoes_hints("Rome.", hints)  # too short to tell
 
 
 def test_split_glued_words_uses_the_videos_own_words():

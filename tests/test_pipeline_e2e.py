@@ -218,7 +218,8 @@ def test_caption_spans_match_the_burned_in_captions(pipeline, manifest):
 
 def test_repeated_caption_frames_skip_the_ocr_engine(pipeline):
     ocr = _table(pipeline, "ocr_text")
-    ok = ocr[ocr.status == "ok"]
+    ok = ocr[ocr.status == "ok"].copy()
+    ok["reused"] = ok.reused.astype(bool)
     frames = ok.drop_duplicates(["video_key", "frame_index"])
     assert frames.reused.mean() >= 0.5  # the sample captions stay 3-5 s on screen
     for _, row in ok[ok.reused & ok.text.notna()].iterrows():  # a reused row repeats its source frame's read
