@@ -53,6 +53,7 @@ DEFAULT_SET = REPO / "benchmarks" / "out" / "caption_set"
 OUT = REPO / "benchmarks" / "out"
 EVERY_N, LONG_SIDE = 30, 960          # the pipeline's FrameSampler defaults
 TEXT_MATCH = 0.8
+OCR_CACHE = "caption_quality_ocr_cache_rapidocr_nocls.pkl"  # change the name when the engine's settings change
 SAMPLE_NAMES = {"lisbon_pasteis.mp4": ["Lisbon"], "kyoto_temples.mp4": ["Kyoto"],
                 "mexico_city_tacos.mp4": ["Mexico City"]}
 
@@ -68,7 +69,6 @@ class CachedEngine:
         self.calls = 0
         self.seconds = 0.0
         self.clip = ""
-        self.keys: list = []
 
     def read(self, images):
         out = []
@@ -283,7 +283,7 @@ def main() -> None:
 
     manifest = ensure_set(args.set)
     OUT.mkdir(parents=True, exist_ok=True)
-    engine = CachedEngine(RapidOcrEngine(), OUT / "caption_quality_ocr_cache.pkl")
+    engine = CachedEngine(RapidOcrEngine(), OUT / OCR_CACHE)
     gate = SimilarityConfig(threshold=args.threshold)
     rules = CaptionRules()
     clips: dict[str, dict] = {}
@@ -302,8 +302,8 @@ def main() -> None:
         entry = {"frames": len(frames), "ideal_reads": ideal_reads(item["captions"], [t for _, t, _ in frames])}
         for key, results in (("every_frame", every), ("gated", gated)):
             times, reads = reads_from_rows(ocr_rows(results))
-            spans = [s.as_row() | {"start_s": s.start_s, "end_s": s.end_s}
-                     for s in build_spans(times, reads, rules, duration_s=item["duration_s"])]
+            spans = [s.as_row() for s in build_spans(times, reads, rules, duration_s=item["duration_s"],
+                                                      aspect=item["width"] / item["height"])]
             entry[key] = score_clip(item["captions"], spans)
             entry[f"{key}_reads"] = sum(r.read for r in results)
             if key == "gated":
@@ -341,7 +341,7 @@ def main() -> None:
             source = [(f.frame_index, f.timestamp_s, (lambda image=f.image: image))
                       for f in sample_frames(path, every_n_frames=EVERY_N, max_long_side=LONG_SIDE)]
             times, reads = reads_from_rows(ocr_rows(read_frames(source, engine, config=gate)))
-            spans = build_spans(times, reads, rules, duration_s=item["duration_s"])
+            spans = build_spans(times, reads, rules, duration_s=item["duration_s"], aspect=item["width"] / item["height"])
             asr_clips.append({"name": item["file"], "path": path, "speech": item["speech"],
                               "names": SAMPLE_NAMES.get(item["file"], []),
                               "hints": hint_text([s.text for s in spans]),

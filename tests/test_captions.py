@@ -115,6 +115,15 @@ def test_boxes_of_one_line_cut_at_a_wide_space_are_joined_but_far_apart_ones_are
     price = LineRead(30, 1.0, "3 EUR", 0.99, 0.80, 0.90, 0.95, 0.94)
     lines = join_line_fragments([right, tag, left, price])
     assert sorted(line.text for line in lines) == ["10:00", "3 EUR", "MOSTEIRO DOS JERONIMOS"]
+    # detector boxes that overlap a little (RapidOCR on 'CLOSED ON MONDAYS', 540x960 frame)
+    closed = LineRead(30, 1.0, "CLOSED", 1.0, 0.115, 0.829, 0.417, 0.868)
+    mondays = LineRead(30, 1.0, "ON MONDAYS", 0.99, 0.394, 0.828, 0.889, 0.870)
+    assert [line.text for line in join_line_fragments([mondays, closed], aspect=540 / 960)] == ["CLOSED ON MONDAYS"]
+    # gaps count in line heights: the same normalised gap is 0.45 heights on a portrait frame (joined)
+    # and 1.4 on a landscape one (kept apart)
+    assert len(join_line_fragments([left, right], aspect=16 / 9)) == 2
+    far = LineRead(30, 1.0, "DOS", 0.97, 0.60, 0.40, 0.70, 0.45)
+    assert len(join_line_fragments([left, far])) == 2
 
 
 def test_text_similarity_scores():

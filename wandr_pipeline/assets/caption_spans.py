@@ -24,7 +24,7 @@ _SETTINGS = Settings.from_env()
     partitions_def=videos_partitions,
     io_manager_key="warehouse_io_manager",
     metadata={"table": "caption_spans"},
-    ins={"ocr_text": AssetIn(), "raw_video": AssetIn()},
+    ins={"ocr_text": AssetIn(), "raw_video": AssetIn(), "sampled_frames": AssetIn()},
     backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
     check_specs=[failed_videos_check("caption_spans")],
     group_name="videos",
@@ -33,7 +33,7 @@ _SETTINGS = Settings.from_env()
                 "captions.srt/.vtt per video; table `caption_spans`.",
 )
 def caption_spans(context: AssetExecutionContext, storage: StorageResource, captions: CaptionSettings,
-                  ocr_text: dict, raw_video: dict):
+                  ocr_text: dict, raw_video: dict, sampled_frames: dict):
     store = storage.get()
     stage = StageRun(context, "caption_spans", CAPTION_SPANS)
     rules = captions.rules()
@@ -43,15 +43,18 @@ def caption_spans(context: AssetExecutionContext, storage: StorageResource, capt
             continue
         rows = ocr_text[key].to_pylist()
         duration = first_row(raw_video[key]).get("duration_s")
-        stage.run_one(key, lambda key=key, rows=rows, duration=duration: _spans_one(store, key, rows, rules, duration),
+        frame = first_row(sampled_frames[key])
+        aspect = frame["width"] / frame["height"] if frame.get("width") and frame.get("height") else None
+        stage.run_one(key, lambda key=key, rows=rows, duration=duration, aspect=aspect: _spans_one(
+                          store, key, rows, rules, duration, aspect),
                       empty_reason="no caption text", preview=lambda rows: " / ".join(r["text"] for r in rows)[:160])
         spans_total += stage.tables[key].num_rows if stage.summary[-1]["status"] == OK else 0
     yield from stage.results({"spans": spans_total})
 
 
-def _spans_one(store, key: str, rows: list[dict], rules, duration_s) -> list[dict]:
+def _spans_one(store, key: str, rows: list[dict], rules, duration_s, aspect) -> list[dict]:
     frames, reads = reads_from_rows(rows)
-    spans = build_spans(frames, reads, rules, duration_s=duration_s)
+    spans = build_spans(frames, reads, rules, duration_s=duration_s, aspect=aspect)
     engine = next((r["engine"] for r in rows if r.get("engine")), None)
     out = [{**span.as_row(), "engine": engine, "status": OK, "error": None} for span in spans]
     media = store.media_dir(key)

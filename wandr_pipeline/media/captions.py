@@ -151,21 +151,27 @@ def is_noise(read: LineRead, rules: CaptionRules = CaptionRules()) -> bool:
 
 # -- one frame's boxes -> lines ------------------------------------------------------------------
 
-def join_line_fragments(reads: Sequence[LineRead], rules: CaptionRules = CaptionRules()) -> list[LineRead]:
-    """Join boxes of one frame that sit side by side on one text line with a word-sized gap.
+PORTRAIT = 9 / 16  # width / height of the frames when the caller does not say (short videos are portrait)
 
-    Detectors sometimes cut a caption at a wide space ("MOSTEIRO" + "DOS JERÓNIMOS"); far-apart boxes
-    on one row (a tag at the left, a price at the right) stay apart.
+
+def join_line_fragments(reads: Sequence[LineRead], rules: CaptionRules = CaptionRules(),
+                        aspect: float = PORTRAIT) -> list[LineRead]:
+    """Join boxes of one frame that sit side by side on one text line with at most a word-sized gap.
+
+    Detectors sometimes cut a caption at a space ("CLOSED" + "ON MONDAYS", often with boxes that
+    overlap a little); far-apart boxes on one row (a tag at the left, a price at the right) stay
+    apart. Boxes are normalised to the frame, so gaps are compared with line heights through the
+    frame's `aspect` (width / height).
     """
     remaining = sorted(reads, key=lambda r: (r.x0, r.y0))
     lines: list[LineRead] = []
     for read in remaining:
         for i, line in enumerate(lines):
             v_overlap = min(line.y1, read.y1) - max(line.y0, read.y0)
-            gap = read.x0 - line.x1
             height = max(line.height, read.height)
+            gap = (read.x0 - line.x1) * aspect / height  # in line heights; negative: the boxes overlap
             similar_size = min(line.height, read.height) >= 0.7 * height
-            if v_overlap >= 0.6 * min(line.height, read.height) and similar_size and -0.5 * height <= gap <= rules.join_gap * height:
+            if v_overlap >= 0.6 * min(line.height, read.height) and similar_size and -1.0 <= gap <= rules.join_gap:
                 total = len(line.text) + len(read.text)
                 lines[i] = LineRead(
                     line.frame_index, line.timestamp_s, f"{line.text} {read.text}",
@@ -232,12 +238,13 @@ def best_spelling(reads: Sequence[LineRead], rules: CaptionRules = CaptionRules(
 # -- frames -> spans -------------------------------------------------------------------------------
 
 def build_spans(frame_times: Sequence[tuple[int, float]], reads: Iterable[LineRead],
-                rules: CaptionRules = CaptionRules(), *, duration_s: float | None = None) -> list[CaptionSpan]:
+                rules: CaptionRules = CaptionRules(), *, duration_s: float | None = None,
+                aspect: float | None = None) -> list[CaptionSpan]:
     """Merge the reads of a video's sampled frames into caption spans, ordered by start time.
 
     `frame_times`: (frame_index, timestamp_s) of every sampled frame whose OCR result is known (read
     or reused), including frames with no text; frames whose OCR failed are left out, so they neither
-    end nor extend a span. `reads`: the OCR'd lines of those frames.
+    end nor extend a span. `reads`: the OCR'd lines of those frames. `aspect`: frame width / height.
     """
     frames = sorted(set(frame_times), key=lambda f: (f[1], f[0]))
     position = {index: i for i, (index, _) in enumerate(frames)}
@@ -249,7 +256,7 @@ def build_spans(frame_times: Sequence[tuple[int, float]], reads: Iterable[LineRe
     active: list[_Track] = []
     finished: list[_Track] = []
     for pos, (frame_index, _) in enumerate(frames):
-        lines = join_line_fragments(by_frame.get(frame_index, []), rules)
+        lines = join_line_fragments(by_frame.get(frame_index, []), rules, aspect or PORTRAIT)
         pairs = []
         for ti, track in enumerate(active):
             for li, line in enumerate(lines):
