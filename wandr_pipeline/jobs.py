@@ -23,7 +23,8 @@ GPU_STAGES_JOB = "gpu_stages"
 REFRESH_DOCUMENTS_JOB = "refresh_documents"
 INGEST_ASSETS = ("raw_video", "audio", "sampled_frames")
 MEDIA_ASSETS = ("audio", "sampled_frames")
-GPU_STAGE_ASSETS = ("transcript", "ocr_text", "video_documents")
+# caption_spans sits between ocr_text and transcript (the captions are Whisper's hints): same run.
+GPU_STAGE_ASSETS = ("transcript", "ocr_text", "caption_spans", "video_documents")
 DOCUMENT_ASSETS = ("video_documents",)
 # Run tags the run queue limits on (dagster_home/dagster.yaml `tag_concurrency_limits`).
 COMPUTE_TAG = "wandr/compute"
@@ -53,7 +54,8 @@ gpu_stages_job = define_asset_job(
     partitions_def=videos_partitions,
     executor_def=in_process_executor,
     tags={COMPUTE_TAG: "gpu", STAGE_TAG: "gpu"},
-    description="Transcript and OCR (the model stages) plus the video documents, for a batch of videos.",
+    description="OCR, caption spans and transcript (the model stages) plus the video documents, for a batch "
+                "of videos.",
 )
 
 refresh_documents_job = define_asset_job(
