@@ -1,4 +1,6 @@
-"""`wandr-pipeline run <url-list>`: register the videos and materialise every stage for them."""
+"""`wandr-pipeline run <url-list>`: register the videos and materialise every stage for them.
+`wandr-pipeline doctor`: check that this machine can run them (GPU, models, storage).
+"""
 
 from __future__ import annotations
 
@@ -21,11 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("url_list", type=Path, help="file with one URL or local path per line")
     run.add_argument("--storage", help="storage root (default: WANDR_STORAGE_URI or data/)")
     run.add_argument("--partitions-per-run", type=int, help="videos per Dagster run (default: WANDR_PARTITIONS_PER_RUN)")
+    doctor = commands.add_parser("doctor", help="check GPU, CUDA, ffmpeg, models, OCR, storage and credentials")
+    doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable (GPU workers)")
+    doctor.add_argument("--quick", action="store_true", help="do not load the models")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
     api = commands.add_parser("api", help="serve the HTTP API (gunicorn) on PORT (default 8080); see docs/API.md")
     api.add_argument("gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn options, e.g. --workers 2")
     args = parser.parse_args(argv)
 
     load_dotenv_file()
+    if args.command == "doctor":
+        return _doctor(args)
     if args.command == "api":
         return _serve_api(args.gunicorn_args)
     if args.storage:
@@ -48,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     outcome = run_url_list(args.url_list, settings)
     print_summary(outcome)
     return 0 if outcome.pipeline_ok else 1
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from wandr_pipeline.doctor import FAIL, report, run_checks
+
+    logging.basicConfig(level=logging.ERROR)
+    checks = run_checks(Settings.from_env(), require_gpu=args.require_gpu, load_models=not args.quick)
+    print(report(checks, as_json=args.json))
+    return 1 if any(check.status == FAIL for check in checks) else 0
 
 
 def _serve_api(extra: list[str]) -> int:

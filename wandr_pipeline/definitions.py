@@ -43,14 +43,17 @@ def build_resources(settings: Settings) -> dict[str, object]:
             cpu_threads=settings.whisper_cpu_threads,
             num_workers=settings.whisper_num_workers,
             vad=settings.whisper_vad,
+            cross_clip=settings.whisper_cross_clip,
         ),
         "frame_sampler": FrameSampler(
             every_n_frames=settings.frame_every_n,
             max_long_side=settings.frame_max_long_side,
+            decoder=settings.frame_decoder,
         ),
         "ocr": OcrReader(
             engine=settings.ocr_engine,
             min_confidence=settings.ocr_min_confidence,
+            device=settings.ocr_device,
             vision_api_endpoint=settings.vision_api_endpoint,
             vision_max_concurrent_requests=settings.vision_max_concurrent_requests,
             vision_images_per_minute=settings.vision_images_per_minute,

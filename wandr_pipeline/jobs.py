@@ -1,16 +1,28 @@
-"""Jobs: the whole graph for a batch of video partitions, run in one process (models load once)."""
+"""Jobs: the whole graph for a batch of video partitions, run in one process (models load once).
+
+Jobs that hold a GPU stage carry the GPU run tags (`wandr_pipeline/compute.py`): `wandr/compute=gpu`
+for the run queue's GPU limit, and the `dagster-k8s/config` that puts the run's pod on an L4 node.
+`ingest_videos` (download + audio) is CPU only, so a deployment keeps the GPU for the model stages.
+"""
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from wandr_pipeline.compute import COMPUTE_TAG, CPU, as_run_tags, gpu_tags_from_settings
 from wandr_pipeline.partitions import videos_partitions
+from wandr_pipeline.settings import Settings
 
 PROCESS_VIDEOS_JOB = "process_videos"
+STAGE_TAG = "wandr/stage"
+
+GPU_RUN_TAGS = as_run_tags(gpu_tags_from_settings(Settings.from_env()))
+CPU_RUN_TAGS = {COMPUTE_TAG: CPU}
 
 process_videos_job = define_asset_job(
     PROCESS_VIDEOS_JOB,
     selection=AssetSelection.groups("videos"),
     partitions_def=videos_partitions,
     executor_def=in_process_executor,
+    tags=GPU_RUN_TAGS,
     description="Every stage, raw video to video documents, for a batch of videos in one process.",
 )
 
@@ -21,22 +33,20 @@ INGEST_VIDEOS_JOB = "ingest_videos"
 EXTRACT_MEDIA_JOB = "extract_media"
 GPU_STAGES_JOB = "gpu_stages"
 REFRESH_DOCUMENTS_JOB = "refresh_documents"
-INGEST_ASSETS = ("raw_video", "audio", "sampled_frames")
-MEDIA_ASSETS = ("audio", "sampled_frames")
-# caption_spans sits between ocr_text and transcript (the captions are Whisper's hints): same run.
-GPU_STAGE_ASSETS = ("transcript", "ocr_text", "caption_spans", "video_documents")
+INGEST_ASSETS = ("raw_video", "audio")
+MEDIA_ASSETS = ("audio",)
+# Frames are decoded on the GPU worker too (NVDEC there), next to the OCR that reads them; caption_spans
+# sits between ocr_text and transcript (the captions are Whisper's hints), so it runs there as well.
+GPU_STAGE_ASSETS = ("transcript", "sampled_frames", "ocr_text", "caption_spans", "video_documents")
 DOCUMENT_ASSETS = ("video_documents",)
-# Run tags the run queue limits on (dagster_home/dagster.yaml `tag_concurrency_limits`).
-COMPUTE_TAG = "wandr/compute"
-STAGE_TAG = "wandr/stage"
 
 ingest_videos_job = define_asset_job(
     INGEST_VIDEOS_JOB,
     selection=AssetSelection.assets(*INGEST_ASSETS),
     partitions_def=videos_partitions,
     executor_def=in_process_executor,
-    tags={COMPUTE_TAG: "cpu", STAGE_TAG: "ingest"},
-    description="Download, audio extraction and frame sampling for a batch of videos (CPU).",
+    tags={**CPU_RUN_TAGS, STAGE_TAG: "ingest"},
+    description="Download and audio extraction for a batch of videos (CPU): feeds the GPU stages.",
 )
 
 extract_media_job = define_asset_job(
@@ -44,8 +54,8 @@ extract_media_job = define_asset_job(
     selection=AssetSelection.assets(*MEDIA_ASSETS),
     partitions_def=videos_partitions,
     executor_def=in_process_executor,
-    tags={COMPUTE_TAG: "cpu", STAGE_TAG: "media"},
-    description="Audio and frames again for videos whose download changed (e.g. a raw_video backfill).",
+    tags={**CPU_RUN_TAGS, STAGE_TAG: "media"},
+    description="Audio again for videos whose download changed (e.g. a raw_video backfill).",
 )
 
 gpu_stages_job = define_asset_job(
@@ -53,9 +63,9 @@ gpu_stages_job = define_asset_job(
     selection=AssetSelection.assets(*GPU_STAGE_ASSETS),
     partitions_def=videos_partitions,
     executor_def=in_process_executor,
-    tags={COMPUTE_TAG: "gpu", STAGE_TAG: "gpu"},
-    description="OCR, caption spans and transcript (the model stages) plus the video documents, for a batch "
-                "of videos.",
+    tags={**GPU_RUN_TAGS, STAGE_TAG: "gpu"},
+    description="Transcript, frames, OCR, caption spans and documents for downloaded videos, on one GPU worker "
+                "(L4 in production).",
 )
 
 refresh_documents_job = define_asset_job(
@@ -63,7 +73,7 @@ refresh_documents_job = define_asset_job(
     selection=AssetSelection.assets(*DOCUMENT_ASSETS),
     partitions_def=videos_partitions,
     executor_def=in_process_executor,
-    tags={COMPUTE_TAG: "cpu", STAGE_TAG: "documents"},
+    tags={**CPU_RUN_TAGS, STAGE_TAG: "documents"},
     description="Rebuild video documents whose inputs changed (e.g. after a transcript backfill).",
 )
 

@@ -321,7 +321,7 @@ class StageGroup:
 
 STAGE_GROUPS = (
     StageGroup("media", EXTRACT_MEDIA_JOB, MEDIA_ASSETS, ("raw_video",)),
-    StageGroup("gpu", GPU_STAGES_JOB, GPU_STAGE_ASSETS, ("audio", "sampled_frames")),
+    StageGroup("gpu", GPU_STAGES_JOB, GPU_STAGE_ASSETS, ("audio",)),
     StageGroup("documents", REFRESH_DOCUMENTS_JOB, DOCUMENT_ASSETS,
                ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans")),
 )

@@ -84,6 +84,14 @@ class Settings:
     batch_max_wait_s: float = 120.0
     url_list_schedule_source: str = ""
     url_list_schedule_cron: str = "0 * * * *"
+    # GPU execution (issue 4): engines' devices and where GPU stages run in production.
+    ocr_device: str = "auto"
+    whisper_cross_clip: str = "auto"
+    frame_decoder: str = "auto"
+    gpu_accelerator: str = "nvidia-l4"
+    gpu_count: int = 1
+    gpu_pod_cpu: str = "6"
+    gpu_pod_memory: str = "24Gi"
     # on-screen text (issue 6)
     ocr_skip_similar: bool = True
     ocr_similarity_threshold: float = 0.8
@@ -135,6 +143,13 @@ class Settings:
             batch_max_wait_s=float(_env("WANDR_BATCH_MAX_WAIT_S", "120")),
             url_list_schedule_source=_env("WANDR_URL_LIST_SCHEDULE_SOURCE", ""),
             url_list_schedule_cron=_env("WANDR_URL_LIST_SCHEDULE_CRON", "0 * * * *"),
+            ocr_device=_env("OCR_DEVICE", "auto").lower(),
+            whisper_cross_clip=_env("WHISPER_CROSS_CLIP", "auto").lower(),
+            frame_decoder=_env("WANDR_FRAME_DECODER", "auto").lower(),
+            gpu_accelerator=_env("WANDR_GPU_ACCELERATOR", "nvidia-l4"),
+            gpu_count=int(_env("WANDR_GPU_COUNT", "1")),
+            gpu_pod_cpu=_env("WANDR_GPU_POD_CPU", "6"),
+            gpu_pod_memory=_env("WANDR_GPU_POD_MEMORY", "24Gi"),
             ocr_skip_similar=_bool(_env("WANDR_OCR_SKIP_SIMILAR", "true")),
             ocr_similarity_threshold=float(_env("WANDR_OCR_SIMILARITY_THRESHOLD", "0.8")),
             ocr_max_reused_frames=int(_env("WANDR_OCR_MAX_REUSED_FRAMES", "8")),

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
 
 from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
 from wandr_pipeline.assets.transcript import GPU_TAGS
+from wandr_pipeline.engines.device import choose_frame_decoder
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 from wandr_pipeline.outcomes import OK
 from wandr_pipeline.partitions import videos_partitions
@@ -31,23 +32,25 @@ def sampled_frames(context: AssetExecutionContext, storage: StorageResource, fra
                    raw_video: dict):
     store = storage.get()
     stage = StageRun(context, "frames", FRAMES)
+    decoder = choose_frame_decoder(frame_sampler.decoder)
     for key in stage.keys:
         upstream = raw_video[key]
         if stage.skip_unless_usable(key, upstream, "raw_video"):
             continue
         video = first_row(upstream)
-        stage.run_one(key, lambda key=key, video=video: _sample_one(store, frame_sampler, key, video),
+        stage.run_one(key, lambda key=key, video=video: _sample_one(store, frame_sampler, key, video, decoder),
                       empty_reason="no decodable frames")
-    yield from stage.results({"every_n_frames": frame_sampler.every_n_frames})
+    yield from stage.results({"every_n_frames": frame_sampler.every_n_frames, "decoder": decoder})
 
 
-def _sample_one(store, sampler: FrameSampler, key: str, video: dict) -> list[dict]:
+def _sample_one(store, sampler: FrameSampler, key: str, video: dict, decoder: str = "cpu") -> list[dict]:
     frames_dir = f"{store.media_dir(key)}/frames"
     store.remove_tree(frames_dir)  # a re-run with another N must not leave stale frames behind
     rows = []
     with store.local_copy(video["video_uri"]) as local_video:
         for frame in sample_frames(local_video, every_n_frames=sampler.every_n_frames,
-                                   max_long_side=sampler.max_long_side, max_frames=sampler.max_frames_per_video):
+                                   max_long_side=sampler.max_long_side, max_frames=sampler.max_frames_per_video,
+                                   decoder=decoder):
             uri = store.write_bytes(f"{frames_dir}/{frame.frame_index:06d}.jpg",
                                     encode_jpeg(frame.image, sampler.jpeg_quality))
             height, width = frame.image.shape[:2]

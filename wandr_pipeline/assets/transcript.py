@@ -11,6 +11,7 @@ import time
 from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
 
 from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
+from wandr_pipeline.compute import gpu_tags_from_settings
 from wandr_pipeline.engines.transcribe import load_audio
 from wandr_pipeline.media.captions import echoes_hints, hint_text
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
@@ -21,7 +22,8 @@ from wandr_pipeline.schemas import TRANSCRIPT_SEGMENTS
 from wandr_pipeline.settings import Settings
 
 _SETTINGS = Settings.from_env()
-GPU_TAGS = {"wandr/compute": "gpu"}
+# `wandr/compute=gpu` + the k8s GPU request (wandr_pipeline/compute.py): L4 pods in production.
+GPU_TAGS = gpu_tags_from_settings(_SETTINGS)
 
 
 @asset(

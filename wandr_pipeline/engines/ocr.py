@@ -33,9 +33,10 @@ class RapidOcrEngine:
     """RapidOCR 3.x with the PP-OCR models inside its wheel (no download at run time)."""
 
     name = "rapidocr"
+    use_cuda = False
 
     def __init__(self, *, min_confidence: float = 0.5, det_limit_side_len: int = 960, threads: int = 0,
-                 use_cuda: bool = False, use_angle_classifier: bool = False):
+                 use_cuda: bool = False, rec_batch_size: int = 32, use_angle_classifier: bool = False):
         from rapidocr import RapidOCR
 
         params = {
@@ -50,6 +51,11 @@ class RapidOcrEngine:
         }
         if threads > 0:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = int(threads)
+        if use_cuda:
+            # Text crops vary in width: an exhaustive cuDNN search per new shape costs more than it saves.
+            params["EngineConfig.onnxruntime.cuda_ep_cfg.cudnn_conv_algo_search"] = "HEURISTIC"
+            params["Rec.rec_batch_num"] = int(rec_batch_size)
+        self.use_cuda = bool(use_cuda)
         self._engine = RapidOCR(params=params)
 
     def read(self, images: Sequence[np.ndarray]) -> list[list[TextBox] | BaseException]:

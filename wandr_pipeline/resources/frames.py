@@ -9,3 +9,4 @@ class FrameSampler(ConfigurableResource):
     max_long_side: int = Field(default=960, ge=0, description="Downscale stored frames to this long side (0 = keep).")
     jpeg_quality: int = Field(default=90, ge=10, le=100)
     max_frames_per_video: int = Field(default=2000, ge=1, description="Safety cap per video.")
+    decoder: str = Field(default="auto", description="auto (NVDEC via torchcodec when usable) | cpu (PyAV) | cuda")

@@ -20,6 +20,7 @@ class OcrReader(ConfigurableResource):
     min_confidence: float = Field(default=0.5, description="Drop recognised lines below this confidence.")
     det_limit_side_len: int = Field(default=960, description="Text detection works on images at most this long.")
     threads: int = Field(default=0, description="onnxruntime threads for the local engine (0 = all cores).")
+    device: str = Field(default="auto", description="local engine: auto (CUDA when onnxruntime-gpu sees a GPU) | cpu | cuda")
     # The `google` engine (Cloud Vision TEXT_DETECTION); see docs/GCP.md.
     vision_api_endpoint: str = Field(default="", description="Vision endpoint; empty = Google's. "
                                      "An http:// endpoint (a local fake) is called without credentials.")
@@ -39,7 +40,7 @@ class OcrReader(ConfigurableResource):
     vision_language_hints: list[str] = Field(default_factory=list, description="BCP-47 hints, e.g. ['en', 'ja'].")
 
     def get_engine(self) -> OcrEngine:
-        key = (self.engine, self.min_confidence, self.det_limit_side_len, self.threads,
+        key = (self.engine, self.min_confidence, self.det_limit_side_len, self.threads, self.device,
                *(repr(getattr(self, name)) for name in sorted(type(self).model_fields) if name.startswith("vision_")))
         with _LOCK:
             if key not in _LOADED:
@@ -48,10 +49,11 @@ class OcrReader(ConfigurableResource):
 
     def _build(self) -> OcrEngine:
         if self.engine == "local":
+            from wandr_pipeline.engines.device import choose_ocr_cuda
             from wandr_pipeline.engines.ocr import RapidOcrEngine
 
             return RapidOcrEngine(min_confidence=self.min_confidence, det_limit_side_len=self.det_limit_side_len,
-                                  threads=self.threads)
+                                  threads=self.threads, use_cuda=choose_ocr_cuda(self.device))
         if self.engine == "google":
             # Imported here only: the offline default never loads Google libraries.
             from wandr_pipeline.engines.vision_ocr import VisionOcrEngine, VisionSettings

@@ -25,10 +25,11 @@ class WhisperResource(ConfigurableResource):
     num_workers: int = Field(default=1, description="Parallel transcriptions on one model.")
     vad: bool = Field(default=True, description="Silero VAD: skips silence and stops hallucinations on it.")
     language: str = Field(default="", description="Force a language code; empty = English for .en models, else detect.")
+    cross_clip: str = Field(default="auto", description="Batch speech chunks of different clips together: auto (on a GPU) | true | false. Needs batch_size > 1 and VAD.")
 
     def _key(self) -> tuple:
         return (self.model, self.device, self.compute_type, self.batch_size, self.beam_size,
-                self.cpu_threads, self.num_workers, self.vad, self.language)
+                self.cpu_threads, self.num_workers, self.vad, self.language, self.cross_clip)
 
     def get_transcriber(self) -> WhisperTranscriber:
         """The loaded model for these settings (loaded on first use, then shared)."""
@@ -39,5 +40,6 @@ class WhisperResource(ConfigurableResource):
                     self.model, device=self.device, compute_type=self.compute_type,
                     cpu_threads=self.cpu_threads, num_workers=self.num_workers, batch_size=self.batch_size,
                     beam_size=self.beam_size, vad=self.vad, language=self.language or None,
+                    cross_clip=self.cross_clip if self.cross_clip == "auto" else self.cross_clip.lower() in ("1", "true", "yes", "on"),
                 )
             return _LOADED[key]
