@@ -182,7 +182,7 @@ def test_result_is_409_until_done(client_for, instance, storage_root):
     status = client.get(f"/status/{key}").get_json()
     assert status["status"] == "queued" and status["source_url"] == "https://example.com/pending.mp4"
     assert list(status["stages"]) == ["raw_video", "audio", "transcript", "sampled_frames", "ocr_text",
-                                      "video_documents"]
+                                      "caption_spans", "video_documents"]
 
 
 def test_bearer_token(client_for, instance, storage_root):

@@ -242,7 +242,7 @@ def test_end_to_end_one_clip_through_the_daemon(stack, daemon, http_server, mani
     assert status["run_status"] in ("STARTED", "SUCCESS") and status["error"] is None
     assert {name: (s["state"], s["outcome"]) for name, s in status["stages"].items()} == {
         name: ("done", "ok") for name in ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text",
-                                          "video_documents")}
+                                          "caption_spans", "video_documents")}
     assert "running" in seen or "queued" in seen
 
     response = _get(stack, f"/result/{job_id}")

@@ -29,7 +29,7 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-STAGES = ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "video_documents")
+STAGES = ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans", "video_documents")
 BATCH = 3
 BIN = Path(sys.executable).parent
 
@@ -243,7 +243,8 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
 
         storage = Storage(str(root))
         for key in keys:
-            for table in ("videos", "audio", "transcript_segments", "frames", "ocr_text", "video_documents"):
+            for table in ("videos", "audio", "transcript_segments", "frames", "ocr_text", "caption_spans",
+                          "video_documents"):
                 assert storage.has_partition(table, key), (table, key)
         docs = {k: storage.read_partition("video_documents", k).to_pylist()[0] for k in keys}
         spoken = [k for k, d in docs.items() if d["transcript_text"]]

@@ -11,7 +11,8 @@ def test_definitions_shape():
     graph = defs.resolve_asset_graph()
     names = {key.to_user_string() for key in graph.get_all_asset_keys()}
     # url_lists: the ingested URL lists, an unpartitioned record asset (docs/INGESTION.md)
-    assert names == {"raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "video_documents", "url_lists"}
+    assert names == {"raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans",
+                     "video_documents", "url_lists"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         if node.group_name != "videos":

@@ -27,7 +27,7 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "video_documents"]
+STAGES = ["raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans", "video_documents"]
 
 
 def _words(text: str) -> str:
@@ -128,7 +128,7 @@ def test_404_is_recorded_and_skipped_downstream(pipeline):
     key = pipeline["keys"]["gone.mp4"]
     video = _table(pipeline, "videos").set_index("video_key").loc[key]
     assert video.status == "failed" and "404" in video.error
-    for name in ["audio", "transcript_segments", "frames", "ocr_text"]:
+    for name in ["audio", "transcript_segments", "frames", "ocr_text", "caption_spans"]:
         rows = _table(pipeline, name)
         rows = rows[rows.video_key == key]
         assert list(rows.status) == ["skipped"] and "raw_video failed" in rows.error.iloc[0]
@@ -200,3 +200,64 @@ def test_cli_prints_a_summary_for_the_sample_list(tmp_path):
     assert "3/3 video(s) processed" in completed.stdout
     assert "Welcome to Lisbon" in completed.stdout
     assert (tmp_path / "storage" / "warehouse" / "video_documents").is_dir()
+
+
+# -- on-screen text (issue 6) ------------------------------------------------------------------------
+
+def test_caption_spans_match_the_burned_in_captions(pipeline, manifest):
+    spans = _table(pipeline, "caption_spans")
+    for item in manifest:
+        rows = spans[(spans.video_key == pipeline["keys"][item["file"]]) & (spans.status == "ok")]
+        assert len(rows) == len(item["captions"]), (item["file"], list(rows.text))
+        for caption, (_, span) in zip(item["captions"], rows.sort_values("start_s").iterrows()):
+            assert SequenceMatcher(None, span.text.lower(), caption["text"].lower()).ratio() >= 0.9, (caption, span.text)
+            # frames are sampled once a second: the estimated times are within half a sample (+ a frame)
+            assert abs(span.start_s - caption["start_s"]) <= 0.55 and abs(span.end_s - caption["end_s"]) <= 0.55
+            assert span.first_seen_s >= caption["start_s"] and span.last_seen_s <= caption["end_s"]
+
+
+def test_repeated_caption_frames_skip_the_ocr_engine(pipeline):
+    ocr = _table(pipeline, "ocr_text")
+    ok = ocr[ocr.status == "ok"].copy()
+    ok["reused"] = ok.reused.astype(bool)
+    frames = ok.drop_duplicates(["video_key", "frame_index"])
+    assert frames.reused.mean() >= 0.5  # the sample captions stay 3-5 s on screen
+    for _, row in ok[ok.reused & ok.text.notna()].iterrows():  # a reused row repeats its source frame's read
+        source = ok[(ok.video_key == row.video_key) & (ok.frame_index == row.source_frame_index)]
+        assert row.text in set(source.text) and not source.reused.any()
+    read = frames[~frames.reused]
+    assert (read.source_frame_index == read.frame_index).all()
+
+
+def test_subtitle_files_and_contact_sheets_are_written(pipeline, manifest):
+    import cv2
+
+    media = pipeline["storage"] / "media"
+    for item in manifest:
+        folder = media / pipeline["keys"][item["file"]]
+        captions_srt = (folder / "captions.srt").read_text()
+        assert captions_srt.startswith("1\n00:00:0") and item["captions"][0]["text"].split()[0] in captions_srt
+        assert (folder / "captions.vtt").read_text().startswith("WEBVTT")
+        transcript_vtt = (folder / "transcript.vtt").read_text()
+        assert transcript_vtt.startswith("WEBVTT") and "-->" in transcript_vtt
+        assert (folder / "transcript.srt").read_text().startswith("1\n")
+        sheet = cv2.imread(str(folder / "contact_sheet.jpg"))
+        assert sheet is not None and sheet.shape[1] >= 600
+    event = pipeline["instance"].get_latest_materialization_event(AssetKey("ocr_text"))
+    metadata = event.asset_materialization.metadata
+    assert "data:image/jpeg;base64," in metadata["contact_sheets"].value
+
+
+def test_documents_carry_caption_spans_and_one_clean_text(pipeline, manifest):
+    docs = _table(pipeline, "video_documents").set_index("video_key")
+    for item in manifest:
+        doc = docs.loc[pipeline["keys"][item["file"]]]
+        spans = list(doc.caption_spans)
+        assert [s["start_s"] for s in spans] == sorted(s["start_s"] for s in spans)
+        assert len(spans) == len(item["captions"])
+        clean = doc.clean_text
+        # the speech is there, and every caption that says something the speech did not
+        assert _words(doc.transcript_text)[:20] in _words(clean)
+        assert "FUSHIMI INARI" in clean or "FUSHIMI" not in str(item["captions"])
+    no_audio = docs.loc[pipeline["keys"]["no_audio.mp4"]]
+    assert no_audio.clean_text.startswith("FUSHIMI INARI.")

@@ -243,7 +243,7 @@ def test_downstream_does_not_wait_for_gaps_that_cannot_fill(instance, settings):
     instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, keys)
     materialize(instance, "audio", keys)
     materialize(instance, "sampled_frames", keys)
-    for asset in ("transcript", "ocr_text", "video_documents"):
+    for asset in ("transcript", "ocr_text", "caption_spans", "video_documents"):
         materialize(instance, asset, keys[2:3])  # the middle one is done
     result, _ = downstream(instance, settings)
     assert ranges(result) == [(keys[0], keys[1]), (keys[3], keys[4])]
@@ -253,7 +253,7 @@ def test_documents_follow_a_transcript_backfill_in_batches(instance, settings):
     settings = dataclasses.replace(settings, partitions_per_run=3)
     keys = [f"url-{i:016x}" for i in range(5)]
     instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, keys)
-    for asset in ("raw_video", "audio", "sampled_frames", "transcript", "ocr_text", "video_documents"):
+    for asset in ("raw_video", "audio", "sampled_frames", "transcript", "ocr_text", "caption_spans", "video_documents"):
         materialize(instance, asset, keys)
     assert not downstream(instance, settings)[0].run_requests  # everything is up to date
 
@@ -274,7 +274,7 @@ def test_a_redownload_reruns_the_media_stages_then_the_rest(instance, settings):
     settings = dataclasses.replace(settings, partitions_per_run=10)
     keys = [f"url-{i:016x}" for i in range(4)]
     instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, keys)
-    for asset in ("raw_video", "audio", "sampled_frames", "transcript", "ocr_text", "video_documents"):
+    for asset in ("raw_video", "audio", "sampled_frames", "transcript", "ocr_text", "caption_spans", "video_documents"):
         materialize(instance, asset, keys)
     materialize(instance, "raw_video", keys[1:3])  # e.g. a raw_video backfill from the UI
     result, _ = downstream(instance, settings)

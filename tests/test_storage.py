@@ -64,3 +64,19 @@ def test_json_and_local_copy(tmp_path):
     with storage.local_copy("submissions/k.json") as path:
         assert path.read_text(encoding="utf-8").startswith("{")
     assert isinstance(pa.table({"a": [1]}), pa.Table)
+
+
+def test_read_parquet_bytes_fills_columns_an_older_file_lacks():
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wandr_pipeline.storage import read_parquet_bytes
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"text": ["FREE ENTRY"], "status": ["ok"]}), buffer)
+    schema = pa.schema([pa.field("text", pa.string()), pa.field("reused", pa.bool_()), pa.field("status", pa.string())])
+    table = read_parquet_bytes(buffer.getvalue(), schema)
+    assert table.schema == schema and table.to_pylist() == [{"text": "FREE ENTRY", "reused": None, "status": "ok"}]
+    assert read_parquet_bytes(buffer.getvalue()).column_names == ["text", "status"]

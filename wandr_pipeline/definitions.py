@@ -7,6 +7,7 @@ from dagster import Definitions
 from wandr_pipeline.assets import STAGE_ASSETS
 from wandr_pipeline.jobs import AUTOMATION_JOBS, process_videos_job
 from wandr_pipeline.resources import (
+    CaptionSettings,
     FrameSampler,
     OcrReader,
     StorageResource,
@@ -59,6 +60,15 @@ def build_resources(settings: Settings) -> dict[str, object]:
             vision_attempts=settings.vision_attempts,
             vision_timeout_s=settings.vision_timeout_s,
             vision_language_hints=list(settings.vision_language_hints),
+        ),
+        "captions": CaptionSettings(
+            skip_similar_frames=settings.ocr_skip_similar,
+            similarity_threshold=settings.ocr_similarity_threshold,
+            max_reused_frames=settings.ocr_max_reused_frames,
+            min_line_confidence=settings.caption_min_confidence,
+            min_span_confidence=settings.caption_min_span_confidence,
+            contact_sheet_frames=settings.contact_sheet_frames,
+            transcript_hints=settings.whisper_caption_hints,
         ),
     }
 

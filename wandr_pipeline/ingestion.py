@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wandr_pipeline.schemas import URL_LIST_REJECTIONS, to_table
-from wandr_pipeline.storage import Storage
+from wandr_pipeline.storage import Storage, read_parquet_bytes
 from wandr_pipeline.submissions import record_submissions
 from wandr_pipeline.url_lists import ParsedUrlList, RejectedLine, parse_url_list
 from wandr_pipeline.urls import VideoRef
@@ -184,7 +184,7 @@ def read_rejections(storage: Storage) -> pa.Table:
     base = storage.path(folder)
     prefix = base.split("://", 1)[-1].rstrip("/") + "/"  # fsspec lists remote paths without the scheme
     parts = [f"{folder}/{p.split(prefix, 1)[-1]}" for p in storage.fs.find(base) if p.endswith(".parquet")]
-    tables = [pq.read_table(io.BytesIO(storage.read_bytes(p)), schema=URL_LIST_REJECTIONS) for p in sorted(parts)]
+    tables = [read_parquet_bytes(storage.read_bytes(p), URL_LIST_REJECTIONS) for p in sorted(parts)]
     return pa.concat_tables(tables) if tables else URL_LIST_REJECTIONS.empty_table()
 
 

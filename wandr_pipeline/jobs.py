@@ -35,8 +35,9 @@ GPU_STAGES_JOB = "gpu_stages"
 REFRESH_DOCUMENTS_JOB = "refresh_documents"
 INGEST_ASSETS = ("raw_video", "audio")
 MEDIA_ASSETS = ("audio",)
-# Frames are decoded on the GPU worker too (NVDEC there), next to the OCR that reads them.
-GPU_STAGE_ASSETS = ("transcript", "sampled_frames", "ocr_text", "video_documents")
+# Frames are decoded on the GPU worker too (NVDEC there), next to the OCR that reads them; caption_spans
+# sits between ocr_text and transcript (the captions are Whisper's hints), so it runs there as well.
+GPU_STAGE_ASSETS = ("transcript", "sampled_frames", "ocr_text", "caption_spans", "video_documents")
 DOCUMENT_ASSETS = ("video_documents",)
 
 ingest_videos_job = define_asset_job(
@@ -63,7 +64,8 @@ gpu_stages_job = define_asset_job(
     partitions_def=videos_partitions,
     executor_def=in_process_executor,
     tags={**GPU_RUN_TAGS, STAGE_TAG: "gpu"},
-    description="Transcript, frames, OCR and documents for downloaded videos, on one GPU worker (L4 in production).",
+    description="Transcript, frames, OCR, caption spans and documents for downloaded videos, on one GPU worker "
+                "(L4 in production).",
 )
 
 refresh_documents_job = define_asset_job(

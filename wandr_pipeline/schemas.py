@@ -59,6 +59,7 @@ TRANSCRIPT_SEGMENTS = pa.schema(
         pa.field("language_probability", pa.float64()),
         pa.field("model", pa.string()),
         *_STATUS,
+        pa.field("caption_hints", pa.string()),  # the caption text shown to Whisper (issue 6); null: none
     ]
 )
 
@@ -89,8 +90,44 @@ OCR_TEXT = pa.schema(
         # Billable OCR units (Cloud Vision: one per image and feature) spent on this video, on its first
         # row only (0 on the others), so SUM(billable_units) over any rows counts each video once.
         pa.field("billable_units", pa.int32()),
+        # frame skipping (issue 6): a frame whose text looks like the last read frame's reuses its result
+        pa.field("reused", pa.bool_()),               # True: copied from `source_frame_index`, not read
+        pa.field("source_frame_index", pa.int64()),   # the frame the engine read for this row
+        pa.field("similarity", pa.float64()),         # text-mask similarity to the last read frame
     ]
 )
+
+# One row per caption line on screen over a span of time (issue 6): OCR reads merged across frames.
+CAPTION_SPANS = pa.schema(
+    [
+        pa.field("span_index", pa.int32()),
+        pa.field("text", pa.string()),
+        pa.field("start_s", pa.float64()),        # estimated appearance (halfway from the previous sampled frame)
+        pa.field("end_s", pa.float64()),          # estimated disappearance
+        pa.field("first_seen_s", pa.float64()),   # first sampled frame showing it
+        pa.field("last_seen_s", pa.float64()),    # last sampled frame showing it
+        pa.field("frames_seen", pa.int32()),
+        pa.field("confidence", pa.float64()),     # mean OCR confidence of its reads
+        pa.field("box_x0", pa.float32()),
+        pa.field("box_y0", pa.float32()),
+        pa.field("box_x1", pa.float32()),
+        pa.field("box_y1", pa.float32()),
+        pa.field("variants", pa.list_(pa.string())),  # other spellings the OCR read
+        pa.field("engine", pa.string()),
+        *_STATUS,
+    ]
+)
+
+CAPTION_SPAN_STRUCT = pa.struct([
+    pa.field("text", pa.string()),
+    pa.field("start_s", pa.float64()),
+    pa.field("end_s", pa.float64()),
+    pa.field("confidence", pa.float64()),
+    pa.field("box_x0", pa.float32()),
+    pa.field("box_y0", pa.float32()),
+    pa.field("box_x1", pa.float32()),
+    pa.field("box_y1", pa.float32()),
+])
 
 VIDEO_DOCUMENTS = pa.schema(
     [
@@ -111,6 +148,9 @@ VIDEO_DOCUMENTS = pa.schema(
         pa.field("stage_statuses", pa.map_(pa.string(), pa.string())),
         pa.field("processed_at", pa.timestamp("us", tz="UTC")),
         *_STATUS,
+        # issue 6: the caption spans in time order, and speech + on-screen text as one clean text
+        pa.field("caption_spans", pa.list_(CAPTION_SPAN_STRUCT)),
+        pa.field("clean_text", pa.string()),
     ]
 )
 
@@ -121,6 +161,7 @@ TABLES: dict[str, pa.Schema] = {
     "transcript_segments": TRANSCRIPT_SEGMENTS,
     "frames": FRAMES,
     "ocr_text": OCR_TEXT,
+    "caption_spans": CAPTION_SPANS,
     "video_documents": VIDEO_DOCUMENTS,
 }
 

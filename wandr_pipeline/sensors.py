@@ -56,7 +56,8 @@ from wandr_pipeline.settings import Settings
 from wandr_pipeline.url_lists import ParsedUrlList
 
 PARTITION_TAG = "dagster/partition"
-STAGE_ASSET_NAMES = ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "video_documents")
+STAGE_ASSET_NAMES = ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans",
+                     "video_documents")
 ACTIVE_STATUSES = [
     DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING,
@@ -322,7 +323,7 @@ STAGE_GROUPS = (
     StageGroup("media", EXTRACT_MEDIA_JOB, MEDIA_ASSETS, ("raw_video",)),
     StageGroup("gpu", GPU_STAGES_JOB, GPU_STAGE_ASSETS, ("audio",)),
     StageGroup("documents", REFRESH_DOCUMENTS_JOB, DOCUMENT_ASSETS,
-               ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text")),
+               ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans")),
 )
 
 

@@ -92,6 +92,14 @@ class Settings:
     gpu_count: int = 1
     gpu_pod_cpu: str = "6"
     gpu_pod_memory: str = "24Gi"
+    # on-screen text (issue 6)
+    ocr_skip_similar: bool = True
+    ocr_similarity_threshold: float = 0.8
+    ocr_max_reused_frames: int = 8
+    caption_min_confidence: float = 0.6
+    caption_min_span_confidence: float = 0.7
+    contact_sheet_frames: int = 36
+    whisper_caption_hints: str = "hotwords"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -142,6 +150,13 @@ class Settings:
             gpu_count=int(_env("WANDR_GPU_COUNT", "1")),
             gpu_pod_cpu=_env("WANDR_GPU_POD_CPU", "6"),
             gpu_pod_memory=_env("WANDR_GPU_POD_MEMORY", "24Gi"),
+            ocr_skip_similar=_bool(_env("WANDR_OCR_SKIP_SIMILAR", "true")),
+            ocr_similarity_threshold=float(_env("WANDR_OCR_SIMILARITY_THRESHOLD", "0.8")),
+            ocr_max_reused_frames=int(_env("WANDR_OCR_MAX_REUSED_FRAMES", "8")),
+            caption_min_confidence=float(_env("WANDR_CAPTION_MIN_CONFIDENCE", "0.6")),
+            caption_min_span_confidence=float(_env("WANDR_CAPTION_MIN_SPAN_CONFIDENCE", "0.7")),
+            contact_sheet_frames=int(_env("WANDR_CONTACT_SHEET_FRAMES", "36")),
+            whisper_caption_hints=_env("WHISPER_CAPTION_HINTS", "hotwords").lower(),
         )
 
     def as_dict(self) -> dict[str, object]:

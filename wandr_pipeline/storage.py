@@ -166,11 +166,26 @@ class Storage:
         return self.write_bytes(self.partition_path(table, video_key), buffer.getvalue())
 
     def read_partition(self, table: str, video_key: str, schema: pa.Schema | None = None) -> pa.Table:
-        data = self.read_bytes(self.partition_path(table, video_key))
-        return pq.read_table(io.BytesIO(data), schema=schema)
+        return read_parquet_bytes(self.read_bytes(self.partition_path(table, video_key)), schema)
 
     def has_partition(self, table: str, video_key: str) -> bool:
         return self.exists(self.partition_path(table, video_key))
+
+
+def read_parquet_bytes(data: bytes, schema: pa.Schema | None = None) -> pa.Table:
+    """One Parquet file's table, read in the calling thread; with `schema`, columns it lacks come back null.
+
+    Not `pq.read_table(io.BytesIO(data))`: that goes through Arrow's dataset scanner, whose background
+    threads can drop the last reference to the Python file object after interpreter shutdown began,
+    and the process then dies with "terminate called without an active exception" (exit code 134)
+    after all its work is done (seen with gdb on a core of `wandr-pipeline run`).
+    """
+    table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
+    if schema is None:
+        return table
+    columns = {field.name: table.column(field.name) if field.name in table.column_names
+               else pa.nulls(table.num_rows, field.type) for field in schema}
+    return pa.table(columns).cast(schema)
 
 
 def _protocol(uri: str) -> str:

@@ -1,12 +1,13 @@
 """One asset per stage, each partitioned by `videos`."""
 
 from wandr_pipeline.assets.audio import audio
+from wandr_pipeline.assets.caption_spans import caption_spans
 from wandr_pipeline.assets.ocr_text import ocr_text
 from wandr_pipeline.assets.raw_video import raw_video
 from wandr_pipeline.assets.sampled_frames import sampled_frames
 from wandr_pipeline.assets.transcript import transcript
 from wandr_pipeline.assets.video_documents import video_documents
 
-STAGE_ASSETS = [raw_video, audio, transcript, sampled_frames, ocr_text, video_documents]
+STAGE_ASSETS = [raw_video, audio, transcript, sampled_frames, ocr_text, caption_spans, video_documents]
 
-__all__ = ["STAGE_ASSETS", "audio", "ocr_text", "raw_video", "sampled_frames", "transcript", "video_documents"]
+__all__ = ["STAGE_ASSETS", "audio", "caption_spans", "ocr_text", "raw_video", "sampled_frames", "transcript", "video_documents"]

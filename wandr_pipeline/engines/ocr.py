@@ -36,7 +36,7 @@ class RapidOcrEngine:
     use_cuda = False
 
     def __init__(self, *, min_confidence: float = 0.5, det_limit_side_len: int = 960, threads: int = 0,
-                 use_cuda: bool = False, rec_batch_size: int = 32):
+                 use_cuda: bool = False, rec_batch_size: int = 32, use_angle_classifier: bool = False):
         from rapidocr import RapidOCR
 
         params = {
@@ -44,6 +44,9 @@ class RapidOcrEngine:
             "Global.text_score": float(min_confidence),
             "Det.limit_type": "max",
             "Det.limit_side_len": int(det_limit_side_len),
+            # Burned-in captions are upright: the 0/180 degree classifier only costs time (~25 % per
+            # frame) and turns symmetric lines upside down ("90 MXN" -> "NXW 06").
+            "Global.use_cls": bool(use_angle_classifier),
             "EngineConfig.onnxruntime.use_cuda": bool(use_cuda),
         }
         if threads > 0:

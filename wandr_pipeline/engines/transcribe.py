@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class Transcript:
     language_probability: float
     duration_s: float
     elapsed_s: float = 0.0  # wall time spent transcribing (not loading) this clip
+    hints: str | None = None  # the hint text (hotwords / initial prompt) this transcript was made with
 
     @property
     def text(self) -> str:
@@ -108,14 +109,20 @@ class WhisperTranscriber:
             cross_clip = self.device == "cuda"
         self._cross_clip = _CrossClipPipeline(self.model) if cross_clip and batch_size > 1 and vad else None
 
-    def transcribe(self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None) -> Transcript:
-        """Transcribe one clip (16 kHz float32 samples or a path)."""
+    def transcribe(self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None,
+                   hotwords: str | None = None) -> Transcript:
+        """Transcribe one clip (16 kHz float32 samples or a path).
+
+        `hotwords`/`initial_prompt`: text shown to the model before the audio (e.g. the video's
+        on-screen captions, which spell the place names a small model mishears).
+        """
         if not isinstance(audio, np.ndarray):
             audio = load_audio(audio)
         started = time.perf_counter()
         duration = len(audio) / 16_000
         kwargs = dict(language=self.language, beam_size=self.beam_size, vad_filter=self.vad,
-                      initial_prompt=initial_prompt, condition_on_previous_text=False)
+                      initial_prompt=initial_prompt or None, hotwords=hotwords or None,
+                      condition_on_previous_text=False)
         with self._lock:
             if self.pipeline is not None:
                 segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
@@ -127,19 +134,24 @@ class WhisperTranscriber:
                 if s.text.strip()
             ]
         return Transcript(collected, info.language, float(info.language_probability), duration,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, hints=hotwords or initial_prompt or None)
 
     def transcribe_many(self, items: Iterable[tuple[str, T]], load: Callable[[T], np.ndarray] | None = None,
+                        *, hints: Mapping[str, Mapping[str, str]] | None = None,
+                        redo_without_hints: Callable[[str, str], bool] | None = None,
                         ) -> Iterator[tuple[str, Transcript | BaseException]]:
         """Transcribe `(key, source)` pairs, loading upcoming clips on CPU threads meanwhile.
 
         `load` turns a source into 16 kHz samples (default: `load_audio` on a path).
+        `hints[key]`: keyword arguments for `transcribe` (`hotwords`, `initial_prompt`) for that clip;
+        `redo_without_hints(text, hint)` true: that clip is transcribed again without them.
         Yields `(key, Transcript)` or `(key, exception)`; one bad clip never stops the others.
         """
+        hints = hints or {}
         load = load or load_audio
         items = list(items)
         if self._cross_clip is not None and len(items) > 1:
-            yield from self._transcribe_many_cross_clip(items, load)
+            yield from self._transcribe_many_cross_clip(items, load, hints, redo_without_hints)
             return
         ahead = max(1, self.prefetch)
         with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="audio-decode") as pool:
@@ -148,29 +160,41 @@ class WhisperTranscriber:
                 if i + ahead < len(items):
                     futures[i + ahead] = pool.submit(load, items[i + ahead][1])
                 try:
-                    yield key, self.transcribe(futures.pop(i).result())
+                    audio = futures.pop(i).result()
+                    result = self.transcribe(audio, **dict(hints.get(key, {})))
+                    if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
+                        result = self.transcribe(audio)
+                    yield key, result
                 except Exception as exc:  # noqa: BLE001 - recorded per clip
                     yield key, exc
 
     def _transcribe_many_cross_clip(self, items: list[tuple[str, T]], load: Callable[[T], np.ndarray],
+                                    hints: Mapping[str, Mapping[str, str]] | None = None,
+                                    redo_without_hints: Callable[[str, str], bool] | None = None,
                                     ) -> Iterator[tuple[str, Transcript | BaseException]]:
         """Windows of `batch_size` clips: CPU threads load, VAD-split and featurise the next window
-        while the model decodes this one, in batches that mix chunks of different clips."""
+        while the model decodes this one, in batches that mix chunks of different clips.
+
+        Clips with hints (`hotwords`/`initial_prompt`) only share batches with clips that have the same
+        hints: a batch has one prompt. (CTranslate2 could take one prompt per clip if their previous-text
+        parts were padded to one length; not done yet, so hinted clips decode in batches of their own.)
+        """
+        hints = hints or {}
         kwargs = dict(language=self.language, beam_size=self.beam_size, vad_filter=True, initial_prompt=None,
                       condition_on_previous_text=False, batch_size=self.batch_size)
 
-        def prepare(source: T):
+        def prepare(key: str, source: T):
             audio = load(source)
-            job = self._cross_clip.prepare(audio, **kwargs)
+            job = self._cross_clip.prepare(audio, **{**kwargs, **dict(hints.get(key, {}))})
             return audio, job
 
         window = max(1, self.batch_size)
         windows = [items[i:i + window] for i in range(0, len(items), window)]
         with ThreadPoolExecutor(max_workers=max(1, self.prefetch), thread_name_prefix="audio-prepare") as pool:
-            upcoming = [pool.submit(prepare, source) for _, source in windows[0]]
+            upcoming = [pool.submit(prepare, key, source) for key, source in windows[0]]
             for number, current in enumerate(windows):
                 futures = upcoming
-                upcoming = ([pool.submit(prepare, source) for _, source in windows[number + 1]]
+                upcoming = ([pool.submit(prepare, key, source) for key, source in windows[number + 1]]
                             if number + 1 < len(windows) else [])
                 prepared: list[tuple[str, object]] = []
                 for (key, _), future in zip(current, futures):
@@ -188,9 +212,10 @@ class WhisperTranscriber:
                         yield key, result
                         continue
                     audio, job = result
+                    clip_hints = dict(hints.get(key, {}))
                     if id(job) in failed:  # its batch failed: try this clip on its own
                         try:
-                            yield key, self.transcribe(audio)
+                            yield key, self.transcribe(audio, **clip_hints)
                         except Exception as exc:  # noqa: BLE001
                             yield key, exc
                         continue
@@ -200,8 +225,16 @@ class WhisperTranscriber:
                         for i, seg in enumerate(job.restored())
                         if seg.text.strip()
                     ]
-                    yield key, Transcript(collected, job.info.language, float(job.info.language_probability),
-                                          len(audio) / 16_000, per_clip)
+                    result = Transcript(collected, job.info.language, float(job.info.language_probability),
+                                        len(audio) / 16_000, per_clip,
+                                        hints=clip_hints.get("hotwords") or clip_hints.get("initial_prompt"))
+                    if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
+                        try:
+                            result = self.transcribe(audio)
+                        except Exception as exc:  # noqa: BLE001
+                            yield key, exc
+                            continue
+                    yield key, result
 
 
 class _CrossClipJob:
@@ -263,7 +296,8 @@ def _cross_clip_pipeline_class():
 
             groups: dict[tuple, list[tuple[_CrossClipJob, int]]] = {}
             for job in jobs:
-                key = (job.tokenizer.language_code, job.tokenizer.task)
+                key = (job.tokenizer.language_code, job.tokenizer.task, job.options.hotwords,
+                       job.options.initial_prompt)  # one prompt per batch
                 groups.setdefault(key, []).extend((job, i) for i in range(len(job.features)))
             failed: set[int] = set()
             for entries in groups.values():

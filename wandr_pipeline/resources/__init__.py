@@ -1,9 +1,10 @@
 """Dagster resources: storage + IO manager, downloader, Whisper, OCR, frame sampling settings."""
 
+from wandr_pipeline.resources.captions import CaptionSettings
 from wandr_pipeline.resources.downloader import VideoDownloader
 from wandr_pipeline.resources.frames import FrameSampler
 from wandr_pipeline.resources.ocr import OcrReader
 from wandr_pipeline.resources.storage import StorageResource, WarehouseIOManager
 from wandr_pipeline.resources.whisper import WhisperResource
 
-__all__ = ["FrameSampler", "OcrReader", "StorageResource", "VideoDownloader", "WarehouseIOManager", "WhisperResource"]
+__all__ = ["CaptionSettings", "FrameSampler", "OcrReader", "StorageResource", "VideoDownloader", "WarehouseIOManager", "WhisperResource"]
