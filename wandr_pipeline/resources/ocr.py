@@ -40,20 +40,28 @@ class OcrReader(ConfigurableResource):
     vision_language_hints: list[str] = Field(default_factory=list, description="BCP-47 hints, e.g. ['en', 'ja'].")
 
     def get_engine(self) -> OcrEngine:
-        key = (self.engine, self.min_confidence, self.det_limit_side_len, self.threads, self.device,
+        # Key on the device `auto` resolves to, not the word `auto`: an engine built for the CPU must
+        # not be handed out where CUDA is usable (or the other way round).
+        key = (self.engine, self.min_confidence, self.det_limit_side_len, self.threads, self._resolved_device(),
                *(repr(getattr(self, name)) for name in sorted(type(self).model_fields) if name.startswith("vision_")))
         with _LOCK:
             if key not in _LOADED:
                 _LOADED[key] = self._build()
             return _LOADED[key]
 
+    def _resolved_device(self) -> str:
+        if self.engine != "local":
+            return self.device
+        from wandr_pipeline.engines.device import choose_ocr_cuda
+
+        return "cuda" if choose_ocr_cuda(self.device) else "cpu"
+
     def _build(self) -> OcrEngine:
         if self.engine == "local":
-            from wandr_pipeline.engines.device import choose_ocr_cuda
             from wandr_pipeline.engines.ocr import RapidOcrEngine
 
             return RapidOcrEngine(min_confidence=self.min_confidence, det_limit_side_len=self.det_limit_side_len,
-                                  threads=self.threads, use_cuda=choose_ocr_cuda(self.device))
+                                  threads=self.threads, use_cuda=self._resolved_device() == "cuda")
         if self.engine == "google":
             # Imported here only: the offline default never loads Google libraries.
             from wandr_pipeline.engines.vision_ocr import VisionOcrEngine, VisionSettings
