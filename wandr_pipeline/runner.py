@@ -101,20 +101,23 @@ def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
     summaries = []
     for key in keys:
         item: dict = {"video_key": key}
+        document = None
         for table, label in (("videos", "download"), ("transcript_segments", "transcript"), ("ocr_text", "ocr"),
                              ("video_documents", "document")):
-            if storage.has_partition(table, key):
-                status, error = upstream_status(storage.read_partition(table, key))
-                item[label] = status
-                if error and "error" not in item:
-                    item["error"] = f"{label}: {error}"
-            else:
+            if not storage.has_partition(table, key):
                 item[label] = "missing"
-        if storage.has_partition("video_documents", key):
-            doc = storage.read_partition("video_documents", key).to_pylist()[0]
-            item["words"] = len((doc.get("transcript_text") or "").split())
-            item["onscreen_lines"] = len(doc.get("onscreen_lines") or [])
-            item["text"] = (doc.get("transcript_text") or "")[:70]
+                continue
+            data = storage.read_partition(table, key)
+            status, error = upstream_status(data)
+            item[label] = status
+            if error and "error" not in item:
+                item["error"] = f"{label}: {error}"
+            if table == "video_documents":
+                document = data.to_pylist()[0]
+        if document is not None:
+            item["words"] = len((document.get("transcript_text") or "").split())
+            item["onscreen_lines"] = len(document.get("onscreen_lines") or [])
+            item["text"] = (document.get("transcript_text") or "")[:70]
         summaries.append(item)
     return summaries
 

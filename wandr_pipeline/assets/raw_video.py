@@ -52,16 +52,16 @@ def raw_video(context: AssetExecutionContext, storage: StorageResource, download
                          error="no submission record for this key (add videos with the CLI, sensor or schedule)")
             continue
         submitted = {"source_url": ref.source_url, "download_url": ref.download_url, "platform": ref.platform}
-        stage.run_one(key, lambda key=key, ref=ref: [_download_one(context, store, downloader, key, ref)],
+        stage.run_one(key, lambda key=key, submitted=submitted: [_download_one(context, store, downloader, key, submitted)],
                       preview=lambda rows: rows[0].get("title") or "", base=submitted)
     yield from stage.results({"storage_root": store.root})
 
 
-def _download_one(context, store, downloader: VideoDownloader, key: str, ref) -> dict:
-    row = {"source_url": ref.source_url, "download_url": ref.download_url, "platform": ref.platform}
+def _download_one(context, store, downloader: VideoDownloader, key: str, submitted: dict) -> dict:
+    row = dict(submitted)
     with tempfile.TemporaryDirectory(prefix=f"wandr-{key}-") as tmp:
         post = downloader.download(
-            ref.download_url, tmp,
+            submitted["download_url"], tmp,
             log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
             warn=lambda msg: context.log.warning(f"{key}: {msg}"),
             fetch_object=store.fetch,
