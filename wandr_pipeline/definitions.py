@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, EnvVar
 
 from wandr_pipeline.assets import STAGE_ASSETS
 from wandr_pipeline.jobs import AUTOMATION_JOBS, process_videos_job
@@ -31,8 +31,13 @@ def build_resources(settings: Settings) -> dict[str, object]:
             max_filesize_mb=settings.max_video_mb,
             socket_timeout_s=settings.download_timeout_s,
             attempts=settings.download_attempts,
-            cookies_file=settings.ytdlp_cookies_file,
+            backoff_s=settings.download_backoff_s,
+            # As an EnvVar the UI shows the variable's name, not the file's path.
+            cookies_file=EnvVar("YTDLP_COOKIES_FILE") if settings.ytdlp_cookies_file else "",
             allow_local_files=settings.allow_local_files,
+            local_input_roots=list(settings.local_input_roots),
+            remote_only=settings.remote_only,
+            allowed_networks=settings.download_allowed_networks,
         ),
         "whisper": WhisperResource(
             model=settings.whisper_model,

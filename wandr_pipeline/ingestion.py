@@ -93,7 +93,7 @@ def content_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def parse_list_bytes(uri: str, data: bytes, *, allow_local_files: bool) -> ParsedUrlList:
+def parse_list_bytes(uri: str, data: bytes, *, allow_local_files: bool, local_roots: tuple[str, ...] = ()) -> ParsedUrlList:
     """Parse a list; relative local paths resolve against a local list's folder.
 
     Local paths are never accepted from a remote list (they would name files on the daemon's disk).
@@ -102,7 +102,8 @@ def parse_list_bytes(uri: str, data: bytes, *, allow_local_files: bool) -> Parse
     if is_remote(uri):
         return parse_url_list(text, base_dir=None, allow_local_files=False)
     path = Path(uri[len("file://"):] if uri.startswith("file://") else uri).expanduser()
-    return parse_url_list(text, base_dir=path.resolve().parent, allow_local_files=allow_local_files)
+    return parse_url_list(text, base_dir=path.resolve().parent, allow_local_files=allow_local_files,
+                          local_roots=local_roots)
 
 
 @dataclass

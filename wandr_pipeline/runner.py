@@ -126,11 +126,15 @@ def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | Non
     """Register every video of a URL list and materialise all stages for them."""
     from wandr_pipeline.resources.storage import storage_for
 
-    parsed = read_url_list(path, allow_local_files=settings.allow_local_files)
+    parsed = read_url_list(path, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots)
     storage = storage_for(settings.storage_uri)
     instance = instance or DagsterInstance.get()
     keys = [ref.video_key for ref in parsed.accepted]
     outcome = PipelineOutcome(keys=keys, rejected=parsed.rejected)
+    if parsed.rejected:  # the sensor's table, so every line of a list ends up somewhere queryable
+        from wandr_pipeline.ingestion import content_sha256, write_rejections
+
+        write_rejections(storage, str(Path(path).resolve()), content_sha256(Path(path).read_bytes()), parsed.rejected)
     if keys:
         register_videos(instance, storage, parsed.accepted, source=str(path))
         outcome.runs = materialize_videos(instance, keys, settings)

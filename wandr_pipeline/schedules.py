@@ -33,7 +33,8 @@ def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settin
         context.log.error(f"cannot read the scheduled URL list {source}: {exc}")
         return SkipReason(f"cannot read {source}: {exc}")
     sha = ingestion.content_sha256(data)
-    parsed = ingestion.parse_list_bytes(source, data, allow_local_files=settings.allow_local_files)
+    parsed = ingestion.parse_list_bytes(source, data, allow_local_files=settings.accepts_local_files,
+                                         local_roots=settings.local_input_roots)
     tick = IngestionTick(context.instance, settings, context.log,
                          deadline=time.monotonic() + settings.ingest_tick_budget_s)
     marker = f"ingestion/lists/{ingestion.list_key(source, sha)}.json"

@@ -282,7 +282,8 @@ def evaluate_url_lists(context: SensorEvaluationContext, settings: Settings) -> 
             files_state[listed.uri] = {**known, "sig": listed.signature}  # touched, not changed
             continue
         first_time = not (known and known.get("sha") == sha)
-        parsed = ingestion.parse_list_bytes(listed.uri, data, allow_local_files=settings.allow_local_files)
+        parsed = ingestion.parse_list_bytes(listed.uri, data, allow_local_files=settings.accepts_local_files,
+                                         local_roots=settings.local_input_roots)
         done = tick.ingest(listed.uri, parsed, sha, report=first_time, retry_unprocessed=first_time)
         files_state[listed.uri] = {"sig": listed.signature, "sha": sha, "done": done}
         if not done:

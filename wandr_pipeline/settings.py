@@ -100,6 +100,11 @@ class Settings:
     caption_min_span_confidence: float = 0.7
     contact_sheet_frames: int = 36
     whisper_caption_hints: str = "hotwords"
+    # bad input and faults (docs/RELIABILITY.md)
+    download_backoff_s: float = 2.0
+    local_input_roots: tuple[str, ...] = ()
+    remote_only: bool = False
+    download_allowed_networks: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -157,7 +162,16 @@ class Settings:
             caption_min_span_confidence=float(_env("WANDR_CAPTION_MIN_SPAN_CONFIDENCE", "0.7")),
             contact_sheet_frames=int(_env("WANDR_CONTACT_SHEET_FRAMES", "36")),
             whisper_caption_hints=_env("WHISPER_CAPTION_HINTS", "hotwords").lower(),
+            download_backoff_s=float(_env("WANDR_DOWNLOAD_BACKOFF_S", "2")),
+            local_input_roots=_list(_env("WANDR_LOCAL_INPUT_ROOTS", "")),
+            remote_only=_bool(_env("WANDR_REMOTE_ONLY", "false")),
+            download_allowed_networks=_env("WANDR_DOWNLOAD_ALLOWED_NETWORKS", ""),
         )
+
+    @property
+    def accepts_local_files(self) -> bool:
+        """Local paths in URL lists are accepted (allowed, and downloads are not remote-only)."""
+        return self.allow_local_files and not self.remote_only
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

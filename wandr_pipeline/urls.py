@@ -103,6 +103,9 @@ def parse_video_url(text: str, *, base_dir: Path | None = None) -> VideoRef:
         parts = urlsplit(raw)
         if not parts.hostname:
             raise InvalidVideoUrl("URL has no host")
+        if "@" in parts.netloc:
+            raise InvalidVideoUrl("URLs with a user name or password are not accepted (they would be logged "
+                                  "and stored); use a cookies file (YTDLP_COOKIES_FILE) for logins")
         host = parts.hostname.lower().rstrip(".")
         path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
         if host in _TIKTOK_HOSTS:

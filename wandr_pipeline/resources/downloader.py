@@ -10,7 +10,8 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from wandr_pipeline.engines.download import DownloadedPost, DownloadSettings, download_post
-from wandr_pipeline.outcomes import PermanentError
+from wandr_pipeline.network_policy import AllowList
+from wandr_pipeline.outcomes import PermanentError, TransientError
 from wandr_pipeline.retry import call_with_retries
 
 
@@ -25,6 +26,12 @@ class VideoDownloader(ConfigurableResource):
     backoff_s: float = Field(default=2.0, description="Base of the exponential backoff between tries.")
     cookies_file: str = Field(default="", description="Netscape cookies file for login-walled posts (never logged).")
     allow_local_files: bool = Field(default=True, description="Accept file:// sources.")
+    local_input_roots: list[str] = Field(
+        default_factory=list, description="Folders local sources must lie under (links resolved); empty: anywhere.")
+    remote_only: bool = Field(
+        default=False, description="Refuse local files and loopback/private/link-local addresses, redirects included.")
+    allowed_networks: str = Field(
+        default="", description="Addresses, networks or host names exempt from remote_only (comma-separated).")
 
     def settings(self) -> DownloadSettings:
         return DownloadSettings(
@@ -35,6 +42,9 @@ class VideoDownloader(ConfigurableResource):
             http_retries=1,  # our own retry loop below does the backoff
             cookiefile=self.cookies_file or None,
             allow_file_urls=self.allow_local_files,
+            local_roots=tuple(self.local_input_roots),
+            remote_only=self.remote_only,
+            allowed_networks=AllowList.parse(self.allowed_networks),
         )
 
     def download(self, url: str, dest_dir: str | Path, *, log: Callable[[str], None] | None = None,
@@ -45,8 +55,6 @@ class VideoDownloader(ConfigurableResource):
         `log` receives yt-dlp's progress lines, `warn` the retries of transient faults.
         """
         scheme = urlsplit(url).scheme
-        if scheme == "file" and not self.allow_local_files:
-            raise PermanentError("local files are not allowed by configuration")
         if scheme == "gs":
             if fetch_object is None:
                 raise PermanentError("gs:// sources need a storage client")
@@ -60,7 +68,11 @@ class VideoDownloader(ConfigurableResource):
                 warn(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
 
         settings = self.settings()
-        return call_with_retries(
-            lambda: download_post(url, dest_dir, settings, log=log),
-            attempts=max(1, self.attempts), base_delay_s=self.backoff_s, on_retry=on_retry,
-        )
+        attempts = max(1, self.attempts)
+        try:
+            return call_with_retries(
+                lambda: download_post(url, dest_dir, settings, log=log),
+                attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry,
+            )
+        except TransientError as exc:
+            raise TransientError(f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})") from None
