@@ -32,8 +32,16 @@ def test_probe_refuses_empty_and_garbage(tmp_path):
         probe_media(empty)
     html = tmp_path / "page.mp4"
     html.write_text("<html><body>Log in to continue</body></html>")
-    with pytest.raises(PermanentError, match="not a readable media file"):
+    with pytest.raises(PermanentError, match="the server sent an HTML page"):
         probe_media(html)
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(PermanentError, match=r"^not a readable media file \(Invalid data found"):
+        probe_media(garbage)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes((SAMPLES / "kyoto_temples.mp4").read_bytes()[:200_000])  # faststart: index first, data cut
+    with pytest.raises(PermanentError, match=r"^MP4 file is cut short: 200000 bytes of at least 439170$"):
+        probe_media(cut)  # the index is whole and the file opens, but half the video would pass for all of it
 
 
 def test_extract_audio_is_16k_mono(tmp_path):

@@ -29,6 +29,7 @@ VIDEOS = pa.schema(
         pa.field("height", pa.int32()),
         pa.field("fps", pa.float64()),
         pa.field("has_audio", pa.bool_()),
+        pa.field("has_video", pa.bool_()),
         pa.field("bytes", pa.int64()),
         pa.field("sha256", pa.string()),
         pa.field("video_uri", pa.string()),

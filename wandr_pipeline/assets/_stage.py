@@ -86,7 +86,12 @@ class StageRun:
                seconds: float | None = None, preview: str | None = None, base: Mapping[str, Any] | None = None) -> None:
         if status is not None:
             rows = [status_row(self.schema, status, error, **(base or {}))]
-        self.tables[key] = to_table(self.schema, rows)
+        try:
+            self.tables[key] = to_table(self.schema, rows)
+        except Exception as exc:  # noqa: BLE001 - rows that cannot be stored fail this video, not the batch
+            status, error = FAILED, f"could not store the results: {short_error(exc)}"
+            rows = [status_row(self.schema, status, error, **(base or {}))]
+            self.tables[key] = to_table(self.schema, rows)
         statuses = Counter(r["status"] for r in rows)
         video_status = status or (OK if statuses.get(OK) else next(iter(statuses), EMPTY))
         video_error = error or next((r.get("error") for r in rows if r.get("error")), None)

@@ -13,6 +13,7 @@ from wandr_pipeline.assets._stage import StageRun, failed_videos_check
 from wandr_pipeline.engines.download import post_metadata
 from wandr_pipeline.media.probe import probe_media
 from wandr_pipeline.outcomes import FAILED, OK, PermanentError
+from wandr_pipeline.redaction import redact_url
 from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import StorageResource, VideoDownloader
 from wandr_pipeline.schemas import VIDEOS
@@ -51,35 +52,41 @@ def raw_video(context: AssetExecutionContext, storage: StorageResource, download
             stage.record(key, [], status=FAILED, base={"source_url": ""},
                          error="no submission record for this key (add videos with the CLI, sensor or schedule)")
             continue
-        submitted = {"source_url": ref.source_url, "download_url": ref.download_url, "platform": ref.platform}
-        stage.run_one(key, lambda key=key, submitted=submitted: [_download_one(context, store, downloader, key, submitted)],
-                      preview=lambda rows: rows[0].get("title") or "", base=submitted)
+        # Tables and metadata show URLs without passwords or signed query values; yt-dlp gets the real one.
+        shown = {"source_url": redact_url(ref.source_url), "download_url": redact_url(ref.download_url),
+                 "platform": ref.platform}
+        stage.run_one(key, lambda key=key, ref=ref, shown=shown: [_download_one(context, store, downloader, key,
+                                                                               ref.download_url, shown)],
+                      preview=lambda rows: rows[0].get("title") or "", base=shown)
     yield from stage.results({"storage_root": store.root})
 
 
-def _download_one(context, store, downloader: VideoDownloader, key: str, submitted: dict) -> dict:
-    row = dict(submitted)
+def _download_one(context, store, downloader: VideoDownloader, key: str, download_url: str, shown: dict) -> dict:
+    row = dict(shown)
     with tempfile.TemporaryDirectory(prefix=f"wandr-{key}-") as tmp:
         post = downloader.download(
-            submitted["download_url"], tmp,
+            download_url, tmp,
             log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
             warn=lambda msg: context.log.warning(f"{key}: {msg}"),
             fetch_object=store.fetch,
         )
         info = probe_media(post.path)
-        if not info.has_video:
-            raise PermanentError("no video stream (a photo slideshow or an audio-only post)")
+        if not info.has_video and not info.has_audio:
+            raise PermanentError("the file has neither a video nor an audio stream")
+        if not info.has_video:  # a photo slideshow's soundtrack, or an audio post: speech is still wanted
+            context.log.info(f"{key}: no video stream (audio-only post, e.g. a photo slideshow): frames are skipped")
         limit = downloader.max_duration_s
         if limit and info.duration_s and info.duration_s > limit:
-            raise PermanentError(f"video is {info.duration_s:.0f} s long, over the {limit:.0f} s limit")
+            raise PermanentError(f"video is {info.duration_s:.0f} s long, over the {limit:g} s limit "
+                                 "(WANDR_MAX_VIDEO_DURATION_S)")  # the platform did not say before the download
         metadata = post_metadata(post.info)
-        ext = post.path.suffix.lstrip(".").lower() or "mp4"
+        ext = post.path.suffix.lstrip(".").lower() or "mp4"  # a plain word: download_post checks it
         video_uri = store.put_file(post.path, f"{store.media_dir(key)}/video.{ext}")
         row.update(metadata)
         row.update(
             duration_s=info.duration_s or metadata["duration_s"],
             width=info.width, height=info.height, fps=info.fps or metadata["fps"],
-            has_audio=info.has_audio, bytes=post.path.stat().st_size, sha256=_sha256(post.path),
+            has_audio=info.has_audio, has_video=info.has_video, bytes=post.path.stat().st_size, sha256=_sha256(post.path),
             video_uri=video_uri, downloaded_at=dt.datetime.now(dt.timezone.utc),
             status=OK, error=None,
         )

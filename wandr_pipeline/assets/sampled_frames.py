@@ -7,7 +7,7 @@ from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_ro
 from wandr_pipeline.assets.transcript import GPU_TAGS
 from wandr_pipeline.engines.device import choose_frame_decoder
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
-from wandr_pipeline.outcomes import OK
+from wandr_pipeline.outcomes import OK, NotApplicable
 from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import FrameSampler, StorageResource
 from wandr_pipeline.schemas import FRAMES
@@ -44,6 +44,8 @@ def sampled_frames(context: AssetExecutionContext, storage: StorageResource, fra
 
 
 def _sample_one(store, sampler: FrameSampler, key: str, video: dict, decoder: str = "cpu") -> list[dict]:
+    if video.get("has_video") is False:  # None: a row written before the column existed
+        raise NotApplicable("no video stream (audio-only post, e.g. a photo slideshow)")
     frames_dir = f"{store.media_dir(key)}/frames"
     store.remove_tree(frames_dir)  # a re-run with another N must not leave stale frames behind
     rows = []

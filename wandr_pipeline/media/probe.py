@@ -30,6 +30,13 @@ def probe_media(path: str | Path) -> MediaInfo:
         raise PermanentError(f"file not found: {path.name}")
     if path.stat().st_size == 0:
         raise PermanentError("empty file (0 bytes)")
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if _looks_like_html(head):
+        raise PermanentError("not a media file: the server sent an HTML page (a login wall or an error page?)")
+    cut = _mp4_cut_short(path, head)
+    if cut:  # even when the index survived, a partial video would pass for a whole one
+        raise PermanentError(cut)
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             video = container.streams.video[0] if container.streams.video else None
@@ -62,7 +69,39 @@ def probe_media(path: str | Path) -> MediaInfo:
                 rotation=rotation,
             )
     except av.error.FFmpegError as exc:
-        raise PermanentError(f"not a readable media file: {exc}") from exc
+        reason = getattr(exc, "strerror", None) or str(exc).replace(str(path), path.name)
+        raise PermanentError(f"not a readable media file ({reason})") from exc
+
+
+def _looks_like_html(head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml"))
+
+
+def _mp4_cut_short(path: Path, head: bytes) -> str | None:
+    """A readable reason when an MP4's top-level boxes run past the end of the file (a cut download)."""
+    if head[4:8] != b"ftyp":
+        return None
+    size, offset, seen = path.stat().st_size, 0, set()
+    with open(path, "rb") as handle:
+        while offset + 8 <= size:
+            handle.seek(offset)
+            header = handle.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1 and len(header) >= 16:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:
+                length = size - offset
+            if length < 8:
+                return None  # not a box structure we understand: let the decoder judge
+            seen.add(kind)
+            if offset + length > size:
+                return (f"MP4 file is cut short: {size} bytes of at least {offset + length}"
+                        + ("" if b"moov" in seen else ", and its index (moov) is missing"))
+            offset += length
+    if b"moov" not in seen and offset == size:
+        return "MP4 file has no index (moov box): cut short or still being written"
+    return None
 
 
 def _display_rotation(container, stream) -> int:
