@@ -398,3 +398,21 @@ def test_remote_only_refuses_loopback_private_and_local_sources(remote_only):
     targets = [target for target, _ in remote_only["requests"]]
     assert "/media/no_audio.mp4" not in targets and "/redirect/media/no_audio.mp4" in targets
     assert re.search(r"rejected line 7: .*inside\.mp4'?: local files are not allowed", completed.stdout), completed.stdout
+
+
+def test_reliability_doc_lists_every_case_with_its_outcome():
+    """docs/RELIABILITY.md's tables name every case of this corpus, with the status it really ends in."""
+    doc = (REPO / "docs" / "RELIABILITY.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) >= 3:
+            rows[cells[0].strip("`")] = cells
+    for case in CASES:
+        assert case.name in rows, f"docs/RELIABILITY.md has no row for {case.name}"
+        assert rows[case.name][2].startswith(case.status), (case.name, rows[case.name][2])
+    for name in REJECTED:
+        assert name in rows, f"docs/RELIABILITY.md has no row for rejected line {name!r}"
+    for name in ("loopback literal", "IPv6 loopback", "private address", "metadata server", "allowed host",
+                 "redirect inward", "local file"):
+        assert name in rows, f"docs/RELIABILITY.md has no row for remote-only case {name!r}"

@@ -91,6 +91,7 @@ def _clean_message(message: str) -> str:
     message = re.sub(r"^ERROR:\s*", "", message.strip())
     message = re.sub(r"\x1b\[[0-9;]*m", "", message)
     message = re.sub(r"\s*\(caused by .*\)\s*$", "", message, flags=re.DOTALL)
+    message = re.sub(r"\.? Giving up after \d+ retries$", "", message)  # our own retry loop reports the tries
     # yt-dlp's login hint names its own command-line flags; ours is a setting.
     message = _LOGIN_HINT.sub(" (set YTDLP_COOKIES_FILE to a cookies.txt of an account that has access)", message)
     if message.endswith("Did not get any data blocks"):
