@@ -47,6 +47,7 @@ def test_pipeline_on_gcs_with_vision_ocr(gcs_bucket, gcs_emulator, vision, http_
 
     clips = [item["file"] for item in manifest]
     urls = [http_server.url(name) for name in clips]
+    urls += [f"gs://{gcs_bucket}/incoming/never-uploaded.mp4"]
     urls += [f"gs://{gcs_bucket}/incoming/storm.mp4", http_server.url("missing.mp4")]
     url_list = tmp_path / "list.txt"
     url_list.write_text("\n".join(urls) + "\n")
@@ -66,7 +67,7 @@ def test_pipeline_on_gcs_with_vision_ocr(gcs_bucket, gcs_emulator, vision, http_
 
     outcome = run_url_list(url_list, settings, instance)
     assert outcome.pipeline_ok, [run.error for run in outcome.runs]
-    assert len(outcome.keys) == 5
+    assert len(outcome.keys) == 6
 
     # Media and submissions went to the bucket, not to local disk.
     for key in [*clip_keys, storm_key]:
@@ -137,6 +138,9 @@ def test_pipeline_on_gcs_with_vision_ocr(gcs_bucket, gcs_emulator, vision, http_
 
     # The missing URL failed at download; the stages after it skipped it.
     assert videos.loc[missing_key, "status"] == "failed"
+    absent_key = keys[f"gs://{gcs_bucket}/incoming/never-uploaded.mp4"]
+    assert videos.loc[absent_key, "status"] == "failed"
+    assert videos.loc[absent_key, "error"] == f"no such object: gs://{gcs_bucket}/incoming/never-uploaded.mp4"
     assert set(ocr[ocr.video_key == missing_key].status) == {"skipped"}
 
     # The run's total of billable units is in the asset's metadata for the UI.

@@ -12,6 +12,7 @@ from pydantic import Field
 from wandr_pipeline.engines.download import DownloadedPost, DownloadSettings, download_post
 from wandr_pipeline.network_policy import AllowList
 from wandr_pipeline.outcomes import PermanentError, TransientError
+from wandr_pipeline.redaction import redact_url
 from wandr_pipeline.retry import call_with_retries
 
 
@@ -54,25 +55,36 @@ class VideoDownloader(ConfigurableResource):
 
         `log` receives yt-dlp's progress lines, `warn` the retries of transient faults.
         """
-        scheme = urlsplit(url).scheme
-        if scheme == "gs":
-            if fetch_object is None:
-                raise PermanentError("gs:// sources need a storage client")
-            target = Path(dest_dir) / ("video" + (Path(urlsplit(url).path).suffix or ".mp4"))
-            Path(dest_dir).mkdir(parents=True, exist_ok=True)
-            fetch_object(url, target)
-            return DownloadedPost(target, {"id": Path(urlsplit(url).path).stem, "title": Path(urlsplit(url).path).stem})
-
         def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
             if warn:
                 warn(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
 
-        settings = self.settings()
+        if urlsplit(url).scheme == "gs":
+            if fetch_object is None:
+                raise PermanentError("gs:// sources need a storage client")
+            work = lambda: _fetch_gcs_object(url, Path(dest_dir), fetch_object)  # noqa: E731
+        else:
+            settings = self.settings()
+            work = lambda: download_post(url, dest_dir, settings, log=log)  # noqa: E731
         attempts = max(1, self.attempts)
         try:
-            return call_with_retries(
-                lambda: download_post(url, dest_dir, settings, log=log),
-                attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry,
-            )
+            return call_with_retries(work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry)
         except TransientError as exc:
             raise TransientError(f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})") from None
+
+
+def _fetch_gcs_object(url: str, dest_dir: Path, fetch_object: Callable[[str, Path], None]) -> DownloadedPost:
+    """Copy a `gs://` source object; a missing or forbidden object is permanent, other faults transient."""
+    name = Path(urlsplit(url).path)
+    ext = name.suffix.lstrip(".").lower()
+    target = dest_dir / f"video.{ext if ext.isalnum() and len(ext) <= 8 else 'mp4'}"
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fetch_object(url, target)
+    except FileNotFoundError:
+        raise PermanentError(f"no such object: {redact_url(url)}") from None
+    except PermissionError as exc:
+        raise PermanentError(f"access to {redact_url(url)} denied: {exc}") from None
+    except OSError as exc:
+        raise TransientError(f"reading {redact_url(url)} failed: {type(exc).__name__}: {exc}") from None
+    return DownloadedPost(target, {"id": name.stem, "title": name.stem})
