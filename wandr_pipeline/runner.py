@@ -170,7 +170,10 @@ def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | Non
     instance = instance or DagsterInstance.get()
     keys = [ref.video_key for ref in parsed.accepted]
     outcome = PipelineOutcome(keys=keys, rejected=parsed.rejected)
-    outcome.orphaned_runs = [run.run_id for run in mark_orphaned_runs(instance)]
+    try:
+        outcome.orphaned_runs = [run.run_id for run in mark_orphaned_runs(instance)]
+    except Exception:  # noqa: BLE001 - tidying the instance must not stop the videos from being processed
+        log.exception("could not check for runs that a killed earlier run left STARTED")
     if keys:
         register_videos(instance, storage, parsed.accepted, source=str(path))
         done = set() if reprocess else finished_videos(storage, keys)
