@@ -56,10 +56,14 @@ def pipeline(tmp_path_factory, http_server, manifest):
         settings = Settings.from_env()
         first = run_url_list(url_list, settings, instance)
         counts_after_first = {t: len(pd.read_parquet(storage / "warehouse" / t)) for t in TABLES}
-        second = run_url_list(url_list, settings, instance)
+        # everything again (--reprocess): partitions are replaced, never appended to
+        second = run_url_list(url_list, settings, instance, reprocess=True)
+        counts_after_second = {t: len(pd.read_parquet(storage / "warehouse" / t)) for t in TABLES}
+        # and a plain re-run resumes: only the video that failed (the 404) is tried again
+        third = run_url_list(url_list, settings, instance)
         yield {
-            "storage": storage, "instance": instance, "first": first, "second": second,
-            "counts_after_first": counts_after_first,
+            "storage": storage, "instance": instance, "first": first, "second": second, "third": third,
+            "counts_after_first": counts_after_first, "counts_after_second": counts_after_second,
             "keys": {name: parse_video_url(http_server.url(name)).video_key for name in clips + ["no_audio.mp4", "gone.mp4"]},
             "list": url_list,
         }
@@ -158,6 +162,8 @@ def test_every_table_loads_with_pandas_and_duckdb(pipeline):
 def test_rerun_replaces_partitions_instead_of_duplicating(pipeline):
     storage = pipeline["storage"]
     assert pipeline["second"].pipeline_ok
+    assert [run.keys for run in pipeline["second"].runs] == [list(pipeline["keys"].values())]
+    assert pipeline["counts_after_second"] == pipeline["counts_after_first"]
     after = {t: len(pd.read_parquet(storage / "warehouse" / t)) for t in TABLES}
     assert after == pipeline["counts_after_first"]
     for table_dir in (storage / "warehouse").iterdir():
@@ -165,10 +171,19 @@ def test_rerun_replaces_partitions_instead_of_duplicating(pipeline):
             assert [p.name for p in partition.iterdir()] == ["part-0.parquet"]
 
 
+def test_plain_rerun_resumes_and_retries_only_the_failed_video(pipeline):
+    third, keys = pipeline["third"], pipeline["keys"]
+    assert third.pipeline_ok
+    assert [run.keys for run in third.runs] == [[keys["gone.mp4"]]]
+    assert third.already_done == [key for name, key in keys.items() if name != "gone.mp4"]
+    assert [item["video_key"] for item in third.videos] == list(keys.values())  # the summary lists them all
+    assert [item["already_done"] for item in third.videos] == [True] * 4 + [False]
+
+
 def test_dagster_instance_records_materialisations_and_checks(pipeline):
     instance = pipeline["instance"]
     runs = instance.get_runs()
-    assert len(runs) == 2 and all(run.is_success for run in runs)
+    assert len(runs) == 3 and all(run.is_success for run in runs)
     bad = pipeline["keys"]["gone.mp4"]
     for stage in STAGES:
         for key in pipeline["keys"].values():
@@ -243,7 +258,9 @@ def test_subtitle_files_and_contact_sheets_are_written(pipeline, manifest):
         assert (folder / "transcript.srt").read_text().startswith("1\n")
         sheet = cv2.imread(str(folder / "contact_sheet.jpg"))
         assert sheet is not None and sheet.shape[1] >= 600
-    event = pipeline["instance"].get_latest_materialization_event(AssetKey("ocr_text"))
+    good = {pipeline["keys"][item["file"]] for item in manifest}  # the last run (the 404 alone) made no sheet
+    records = pipeline["instance"].fetch_materializations(AssetKey("ocr_text"), limit=100).records
+    event = next(r.event_log_entry for r in records if r.partition_key in good)  # newest first
     metadata = event.asset_materialization.metadata
     assert "data:image/jpeg;base64," in metadata["contact_sheets"].value
 

@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("url_list", type=Path, help="file with one URL or local path per line")
     run.add_argument("--storage", help="storage root (default: WANDR_STORAGE_URI or data/)")
     run.add_argument("--partitions-per-run", type=int, help="videos per Dagster run (default: WANDR_PARTITIONS_PER_RUN)")
+    run.add_argument("--reprocess", action="store_true",
+                     help="process every video again, also those an earlier run finished (by default a re-run "
+                          "resumes: only unfinished and failed videos are processed)")
     doctor = commands.add_parser("doctor", help="check GPU, CUDA, ffmpeg, models, OCR, storage and credentials")
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable (GPU workers)")
     doctor.add_argument("--quick", action="store_true", help="do not load the models")
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         temp_home = tempfile.mkdtemp(prefix="wandr-dagster-home-")
         os.environ["DAGSTER_HOME"] = temp_home
         print(f"DAGSTER_HOME is not set: using a temporary instance in {temp_home}")
-    outcome = run_url_list(args.url_list, settings)
+    outcome = run_url_list(args.url_list, settings, reprocess=args.reprocess)
     print_summary(outcome)
     return 0 if outcome.pipeline_ok else 1
 

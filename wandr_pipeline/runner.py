@@ -1,7 +1,14 @@
-"""Registering videos in a Dagster instance and materialising them in batched runs."""
+"""Registering videos in a Dagster instance and materialising them in batched runs.
+
+A URL list run resumes: a video whose processing finished (its `video_documents` partition exists and
+its `videos` row is not `failed`) is not processed again unless asked (`reprocess=True`, the CLI's
+`--reprocess`), so a list re-run after a crash redoes only the batch the crash interrupted, plus the
+videos that failed (a transient failure gets another try). See docs/RELIABILITY.md.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,9 +16,11 @@ from typing import Iterable, Sequence
 
 from dagster import DagsterInstance
 
+from wandr_pipeline.outcomes import FAILED
 from wandr_pipeline.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.recovery import LAUNCHED_BY_TAG, mark_orphaned_runs, process_tags
 from wandr_pipeline.settings import Settings
-from wandr_pipeline.storage import Storage
+from wandr_pipeline.storage import Storage, read_parquet_bytes
 from wandr_pipeline.submissions import record_submissions
 from wandr_pipeline.url_lists import RejectedLine, read_url_list
 from wandr_pipeline.urls import VideoRef
@@ -19,6 +28,10 @@ from wandr_pipeline.urls import VideoRef
 # Dagster's run tags for a run over a range of partitions (what backfills set).
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+# The table a video's processing ends with: its partition exists once every stage ran for the video.
+LAST_TABLE = "video_documents"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +49,10 @@ class PipelineOutcome:
     rejected: list[RejectedLine] = field(default_factory=list)
     runs: list[BatchRun] = field(default_factory=list)
     videos: list[dict] = field(default_factory=list)
+    # keys of the list that were finished before this run and were not processed again
+    already_done: list[str] = field(default_factory=list)
+    # Dagster runs that a killed earlier run left STARTED, marked failed at the start of this one
+    orphaned_runs: list[str] = field(default_factory=list)
 
     @property
     def pipeline_ok(self) -> bool:
@@ -82,7 +99,7 @@ def materialize_videos(instance: DagsterInstance, keys: Sequence[str], settings:
         result = job.execute_in_process(
             instance=instance,
             tags={PARTITION_RANGE_START_TAG: batch[0], PARTITION_RANGE_END_TAG: batch[-1],
-                  "wandr/launched_by": "cli", **(tags or {})},
+                  LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
             run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
             raise_on_error=False,
         )
@@ -92,6 +109,26 @@ def materialize_videos(instance: DagsterInstance, keys: Sequence[str], settings:
             error = "; ".join(str(event.step_failure_data.error.message).strip()[:300] for event in failures) or "run failed"
         runs.append(BatchRun(result.run_id, batch, result.success, time.perf_counter() - start, error))
     return runs
+
+
+def finished_videos(storage: Storage, keys: Sequence[str]) -> set[str]:
+    """The keys whose processing finished: a `video_documents` partition, and a `videos` row not `failed`.
+
+    Partitions are written atomically, so an existing file is a whole one. A video that failed to
+    download is not finished: the next run tries it again (its failure may have been transient).
+    """
+    from wandr_pipeline.assets._stage import upstream_status
+
+    keys = list(dict.fromkeys(keys))
+    documents = storage.read_existing([storage.partition_path(LAST_TABLE, key) for key in keys])
+    with_document = [key for key in keys if storage.partition_path(LAST_TABLE, key) in documents]
+    videos = storage.read_existing([storage.partition_path("videos", key) for key in with_document])
+    finished = set()
+    for key in with_document:
+        data = videos.get(storage.partition_path("videos", key))
+        if data is not None and upstream_status(read_parquet_bytes(data))[0] != FAILED:
+            finished.add(key)
+    return finished
 
 
 def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
@@ -122,8 +159,10 @@ def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
     return summaries
 
 
-def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | None = None) -> PipelineOutcome:
-    """Register every video of a URL list and materialise all stages for them."""
+def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | None = None, *,
+                 reprocess: bool = False) -> PipelineOutcome:
+    """Register every video of a URL list and materialise all stages for those not finished yet
+    (all of them with `reprocess`). Runs a killed earlier CLI run left STARTED are marked failed first."""
     from wandr_pipeline.resources.storage import storage_for
 
     parsed = read_url_list(path, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots)
@@ -131,18 +170,33 @@ def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | Non
     instance = instance or DagsterInstance.get()
     keys = [ref.video_key for ref in parsed.accepted]
     outcome = PipelineOutcome(keys=keys, rejected=parsed.rejected)
+    try:
+        outcome.orphaned_runs = [run.run_id for run in mark_orphaned_runs(instance)]
+    except Exception:  # noqa: BLE001 - tidying the instance must not stop the videos from being processed
+        log.exception("could not check for runs that a killed earlier run left STARTED")
     if parsed.rejected:  # the sensor's table, so every line of a list ends up somewhere queryable
         from wandr_pipeline.ingestion import content_sha256, write_rejections
 
         write_rejections(storage, str(Path(path).resolve()), content_sha256(Path(path).read_bytes()), parsed.rejected)
     if keys:
         register_videos(instance, storage, parsed.accepted, source=str(path))
-        outcome.runs = materialize_videos(instance, keys, settings)
+        done = set() if reprocess else finished_videos(storage, keys)
+        outcome.already_done = [key for key in keys if key in done]
+        if done:
+            log.info("%d of %d video(s) were finished by an earlier run and are not processed again "
+                     "(--reprocess redoes them)", len(done), len(set(keys)))
+        todo = [key for key in keys if key not in done]
+        if todo:
+            outcome.runs = materialize_videos(instance, todo, settings)
         outcome.videos = video_summaries(storage, keys)
+        for item in outcome.videos:
+            item["already_done"] = item["video_key"] in done
     return outcome
 
 
 def print_summary(outcome: PipelineOutcome) -> None:
+    for run_id in outcome.orphaned_runs:
+        print(f"run {run_id[:8]}: left running by a process that is gone (killed?): marked failed")
     for line in outcome.rejected:
         print(f"rejected line {line.line_number}: {line.text!r}: {line.reason}")
     for run in outcome.runs:
@@ -156,7 +210,12 @@ def print_summary(outcome: PipelineOutcome) -> None:
     print("-" * len(header))
     for item in outcome.videos:
         detail = item.get("error") or item.get("text", "")
+        if item.get("already_done"):
+            detail = f"(already done, not re-run) {detail}"
         print(f"{item['video_key']:<28} {item['download']:<9} {item['transcript']:<10} {item['ocr']:<8} "
               f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}")
     ok = sum(1 for item in outcome.videos if item["download"] == "ok")
     print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")
+    if outcome.already_done:
+        print(f"{len(outcome.already_done)} of them were finished by an earlier run and were not processed again "
+              f"(--reprocess redoes them)")

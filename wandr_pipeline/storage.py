@@ -11,6 +11,12 @@ object visible only once its upload completes (one PUT, or a finalised resumable
 target is written directly; a POSIX file system gets a hidden temporary sibling that is renamed over
 the target. Readers never see half a file.
 
+A write killed half-way (SIGKILL, power loss) leaves only its hidden temporary file, named
+`.<target>.<uuid>.<host>_<pid>_<start>.tmp`: readers skip it (pyarrow/pandas ignore names that start
+with a dot, and `*.parquet` globs do not match it), and the next write of the same target removes it:
+at once when the process named in it is known dead on this host, else once it is older than
+`STALE_TEMP_AGE_S` (another host's writer, or a file from before owners were recorded).
+
 GCS credentials: Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, the metadata
 server on Cloud Run/GKE, or `gcloud auth application-default login`). With `STORAGE_EMULATOR_HOST`
 set, `gs://` goes to that emulator, anonymously.
@@ -21,9 +27,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import posixpath
+import re
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -32,9 +41,16 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wandr_pipeline.liveness import ProcessId
 from wandr_pipeline.urls import is_valid_key
 
 PARTITION_FILE = "part-0.parquet"
+# A temporary file whose writer cannot be judged alive or dead is left this long before it counts as
+# stale; no single write (a 500 MB video copied locally) comes near it.
+STALE_TEMP_AGE_S = 3600.0
+_TEMP_SUFFIX = re.compile(r"(?P<uid>[0-9a-f]{32})(?:\.(?P<owner>[A-Za-z0-9_-]+))?\.tmp")
+
+log = logging.getLogger(__name__)
 
 
 class UnsafeKeyError(ValueError):
@@ -50,8 +66,9 @@ def _check_segment(segment: str) -> str:
 class Storage:
     """A storage root addressed by relative, slash-separated paths."""
 
-    def __init__(self, root_uri: str):
+    def __init__(self, root_uri: str, stale_temp_age_s: float = STALE_TEMP_AGE_S):
         root_uri = str(root_uri)
+        self.stale_temp_age_s = stale_temp_age_s
         self.is_local = "://" not in root_uri or root_uri.startswith("file://")
         if self.is_local:
             local = root_uri[len("file://"):] if root_uri.startswith("file://") else root_uri
@@ -97,7 +114,8 @@ class Storage:
             return target
         parent = posixpath.dirname(target)
         self.fs.makedirs(parent, exist_ok=True)
-        tmp = f"{parent}/.{posixpath.basename(target)}.{uuid.uuid4().hex}.tmp"
+        self.remove_stale_temps(target)
+        tmp = f"{parent}/.{posixpath.basename(target)}.{uuid.uuid4().hex}.{ProcessId.current().token()}.tmp"
         try:
             write(tmp)
             with open(tmp, "rb+") as handle:  # data on disk before the rename makes it visible
@@ -107,6 +125,34 @@ class Storage:
             if self.fs.exists(tmp):
                 self.fs.rm_file(tmp)
         return target
+
+    def remove_stale_temps(self, target: str) -> list[str]:
+        """Remove the temporary siblings of `target` (a local path) that killed writes left behind."""
+        parent, name = posixpath.split(target)
+        prefix = f".{name}."
+        removed = []
+        try:
+            entries = [entry for entry in os.scandir(parent) if entry.name.startswith(prefix)]
+        except FileNotFoundError:
+            return removed
+        now = time.time()
+        for entry in entries:
+            match = _TEMP_SUFFIX.fullmatch(entry.name[len(prefix):])
+            if not match:
+                continue
+            owner = ProcessId.from_token(match.group("owner") or "")
+            dead = owner is not None and owner.is_dead()
+            try:
+                if not dead and now - entry.stat().st_mtime <= self.stale_temp_age_s:
+                    continue
+                os.remove(entry.path)
+            except FileNotFoundError:  # its writer finished (renamed it) or another cleaner got it
+                continue
+            removed.append(entry.path)
+            log.info("removed %s, left by a write that did not finish (%s)", entry.path,
+                     f"its process {owner.pid} on {owner.host} is gone" if dead else
+                     f"older than {self.stale_temp_age_s:.0f} s")
+        return removed
 
     def read_bytes(self, relative_or_uri: str) -> bytes:
         return self.fs.cat_file(self._resolve(relative_or_uri))
@@ -121,6 +167,16 @@ class Storage:
             found = {paths[0]: found}
         by_path = {self.fs._strip_protocol(k): v for k, v in found.items()}
         return [by_path[self.fs._strip_protocol(path)] for path in paths]
+
+    def read_existing(self, relatives: list[str]) -> dict[str, bytes]:
+        """The objects of `relatives` that exist, by relative path (missing ones are left out)."""
+        paths = {self.fs._strip_protocol(self.path(item)): item for item in relatives}
+        if not paths:
+            return {}
+        found = self.fs.cat(list(paths), on_error="omit")
+        if not isinstance(found, dict):  # one path: some fsspec versions return its bytes
+            found = {next(iter(paths)): found}
+        return {paths[self.fs._strip_protocol(path)]: data for path, data in found.items()}
 
     def write_json(self, relative: str, payload: Any) -> str:
         return self.write_bytes(relative, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))
