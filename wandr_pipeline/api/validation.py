@@ -4,7 +4,7 @@ A URL is accepted when it is http(s), has a host, carries no user:password, and 
 host resolves to is a public one (or lies in the configured allow-list). The address check stops the
 obvious server-side request forgery (a job that fetches the metadata server, a database on the LAN,
 the API itself); it is a first line only: yt-dlp resolves the name again at download time and follows
-redirects, so a deployment that must be airtight also limits the workers' egress (see docs/API.md).
+redirects, which the downloader's remote-only mode guards (`engines/egress.py`, docs/API.md).
 """
 
 from __future__ import annotations
