@@ -260,7 +260,8 @@ def test_helm_values_render_the_same_instance_as_deploy_dagster_yaml():
     assert (custom["module"], custom["class"]) == (instance["run_launcher"]["module"], instance["run_launcher"]["class"])
     expected = {k: v for k, v in instance["run_launcher"]["config"].items() if k != "job_image"}
     assert custom["config"] == expected
-    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert queued["tagConcurrencyLimits"] == instance["run_queue"]["tag_concurrency_limits"]
-    assert queued["maxConcurrentRuns"] == instance["run_queue"]["max_concurrent_runs"]
+    coordinator = values["dagsterDaemon"]["runCoordinator"]
+    assert coordinator["type"] == "CustomRunCoordinator"
+    custom_coordinator = coordinator["config"]["customRunCoordinator"]
+    assert custom_coordinator == instance["run_coordinator"]
     assert values["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]

@@ -68,7 +68,7 @@ def test_deploy_instance_config_is_valid(path, monkeypatch):
     assert raw["storage"]["postgres"]["postgres_db"]["hostname"] == {"env": "DAGSTER_PG_HOST"}
 
     checked = []
-    for key in ("run_launcher", "compute_logs"):
+    for key in ("run_launcher", "compute_logs", "run_coordinator"):
         section = raw[key]
         klass = _configurable(section)
         result = process_config(resolve_to_config_type(klass.config_type()), section.get("config", {}))
@@ -78,9 +78,10 @@ def test_deploy_instance_config_is_valid(path, monkeypatch):
 
     result = process_config(resolve_to_config_type(DagsterPostgresStorage.config_type()), raw["storage"]["postgres"])
     assert result.success, result.errors
-    limits = {(l["key"], l["value"]): l["limit"] for l in config["run_queue"]["tag_concurrency_limits"]}
+    limits = {(l["key"], l["value"]): l["limit"]
+              for l in config["run_coordinator"]["config"]["tag_concurrency_limits"]}
     assert limits[("wandr/compute", "gpu")] >= 1
-    assert "GCSComputeLogManager" in checked
+    assert "GCSComputeLogManager" in checked and "OpTagRunCoordinator" in checked
 
 
 def _postgres_home(home: Path) -> None:
