@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 from difflib import SequenceMatcher
-from pathlib import Path
 
 import duckdb
 import jiwer

@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import shutil
 import time
 import uuid
 from pathlib import Path

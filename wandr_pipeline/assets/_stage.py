@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pyarrow as pa
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, MetadataValue, Output
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+    asset,
+)
 
+from wandr_pipeline.compute import gpu_tags_from_settings
 from wandr_pipeline.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, short_error
+from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.schemas import status_row, to_table
+from wandr_pipeline.settings import Settings
 
 FAILED_VIDEOS_CHECK = "no_failed_videos"
 # Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): progress is throttled.
@@ -22,6 +35,30 @@ def failed_videos_check(asset_name: str) -> AssetCheckSpec:
         FAILED_VIDEOS_CHECK, asset=asset_name,
         description="Warns when videos of the run ended with status 'failed' in this stage (see the error column).",
     )
+
+
+def stage_asset(*, table: str, inputs: Iterable[str] = (), kinds: set[str], description: str, gpu: bool = False):
+    """`@asset` for a per-video stage: `videos` partitions, the warehouse IO manager writing `table`,
+    multi-run backfills of `WANDR_PARTITIONS_PER_RUN` videos, the `no_failed_videos` check, and with
+    `gpu` the `wandr/compute=gpu` op tags that route it to an L4 in production (compute.py)."""
+    settings = Settings.from_env()
+
+    def decorate(fn: Callable) -> Any:
+        return asset(
+            name=fn.__name__,
+            partitions_def=videos_partitions,
+            io_manager_key="warehouse_io_manager",
+            metadata={"table": table},
+            ins={name: AssetIn() for name in inputs},
+            backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=settings.partitions_per_run),
+            check_specs=[failed_videos_check(fn.__name__)],
+            op_tags=gpu_tags_from_settings(settings) if gpu else None,
+            group_name="videos",
+            kinds=kinds,
+            description=description,
+        )(fn)
+
+    return decorate
 
 
 def upstream_status(table: pa.Table) -> tuple[str, str | None]:

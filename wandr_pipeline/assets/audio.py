@@ -4,27 +4,19 @@
 import tempfile
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext
 
-from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
+from wandr_pipeline.assets._stage import StageRun, first_row, stage_asset
 from wandr_pipeline.media.audio import extract_audio
 from wandr_pipeline.outcomes import OK, NotApplicable
-from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import StorageResource
 from wandr_pipeline.schemas import AUDIO
-from wandr_pipeline.settings import Settings
-
-_SETTINGS = Settings.from_env()
 
 
-@asset(
-    partitions_def=videos_partitions,
-    io_manager_key="warehouse_io_manager",
-    metadata={"table": "audio"},
-    ins={"raw_video": AssetIn()},
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
-    check_specs=[failed_videos_check("audio")],
-    group_name="videos",
+
+@stage_asset(
+    table="audio",
+    inputs=["raw_video"],
     kinds={"ffmpeg", "parquet"},
     description="16 kHz mono WAV of each video's soundtrack (ffmpeg); table `audio`.",
 )

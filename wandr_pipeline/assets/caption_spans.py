@@ -6,28 +6,20 @@ one-character noise is dropped. Writes `media/<video_key>/captions.srt` and `cap
 """
 
 
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext
 
-from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
+from wandr_pipeline.assets._stage import StageRun, first_row, stage_asset
 from wandr_pipeline.media.captions import build_spans, reads_from_rows
 from wandr_pipeline.media.subtitles import caption_cues, to_srt, to_vtt
 from wandr_pipeline.outcomes import EMPTY, OK
-from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import CaptionSettings, StorageResource
 from wandr_pipeline.schemas import CAPTION_SPANS
-from wandr_pipeline.settings import Settings
-
-_SETTINGS = Settings.from_env()
 
 
-@asset(
-    partitions_def=videos_partitions,
-    io_manager_key="warehouse_io_manager",
-    metadata={"table": "caption_spans"},
-    ins={"ocr_text": AssetIn(), "raw_video": AssetIn(), "sampled_frames": AssetIn()},
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
-    check_specs=[failed_videos_check("caption_spans")],
-    group_name="videos",
+
+@stage_asset(
+    table="caption_spans",
+    inputs=["ocr_text", "raw_video", "sampled_frames"],
     kinds={"python", "parquet"},
     description="Caption lines with the time they were on screen (OCR reads merged across frames), plus "
                 "captions.srt/.vtt per video; table `caption_spans`.",

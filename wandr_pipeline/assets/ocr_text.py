@@ -11,35 +11,26 @@ import base64
 import math
 import time
 
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, MetadataValue, asset
+from dagster import AssetExecutionContext, MetadataValue
 
-from wandr_pipeline.assets._stage import StageRun, failed_videos_check
-from wandr_pipeline.assets.transcript import GPU_TAGS
+from wandr_pipeline.assets._stage import StageRun, stage_asset
 from wandr_pipeline.media.contact_sheet import ContactSheet, encode_sheet
 from wandr_pipeline.media.frame_reading import FrameOcr, read_frames
 from wandr_pipeline.media.frames import decode_jpeg
 from wandr_pipeline.outcomes import EMPTY, FAILED, OK, short_error
-from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import CaptionSettings, OcrReader, StorageResource
 from wandr_pipeline.schemas import OCR_TEXT, status_row
-from wandr_pipeline.settings import Settings
 
-_SETTINGS = Settings.from_env()
 FRAMES_PER_REQUEST = 16  # frames handed to the engine at once, unless it prefers more (`preferred_batch`)
 INLINE_SHEETS = 3            # contact sheets shown inline in the run's metadata (the rest as paths)
 INLINE_SHEET_WIDTH = 480     # px of an inline sheet (kept small: metadata lives in Dagster's event log)
 
 
-@asset(
-    partitions_def=videos_partitions,
-    io_manager_key="warehouse_io_manager",
-    metadata={"table": "ocr_text"},
-    ins={"sampled_frames": AssetIn()},
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
-    check_specs=[failed_videos_check("ocr_text")],
-    op_tags=GPU_TAGS,
-    group_name="videos",
+@stage_asset(
+    table="ocr_text",
+    inputs=["sampled_frames"],
     kinds={"python", "parquet"},
+    gpu=True,
     description="Text lines read on each sampled frame, with boxes and confidence; frames whose text did not "
                 "change reuse the last read; table `ocr_text`.",
 )

@@ -7,20 +7,17 @@ import logging
 import tempfile
 from pathlib import Path
 
-from dagster import AssetExecutionContext, BackfillPolicy, asset
+from dagster import AssetExecutionContext
 
-from wandr_pipeline.assets._stage import StageRun, failed_videos_check
+from wandr_pipeline.assets._stage import StageRun, stage_asset
 from wandr_pipeline.engines.download import post_metadata
 from wandr_pipeline.media.probe import probe_media
 from wandr_pipeline.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.redaction import redact_url
-from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import StorageResource, VideoDownloader
 from wandr_pipeline.schemas import VIDEOS
 from wandr_pipeline.submissions import load_submission
-from wandr_pipeline.settings import Settings
 
-_SETTINGS = Settings.from_env()
 # yt-dlp's chatter goes to the compute logs, not to Dagster's event log (one event per line).
 _YTDLP_LOG = logging.getLogger("wandr_pipeline.yt_dlp")
 
@@ -33,13 +30,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@asset(
-    partitions_def=videos_partitions,
-    io_manager_key="warehouse_io_manager",
-    metadata={"table": "videos"},
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
-    check_specs=[failed_videos_check("raw_video")],
-    group_name="videos",
+@stage_asset(
+    table="videos",
     kinds={"python", "parquet"},
     description="The downloaded post (yt-dlp) with its metadata; table `videos`.",
 )

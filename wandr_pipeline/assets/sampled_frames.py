@@ -1,31 +1,22 @@
 """`sampled_frames`: every Nth frame of each video as JPEG, timestamped by presentation time."""
 
 
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext
 
-from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
-from wandr_pipeline.assets.transcript import GPU_TAGS
+from wandr_pipeline.assets._stage import StageRun, first_row, stage_asset
 from wandr_pipeline.engines.device import choose_frame_decoder
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 from wandr_pipeline.outcomes import OK, NotApplicable
-from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import FrameSampler, StorageResource
 from wandr_pipeline.schemas import FRAMES
-from wandr_pipeline.settings import Settings
-
-_SETTINGS = Settings.from_env()
 
 
-@asset(
-    partitions_def=videos_partitions,
-    io_manager_key="warehouse_io_manager",
-    metadata={"table": "frames"},
-    ins={"raw_video": AssetIn()},
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
-    check_specs=[failed_videos_check("sampled_frames")],
-    op_tags=GPU_TAGS,
-    group_name="videos",
+
+@stage_asset(
+    table="frames",
+    inputs=["raw_video"],
     kinds={"opencv", "parquet"},
+    gpu=True,
     description="Every Nth frame (default 30) as JPEG with its presentation timestamp; table `frames`.",
 )
 def sampled_frames(context: AssetExecutionContext, storage: StorageResource, frame_sampler: FrameSampler,

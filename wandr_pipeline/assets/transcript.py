@@ -8,34 +8,23 @@ The video's caption text (place names, spelled right on screen) goes to Whisper 
 
 import time
 
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext
 
-from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row
-from wandr_pipeline.compute import gpu_tags_from_settings
+from wandr_pipeline.assets._stage import StageRun, first_row, stage_asset
 from wandr_pipeline.engines.transcribe import load_audio
 from wandr_pipeline.media.captions import echoes_hints, hint_text
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
 from wandr_pipeline.outcomes import OK
-from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.resources import CaptionSettings, StorageResource, WhisperResource
 from wandr_pipeline.schemas import TRANSCRIPT_SEGMENTS
-from wandr_pipeline.settings import Settings
-
-_SETTINGS = Settings.from_env()
-# `wandr/compute=gpu` + the k8s GPU request (wandr_pipeline/compute.py): L4 pods in production.
-GPU_TAGS = gpu_tags_from_settings(_SETTINGS)
 
 
-@asset(
-    partitions_def=videos_partitions,
-    io_manager_key="warehouse_io_manager",
-    metadata={"table": "transcript_segments"},
-    ins={"audio": AssetIn(), "caption_spans": AssetIn()},
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
-    check_specs=[failed_videos_check("transcript")],
-    op_tags=GPU_TAGS,
-    group_name="videos",
+
+@stage_asset(
+    table="transcript_segments",
+    inputs=["audio", "caption_spans"],
     kinds={"pytorch", "parquet"},
+    gpu=True,
     description="Speech segments with start/end times (faster-whisper, VAD on, the video's captions as hints), "
                 "plus transcript.srt/.vtt per video; table `transcript_segments`.",
 )

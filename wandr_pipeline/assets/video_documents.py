@@ -7,34 +7,19 @@ speech and captions in time order for downstream extraction (`media/clean_text.p
 
 import datetime as dt
 
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext
 
-from wandr_pipeline.assets._stage import StageRun, failed_videos_check, first_row, upstream_status
+from wandr_pipeline.assets._stage import StageRun, first_row, stage_asset, upstream_status
 from wandr_pipeline.media.clean_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
 from wandr_pipeline.media.text import distinct_lines
 from wandr_pipeline.outcomes import FAILED, OK, PermanentError
-from wandr_pipeline.partitions import videos_partitions
 from wandr_pipeline.schemas import VIDEO_DOCUMENTS
-from wandr_pipeline.settings import Settings
-
-_SETTINGS = Settings.from_env()
 
 
-@asset(
-    partitions_def=videos_partitions,
-    io_manager_key="warehouse_io_manager",
-    metadata={"table": "video_documents"},
-    ins={
-        "raw_video": AssetIn(),
-        "audio": AssetIn(),
-        "transcript": AssetIn(),
-        "sampled_frames": AssetIn(),
-        "ocr_text": AssetIn(),
-        "caption_spans": AssetIn(),
-    },
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=_SETTINGS.partitions_per_run),
-    check_specs=[failed_videos_check("video_documents")],
-    group_name="videos",
+
+@stage_asset(
+    table="video_documents",
+    inputs=["raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans"],
     kinds={"parquet"},
     description="One row per video: post metadata, full transcript, caption spans, on-screen text, and speech + "
                 "captions merged into one clean text; table `video_documents`.",
