@@ -17,13 +17,16 @@ STAGE_TAG = "wandr/stage"
 GPU_RUN_TAGS = as_run_tags(gpu_tags_from_settings(Settings.from_env()))
 CPU_RUN_TAGS = {COMPUTE_TAG: CPU}
 
-process_videos_job = define_asset_job(
-    PROCESS_VIDEOS_JOB,
-    selection=AssetSelection.groups("videos"),
-    partitions_def=videos_partitions,
-    executor_def=in_process_executor,
-    tags=GPU_RUN_TAGS,
-    description="Every stage, raw video to video documents, for a batch of videos in one process.",
+
+def _batch_job(name: str, selection: AssetSelection, tags: dict[str, str], description: str):
+    """A job over a batch of `videos` partitions, all in one process (each model loads once per run)."""
+    return define_asset_job(name, selection=selection, partitions_def=videos_partitions,
+                            executor_def=in_process_executor, tags=tags, description=description)
+
+
+process_videos_job = _batch_job(
+    PROCESS_VIDEOS_JOB, AssetSelection.groups("videos"), GPU_RUN_TAGS,
+    "Every stage, raw video to video documents, for a batch of videos in one process.",
 )
 
 # The stage groups that run automatically (docs/INGESTION.md): the url_list sensor/schedule request
@@ -40,41 +43,25 @@ MEDIA_ASSETS = ("audio",)
 GPU_STAGE_ASSETS = ("transcript", "sampled_frames", "ocr_text", "caption_spans", "video_documents")
 DOCUMENT_ASSETS = ("video_documents",)
 
-ingest_videos_job = define_asset_job(
-    INGEST_VIDEOS_JOB,
-    selection=AssetSelection.assets(*INGEST_ASSETS),
-    partitions_def=videos_partitions,
-    executor_def=in_process_executor,
-    tags={**CPU_RUN_TAGS, STAGE_TAG: "ingest"},
-    description="Download and audio extraction for a batch of videos (CPU): feeds the GPU stages.",
+ingest_videos_job = _batch_job(
+    INGEST_VIDEOS_JOB, AssetSelection.assets(*INGEST_ASSETS), {**CPU_RUN_TAGS, STAGE_TAG: "ingest"},
+    "Download and audio extraction for a batch of videos (CPU): feeds the GPU stages.",
 )
 
-extract_media_job = define_asset_job(
-    EXTRACT_MEDIA_JOB,
-    selection=AssetSelection.assets(*MEDIA_ASSETS),
-    partitions_def=videos_partitions,
-    executor_def=in_process_executor,
-    tags={**CPU_RUN_TAGS, STAGE_TAG: "media"},
-    description="Audio again for videos whose download changed (e.g. a raw_video backfill).",
+extract_media_job = _batch_job(
+    EXTRACT_MEDIA_JOB, AssetSelection.assets(*MEDIA_ASSETS), {**CPU_RUN_TAGS, STAGE_TAG: "media"},
+    "Audio again for videos whose download changed (e.g. a raw_video backfill).",
 )
 
-gpu_stages_job = define_asset_job(
-    GPU_STAGES_JOB,
-    selection=AssetSelection.assets(*GPU_STAGE_ASSETS),
-    partitions_def=videos_partitions,
-    executor_def=in_process_executor,
-    tags={**GPU_RUN_TAGS, STAGE_TAG: "gpu"},
-    description="Transcript, frames, OCR, caption spans and documents for downloaded videos, on one GPU worker "
-                "(L4 in production).",
+gpu_stages_job = _batch_job(
+    GPU_STAGES_JOB, AssetSelection.assets(*GPU_STAGE_ASSETS), {**GPU_RUN_TAGS, STAGE_TAG: "gpu"},
+    "Transcript, frames, OCR, caption spans and documents for downloaded videos, on one GPU worker "
+    "(L4 in production).",
 )
 
-refresh_documents_job = define_asset_job(
-    REFRESH_DOCUMENTS_JOB,
-    selection=AssetSelection.assets(*DOCUMENT_ASSETS),
-    partitions_def=videos_partitions,
-    executor_def=in_process_executor,
-    tags={**CPU_RUN_TAGS, STAGE_TAG: "documents"},
-    description="Rebuild video documents whose inputs changed (e.g. after a transcript backfill).",
+refresh_documents_job = _batch_job(
+    REFRESH_DOCUMENTS_JOB, AssetSelection.assets(*DOCUMENT_ASSETS), {**CPU_RUN_TAGS, STAGE_TAG: "documents"},
+    "Rebuild video documents whose inputs changed (e.g. after a transcript backfill).",
 )
 
 AUTOMATION_JOBS = [ingest_videos_job, extract_media_job, gpu_stages_job, refresh_documents_job]
