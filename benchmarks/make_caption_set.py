@@ -25,16 +25,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+from make_sample_clips import fail, run, synthesize  # noqa: E402  (same tools, same espeak voice and speed)
+
 DEFAULT_OUT = REPO / "benchmarks" / "out" / "caption_set"
 WIDTH, HEIGHT, FPS = 540, 960, 30
 SIDE_MARGIN = 26
@@ -215,18 +216,6 @@ CLIPS: list[dict] = [
 ]
 
 
-def fail(msg: str) -> None:
-    print(f"error: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def run(cmd: list[str]) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        fail(f"command failed ({proc.returncode}): {' '.join(cmd[:6])} ...\n{proc.stderr[-3000:]}")
-    return proc.stdout
-
-
 def check_tools() -> None:
     for tool in ("espeak-ng", "ffmpeg"):
         if shutil.which(tool) is None:
@@ -334,9 +323,7 @@ def caption_box(cap: Cap, size: int) -> list[float]:
 def make_clip(spec: dict, out_dir: Path, tmp: Path) -> dict:
     name, duration = spec["name"], spec["duration"]
     wav = tmp / f"{name}.wav"
-    run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), spec["speech"]])
-    with wave.open(str(wav), "rb") as handle:
-        speech_s = handle.getnframes() / handle.getframerate()
+    speech_s = synthesize(spec["speech"], wav)
     if speech_s + 0.8 > duration:
         fail(f"{name}: speech is {speech_s:.1f} s, longer than the {duration} s clip")
 
