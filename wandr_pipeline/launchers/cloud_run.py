@@ -10,44 +10,34 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from dagster import DagsterInstance, StringSource
+from dagster import DagsterInstance
 from dagster import _check as check
-from dagster import Field
 from dagster._core.events import EngineEventData
 from dagster._grpc.types import ExecuteRunArgs
 from dagster_contrib_gcp.cloud_run.run_launcher import CloudRunRunLauncher
 
-from wandr_pipeline.compute import COMPUTE_TAG, GPU
-from wandr_pipeline.launchers import GPU_LOCATION_SUFFIX, run_needs_gpu
+from wandr_pipeline.launchers import GPU_LOCATION_SUFFIX, GpuTagRouting
 
 
 CLOUD_RUN_JOB_TAG = "wandr/cloud_run_job"
 
 
-class GpuRoutingCloudRunRunLauncher(CloudRunRunLauncher):
-    def __init__(self, *args, gpu_tag_key: str = COMPUTE_TAG, gpu_tag_value: str = GPU, **kwargs):
-        self.gpu_tag_key = gpu_tag_key
-        self.gpu_tag_value = gpu_tag_value
+class GpuRoutingCloudRunRunLauncher(GpuTagRouting, CloudRunRunLauncher):
+    def __init__(self, *args, **kwargs):
         self._routing = threading.local()
         super().__init__(*args, **kwargs)
 
     @classmethod
     def config_type(cls):
         config = dict(CloudRunRunLauncher.config_type())
-        config["gpu_tag_key"] = Field(StringSource, is_required=False, default_value=COMPUTE_TAG)
-        config["gpu_tag_value"] = Field(StringSource, is_required=False, default_value=GPU)
+        config.update(cls.gpu_tag_fields())
         return config
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):
-        return cls(inst_data=inst_data, **config_value)
 
     def job_key_for_run(self, dagster_run) -> str:
         """The `job_name_by_code_location` entry this run goes to."""
         location = check.not_none(dagster_run.remote_job_origin).location_name
         gpu_key = f"{location}{GPU_LOCATION_SUFFIX}"
-        if gpu_key in self.job_name_by_code_location and run_needs_gpu(
-                self._instance, dagster_run, self.gpu_tag_key, self.gpu_tag_value):
+        if gpu_key in self.job_name_by_code_location and self.is_gpu_run(dagster_run):
             return gpu_key
         return location
 

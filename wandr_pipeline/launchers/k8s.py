@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from dagster import Field, Permissive, StringSource
+from dagster import Field, Permissive
 from dagster_k8s import K8sRunLauncher
 from dagster_k8s.container_context import K8sContainerContext
 from dagster_k8s.job import UserDefinedDagsterK8sConfig
 
-from wandr_pipeline.compute import COMPUTE_TAG, GPU
-from wandr_pipeline.launchers import run_needs_gpu
+from wandr_pipeline.launchers import GpuTagRouting
 
 
-class GpuRoutingK8sRunLauncher(K8sRunLauncher):
+class GpuRoutingK8sRunLauncher(GpuTagRouting, K8sRunLauncher):
     """Every option of `K8sRunLauncher`, plus:
 
     - `gpu_run_k8s_config`: a `dagster-k8s/config`-shaped dict (container_config, pod_spec_config,
@@ -21,11 +20,8 @@ class GpuRoutingK8sRunLauncher(K8sRunLauncher):
     - `gpu_tag_key` / `gpu_tag_value`: the tag that marks a GPU run or step (`wandr/compute=gpu`).
     """
 
-    def __init__(self, gpu_run_k8s_config: Mapping[str, Any] | None = None, gpu_tag_key: str = COMPUTE_TAG,
-                 gpu_tag_value: str = GPU, **kwargs: Any):
+    def __init__(self, gpu_run_k8s_config: Mapping[str, Any] | None = None, **kwargs: Any):
         self.gpu_run_k8s_config = dict(gpu_run_k8s_config or {})
-        self.gpu_tag_key = gpu_tag_key
-        self.gpu_tag_value = gpu_tag_value
         super().__init__(**kwargs)
 
     @classmethod
@@ -35,16 +31,8 @@ class GpuRoutingK8sRunLauncher(K8sRunLauncher):
             Permissive(), is_required=False, default_value={},
             description="dagster-k8s config merged into GPU runs' pods (GPU request, node selector, tolerations).",
         )
-        config["gpu_tag_key"] = Field(StringSource, is_required=False, default_value=COMPUTE_TAG)
-        config["gpu_tag_value"] = Field(StringSource, is_required=False, default_value=GPU)
+        config.update(cls.gpu_tag_fields())
         return config
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):
-        return cls(inst_data=inst_data, **config_value)
-
-    def is_gpu_run(self, dagster_run) -> bool:
-        return run_needs_gpu(self._instance, dagster_run, self.gpu_tag_key, self.gpu_tag_value)
 
     def get_container_context_for_run(self, dagster_run) -> K8sContainerContext:
         context = super().get_container_context_for_run(dagster_run)
