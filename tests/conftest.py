@@ -45,30 +45,45 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request, client_address):  # clients (yt-dlp probing) hang up early
+    def handle_error(self, request, client_address):  # clients (yt-dlp probing, timeouts) hang up early
         pass
 
 
-class LoopbackServer:
-    """A static file server on 127.0.0.1 serving `root`; missing paths answer 404."""
+class BackgroundServer:
+    """An HTTP server on 127.0.0.1 (a free port) answering with `handler` from a daemon thread.
 
-    def __init__(self, root: Path):
-        self.root = root
-        handler = functools.partial(_QuietHandler, directory=str(root))
+    `server_attributes` are set on the server before it starts (handlers read them as `self.server.x`).
+    """
+
+    def __init__(self, handler, **server_attributes):
         self.httpd = _QuietServer(("127.0.0.1", 0), handler)
+        for name, value in server_attributes.items():
+            setattr(self.httpd, name, value)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def port(self) -> int:
+        return self.httpd.server_address[1]
 
-    def url(self, name: str) -> str:
-        return f"{self.base_url}/{name}"
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class LoopbackServer(BackgroundServer):
+    """A static file server on 127.0.0.1 serving `root`; missing paths answer 404."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        super().__init__(functools.partial(_QuietHandler, directory=str(root)))
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/{name}"
 
 
 @pytest.fixture(scope="session")

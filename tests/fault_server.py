@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from tests.conftest import BackgroundServer
 
 LOGIN_WALL = b"""<!doctype html><html><head><title>Log in | Example</title></head>
 <body><form action="/login"><input name="user"><input type="password" name="pw"></form>
@@ -29,7 +31,6 @@ LOGIN_WALL = b"""<!doctype html><html><head><title>Log in | Example</title></hea
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format, *args):  # noqa: A002 - keep test output clean
@@ -103,29 +104,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):  # clients hang up early, on purpose or not
-        pass
-
-
-class FaultServer:
+class FaultServer(BackgroundServer):
     """The misbehaving server on 127.0.0.1, serving `root` under `/media/`."""
 
     def __init__(self, root: Path):
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
-        self.httpd.root = Path(root)
-        self.httpd.hits = Counter()
-        self.httpd.requests = []
-        self.httpd.lock = threading.Lock()
-        self.httpd.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        super().__init__(_Handler, root=Path(root), hits=Counter(), requests=[], lock=threading.Lock(),
+                         stopping=threading.Event())
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -139,6 +123,5 @@ class FaultServer:
         return list(self.httpd.requests)
 
     def close(self) -> None:
-        self.httpd.stopping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.httpd.stopping.set()  # releases the hanging handlers
+        super().close()

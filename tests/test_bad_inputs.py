@@ -147,7 +147,7 @@ def corpus(tmp_path_factory, ffmpeg):
     }
     lines = ["# the bad-input corpus", "", "   ", "not-a-url", "javascript:alert(1)", "ftp://example.com/clip.mp4",
              "https://", "https://a.example/x https://b.example/y", "file:///etc/hostname", "allowed/escape.mp4",
-             f"http://user:{SECRETS['password']}@127.0.0.1:{server.httpd.server_address[1]}/media/kyoto.mp4"]
+             f"http://user:{SECRETS['password']}@127.0.0.1:{server.port}/media/kyoto.mp4"]
     for case in CASES:
         lines.append(_line(case, server, inside))
         if case.name == "five-spellings":
@@ -358,7 +358,7 @@ def test_credentials_and_cookies_never_reach_logs_tables_or_metadata(corpus):
 @pytest.fixture(scope="module")
 def remote_only(corpus):
     server, root = corpus["server"], corpus["root"]
-    port = server.httpd.server_address[1]
+    port = server.port
     lines = {
         "loopback literal": server.url("media/silent.mp4"),
         "IPv6 loopback": f"http://[::1]:{port}/media/silent.mp4",
