@@ -240,10 +240,16 @@ def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
         reason = "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
         raise PermanentError(reason)
     path = max(files, key=lambda p: p.stat().st_size)
-    ext = path.suffix.lstrip(".").lower()
-    if not _SAFE_EXT.match(ext):  # the extension comes from the internet: keep it a plain word
-        path = path.rename(path.with_name("video.bin"))
+    safe = safe_extension(path.suffix, default="bin")
+    if path.suffix != f".{safe}":
+        path = path.rename(path.with_name(f"video.{safe}"))
     return DownloadedPost(path=path, info=info)
+
+
+def safe_extension(suffix: str, default: str) -> str:
+    """A file extension from the internet as a plain lower-case word (`.MP4` -> `mp4`), else `default`."""
+    ext = suffix.lstrip(".").lower()
+    return ext if _SAFE_EXT.match(ext) else default
 
 
 def post_metadata(info: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from wandr_pipeline.engines.download import DownloadedPost, DownloadSettings, download_post
+from wandr_pipeline.engines.download import DownloadedPost, DownloadSettings, download_post, safe_extension
 from wandr_pipeline.network_policy import AllowList
 from wandr_pipeline.outcomes import PermanentError, TransientError
 from wandr_pipeline.redaction import redact_url
@@ -76,8 +76,7 @@ class VideoDownloader(ConfigurableResource):
 def _fetch_gcs_object(url: str, dest_dir: Path, fetch_object: Callable[[str, Path], None]) -> DownloadedPost:
     """Copy a `gs://` source object; a missing or forbidden object is permanent, other faults transient."""
     name = Path(urlsplit(url).path)
-    ext = name.suffix.lstrip(".").lower()
-    target = dest_dir / f"video.{ext if ext.isalnum() and len(ext) <= 8 else 'mp4'}"
+    target = dest_dir / f"video.{safe_extension(name.suffix, default='mp4')}"
     dest_dir.mkdir(parents=True, exist_ok=True)
     try:
         fetch_object(url, target)
