@@ -127,9 +127,18 @@ def host_problem(host: str, allow: AllowList, *, resolve_timeout_s: float = 3.0)
             addresses = resolve_host(host, resolve_timeout_s)
         except (OSError, ResolverUnavailable, UnicodeError):
             return None
+    refused = first_refused_address(addresses, allow)
+    if refused is None:
+        return None
+    address, problem = refused
+    return problem if str(address) == host else f"{problem} ({address})"
+
+
+def first_refused_address(addresses: Iterable[str], allow: AllowList) -> tuple[IpAddress, str] | None:
+    """The first of `addresses` that is not public and not allowed, with the reason; None if none is."""
     for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
+        address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
         problem = address_problem(address)
         if problem and not allow.allows_address(address):
-            return problem if text == host else f"{problem} ({text})"
+            return address, problem
     return None

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from wandr_pipeline.network_policy import (  # noqa: F401 - re-exported for the API's callers
-    AllowList, IpAddress, ResolverUnavailable, address_problem, resolve_host,
+    AllowList, ResolverUnavailable, address_problem, first_refused_address, resolve_host,
 )
 from wandr_pipeline.urls import InvalidVideoUrl, VideoRef, parse_video_url
 
@@ -97,10 +97,9 @@ def check_url(url: object, policy: UrlPolicy, resolver: Resolver | None = None) 
             if temporary:
                 raise ResolverUnavailable(f"resolving {host!r} failed for now") from None
             raise UrlRejected(f"host {host!r} does not resolve") from None
-    for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
-        problem = address_problem(address)
-        if problem and not policy.allow.allows_address(address):
-            shown = host if literal is not None else f"{host} ({address})"
-            raise UrlRejected(f"refusing to fetch {shown}: {problem} (allow it with WANDR_API_ALLOWED_NETWORKS)")
+    refused = first_refused_address(addresses, policy.allow)
+    if refused is not None:
+        address, problem = refused
+        shown = host if literal is not None else f"{host} ({address})"
+        raise UrlRejected(f"refusing to fetch {shown}: {problem} (allow it with WANDR_API_ALLOWED_NETWORKS)")
     return ref
