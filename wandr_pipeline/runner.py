@@ -22,7 +22,7 @@ from wandr_pipeline.recovery import LAUNCHED_BY_TAG, mark_orphaned_runs, process
 from wandr_pipeline.settings import Settings
 from wandr_pipeline.storage import Storage, read_parquet_bytes
 from wandr_pipeline.submissions import record_submissions
-from wandr_pipeline.url_lists import RejectedLine, read_url_list
+from wandr_pipeline.url_lists import RejectedLine
 from wandr_pipeline.urls import VideoRef
 
 # Dagster's run tags for a run over a range of partitions (what backfills set).
@@ -163,9 +163,12 @@ def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | Non
                  reprocess: bool = False) -> PipelineOutcome:
     """Register every video of a URL list and materialise all stages for those not finished yet
     (all of them with `reprocess`). Runs a killed earlier CLI run left STARTED are marked failed first."""
+    from wandr_pipeline.ingestion import content_sha256, parse_list_bytes, write_rejections
     from wandr_pipeline.resources.storage import storage_for
 
-    parsed = read_url_list(path, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots)
+    data = Path(path).read_bytes()  # read once: parsed here, hashed for the rejections table below
+    parsed = parse_list_bytes(str(path), data, allow_local_files=settings.accepts_local_files,
+                              local_roots=settings.local_input_roots)
     storage = storage_for(settings.storage_uri)
     instance = instance or DagsterInstance.get()
     keys = [ref.video_key for ref in parsed.accepted]
@@ -175,9 +178,7 @@ def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | Non
     except Exception:  # noqa: BLE001 - tidying the instance must not stop the videos from being processed
         log.exception("could not check for runs that a killed earlier run left STARTED")
     if parsed.rejected:  # the sensor's table, so every line of a list ends up somewhere queryable
-        from wandr_pipeline.ingestion import content_sha256, write_rejections
-
-        write_rejections(storage, str(Path(path).resolve()), content_sha256(Path(path).read_bytes()), parsed.rejected)
+        write_rejections(storage, str(Path(path).resolve()), content_sha256(data), parsed.rejected)
     if keys:
         register_videos(instance, storage, parsed.accepted, source=str(path))
         done = set() if reprocess else finished_videos(storage, keys)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from wandr_pipeline.engines.download import local_path_problem
 from wandr_pipeline.redaction import redact_url
 from wandr_pipeline.urls import InvalidVideoUrl, VideoRef, parse_video_url
 
@@ -31,7 +32,6 @@ def parse_url_list(text: str, *, base_dir: Path | None = None, allow_local_files
     Local files must lie under `local_roots` when it is not empty. Rejected lines keep their text
     with any password or signed query value redacted (they are logged and stored).
     """
-    from wandr_pipeline.engines.download import local_path_problem
 
     result = ParsedUrlList()
     seen: set[str] = set()
