@@ -63,7 +63,7 @@ def timed(fn):
 
 def direct_work(url: str, workdir: Path, transcriber, ocr_engine, every_n: int = 30, long_side: int = 960) -> dict:
     """The pipeline's work for one video by direct calls (no Dagster), timed per stage."""
-    from wandr_pipeline.engines.download import DownloadSettings, download_post
+    from wandr_pipeline.engines.ytdlp import DownloadSettings, download_post
     from wandr_pipeline.media.audio import extract_audio
     from wandr_pipeline.media.frames import encode_jpeg, sample_frames
     from wandr_pipeline.media.probe import probe_media
@@ -92,10 +92,10 @@ def dagster_run(urls: list[str], root: Path, partitions_per_run: int) -> tuple[f
     """Register `urls` and run the whole graph once (in-process), as the CLI does."""
     from dagster import DagsterInstance
 
-    from wandr_pipeline.runner import materialize_videos, register_videos
+    from wandr_pipeline.cli.runner import materialize_videos, register_videos
     from wandr_pipeline.settings import Settings
-    from wandr_pipeline.storage import Storage
-    from wandr_pipeline.urls import parse_video_url
+    from wandr_pipeline.lib.storage import Storage
+    from wandr_pipeline.lib.urls import parse_video_url
 
     home = root / "home"
     home.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from wandr_pipeline.engines.ocr import RapidOcrEngine
-    from wandr_pipeline.engines.transcribe import WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
 
     results: dict = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
                      "date": time.strftime("%Y-%m-%d %H:%M")}

@@ -47,7 +47,7 @@ from rapidfuzz import fuzz  # noqa: E402
 from wandr_pipeline.media.captions import CaptionRules, build_spans, fold, hint_text, reads_from_rows  # noqa: E402
 from wandr_pipeline.media.frame_reading import read_frames  # noqa: E402
 from wandr_pipeline.media.frames import sample_frames  # noqa: E402
-from wandr_pipeline.media.similarity import SimilarityConfig  # noqa: E402
+from wandr_pipeline.media.frame_gate import SimilarityConfig  # noqa: E402
 
 DEFAULT_SET = REPO / "benchmarks" / "out" / "caption_set"
 OUT = REPO / "benchmarks" / "out"
@@ -216,7 +216,7 @@ def asr_experiment(clips: list[dict]) -> dict:
     """Each clip without hints, with the raw caption lines, and with the pipeline's shaped hints (+ echo guard)."""
     import jiwer
 
-    from wandr_pipeline.engines.transcribe import WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
     from wandr_pipeline.media.captions import echoes_hints
 
     transcriber = WhisperTranscriber("tiny.en")

@@ -16,11 +16,11 @@ from wandr_pipeline.api.app import create_app
 from wandr_pipeline.api.config import ApiSettings
 from wandr_pipeline.api.service import JobService
 from wandr_pipeline.api.status import Stage, read_status
-from wandr_pipeline.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
 from wandr_pipeline.settings import Settings
-from wandr_pipeline.storage import Storage
-from wandr_pipeline.submissions import record_submissions
-from wandr_pipeline.urls import parse_video_url
+from wandr_pipeline.lib.storage import Storage
+from wandr_pipeline.lib.submissions import record_submissions
+from wandr_pipeline.lib.urls import parse_video_url
 
 TOKEN = "unit-test-token"
 STAGES = [Stage("raw_video", "videos"), Stage("audio", "audio")]

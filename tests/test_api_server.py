@@ -26,8 +26,8 @@ from dagster import DagsterInstance
 from dagster._core.storage.dagster_run import RunsFilter
 
 from tests.conftest import REPO
-from wandr_pipeline.partitions import VIDEOS_PARTITIONS_NAME
-from wandr_pipeline.urls import parse_video_url
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.lib.urls import parse_video_url
 
 pytestmark = pytest.mark.slow
 

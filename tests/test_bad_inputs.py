@@ -24,8 +24,8 @@ from dagster import AssetCheckKey, AssetKey, DagsterInstance
 from tests.conftest import REPO
 from tests.corpus_media import build_corpus_media
 from tests.fault_server import FaultServer
-from wandr_pipeline.schemas import TABLES
-from wandr_pipeline.urls import parse_video_url
+from wandr_pipeline.lib.schemas import TABLES
+from wandr_pipeline.lib.urls import parse_video_url
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """Grouping ready partitions into runs: full batches go, short ones wait for neighbours in flight."""
 
-from wandr_pipeline.batching import plan_batches, ready_segments
+from wandr_pipeline.lib.batching import plan_batches, ready_segments
 
 ORDER = [f"k{i:02d}" for i in range(1, 21)]
 

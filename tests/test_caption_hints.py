@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 def test_cross_clip_batches_keep_each_clips_own_hints():
     from faster_whisper.audio import decode_audio
 
-    from wandr_pipeline.engines.transcribe import WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
     from wandr_pipeline.media.captions import echoes_hints
 
     clips = {path.stem: decode_audio(str(path), sampling_rate=16_000) for path in sorted(SAMPLES.glob("*.mp4"))}
@@ -31,7 +31,7 @@ def test_cross_clip_batches_keep_each_clips_own_hints():
 def test_a_transcript_that_echoes_its_hints_is_redone_without_them():
     from faster_whisper.audio import decode_audio
 
-    from wandr_pipeline.engines.transcribe import WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
 
     audio = decode_audio(str(SAMPLES / "kyoto_temples.mp4"), sampling_rate=16_000)
     transcriber = WhisperTranscriber("tiny.en")

@@ -16,7 +16,7 @@ from wandr_pipeline.media.captions import (
     reads_from_rows,
     text_similarity,
 )
-from wandr_pipeline.media.clean_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
+from wandr_pipeline.media.document_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
 from wandr_pipeline.media.subtitles import Cue, caption_cues, split_text, to_srt, to_vtt, transcript_cues
 
 MIDDLE = (0.2, 0.45, 0.8, 0.5)

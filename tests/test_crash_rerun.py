@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import SAMPLES, LoopbackServer
-from wandr_pipeline.liveness import ProcessId, host_name, pid_is_alive, process_start_ticks
-from wandr_pipeline.schemas import TABLES, VIDEO_DOCUMENTS, VIDEOS, status_row, to_table
-from wandr_pipeline.storage import Storage
-from wandr_pipeline.urls import parse_video_url
+from wandr_pipeline.lib.liveness import ProcessId, host_name, pid_is_alive, process_start_ticks
+from wandr_pipeline.lib.schemas import TABLES, VIDEO_DOCUMENTS, VIDEOS, status_row, to_table
+from wandr_pipeline.lib.storage import Storage
+from wandr_pipeline.lib.urls import parse_video_url
 
 PARTITIONS_PER_RUN = 3
 
@@ -98,7 +98,7 @@ def test_killed_write_leftovers_are_hidden_from_readers_and_removed_by_the_next_
 
 
 def test_finished_videos_are_those_with_a_document_and_a_download_that_did_not_fail(tmp_path):
-    from wandr_pipeline.runner import finished_videos
+    from wandr_pipeline.cli.runner import finished_videos
 
     storage = Storage(str(tmp_path))
 
@@ -123,7 +123,7 @@ def test_runs_left_started_by_a_dead_cli_process_are_marked_failed(dagster_home)
     from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus
     from dagster._core.utils import make_new_run_id
 
-    from wandr_pipeline.recovery import mark_orphaned_runs, process_tags
+    from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 
     instance = DagsterInstance.get()
     dead = _dead_process()

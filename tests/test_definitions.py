@@ -45,7 +45,7 @@ def test_settings_read_environment(monkeypatch):
 
 
 def test_readme_documents_every_table_column():
-    from wandr_pipeline.schemas import TABLES
+    from wandr_pipeline.lib.schemas import TABLES
 
     readme = (REPO / "README.md").read_text()
     for table, schema in TABLES.items():

@@ -7,7 +7,7 @@ import shlex
 import tomllib
 from pathlib import Path
 
-from wandr_pipeline.engines.transcribe import KNOWN_MODELS
+from wandr_pipeline.engines.whisper import KNOWN_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 

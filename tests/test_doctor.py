@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from wandr_pipeline.cli import main
+from wandr_pipeline.cli.main import main
 from wandr_pipeline.engines.device import ctranslate2_cuda_devices
 
 

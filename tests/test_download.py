@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from wandr_pipeline.engines.download import DownloadSettings, classify_download_error, download_post, post_metadata
-from wandr_pipeline.outcomes import PermanentError, TransientError
+from wandr_pipeline.engines.ytdlp import DownloadSettings, classify_download_error, download_post, post_metadata
+from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 
 
 def test_download_from_loopback(tmp_path, http_server):

@@ -17,11 +17,11 @@ pytest.importorskip("google.cloud.vision_v1")
 from dagster import AssetKey, DagsterInstance  # noqa: E402
 
 from tests.gcp_fakes import FakeVision, gcs_bucket, gcs_emulator, rapidocr_reader  # noqa: E402,F401
-from wandr_pipeline.runner import run_url_list  # noqa: E402
-from wandr_pipeline.schemas import TABLES  # noqa: E402
+from wandr_pipeline.cli.runner import run_url_list  # noqa: E402
+from wandr_pipeline.lib.schemas import TABLES  # noqa: E402
 from wandr_pipeline.settings import Settings  # noqa: E402
-from wandr_pipeline.storage import filesystem_for  # noqa: E402
-from wandr_pipeline.urls import parse_video_url  # noqa: E402
+from wandr_pipeline.lib.storage import filesystem_for  # noqa: E402
+from wandr_pipeline.lib.urls import parse_video_url  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

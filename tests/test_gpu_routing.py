@@ -18,7 +18,7 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from wandr_pipeline.compute import COMPUTE_TAG, GPU, GPU_RESOURCE, GKE_ACCELERATOR_LABEL
+from wandr_pipeline.lib.tags import COMPUTE_TAG, GPU, GPU_RESOURCE, GKE_ACCELERATOR_LABEL
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -89,7 +89,7 @@ def _deploy_launcher_config(tmp_path: Path) -> dict:
 def k8s_launcher(instance, tmp_path, monkeypatch):
     from dagster._config import process_config, resolve_to_config_type
 
-    from wandr_pipeline.launchers.k8s import GpuRoutingK8sRunLauncher
+    from wandr_pipeline.instance.launchers.k8s import GpuRoutingK8sRunLauncher
 
     for name in ("DAGSTER_PG_PASSWORD", "WANDR_IMAGE"):
         monkeypatch.setenv(name, "test-value")
@@ -192,7 +192,7 @@ def cloud_run_launcher(instance, monkeypatch):
     import google.auth
     from google.auth.credentials import AnonymousCredentials
 
-    from wandr_pipeline.launchers.cloud_run import GpuRoutingCloudRunRunLauncher
+    from wandr_pipeline.instance.launchers.cloud_run import GpuRoutingCloudRunRunLauncher
 
     monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), "test-project"))
     config = yaml.safe_load((DEPLOY / "cloudrun" / "dagster.yaml").read_text())["run_launcher"]

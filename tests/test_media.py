@@ -9,7 +9,7 @@ from wandr_pipeline.media.audio import extract_audio
 from wandr_pipeline.media.frames import resize_long_side, sample_frames
 from wandr_pipeline.media.probe import probe_media
 from wandr_pipeline.media.text import distinct_lines
-from wandr_pipeline.outcomes import PermanentError
+from wandr_pipeline.lib.outcomes import PermanentError
 from tests.conftest import SAMPLES
 
 

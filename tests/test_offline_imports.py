@@ -27,7 +27,7 @@ PROBE = textwrap.dedent("""
     sys.meta_path.insert(0, Watch())
 
     import wandr_pipeline.definitions  # what `dagster dev` and `wandr-pipeline` load
-    from wandr_pipeline.cli import main
+    from wandr_pipeline.cli.main import main
 
     code = main(["run", sys.argv[1]]) if len(sys.argv) > 1 else 0
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in {prefixes!r})

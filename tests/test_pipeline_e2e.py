@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from wandr_pipeline.runner import run_url_list
-from wandr_pipeline.schemas import TABLES
+from wandr_pipeline.cli.runner import run_url_list
+from wandr_pipeline.lib.schemas import TABLES
 from wandr_pipeline.settings import Settings
-from wandr_pipeline.urls import parse_video_url
+from wandr_pipeline.lib.urls import parse_video_url
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -100,7 +100,7 @@ def test_pipeline_runs_on_postgres_storage(postgres, tmp_path, monkeypatch):
     import psycopg2
     from dagster import DagsterInstance, DagsterRunStatus
 
-    from wandr_pipeline.runner import run_url_list
+    from wandr_pipeline.cli.runner import run_url_list
     from wandr_pipeline.settings import Settings
 
     for name, value in postgres.items():

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from wandr_pipeline.engines.download import DownloadSettings, check_source_allowed, local_path_problem
-from wandr_pipeline.network_policy import AllowList, host_problem
-from wandr_pipeline.outcomes import PermanentError
-from wandr_pipeline.redaction import Redactor, cookie_secrets, redact_url, url_secrets
-from wandr_pipeline.url_lists import parse_url_list
+from wandr_pipeline.engines.ytdlp import DownloadSettings, check_source_allowed, local_path_problem
+from wandr_pipeline.lib.network_policy import AllowList, host_problem
+from wandr_pipeline.lib.outcomes import PermanentError
+from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, redact_url, url_secrets
+from wandr_pipeline.lib.url_lists import parse_url_list
 
 
 def test_redact_url_drops_userinfo_and_signed_values():
@@ -88,7 +88,7 @@ def test_egress_guard_refuses_loopback_connections_even_without_the_first_check(
 
 
 def test_cookies_file_is_used_but_never_written(tmp_path, http_server):
-    from wandr_pipeline.engines.download import download_post
+    from wandr_pipeline.engines.ytdlp import download_post
 
     cookies = tmp_path / "cookies.txt"
     cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tvalue-123456\n")

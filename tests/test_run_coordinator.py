@@ -8,10 +8,10 @@ from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOr
 from dagster._core.run_coordinator import SubmitRunContext
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from wandr_pipeline.run_coordinator import OpTagRunCoordinator, tags_from_steps
+from wandr_pipeline.instance.run_coordinator import OpTagRunCoordinator, tags_from_steps
 
 COORDINATOR = {
-    "module": "wandr_pipeline.run_coordinator",
+    "module": "wandr_pipeline.instance.run_coordinator",
     "class": "OpTagRunCoordinator",
     "config": {"max_concurrent_runs": 4,
                "tag_concurrency_limits": [{"key": "wandr/compute", "value": "gpu", "limit": 1}]},

@@ -1,8 +1,8 @@
 import pytest
 
-from wandr_pipeline.outcomes import PermanentError, TransientError
-from wandr_pipeline.retry import call_with_retries
-from wandr_pipeline.runner import contiguous_batches
+from wandr_pipeline.lib.outcomes import PermanentError, TransientError
+from wandr_pipeline.lib.retry import call_with_retries
+from wandr_pipeline.cli.runner import contiguous_batches
 
 
 def test_contiguous_batches_split_on_gaps_and_size():

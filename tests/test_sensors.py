@@ -26,14 +26,14 @@ from dagster import (
     instance_for_test,
 )
 
-from wandr_pipeline.ingestion import read_rejections
-from wandr_pipeline.partitions import VIDEOS_PARTITIONS_NAME
-from wandr_pipeline.runner import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
-from wandr_pipeline.schedules import build_schedules, evaluate_scheduled_list
-from wandr_pipeline.sensors import evaluate_downstream, evaluate_url_lists
+from wandr_pipeline.lib.ingestion import read_rejections
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.cli.runner import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from wandr_pipeline.defs.ingestion.url_list_schedule import build_schedules, evaluate_scheduled_list
+from wandr_pipeline.defs.ingestion.url_list_sensor import evaluate_downstream, evaluate_url_lists
 from wandr_pipeline.settings import Settings
-from wandr_pipeline.storage import Storage
-from wandr_pipeline.submissions import load_submission
+from wandr_pipeline.lib.storage import Storage
+from wandr_pipeline.lib.submissions import load_submission
 
 LIST_TEXT = (
     "\ufeff# travel clips\r\n"

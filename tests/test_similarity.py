@@ -9,7 +9,7 @@ import pytest
 from wandr_pipeline.engines.ocr import TextBox
 from wandr_pipeline.media.contact_sheet import ContactSheet, pick_positions
 from wandr_pipeline.media.frame_reading import read_frames, read_share
-from wandr_pipeline.media.similarity import FrameGate, SimilarityConfig, signature, similarity, text_mask
+from wandr_pipeline.media.frame_gate import FrameGate, SimilarityConfig, signature, similarity, text_mask
 
 W, H = 540, 960
 CONFIG = SimilarityConfig()

@@ -4,8 +4,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wandr_pipeline.schemas import AUDIO, TABLES, status_row, to_table
-from wandr_pipeline.storage import Storage, UnsafeKeyError
+from wandr_pipeline.lib.schemas import AUDIO, TABLES, status_row, to_table
+from wandr_pipeline.lib.storage import Storage, UnsafeKeyError
 
 
 def _audio_rows(duration):
@@ -72,7 +72,7 @@ def test_read_parquet_bytes_fills_columns_an_older_file_lacks():
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from wandr_pipeline.storage import read_parquet_bytes
+    from wandr_pipeline.lib.storage import read_parquet_bytes
 
     buffer = io.BytesIO()
     pq.write_table(pa.table({"text": ["FREE ENTRY"], "status": ["ok"]}), buffer)

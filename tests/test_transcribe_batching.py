@@ -21,7 +21,7 @@ def clips():
 def test_cross_clip_batches_match_one_clip_at_a_time(clips, manifest):
     import jiwer
 
-    from wandr_pipeline.engines.transcribe import WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
 
     transcriber = WhisperTranscriber("tiny.en", batch_size=4, prefetch=2, cross_clip=True)
     assert transcriber._cross_clip is not None
@@ -44,7 +44,7 @@ def test_cross_clip_batches_match_one_clip_at_a_time(clips, manifest):
 
 
 def test_cross_clip_off_without_vad_or_batching_and_auto_only_on_gpu():
-    from wandr_pipeline.engines.transcribe import WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
 
     assert WhisperTranscriber("tiny.en", batch_size=1, cross_clip=True)._cross_clip is None
     assert WhisperTranscriber("tiny.en", batch_size=8, vad=False, cross_clip=True)._cross_clip is None

@@ -1,4 +1,4 @@
-from wandr_pipeline.url_lists import parse_url_list, read_url_list
+from wandr_pipeline.lib.url_lists import parse_url_list, read_url_list
 
 
 def test_comments_blank_lines_crlf_bom_and_duplicates():

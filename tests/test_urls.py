@@ -1,6 +1,6 @@
 import pytest
 
-from wandr_pipeline.urls import InvalidVideoUrl, is_valid_key, normalise_url, parse_video_url
+from wandr_pipeline.lib.urls import InvalidVideoUrl, is_valid_key, normalise_url, parse_video_url
 
 TIKTOK_ID = "7301234567890123456"
 

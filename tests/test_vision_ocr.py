@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("google.cloud.vision_v1")
 
 from tests.gcp_fakes import FakeVision  # noqa: E402
-from wandr_pipeline.engines.vision_ocr import (  # noqa: E402
+from wandr_pipeline.engines.vision import (  # noqa: E402
     RateLimiter,
     VisionImageError,
     VisionOcrEngine,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dagster import Definitions, EnvVar
 
-from wandr_pipeline.assets import STAGE_ASSETS
-from wandr_pipeline.jobs import AUTOMATION_JOBS, process_videos_job
-from wandr_pipeline.resources import (
+from wandr_pipeline.defs.videos import STAGE_ASSETS
+from wandr_pipeline.defs.jobs import AUTOMATION_JOBS, process_videos_job
+from wandr_pipeline.defs.resources import (
     CaptionSettings,
     FrameSampler,
     OcrReader,
@@ -15,8 +15,8 @@ from wandr_pipeline.resources import (
     WarehouseIOManager,
     WhisperResource,
 )
-from wandr_pipeline.schedules import build_schedules
-from wandr_pipeline.sensors import URL_LISTS_ASSET, build_sensors
+from wandr_pipeline.defs.ingestion.url_list_schedule import build_schedules
+from wandr_pipeline.defs.ingestion.url_list_sensor import URL_LISTS_ASSET, build_sensors
 from wandr_pipeline.settings import Settings, load_dotenv_file
 
 

@@ -15,7 +15,7 @@ each figure came from, so the same script gives the CPU figures here and the GPU
    CPU decoder (PyAV) and, where usable, NVDEC (torchcodec): decoded frames/s and sampled frames/s.
 3. OCR: seconds per sampled frame on the chosen OCR device.
 4. end to end: `--videos` one-minute 1080x1920 videos through the real Dagster graph in one
-   in-process run (`wandr_pipeline.runner`); videos per hour = videos / wall time x 3600.
+   in-process run (`wandr_pipeline.cli.runner`); videos per hour = videos / wall time x 3600.
 5. GPU memory: peak used memory reported by nvidia-smi, polled every 0.2 s during each part.
 """
 
@@ -109,7 +109,7 @@ class GpuMemoryPoller:
 
 
 def bench_transcription(clips: list[Path], batch_size: int) -> dict:
-    from wandr_pipeline.engines.transcribe import WhisperTranscriber, load_audio
+    from wandr_pipeline.engines.whisper import WhisperTranscriber, load_audio
 
     model = os.environ.get("WHISPER_MODEL", "tiny.en")
     start = time.perf_counter()
@@ -176,7 +176,7 @@ def bench_frames(video: Path, decoder: str) -> dict:
 
 
 def bench_ocr(frames) -> dict:
-    from wandr_pipeline.resources.ocr import OcrReader
+    from wandr_pipeline.defs.resources.ocr import OcrReader
 
     reader = OcrReader(device=os.environ.get("OCR_DEVICE", "auto"))
     engine = reader.get_engine()
@@ -195,7 +195,7 @@ def bench_ocr(frames) -> dict:
 def bench_end_to_end(videos: list[Path], root: Path) -> dict:
     from dagster import DagsterInstance
 
-    from wandr_pipeline.runner import run_url_list
+    from wandr_pipeline.cli.runner import run_url_list
     from wandr_pipeline.settings import Settings
 
     home = root / "home"

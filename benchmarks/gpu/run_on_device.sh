@@ -74,7 +74,7 @@ except Exception as e:
     print("torchcodec: FAILED:", repr(e)[:500])
 PY
   grep -q "ctranslate2 cuda: OK" "$OUT/cuda_probe.txt" || export WHISPER_DEVICE=cpu
-  python3 -m wandr_pipeline.cli doctor 2>&1 | tee "$OUT/doctor.txt"
+  python3 -m wandr_pipeline.cli.main doctor 2>&1 | tee "$OUT/doctor.txt"
   python3 -m benchmarks.gpu.bench_gpu --out "$OUT/gpu.json" "$@" 2>&1 | grep -v Warning | tee "$OUT/bench.log"
 }
 

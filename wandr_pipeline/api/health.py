@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from wandr_pipeline.settings import Settings
-from wandr_pipeline.storage import Storage
+from wandr_pipeline.lib.storage import Storage
 
 
 @dataclass
@@ -64,7 +64,7 @@ def check_storage(storage: Storage) -> Check:
 
 def check_whisper(model: str) -> Check:
     def run() -> Check:
-        from wandr_pipeline.engines.transcribe import resolve_model
+        from wandr_pipeline.engines.whisper import resolve_model
 
         target, label = resolve_model(model)
         path = Path(target)

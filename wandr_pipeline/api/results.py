@@ -6,8 +6,8 @@ import datetime as dt
 import math
 from typing import Any
 
-from wandr_pipeline.outcomes import OK
-from wandr_pipeline.storage import Storage
+from wandr_pipeline.lib.outcomes import OK
+from wandr_pipeline.lib.storage import Storage
 
 # Internal locations of media files: not part of the answer.
 _POST_HIDDEN = {"video_uri", "status", "error"}

@@ -18,9 +18,9 @@ from wandr_pipeline.api.results import read_result
 from wandr_pipeline.api.status import DONE, JOB_FAILED, JobStatus, pipeline_stages, read_status
 from wandr_pipeline.api.submit import PARTITION_TAG, RunSubmitter, run_id_for
 from wandr_pipeline.api.validation import check_url
-from wandr_pipeline.resources.storage import storage_for
-from wandr_pipeline.runner import register_videos
-from wandr_pipeline.urls import VideoRef, is_valid_key
+from wandr_pipeline.defs.resources.storage import storage_for
+from wandr_pipeline.cli.runner import register_videos
+from wandr_pipeline.lib.urls import VideoRef, is_valid_key
 
 log = logging.getLogger("wandr_pipeline.api")
 

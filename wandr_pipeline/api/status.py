@@ -17,11 +17,11 @@ from typing import Any, Sequence
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.event_api import AssetRecordsFilter
 
-from wandr_pipeline.assets._stage import upstream_status
-from wandr_pipeline.outcomes import FAILED
-from wandr_pipeline.partitions import VIDEOS_PARTITIONS_NAME
-from wandr_pipeline.storage import Storage
-from wandr_pipeline.submissions import submission_path
+from wandr_pipeline.defs.videos.stage import upstream_status
+from wandr_pipeline.lib.outcomes import FAILED
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.lib.storage import Storage
+from wandr_pipeline.lib.submissions import submission_path
 
 # Overall states of a job (the contract of the original service).
 QUEUED, RUNNING, DONE, JOB_FAILED = "queued", "running", "done", "failed"
@@ -39,7 +39,7 @@ class Stage:
 
 def pipeline_stages() -> list[Stage]:
     """The stage assets in graph order, with their tables (read from the asset definitions)."""
-    from wandr_pipeline.assets import STAGE_ASSETS
+    from wandr_pipeline.defs.videos import STAGE_ASSETS
 
     stages = []
     for asset_def in STAGE_ASSETS:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
-from wandr_pipeline.network_policy import (  # noqa: F401 - re-exported for the API's callers
+from wandr_pipeline.lib.network_policy import (  # noqa: F401 - re-exported for the API's callers
     AllowList, ResolverUnavailable, address_problem, first_refused_address, resolve_host,
 )
-from wandr_pipeline.urls import InvalidVideoUrl, VideoRef, parse_video_url
+from wandr_pipeline.lib.urls import InvalidVideoUrl, VideoRef, parse_video_url
 
 # host -> addresses; raises `socket.gaierror` (or OSError) when the name does not resolve.
 Resolver = Callable[[str], Sequence[str]]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
-from wandr_pipeline.outcomes import PermanentError
+from wandr_pipeline.lib.outcomes import PermanentError
 
 SAMPLE_RATE = 16_000
 

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from wandr_pipeline.media.similarity import FrameGate, SimilarityConfig
+from wandr_pipeline.media.frame_gate import FrameGate, SimilarityConfig
 
 
 @dataclass

@@ -17,7 +17,7 @@ import av
 import cv2
 import numpy as np
 
-from wandr_pipeline.outcomes import PermanentError
+from wandr_pipeline.lib.outcomes import PermanentError
 
 log = logging.getLogger(__name__)
 NVDEC_BATCH = 16  # sampled frames moved off the GPU at a time: 16 x 1080x1920 RGB = 100 MB

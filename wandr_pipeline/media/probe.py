@@ -7,7 +7,7 @@ from pathlib import Path
 
 import av
 
-from wandr_pipeline.outcomes import PermanentError
+from wandr_pipeline.lib.outcomes import PermanentError
 
 
 @dataclass(frozen=True)

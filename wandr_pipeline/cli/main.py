@@ -1,0 +1,85 @@
+"""`wandr-pipeline run <url-list>`: register the videos and materialise every stage for them.
+`wandr-pipeline doctor`: check that this machine can run them (GPU, models, storage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from wandr_pipeline.settings import Settings, load_dotenv_file
+
+log = logging.getLogger("wandr_pipeline")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wandr-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="process a URL list end to end")
+    run.add_argument("url_list", type=Path, help="file with one URL or local path per line")
+    run.add_argument("--storage", help="storage root (default: WANDR_STORAGE_URI or data/)")
+    run.add_argument("--partitions-per-run", type=int, help="videos per Dagster run (default: WANDR_PARTITIONS_PER_RUN)")
+    run.add_argument("--reprocess", action="store_true",
+                     help="process every video again, also those an earlier run finished (by default a re-run "
+                          "resumes: only unfinished and failed videos are processed)")
+    doctor = commands.add_parser("doctor", help="check GPU, CUDA, ffmpeg, models, OCR, storage and credentials")
+    doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable (GPU workers)")
+    doctor.add_argument("--quick", action="store_true", help="do not load the models")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    api = commands.add_parser("api", help="serve the HTTP API (gunicorn) on PORT (default 8080); see docs/API.md")
+    api.add_argument("gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn options, e.g. --workers 2")
+    args = parser.parse_args(argv)
+
+    load_dotenv_file()
+    if args.command == "doctor":
+        return _doctor(args)
+    if args.command == "api":
+        return _serve_api(args.gunicorn_args)
+    if args.storage:
+        os.environ["WANDR_STORAGE_URI"] = args.storage
+    if args.partitions_per_run:
+        os.environ["WANDR_PARTITIONS_PER_RUN"] = str(args.partitions_per_run)
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+
+    from wandr_pipeline.cli.runner import print_summary, run_url_list
+
+    if not args.url_list.is_file():
+        print(f"error: no such URL list: {args.url_list}", file=sys.stderr)
+        return 2
+    temp_home = None
+    if not os.environ.get("DAGSTER_HOME"):
+        temp_home = tempfile.mkdtemp(prefix="wandr-dagster-home-")
+        os.environ["DAGSTER_HOME"] = temp_home
+        print(f"DAGSTER_HOME is not set: using a temporary instance in {temp_home}")
+    outcome = run_url_list(args.url_list, settings, reprocess=args.reprocess)
+    print_summary(outcome)
+    return 0 if outcome.pipeline_ok else 1
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from wandr_pipeline.cli.doctor import FAIL, report, run_checks
+
+    logging.basicConfig(level=logging.ERROR)
+    checks = run_checks(Settings.from_env(), require_gpu=args.require_gpu, load_models=not args.quick)
+    print(report(checks, as_json=args.json))
+    return 1 if any(check.status == FAIL for check in checks) else 0
+
+
+def _serve_api(extra: list[str]) -> int:
+    """Replace this process with gunicorn serving `wandr_pipeline.api.wsgi:app`."""
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:wandr_pipeline.api.gunicorn_conf", *extra,
+               "wandr_pipeline.api.wsgi:app"]
+    if not os.environ.get("DAGSTER_HOME"):
+        print("error: set DAGSTER_HOME to the instance the daemon and the UI use (make api does)", file=sys.stderr)
+        return 2
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

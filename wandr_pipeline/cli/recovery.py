@@ -1,0 +1,73 @@
+"""After a crash: the Dagster runs a killed `wandr-pipeline run` left behind.
+
+The CLI executes its runs in its own process (`execute_in_process`). Killed with SIGKILL (or by the
+OOM killer, or a power cut), nothing reports the run's end, so the instance shows it STARTED for ever.
+Each CLI run carries the host name, pid and process start time of the process that executes it
+(`process_tags`); `mark_orphaned_runs` fails the runs whose process is gone on this host. It runs at
+the start of every `wandr-pipeline run`. Runs of other hosts, or without those tags, are left alone:
+whether their process lives cannot be told from here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+
+from wandr_pipeline.lib.liveness import ProcessId
+
+log = logging.getLogger(__name__)
+
+LAUNCHED_BY_TAG = "wandr/launched_by"
+HOST_TAG = "wandr/host"
+PID_TAG = "wandr/pid"
+PID_START_TAG = "wandr/pid_start"
+# Statuses a run can be stuck in when its process died.
+_UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+def process_tags(process: ProcessId | None = None) -> dict[str, str]:
+    """Run tags naming the process that executes the run."""
+    process = process or ProcessId.current()
+    tags = {HOST_TAG: process.host, PID_TAG: str(process.pid)}
+    if process.start_ticks:
+        tags[PID_START_TAG] = process.start_ticks
+    return tags
+
+
+def run_owner(tags: dict[str, str]) -> ProcessId | None:
+    """The process named by a run's tags, or None for a run that does not say."""
+    host, pid = tags.get(HOST_TAG), tags.get(PID_TAG, "")
+    if not host or not pid.isdigit():
+        return None
+    return ProcessId(host, int(pid), tags.get(PID_START_TAG, ""))
+
+
+def mark_orphaned_runs(instance: DagsterInstance, launched_by: str = "cli") -> list[DagsterRun]:
+    """Fail the unfinished runs (tagged `wandr/launched_by=<launched_by>`) whose process on this host
+    is gone; returns them."""
+    runs = instance.get_runs(filters=RunsFilter(statuses=_UNFINISHED, tags={LAUNCHED_BY_TAG: launched_by}))
+    marked = []
+    for run in runs:
+        owner = run_owner(run.tags)
+        if owner is None or not owner.is_dead():
+            continue
+        message = (f"The process that executed this run (pid {owner.pid} on {owner.host}) is gone: it was killed or "
+                   f"crashed before the run ended. Marked failed by the next `wandr-pipeline run`; run the URL list "
+                   f"again to finish its videos.")
+        instance.report_run_failed(run, message, _unexpected_termination())
+        log.warning("run %s (%s, partitions %s..%s) was left %s by pid %s, which is gone: marked failed",
+                    run.run_id, run.job_name, run.tags.get("dagster/asset_partition_range_start", "?"),
+                    run.tags.get("dagster/asset_partition_range_end", "?"), run.status.value, owner.pid)
+        marked.append(run)
+    return marked
+
+
+def _unexpected_termination():
+    """The failure reason Dagster's own run monitoring uses for a dead run worker, when importable."""
+    try:
+        from dagster._core.events import JobFailureData, RunFailureReason
+
+        return JobFailureData(error=None, failure_reason=RunFailureReason.UNEXPECTED_TERMINATION)
+    except ImportError:  # a private module: fall back to a plain failure event
+        return None

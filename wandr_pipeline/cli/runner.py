@@ -1,0 +1,222 @@
+"""Registering videos in a Dagster instance and materialising them in batched runs.
+
+A URL list run resumes: a video whose processing finished (its `video_documents` partition exists and
+its `videos` row is not `failed`) is not processed again unless asked (`reprocess=True`, the CLI's
+`--reprocess`), so a list re-run after a crash redoes only the batch the crash interrupted, plus the
+videos that failed (a transient failure gets another try). See docs/RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from dagster import DagsterInstance
+
+from wandr_pipeline.lib.outcomes import FAILED
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.cli.recovery import LAUNCHED_BY_TAG, mark_orphaned_runs, process_tags
+from wandr_pipeline.settings import Settings
+from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
+from wandr_pipeline.lib.submissions import record_submissions
+from wandr_pipeline.lib.url_lists import RejectedLine
+from wandr_pipeline.lib.urls import VideoRef
+
+# Dagster's run tags for a run over a range of partitions (what backfills set).
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+# The table a video's processing ends with: its partition exists once every stage ran for the video.
+LAST_TABLE = "video_documents"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchRun:
+    run_id: str
+    keys: list[str]
+    success: bool
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class PipelineOutcome:
+    keys: list[str]
+    rejected: list[RejectedLine] = field(default_factory=list)
+    runs: list[BatchRun] = field(default_factory=list)
+    videos: list[dict] = field(default_factory=list)
+    # keys of the list that were finished before this run and were not processed again
+    already_done: list[str] = field(default_factory=list)
+    # Dagster runs that a killed earlier run left STARTED, marked failed at the start of this one
+    orphaned_runs: list[str] = field(default_factory=list)
+
+    @property
+    def pipeline_ok(self) -> bool:
+        return all(run.success for run in self.runs)
+
+
+def register_videos(instance: DagsterInstance, storage: Storage, refs: Sequence[VideoRef], *, source: str) -> list[str]:
+    """Record the submissions and add any new partitions; returns the keys that were new."""
+    record_submissions(storage, refs, source=source)
+    existing = set(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
+    new_keys = [ref.video_key for ref in refs if ref.video_key not in existing]
+    if new_keys:
+        instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, new_keys)
+    return new_keys
+
+
+def contiguous_batches(all_keys: Sequence[str], wanted: Iterable[str], max_size: int) -> list[list[str]]:
+    """Split `wanted` into runs of adjacent keys (in partition order) of at most `max_size`.
+
+    A run covers a partition range, so it may only hold keys that sit next to each other.
+    """
+    position = {key: i for i, key in enumerate(all_keys)}
+    ordered = sorted(set(wanted), key=lambda k: position[k])
+    batches: list[list[str]] = []
+    for key in ordered:
+        if batches and position[key] == position[batches[-1][-1]] + 1 and len(batches[-1]) < max_size:
+            batches[-1].append(key)
+        else:
+            batches.append([key])
+    return batches
+
+
+def materialize_videos(instance: DagsterInstance, keys: Sequence[str], settings: Settings,
+                       *, tags: dict[str, str] | None = None) -> list[BatchRun]:
+    """Run every stage for `keys`, in as few in-process runs as the partition order allows."""
+    from wandr_pipeline.definitions import build_definitions
+    from wandr_pipeline.defs.jobs import PROCESS_VIDEOS_JOB
+
+    job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS_JOB)
+    all_keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    runs: list[BatchRun] = []
+    for batch in contiguous_batches(all_keys, keys, max(1, settings.partitions_per_run)):
+        start = time.perf_counter()
+        result = job.execute_in_process(
+            instance=instance,
+            tags={PARTITION_RANGE_START_TAG: batch[0], PARTITION_RANGE_END_TAG: batch[-1],
+                  LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
+            run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
+            raise_on_error=False,
+        )
+        error = None
+        if not result.success:
+            failures = [event for event in result.all_events if event.is_step_failure]
+            error = "; ".join(str(event.step_failure_data.error.message).strip()[:300] for event in failures) or "run failed"
+        runs.append(BatchRun(result.run_id, batch, result.success, time.perf_counter() - start, error))
+    return runs
+
+
+def finished_videos(storage: Storage, keys: Sequence[str]) -> set[str]:
+    """The keys whose processing finished: a `video_documents` partition, and a `videos` row not `failed`.
+
+    Partitions are written atomically, so an existing file is a whole one. A video that failed to
+    download is not finished: the next run tries it again (its failure may have been transient).
+    """
+    from wandr_pipeline.defs.videos.stage import upstream_status
+
+    keys = list(dict.fromkeys(keys))
+    documents = storage.read_existing([storage.partition_path(LAST_TABLE, key) for key in keys])
+    with_document = [key for key in keys if storage.partition_path(LAST_TABLE, key) in documents]
+    videos = storage.read_existing([storage.partition_path("videos", key) for key in with_document])
+    finished = set()
+    for key in with_document:
+        data = videos.get(storage.partition_path("videos", key))
+        if data is not None and upstream_status(read_parquet_bytes(data))[0] != FAILED:
+            finished.add(key)
+    return finished
+
+
+def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
+    """One line of outcome per video, read back from the tables."""
+    from wandr_pipeline.defs.videos.stage import upstream_status
+
+    summaries = []
+    for key in keys:
+        item: dict = {"video_key": key}
+        document = None
+        for table, label in (("videos", "download"), ("transcript_segments", "transcript"), ("ocr_text", "ocr"),
+                             ("video_documents", "document")):
+            if not storage.has_partition(table, key):
+                item[label] = "missing"
+                continue
+            data = storage.read_partition(table, key)
+            status, error = upstream_status(data)
+            item[label] = status
+            if error and "error" not in item:
+                item["error"] = f"{label}: {error}"
+            if table == "video_documents":
+                document = data.to_pylist()[0]
+        if document is not None:
+            item["words"] = len((document.get("transcript_text") or "").split())
+            item["onscreen_lines"] = len(document.get("onscreen_lines") or [])
+            item["text"] = (document.get("transcript_text") or "")[:70]
+        summaries.append(item)
+    return summaries
+
+
+def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | None = None, *,
+                 reprocess: bool = False) -> PipelineOutcome:
+    """Register every video of a URL list and materialise all stages for those not finished yet
+    (all of them with `reprocess`). Runs a killed earlier CLI run left STARTED are marked failed first."""
+    from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
+    from wandr_pipeline.defs.resources.storage import storage_for
+
+    data = Path(path).read_bytes()  # read once: parsed here, hashed for the rejections table below
+    parsed = parse_list_bytes(str(path), data, allow_local_files=settings.accepts_local_files,
+                              local_roots=settings.local_input_roots)
+    storage = storage_for(settings.storage_uri)
+    instance = instance or DagsterInstance.get()
+    keys = [ref.video_key for ref in parsed.accepted]
+    outcome = PipelineOutcome(keys=keys, rejected=parsed.rejected)
+    try:
+        outcome.orphaned_runs = [run.run_id for run in mark_orphaned_runs(instance)]
+    except Exception:  # noqa: BLE001 - tidying the instance must not stop the videos from being processed
+        log.exception("could not check for runs that a killed earlier run left STARTED")
+    if parsed.rejected:  # the sensor's table, so every line of a list ends up somewhere queryable
+        write_rejections(storage, str(Path(path).resolve()), content_sha256(data), parsed.rejected)
+    if keys:
+        register_videos(instance, storage, parsed.accepted, source=str(path))
+        done = set() if reprocess else finished_videos(storage, keys)
+        outcome.already_done = [key for key in keys if key in done]
+        if done:
+            log.info("%d of %d video(s) were finished by an earlier run and are not processed again "
+                     "(--reprocess redoes them)", len(done), len(set(keys)))
+        todo = [key for key in keys if key not in done]
+        if todo:
+            outcome.runs = materialize_videos(instance, todo, settings)
+        outcome.videos = video_summaries(storage, keys)
+        for item in outcome.videos:
+            item["already_done"] = item["video_key"] in done
+    return outcome
+
+
+def print_summary(outcome: PipelineOutcome) -> None:
+    for run_id in outcome.orphaned_runs:
+        print(f"run {run_id[:8]}: left running by a process that is gone (killed?): marked failed")
+    for line in outcome.rejected:
+        print(f"rejected line {line.line_number}: {line.text!r}: {line.reason}")
+    for run in outcome.runs:
+        state = "ok" if run.success else f"FAILED: {run.error}"
+        print(f"run {run.run_id[:8]}: {len(run.keys)} video(s) in {run.seconds:.1f} s: {state}")
+    if not outcome.videos:
+        print("no videos to process")
+        return
+    header = f"{'video_key':<28} {'download':<9} {'transcript':<10} {'ocr':<8} {'words':>5} {'lines':>5}  detail"
+    print(header)
+    print("-" * len(header))
+    for item in outcome.videos:
+        detail = item.get("error") or item.get("text", "")
+        if item.get("already_done"):
+            detail = f"(already done, not re-run) {detail}"
+        print(f"{item['video_key']:<28} {item['download']:<9} {item['transcript']:<10} {item['ocr']:<8} "
+              f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}")
+    ok = sum(1 for item in outcome.videos if item["download"] == "ok")
+    print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")
+    if outcome.already_done:
+        print(f"{len(outcome.already_done)} of them were finished by an earlier run and were not processed again "
+              f"(--reprocess redoes them)")

@@ -1,0 +1,1 @@
+"""What Dagster loads: resources, partitions, jobs, the stage assets, ingestion and automation."""

@@ -1,0 +1,1 @@
+"""Follow-up runs the daemon requests once upstream stages are done."""

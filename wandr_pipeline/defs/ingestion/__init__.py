@@ -1,0 +1,1 @@
+"""Getting URL lists in: the url_lists sensor and schedule."""

@@ -1,0 +1,77 @@
+"""`url_list_schedule`: ingest one configured URL list (local path, `gs://` or `http(s)://`) on a cron.
+
+Set `WANDR_URL_LIST_SCHEDULE_SOURCE` to turn it on (it then starts running by default) and
+`WANDR_URL_LIST_SCHEDULE_CRON` for the cadence (default hourly). Each tick reads the list,
+registers the videos that are not partitions yet (at most WANDR_INGEST_MAX_VIDEOS_PER_TICK, the
+rest on the next tick) and requests `ingest_videos` runs for them, plus for videos of the list
+that were registered earlier but never got their first stage (a crashed run). A list that did
+not change launches nothing; its rejected lines are reported once per list version (a marker
+under `ingestion/lists/` in the storage root remembers which versions were reported). Schedules cannot return dynamic-partition requests as sensors do,
+so the partitions are added here, after each video's submission record is written.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dagster import DefaultScheduleStatus, ScheduleEvaluationContext, SkipReason, schedule
+
+from wandr_pipeline.lib import ingestion
+from wandr_pipeline.defs.jobs import ingest_videos_job
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.defs.ingestion.url_list_sensor import IngestionTick
+from wandr_pipeline.settings import Settings
+
+
+def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settings):
+    source = settings.url_list_schedule_source
+    if not source:
+        return SkipReason("WANDR_URL_LIST_SCHEDULE_SOURCE is not set: nothing to ingest")
+    try:
+        data = ingestion.read_list_bytes(source)
+    except Exception as exc:  # noqa: BLE001 - an unreachable list is this tick's outcome, not a crash
+        context.log.error(f"cannot read the scheduled URL list {source}: {exc}")
+        return SkipReason(f"cannot read {source}: {exc}")
+    sha = ingestion.content_sha256(data)
+    parsed = ingestion.parse_list_bytes(source, data, allow_local_files=settings.accepts_local_files,
+                                         local_roots=settings.local_input_roots)
+    tick = IngestionTick(context.instance, settings, context.log,
+                         deadline=time.monotonic() + settings.ingest_tick_budget_s)
+    marker = f"ingestion/lists/{ingestion.list_key(source, sha)}.json"
+    first_time = not tick.storage.exists(marker)
+    tick.ingest(source, parsed, sha, report=first_time, retry_unprocessed=True)
+    if tick.new_keys:
+        context.instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, tick.new_keys)
+    for event in tick.list_events:
+        context.instance.report_runless_asset_event(event)
+    if first_time:
+        tick.storage.write_json(marker, {"source": source, "sha256": sha, "videos": len(parsed.accepted),
+                                         "rejected_lines": len(parsed.rejected)})
+    requests = tick.run_requests(f"schedule:{_tick_time(context)}")
+    if not requests:
+        return SkipReason(f"{source}: no new videos")
+    context.log.info(f"{source}: requesting {len(requests)} ingest run(s) for {len(tick.request_keys)} video(s)")
+    return requests
+
+
+def _tick_time(context: ScheduleEvaluationContext) -> str:
+    """The tick's scheduled time (one run key per tick: an interrupted tick is not run twice)."""
+    try:
+        return context.scheduled_execution_time.isoformat()
+    except Exception:  # noqa: BLE001 - evaluated by hand, outside the daemon: no scheduled time
+        return f"manual-{int(time.time())}"
+
+
+def build_schedules(settings: Settings):
+    @schedule(
+        name="url_list_schedule",
+        job=ingest_videos_job,
+        cron_schedule=settings.url_list_schedule_cron,
+        default_status=DefaultScheduleStatus.RUNNING if settings.url_list_schedule_source else DefaultScheduleStatus.STOPPED,
+        description="Ingests the URL list at WANDR_URL_LIST_SCHEDULE_SOURCE "
+                    f"({settings.url_list_schedule_source or 'not set'}) on {settings.url_list_schedule_cron}.",
+    )
+    def url_list_schedule(context: ScheduleEvaluationContext):
+        return evaluate_scheduled_list(context, settings)
+
+    return [url_list_schedule]

@@ -1,0 +1,89 @@
+"""yt-dlp downloads (and `gs://` objects) with retries on transient faults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from wandr_pipeline.engines.ytdlp import DownloadedPost, DownloadSettings, download_post, safe_extension
+from wandr_pipeline.lib.network_policy import AllowList
+from wandr_pipeline.lib.outcomes import PermanentError, TransientError
+from wandr_pipeline.lib.redaction import redact_url
+from wandr_pipeline.lib.retry import call_with_retries
+
+
+class VideoDownloader(ConfigurableResource):
+    """Downloads one post per call into a local folder."""
+
+    format: str = Field(default="bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b", description="yt-dlp format selector.")
+    max_duration_s: float = Field(default=600.0, description="Longer posts are refused (0 = no limit).")
+    max_filesize_mb: float = Field(default=500.0, description="Bigger files are refused (0 = no limit).")
+    socket_timeout_s: float = Field(default=30.0, description="Network timeout per request.")
+    attempts: int = Field(default=3, description="Tries per video for transient faults (429, 5xx, timeouts).")
+    backoff_s: float = Field(default=2.0, description="Base of the exponential backoff between tries.")
+    cookies_file: str = Field(default="", description="Netscape cookies file for login-walled posts (never logged).")
+    allow_local_files: bool = Field(default=True, description="Accept file:// sources.")
+    local_input_roots: list[str] = Field(
+        default_factory=list, description="Folders local sources must lie under (links resolved); empty: anywhere.")
+    remote_only: bool = Field(
+        default=False, description="Refuse local files and loopback/private/link-local addresses, redirects included.")
+    allowed_networks: str = Field(
+        default="", description="Addresses, networks or host names exempt from remote_only (comma-separated).")
+
+    def settings(self) -> DownloadSettings:
+        return DownloadSettings(
+            format=self.format,
+            max_filesize_bytes=int(self.max_filesize_mb * 1024 * 1024) or None,
+            max_duration_s=self.max_duration_s or None,
+            socket_timeout_s=self.socket_timeout_s,
+            http_retries=1,  # our own retry loop below does the backoff
+            cookiefile=self.cookies_file or None,
+            allow_file_urls=self.allow_local_files,
+            local_roots=tuple(self.local_input_roots),
+            remote_only=self.remote_only,
+            allowed_networks=AllowList.parse(self.allowed_networks),
+        )
+
+    def download(self, url: str, dest_dir: str | Path, *, log: Callable[[str], None] | None = None,
+                 warn: Callable[[str], None] | None = None,
+                 fetch_object: Callable[[str, Path], None] | None = None) -> DownloadedPost:
+        """Download `url` into `dest_dir`; `gs://` objects are copied with `fetch_object`.
+
+        `log` receives yt-dlp's progress lines, `warn` the retries of transient faults.
+        """
+        def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
+            if warn:
+                warn(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
+
+        if urlsplit(url).scheme == "gs":
+            if fetch_object is None:
+                raise PermanentError("gs:// sources need a storage client")
+            work = lambda: _fetch_gcs_object(url, Path(dest_dir), fetch_object)  # noqa: E731
+        else:
+            settings = self.settings()
+            work = lambda: download_post(url, dest_dir, settings, log=log)  # noqa: E731
+        attempts = max(1, self.attempts)
+        try:
+            return call_with_retries(work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry)
+        except TransientError as exc:
+            raise TransientError(f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})") from None
+
+
+def _fetch_gcs_object(url: str, dest_dir: Path, fetch_object: Callable[[str, Path], None]) -> DownloadedPost:
+    """Copy a `gs://` source object; a missing or forbidden object is permanent, other faults transient."""
+    name = Path(urlsplit(url).path)
+    target = dest_dir / f"video.{safe_extension(name.suffix, default='mp4')}"
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fetch_object(url, target)
+    except FileNotFoundError:
+        raise PermanentError(f"no such object: {redact_url(url)}") from None
+    except PermissionError as exc:
+        raise PermanentError(f"access to {redact_url(url)} denied: {exc}") from None
+    except OSError as exc:
+        raise TransientError(f"reading {redact_url(url)} failed: {type(exc).__name__}: {exc}") from None
+    return DownloadedPost(target, {"id": name.stem, "title": name.stem})

@@ -1,0 +1,76 @@
+"""The storage root as a resource, and the IO manager that writes one Parquet file per partition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+from pydantic import Field
+
+from wandr_pipeline.lib.schemas import TABLES
+from wandr_pipeline.lib.storage import Storage
+
+_STORAGES: dict[str, Storage] = {}
+
+
+def storage_for(uri: str) -> Storage:
+    if uri not in _STORAGES:
+        _STORAGES[uri] = Storage(uri)
+    return _STORAGES[uri]
+
+
+class StorageResource(ConfigurableResource):
+    """Where media and tables live: a local folder or `gs://bucket/prefix` (`WANDR_STORAGE_URI`)."""
+
+    storage_uri: str = Field(default="data", description="Local folder or gs://bucket/prefix.")
+
+    def get(self) -> Storage:
+        return storage_for(self.storage_uri)
+
+
+class WarehouseIOManager(ConfigurableIOManager):
+    """Stores each asset's output as `warehouse/<table>/video_key=<key>/part-0.parquet`.
+
+    Assets return `dict[video_key, pyarrow.Table]` covering every partition of the run; each
+    partition is replaced atomically. Inputs load back as `dict[video_key, pyarrow.Table]`.
+    The table name is the asset's `table` metadata.
+    """
+
+    storage_uri: str = Field(default="data", description="Local folder or gs://bucket/prefix.")
+
+    def _table(self, context: OutputContext | InputContext) -> str:
+        definition = context.upstream_output if isinstance(context, InputContext) else context
+        metadata = definition.definition_metadata or {}
+        table = metadata.get("table")
+        table = getattr(table, "value", table)
+        if table not in TABLES:
+            raise ValueError(f"asset {context.asset_key.to_user_string()} has no known 'table' metadata")
+        return table
+
+    def handle_output(self, context: OutputContext, obj: dict[str, pa.Table]) -> None:
+        if obj is None:
+            return
+        table = self._table(context)
+        storage = storage_for(self.storage_uri)
+        expected = set(context.asset_partition_keys)
+        missing = expected - set(obj)
+        if missing:
+            raise ValueError(f"{table}: no output for partitions {sorted(missing)[:5]}")
+        for key, data in obj.items():
+            storage.write_partition(table, key, _as_arrow(data, TABLES[table]))
+        context.log.debug(f"wrote {len(obj)} partition(s) of {table}")
+
+    def load_input(self, context: InputContext) -> dict[str, pa.Table]:
+        table = self._table(context)
+        storage = storage_for(self.storage_uri)
+        return {key: storage.read_partition(table, key, TABLES[table]) for key in context.asset_partition_keys}
+
+
+def _as_arrow(data: Any, schema: pa.Schema) -> pa.Table:
+    if isinstance(data, pd.DataFrame):
+        data = pa.Table.from_pandas(data, schema=schema, preserve_index=False)
+    if not isinstance(data, pa.Table):
+        raise TypeError(f"expected a pyarrow Table or pandas DataFrame, got {type(data).__name__}")
+    return data.cast(schema)

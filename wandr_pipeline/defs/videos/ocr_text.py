@@ -1,0 +1,170 @@
+"""`ocr_text`: the text on each sampled frame (local RapidOCR by default, or Cloud Vision).
+
+Frames whose on-screen text looks like the last frame read (text-mask similarity, see
+`media/similarity.py`) do not reach the engine: they reuse its result, and their rows say so
+(`reused`, `source_frame_index`, `similarity`). Each video also gets a contact sheet of its frames
+with the OCR boxes drawn (`media/<video_key>/contact_sheet.jpg`), shown in the asset's metadata.
+"""
+
+
+import base64
+import math
+import time
+
+from dagster import AssetExecutionContext, MetadataValue
+
+from wandr_pipeline.defs.videos.stage import StageRun, stage_asset
+from wandr_pipeline.media.contact_sheet import ContactSheet, encode_sheet
+from wandr_pipeline.media.frame_reading import FrameOcr, read_frames
+from wandr_pipeline.media.frames import decode_jpeg
+from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, short_error
+from wandr_pipeline.defs.resources import CaptionSettings, OcrReader, StorageResource
+from wandr_pipeline.lib.schemas import OCR_TEXT, status_row
+
+FRAMES_PER_REQUEST = 16  # frames handed to the engine at once, unless it prefers more (`preferred_batch`)
+INLINE_SHEETS = 3            # contact sheets shown inline in the run's metadata (the rest as paths)
+INLINE_SHEET_WIDTH = 480     # px of an inline sheet (kept small: metadata lives in Dagster's event log)
+
+
+@stage_asset(
+    table="ocr_text",
+    inputs=["sampled_frames"],
+    kinds={"python", "parquet"},
+    gpu=True,
+    description="Text lines read on each sampled frame, with boxes and confidence; frames whose text did not "
+                "change reuse the last read; table `ocr_text`.",
+)
+def ocr_text(context: AssetExecutionContext, storage: StorageResource, ocr: OcrReader, captions: CaptionSettings,
+             sampled_frames: dict):
+    store = storage.get()
+    stage = StageRun(context, "ocr_text", OCR_TEXT)
+    engine = None
+    frames_total = frames_read = 0
+    busy = 0.0
+    billed = [0]  # billable units of the whole run
+    sheets: list[tuple[str, str, bytes | None]] = []
+    for key in stage.keys:
+        upstream = sampled_frames[key]
+        if stage.skip_unless_usable(key, upstream, "sampled_frames"):
+            continue
+        if engine is None:
+            engine = ocr.get_engine()
+        frames = sorted((f for f in upstream.to_pylist() if f["status"] == OK), key=lambda f: f["timestamp_s"])
+        start = time.perf_counter()
+        outcome: dict = {}
+        stage.run_one(key, lambda key=key, frames=frames, outcome=outcome: _read_one(
+                          store, engine, captions, key, frames, outcome, billed),
+                      empty_reason="no on-screen text found",
+                      preview=lambda rows: " / ".join(dict.fromkeys(r["text"] for r in rows if r.get("text")))[:160])
+        busy += time.perf_counter() - start
+        frames_total += len(frames)
+        frames_read += outcome.get("read", 0)
+        if outcome.get("sheet_uri"):
+            sheets.append((key, outcome["sheet_uri"], outcome.get("sheet_preview")))
+    yield from stage.results({
+        "engine": engine.name if engine else ocr.engine,
+        "frames": frames_total,
+        "frames_read": frames_read,
+        "frames_reused": frames_total - frames_read,
+        "share_read": round(frames_read / frames_total, 3) if frames_total else 0.0,
+        "seconds_per_frame": round(busy / frames_total, 3) if frames_total else 0.0,
+        # Vision bills per image and feature: the run's total (per video: ocr_text.billable_units).
+        "billable_units": billed[0],
+        **({"contact_sheets": MetadataValue.md(_sheets_markdown(sheets))} if sheets else {}),
+    })
+
+
+def _frame_sources(store, frames: list[dict], batch: int):
+    """(frame_index, timestamp_s, load) per frame; images are fetched a batch at a time (concurrent on GCS)."""
+    cache: dict[int, bytes] = {}
+
+    def loader(position: int):
+        def load():
+            if position not in cache:  # fetch this frame's batch, drop the previous one
+                chunk = range(position, min(len(frames), position + batch))
+                cache.clear()
+                cache.update(zip(chunk, store.read_many([frames[i]["image_uri"] for i in chunk])))
+            return decode_jpeg(cache[position])
+        return load
+
+    def reload(position: int):  # a frame read again later (after a failed or unsure read)
+        return lambda: decode_jpeg(store.read_bytes(frames[position]["image_uri"]))
+
+    for position, frame in enumerate(frames):
+        yield frame["frame_index"], frame["timestamp_s"], _Once(loader(position), reload(position))
+
+
+class _Once:
+    """The first call loads through the batch cache, later calls fetch the frame alone."""
+
+    def __init__(self, first, again):
+        self.first, self.again, self.used = first, again, False
+
+    def __call__(self):
+        if self.used:
+            return self.again()
+        self.used = True
+        return self.first()
+
+
+def _read_one(store, engine, captions: CaptionSettings, key: str, frames: list[dict], outcome: dict,
+              units_total: list[int] | None = None) -> list[dict]:
+    batch = max(1, int(getattr(engine, "preferred_batch", FRAMES_PER_REQUEST)))
+    sheet = ContactSheet.for_frames(len(frames), max_tiles=captions.contact_sheet_frames)
+    results = read_frames(_frame_sources(store, frames, batch), engine, config=captions.similarity_config(),
+                          batch_size=batch, on_image=sheet.add, describe_error=short_error)
+    outcome["read"] = sum(r.read for r in results)
+    succeeded = sum(1 for r in results if r.read and r.error is None)
+    units = succeeded * int(getattr(engine, "units_per_image", 0))
+    if units_total is not None:
+        units_total[0] += units
+    rows = [row for result in results for row in _rows(result, engine.name)]
+    if captions.contact_sheet_frames:
+        try:
+            outcome.update(_write_sheet(store, key, sheet, results))
+        except Exception:  # noqa: BLE001 - a contact sheet is a view, never a reason to fail the video
+            pass
+    if rows and not succeeded:
+        raise RuntimeError(f"OCR failed on every frame: {next(r['error'] for r in rows if r.get('error'))}")
+    if not any(r.get("text") for r in rows):
+        if not units:
+            return []  # recorded as `empty`
+        rows = [status_row(OCR_TEXT, EMPTY, "no on-screen text found", engine=engine.name)]  # keeps the units
+    rows[0]["billable_units"] = units
+    return rows
+
+
+def _rows(result: FrameOcr, engine_name: str) -> list[dict]:
+    base = {"frame_index": result.frame_index, "timestamp_s": result.timestamp_s, "engine": engine_name,
+            "billable_units": 0, "reused": not result.read, "source_frame_index": result.source_frame_index,
+            "similarity": round(result.similarity, 4) if result.similarity is not None else None}
+    if result.error is not None:
+        return [{**base, "status": FAILED, "error": result.error}]
+    if not result.boxes:  # one row with no text says the frame was looked at and shows none
+        return [{**base, "status": OK, "error": None}]
+    return [{**base, "text": box.text,
+             "confidence": None if math.isnan(box.confidence) else round(box.confidence, 4),
+             "box_x0": box.x0, "box_y0": box.y0, "box_x1": box.x1, "box_y1": box.y1, "status": OK, "error": None}
+            for box in result.boxes]
+
+
+def _write_sheet(store, key: str, sheet: ContactSheet, results: list[FrameOcr]) -> dict:
+    image = sheet.render({r.position: (r.timestamp_s, r.read, r.boxes, r.error is not None) for r in results})
+    if image is None:
+        return {}
+    uri = store.write_bytes(f"{store.media_dir(key)}/contact_sheet.jpg", encode_sheet(image))
+    import cv2
+
+    scale = INLINE_SHEET_WIDTH / image.shape[1]
+    small = cv2.resize(image, (INLINE_SHEET_WIDTH, max(1, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return {"sheet_uri": uri, "sheet_preview": encode_sheet(small, quality=60)}
+
+
+def _sheets_markdown(sheets: list[tuple[str, str, bytes | None]]) -> str:
+    """The first few sheets inline (small JPEGs as data URIs), every sheet's location listed."""
+    parts = ["Green boxes: frames the OCR engine read; orange ('='): frames that reused the last read.", ""]
+    for i, (key, uri, preview) in enumerate(sheets):
+        parts.append(f"**{key}**: `{uri}`")
+        if preview is not None and i < INLINE_SHEETS:
+            parts.append(f"\n![{key}](data:image/jpeg;base64,{base64.b64encode(preview).decode()})\n")
+    return "\n".join(parts)

@@ -1,0 +1,103 @@
+"""`transcript`: speech to text with faster-whisper; one model load serves every video of the run.
+
+The video's caption text (place names, spelled right on screen) goes to Whisper as hints
+(`hotwords` by default, see docs/CAPTIONS.md for the measurement), so this stage waits for
+`caption_spans`. Writes `media/<video_key>/transcript.srt` and `transcript.vtt`.
+"""
+
+
+import time
+
+from dagster import AssetExecutionContext
+
+from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.engines.whisper import load_audio
+from wandr_pipeline.media.captions import echoes_hints, hint_text
+from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
+from wandr_pipeline.lib.outcomes import OK
+from wandr_pipeline.defs.resources import CaptionSettings, StorageResource, WhisperResource
+from wandr_pipeline.lib.schemas import TRANSCRIPT_SEGMENTS
+
+
+
+@stage_asset(
+    table="transcript_segments",
+    inputs=["audio", "caption_spans"],
+    kinds={"pytorch", "parquet"},
+    gpu=True,
+    description="Speech segments with start/end times (faster-whisper, VAD on, the video's captions as hints), "
+                "plus transcript.srt/.vtt per video; table `transcript_segments`.",
+)
+def transcript(context: AssetExecutionContext, storage: StorageResource, whisper: WhisperResource,
+               captions: CaptionSettings, audio: dict, caption_spans: dict):
+    store = storage.get()
+    stage = StageRun(context, "transcript_segments", TRANSCRIPT_SEGMENTS)
+    mode = captions.hint_mode()
+    ready, hints = [], {}
+    for key in stage.keys:
+        if not stage.skip_unless_usable(key, audio[key], "audio"):
+            ready.append((key, first_row(audio[key])["audio_uri"]))
+            hint = caption_hints(caption_spans.get(key), mode)
+            if hint:
+                hints[key] = hint
+    if not ready:
+        yield from stage.results()
+        return
+
+    load_start = time.perf_counter()
+    transcriber = whisper.get_transcriber()
+    context.log.info(
+        f"whisper model {transcriber.model_name} on {transcriber.device}/{transcriber.compute_type} "
+        f"ready in {time.perf_counter() - load_start:.1f} s; transcribing {len(ready)} clip(s)"
+    )
+
+    def load(uri: str):
+        with store.local_copy(uri) as path:
+            return load_audio(path)
+
+    audio_seconds = 0.0
+    busy_start = time.perf_counter()
+    results = transcriber.transcribe_many(ready, load=load, hints=hints, redo_without_hints=echoes_hints)
+    for key, result in results:
+        def rows(result=result, key=key):
+            if isinstance(result, BaseException):
+                raise result
+            out = [
+                {"segment_index": s.index, "start_s": s.start_s, "end_s": s.end_s, "text": s.text,
+                 "avg_logprob": s.avg_logprob, "no_speech_prob": s.no_speech_prob, "language": result.language,
+                 "language_probability": result.language_probability, "model": transcriber.model_name,
+                 "status": OK, "error": None, "caption_hints": result.hints}
+                for s in result.segments
+            ]
+            _write_subtitles(store, key, out)
+            return out
+        if not isinstance(result, BaseException):
+            audio_seconds += result.duration_s
+        stage.run_one(key, rows, empty_reason="no speech detected",
+                      preview=lambda rows: " ".join(r["text"] for r in rows)[:160],
+                      elapsed_s=None if isinstance(result, BaseException) else result.elapsed_s)
+    busy = time.perf_counter() - busy_start
+    yield from stage.results({
+        "whisper_model": transcriber.model_name,
+        "device": f"{transcriber.device}/{transcriber.compute_type}",
+        "audio_seconds": round(audio_seconds, 1),
+        "realtime_factor": round(audio_seconds / busy, 1) if busy > 0 else 0.0,
+    })
+
+
+def caption_hints(spans, mode: str) -> dict[str, str]:
+    """`transcribe` keyword arguments that show Whisper the video's caption lines (none when off or empty)."""
+    if mode == "off" or spans is None or spans.num_rows == 0:
+        return {}
+    rows = sorted((r for r in spans.to_pylist() if r["status"] == OK and r["text"]), key=lambda r: r["start_s"])
+    text = hint_text(r["text"] for r in rows).replace("\n", ", ")
+    if not text:
+        return {}
+    return {"hotwords": text} if mode == "hotwords" else {"initial_prompt": text}
+
+
+def _write_subtitles(store, key: str, rows: list[dict]) -> None:
+    media = store.media_dir(key)
+    cues = transcript_cues(rows)
+    store.write_bytes(f"{media}/transcript.srt", to_srt(cues).encode("utf-8"))
+    store.write_bytes(f"{media}/transcript.vtt", to_vtt(cues).encode("utf-8"))

@@ -1,0 +1,294 @@
+"""Downloading one post with yt-dlp into a local folder, with its metadata."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
+
+from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
+from wandr_pipeline.lib.network_policy import AllowList, host_problem
+from wandr_pipeline.lib.outcomes import PermanentError, TransientError
+from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
+
+_TRANSIENT_PATTERNS = re.compile(
+    r"HTTP Error (429|5\d\d)|timed out|timeout|Connection (reset|refused|aborted)|Temporary failure"
+    r"|Remote end closed|IncompleteRead|Read timed out|EOF occurred|Network is unreachable"
+    r"|rate.?limit|Too Many Requests|bytes read, \d+ more expected|Connection broken",
+    re.IGNORECASE,
+)
+_LOGIN_HINT = re.compile(r"\.?\s*Use --cookies-from-browser or --cookies for the authentication\..*$", re.DOTALL)
+_MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\d+) bytes\)")
+_SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
+
+
+@dataclass
+class DownloadSettings:
+    format: str = "bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b"
+    max_filesize_bytes: int | None = 500 * 1024 * 1024
+    max_duration_s: float | None = 600.0
+    socket_timeout_s: float = 30.0
+    http_retries: int = 3
+    cookiefile: str | None = None
+    allow_file_urls: bool = True
+    # Local sources must lie under one of these folders (after resolving links); empty: anywhere.
+    local_roots: tuple[str, ...] = ()
+    # Refuse loopback, private, link-local, ... addresses (redirects included), except `allowed_networks`.
+    remote_only: bool = False
+    allowed_networks: AllowList = field(default_factory=AllowList)
+    user_agent: str | None = None
+    extra_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DownloadedPost:
+    path: Path
+    info: dict[str, Any]
+
+
+class _CollectingLogger:
+    """yt-dlp logger that keeps error lines (for the recorded reason) and forwards the rest."""
+
+    def __init__(self, forward: Callable[[str], None] | None, redact: Callable[[str], str]):
+        self.forward = forward
+        self.redact = redact
+        self.errors: list[str] = []
+        self.oversize: tuple[int, int] | None = None
+
+    def debug(self, msg: str) -> None:
+        match = _MAX_FILESIZE.search(msg)
+        if match:
+            self.oversize = (int(match.group(1)), int(match.group(2)))
+        if self.forward and not msg.startswith("[debug]"):
+            self.forward(self.redact(msg))
+
+    def info(self, msg: str) -> None:
+        self.debug(msg)
+
+    def warning(self, msg: str) -> None:
+        if self.forward:
+            self.forward(self.redact(f"warning: {msg}"))
+
+    def error(self, msg: str) -> None:
+        self.errors.append(self.redact(msg))
+
+
+def classify_download_error(message: str) -> type[PermanentError] | type[TransientError]:
+    """Transient for throttling, server errors and network faults; permanent for everything else."""
+    return TransientError if _TRANSIENT_PATTERNS.search(message) else PermanentError
+
+
+def _clean_message(message: str) -> str:
+    message = re.sub(r"^ERROR:\s*", "", message.strip())
+    message = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    message = re.sub(r"\s*\(caused by .*\)\s*$", "", message, flags=re.DOTALL)
+    message = re.sub(r"\.? Giving up after \d+ retries$", "", message)  # our own retry loop reports the tries
+    # yt-dlp's login hint names its own command-line flags; ours is a setting.
+    message = _LOGIN_HINT.sub(" (set YTDLP_COOKIES_FILE to a cookies.txt of an account that has access)", message)
+    if message.endswith("Did not get any data blocks"):
+        message = "the server sent an empty file (0 bytes)"
+    return message.splitlines()[0] if message else "download failed"
+
+
+def _too_long(duration: float, limit: float) -> str:
+    return f"video is {duration:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+
+
+def check_source_allowed(url: str, settings: DownloadSettings) -> None:
+    """Raise `PermanentError` when `url` is a source this configuration refuses.
+
+    Local files must be allowed and lie under `local_roots` (links resolved); with `remote_only`,
+    local files are refused and a host must not be (or resolve to) a non-public address.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("file", ""):
+        if settings.remote_only:
+            raise PermanentError("local files are refused: downloads are remote-only (WANDR_REMOTE_ONLY)")
+        if not settings.allow_file_urls:
+            raise PermanentError("local files are not allowed by configuration (WANDR_ALLOW_LOCAL_FILES)")
+        problem = local_path_problem(Path(unquote(parts.path) if scheme else url), settings.local_roots)
+        if problem:
+            raise PermanentError(problem)
+        return
+    if settings.remote_only and scheme in ("http", "https") and parts.hostname:
+        problem = host_problem(parts.hostname, settings.allowed_networks)
+        if problem:
+            raise PermanentError(f"refusing to download from {parts.hostname}: {problem} (downloads are "
+                                 "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)")
+
+
+def local_path_problem(path: Path, roots: tuple[str, ...] | list[str]) -> str | None:
+    """Why the local file `path` may not be read, or None; links and `..` are resolved first."""
+    if not roots:
+        return None
+    resolved = path.expanduser().resolve()
+    for root in roots:
+        if resolved.is_relative_to(Path(root).expanduser().resolve()):
+            return None
+    return "local file is outside the allowed input folders (WANDR_LOCAL_INPUT_ROOTS)"
+
+
+@contextlib.contextmanager
+def _private_cookie_copy(cookiefile: str | None, folder: Path):
+    """yt-dlp writes its cookie jar back to the cookies file when it closes: give it a private copy,
+    so the configured file (often a read-only secret mount) is never written or named in errors."""
+    if not cookiefile:
+        yield None
+        return
+    try:
+        copy = folder / ".cookies.txt"
+        shutil.copyfile(cookiefile, copy)
+        os.chmod(copy, 0o600)
+    except OSError as exc:
+        raise PermanentError(f"the configured cookies file cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        yield str(copy)
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
+                  log: Callable[[str], None] | None = None) -> DownloadedPost:
+    """Download `url` into `dest_dir` as `video.<ext>`; returns the file and yt-dlp's info dict.
+
+    Raises `TransientError` (worth a retry) or `PermanentError`, each with a readable reason.
+    """
+    import yt_dlp
+
+    from wandr_pipeline.engines.ytdlp_egress import remote_only
+
+    check_source_allowed(url, settings)
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    redact = Redactor(url_secrets(url) + cookie_secrets(settings.cookiefile))
+    logger = _CollectingLogger(log, redact)
+    options: dict[str, Any] = {
+        "outtmpl": str(dest_dir / "video.%(ext)s"),
+        "format": settings.format,
+        "merge_output_format": "mp4",
+        "ffmpeg_location": ffmpeg_executable(),
+        "noplaylist": True,
+        "playlist_items": "1",
+        "quiet": True,
+        "no_warnings": False,
+        "noprogress": True,
+        "logger": logger,
+        "socket_timeout": settings.socket_timeout_s,
+        "retries": settings.http_retries,
+        "fragment_retries": settings.http_retries,
+        "extractor_retries": settings.http_retries,
+        "enable_file_urls": settings.allow_file_urls,
+        "overwrites": True,
+        "cachedir": False,
+        "writeinfojson": False,
+    }
+    if settings.max_filesize_bytes:
+        options["max_filesize"] = settings.max_filesize_bytes
+    if settings.max_duration_s:
+        limit = settings.max_duration_s
+        options["match_filter"] = lambda info, *, incomplete=False: (
+            _too_long(info["duration"], limit)
+            if info.get("duration") and info["duration"] > limit else None
+        )
+    if settings.user_agent:
+        options["http_headers"] = {"User-Agent": settings.user_agent}
+    options.update(settings.extra_options)
+
+    guard = remote_only(settings.allowed_networks) if settings.remote_only else contextlib.nullcontext()
+    try:
+        with _private_cookie_copy(settings.cookiefile, dest_dir) as cookiefile, guard:
+            if cookiefile:
+                options["cookiefile"] = cookiefile
+            with yt_dlp.YoutubeDL(options) as ydl:
+                info = ydl.extract_info(url, download=True)
+    except yt_dlp.utils.DownloadError as exc:
+        message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
+        if "refusing to connect to" in message:  # the egress guard, after a redirect or a second lookup
+            raise PermanentError(message[message.index("refusing to connect to"):]) from None
+        raise classify_download_error(message)(message) from None
+    except (OSError, TimeoutError) as exc:
+        raise TransientError(redact(f"network error: {exc}")) from None
+
+    if info is None:
+        raise PermanentError(_clean_message(logger.errors[-1]) if logger.errors else "nothing to download")
+    if info.get("_type") == "playlist":
+        entries = [entry for entry in info.get("entries") or [] if entry]
+        if not entries:
+            raise PermanentError("the URL is a playlist with no downloadable video")
+        info = entries[0]
+    files = [p for p in dest_dir.glob("video.*") if not p.name.endswith((".part", ".ytdl", ".json"))]
+    if not files:
+        size = info.get("filesize") or info.get("filesize_approx")
+        if logger.oversize:
+            size = logger.oversize[0]
+        duration = info.get("duration")
+        if settings.max_duration_s and isinstance(duration, (int, float)) and duration > settings.max_duration_s:
+            raise PermanentError(_too_long(duration, settings.max_duration_s))
+        if size and settings.max_filesize_bytes and size > settings.max_filesize_bytes:
+            raise PermanentError(f"file is {size / 2**20:.1f} MB, over the {settings.max_filesize_bytes / 2**20:g} MB "
+                                 "limit (WANDR_MAX_VIDEO_MB)")
+        reason = "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
+        raise PermanentError(reason)
+    path = max(files, key=lambda p: p.stat().st_size)
+    safe = safe_extension(path.suffix, default="bin")
+    if path.suffix != f".{safe}":
+        path = path.rename(path.with_name(f"video.{safe}"))
+    return DownloadedPost(path=path, info=info)
+
+
+def safe_extension(suffix: str, default: str) -> str:
+    """A file extension from the internet as a plain lower-case word (`.MP4` -> `mp4`), else `default`."""
+    ext = suffix.lstrip(".").lower()
+    return ext if _SAFE_EXT.match(ext) else default
+
+
+def post_metadata(info: dict[str, Any]) -> dict[str, Any]:
+    """The post fields we keep, from yt-dlp's info dict."""
+    description = clean_text(info.get("description")) or None
+    tags = [clean_text(t) for t in (info.get("tags") or []) if isinstance(t, str) and clean_text(t)]
+    hashtags: list[str] = []
+    for tag in _HASHTAG.findall(description or "") + tags:
+        tag = tag.strip("#").strip()
+        if tag and tag.casefold() not in {h.casefold() for h in hashtags}:
+            hashtags.append(tag)
+    return {
+        "post_id": clean_text(str(info["id"])) if info.get("id") is not None else None,
+        "title": clean_text(info.get("title") or info.get("fulltitle")),
+        "uploader": clean_text(info.get("uploader") or info.get("channel") or info.get("creator")),
+        "uploader_id": clean_text(info.get("uploader_id") or info.get("channel_id")),
+        "description": description,
+        "hashtags": hashtags,
+        "upload_date": _upload_date(info),
+        "duration_s": float(info["duration"]) if info.get("duration") else None,
+        "fps": float(info["fps"]) if info.get("fps") else None,
+    }
+
+
+def clean_text(value: Any) -> str | None:
+    """Text from the internet made safe to store: valid UTF-8 (lone surrogates from undecodable bytes
+    become U+FFFD), no NUL or other control characters except tab and newline, NFC-normalised."""
+    if not isinstance(value, str):
+        return None if value is None else clean_text(str(value))
+    value = _SURROGATE.sub("\ufffd", value)
+    value = "".join(ch for ch in value if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+    return unicodedata.normalize("NFC", value).strip() or None
+
+
+def _upload_date(info: dict[str, Any]) -> dt.date | None:
+    text = info.get("upload_date")
+    if isinstance(text, str) and re.fullmatch(r"\d{8}", text):
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    stamp = info.get("timestamp") or info.get("release_timestamp")
+    if isinstance(stamp, (int, float)):
+        return dt.datetime.fromtimestamp(stamp, tz=dt.timezone.utc).date()
+    return None

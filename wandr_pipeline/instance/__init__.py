@@ -1,0 +1,1 @@
+"""Classes that `dagster.yaml` names: the run coordinator and the GPU-routing run launchers."""

@@ -1,0 +1,66 @@
+"""Where stages run: the run/op tags that send GPU stages to an NVIDIA L4 and cap how many run at once.
+
+No Dagster import here: these are plain dicts that the assets put on their `op_tags`, the jobs on
+their run tags, and the production run launchers (`wandr_pipeline.instance.launchers`) read back.
+
+- `wandr/compute=gpu` marks a GPU stage / GPU run. The queued run coordinator's
+  `tag_concurrency_limits` on that tag caps concurrent GPU runs (deploy/dagster.yaml).
+- `dagster-k8s/config` asks Kubernetes for the GPU: one `nvidia.com/gpu` and a node selector for the
+  accelerator type (GKE's `cloud.google.com/gke-accelerator: nvidia-l4`). dagster-k8s reads it from
+  op tags (step pods of the `k8s_job_executor`) and from run tags (the run pod of `K8sRunLauncher`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+COMPUTE_TAG = "wandr/compute"
+GPU = "gpu"
+CPU = "cpu"
+K8S_CONFIG_TAG = "dagster-k8s/config"
+GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def gpu_k8s_config(accelerator: str = "nvidia-l4", gpu_count: int = 1, cpu: str = "6",
+                   memory: str = "24Gi") -> dict[str, Any]:
+    """The `dagster-k8s/config` for a pod that needs `gpu_count` GPUs of type `accelerator`.
+
+    An L4 node on GKE (g2-standard-8) has 8 vCPUs and 32 GB: the defaults leave room for the
+    kubelet and keep CPU threads free for audio decoding and frame sampling next to the GPU.
+    """
+    if gpu_count < 1:
+        raise ValueError("gpu_count must be >= 1 for a GPU pod")
+    return {
+        "container_config": {
+            "resources": {
+                "requests": {"cpu": cpu, "memory": memory, GPU_RESOURCE: str(gpu_count)},
+                "limits": {"memory": memory, GPU_RESOURCE: str(gpu_count)},
+            },
+        },
+        "pod_spec_config": {
+            "node_selector": {GKE_ACCELERATOR_LABEL: accelerator},
+            # GKE taints GPU nodes; it adds this toleration itself to GPU pods, saying it is harmless.
+            "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
+        },
+    }
+
+
+def gpu_tags(accelerator: str = "nvidia-l4", gpu_count: int = 1, cpu: str = "6", memory: str = "24Gi",
+             ) -> dict[str, Any]:
+    """Op tags (and run tags) of a GPU stage."""
+    return {COMPUTE_TAG: GPU, K8S_CONFIG_TAG: gpu_k8s_config(accelerator, gpu_count, cpu, memory)}
+
+
+def gpu_tags_from_settings(settings) -> dict[str, Any]:
+    return gpu_tags(settings.gpu_accelerator, settings.gpu_count, settings.gpu_pod_cpu, settings.gpu_pod_memory)
+
+
+def as_run_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """Run tags must be strings: nested config is JSON, as dagster-k8s expects."""
+    return {key: value if isinstance(value, str) else json.dumps(value, sort_keys=True) for key, value in tags.items()}
+
+
+def is_gpu_tags(tags: Mapping[str, Any] | None) -> bool:
+    return bool(tags) and tags.get(COMPUTE_TAG) == GPU
