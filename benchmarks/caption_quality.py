@@ -51,7 +51,7 @@ from wandr_pipeline.media.frame_gate import SimilarityConfig  # noqa: E402
 
 DEFAULT_SET = REPO / "benchmarks" / "out" / "caption_set"
 OUT = REPO / "benchmarks" / "out"
-EVERY_N, LONG_SIDE = 30, 960          # the pipeline's FrameSampler defaults
+EVERY_N, LONG_SIDE = 30, 960          # the pipeline's FrameSamplingResource defaults
 TEXT_MATCH = 0.8
 OCR_CACHE = "caption_quality_ocr_cache_rapidocr_nocls.pkl"  # change the name when the engine's settings change
 SAMPLE_NAMES = {"lisbon_pasteis.mp4": ["Lisbon"], "kyoto_temples.mp4": ["Kyoto"],

@@ -1,177 +1,246 @@
-"""Environment variables -> settings, with the embedded offline defaults. Documented in the README.
+"""Every environment variable of the pipeline, declared once: name, old aliases, type, default and doc.
 
-A `.env` file in the working directory is read first (as `dagster dev` does), so the original
-service's `.env` keeps working; names it used are accepted as aliases.
+`Settings.from_env()` reads them (pydantic-settings: the process environment, then a `.env` file in
+the working directory, as `dagster dev` and the original service do). The original service's names
+are accepted as aliases. Nothing reads the environment at import time: the code location, the CLI
+and the API each build one `Settings` when they start and hand it down.
+
+The Dagster resources do not repeat these: a resource field says which setting feeds it
+(`from_setting` in `defs/resources/`), and takes its default and description from here, so the UI's
+launchpad documents the same knob the README does. The README's configuration tables are checked
+against this class by a test.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A comma-separated list in the environment ("a, b,c"), a tuple in code.
+CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
-def _env(name: str, default: str, *aliases: str) -> str:
-    for key in (name, *aliases):
-        value = os.environ.get(key)
-        if value not in (None, ""):
-            return value
-    return default
+def setting(default: Any, env: str, *aliases: str, doc: str) -> Any:
+    """A field read from `env` (or one of the old `aliases`), with its default and its documentation."""
+    return Field(default, validation_alias=AliasChoices(env, *aliases), description=doc,
+                 json_schema_extra={"env": env, "aliases": list(aliases)})
 
 
-def _bool(text: str) -> bool:
-    return text.strip().lower() in ("1", "true", "yes", "on")
+def _default_workspace() -> str:
+    """`workspace.yaml` in the working directory, else the one next to the package (a source checkout)."""
+    here = Path("workspace.yaml")
+    if here.is_file():
+        return str(here.resolve())
+    return str(Path(__file__).resolve().parents[1] / "workspace.yaml")
 
 
-def _list(text: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in text.split(",") if item.strip())
+class Settings(BaseSettings):
+    """The pipeline's configuration (docs: README "Configuration", docs/API.md, docs/GCP.md)."""
 
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore", populate_by_name=True)
 
-def _default_url_list_dirs(storage_uri: str) -> list[str]:
-    """`data/url_lists`, plus `<root>/url_lists` when the storage root is a bucket."""
-    dirs = ["data/url_lists"]
-    if "://" in storage_uri and not storage_uri.startswith("file://"):
-        dirs.append(storage_uri.rstrip("/") + "/url_lists")
-    return dirs
+    # Storage and logs
+    gcs_bucket: str = setting("", "GCS_BUCKET", doc="original service's setting: when set and WANDR_STORAGE_URI "
+                              "is not, the storage root is gs://<bucket>/wandr")
+    storage_uri: str = setting("data", "WANDR_STORAGE_URI", doc="storage root: a local folder or gs://bucket/prefix")
+    log_level: str = setting("INFO", "LOG_LEVEL", doc="log level of the CLI, the API and the runs' console logs")
+    partitions_per_run: int = setting(50, "WANDR_PARTITIONS_PER_RUN", doc="most videos per run (backfills and the CLI)")
 
+    # Speech (faster-whisper)
+    whisper_model: str = setting("tiny.en", "WHISPER_MODEL", doc="model name (tiny.en is bundled; others must be in "
+                                 "the local Hugging Face cache) or a CTranslate2 model folder")
+    whisper_device: str = setting("auto", "WHISPER_DEVICE", doc="auto (CUDA when visible) | cpu | cuda")
+    whisper_compute_type: str = setting("auto", "WHISPER_COMPUTE_TYPE",
+                                        doc="auto (float16 on CUDA, int8 on CPU) or a CTranslate2 compute type")
+    whisper_batch_size: int = setting(8, "WHISPER_BATCH_SIZE",
+                                      doc="batch size of faster-whisper's batched pipeline (1 = sequential decoding)")
+    whisper_beam_size: int = setting(5, "WHISPER_BEAM_SIZE", doc="beam size")
+    whisper_cpu_threads: int = setting(0, "WHISPER_CPU_THREADS", doc="CTranslate2 CPU threads (0 = its default)")
+    whisper_num_workers: int = setting(1, "WHISPER_NUM_WORKERS", doc="parallel transcriptions on one model")
+    whisper_vad: bool = setting(True, "WHISPER_VAD",
+                                doc="Silero voice activity detection: skips silence, prevents hallucinated text")
+    whisper_cross_clip: str = setting("auto", "WHISPER_CROSS_CLIP", doc="batch speech chunks of different clips "
+                                      "together: auto (on with CUDA) | true | false; needs batch size > 1 and VAD")
+    whisper_caption_hints: str = setting("hotwords", "WHISPER_CAPTION_HINTS", doc="give Whisper the video's caption "
+                                         "text: hotwords | prompt (initial_prompt) | off")
 
-def load_dotenv_file(path: str | Path = ".env") -> None:
-    """Load `KEY=value` lines from `path` into the environment, never overriding what is set."""
-    path = Path(path)
-    if path.is_file():
-        from dotenv import load_dotenv
+    # On-screen text
+    ocr_engine: str = setting("local", "OCR_ENGINE",
+                              doc="local (RapidOCR, models inside its wheel) | google (Cloud Vision)")
+    ocr_min_confidence: float = setting(0.5, "OCR_MIN_CONFIDENCE", doc="recognised lines below this are dropped")
+    ocr_device: str = setting("auto", "OCR_DEVICE", doc="local OCR: auto (CUDA when onnxruntime-gpu sees a GPU) | "
+                              "cpu | cuda (fails without one)")
+    ocr_skip_similar: bool = setting(True, "WANDR_OCR_SKIP_SIMILAR",
+                                     doc="reuse the last OCR read for frames whose on-screen text looks the same")
+    ocr_similarity_threshold: float = setting(0.8, "WANDR_OCR_SIMILARITY_THRESHOLD", doc="text-mask similarity "
+                                              "(0-1) at or above which a frame reuses the last read")
+    ocr_max_reused_frames: int = setting(8, "WANDR_OCR_MAX_REUSED_FRAMES",
+                                         doc="read a frame after this many reused ones in a row (0 = no limit)")
+    caption_min_confidence: float = setting(0.6, "WANDR_CAPTION_MIN_CONFIDENCE",
+                                            doc="OCR lines under this confidence are not used for caption spans")
+    caption_min_span_confidence: float = setting(0.7, "WANDR_CAPTION_MIN_SPAN_CONFIDENCE",
+                                                 doc="caption spans whose reads average under this are dropped")
+    contact_sheet_frames: int = setting(36, "WANDR_CONTACT_SHEET_FRAMES",
+                                        doc="frames on each video's contact sheet (0 = none)")
+    vision_api_endpoint: str = setting("", "VISION_API_ENDPOINT", doc="Cloud Vision endpoint; empty = Google's. An "
+                                       "http:// endpoint (a local fake) is called without credentials")
+    vision_max_concurrent_requests: int = setting(4, "VISION_MAX_CONCURRENT_REQUESTS",
+                                                  doc="Vision requests in flight at once")
+    vision_images_per_minute: int = setting(1800, "VISION_IMAGES_PER_MINUTE", doc="pace images to this share of "
+                                            "the project's TEXT_DETECTION quota (shared by all workers)")
+    vision_attempts: int = setting(5, "VISION_ATTEMPTS", doc="tries per Vision request on 429/5xx/deadline errors")
+    vision_timeout_s: float = setting(60.0, "VISION_TIMEOUT_S", doc="deadline of one Vision request")
+    vision_language_hints: CommaList = setting((), "VISION_LANGUAGE_HINTS",
+                                               doc="comma-separated BCP-47 language hints for Vision, e.g. en,ja")
 
-        load_dotenv(path, override=False)
+    # Frames
+    frame_every_n: int = setting(30, "WANDR_FRAME_EVERY_N", "FRAME_SAMPLE_RATE", "FRAME_INTERVAL",
+                                 doc="keep frame 0, N, 2N, ...")
+    frame_max_long_side: int = setting(960, "WANDR_FRAME_MAX_LONG_SIDE",
+                                       doc="stored frames are downscaled to this long side (0 = keep)")
+    frame_decoder: str = setting("auto", "WANDR_FRAME_DECODER",
+                                 doc="auto (NVDEC via torchcodec when usable) | cpu (PyAV) | cuda")
 
+    # Downloads
+    max_video_duration_s: float = setting(600.0, "WANDR_MAX_VIDEO_DURATION_S", "MAX_VIDEO_DURATION",
+                                          doc="longer posts are refused (0 = no limit)")
+    max_video_mb: float = setting(500.0, "WANDR_MAX_VIDEO_MB", "MAX_VIDEO_SIZE_MB",
+                                  doc="bigger files are refused (0 = no limit)")
+    download_timeout_s: float = setting(30.0, "WANDR_DOWNLOAD_TIMEOUT_S", doc="network timeout per request")
+    download_attempts: int = setting(3, "WANDR_DOWNLOAD_ATTEMPTS",
+                                     doc="tries per video on transient faults (HTTP 429/5xx, timeouts, rate limits)")
+    download_backoff_s: float = setting(2.0, "WANDR_DOWNLOAD_BACKOFF_S",
+                                        doc="base of the exponential backoff between tries (capped at 30 s)")
+    ytdlp_format: str = setting("bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b", "YTDLP_FORMAT",
+                                doc="yt-dlp format selector")
+    ytdlp_cookies_file: str = setting("", "YTDLP_COOKIES_FILE", doc="Netscape cookies file for login-walled posts "
+                                      "(read-only is fine; its values and path are never logged or stored)")
+    allow_local_files: bool = setting(True, "WANDR_ALLOW_LOCAL_FILES",
+                                      doc="accept local paths and file:// URLs as sources")
+    local_input_roots: CommaList = setting((), "WANDR_LOCAL_INPUT_ROOTS", doc="comma-separated folders that local "
+                                           "sources must lie under (links and .. resolved); empty: anywhere")
+    remote_only: bool = setting(False, "WANDR_REMOTE_ONLY", doc="refuse local files and loopback, private, "
+                                "link-local or reserved addresses, redirects included")
+    download_allowed_networks: str = setting("", "WANDR_DOWNLOAD_ALLOWED_NETWORKS", doc="comma-separated addresses, "
+                                             "networks or host names exempt from WANDR_REMOTE_ONLY")
 
-@dataclass(frozen=True)
-class Settings:
-    storage_uri: str
-    log_level: str
-    whisper_model: str
-    whisper_device: str
-    whisper_compute_type: str
-    whisper_batch_size: int
-    whisper_beam_size: int
-    whisper_cpu_threads: int
-    whisper_num_workers: int
-    whisper_vad: bool
-    ocr_engine: str
-    ocr_min_confidence: float
-    frame_every_n: int
-    frame_max_long_side: int
-    max_video_duration_s: float
-    max_video_mb: float
-    download_timeout_s: float
-    download_attempts: int
-    ytdlp_format: str
-    ytdlp_cookies_file: str
-    allow_local_files: bool
-    partitions_per_run: int
-    # Cloud Vision (OCR_ENGINE=google); see docs/GCP.md.
-    vision_api_endpoint: str = ""
-    vision_max_concurrent_requests: int = 4
-    vision_images_per_minute: int = 1800
-    vision_attempts: int = 5
-    vision_timeout_s: float = 60.0
-    vision_language_hints: tuple[str, ...] = ()
     # Ingestion and automation (docs/INGESTION.md)
-    url_list_dirs: tuple[str, ...] = ()
-    url_list_suffixes: tuple[str, ...] = (".txt", ".list", ".urls")
-    sensor_interval_s: int = 30
-    ingest_max_videos_per_tick: int = 2000
-    ingest_tick_budget_s: float = 20.0
-    batch_max_wait_s: float = 120.0
-    url_list_schedule_source: str = ""
-    url_list_schedule_cron: str = "0 * * * *"
-    # GPU execution (issue 4): engines' devices and where GPU stages run in production.
-    ocr_device: str = "auto"
-    whisper_cross_clip: str = "auto"
-    frame_decoder: str = "auto"
-    gpu_accelerator: str = "nvidia-l4"
-    gpu_count: int = 1
-    gpu_pod_cpu: str = "6"
-    gpu_pod_memory: str = "24Gi"
-    # on-screen text (issue 6)
-    ocr_skip_similar: bool = True
-    ocr_similarity_threshold: float = 0.8
-    ocr_max_reused_frames: int = 8
-    caption_min_confidence: float = 0.6
-    caption_min_span_confidence: float = 0.7
-    contact_sheet_frames: int = 36
-    whisper_caption_hints: str = "hotwords"
-    # bad input and faults (docs/RELIABILITY.md)
-    download_backoff_s: float = 2.0
-    local_input_roots: tuple[str, ...] = ()
-    remote_only: bool = False
-    download_allowed_networks: str = ""
+    url_list_dirs: CommaList = setting((), "WANDR_URL_LIST_DIRS", doc="folders or gs:// prefixes the sensor "
+                                       "watches; empty: data/url_lists, plus <root>/url_lists on GCS")
+    url_list_suffixes: CommaList = setting((".txt", ".list", ".urls"), "WANDR_URL_LIST_SUFFIXES",
+                                           doc="file endings treated as URL lists")
+    sensor_interval_s: int = setting(30, "WANDR_SENSOR_INTERVAL_S", doc="seconds between sensor ticks")
+    ingest_max_videos_per_tick: int = setting(2000, "WANDR_INGEST_MAX_VIDEOS_PER_TICK",
+                                              doc="new videos registered per tick (large lists are chunked)")
+    ingest_tick_budget_s: float = setting(20.0, "WANDR_INGEST_TICK_BUDGET_S",
+                                          doc="seconds a tick may spend writing submission records")
+    batch_max_wait_s: float = setting(120.0, "WANDR_BATCH_MAX_WAIT_S",
+                                      doc="how long a short batch waits for in-flight neighbours to join it")
+    url_list_schedule_source: str = setting("", "WANDR_URL_LIST_SCHEDULE_SOURCE", doc="the list the schedule "
+                                            "ingests (local path, gs:// or http(s)://); empty: schedule off")
+    url_list_schedule_cron: str = setting("0 * * * *", "WANDR_URL_LIST_SCHEDULE_CRON", doc="the schedule's cadence")
+
+    # Where GPU stages run in production (docs/DEPLOY.md)
+    gpu_accelerator: str = setting("nvidia-l4", "WANDR_GPU_ACCELERATOR", doc="GKE accelerator label of GPU pods")
+    gpu_count: int = setting(1, "WANDR_GPU_COUNT", doc="GPUs per GPU pod")
+    gpu_pod_cpu: str = setting("6", "WANDR_GPU_POD_CPU", doc="CPU request of GPU pods")
+    gpu_pod_memory: str = setting("24Gi", "WANDR_GPU_POD_MEMORY", doc="memory of GPU pods")
+
+    # The HTTP API (docs/API.md)
+    api_token: str = setting("", "WANDR_API_TOKEN", doc="bearer token the API requires; empty: no token")
+    api_allowed_networks: str = setting("", "WANDR_API_ALLOWED_NETWORKS", doc="comma-separated addresses, networks "
+                                        "or host names that submitted URLs may point at although private")
+    api_reject_unresolved: bool = setting(False, "WANDR_API_REJECT_UNRESOLVED",
+                                          doc="refuse URLs whose host does not resolve")
+    api_resolve_timeout_s: float = setting(3.0, "WANDR_API_RESOLVE_TIMEOUT_S", doc="DNS look-up time limit")
+    api_max_body_bytes: int = setting(16 * 1024, "WANDR_API_MAX_BODY_BYTES", doc="largest request body accepted")
+    workspace_file: str = setting("", "WANDR_WORKSPACE_FILE", doc="the workspace.yaml whose code location the API "
+                                  "submits runs to; empty: ./workspace.yaml, else the source checkout's")
+    api_location: str = setting("", "WANDR_API_LOCATION",
+                                doc="code location that has the job; empty: the workspace's location that has it")
+    api_warm_workspace: bool = setting(True, "WANDR_API_WARM_WORKSPACE",
+                                       doc="load the code location when the API starts, not on the first POST")
+    api_host: str = setting("0.0.0.0", "WANDR_API_HOST", doc="address gunicorn binds")
+    api_port: int = setting(8080, "PORT", doc="port gunicorn binds (Cloud Run sets it)")
+    api_workers: int = setting(1, "WEB_CONCURRENCY", doc="gunicorn worker processes")
+    api_threads: int = setting(4, "WANDR_API_THREADS", doc="threads per gunicorn worker")
+    api_timeout_s: int = setting(120, "WANDR_API_TIMEOUT_S", doc="gunicorn worker timeout")
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        bucket = os.environ.get("GCS_BUCKET")
-        default_root = f"gs://{bucket}/wandr" if bucket else "data"
-        return cls(
-            storage_uri=_env("WANDR_STORAGE_URI", default_root),
-            log_level=_env("LOG_LEVEL", "INFO").upper(),
-            whisper_model=_env("WHISPER_MODEL", "tiny.en"),
-            whisper_device=_env("WHISPER_DEVICE", "auto"),
-            whisper_compute_type=_env("WHISPER_COMPUTE_TYPE", "auto"),
-            whisper_batch_size=int(_env("WHISPER_BATCH_SIZE", "8")),
-            whisper_beam_size=int(_env("WHISPER_BEAM_SIZE", "5")),
-            whisper_cpu_threads=int(_env("WHISPER_CPU_THREADS", "0")),
-            whisper_num_workers=int(_env("WHISPER_NUM_WORKERS", "1")),
-            whisper_vad=_bool(_env("WHISPER_VAD", "true")),
-            ocr_engine=_env("OCR_ENGINE", "local").lower(),
-            ocr_min_confidence=float(_env("OCR_MIN_CONFIDENCE", "0.5")),
-            frame_every_n=int(_env("WANDR_FRAME_EVERY_N", "30", "FRAME_SAMPLE_RATE", "FRAME_INTERVAL")),
-            frame_max_long_side=int(_env("WANDR_FRAME_MAX_LONG_SIDE", "960")),
-            max_video_duration_s=float(_env("WANDR_MAX_VIDEO_DURATION_S", "600", "MAX_VIDEO_DURATION")),
-            max_video_mb=float(_env("WANDR_MAX_VIDEO_MB", "500", "MAX_VIDEO_SIZE_MB")),
-            download_timeout_s=float(_env("WANDR_DOWNLOAD_TIMEOUT_S", "30")),
-            download_attempts=int(_env("WANDR_DOWNLOAD_ATTEMPTS", "3")),
-            ytdlp_format=_env("YTDLP_FORMAT", "bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b"),
-            ytdlp_cookies_file=_env("YTDLP_COOKIES_FILE", ""),
-            allow_local_files=_bool(_env("WANDR_ALLOW_LOCAL_FILES", "true")),
-            partitions_per_run=int(_env("WANDR_PARTITIONS_PER_RUN", "50")),
-            vision_api_endpoint=_env("VISION_API_ENDPOINT", ""),
-            vision_max_concurrent_requests=int(_env("VISION_MAX_CONCURRENT_REQUESTS", "4")),
-            vision_images_per_minute=int(_env("VISION_IMAGES_PER_MINUTE", "1800")),
-            vision_attempts=int(_env("VISION_ATTEMPTS", "5")),
-            vision_timeout_s=float(_env("VISION_TIMEOUT_S", "60")),
-            vision_language_hints=tuple(h.strip() for h in _env("VISION_LANGUAGE_HINTS", "").split(",") if h.strip()),
-            url_list_dirs=_list(_env("WANDR_URL_LIST_DIRS", ",".join(_default_url_list_dirs(
-                _env("WANDR_STORAGE_URI", default_root))))),
-            url_list_suffixes=_list(_env("WANDR_URL_LIST_SUFFIXES", ".txt,.list,.urls")),
-            sensor_interval_s=int(_env("WANDR_SENSOR_INTERVAL_S", "30")),
-            ingest_max_videos_per_tick=int(_env("WANDR_INGEST_MAX_VIDEOS_PER_TICK", "2000")),
-            ingest_tick_budget_s=float(_env("WANDR_INGEST_TICK_BUDGET_S", "20")),
-            batch_max_wait_s=float(_env("WANDR_BATCH_MAX_WAIT_S", "120")),
-            url_list_schedule_source=_env("WANDR_URL_LIST_SCHEDULE_SOURCE", ""),
-            url_list_schedule_cron=_env("WANDR_URL_LIST_SCHEDULE_CRON", "0 * * * *"),
-            ocr_device=_env("OCR_DEVICE", "auto").lower(),
-            whisper_cross_clip=_env("WHISPER_CROSS_CLIP", "auto").lower(),
-            frame_decoder=_env("WANDR_FRAME_DECODER", "auto").lower(),
-            gpu_accelerator=_env("WANDR_GPU_ACCELERATOR", "nvidia-l4"),
-            gpu_count=int(_env("WANDR_GPU_COUNT", "1")),
-            gpu_pod_cpu=_env("WANDR_GPU_POD_CPU", "6"),
-            gpu_pod_memory=_env("WANDR_GPU_POD_MEMORY", "24Gi"),
-            ocr_skip_similar=_bool(_env("WANDR_OCR_SKIP_SIMILAR", "true")),
-            ocr_similarity_threshold=float(_env("WANDR_OCR_SIMILARITY_THRESHOLD", "0.8")),
-            ocr_max_reused_frames=int(_env("WANDR_OCR_MAX_REUSED_FRAMES", "8")),
-            caption_min_confidence=float(_env("WANDR_CAPTION_MIN_CONFIDENCE", "0.6")),
-            caption_min_span_confidence=float(_env("WANDR_CAPTION_MIN_SPAN_CONFIDENCE", "0.7")),
-            contact_sheet_frames=int(_env("WANDR_CONTACT_SHEET_FRAMES", "36")),
-            whisper_caption_hints=_env("WHISPER_CAPTION_HINTS", "hotwords").lower(),
-            download_backoff_s=float(_env("WANDR_DOWNLOAD_BACKOFF_S", "2")),
-            local_input_roots=_list(_env("WANDR_LOCAL_INPUT_ROOTS", "")),
-            remote_only=_bool(_env("WANDR_REMOTE_ONLY", "false")),
-            download_allowed_networks=_env("WANDR_DOWNLOAD_ALLOWED_NETWORKS", ""),
-        )
+    def from_env(cls, **overrides: Any) -> "Settings":
+        """The settings of this process's environment (and `.env`), with `overrides` by field name."""
+        return cls(**overrides)
+
+    @field_validator("vision_language_hints", "local_input_roots", "url_list_dirs", "url_list_suffixes",
+                     mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("ocr_engine", "ocr_device", "whisper_cross_clip", "whisper_caption_hints", "frame_decoder")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("api_token")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _derived_defaults(self) -> "Settings":
+        """Defaults that depend on other settings: the bucket root, the watched folders, the workspace."""
+        if "storage_uri" not in self.model_fields_set and self.gcs_bucket:
+            self.storage_uri = f"gs://{self.gcs_bucket}/wandr"
+        if not self.url_list_dirs:
+            dirs = ["data/url_lists"]
+            if "://" in self.storage_uri and not self.storage_uri.startswith("file://"):
+                dirs.append(self.storage_uri.rstrip("/") + "/url_lists")
+            self.url_list_dirs = tuple(dirs)
+        if not self.workspace_file:
+            self.workspace_file = _default_workspace()
+        return self
 
     @property
     def accepts_local_files(self) -> bool:
         """Local paths in URL lists are accepted (allowed, and downloads are not remote-only)."""
         return self.allow_local_files and not self.remote_only
 
-    def as_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+def from_setting(name: str, **constraints: Any) -> Any:
+    """A resource field fed by the setting `name`: its default and description are the setting's."""
+    field = Settings.model_fields[name]
+    default = field.default
+    if isinstance(default, tuple):
+        return Field(default_factory=lambda: list(default), description=field.description,
+                     json_schema_extra={"setting": name}, **constraints)
+    return Field(default, description=field.description, json_schema_extra={"setting": name}, **constraints)
+
+
+def environment_variables() -> dict[str, tuple[str, list[str]]]:
+    """Field name -> (environment variable, old aliases), for the docs and their test."""
+    return {name: (field.json_schema_extra["env"], field.json_schema_extra["aliases"])
+            for name, field in Settings.model_fields.items()}
+
+
+def load_dotenv_file(path: str | Path = ".env") -> None:
+    """Load `KEY=value` lines from `path` into the process environment, never overriding what is set.
+
+    `Settings` reads `.env` itself; the CLI and the API also put it into the environment for the
+    libraries that read their own variables (Google's credentials, DAGSTER_HOME, FFMPEG_BINARY).
+    """
+    path = Path(path)
+    if path.is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)

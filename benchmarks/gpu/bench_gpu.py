@@ -176,9 +176,9 @@ def bench_frames(video: Path, decoder: str) -> dict:
 
 
 def bench_ocr(frames) -> dict:
-    from wandr_pipeline.defs.resources.ocr import OcrReader
+    from wandr_pipeline.defs.resources.ocr import OcrResource
 
-    reader = OcrReader(device=os.environ.get("OCR_DEVICE", "auto"))
+    reader = OcrResource(device=os.environ.get("OCR_DEVICE", "auto"))
     engine = reader.get_engine()
     images = [f.image for f in frames]
     engine.read(images[:2])  # warm-up

@@ -19,10 +19,10 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from wandr_pipeline.api.config import ApiSettings
 from wandr_pipeline.api.service import InstanceUnavailable, JobService
 from wandr_pipeline.api.submit import SubmitUnavailable
 from wandr_pipeline.api.validation import ResolverUnavailable, UrlRejected
+from wandr_pipeline.settings import Settings
 
 log = logging.getLogger("wandr_pipeline.api")
 
@@ -70,23 +70,23 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
-def create_app(settings: ApiSettings | None = None, service: JobService | None = None) -> Flask:
+def create_app(settings: Settings | None = None, service: JobService | None = None) -> Flask:
     """The app; `settings` default to the environment (see docs/API.md)."""
-    settings = settings or ApiSettings.from_env()
+    settings = settings or Settings.from_env()
     service = service or JobService(settings)
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = settings.api_max_body_bytes
     app.json.sort_keys = False
     app.extensions[EXTENSION] = service
 
-    if settings.warm_workspace:
+    if settings.api_warm_workspace:
         # Load the code location in the background so the first POST does not wait for it.
         threading.Thread(target=service.warm, name="wandr-warm-workspace", daemon=True).start()
 
     @app.before_request
     def authenticate():
-        if settings.token and request.path not in _OPEN_PATHS:
-            ok, reason = _token_ok(settings.token)
+        if settings.api_token and request.path not in _OPEN_PATHS:
+            ok, reason = _token_ok(settings.api_token)
             if not ok:
                 return _error(401, "unauthorized", reason, headers={"WWW-Authenticate": 'Bearer realm="wandr"'})
         return None
@@ -116,7 +116,7 @@ def create_app(settings: ApiSettings | None = None, service: JobService | None =
     def health():
         checks = service.check_health()
         healthy = all(check["ok"] for check in checks.values())
-        if settings.token and not _token_ok(settings.token)[0]:
+        if settings.api_token and not _token_ok(settings.api_token)[0]:
             # Open to probes, but paths and error texts only for callers with the token.
             checks = {name: {"ok": c["ok"], "detail": "reachable" if c["ok"] else "not reachable"}
                       for name, c in checks.items()}
@@ -125,7 +125,7 @@ def create_app(settings: ApiSettings | None = None, service: JobService | None =
             body["reason"] = "; ".join(f"{name}: {check['detail']}" for name, check in checks.items()
                                        if not check["ok"])
         body["checks"] = checks
-        body["daemon"] = service.daemon_info() if not settings.token or _token_ok(settings.token)[0] else {}
+        body["daemon"] = service.daemon_info() if not settings.api_token or _token_ok(settings.api_token)[0] else {}
         return jsonify(body), (200 if healthy else 503)
 
     @app.post("/process")

@@ -1,21 +1,24 @@
-"""gunicorn settings for the API, from environment variables (see docs/API.md).
+"""gunicorn's configuration for the API, from the settings (see docs/API.md).
 
-PORT (8080) and WANDR_API_HOST (0.0.0.0) make the address; WEB_CONCURRENCY worker processes (1),
-each with WANDR_API_THREADS threads (4). Each worker keeps one code server for submitting runs, so
-a few threads go further than many workers.
+PORT and WANDR_API_HOST make the address; WEB_CONCURRENCY worker processes, each with
+WANDR_API_THREADS threads. Each worker keeps one code server for submitting runs, so a few threads go
+further than many workers. gunicorn reads this file as a module: its top-level names are its config.
 """
 
-import os
+from wandr_pipeline.settings import Settings, load_dotenv_file
 
-bind = f"{os.environ.get('WANDR_API_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+load_dotenv_file()
+_settings = Settings.from_env()
+
+bind = f"{_settings.api_host}:{_settings.api_port}"
+workers = _settings.api_workers
 worker_class = "gthread"
-threads = int(os.environ.get("WANDR_API_THREADS", "4"))
-timeout = int(os.environ.get("WANDR_API_TIMEOUT_S", "120"))
+threads = _settings.api_threads
+timeout = _settings.api_timeout_s
 graceful_timeout = 20
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _settings.log_level.lower()
 # Request size limits at the HTTP layer; the body limit is the app's (WANDR_API_MAX_BODY_BYTES).
 limit_request_line = 4094
 limit_request_fields = 50

@@ -16,6 +16,10 @@ from wandr_pipeline.settings import Settings
 from wandr_pipeline.lib.storage import Storage
 
 
+# How long a passing model check is reused: finding the model files takes slow-ish imports.
+MODEL_CHECK_CACHE_S = 60.0
+
+
 @dataclass
 class Check:
     ok: bool
@@ -109,7 +113,7 @@ class HealthChecker:
     """Runs the checks; the model checks (file look-ups, slow-ish imports) are cached for a while."""
 
     def __init__(self, settings: Settings, storage: Storage, instance_factory: Callable[[], object],
-                 cache_s: float = 60.0):
+                 cache_s: float = MODEL_CHECK_CACHE_S):
         self.settings = settings
         self.storage = storage
         self.instance_factory = instance_factory

@@ -12,14 +12,15 @@ from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.errors import DagsterRunAlreadyExists
 from dagster._core.storage.dagster_run import RunsFilter
 
-from wandr_pipeline.api.config import ApiSettings
 from wandr_pipeline.api.health import HealthChecker
 from wandr_pipeline.api.results import read_result
-from wandr_pipeline.api.status import DONE, JOB_FAILED, JobStatus, pipeline_stages, read_status
+from wandr_pipeline.api.status import DONE, JOB_FAILED, JobStatus, read_status
 from wandr_pipeline.api.submit import PARTITION_TAG, RunSubmitter, run_id_for
-from wandr_pipeline.api.validation import check_url
-from wandr_pipeline.defs.resources.storage import storage_for
-from wandr_pipeline.cli.runner import register_videos
+from wandr_pipeline.api.validation import UrlPolicy, check_url
+from wandr_pipeline.lib.storage import storage_for
+from wandr_pipeline.defs.partitions import register_videos
+from wandr_pipeline.lib.stages import PROCESS_VIDEOS, STAGES
+from wandr_pipeline.settings import Settings
 from wandr_pipeline.lib.urls import VideoRef, is_valid_key
 
 log = logging.getLogger("wandr_pipeline.api")
@@ -40,19 +41,18 @@ class Submitted:
 
 
 class JobService:
-    def __init__(self, settings: ApiSettings, instance_factory: Callable[[], DagsterInstance] | None = None):
+    def __init__(self, settings: Settings, instance_factory: Callable[[], DagsterInstance] | None = None):
         self.settings = settings
         self._instance_factory = instance_factory or DagsterInstance.get
         self._instance: DagsterInstance | None = None
         self._instance_lock = threading.Lock()
-        self.storage = storage_for(settings.pipeline.storage_uri)
-        self.policy = settings.url_policy()
-        self.stages = pipeline_stages()
+        self.storage = storage_for(settings.storage_uri)
+        self.policy = UrlPolicy.from_settings(settings)
+        self.stages = STAGES
         self._submitter: RunSubmitter | None = None
         self._submitter_lock = threading.Lock()
         self._submit_lock = threading.Lock()
-        self.health = HealthChecker(settings.pipeline, self.storage, lambda: self.instance,
-                                    cache_s=settings.health_cache_s)
+        self.health = HealthChecker(settings, self.storage, lambda: self.instance)
 
     # -- shared pieces ------------------------------------------------------------------------
     @property
@@ -73,7 +73,7 @@ class JobService:
             with self._submitter_lock:
                 if self._submitter is None:
                     self._submitter = RunSubmitter(instance, self.settings.workspace_file,
-                                                   self.settings.job_name, self.settings.location_name)
+                                                   PROCESS_VIDEOS.job, self.settings.api_location)
         return self._submitter
 
     def warm(self) -> None:

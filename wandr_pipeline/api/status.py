@@ -17,9 +17,9 @@ from typing import Any, Sequence
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.event_api import AssetRecordsFilter
 
-from wandr_pipeline.defs.videos.stage import upstream_status
-from wandr_pipeline.lib.outcomes import FAILED
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.lib.outcomes import FAILED, upstream_status
+from wandr_pipeline.lib.stages import Stage
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import submission_path
 
@@ -29,23 +29,6 @@ QUEUED, RUNNING, DONE, JOB_FAILED = "queued", "running", "done", "failed"
 IN_FLIGHT = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING,
              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
 NOT_YET_STARTED = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING}
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str   # asset name = step key of the job
-    table: str  # the warehouse table it writes
-
-
-def pipeline_stages() -> list[Stage]:
-    """The stage assets in graph order, with their tables (read from the asset definitions)."""
-    from wandr_pipeline.defs.videos import STAGE_ASSETS
-
-    stages = []
-    for asset_def in STAGE_ASSETS:
-        table = asset_def.specs_by_key[asset_def.key].metadata.get("table")
-        stages.append(Stage(asset_def.key.to_user_string(), str(getattr(table, "value", table))))
-    return stages
 
 
 @dataclass
@@ -154,7 +137,7 @@ def read_status(instance: DagsterInstance, storage: Storage, job_id: str, stages
     result = JobStatus(job_id=job_id, status=QUEUED, submission=submission)
     latest_planned: tuple[int, str] | None = None
     for stage in stages:
-        asset_key = AssetKey(stage.name)
+        asset_key = AssetKey(stage.asset)
         planned = instance.get_latest_planned_materialization_info(asset_key, job_id)
         mat_records = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=asset_key, asset_partitions=[job_id]), limit=1).records
@@ -162,14 +145,14 @@ def read_status(instance: DagsterInstance, storage: Storage, job_id: str, stages
         if planned and (latest_planned is None or planned.storage_id > latest_planned[0]):
             latest_planned = (planned.storage_id, planned.run_id)
         if planned and (mat is None or planned.storage_id > mat.storage_id):
-            result.stages[stage.name] = _planned_stage(stage, facts(planned.run_id), planned.run_id)
+            result.stages[stage.asset] = _planned_stage(stage, facts(planned.run_id), planned.run_id)
         elif mat is not None:
             entry = mat.event_log_entry
             status = StageStatus("done", run_id=entry.run_id, updated_at=_iso(entry.timestamp))
             status.outcome, status.error = _table_outcome(storage, stage, job_id)
-            result.stages[stage.name] = status
+            result.stages[stage.asset] = status
         else:
-            result.stages[stage.name] = StageStatus("pending")
+            result.stages[stage.asset] = StageStatus("pending")
 
     if latest_planned is not None:
         result.run_id = latest_planned[1]
@@ -186,17 +169,17 @@ def _planned_stage(stage: Stage, run: _RunFacts, run_id: str) -> StageStatus:
     updated = run.updated_at
     if status in NOT_YET_STARTED:
         return StageStatus("queued", run_id=run_id, updated_at=updated)
-    step_state = run.step_states.get(stage.name)
+    step_state = run.step_states.get(stage.asset)
     if status in IN_FLIGHT:
         if step_state == "IN_PROGRESS":
             return StageStatus("running", run_id=run_id, updated_at=updated)
         if step_state == "FAILURE":
             return StageStatus("failed", run_id=run_id, updated_at=updated,
-                               error=run.step_errors.get(stage.name) or "step failed")
+                               error=run.step_errors.get(stage.asset) or "step failed")
         return StageStatus("waiting", run_id=run_id, updated_at=updated)
-    if stage.name in run.step_errors or step_state == "FAILURE":
+    if stage.asset in run.step_errors or step_state == "FAILURE":
         return StageStatus("failed", run_id=run_id, updated_at=updated,
-                           error=run.step_errors.get(stage.name) or run.run_error or "step failed")
+                           error=run.step_errors.get(stage.asset) or run.run_error or "step failed")
     return StageStatus("not_run", run_id=run_id, updated_at=updated,
                        error=f"run {run_id[:8]} ended ({status.value.lower()}) before this stage: {run.run_error}"
                        if run.run_error else f"run {run_id[:8]} ended ({status.value.lower()}) before this stage")

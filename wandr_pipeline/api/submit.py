@@ -24,8 +24,8 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster.version import __version__ as dagster_version
 
-PARTITION_TAG = "dagster/partition"
-LAUNCHED_BY_TAG = "wandr/launched_by"
+from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, PARTITION_TAG
+
 # Run ids are derived from (video key, attempt number): two processes submitting the same video at
 # the same moment compute the same id, and the run storage lets only one of them create it.
 _RUN_ID_NAMESPACE = uuid.UUID("6f1c3d2e-3a4b-5c6d-8e9f-0a1b2c3d4e5f")

@@ -1,15 +1,14 @@
 """The WSGI entry point for gunicorn: `gunicorn -c python:wandr_pipeline.api.gunicorn_conf wandr_pipeline.api.wsgi:app`.
 
-`wandr-pipeline api` (or `make api`) runs exactly that.
+`wandr-pipeline api` (or `make api`) runs exactly that. gunicorn imports this module to get `app`, so
+building the app here, once per worker, is the point of the module.
 """
 
 import logging
 
+from wandr_pipeline.api.app import create_app
 from wandr_pipeline.settings import load_dotenv_file
 
 load_dotenv_file()
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-from wandr_pipeline.api.app import create_app  # noqa: E402 - after .env is loaded
-
 app = create_app()

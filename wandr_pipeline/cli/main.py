@@ -11,6 +11,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dagster import DagsterInstance
+
+from wandr_pipeline.cli.doctor import FAIL, report, run_checks
+from wandr_pipeline.cli.runner import print_summary, run_url_list
 from wandr_pipeline.settings import Settings, load_dotenv_file
 
 log = logging.getLogger("wandr_pipeline")
@@ -39,31 +43,25 @@ def main(argv: list[str] | None = None) -> int:
         return _doctor(args)
     if args.command == "api":
         return _serve_api(args.gunicorn_args)
-    if args.storage:
-        os.environ["WANDR_STORAGE_URI"] = args.storage
-    if args.partitions_per_run:
-        os.environ["WANDR_PARTITIONS_PER_RUN"] = str(args.partitions_per_run)
-    settings = Settings.from_env()
+    overrides = {"storage_uri": args.storage, "partitions_per_run": args.partitions_per_run}
+    settings = Settings.from_env(**{name: value for name, value in overrides.items() if value})
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
-
-    from wandr_pipeline.cli.runner import print_summary, run_url_list
-
     if not args.url_list.is_file():
         print(f"error: no such URL list: {args.url_list}", file=sys.stderr)
         return 2
-    temp_home = None
-    if not os.environ.get("DAGSTER_HOME"):
+    if os.environ.get("DAGSTER_HOME"):
+        instance = DagsterInstance.get()
+    else:
         temp_home = tempfile.mkdtemp(prefix="wandr-dagster-home-")
-        os.environ["DAGSTER_HOME"] = temp_home
         print(f"DAGSTER_HOME is not set: using a temporary instance in {temp_home}")
-    outcome = run_url_list(args.url_list, settings, reprocess=args.reprocess)
+        instance = DagsterInstance.local_temp(temp_home)
+    with instance:
+        outcome = run_url_list(args.url_list, settings, instance, reprocess=args.reprocess)
     print_summary(outcome)
     return 0 if outcome.pipeline_ok else 1
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from wandr_pipeline.cli.doctor import FAIL, report, run_checks
-
     logging.basicConfig(level=logging.ERROR)
     checks = run_checks(Settings.from_env(), require_gpu=args.require_gpu, load_models=not args.quick)
     print(report(checks, as_json=args.json))

@@ -15,13 +15,17 @@ import logging
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from wandr_pipeline.lib.liveness import ProcessId
+from wandr_pipeline.lib.tags import (
+    HOST_TAG,
+    LAUNCHED_BY_TAG,
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+    PID_START_TAG,
+    PID_TAG,
+)
 
 log = logging.getLogger(__name__)
 
-LAUNCHED_BY_TAG = "wandr/launched_by"
-HOST_TAG = "wandr/host"
-PID_TAG = "wandr/pid"
-PID_START_TAG = "wandr/pid_start"
 # Statuses a run can be stuck in when its process died.
 _UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
@@ -57,8 +61,8 @@ def mark_orphaned_runs(instance: DagsterInstance, launched_by: str = "cli") -> l
                    f"again to finish its videos.")
         instance.report_run_failed(run, message, _unexpected_termination())
         log.warning("run %s (%s, partitions %s..%s) was left %s by pid %s, which is gone: marked failed",
-                    run.run_id, run.job_name, run.tags.get("dagster/asset_partition_range_start", "?"),
-                    run.tags.get("dagster/asset_partition_range_end", "?"), run.status.value, owner.pid)
+                    run.run_id, run.job_name, run.tags.get(PARTITION_RANGE_START_TAG, "?"),
+                    run.tags.get(PARTITION_RANGE_END_TAG, "?"), run.status.value, owner.pid)
         marked.append(run)
     return marked
 

@@ -16,20 +16,20 @@ from typing import Iterable, Sequence
 
 from dagster import DagsterInstance
 
-from wandr_pipeline.lib.outcomes import FAILED
-from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
-from wandr_pipeline.cli.recovery import LAUNCHED_BY_TAG, mark_orphaned_runs, process_tags
-from wandr_pipeline.settings import Settings
-from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
-from wandr_pipeline.lib.submissions import record_submissions
+from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
+from wandr_pipeline.definitions import build_definitions
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, register_videos
+from wandr_pipeline.lib.batching import contiguous_batches
+from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
+from wandr_pipeline.lib.outcomes import FAILED, upstream_status
+from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGES
+from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
+from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
 from wandr_pipeline.lib.url_lists import RejectedLine
-from wandr_pipeline.lib.urls import VideoRef
+from wandr_pipeline.settings import Settings
 
-# Dagster's run tags for a run over a range of partitions (what backfills set).
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
-# The table a video's processing ends with: its partition exists once every stage ran for the video.
-LAST_TABLE = "video_documents"
+# (table, label) of the stages the per-video summary shows, in graph order.
+SUMMARY_COLUMNS = [(stage.table, stage.summary_label) for stage in STAGES if stage.summary_label]
 
 log = logging.getLogger(__name__)
 
@@ -59,47 +59,17 @@ class PipelineOutcome:
         return all(run.success for run in self.runs)
 
 
-def register_videos(instance: DagsterInstance, storage: Storage, refs: Sequence[VideoRef], *, source: str) -> list[str]:
-    """Record the submissions and add any new partitions; returns the keys that were new."""
-    record_submissions(storage, refs, source=source)
-    existing = set(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
-    new_keys = [ref.video_key for ref in refs if ref.video_key not in existing]
-    if new_keys:
-        instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, new_keys)
-    return new_keys
-
-
-def contiguous_batches(all_keys: Sequence[str], wanted: Iterable[str], max_size: int) -> list[list[str]]:
-    """Split `wanted` into runs of adjacent keys (in partition order) of at most `max_size`.
-
-    A run covers a partition range, so it may only hold keys that sit next to each other.
-    """
-    position = {key: i for i, key in enumerate(all_keys)}
-    ordered = sorted(set(wanted), key=lambda k: position[k])
-    batches: list[list[str]] = []
-    for key in ordered:
-        if batches and position[key] == position[batches[-1][-1]] + 1 and len(batches[-1]) < max_size:
-            batches[-1].append(key)
-        else:
-            batches.append([key])
-    return batches
-
-
 def materialize_videos(instance: DagsterInstance, keys: Sequence[str], settings: Settings,
                        *, tags: dict[str, str] | None = None) -> list[BatchRun]:
     """Run every stage for `keys`, in as few in-process runs as the partition order allows."""
-    from wandr_pipeline.definitions import build_definitions
-    from wandr_pipeline.defs.jobs import PROCESS_VIDEOS_JOB
-
-    job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS_JOB)
+    job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS.job)
     all_keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
     runs: list[BatchRun] = []
     for batch in contiguous_batches(all_keys, keys, max(1, settings.partitions_per_run)):
         start = time.perf_counter()
         result = job.execute_in_process(
             instance=instance,
-            tags={PARTITION_RANGE_START_TAG: batch[0], PARTITION_RANGE_END_TAG: batch[-1],
-                  LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
+            tags={**range_tags(batch), LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
             run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
             raise_on_error=False,
         )
@@ -117,15 +87,13 @@ def finished_videos(storage: Storage, keys: Sequence[str]) -> set[str]:
     Partitions are written atomically, so an existing file is a whole one. A video that failed to
     download is not finished: the next run tries it again (its failure may have been transient).
     """
-    from wandr_pipeline.defs.videos.stage import upstream_status
-
     keys = list(dict.fromkeys(keys))
-    documents = storage.read_existing([storage.partition_path(LAST_TABLE, key) for key in keys])
-    with_document = [key for key in keys if storage.partition_path(LAST_TABLE, key) in documents]
-    videos = storage.read_existing([storage.partition_path("videos", key) for key in with_document])
+    documents = storage.read_existing([storage.partition_path(LAST_STAGE.table, key) for key in keys])
+    with_document = [key for key in keys if storage.partition_path(LAST_STAGE.table, key) in documents]
+    videos = storage.read_existing([storage.partition_path(FIRST_STAGE.table, key) for key in with_document])
     finished = set()
     for key in with_document:
-        data = videos.get(storage.partition_path("videos", key))
+        data = videos.get(storage.partition_path(FIRST_STAGE.table, key))
         if data is not None and upstream_status(read_parquet_bytes(data))[0] != FAILED:
             finished.add(key)
     return finished
@@ -133,14 +101,11 @@ def finished_videos(storage: Storage, keys: Sequence[str]) -> set[str]:
 
 def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
     """One line of outcome per video, read back from the tables."""
-    from wandr_pipeline.defs.videos.stage import upstream_status
-
     summaries = []
     for key in keys:
         item: dict = {"video_key": key}
         document = None
-        for table, label in (("videos", "download"), ("transcript_segments", "transcript"), ("ocr_text", "ocr"),
-                             ("video_documents", "document")):
+        for table, label in SUMMARY_COLUMNS:
             if not storage.has_partition(table, key):
                 item[label] = "missing"
                 continue
@@ -149,7 +114,7 @@ def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
             item[label] = status
             if error and "error" not in item:
                 item["error"] = f"{label}: {error}"
-            if table == "video_documents":
+            if table == LAST_STAGE.table:
                 document = data.to_pylist()[0]
         if document is not None:
             item["words"] = len((document.get("transcript_text") or "").split())
@@ -163,9 +128,6 @@ def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | Non
                  reprocess: bool = False) -> PipelineOutcome:
     """Register every video of a URL list and materialise all stages for those not finished yet
     (all of them with `reprocess`). Runs a killed earlier CLI run left STARTED are marked failed first."""
-    from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
-    from wandr_pipeline.defs.resources.storage import storage_for
-
     data = Path(path).read_bytes()  # read once: parsed here, hashed for the rejections table below
     parsed = parse_list_bytes(str(path), data, allow_local_files=settings.accepts_local_files,
                               local_roots=settings.local_input_roots)

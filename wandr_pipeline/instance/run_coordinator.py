@@ -25,7 +25,9 @@ from dagster import DagsterRun, Field
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._serdes import ConfigurableClassData
 
-DEFAULT_PROPAGATED_TAGS = ("wandr/compute",)
+from wandr_pipeline.lib.tags import COMPUTE_TAG
+
+DEFAULT_PROPAGATED_TAGS = (COMPUTE_TAG,)
 # When steps of one run disagree (a run with CPU and GPU stages), the first value here wins.
 PREFERRED_VALUES = ("gpu",)
 

@@ -78,3 +78,19 @@ def plan_batches(order: Sequence[str], ready: Iterable[str], upcoming: Iterable[
         else:
             plan.held.update({key: first_ready_at.get(key, now) for key in rest})
     return plan
+
+
+def contiguous_batches(all_keys: Sequence[str], wanted: Iterable[str], max_size: int) -> list[list[str]]:
+    """Split `wanted` into runs of adjacent keys (in partition order) of at most `max_size`.
+
+    A run covers a partition range, so it may only hold keys that sit next to each other.
+    """
+    position = {key: i for i, key in enumerate(all_keys)}
+    ordered = sorted(set(wanted), key=lambda k: position[k])
+    batches: list[list[str]] = []
+    for key in ordered:
+        if batches and position[key] == position[batches[-1][-1]] + 1 and len(batches[-1]) < max_size:
+            batches[-1].append(key)
+        else:
+            batches.append([key])
+    return batches

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +16,9 @@ from typing import Iterable, Sequence
 
 import fsspec
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from wandr_pipeline.lib.schemas import URL_LIST_REJECTIONS, to_table
-from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
+from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.lib.submissions import record_submissions
 from wandr_pipeline.lib.url_lists import ParsedUrlList, RejectedLine, parse_url_list
 from wandr_pipeline.lib.urls import VideoRef
@@ -44,7 +42,7 @@ def is_remote(location: str) -> bool:
 
 def _filesystem(location: str):
     """(fsspec filesystem, absolute path/URI) for a local folder or a remote prefix."""
-    storage = Storage(location)
+    storage = storage_for(location)
     return storage.fs, storage.root
 
 
@@ -83,7 +81,7 @@ def read_list_bytes(uri: str) -> bytes:
         path = uri[len("file://"):] if uri.startswith("file://") else uri
         return Path(path).expanduser().read_bytes()
     if uri.startswith(("gs://", "gcs://")):
-        storage = Storage(uri.rsplit("/", 1)[0])
+        storage = storage_for(uri.rsplit("/", 1)[0])
         return storage.fs.cat_file(uri)
     with fsspec.open(uri, "rb") as handle:
         return handle.read()
@@ -171,10 +169,7 @@ def write_rejections(storage: Storage, source: str, sha256: str, rejected: Itera
          "reason": line.reason, "detected_at": when}
         for line in rejected
     ])
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    return storage.write_bytes(f"warehouse/{REJECTIONS_TABLE}/list_key={list_key(source, sha256)}/part-0.parquet",
-                               buffer.getvalue())
+    return storage.write_partition(REJECTIONS_TABLE, list_key(source, sha256), table, column="list_key")
 
 
 def read_rejections(storage: Storage) -> pa.Table:

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 OK = "ok"
 EMPTY = "empty"
 SKIPPED = "skipped"
@@ -44,3 +46,14 @@ def short_error(exc: BaseException, limit: int = 500) -> str:
     if not isinstance(exc, StageError):
         text = f"{type(exc).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def upstream_status(table: pa.Table) -> tuple[str, str | None]:
+    """The video-level status of an upstream partition (first row; all rows share it for non-ok)."""
+    if table.num_rows == 0:
+        return FAILED, "upstream produced no rows"
+    statuses = table.column("status").to_pylist()
+    errors = table.column("error").to_pylist()
+    if OK in statuses:
+        return OK, None
+    return statuses[0], errors[0]

@@ -31,6 +31,7 @@ import logging
 import os
 import posixpath
 import re
+import threading
 import tempfile
 import time
 import uuid
@@ -92,8 +93,9 @@ class Storage:
     def table_dir(self, table: str) -> str:
         return f"warehouse/{_check_segment(table)}"
 
-    def partition_path(self, table: str, video_key: str) -> str:
-        return f"{self.table_dir(table)}/video_key={_check_segment(video_key)}/{PARTITION_FILE}"
+    def partition_path(self, table: str, key: str, column: str = "video_key") -> str:
+        """A hive-style partition file: `warehouse/<table>/<column>=<key>/part-0.parquet`."""
+        return f"{self.table_dir(table)}/{_check_segment(column)}={_check_segment(key)}/{PARTITION_FILE}"
 
     # -- plain objects ------------------------------------------------------------------------
     def exists(self, relative: str) -> bool:
@@ -215,17 +217,29 @@ class Storage:
             yield local
 
     # -- tables -------------------------------------------------------------------------------
-    def write_partition(self, table: str, video_key: str, data: pa.Table) -> str:
+    def write_partition(self, table: str, key: str, data: pa.Table, column: str = "video_key") -> str:
         """Replace one partition of `table` with `data`, atomically. Never appends."""
         buffer = io.BytesIO()
         pq.write_table(data, buffer, compression="zstd")
-        return self.write_bytes(self.partition_path(table, video_key), buffer.getvalue())
+        return self.write_bytes(self.partition_path(table, key, column), buffer.getvalue())
 
     def read_partition(self, table: str, video_key: str, schema: pa.Schema | None = None) -> pa.Table:
         return read_parquet_bytes(self.read_bytes(self.partition_path(table, video_key)), schema)
 
     def has_partition(self, table: str, video_key: str) -> bool:
         return self.exists(self.partition_path(table, video_key))
+
+
+_STORAGES: dict[str, Storage] = {}
+_STORAGES_LOCK = threading.Lock()
+
+
+def storage_for(uri: str) -> Storage:
+    """The one `Storage` of this process for `uri` (its filesystem client is reused, not rebuilt)."""
+    with _STORAGES_LOCK:
+        if uri not in _STORAGES:
+            _STORAGES[uri] = Storage(uri)
+        return _STORAGES[uri]
 
 
 def read_parquet_bytes(data: bytes, schema: pa.Schema | None = None) -> pa.Table:

@@ -1,7 +1,7 @@
-"""Where stages run: the run/op tags that send GPU stages to an NVIDIA L4 and cap how many run at once.
+"""Every run and op tag key the pipeline sets or reads, and the GPU tags that route stages to an L4.
 
-No Dagster import here: these are plain dicts that the assets put on their `op_tags`, the jobs on
-their run tags, and the production run launchers (`wandr_pipeline.instance.launchers`) read back.
+One place, so that the jobs, sensors, CLI, API and launchers that write a tag and those that read it
+back spell it the same way. No Dagster import here: these are plain strings and dicts.
 
 - `wandr/compute=gpu` marks a GPU stage / GPU run. The queued run coordinator's
   `tag_concurrency_limits` on that tag caps concurrent GPU runs (deploy/dagster.yaml).
@@ -13,7 +13,22 @@ their run tags, and the production run launchers (`wandr_pipeline.instance.launc
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+# Dagster's own tags: a run over one partition, or over a range of partitions (what backfills set).
+PARTITION_TAG = "dagster/partition"
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+# Which stage group a run belongs to (ingest, media, gpu, documents) and who launched it (cli, api).
+STAGE_TAG = "wandr/stage"
+LAUNCHED_BY_TAG = "wandr/launched_by"
+# The process that executes a CLI run, so that the next CLI run can tell it died (cli/recovery.py).
+HOST_TAG = "wandr/host"
+PID_TAG = "wandr/pid"
+PID_START_TAG = "wandr/pid_start"
+# The Cloud Run Job a run was sent to (instance/launchers/cloud_run.py).
+CLOUD_RUN_JOB_TAG = "wandr/cloud_run_job"
 
 COMPUTE_TAG = "wandr/compute"
 GPU = "gpu"
@@ -62,5 +77,6 @@ def as_run_tags(tags: Mapping[str, Any]) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value, sort_keys=True) for key, value in tags.items()}
 
 
-def is_gpu_tags(tags: Mapping[str, Any] | None) -> bool:
-    return bool(tags) and tags.get(COMPUTE_TAG) == GPU
+def range_tags(keys: Sequence[str]) -> dict[str, str]:
+    """Run tags for a run over the adjacent partitions `keys[0]..keys[-1]`."""
+    return {PARTITION_RANGE_START_TAG: keys[0], PARTITION_RANGE_END_TAG: keys[-1]}

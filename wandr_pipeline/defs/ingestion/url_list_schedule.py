@@ -14,13 +14,24 @@ from __future__ import annotations
 
 import time
 
-from dagster import DefaultScheduleStatus, ScheduleEvaluationContext, SkipReason, schedule
+from typing import TYPE_CHECKING
 
-from wandr_pipeline.lib import ingestion
-from wandr_pipeline.defs.jobs import ingest_videos_job
+from dagster import (
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
+
+from wandr_pipeline.defs.ingestion.tick import IngestionTick
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
-from wandr_pipeline.defs.ingestion.url_list_sensor import IngestionTick
+from wandr_pipeline.lib import ingestion
+from wandr_pipeline.lib.stages import INGEST_VIDEOS
 from wandr_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from wandr_pipeline.defs.jobs import Jobs
 
 
 def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settings):
@@ -62,10 +73,11 @@ def _tick_time(context: ScheduleEvaluationContext) -> str:
         return f"manual-{int(time.time())}"
 
 
-def build_schedules(settings: Settings):
+def build_url_list_schedule(settings: Settings, jobs: Jobs
+                             ) -> ScheduleDefinition:
     @schedule(
         name="url_list_schedule",
-        job=ingest_videos_job,
+        job=jobs[INGEST_VIDEOS.job],
         cron_schedule=settings.url_list_schedule_cron,
         default_status=DefaultScheduleStatus.RUNNING if settings.url_list_schedule_source else DefaultScheduleStatus.STOPPED,
         description="Ingests the URL list at WANDR_URL_LIST_SCHEDULE_SOURCE "
@@ -74,4 +86,4 @@ def build_schedules(settings: Settings):
     def url_list_schedule(context: ScheduleEvaluationContext):
         return evaluate_scheduled_list(context, settings)
 
-    return [url_list_schedule]
+    return url_list_schedule

@@ -7,29 +7,23 @@ from pydantic import Field
 
 from wandr_pipeline.media.captions import CaptionRules
 from wandr_pipeline.media.frame_gate import SimilarityConfig
+from wandr_pipeline.settings import from_setting
 
 HINT_MODES = ("hotwords", "prompt", "off")
 
 
-class CaptionSettings(ConfigurableResource):
+class CaptionsResource(ConfigurableResource):
     """How frames reach the OCR engine and how its reads become caption spans (see docs/CAPTIONS.md)."""
 
-    skip_similar_frames: bool = Field(
-        default=True, description="Reuse the last OCR result for frames whose on-screen text looks the same.")
-    similarity_threshold: float = Field(
-        default=0.8, ge=0.0, le=1.0, description="Text-mask similarity at or above which a frame reuses the last read.")
-    max_reused_frames: int = Field(
-        default=8, ge=0, description="Read a frame after this many reused ones in a row (0 = no limit).")
-    min_line_confidence: float = Field(default=0.6, ge=0.0, le=1.0, description="Drop single OCR reads below this.")
-    min_span_confidence: float = Field(
-        default=0.7, ge=0.0, le=1.0, description="Drop caption spans whose reads average below this.")
+    skip_similar_frames: bool = from_setting("ocr_skip_similar")
+    similarity_threshold: float = from_setting("ocr_similarity_threshold", ge=0.0, le=1.0)
+    max_reused_frames: int = from_setting("ocr_max_reused_frames", ge=0)
+    min_line_confidence: float = from_setting("caption_min_confidence", ge=0.0, le=1.0)
+    min_span_confidence: float = from_setting("caption_min_span_confidence", ge=0.0, le=1.0)
     max_gap_frames: int = Field(
         default=1, ge=0, description="Sampled frames a caption may be missing from (an OCR miss) and still continue.")
-    contact_sheet_frames: int = Field(
-        default=36, ge=0, description="Frames on each video's contact sheet (0 = no contact sheet).")
-    transcript_hints: str = Field(
-        default="hotwords",
-        description="Give the video's caption text to Whisper: hotwords | prompt (initial_prompt) | off.")
+    contact_sheet_frames: int = from_setting("contact_sheet_frames", ge=0)
+    transcript_hints: str = from_setting("whisper_caption_hints")
 
     def similarity_config(self) -> SimilarityConfig | None:
         if not self.skip_similar_frames:

@@ -7,32 +7,29 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from dagster import ConfigurableResource
-from pydantic import Field
 
 from wandr_pipeline.engines.ytdlp import DownloadedPost, DownloadSettings, download_post, safe_extension
 from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.retry import call_with_retries
+from wandr_pipeline.settings import from_setting
 
 
 class VideoDownloader(ConfigurableResource):
     """Downloads one post per call into a local folder."""
 
-    format: str = Field(default="bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b", description="yt-dlp format selector.")
-    max_duration_s: float = Field(default=600.0, description="Longer posts are refused (0 = no limit).")
-    max_filesize_mb: float = Field(default=500.0, description="Bigger files are refused (0 = no limit).")
-    socket_timeout_s: float = Field(default=30.0, description="Network timeout per request.")
-    attempts: int = Field(default=3, description="Tries per video for transient faults (429, 5xx, timeouts).")
-    backoff_s: float = Field(default=2.0, description="Base of the exponential backoff between tries.")
-    cookies_file: str = Field(default="", description="Netscape cookies file for login-walled posts (never logged).")
-    allow_local_files: bool = Field(default=True, description="Accept file:// sources.")
-    local_input_roots: list[str] = Field(
-        default_factory=list, description="Folders local sources must lie under (links resolved); empty: anywhere.")
-    remote_only: bool = Field(
-        default=False, description="Refuse local files and loopback/private/link-local addresses, redirects included.")
-    allowed_networks: str = Field(
-        default="", description="Addresses, networks or host names exempt from remote_only (comma-separated).")
+    format: str = from_setting("ytdlp_format")
+    max_duration_s: float = from_setting("max_video_duration_s")
+    max_filesize_mb: float = from_setting("max_video_mb")
+    socket_timeout_s: float = from_setting("download_timeout_s")
+    attempts: int = from_setting("download_attempts")
+    backoff_s: float = from_setting("download_backoff_s")
+    cookies_file: str = from_setting("ytdlp_cookies_file")
+    allow_local_files: bool = from_setting("allow_local_files")
+    local_input_roots: list[str] = from_setting("local_input_roots")
+    remote_only: bool = from_setting("remote_only")
+    allowed_networks: str = from_setting("download_allowed_networks")
 
     def settings(self) -> DownloadSettings:
         return DownloadSettings(

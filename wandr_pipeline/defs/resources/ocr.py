@@ -8,36 +8,35 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from wandr_pipeline.engines.ocr import OcrEngine
+from wandr_pipeline.settings import from_setting
 
 _LOADED: dict[tuple, OcrEngine] = {}
 _LOCK = threading.Lock()
 
 
-class OcrReader(ConfigurableResource):
+class OcrResource(ConfigurableResource):
     """Which engine reads on-screen text, and its thresholds."""
 
-    engine: str = Field(default="local", description="local (RapidOCR, bundled models) | google (Cloud Vision)")
-    min_confidence: float = Field(default=0.5, description="Drop recognised lines below this confidence.")
+    engine: str = from_setting("ocr_engine")
+    min_confidence: float = from_setting("ocr_min_confidence")
     det_limit_side_len: int = Field(default=960, description="Text detection works on images at most this long.")
     threads: int = Field(default=0, description="onnxruntime threads for the local engine (0 = all cores).")
-    device: str = Field(default="auto", description="local engine: auto (CUDA when onnxruntime-gpu sees a GPU) | cpu | cuda")
+    device: str = from_setting("ocr_device")
     # The `google` engine (Cloud Vision TEXT_DETECTION); see docs/GCP.md.
-    vision_api_endpoint: str = Field(default="", description="Vision endpoint; empty = Google's. "
-                                     "An http:// endpoint (a local fake) is called without credentials.")
+    vision_api_endpoint: str = from_setting("vision_api_endpoint")
     vision_transport: str = Field(default="rest", description="rest | grpc")
-    vision_max_concurrent_requests: int = Field(default=4, ge=1, description="Vision requests in flight at once.")
-    vision_images_per_minute: int = Field(default=1800, ge=1, description="Pace images to this share of the "
-                                          "project's TEXT_DETECTION quota (shared by all workers).")
+    vision_max_concurrent_requests: int = from_setting("vision_max_concurrent_requests", ge=1)
+    vision_images_per_minute: int = from_setting("vision_images_per_minute", ge=1)
     vision_requests_per_minute: int = Field(default=1800, ge=1, description="Pace requests to this share of "
                                             "the project's request quota.")
-    vision_attempts: int = Field(default=5, ge=1, description="Tries per request on 429/5xx/deadline errors.")
+    vision_attempts: int = from_setting("vision_attempts", ge=1)
     vision_base_delay_s: float = Field(default=1.0, ge=0, description="First backoff; doubles up to the max.")
     vision_max_delay_s: float = Field(default=32.0, ge=0, description="Longest backoff between tries.")
-    vision_timeout_s: float = Field(default=60.0, gt=0, description="Deadline of one Vision request.")
+    vision_timeout_s: float = from_setting("vision_timeout_s", gt=0)
     vision_max_long_side: int = Field(default=1024, ge=0, description="Frames are downsized to fit this x "
                                       "vision_max_short_side (Vision's OCR recommendation: 1024 x 768).")
     vision_max_short_side: int = Field(default=768, ge=0)
-    vision_language_hints: list[str] = Field(default_factory=list, description="BCP-47 hints, e.g. ['en', 'ja'].")
+    vision_language_hints: list[str] = from_setting("vision_language_hints")
 
     def get_engine(self) -> OcrEngine:
         # Key on the device `auto` resolves to, not the word `auto`: an engine built for the CPU must

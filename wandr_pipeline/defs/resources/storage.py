@@ -7,24 +7,15 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
-from pydantic import Field
 
 from wandr_pipeline.lib.schemas import TABLES
-from wandr_pipeline.lib.storage import Storage
-
-_STORAGES: dict[str, Storage] = {}
-
-
-def storage_for(uri: str) -> Storage:
-    if uri not in _STORAGES:
-        _STORAGES[uri] = Storage(uri)
-    return _STORAGES[uri]
-
+from wandr_pipeline.lib.storage import Storage, storage_for
+from wandr_pipeline.settings import from_setting
 
 class StorageResource(ConfigurableResource):
     """Where media and tables live: a local folder or `gs://bucket/prefix` (`WANDR_STORAGE_URI`)."""
 
-    storage_uri: str = Field(default="data", description="Local folder or gs://bucket/prefix.")
+    storage_uri: str = from_setting("storage_uri")
 
     def get(self) -> Storage:
         return storage_for(self.storage_uri)
@@ -38,7 +29,7 @@ class WarehouseIOManager(ConfigurableIOManager):
     The table name is the asset's `table` metadata.
     """
 
-    storage_uri: str = Field(default="data", description="Local folder or gs://bucket/prefix.")
+    storage_uri: str = from_setting("storage_uri")
 
     def _table(self, context: OutputContext | InputContext) -> str:
         definition = context.upstream_output if isinstance(context, InputContext) else context

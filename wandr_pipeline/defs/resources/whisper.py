@@ -8,6 +8,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from wandr_pipeline.engines.whisper import WhisperTranscriber
+from wandr_pipeline.settings import from_setting
 
 _LOADED: dict[tuple, WhisperTranscriber] = {}
 _LOCK = threading.Lock()
@@ -16,16 +17,16 @@ _LOCK = threading.Lock()
 class WhisperResource(ConfigurableResource):
     """Speech-to-text settings; `WHISPER_MODEL` picks the model (default: bundled `tiny.en`)."""
 
-    model: str = Field(default="tiny.en", description="Model name (tiny ... large-v3, turbo) or a CTranslate2 folder.")
-    device: str = Field(default="auto", description="auto | cpu | cuda")
-    compute_type: str = Field(default="auto", description="auto (float16 on cuda, int8 on cpu) or a CTranslate2 type.")
-    batch_size: int = Field(default=8, description="BatchedInferencePipeline batch size (1 = sequential decoding).")
-    beam_size: int = Field(default=5)
-    cpu_threads: int = Field(default=0, description="0 = CTranslate2 default.")
-    num_workers: int = Field(default=1, description="Parallel transcriptions on one model.")
-    vad: bool = Field(default=True, description="Silero VAD: skips silence and stops hallucinations on it.")
+    model: str = from_setting("whisper_model")
+    device: str = from_setting("whisper_device")
+    compute_type: str = from_setting("whisper_compute_type")
+    batch_size: int = from_setting("whisper_batch_size")
+    beam_size: int = from_setting("whisper_beam_size")
+    cpu_threads: int = from_setting("whisper_cpu_threads")
+    num_workers: int = from_setting("whisper_num_workers")
+    vad: bool = from_setting("whisper_vad")
     language: str = Field(default="", description="Force a language code; empty = English for .en models, else detect.")
-    cross_clip: str = Field(default="auto", description="Batch speech chunks of different clips together: auto (on a GPU) | true | false. Needs batch_size > 1 and VAD.")
+    cross_clip: str = from_setting("whisper_cross_clip")
 
     def _key(self) -> tuple:
         return (self.model, self.device, self.compute_type, self.batch_size, self.beam_size,

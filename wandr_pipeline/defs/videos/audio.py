@@ -15,14 +15,12 @@ from wandr_pipeline.lib.schemas import AUDIO
 
 
 @stage_asset(
-    table="audio",
-    inputs=["raw_video"],
     kinds={"ffmpeg", "parquet"},
     description="16 kHz mono WAV of each video's soundtrack (ffmpeg); table `audio`.",
 )
 def audio(context: AssetExecutionContext, storage: StorageResource, raw_video: dict):
     store = storage.get()
-    stage = StageRun(context, "audio", AUDIO)
+    stage = StageRun(context)
     for key in stage.keys:
         upstream = raw_video[key]
         if stage.skip_unless_usable(key, upstream, "raw_video"):

@@ -12,22 +12,20 @@ from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
 from wandr_pipeline.media.captions import build_spans, reads_from_rows
 from wandr_pipeline.media.subtitles import caption_cues, to_srt, to_vtt
 from wandr_pipeline.lib.outcomes import EMPTY, OK
-from wandr_pipeline.defs.resources import CaptionSettings, StorageResource
+from wandr_pipeline.defs.resources import CaptionsResource, StorageResource
 from wandr_pipeline.lib.schemas import CAPTION_SPANS
 
 
 
 @stage_asset(
-    table="caption_spans",
-    inputs=["ocr_text", "raw_video", "sampled_frames"],
     kinds={"python", "parquet"},
     description="Caption lines with the time they were on screen (OCR reads merged across frames), plus "
                 "captions.srt/.vtt per video; table `caption_spans`.",
 )
-def caption_spans(context: AssetExecutionContext, storage: StorageResource, captions: CaptionSettings,
+def caption_spans(context: AssetExecutionContext, storage: StorageResource, captions: CaptionsResource,
                   ocr_text: dict, raw_video: dict, sampled_frames: dict):
     store = storage.get()
-    stage = StageRun(context, "caption_spans", CAPTION_SPANS)
+    stage = StageRun(context)
     rules = captions.rules()
     spans_total = 0
     for key in stage.keys:

@@ -18,7 +18,7 @@ from wandr_pipeline.media.contact_sheet import ContactSheet, encode_sheet
 from wandr_pipeline.media.frame_reading import FrameOcr, read_frames
 from wandr_pipeline.media.frames import decode_jpeg
 from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, short_error
-from wandr_pipeline.defs.resources import CaptionSettings, OcrReader, StorageResource
+from wandr_pipeline.defs.resources import CaptionsResource, OcrResource, StorageResource
 from wandr_pipeline.lib.schemas import OCR_TEXT, status_row
 
 FRAMES_PER_REQUEST = 16  # frames handed to the engine at once, unless it prefers more (`preferred_batch`)
@@ -27,17 +27,14 @@ INLINE_SHEET_WIDTH = 480     # px of an inline sheet (kept small: metadata lives
 
 
 @stage_asset(
-    table="ocr_text",
-    inputs=["sampled_frames"],
     kinds={"python", "parquet"},
-    gpu=True,
     description="Text lines read on each sampled frame, with boxes and confidence; frames whose text did not "
                 "change reuse the last read; table `ocr_text`.",
 )
-def ocr_text(context: AssetExecutionContext, storage: StorageResource, ocr: OcrReader, captions: CaptionSettings,
+def ocr_text(context: AssetExecutionContext, storage: StorageResource, ocr: OcrResource, captions: CaptionsResource,
              sampled_frames: dict):
     store = storage.get()
-    stage = StageRun(context, "ocr_text", OCR_TEXT)
+    stage = StageRun(context)
     engine = None
     frames_total = frames_read = 0
     busy = 0.0
@@ -107,7 +104,7 @@ class _Once:
         return self.first()
 
 
-def _read_one(store, engine, captions: CaptionSettings, key: str, frames: list[dict], outcome: dict,
+def _read_one(store, engine, captions: CaptionsResource, key: str, frames: list[dict], outcome: dict,
               units_total: list[int] | None = None) -> list[dict]:
     batch = max(1, int(getattr(engine, "preferred_batch", FRAMES_PER_REQUEST)))
     sheet = ContactSheet.for_frames(len(frames), max_tiles=captions.contact_sheet_frames)

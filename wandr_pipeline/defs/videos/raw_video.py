@@ -31,13 +31,12 @@ def _sha256(path: Path) -> str:
 
 
 @stage_asset(
-    table="videos",
     kinds={"python", "parquet"},
     description="The downloaded post (yt-dlp) with its metadata; table `videos`.",
 )
 def raw_video(context: AssetExecutionContext, storage: StorageResource, downloader: VideoDownloader):
     store = storage.get()
-    stage = StageRun(context, "videos", VIDEOS)
+    stage = StageRun(context)
     for key in stage.keys:
         ref = load_submission(store, key)
         if ref is None:

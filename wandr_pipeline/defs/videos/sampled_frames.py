@@ -7,22 +7,19 @@ from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
 from wandr_pipeline.engines.device import choose_frame_decoder
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 from wandr_pipeline.lib.outcomes import OK, NotApplicable
-from wandr_pipeline.defs.resources import FrameSampler, StorageResource
+from wandr_pipeline.defs.resources import FrameSamplingResource, StorageResource
 from wandr_pipeline.lib.schemas import FRAMES
 
 
 
 @stage_asset(
-    table="frames",
-    inputs=["raw_video"],
     kinds={"opencv", "parquet"},
-    gpu=True,
     description="Every Nth frame (default 30) as JPEG with its presentation timestamp; table `frames`.",
 )
-def sampled_frames(context: AssetExecutionContext, storage: StorageResource, frame_sampler: FrameSampler,
+def sampled_frames(context: AssetExecutionContext, storage: StorageResource, frame_sampler: FrameSamplingResource,
                    raw_video: dict):
     store = storage.get()
-    stage = StageRun(context, "frames", FRAMES)
+    stage = StageRun(context)
     decoder = choose_frame_decoder(frame_sampler.decoder)
     for key in stage.keys:
         upstream = raw_video[key]
@@ -34,7 +31,7 @@ def sampled_frames(context: AssetExecutionContext, storage: StorageResource, fra
     yield from stage.results({"every_n_frames": frame_sampler.every_n_frames, "decoder": decoder})
 
 
-def _sample_one(store, sampler: FrameSampler, key: str, video: dict, decoder: str = "cpu") -> list[dict]:
+def _sample_one(store, sampler: FrameSamplingResource, key: str, video: dict, decoder: str = "cpu") -> list[dict]:
     if video.get("has_video") is False:  # None: a row written before the column existed
         raise NotApplicable("no video stream (audio-only post, e.g. a photo slideshow)")
     frames_dir = f"{store.media_dir(key)}/frames"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pyarrow as pa
@@ -13,16 +14,18 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetsDefinition,
     BackfillPolicy,
     MetadataValue,
     Output,
     asset,
 )
 
-from wandr_pipeline.lib.tags import gpu_tags_from_settings
-from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, short_error
+from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, short_error, upstream_status
 from wandr_pipeline.defs.partitions import videos_partitions
 from wandr_pipeline.lib.schemas import status_row, to_table
+from wandr_pipeline.lib.stages import Stage, stage
+from wandr_pipeline.lib.tags import GPU, gpu_tags_from_settings
 from wandr_pipeline.settings import Settings
 
 FAILED_VIDEOS_CHECK = "no_failed_videos"
@@ -37,39 +40,50 @@ def failed_videos_check(asset_name: str) -> AssetCheckSpec:
     )
 
 
-def stage_asset(*, table: str, inputs: Iterable[str] = (), kinds: set[str], description: str, gpu: bool = False):
-    """`@asset` for a per-video stage: `videos` partitions, the warehouse IO manager writing `table`,
-    multi-run backfills of `WANDR_PARTITIONS_PER_RUN` videos, the `no_failed_videos` check, and with
-    `gpu` the `wandr/compute=gpu` op tags that route it to an L4 in production (compute.py)."""
-    settings = Settings.from_env()
+@dataclass(frozen=True)
+class StageAsset:
+    """A stage's compute function and what the registry does not say; `build(settings)` makes its asset.
 
-    def decorate(fn: Callable) -> Any:
+    Built when the definitions are, so the backfill size and the GPU op tags come from the settings
+    the definitions are built with, never from the environment at import time.
+    """
+
+    compute_fn: Callable[..., Any]
+    kinds: frozenset[str]
+    description: str
+
+    @property
+    def stage(self) -> Stage:
+        return stage(self.compute_fn.__name__)
+
+    def build(self, settings: Settings) -> AssetsDefinition:
+        """`@asset` for the stage: `videos` partitions, the warehouse IO manager writing the stage's
+        table, multi-run backfills of `partitions_per_run` videos, the `no_failed_videos` check, and for
+        a GPU stage the `wandr/compute=gpu` op tags that route it to an L4 in production (lib/tags.py)."""
+        spec = self.stage
         return asset(
-            name=fn.__name__,
+            name=spec.asset,
             partitions_def=videos_partitions,
             io_manager_key="warehouse_io_manager",
-            metadata={"table": table},
-            ins={name: AssetIn() for name in inputs},
+            metadata={"table": spec.table},
+            ins={name: AssetIn() for name in spec.inputs},
             backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=settings.partitions_per_run),
-            check_specs=[failed_videos_check(fn.__name__)],
-            op_tags=gpu_tags_from_settings(settings) if gpu else None,
+            check_specs=[failed_videos_check(spec.asset)],
+            op_tags=gpu_tags_from_settings(settings) if spec.compute == GPU else None,
             group_name="videos",
-            kinds=kinds,
-            description=description,
-        )(fn)
+            kinds=set(self.kinds),
+            description=self.description,
+        )(self.compute_fn)
+
+
+def stage_asset(*, kinds: set[str], description: str) -> Callable[[Callable[..., Any]], StageAsset]:
+    """Marks a function as the compute function of the registered stage of the same name (lib/stages.py)."""
+
+    def decorate(fn: Callable[..., Any]) -> StageAsset:
+        stage(fn.__name__)  # fails at import for a function that is not a registered stage
+        return StageAsset(fn, frozenset(kinds), description)
 
     return decorate
-
-
-def upstream_status(table: pa.Table) -> tuple[str, str | None]:
-    """The video-level status of an upstream partition (first row; all rows share it for non-ok)."""
-    if table.num_rows == 0:
-        return FAILED, "upstream produced no rows"
-    statuses = table.column("status").to_pylist()
-    errors = table.column("error").to_pylist()
-    if OK in statuses:
-        return OK, None
-    return statuses[0], errors[0]
 
 
 def first_row(table: pa.Table) -> dict[str, Any]:
@@ -79,10 +93,11 @@ def first_row(table: pa.Table) -> dict[str, Any]:
 class StageRun:
     """Runs one stage over the partitions of a run; each video's failure stays that video's."""
 
-    def __init__(self, context: AssetExecutionContext, table_name: str, schema: pa.Schema):
+    def __init__(self, context: AssetExecutionContext):
         self.context = context
-        self.table_name = table_name
-        self.schema = schema
+        spec = stage(context.asset_key.to_user_string())
+        self.table_name = spec.table
+        self.schema = spec.schema
         self.keys: list[str] = list(context.partition_keys)
         self.tables: dict[str, pa.Table] = {}
         self.summary: list[dict[str, Any]] = []

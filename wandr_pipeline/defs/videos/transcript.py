@@ -15,23 +15,20 @@ from wandr_pipeline.engines.whisper import load_audio
 from wandr_pipeline.media.captions import echoes_hints, hint_text
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
 from wandr_pipeline.lib.outcomes import OK
-from wandr_pipeline.defs.resources import CaptionSettings, StorageResource, WhisperResource
+from wandr_pipeline.defs.resources import CaptionsResource, StorageResource, WhisperResource
 from wandr_pipeline.lib.schemas import TRANSCRIPT_SEGMENTS
 
 
 
 @stage_asset(
-    table="transcript_segments",
-    inputs=["audio", "caption_spans"],
     kinds={"pytorch", "parquet"},
-    gpu=True,
     description="Speech segments with start/end times (faster-whisper, VAD on, the video's captions as hints), "
                 "plus transcript.srt/.vtt per video; table `transcript_segments`.",
 )
 def transcript(context: AssetExecutionContext, storage: StorageResource, whisper: WhisperResource,
-               captions: CaptionSettings, audio: dict, caption_spans: dict):
+               captions: CaptionsResource, audio: dict, caption_spans: dict):
     store = storage.get()
-    stage = StageRun(context, "transcript_segments", TRANSCRIPT_SEGMENTS)
+    stage = StageRun(context)
     mode = captions.hint_mode()
     ready, hints = [], {}
     for key in stage.keys:

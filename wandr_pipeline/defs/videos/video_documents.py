@@ -9,24 +9,22 @@ import datetime as dt
 
 from dagster import AssetExecutionContext
 
-from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset, upstream_status
+from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
 from wandr_pipeline.media.document_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
 from wandr_pipeline.media.text import distinct_lines
-from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
+from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError, upstream_status
 from wandr_pipeline.lib.schemas import VIDEO_DOCUMENTS
 
 
 
 @stage_asset(
-    table="video_documents",
-    inputs=["raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans"],
     kinds={"parquet"},
     description="One row per video: post metadata, full transcript, caption spans, on-screen text, and speech + "
                 "captions merged into one clean text; table `video_documents`.",
 )
 def video_documents(context: AssetExecutionContext, raw_video: dict, audio: dict, transcript: dict,
                     sampled_frames: dict, ocr_text: dict, caption_spans: dict):
-    stage = StageRun(context, "video_documents", VIDEO_DOCUMENTS)
+    stage = StageRun(context)
     for key in stage.keys:
         stage.run_one(key, lambda key=key: [build_document(raw_video[key], audio[key], transcript[key],
                                                           sampled_frames[key], ocr_text[key], caption_spans[key])],

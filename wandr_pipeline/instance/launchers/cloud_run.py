@@ -17,9 +17,9 @@ from dagster._grpc.types import ExecuteRunArgs
 from dagster_contrib_gcp.cloud_run.run_launcher import CloudRunRunLauncher
 
 from wandr_pipeline.instance.launchers import GPU_LOCATION_SUFFIX, GpuTagRouting
+from wandr_pipeline.lib.tags import CLOUD_RUN_JOB_TAG
 
 
-CLOUD_RUN_JOB_TAG = "wandr/cloud_run_job"
 
 
 class GpuRoutingCloudRunRunLauncher(GpuTagRouting, CloudRunRunLauncher):

@@ -1,0 +1,279 @@
+"""The API in-process: status read from real Dagster records, and every error path as JSON.
+
+Nothing here loads the code location (no run is submitted): that is `test_api_server.py`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dagster import AssetIn, DagsterInstance, DagsterRunStatus, Definitions, asset, define_asset_job
+from dagster._core.execution.api import create_execution_plan
+
+from wandr_pipeline.api.app import create_app
+from wandr_pipeline.api.service import JobService
+from wandr_pipeline.api.status import read_status
+from wandr_pipeline.lib.stages import STAGES_BY_ASSET
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
+from wandr_pipeline.settings import Settings
+from wandr_pipeline.lib.storage import Storage
+from wandr_pipeline.lib.submissions import record_submissions
+from wandr_pipeline.lib.urls import parse_video_url
+
+TOKEN = "unit-test-token"
+STAGES = [STAGES_BY_ASSET["raw_video"], STAGES_BY_ASSET["audio"]]
+
+
+@pytest.fixture(scope="module")
+def storage_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("api-storage") / "storage"
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory, storage_root):
+    """One SQLite instance for the module (a fresh one costs ~3 s); tests use their own video keys."""
+    home = tmp_path_factory.mktemp("api-dagster-home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        patch.setenv("WANDR_STORAGE_URI", str(storage_root))
+        with DagsterInstance.get() as inst:
+            yield inst
+
+
+def _submissions(storage_root: Path) -> set[str]:
+    folder = storage_root / "submissions"
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+def _settings(storage_root: Path, **overrides) -> Settings:
+    values = dict(storage_uri=str(storage_root), api_token="", api_allowed_networks="", api_warm_workspace=False)
+    values.update(overrides)
+    return Settings.from_env(**values)
+
+
+@pytest.fixture()
+def client_for(instance, storage_root):
+    def make(**overrides):
+        settings = _settings(storage_root, **overrides)
+        app = create_app(settings, JobService(settings, instance_factory=lambda: instance))
+        return app.test_client()
+
+    return make
+
+
+def _register(instance, storage: Storage, url: str) -> str:
+    ref = parse_video_url(url)
+    record_submissions(storage, [ref], source="test")
+    instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, [ref.video_key])
+    return ref.video_key
+
+
+def _failing_job():
+    @asset(partitions_def=videos_partitions, name="raw_video")
+    def raw_video():
+        raise RuntimeError("bucket gs://nowhere is not reachable")
+
+    @asset(partitions_def=videos_partitions, name="audio", ins={"raw_video": AssetIn()})
+    def audio(raw_video):
+        return raw_video
+
+    return Definitions(assets=[raw_video, audio],
+                       jobs=[define_asset_job("process_videos", partitions_def=videos_partitions)]
+                       ).resolve_job_def("process_videos")
+
+
+def test_a_failed_step_is_reported_with_its_error(instance, storage_root):
+    storage = Storage(str(storage_root))
+    key = _register(instance, storage, "https://example.com/clip.mp4")
+    result = _failing_job().execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+    assert not result.success
+
+    status = read_status(instance, storage, key, STAGES)
+    assert status.status == "failed"
+    assert status.run_id == result.run_id and status.run_status == "FAILURE"
+    raw = status.stages["raw_video"]
+    assert raw.state == "failed" and "bucket gs://nowhere is not reachable" in raw.error
+    assert status.stages["audio"].state == "not_run"
+    assert status.error.startswith("raw_video: ") and "not reachable" in status.error
+    assert status.submission["source_url"] == "https://example.com/clip.mp4"
+    assert status.as_dict()["stages"]["raw_video"]["error"] == raw.error
+
+
+def test_runs_over_a_partition_range_count_for_each_video(instance, storage_root):
+    """Runs made by the CLI, a backfill or a sensor cover key ranges: each video still sees its run."""
+    storage = Storage(str(storage_root))
+    keys = [_register(instance, storage, f"https://example.com/range-{i}.mp4") for i in range(3)]
+    result = _failing_job().execute_in_process(
+        instance=instance, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[1]})
+    for key in keys[:2]:
+        status = read_status(instance, storage, key, STAGES)
+        assert status.run_id == result.run_id and status.status == "failed"
+        assert "not reachable" in status.stages["raw_video"].error
+    assert read_status(instance, storage, keys[2], STAGES).status == "queued"
+
+
+def test_registered_then_queued_then_unknown(instance, storage_root):
+    storage = Storage(str(storage_root))
+    key = _register(instance, storage, "https://example.com/other.mp4")
+    status = read_status(instance, storage, key, STAGES)
+    assert status.status == "queued" and status.run_id is None
+    assert {s.state for s in status.stages.values()} == {"pending"}
+
+    job = _failing_job()
+    # A run created but not started yet (planned materialisations, no steps): queued.
+    plan = create_execution_plan(job, instance_ref=instance.get_ref(), tags={"dagster/partition": key})
+    run = instance.create_run_for_job(job, execution_plan=plan, tags={"dagster/partition": key},
+                                      status=DagsterRunStatus.NOT_STARTED)
+    status = read_status(instance, storage, key, STAGES)
+    assert status.status == "queued" and status.run_id == run.run_id
+    assert {s.state for s in status.stages.values()} == {"queued"}
+
+    assert read_status(instance, storage, "url-0000000000000000", STAGES) is None
+
+
+def test_errors_are_json_and_leave_nothing_behind(client_for, instance, storage_root):
+    client = client_for()
+    partitions = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    runs = instance.get_runs_count()
+    submissions = _submissions(storage_root)
+    cases = [
+        (dict(data=b""), 400, "no body"),
+        (dict(data=b"{not json", content_type="application/json"), 400, "not valid JSON"),
+        (dict(json=["https://example.com/a.mp4"]), 400, "JSON object"),
+        (dict(json={"link": "https://example.com/a.mp4"}), 400, "no 'url'"),
+        (dict(json={"url": 42}), 400, "must be a string"),
+        (dict(json={"url": "not a url"}), 400, "whitespace"),
+        (dict(json={"url": "file:///etc/passwd"}), 400, "only http and https"),
+        (dict(json={"url": "http://192.168.0.10/clip.mp4"}), 400, "private address"),
+        (dict(json={"url": "http://127.0.0.1:9/clip.mp4"}), 400, "loopback"),
+        (dict(json={"url": "http://169.254.169.254/latest/"}), 400, "link-local"),
+        (dict(data=b'{"url": "' + b"a" * 20000 + b'"}', content_type="application/json"), 413, ""),
+    ]
+    for kwargs, code, fragment in cases:
+        response = client.post("/process", **kwargs)
+        assert response.status_code == code, (kwargs, response.get_data(as_text=True))
+        body = response.get_json()
+        assert set(body) >= {"error", "message"} and fragment in body["message"], body
+    assert instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME) == partitions
+    assert instance.get_runs_count() == runs
+    assert _submissions(storage_root) == submissions
+
+    for path, code in (("/status/url-0000000000000000", 404), ("/result/nope", 404), ("/status/a%2Fb", 404),
+                       ("/no-such-endpoint", 404)):
+        response = client.get(path)
+        assert response.status_code == code and response.is_json and response.get_json()["error"] == "not_found"
+    response = client.delete("/process")
+    assert response.status_code == 405 and response.get_json()["error"] == "method_not_allowed"
+    assert "POST" in response.headers["Allow"]
+
+
+def test_result_is_409_until_done(client_for, instance, storage_root):
+    key = _register(instance, Storage(str(storage_root)), "https://example.com/pending.mp4")
+    client = client_for()
+    response = client.get(f"/result/{key}")
+    assert response.status_code == 409
+    assert response.get_json() == {"error": "not_done", "message": f"job {key} is queued", "job_id": key,
+                                   "status": "queued"}
+    status = client.get(f"/status/{key}").get_json()
+    assert status["status"] == "queued" and status["source_url"] == "https://example.com/pending.mp4"
+    assert list(status["stages"]) == ["raw_video", "audio", "transcript", "sampled_frames", "ocr_text",
+                                      "caption_spans", "video_documents"]
+
+
+def test_bearer_token(client_for, instance, storage_root):
+    key = _register(instance, Storage(str(storage_root)), "https://example.com/secret.mp4")
+    client = client_for(api_token=TOKEN)
+    for headers, reason in (({}, "missing"), ({"Authorization": "Bearer wrong"}, "invalid token"),
+                            ({"Authorization": f"Basic {TOKEN}"}, "must be 'Bearer"),
+                            ({"Authorization": "Bearer"}, "must be 'Bearer")):
+        for method, path in (("get", f"/status/{key}"), ("get", f"/result/{key}"), ("post", "/process")):
+            response = getattr(client, method)(path, headers=headers, json={"url": "https://example.com/x.mp4"})
+            assert response.status_code == 401, (headers, path)
+            assert reason in response.get_json()["message"]
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)[-1] == key
+    ok = client.get(f"/status/{key}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and ok.get_json()["job_id"] == key
+
+    health = client.get("/health")  # open to probes, without details
+    assert health.status_code == 200
+    assert {c["detail"] for c in health.get_json()["checks"].values()} == {"reachable"}
+    detailed = client.get("/health", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
+    assert "storage" in detailed["checks"] and "local folder" in detailed["checks"]["storage"]["detail"]
+
+
+def test_health_reports_what_is_unreachable(instance, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("WHISPER_MODEL", str(tmp_path))  # a folder without model.bin
+    settings = _settings(blocker / "storage")
+    client = create_app(settings, JobService(settings, instance_factory=lambda: instance)).test_client()
+    response = client.get("/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["instance"]["ok"] is True
+    assert body["checks"]["storage"]["ok"] is False and body["checks"]["models"]["ok"] is False
+    assert "storage:" in body["reason"] and "cannot be created" in body["reason"]
+    assert "model.bin" in body["reason"]
+    assert body["daemon"]["running"] is False
+
+
+def test_health_ok_with_the_bundled_models(client_for):
+    response = client_for().get("/health")
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ok" and "tiny.en" in body["checks"]["models"]["detail"]
+    assert "RapidOCR" in body["checks"]["models"]["detail"]
+    json.dumps(body)
+
+
+def _job(states: dict[str, tuple[str, str | None, str | None]], run_status: str = "SUCCESS"):
+    from wandr_pipeline.api.status import JobStatus, StageStatus, _summarise
+
+    status = JobStatus("url-1234567890abcdef", "queued", run_id="r1", run_status=run_status,
+                       stages={name: StageStatus(state, outcome=outcome, error=error)
+                               for name, (state, outcome, error) in states.items()})
+    _summarise(status)
+    return status
+
+
+def test_overall_state_and_when_a_resubmission_runs_again():
+    from wandr_pipeline.api.service import JobService
+
+    ok = ("done", "ok", None)
+    done = _job({"raw_video": ok, "transcript": ("done", "skipped", "no audio stream"), "video_documents": ok})
+    assert (done.status, done.error) == ("done", None)
+    assert not JobService._needs_run(done)
+
+    gone = _job({"raw_video": ("done", "failed", "HTTP Error 404: Not Found"),
+                 "video_documents": ("done", "failed", "raw_video failed: HTTP Error 404: Not Found")})
+    assert gone.status == "failed" and gone.error == "raw_video failed: HTTP Error 404: Not Found"
+    assert not JobService._needs_run(gone)  # the video's outcome is final: no second run
+
+    crashed = _job({"raw_video": ok, "transcript": ("failed", None, "MemoryError: out of memory"),
+                    "video_documents": ("not_run", None, "run ended")}, run_status="FAILURE")
+    assert crashed.status == "failed" and crashed.error == "transcript: MemoryError: out of memory"
+    assert JobService._needs_run(crashed)
+
+    running = _job({"raw_video": ok, "transcript": ("running", None, None), "video_documents": ("waiting", None, None)},
+                   run_status="STARTED")
+    assert running.status == "running" and not JobService._needs_run(running)
+    queued = _job({"raw_video": ("queued", None, None), "video_documents": ("queued", None, None)}, run_status="QUEUED")
+    assert queued.status == "queued" and not JobService._needs_run(queued)
+
+
+def test_no_instance_is_a_503_with_the_reason(storage_root):
+    def broken():
+        raise RuntimeError("DAGSTER_HOME is not set")
+
+    settings = _settings(storage_root)
+    client = create_app(settings, JobService(settings, instance_factory=broken)).test_client()
+    response = client.get("/status/url-1234567890abcdef")
+    assert response.status_code == 503 and "DAGSTER_HOME is not set" in response.get_json()["message"]
+    health = client.get("/health")
+    assert health.status_code == 503 and "instance: " in health.get_json()["reason"]

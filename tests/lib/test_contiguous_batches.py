@@ -1,0 +1,42 @@
+import pytest
+
+from wandr_pipeline.lib.outcomes import PermanentError, TransientError
+from wandr_pipeline.lib.retry import call_with_retries
+from wandr_pipeline.lib.batching import contiguous_batches
+
+
+def test_contiguous_batches_split_on_gaps_and_size():
+    keys = [f"k{i}" for i in range(10)]
+    assert contiguous_batches(keys, ["k1", "k2", "k3", "k5", "k6", "k9"], 2) == [["k1", "k2"], ["k3"], ["k5", "k6"], ["k9"]]
+    assert contiguous_batches(keys, reversed(keys), 50) == [keys]
+
+
+def test_retries_transient_then_succeeds_and_gives_up_on_permanent():
+    calls, delays = [], []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise TransientError("HTTP Error 503")
+        return "ok"
+
+    assert call_with_retries(flaky, attempts=3, base_delay_s=0.5, sleep=delays.append) == "ok"
+    assert len(calls) == 3 and len(delays) == 2 and all(0 <= d <= 1.0 for d in delays)
+
+    def permanent():
+        calls.append(1)
+        raise PermanentError("HTTP Error 404")
+
+    calls.clear()
+    with pytest.raises(PermanentError):
+        call_with_retries(permanent, attempts=5, sleep=delays.append)
+    assert len(calls) == 1
+
+    def always_transient():
+        calls.append(1)
+        raise TransientError("timed out")
+
+    calls.clear()
+    with pytest.raises(TransientError):
+        call_with_retries(always_transient, attempts=2, sleep=lambda s: None)
+    assert len(calls) == 2

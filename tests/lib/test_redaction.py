@@ -1,0 +1,103 @@
+"""Credentials in URLs and cookies files stay out of what is logged and stored."""
+
+from pathlib import Path
+
+import pytest
+
+from wandr_pipeline.engines.ytdlp import DownloadSettings, check_source_allowed, local_path_problem
+from wandr_pipeline.lib.network_policy import AllowList, host_problem
+from wandr_pipeline.lib.outcomes import PermanentError
+from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, redact_url, url_secrets
+from wandr_pipeline.lib.url_lists import parse_url_list
+
+
+def test_redact_url_drops_userinfo_and_signed_values():
+    assert redact_url("https://bob:hunter22@cdn.example/v.mp4") == "https://cdn.example/v.mp4"
+    assert redact_url("https://storage.googleapis.com/b/o.mp4?X-Goog-Signature=abc123&X-Goog-Expires=60&x=1") == (
+        "https://storage.googleapis.com/b/o.mp4?X-Goog-Signature=REDACTED&X-Goog-Expires=REDACTED&x=1")
+    assert redact_url("https://www.tiktok.com/@a/video/123?is_from_webapp=1") == (
+        "https://www.tiktok.com/@a/video/123?is_from_webapp=1")
+
+
+def test_redactor_replaces_known_secrets_wherever_they_appear(tmp_path):
+    cookies = tmp_path / "c.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n.tiktok.com\tTRUE\t/\tTRUE\t0\tsessionid\tsess-9f8e7d\n"
+                       "#HttpOnly_.tiktok.com\tTRUE\t/\tTRUE\t0\tsid_tt\ttt-1a2b3c\n")
+    url = "https://u:p%40ss-word@host.example/x?token=tok%2Fen-42"
+    redact = Redactor(url_secrets(url) + cookie_secrets(cookies))
+    line = ("ERROR: [generic] Unable to download https://u:p@ss-word@host.example/x?token=tok/en-42 "
+            "cookies sessionid=sess-9f8e7d; sid_tt=tt-1a2b3c; token=tok%2Fen-42")
+    cleaned = redact(line)
+    for secret in ("p@ss-word", "tok/en-42", "tok%2Fen-42", "sess-9f8e7d", "tt-1a2b3c"):
+        assert secret not in cleaned
+    assert "REDACTED" in cleaned and "host.example/x" in cleaned
+
+
+def test_list_lines_with_passwords_are_rejected_and_stored_redacted():
+    parsed = parse_url_list("https://alice:s3cret-pw@cdn.example/v.mp4\n")
+    [rejected] = parsed.rejected
+    assert "user name or password" in rejected.reason and "s3cret-pw" not in rejected.text
+
+
+def test_local_sources_must_lie_under_the_roots_after_resolving_links(tmp_path):
+    root, outside = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "v.mp4").write_bytes(b"x")
+    (root / "ok.mp4").write_bytes(b"x")
+    (root / "link.mp4").symlink_to(outside / "v.mp4")
+    roots = (str(root),)
+    assert local_path_problem(root / "ok.mp4", roots) is None
+    assert "outside the allowed input folders" in local_path_problem(root / "link.mp4", roots)
+    assert "outside the allowed input folders" in local_path_problem(root / ".." / "out" / "v.mp4", roots)
+    assert local_path_problem(outside / "v.mp4", ()) is None  # no roots configured: anywhere
+    settings = DownloadSettings(local_roots=roots)
+    check_source_allowed((root / "ok.mp4").as_uri(), settings)
+    with pytest.raises(PermanentError, match="outside the allowed input folders"):
+        check_source_allowed((root / "link.mp4").as_uri(), settings)
+    with pytest.raises(PermanentError, match="remote-only"):
+        check_source_allowed((root / "ok.mp4").as_uri(), DownloadSettings(remote_only=True))
+
+
+@pytest.mark.parametrize("host, problem", [
+    ("127.0.0.1", "a loopback address"), ("::1", "a loopback address"), ("[::ffff:127.0.0.1]", "a loopback address"),
+    ("10.0.0.8", "a private address"), ("169.254.169.254", "a link-local address"), ("0.0.0.0", "an unspecified address"),
+    ("localhost", "a loopback address"), ("8.8.8.8", None),
+])
+def test_host_problem(host, problem):
+    found = host_problem(host, AllowList())
+    assert (found is None) if problem is None else (problem in found), found
+
+
+def test_allow_list_exempts_hosts_and_networks():
+    allow = AllowList.parse("10.8.0.0/16, media.internal")
+    assert host_problem("10.8.3.4", allow) is None and host_problem("media.internal", allow) is None
+    assert host_problem("10.9.0.1", allow) == "a private address"
+
+
+def test_egress_guard_refuses_loopback_connections_even_without_the_first_check(tmp_path, http_server, monkeypatch):
+    """The check before yt-dlp is bypassed here: the guard on the connection itself must still refuse."""
+    from wandr_pipeline.engines import ytdlp as download
+
+    monkeypatch.setattr(download, "check_source_allowed", lambda url, settings: None)
+    with pytest.raises(PermanentError, match=r"^refusing to connect to 127\.0\.0\.1: a loopback address"):
+        download.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path, DownloadSettings(remote_only=True))
+    # and outside remote-only mode the same download works (the guard is off)
+    post = download.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path / "b", DownloadSettings())
+    assert post.path.stat().st_size > 100_000
+
+
+def test_cookies_file_is_used_but_never_written(tmp_path, http_server):
+    from wandr_pipeline.engines.ytdlp import download_post
+
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tvalue-123456\n")
+    before = cookies.read_bytes(), cookies.stat().st_mtime_ns
+    post = download_post(http_server.url("kyoto_temples.mp4"), tmp_path / "d",
+                         DownloadSettings(cookiefile=str(cookies)))
+    assert post.path.exists() and not (tmp_path / "d" / ".cookies.txt").exists()
+    assert (cookies.read_bytes(), cookies.stat().st_mtime_ns) == before
+    missing = tmp_path / "nope" / "cookies.txt"
+    with pytest.raises(PermanentError, match=r"^the configured cookies file cannot be read \(No such file"):
+        download_post(http_server.url("kyoto_temples.mp4"), tmp_path / "e", DownloadSettings(cookiefile=str(missing)))
+    assert Path(tmp_path / "e").exists()
