@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from wandr_pipeline.cli.doctor import FAIL, report, run_checks
+    from wandr_pipeline.cli.doctor import FAIL, doctor_checks, report
 
     logging.basicConfig(level=logging.ERROR)
-    checks = run_checks(Settings.from_env(), require_gpu=args.require_gpu, load_models=not args.quick)
+    checks = doctor_checks(Settings.from_env(), require_gpu=args.require_gpu, load_models=not args.quick)
     print(report(checks, as_json=args.json))
     return 1 if any(check.status == FAIL for check in checks) else 0
 
