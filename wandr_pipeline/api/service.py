@@ -150,8 +150,7 @@ class JobService:
         return status, read_result(self.storage, job_id)
 
     def check_health(self) -> dict[str, Any]:
-        checks = self.health.run()
-        return {name: check.as_dict() for name, check in checks.items()}
+        return self.health.run()
 
     def daemon_info(self) -> dict[str, Any]:
         """When the daemon (which dequeues and launches runs) last reported; informational."""

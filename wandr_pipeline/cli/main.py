@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from wandr_pipeline.cli.doctor import FAIL, report, run_checks
+from wandr_pipeline.cli.doctor import FAIL, doctor_checks, report
 from wandr_pipeline.cli.runner import print_summary, run_url_list
 from wandr_pipeline.settings import Settings, load_dotenv_file
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR)
-    checks = run_checks(Settings.from_env(), require_gpu=args.require_gpu, load_models=not args.quick)
+    checks = doctor_checks(Settings.from_env(), require_gpu=args.require_gpu, load_models=not args.quick)
     print(report(checks, as_json=args.json))
     return 1 if any(check.status == FAIL for check in checks) else 0
 

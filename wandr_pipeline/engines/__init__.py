@@ -1,1 +1,1 @@
-"""Pure download and model engines (yt-dlp, faster-whisper, OCR); no Dagster here."""
+"""Pure download and model engines (yt-dlp, faster-whisper, OCR) and the readiness checks over them; no Dagster here."""
