@@ -13,7 +13,7 @@ from wandr_pipeline.cli.doctor import doctor_checks
 from wandr_pipeline.engines import readiness
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 class _Instance:
