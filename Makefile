@@ -19,6 +19,8 @@ run: install
 	$(BIN)/wandr-pipeline run $(URL_LIST)
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -ra
 
 dev: install

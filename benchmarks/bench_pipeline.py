@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import LoopbackServer  # noqa: E402  (the same loopback server the tests use)
+from tests.support.servers import LoopbackServer  # noqa: E402  (the same loopback server the tests use)
 
 
 def ffmpeg() -> str:

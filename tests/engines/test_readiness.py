@@ -24,7 +24,7 @@ class _Instance:
 
 
 def _settings(**overrides) -> Settings:
-    return Settings(**{**Settings.from_env().as_dict(), **overrides})
+    return Settings.from_env(**overrides)
 
 
 def _both(settings: Settings) -> tuple[dict, dict]:
