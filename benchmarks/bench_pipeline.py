@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "pipeline.json")
     args = parser.parse_args()
 
-    from wandr_pipeline.engines.ocr import RapidOcrEngine
+    from wandr_pipeline.engines.rapidocr import RapidOcrEngine
     from wandr_pipeline.engines.whisper import WhisperTranscriber
 
     results: dict = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",

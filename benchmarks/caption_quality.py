@@ -279,7 +279,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT / "caption_quality.json")
     args = parser.parse_args()
 
-    from wandr_pipeline.engines.ocr import RapidOcrEngine
+    from wandr_pipeline.engines.rapidocr import RapidOcrEngine
 
     manifest = ensure_set(args.set)
     OUT.mkdir(parents=True, exist_ok=True)

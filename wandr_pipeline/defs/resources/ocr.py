@@ -58,7 +58,7 @@ class OcrReader(ConfigurableResource):
 
     def _build(self) -> OcrEngine:
         if self.engine == "local":
-            from wandr_pipeline.engines.ocr import RapidOcrEngine
+            from wandr_pipeline.engines.rapidocr import RapidOcrEngine
 
             return RapidOcrEngine(min_confidence=self.min_confidence, det_limit_side_len=self.det_limit_side_len,
                                   threads=self.threads, use_cuda=self._resolved_device() == "cuda")
