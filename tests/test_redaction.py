@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from wandr_pipeline.engines.ytdlp import DownloadSettings, check_source_allowed, local_path_problem
-from wandr_pipeline.lib.network_policy import AllowList, host_problem
+from wandr_pipeline.engines.ytdlp import DownloadSettings, check_source_allowed
+from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
 from wandr_pipeline.lib.outcomes import PermanentError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, redact_url, url_secrets
 from wandr_pipeline.lib.url_lists import parse_url_list

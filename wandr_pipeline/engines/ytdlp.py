@@ -14,7 +14,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
-from wandr_pipeline.lib.network_policy import AllowList, host_problem
+from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
 
@@ -125,17 +125,6 @@ def check_source_allowed(url: str, settings: DownloadSettings) -> None:
         if problem:
             raise PermanentError(f"refusing to download from {parts.hostname}: {problem} (downloads are "
                                  "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)")
-
-
-def local_path_problem(path: Path, roots: tuple[str, ...] | list[str]) -> str | None:
-    """Why the local file `path` may not be read, or None; links and `..` are resolved first."""
-    if not roots:
-        return None
-    resolved = path.expanduser().resolve()
-    for root in roots:
-        if resolved.is_relative_to(Path(root).expanduser().resolve()):
-            return None
-    return "local file is outside the allowed input folders (WANDR_LOCAL_INPUT_ROOTS)"
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from wandr_pipeline.engines.ytdlp import local_path_problem
+from wandr_pipeline.lib.network_policy import local_path_problem
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.urls import InvalidVideoUrl, VideoRef, parse_video_url
 
