@@ -77,13 +77,13 @@ def test_allow_list_exempts_hosts_and_networks():
 
 def test_egress_guard_refuses_loopback_connections_even_without_the_first_check(tmp_path, http_server, monkeypatch):
     """The check before yt-dlp is bypassed here: the guard on the connection itself must still refuse."""
-    from wandr_pipeline.engines import download
+    from wandr_pipeline.engines import ytdlp
 
-    monkeypatch.setattr(download, "check_source_allowed", lambda url, settings: None)
+    monkeypatch.setattr(ytdlp, "check_source_allowed", lambda url, settings: None)
     with pytest.raises(PermanentError, match=r"^refusing to connect to 127\.0\.0\.1: a loopback address"):
-        download.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path, DownloadSettings(remote_only=True))
+        ytdlp.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path, DownloadSettings(remote_only=True))
     # and outside remote-only mode the same download works (the guard is off)
-    post = download.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path / "b", DownloadSettings())
+    post = ytdlp.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path / "b", DownloadSettings())
     assert post.path.stat().st_size > 100_000
 
 
