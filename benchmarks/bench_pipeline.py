@@ -63,14 +63,14 @@ def timed(fn):
 
 def direct_work(url: str, workdir: Path, transcriber, ocr_engine, every_n: int = 30, long_side: int = 960) -> dict:
     """The pipeline's work for one video by direct calls (no Dagster), timed per stage."""
-    from wandr_pipeline.engines.ytdlp import DownloadSettings, download_post
+    from wandr_pipeline.engines.ytdlp import DownloadOptions, download_post
     from wandr_pipeline.media.audio import extract_audio
     from wandr_pipeline.media.frames import encode_jpeg, sample_frames
     from wandr_pipeline.media.probe import probe_media
 
     workdir.mkdir(parents=True, exist_ok=True)
     times = {}
-    post, times["download"] = timed(lambda: download_post(url, workdir, DownloadSettings(http_retries=1)))
+    post, times["download"] = timed(lambda: download_post(url, workdir, DownloadOptions(http_retries=1)))
     _, times["probe"] = timed(lambda: probe_media(post.path))
     _, times["audio"] = timed(lambda: extract_audio(post.path, workdir / "audio.wav"))
     transcript, times["transcribe"] = timed(lambda: transcriber.transcribe(workdir / "audio.wav"))

@@ -32,7 +32,7 @@ _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
 
 @dataclass
-class DownloadSettings:
+class DownloadOptions:
     format: str = "bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b"
     max_filesize_bytes: int | None = 500 * 1024 * 1024
     max_duration_s: float | None = 600.0
@@ -103,7 +103,7 @@ def _too_long(duration: float, limit: float) -> str:
     return f"video is {duration:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
 
 
-def check_source_allowed(url: str, settings: DownloadSettings) -> None:
+def check_source_allowed(url: str, options: DownloadOptions) -> None:
     """Raise `PermanentError` when `url` is a source this configuration refuses.
 
     Local files must be allowed and lie under `local_roots` (links resolved); with `remote_only`,
@@ -112,16 +112,16 @@ def check_source_allowed(url: str, settings: DownloadSettings) -> None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in ("file", ""):
-        if settings.remote_only:
+        if options.remote_only:
             raise PermanentError("local files are refused: downloads are remote-only (WANDR_REMOTE_ONLY)")
-        if not settings.allow_file_urls:
+        if not options.allow_file_urls:
             raise PermanentError("local files are not allowed by configuration (WANDR_ALLOW_LOCAL_FILES)")
-        problem = local_path_problem(Path(unquote(parts.path) if scheme else url), settings.local_roots)
+        problem = local_path_problem(Path(unquote(parts.path) if scheme else url), options.local_roots)
         if problem:
             raise PermanentError(problem)
         return
-    if settings.remote_only and scheme in ("http", "https") and parts.hostname:
-        problem = host_problem(parts.hostname, settings.allowed_networks)
+    if options.remote_only and scheme in ("http", "https") and parts.hostname:
+        problem = host_problem(parts.hostname, options.allowed_networks)
         if problem:
             raise PermanentError(f"refusing to download from {parts.hostname}: {problem} (downloads are "
                                  "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)")
@@ -146,7 +146,7 @@ def _private_cookie_copy(cookiefile: str | None, folder: Path):
         copy.unlink(missing_ok=True)
 
 
-def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
+def download_post(url: str, dest_dir: str | Path, options: DownloadOptions,
                   log: Callable[[str], None] | None = None) -> DownloadedPost:
     """Download `url` into `dest_dir` as `video.<ext>`; returns the file and yt-dlp's info dict.
 
@@ -156,14 +156,14 @@ def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
 
     from wandr_pipeline.engines.ytdlp_egress import remote_only
 
-    check_source_allowed(url, settings)
+    check_source_allowed(url, options)
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    redact = Redactor(url_secrets(url) + cookie_secrets(settings.cookiefile))
+    redact = Redactor(url_secrets(url) + cookie_secrets(options.cookiefile))
     logger = _CollectingLogger(log, redact)
-    options: dict[str, Any] = {
+    ydl_options: dict[str, Any] = {
         "outtmpl": str(dest_dir / "video.%(ext)s"),
-        "format": settings.format,
+        "format": options.format,
         "merge_output_format": "mp4",
         "ffmpeg_location": ffmpeg_executable(),
         "noplaylist": True,
@@ -172,33 +172,33 @@ def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
         "no_warnings": False,
         "noprogress": True,
         "logger": logger,
-        "socket_timeout": settings.socket_timeout_s,
-        "retries": settings.http_retries,
-        "fragment_retries": settings.http_retries,
-        "extractor_retries": settings.http_retries,
-        "enable_file_urls": settings.allow_file_urls,
+        "socket_timeout": options.socket_timeout_s,
+        "retries": options.http_retries,
+        "fragment_retries": options.http_retries,
+        "extractor_retries": options.http_retries,
+        "enable_file_urls": options.allow_file_urls,
         "overwrites": True,
         "cachedir": False,
         "writeinfojson": False,
     }
-    if settings.max_filesize_bytes:
-        options["max_filesize"] = settings.max_filesize_bytes
-    if settings.max_duration_s:
-        limit = settings.max_duration_s
-        options["match_filter"] = lambda info, *, incomplete=False: (
+    if options.max_filesize_bytes:
+        ydl_options["max_filesize"] = options.max_filesize_bytes
+    if options.max_duration_s:
+        limit = options.max_duration_s
+        ydl_options["match_filter"] = lambda info, *, incomplete=False: (
             _too_long(info["duration"], limit)
             if info.get("duration") and info["duration"] > limit else None
         )
-    if settings.user_agent:
-        options["http_headers"] = {"User-Agent": settings.user_agent}
-    options.update(settings.extra_options)
+    if options.user_agent:
+        ydl_options["http_headers"] = {"User-Agent": options.user_agent}
+    ydl_options.update(options.extra_options)
 
-    guard = remote_only(settings.allowed_networks) if settings.remote_only else contextlib.nullcontext()
+    guard = remote_only(options.allowed_networks) if options.remote_only else contextlib.nullcontext()
     try:
-        with _private_cookie_copy(settings.cookiefile, dest_dir) as cookiefile, guard:
+        with _private_cookie_copy(options.cookiefile, dest_dir) as cookiefile, guard:
             if cookiefile:
-                options["cookiefile"] = cookiefile
-            with yt_dlp.YoutubeDL(options) as ydl:
+                ydl_options["cookiefile"] = cookiefile
+            with yt_dlp.YoutubeDL(ydl_options) as ydl:
                 info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as exc:
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
@@ -221,10 +221,10 @@ def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
         if logger.oversize:
             size = logger.oversize[0]
         duration = info.get("duration")
-        if settings.max_duration_s and isinstance(duration, (int, float)) and duration > settings.max_duration_s:
-            raise PermanentError(_too_long(duration, settings.max_duration_s))
-        if size and settings.max_filesize_bytes and size > settings.max_filesize_bytes:
-            raise PermanentError(f"file is {size / 2**20:.1f} MB, over the {settings.max_filesize_bytes / 2**20:g} MB "
+        if options.max_duration_s and isinstance(duration, (int, float)) and duration > options.max_duration_s:
+            raise PermanentError(_too_long(duration, options.max_duration_s))
+        if size and options.max_filesize_bytes and size > options.max_filesize_bytes:
+            raise PermanentError(f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
                                  "limit (WANDR_MAX_VIDEO_MB)")
         reason = "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
         raise PermanentError(reason)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from wandr_pipeline.engines.ytdlp import DownloadedPost, DownloadSettings, download_post, safe_extension
+from wandr_pipeline.engines.ytdlp import DownloadedPost, DownloadOptions, download_post, safe_extension
 from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import redact_url
@@ -34,8 +34,8 @@ class VideoDownloader(ConfigurableResource):
     allowed_networks: str = Field(
         default="", description="Addresses, networks or host names exempt from remote_only (comma-separated).")
 
-    def settings(self) -> DownloadSettings:
-        return DownloadSettings(
+    def settings(self) -> DownloadOptions:
+        return DownloadOptions(
             format=self.format,
             max_filesize_bytes=int(self.max_filesize_mb * 1024 * 1024) or None,
             max_duration_s=self.max_duration_s or None,

@@ -64,9 +64,9 @@ class OcrReader(ConfigurableResource):
                                   threads=self.threads, use_cuda=self._resolved_device() == "cuda")
         if self.engine == "google":
             # Imported here only: the offline default never loads Google libraries.
-            from wandr_pipeline.engines.vision import VisionOcrEngine, VisionSettings
+            from wandr_pipeline.engines.vision import VisionOcrEngine, VisionOptions
 
-            return VisionOcrEngine(VisionSettings(
+            return VisionOcrEngine(VisionOptions(
                 api_endpoint=self.vision_api_endpoint,
                 transport=self.vision_transport,
                 max_concurrent_requests=self.vision_max_concurrent_requests,
