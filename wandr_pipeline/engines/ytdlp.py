@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import re
 import shutil
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +16,7 @@ from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
+from wandr_pipeline.lib.text import sanitize_text
 
 _TRANSIENT_PATTERNS = re.compile(
     r"HTTP Error (429|5\d\d)|timed out|timeout|Connection (reset|refused|aborted)|Temporary failure"
@@ -27,7 +27,6 @@ _TRANSIENT_PATTERNS = re.compile(
 _LOGIN_HINT = re.compile(r"\.?\s*Use --cookies-from-browser or --cookies for the authentication\..*$", re.DOTALL)
 _MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\d+) bytes\)")
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
 
@@ -243,34 +242,24 @@ def safe_extension(suffix: str, default: str) -> str:
 
 def post_metadata(info: dict[str, Any]) -> dict[str, Any]:
     """The post fields we keep, from yt-dlp's info dict."""
-    description = clean_text(info.get("description")) or None
-    tags = [clean_text(t) for t in (info.get("tags") or []) if isinstance(t, str) and clean_text(t)]
+    description = sanitize_text(info.get("description")) or None
+    tags = [sanitize_text(t) for t in (info.get("tags") or []) if isinstance(t, str) and sanitize_text(t)]
     hashtags: list[str] = []
     for tag in _HASHTAG.findall(description or "") + tags:
         tag = tag.strip("#").strip()
         if tag and tag.casefold() not in {h.casefold() for h in hashtags}:
             hashtags.append(tag)
     return {
-        "post_id": clean_text(str(info["id"])) if info.get("id") is not None else None,
-        "title": clean_text(info.get("title") or info.get("fulltitle")),
-        "uploader": clean_text(info.get("uploader") or info.get("channel") or info.get("creator")),
-        "uploader_id": clean_text(info.get("uploader_id") or info.get("channel_id")),
+        "post_id": sanitize_text(str(info["id"])) if info.get("id") is not None else None,
+        "title": sanitize_text(info.get("title") or info.get("fulltitle")),
+        "uploader": sanitize_text(info.get("uploader") or info.get("channel") or info.get("creator")),
+        "uploader_id": sanitize_text(info.get("uploader_id") or info.get("channel_id")),
         "description": description,
         "hashtags": hashtags,
         "upload_date": _upload_date(info),
         "duration_s": float(info["duration"]) if info.get("duration") else None,
         "fps": float(info["fps"]) if info.get("fps") else None,
     }
-
-
-def clean_text(value: Any) -> str | None:
-    """Text from the internet made safe to store: valid UTF-8 (lone surrogates from undecodable bytes
-    become U+FFFD), no NUL or other control characters except tab and newline, NFC-normalised."""
-    if not isinstance(value, str):
-        return None if value is None else clean_text(str(value))
-    value = _SURROGATE.sub("\ufffd", value)
-    value = "".join(ch for ch in value if ch in "\t\n" or unicodedata.category(ch) != "Cc")
-    return unicodedata.normalize("NFC", value).strip() or None
 
 
 def _upload_date(info: dict[str, Any]) -> dt.date | None:
