@@ -47,7 +47,7 @@ from rapidfuzz import fuzz  # noqa: E402
 from wandr_pipeline.media.captions import CaptionRules, build_spans, fold, hint_text, reads_from_rows  # noqa: E402
 from wandr_pipeline.media.frame_reading import read_frames  # noqa: E402
 from wandr_pipeline.media.frames import sample_frames  # noqa: E402
-from wandr_pipeline.media.frame_gate import SimilarityConfig  # noqa: E402
+from wandr_pipeline.media.frame_gate import FrameGateConfig  # noqa: E402
 
 DEFAULT_SET = REPO / "benchmarks" / "out" / "caption_set"
 OUT = REPO / "benchmarks" / "out"
@@ -275,7 +275,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=DEFAULT_SET)
     parser.add_argument("--asr", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--threshold", type=float, default=SimilarityConfig().threshold)
+    parser.add_argument("--threshold", type=float, default=FrameGateConfig().threshold)
     parser.add_argument("--out", type=Path, default=OUT / "caption_quality.json")
     args = parser.parse_args()
 
@@ -284,7 +284,7 @@ def main() -> None:
     manifest = ensure_set(args.set)
     OUT.mkdir(parents=True, exist_ok=True)
     engine = CachedEngine(RapidOcrEngine(), OUT / OCR_CACHE)
-    gate = SimilarityConfig(threshold=args.threshold)
+    gate = FrameGateConfig(threshold=args.threshold)
     rules = CaptionRules()
     clips: dict[str, dict] = {}
     asr_clips = []

@@ -6,7 +6,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from wandr_pipeline.media.captions import CaptionRules
-from wandr_pipeline.media.frame_gate import SimilarityConfig
+from wandr_pipeline.media.frame_gate import FrameGateConfig
 
 HINT_MODES = ("hotwords", "prompt", "off")
 
@@ -31,10 +31,10 @@ class CaptionSettings(ConfigurableResource):
         default="hotwords",
         description="Give the video's caption text to Whisper: hotwords | prompt (initial_prompt) | off.")
 
-    def similarity_config(self) -> SimilarityConfig | None:
+    def similarity_config(self) -> FrameGateConfig | None:
         if not self.skip_similar_frames:
             return None
-        return SimilarityConfig(threshold=self.similarity_threshold, max_reuse=self.max_reused_frames)
+        return FrameGateConfig(threshold=self.similarity_threshold, max_reuse=self.max_reused_frames)
 
     def rules(self) -> CaptionRules:
         return CaptionRules(min_confidence=self.min_line_confidence, min_span_confidence=self.min_span_confidence,
