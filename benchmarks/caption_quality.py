@@ -216,10 +216,11 @@ def asr_experiment(clips: list[dict]) -> dict:
     """Each clip without hints, with the raw caption lines, and with the pipeline's shaped hints (+ echo guard)."""
     import jiwer
 
-    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
     from wandr_pipeline.media.captions import echoes_hints
 
-    transcriber = WhisperTranscriber("tiny.en")
+    transcriber = WhisperTranscriber(BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5,
+                                     vad=True)
     modes = ["off", "hotwords_raw", "prompt_raw", "hotwords", "prompt"]
     results: dict = {mode: {"clips": {}} for mode in modes}
     for clip in clips:
@@ -283,7 +284,7 @@ def main() -> None:
 
     manifest = ensure_set(args.set)
     OUT.mkdir(parents=True, exist_ok=True)
-    engine = CachedEngine(RapidOcrEngine(), OUT / OCR_CACHE)
+    engine = CachedEngine(RapidOcrEngine(min_confidence=0.5, use_cuda=False), OUT / OCR_CACHE)
     gate = FrameGateConfig(threshold=args.threshold)
     rules = CaptionRules()
     clips: dict[str, dict] = {}

@@ -112,3 +112,14 @@ def dagster_home(tmp_path, monkeypatch) -> Path:
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
+
+
+def download_options(**overrides):
+    """`DownloadOptions` as the downloader resource's defaults make them (with yt-dlp's own retries on)."""
+    from wandr_pipeline.engines.ytdlp import DownloadOptions
+    from wandr_pipeline.lib.network_policy import AllowList
+
+    values = dict(format="bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b", max_filesize_bytes=500 * 1024 * 1024,
+                  max_duration_s=600.0, socket_timeout_s=30.0, http_retries=3, cookiefile=None, allow_file_urls=True,
+                  local_roots=(), remote_only=False, allowed_networks=AllowList())
+    return DownloadOptions(**{**values, **overrides})

@@ -73,7 +73,9 @@ def fake(vision):
 
 
 def engine_for(fake: FakeVision, retries: list | None = None, **overrides) -> VisionOcrEngine:
-    options = dict(api_endpoint=fake.endpoint, base_delay_s=0.05, max_delay_s=0.2, timeout_s=10.0)
+    options = dict(api_endpoint=fake.endpoint, transport="rest", max_concurrent_requests=4, images_per_minute=1800,
+                   requests_per_minute=1800, attempts=5, base_delay_s=0.05, max_delay_s=0.2, timeout_s=10.0,
+                   max_long_side=1024, max_short_side=768, min_confidence=0.0, language_hints=())
     options.update(overrides)
     return VisionOcrEngine(VisionOptions(**options),
                            on_retry=(lambda attempt, exc, delay: retries.append((attempt, exc, delay)))

@@ -18,8 +18,8 @@ class RapidOcrEngine:
     name = "rapidocr"
     use_cuda = False
 
-    def __init__(self, *, min_confidence: float = 0.5, det_limit_side_len: int = 960, threads: int = 0,
-                 use_cuda: bool = False, rec_batch_size: int = 32, use_angle_classifier: bool = False):
+    def __init__(self, *, min_confidence: float, use_cuda: bool, det_limit_side_len: int = 960, threads: int = 0,
+                 rec_batch_size: int = 32, use_angle_classifier: bool = False):
         from rapidocr import RapidOCR
 
         params = {

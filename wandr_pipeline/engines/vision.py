@@ -33,24 +33,26 @@ from wandr_pipeline.lib.outcomes import PermanentError, TransientError, short_er
 from wandr_pipeline.lib.retry import call_with_retries
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VisionOptions:
-    api_endpoint: str = ""            # "" = Google's endpoint; "http://host:port" = a local fake (anonymous)
-    transport: str = "rest"           # rest | grpc
+    """The engine's knobs, all filled by the OCR resource; the defaults left are Vision's own limits."""
+
+    api_endpoint: str                 # "" = Google's endpoint; "http://host:port" = a local fake (anonymous)
+    transport: str                    # rest | grpc
+    max_concurrent_requests: int
+    images_per_minute: int            # share of the TEXT_DETECTION feature quota (per project, default 1,800/min)
+    requests_per_minute: int          # share of the request quota (per project, default 1,800/min)
+    attempts: int
+    base_delay_s: float
+    max_delay_s: float
+    timeout_s: float
+    max_long_side: int                # Vision recommends 1024 x 768 for TEXT_DETECTION
+    max_short_side: int
+    min_confidence: float             # drop lines Vision scored lower (lines without a score are kept)
+    language_hints: tuple[str, ...]
     max_images_per_request: int = 16  # Vision's limit per batch_annotate_images request
     max_request_bytes: int = 7_000_000  # raw image bytes per request; base64 adds ~37%, JSON limit is 10 MB
-    max_long_side: int = 1024         # Vision recommends 1024 x 768 for TEXT_DETECTION
-    max_short_side: int = 768
     jpeg_quality: int = 90
-    max_concurrent_requests: int = 4
-    images_per_minute: int = 1800     # TEXT_DETECTION feature quota (per project, default 1,800/min)
-    requests_per_minute: int = 1800   # request quota (per project, default 1,800/min)
-    attempts: int = 5
-    base_delay_s: float = 1.0
-    max_delay_s: float = 32.0
-    timeout_s: float = 60.0
-    min_confidence: float = 0.0       # drop lines Vision scored lower (lines without a score are kept)
-    language_hints: tuple[str, ...] = ()
 
 
 class VisionImageError(PermanentError):
@@ -133,12 +135,12 @@ class VisionOcrEngine:
     name = "google-vision"
     units_per_image = 1  # one feature (TEXT_DETECTION) per image
 
-    def __init__(self, options: VisionOptions | None = None, *, credentials: Any = None,
+    def __init__(self, options: VisionOptions, *, credentials: Any = None,
                  sleep: Callable[[float], None] = time.sleep,
                  on_retry: Callable[[int, BaseException, float], None] | None = None):
         from google.cloud import vision_v1  # noqa: F401 - fail at build time when the gcp extra is missing
 
-        self.options = options or VisionOptions()
+        self.options = options
         if not 1 <= self.options.max_images_per_request <= 16:
             raise ValueError("max_images_per_request must be between 1 and 16 (Vision's limit)")
         self._credentials = credentials

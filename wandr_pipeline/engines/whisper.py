@@ -87,11 +87,15 @@ def choose_device(device: str = "auto", compute_type: str = "auto") -> tuple[str
 
 
 class WhisperTranscriber:
-    """A loaded faster-whisper model; create once per process and reuse for every clip."""
+    """A loaded faster-whisper model; create once per process and reuse for every clip.
 
-    def __init__(self, model: str = BUNDLED_MODEL, *, device: str = "auto", compute_type: str = "auto",
-                 cpu_threads: int = 0, num_workers: int = 1, batch_size: int = 8, beam_size: int = 5,
-                 vad: bool = True, language: str | None = None, prefetch: int = 2, cross_clip: bool | str = "auto"):
+    The knobs without a default are settings (`WhisperResource` passes them); `model` is what
+    `resolve_model` accepts, `BUNDLED_MODEL` for the model that ships with the package.
+    """
+
+    def __init__(self, model: str, *, device: str, compute_type: str, batch_size: int, beam_size: int, vad: bool,
+                 cpu_threads: int = 0, num_workers: int = 1, language: str | None = None, prefetch: int = 2,
+                 cross_clip: bool | str = "auto"):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_path, self.model_name = resolve_model(model)

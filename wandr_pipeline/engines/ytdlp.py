@@ -30,20 +30,22 @@ _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DownloadOptions:
-    format: str = "bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b"
-    max_filesize_bytes: int | None = 500 * 1024 * 1024
-    max_duration_s: float | None = 600.0
-    socket_timeout_s: float = 30.0
-    http_retries: int = 3
-    cookiefile: str | None = None
-    allow_file_urls: bool = True
+    """What `download_post` may fetch and how; the resource (`VideoDownloader`) fills every knob."""
+
+    format: str  # yt-dlp format selector
+    max_filesize_bytes: int | None
+    max_duration_s: float | None
+    socket_timeout_s: float
+    http_retries: int
+    cookiefile: str | None
+    allow_file_urls: bool
     # Local sources must lie under one of these folders (after resolving links); empty: anywhere.
-    local_roots: tuple[str, ...] = ()
+    local_roots: tuple[str, ...]
     # Refuse loopback, private, link-local, ... addresses (redirects included), except `allowed_networks`.
-    remote_only: bool = False
-    allowed_networks: AllowList = field(default_factory=AllowList)
+    remote_only: bool
+    allowed_networks: AllowList
     user_agent: str | None = None
     extra_options: dict[str, Any] = field(default_factory=dict)
 
