@@ -60,7 +60,3 @@ def gpu_tags_from_settings(settings) -> dict[str, Any]:
 def as_run_tags(tags: Mapping[str, Any]) -> dict[str, str]:
     """Run tags must be strings: nested config is JSON, as dagster-k8s expects."""
     return {key: value if isinstance(value, str) else json.dumps(value, sort_keys=True) for key, value in tags.items()}
-
-
-def is_gpu_tags(tags: Mapping[str, Any] | None) -> bool:
-    return bool(tags) and tags.get(COMPUTE_TAG) == GPU
