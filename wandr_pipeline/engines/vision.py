@@ -32,6 +32,9 @@ from wandr_pipeline.engines.ocr import TextBox
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError, short_error
 from wandr_pipeline.lib.retry import call_with_retries
 
+# (position in the read() call, JPEG bytes, (height, width) sent): one image of a request
+_Encoded = tuple[int, bytes, tuple[int, int]]
+
 
 @dataclass(frozen=True, kw_only=True)
 class VisionOptions:
@@ -160,7 +163,7 @@ class VisionOcrEngine:
     # -- the OcrEngine interface ----------------------------------------------------------------
     def read(self, images: Sequence[np.ndarray]) -> list[list[TextBox] | BaseException]:
         results: list[list[TextBox] | BaseException | None] = [None] * len(images)
-        encoded: list[tuple[int, bytes, tuple[int, int]]] = []
+        encoded: list[_Encoded] = []
         for i, image in enumerate(images):
             try:
                 fitted = fit_for_ocr(image, self.options.max_long_side, self.options.max_short_side)
@@ -176,8 +179,8 @@ class VisionOcrEngine:
                 results[i] = result
         return [r if r is not None else VisionRequestError("no result") for r in results]
 
-    def _pack(self, encoded: list[tuple[int, bytes, tuple[int, int]]]) -> list[list[tuple[int, bytes, tuple[int, int]]]]:
-        groups: list[list[tuple[int, bytes, tuple[int, int]]]] = []
+    def _pack(self, encoded: list[_Encoded]) -> list[list[_Encoded]]:
+        groups: list[list[_Encoded]] = []
         size = 0
         for item in encoded:
             if (not groups or len(groups[-1]) >= self.options.max_images_per_request
@@ -189,7 +192,7 @@ class VisionOcrEngine:
         return groups
 
     # -- one request ---------------------------------------------------------------------------
-    def _annotate(self, group: list[tuple[int, bytes, tuple[int, int]]]) -> list[tuple[int, list[TextBox] | BaseException]]:
+    def _annotate(self, group: list[_Encoded]) -> list[tuple[int, list[TextBox] | BaseException]]:
         indices = [i for i, _, _ in group]
         try:
             response = call_with_retries(

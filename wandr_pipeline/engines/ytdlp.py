@@ -140,7 +140,8 @@ def _private_cookie_copy(cookiefile: str | None, folder: Path):
         shutil.copyfile(cookiefile, copy)
         os.chmod(copy, 0o600)
     except OSError as exc:
-        raise PermanentError(f"the configured cookies file cannot be read ({exc.strerror or type(exc).__name__})") from None
+        reason = exc.strerror or type(exc).__name__
+        raise PermanentError(f"the configured cookies file cannot be read ({reason})") from None
     try:
         yield str(copy)
     finally:
@@ -227,7 +228,8 @@ def download_post(url: str, dest_dir: str | Path, options: DownloadOptions,
         if size and options.max_filesize_bytes and size > options.max_filesize_bytes:
             raise PermanentError(f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
                                  "limit (WANDR_MAX_VIDEO_MB)")
-        reason = "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
+        reason = ("; ".join(_clean_message(m) for m in logger.errors)
+                  or "yt-dlp wrote no file (over a limit, or no media)")
         raise PermanentError(reason)
     path = max(files, key=lambda p: p.stat().st_size)
     safe = safe_extension(path.suffix, default="bin")
