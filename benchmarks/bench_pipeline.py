@@ -25,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.servers import LoopbackServer  # noqa: E402  (the same loopback server the tests use)
+from tests.support.options import download_options  # noqa: E402  (what the tests use)
+from tests.support.servers import LoopbackServer  # noqa: E402
 
 
 def ffmpeg() -> str:
@@ -63,14 +64,14 @@ def timed(fn):
 
 def direct_work(url: str, workdir: Path, transcriber, ocr_engine, every_n: int = 30, long_side: int = 960) -> dict:
     """The pipeline's work for one video by direct calls (no Dagster), timed per stage."""
-    from wandr_pipeline.engines.ytdlp import DownloadSettings, download_post
+    from wandr_pipeline.engines.ytdlp import download_post
     from wandr_pipeline.media.audio import extract_audio
     from wandr_pipeline.media.frames import encode_jpeg, sample_frames
     from wandr_pipeline.media.probe import probe_media
 
     workdir.mkdir(parents=True, exist_ok=True)
     times = {}
-    post, times["download"] = timed(lambda: download_post(url, workdir, DownloadSettings(http_retries=1)))
+    post, times["download"] = timed(lambda: download_post(url, workdir, download_options(http_retries=1)))
     _, times["probe"] = timed(lambda: probe_media(post.path))
     _, times["audio"] = timed(lambda: extract_audio(post.path, workdir / "audio.wav"))
     transcript, times["transcribe"] = timed(lambda: transcriber.transcribe(workdir / "audio.wav"))
@@ -119,8 +120,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "pipeline.json")
     args = parser.parse_args()
 
-    from wandr_pipeline.engines.ocr import RapidOcrEngine
-    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.rapidocr import RapidOcrEngine
+    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
 
     results: dict = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
                      "date": time.strftime("%Y-%m-%d %H:%M")}
@@ -132,8 +133,9 @@ def main() -> None:
         make_short_clip(media / "short.mp4")
         server = LoopbackServer(media)
         try:
-            transcriber, results["whisper_load_s"] = timed(lambda: WhisperTranscriber("tiny.en"))
-            ocr, results["ocr_load_s"] = timed(lambda: RapidOcrEngine())
+            transcriber, results["whisper_load_s"] = timed(lambda: WhisperTranscriber(
+                BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True))
+            ocr, results["ocr_load_s"] = timed(lambda: RapidOcrEngine(min_confidence=0.5, use_cuda=False))
             direct_work(server.url("short.mp4"), tmp / "warmup", transcriber, ocr)  # warm caches
 
             long_run = direct_work(server.url("long.mp4"), tmp / "long", transcriber, ocr)

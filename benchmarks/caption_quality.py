@@ -47,7 +47,7 @@ from rapidfuzz import fuzz  # noqa: E402
 from wandr_pipeline.media.captions import CaptionRules, build_spans, fold, hint_text, reads_from_rows  # noqa: E402
 from wandr_pipeline.media.frame_reading import read_frames  # noqa: E402
 from wandr_pipeline.media.frames import sample_frames  # noqa: E402
-from wandr_pipeline.media.frame_gate import SimilarityConfig  # noqa: E402
+from wandr_pipeline.media.frame_gate import FrameGateConfig  # noqa: E402
 
 DEFAULT_SET = REPO / "benchmarks" / "out" / "caption_set"
 OUT = REPO / "benchmarks" / "out"
@@ -216,10 +216,11 @@ def asr_experiment(clips: list[dict]) -> dict:
     """Each clip without hints, with the raw caption lines, and with the pipeline's shaped hints (+ echo guard)."""
     import jiwer
 
-    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
     from wandr_pipeline.media.captions import echoes_hints
 
-    transcriber = WhisperTranscriber("tiny.en")
+    transcriber = WhisperTranscriber(BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5,
+                                     vad=True)
     modes = ["off", "hotwords_raw", "prompt_raw", "hotwords", "prompt"]
     results: dict = {mode: {"clips": {}} for mode in modes}
     for clip in clips:
@@ -275,16 +276,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=DEFAULT_SET)
     parser.add_argument("--asr", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--threshold", type=float, default=SimilarityConfig().threshold)
+    parser.add_argument("--threshold", type=float, default=FrameGateConfig().threshold)
     parser.add_argument("--out", type=Path, default=OUT / "caption_quality.json")
     args = parser.parse_args()
 
-    from wandr_pipeline.engines.ocr import RapidOcrEngine
+    from wandr_pipeline.engines.rapidocr import RapidOcrEngine
 
     manifest = ensure_set(args.set)
     OUT.mkdir(parents=True, exist_ok=True)
-    engine = CachedEngine(RapidOcrEngine(), OUT / OCR_CACHE)
-    gate = SimilarityConfig(threshold=args.threshold)
+    engine = CachedEngine(RapidOcrEngine(min_confidence=0.5, use_cuda=False), OUT / OCR_CACHE)
+    gate = FrameGateConfig(threshold=args.threshold)
     rules = CaptionRules()
     clips: dict[str, dict] = {}
     asr_clips = []

@@ -109,13 +109,14 @@ class GpuMemoryPoller:
 
 
 def bench_transcription(clips: list[Path], batch_size: int) -> dict:
-    from wandr_pipeline.engines.whisper import WhisperTranscriber, load_audio
+    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber, load_audio
 
-    model = os.environ.get("WHISPER_MODEL", "tiny.en")
+    model = os.environ.get("WHISPER_MODEL", BUNDLED_MODEL)
     start = time.perf_counter()
     transcriber = WhisperTranscriber(model, device=os.environ.get("WHISPER_DEVICE", "auto"),
                                      compute_type=os.environ.get("WHISPER_COMPUTE_TYPE", "auto"),
-                                     batch_size=batch_size, num_workers=int(os.environ.get("WHISPER_NUM_WORKERS", "1")),
+                                     batch_size=batch_size, beam_size=5, vad=True,
+                                     num_workers=int(os.environ.get("WHISPER_NUM_WORKERS", "1")),
                                      cross_clip=os.environ.get("WHISPER_CROSS_CLIP", "true").lower() in ("1", "true"))
     load_s = time.perf_counter() - start
     transcriber.transcribe(load_audio(clips[0]))  # warm-up (CUDA context, kernels)

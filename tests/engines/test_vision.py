@@ -19,7 +19,7 @@ from wandr_pipeline.engines.vision import (  # noqa: E402
     VisionImageError,
     VisionOcrEngine,
     VisionRequestError,
-    VisionSettings,
+    VisionOptions,
     fit_for_ocr,
 )
 
@@ -73,9 +73,11 @@ def fake(vision):
 
 
 def engine_for(fake: FakeVision, retries: list | None = None, **overrides) -> VisionOcrEngine:
-    settings = dict(api_endpoint=fake.endpoint, base_delay_s=0.05, max_delay_s=0.2, timeout_s=10.0)
-    settings.update(overrides)
-    return VisionOcrEngine(VisionSettings(**settings),
+    options = dict(api_endpoint=fake.endpoint, transport="rest", max_concurrent_requests=4, images_per_minute=1800,
+                   requests_per_minute=1800, attempts=5, base_delay_s=0.05, max_delay_s=0.2, timeout_s=10.0,
+                   max_long_side=1024, max_short_side=768, min_confidence=0.0, language_hints=())
+    options.update(overrides)
+    return VisionOcrEngine(VisionOptions(**options),
                            on_retry=(lambda attempt, exc, delay: retries.append((attempt, exc, delay)))
                            if retries is not None else None)
 
@@ -196,7 +198,7 @@ def test_environment_selects_and_configures_the_google_engine(monkeypatch):
     monkeypatch.setenv("VISION_LANGUAGE_HINTS", "en, ja")
     engine = build_resources(Settings.from_env())["ocr"].get_engine()
     assert isinstance(engine, VisionOcrEngine) and engine.name == "google-vision"
-    s = engine.settings
+    s = engine.options
     assert (s.api_endpoint, s.max_concurrent_requests, s.images_per_minute, s.attempts, s.timeout_s,
             s.language_hints) == ("http://127.0.0.1:9", 7, 450, 3, 12.5, ("en", "ja"))
     assert engine.preferred_batch == 16 * 7

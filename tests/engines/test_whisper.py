@@ -17,21 +17,26 @@ def clips():
     return audio
 
 
+def transcriber(**overrides):
+    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
+
+    knobs = dict(device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True)
+    return WhisperTranscriber(BUNDLED_MODEL, **{**knobs, **overrides})
+
+
 @pytest.mark.slow
 def test_cross_clip_batches_match_one_clip_at_a_time(clips, manifest):
     import jiwer
 
-    from wandr_pipeline.engines.whisper import WhisperTranscriber
-
-    transcriber = WhisperTranscriber("tiny.en", batch_size=4, prefetch=2, cross_clip=True)
-    assert transcriber._cross_clip is not None
+    batching = transcriber(batch_size=4, prefetch=2, cross_clip=True)
+    assert batching._cross_clip is not None
     items = [(name, name) for name in clips] + [("broken", "no-such-clip")]
-    batched = list(transcriber.transcribe_many(items, load=lambda name: clips[name]))
+    batched = list(batching.transcribe_many(items, load=lambda name: clips[name]))
     assert [key for key, _ in batched] == [key for key, _ in items]  # input order kept
     batched = dict(batched)
     assert isinstance(batched.pop("broken"), KeyError)  # a clip that cannot load fails alone
 
-    one_by_one = {name: transcriber.transcribe(audio) for name, audio in clips.items()}
+    one_by_one = {name: batching.transcribe(audio) for name, audio in clips.items()}
     for name, result in batched.items():
         expected = one_by_one[name]
         assert result.text == expected.text, name
@@ -44,10 +49,8 @@ def test_cross_clip_batches_match_one_clip_at_a_time(clips, manifest):
 
 
 def test_cross_clip_off_without_vad_or_batching_and_auto_only_on_gpu():
-    from wandr_pipeline.engines.whisper import WhisperTranscriber
-
-    assert WhisperTranscriber("tiny.en", batch_size=1, cross_clip=True)._cross_clip is None
-    assert WhisperTranscriber("tiny.en", batch_size=8, vad=False, cross_clip=True)._cross_clip is None
-    assert WhisperTranscriber("tiny.en", batch_size=8, cross_clip=False)._cross_clip is None
-    auto = WhisperTranscriber("tiny.en", batch_size=8, device="cpu")
+    assert transcriber(batch_size=1, cross_clip=True)._cross_clip is None
+    assert transcriber(vad=False, cross_clip=True)._cross_clip is None
+    assert transcriber(cross_clip=False)._cross_clip is None
+    auto = transcriber(device="cpu")
     assert auto._cross_clip is None  # auto: on with CUDA only

@@ -4,19 +4,20 @@ import datetime as dt
 
 import pytest
 
-from wandr_pipeline.engines.ytdlp import DownloadSettings, classify_download_error, download_post, post_metadata
+from tests.support.options import download_options
+from wandr_pipeline.engines.ytdlp import classify_download_error, download_post, post_metadata
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 
 
 def test_download_from_loopback(tmp_path, http_server):
-    post = download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path, DownloadSettings())
+    post = download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path, download_options())
     assert post.path.name == "video.mp4" and post.path.stat().st_size > 100_000
     assert post.info["title"] == "lisbon_pasteis"
 
 
 def test_404_is_a_permanent_readable_failure(tmp_path, http_server):
     with pytest.raises(PermanentError, match="404"):
-        download_post(http_server.url("missing.mp4"), tmp_path, DownloadSettings())
+        download_post(http_server.url("missing.mp4"), tmp_path, download_options())
 
 
 @pytest.mark.parametrize("message, kind", [

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from wandr_pipeline.engines.ytdlp import DownloadSettings, check_source_allowed, local_path_problem
-from wandr_pipeline.lib.network_policy import AllowList, host_problem
+from tests.support.options import download_options
+from wandr_pipeline.engines.ytdlp import check_source_allowed
+from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
 from wandr_pipeline.lib.outcomes import PermanentError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, redact_url, url_secrets
 from wandr_pipeline.lib.url_lists import parse_url_list
@@ -51,12 +52,12 @@ def test_local_sources_must_lie_under_the_roots_after_resolving_links(tmp_path):
     assert "outside the allowed input folders" in local_path_problem(root / "link.mp4", roots)
     assert "outside the allowed input folders" in local_path_problem(root / ".." / "out" / "v.mp4", roots)
     assert local_path_problem(outside / "v.mp4", ()) is None  # no roots configured: anywhere
-    settings = DownloadSettings(local_roots=roots)
-    check_source_allowed((root / "ok.mp4").as_uri(), settings)
+    options = download_options(local_roots=roots)
+    check_source_allowed((root / "ok.mp4").as_uri(), options)
     with pytest.raises(PermanentError, match="outside the allowed input folders"):
-        check_source_allowed((root / "link.mp4").as_uri(), settings)
+        check_source_allowed((root / "link.mp4").as_uri(), options)
     with pytest.raises(PermanentError, match="remote-only"):
-        check_source_allowed((root / "ok.mp4").as_uri(), DownloadSettings(remote_only=True))
+        check_source_allowed((root / "ok.mp4").as_uri(), download_options(remote_only=True))
 
 
 @pytest.mark.parametrize("host, problem", [
@@ -77,13 +78,13 @@ def test_allow_list_exempts_hosts_and_networks():
 
 def test_egress_guard_refuses_loopback_connections_even_without_the_first_check(tmp_path, http_server, monkeypatch):
     """The check before yt-dlp is bypassed here: the guard on the connection itself must still refuse."""
-    from wandr_pipeline.engines import ytdlp as download
+    from wandr_pipeline.engines import ytdlp
 
-    monkeypatch.setattr(download, "check_source_allowed", lambda url, settings: None)
+    monkeypatch.setattr(ytdlp, "check_source_allowed", lambda url, options: None)
     with pytest.raises(PermanentError, match=r"^refusing to connect to 127\.0\.0\.1: a loopback address"):
-        download.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path, DownloadSettings(remote_only=True))
+        ytdlp.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path, download_options(remote_only=True))
     # and outside remote-only mode the same download works (the guard is off)
-    post = download.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path / "b", DownloadSettings())
+    post = ytdlp.download_post(http_server.url("lisbon_pasteis.mp4"), tmp_path / "b", download_options())
     assert post.path.stat().st_size > 100_000
 
 
@@ -94,10 +95,10 @@ def test_cookies_file_is_used_but_never_written(tmp_path, http_server):
     cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tvalue-123456\n")
     before = cookies.read_bytes(), cookies.stat().st_mtime_ns
     post = download_post(http_server.url("kyoto_temples.mp4"), tmp_path / "d",
-                         DownloadSettings(cookiefile=str(cookies)))
+                         download_options(cookiefile=str(cookies)))
     assert post.path.exists() and not (tmp_path / "d" / ".cookies.txt").exists()
     assert (cookies.read_bytes(), cookies.stat().st_mtime_ns) == before
     missing = tmp_path / "nope" / "cookies.txt"
     with pytest.raises(PermanentError, match=r"^the configured cookies file cannot be read \(No such file"):
-        download_post(http_server.url("kyoto_temples.mp4"), tmp_path / "e", DownloadSettings(cookiefile=str(missing)))
+        download_post(http_server.url("kyoto_temples.mp4"), tmp_path / "e", download_options(cookiefile=str(missing)))
     assert Path(tmp_path / "e").exists()

@@ -1,4 +1,10 @@
-from wandr_pipeline.lib.url_lists import parse_url_list, read_url_list
+from wandr_pipeline.lib.ingestion import parse_list_bytes
+from wandr_pipeline.lib.url_lists import parse_url_list
+
+
+def read_list(path, *, allow_local_files=True):
+    """A local list file, read the way the runner, sensor and schedule read one."""
+    return parse_list_bytes(str(path), path.read_bytes(), allow_local_files=allow_local_files)
 
 
 def test_comments_blank_lines_crlf_bom_and_duplicates():
@@ -21,14 +27,14 @@ def test_local_files_can_be_refused(tmp_path):
     (tmp_path / "a.mp4").write_bytes(b"x")
     listing = tmp_path / "list.txt"
     listing.write_text("a.mp4\n")
-    assert len(read_url_list(listing).accepted) == 1
-    refused = read_url_list(listing, allow_local_files=False)
+    assert len(read_list(listing).accepted) == 1
+    refused = read_list(listing, allow_local_files=False)
     assert not refused.accepted and refused.rejected[0].reason == "local files are not allowed here"
 
 
 def test_sample_list_resolves_every_clip():
     from tests.support.paths import REPO
 
-    parsed = read_url_list(REPO / "data" / "url_lists" / "sample.txt")
+    parsed = read_list(REPO / "data" / "url_lists" / "sample.txt")
     assert len(parsed.accepted) == 3 and not parsed.rejected
     assert all(ref.platform == "file" for ref in parsed.accepted)

@@ -9,10 +9,10 @@ import pytest
 from wandr_pipeline.engines.ocr import TextBox
 from wandr_pipeline.media.contact_sheet import ContactSheet, pick_positions
 from wandr_pipeline.media.frame_reading import read_frames, read_share
-from wandr_pipeline.media.frame_gate import FrameGate, SimilarityConfig, signature, similarity, text_mask
+from wandr_pipeline.media.frame_gate import FrameGate, FrameGateConfig, signature, similarity, text_mask
 
 W, H = 540, 960
-CONFIG = SimilarityConfig()
+CONFIG = FrameGateConfig()
 
 
 def _scenery(seed: int = 7, shapes: int = 60) -> np.ndarray:
@@ -127,15 +127,15 @@ def test_gate_reads_every_change_and_little_else(style):
 
 
 def test_gate_forces_a_read_after_max_reuse():
-    gate = FrameGate(SimilarityConfig(max_reuse=2))
+    gate = FrameGate(FrameGateConfig(max_reuse=2))
     reads = [i for i, d in enumerate(gate.decide(frame(float(t), [TITLE])) for t in range(7)) if d.read]
     assert reads == [0, 3, 6]
 
 
 def test_threshold_bounds():
     with pytest.raises(ValueError):
-        SimilarityConfig(threshold=1.5)
-    gate = FrameGate(SimilarityConfig(threshold=0.0, max_reuse=0))  # 0: every frame reuses the first read
+        FrameGateConfig(threshold=1.5)
+    gate = FrameGate(FrameGateConfig(threshold=0.0, max_reuse=0))  # 0: every frame reuses the first read
     assert [gate.decide(image).read for image in _script()].count(True) == 1
 
 
@@ -197,10 +197,10 @@ def test_an_unsure_read_is_tried_again_on_the_next_frames_a_few_times():
     texts = {i: "FREE ENTRY" for i in range(12)}
     images = [frame(float(t), [TITLE]) for t in range(12)]
     engine = Unsure(texts)
-    read_frames(_stamped(images), engine, config=SimilarityConfig(max_reuse=0), max_rereads=2)
+    read_frames(_stamped(images), engine, config=FrameGateConfig(max_reuse=0), max_rereads=2)
     assert engine.calls == [0, 1, 2]  # the read of 0 is unsure: 1 and 2 are read too, then no more
     engine = FakeEngine(texts)
-    read_frames(_stamped(images), engine, config=SimilarityConfig(max_reuse=0))
+    read_frames(_stamped(images), engine, config=FrameGateConfig(max_reuse=0))
     assert engine.calls == [0]
 
 

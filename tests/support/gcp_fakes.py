@@ -108,9 +108,9 @@ def rapidocr_reader(det_limit_side_len: int = 480) -> Reader:
     """Real OCR behind the fake endpoint: lines as (text, confidence, normalised box).
 
     Detection at 480 px reads the sample clips' captions as well as 960 px does, 2.5x faster."""
-    from wandr_pipeline.engines.ocr import RapidOcrEngine
+    from wandr_pipeline.engines.rapidocr import RapidOcrEngine
 
-    engine = RapidOcrEngine(min_confidence=0.5, det_limit_side_len=det_limit_side_len)
+    engine = RapidOcrEngine(min_confidence=0.5, use_cuda=False, det_limit_side_len=det_limit_side_len)
     lock = threading.Lock()
 
     def read(image: np.ndarray):

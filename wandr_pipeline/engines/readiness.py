@@ -186,7 +186,7 @@ def check_ocr(settings: Settings, *, load: bool = False, devices: bool = False) 
         return PASS, f"{where} {models} (not loaded)"
     import cv2
 
-    from wandr_pipeline.engines.ocr import RapidOcrEngine
+    from wandr_pipeline.engines.rapidocr import RapidOcrEngine
 
     image = np.full((200, 720, 3), 255, np.uint8)
     cv2.putText(image, OCR_PROBE_TEXT, (30, 130), cv2.FONT_HERSHEY_SIMPLEX, 2.6, (0, 0, 0), 6, cv2.LINE_AA)

@@ -32,25 +32,30 @@ from wandr_pipeline.engines.ocr import TextBox
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError, short_error
 from wandr_pipeline.lib.retry import call_with_retries
 
+# (position in the read() call, JPEG bytes, (height, width) sent): one image of a request
+_Encoded = tuple[int, bytes, tuple[int, int]]
 
-@dataclass(frozen=True)
-class VisionSettings:
-    api_endpoint: str = ""            # "" = Google's endpoint; "http://host:port" = a local fake (anonymous)
-    transport: str = "rest"           # rest | grpc
+
+@dataclass(frozen=True, kw_only=True)
+class VisionOptions:
+    """The engine's knobs, all filled by the OCR resource; the defaults left are Vision's own limits."""
+
+    api_endpoint: str                 # "" = Google's endpoint; "http://host:port" = a local fake (anonymous)
+    transport: str                    # rest | grpc
+    max_concurrent_requests: int
+    images_per_minute: int            # share of the TEXT_DETECTION feature quota (per project, default 1,800/min)
+    requests_per_minute: int          # share of the request quota (per project, default 1,800/min)
+    attempts: int
+    base_delay_s: float
+    max_delay_s: float
+    timeout_s: float
+    max_long_side: int                # Vision recommends 1024 x 768 for TEXT_DETECTION
+    max_short_side: int
+    min_confidence: float             # drop lines Vision scored lower (lines without a score are kept)
+    language_hints: tuple[str, ...]
     max_images_per_request: int = 16  # Vision's limit per batch_annotate_images request
     max_request_bytes: int = 7_000_000  # raw image bytes per request; base64 adds ~37%, JSON limit is 10 MB
-    max_long_side: int = 1024         # Vision recommends 1024 x 768 for TEXT_DETECTION
-    max_short_side: int = 768
     jpeg_quality: int = 90
-    max_concurrent_requests: int = 4
-    images_per_minute: int = 1800     # TEXT_DETECTION feature quota (per project, default 1,800/min)
-    requests_per_minute: int = 1800   # request quota (per project, default 1,800/min)
-    attempts: int = 5
-    base_delay_s: float = 1.0
-    max_delay_s: float = 32.0
-    timeout_s: float = 60.0
-    min_confidence: float = 0.0       # drop lines Vision scored lower (lines without a score are kept)
-    language_hints: tuple[str, ...] = ()
 
 
 class VisionImageError(PermanentError):
@@ -133,36 +138,36 @@ class VisionOcrEngine:
     name = "google-vision"
     units_per_image = 1  # one feature (TEXT_DETECTION) per image
 
-    def __init__(self, settings: VisionSettings | None = None, *, credentials: Any = None,
+    def __init__(self, options: VisionOptions, *, credentials: Any = None,
                  sleep: Callable[[float], None] = time.sleep,
                  on_retry: Callable[[int, BaseException, float], None] | None = None):
         from google.cloud import vision_v1  # noqa: F401 - fail at build time when the gcp extra is missing
 
-        self.settings = settings or VisionSettings()
-        if not 1 <= self.settings.max_images_per_request <= 16:
+        self.options = options
+        if not 1 <= self.options.max_images_per_request <= 16:
             raise ValueError("max_images_per_request must be between 1 and 16 (Vision's limit)")
         self._credentials = credentials
         self._sleep = sleep
         self._on_retry = on_retry
         self._local = threading.local()
-        self._images_limiter = RateLimiter(self.settings.images_per_minute, sleep=sleep)
-        self._requests_limiter = RateLimiter(self.settings.requests_per_minute, sleep=sleep)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, self.settings.max_concurrent_requests),
+        self._images_limiter = RateLimiter(self.options.images_per_minute, sleep=sleep)
+        self._requests_limiter = RateLimiter(self.options.requests_per_minute, sleep=sleep)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.max_concurrent_requests),
                                         thread_name_prefix="vision")
 
     @property
     def preferred_batch(self) -> int:
         """How many images one `read()` call should get to keep every parallel request busy."""
-        return self.settings.max_images_per_request * max(1, self.settings.max_concurrent_requests)
+        return self.options.max_images_per_request * max(1, self.options.max_concurrent_requests)
 
     # -- the OcrEngine interface ----------------------------------------------------------------
     def read(self, images: Sequence[np.ndarray]) -> list[list[TextBox] | BaseException]:
         results: list[list[TextBox] | BaseException | None] = [None] * len(images)
-        encoded: list[tuple[int, bytes, tuple[int, int]]] = []
+        encoded: list[_Encoded] = []
         for i, image in enumerate(images):
             try:
-                fitted = fit_for_ocr(image, self.settings.max_long_side, self.settings.max_short_side)
-                ok, buffer = cv2.imencode(".jpg", fitted, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
+                fitted = fit_for_ocr(image, self.options.max_long_side, self.options.max_short_side)
+                ok, buffer = cv2.imencode(".jpg", fitted, [cv2.IMWRITE_JPEG_QUALITY, self.options.jpeg_quality])
                 if not ok:
                     raise ValueError("JPEG encoding failed")
                 encoded.append((i, buffer.tobytes(), fitted.shape[:2]))
@@ -174,12 +179,12 @@ class VisionOcrEngine:
                 results[i] = result
         return [r if r is not None else VisionRequestError("no result") for r in results]
 
-    def _pack(self, encoded: list[tuple[int, bytes, tuple[int, int]]]) -> list[list[tuple[int, bytes, tuple[int, int]]]]:
-        groups: list[list[tuple[int, bytes, tuple[int, int]]]] = []
+    def _pack(self, encoded: list[_Encoded]) -> list[list[_Encoded]]:
+        groups: list[list[_Encoded]] = []
         size = 0
         for item in encoded:
-            if (not groups or len(groups[-1]) >= self.settings.max_images_per_request
-                    or (groups[-1] and size + len(item[1]) > self.settings.max_request_bytes)):
+            if (not groups or len(groups[-1]) >= self.options.max_images_per_request
+                    or (groups[-1] and size + len(item[1]) > self.options.max_request_bytes)):
                 groups.append([])
                 size = 0
             groups[-1].append(item)
@@ -187,16 +192,16 @@ class VisionOcrEngine:
         return groups
 
     # -- one request ---------------------------------------------------------------------------
-    def _annotate(self, group: list[tuple[int, bytes, tuple[int, int]]]) -> list[tuple[int, list[TextBox] | BaseException]]:
+    def _annotate(self, group: list[_Encoded]) -> list[tuple[int, list[TextBox] | BaseException]]:
         indices = [i for i, _, _ in group]
         try:
             response = call_with_retries(
                 lambda: self._call([content for _, content, _ in group]),
-                attempts=max(1, self.settings.attempts), base_delay_s=self.settings.base_delay_s,
-                max_delay_s=self.settings.max_delay_s, on_retry=self._on_retry, sleep=self._sleep,
+                attempts=max(1, self.options.attempts), base_delay_s=self.options.base_delay_s,
+                max_delay_s=self.options.max_delay_s, on_retry=self._on_retry, sleep=self._sleep,
             )
         except TransientError as exc:
-            error = VisionRequestError(f"Vision request failed after {self.settings.attempts} attempts: {exc}")
+            error = VisionRequestError(f"Vision request failed after {self.options.attempts} attempts: {exc}")
             return [(i, error) for i in indices]
         except Exception as exc:  # noqa: BLE001 - malformed answers, 4xx: this request's images fail
             error = VisionRequestError(f"Vision request failed: {short_error(exc)}")
@@ -225,15 +230,15 @@ class VisionOcrEngine:
             vision.AnnotateImageRequest(
                 image=vision.Image(content=content),
                 features=[vision.Feature(type_=vision.Feature.Type.TEXT_DETECTION)],
-                image_context=vision.ImageContext(language_hints=list(self.settings.language_hints))
-                if self.settings.language_hints else None,
+                image_context=vision.ImageContext(language_hints=list(self.options.language_hints))
+                if self.options.language_hints else None,
             )
             for content in contents
         ])
         self._requests_limiter.acquire(1)
         self._images_limiter.acquire(len(contents))
         try:
-            return self._client().batch_annotate_images(request=request, retry=None, timeout=self.settings.timeout_s)
+            return self._client().batch_annotate_images(request=request, retry=None, timeout=self.options.timeout_s)
         except Exception as exc:
             if is_transient(exc):
                 raise TransientError(short_error(exc)) from exc
@@ -244,7 +249,7 @@ class VisionOcrEngine:
         if client is None:
             from google.cloud import vision_v1 as vision
 
-            endpoint = self.settings.api_endpoint.strip()
+            endpoint = self.options.api_endpoint.strip()
             credentials = self._credentials
             if credentials is None and endpoint.startswith("http://"):
                 # A plain-HTTP endpoint is a local fake or emulator: never send real tokens there.
@@ -253,7 +258,7 @@ class VisionOcrEngine:
                 credentials = AnonymousCredentials()
             client = vision.ImageAnnotatorClient(
                 credentials=credentials,  # None: Application Default Credentials
-                transport=self.settings.transport,
+                transport=self.options.transport,
                 client_options={"api_endpoint": endpoint} if endpoint else None,
             )
             self._local.client = client
@@ -264,7 +269,7 @@ class VisionOcrEngine:
         lines = _lines_from_full_text(answer.full_text_annotation, width, height)
         if not lines and len(answer.text_annotations):
             lines = _lines_from_text_annotations(answer.text_annotations, width, height)
-        minimum = self.settings.min_confidence
+        minimum = self.options.min_confidence
         lines = [line for line in lines if math.isnan(line.confidence) or line.confidence >= minimum]
         lines.sort(key=lambda b: (round(b.y0, 2), b.x0))
         return lines

@@ -1,4 +1,6 @@
-"""Speech to text with faster-whisper: model resolution, device choice, batched transcription."""
+"""Speech to text with faster-whisper: model resolution, device choice, batched transcription.
+
+The cross-clip batching that leans on faster-whisper internals lives in `whisper_cross_clip`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
 import numpy as np
+
+from wandr_pipeline.engines.whisper_cross_clip import cross_clip_pipeline, decode_across_clips
 
 # A wrong model name must fail loudly, not try to reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -83,11 +87,15 @@ def choose_device(device: str = "auto", compute_type: str = "auto") -> tuple[str
 
 
 class WhisperTranscriber:
-    """A loaded faster-whisper model; create once per process and reuse for every clip."""
+    """A loaded faster-whisper model; create once per process and reuse for every clip.
 
-    def __init__(self, model: str = BUNDLED_MODEL, *, device: str = "auto", compute_type: str = "auto",
-                 cpu_threads: int = 0, num_workers: int = 1, batch_size: int = 8, beam_size: int = 5,
-                 vad: bool = True, language: str | None = None, prefetch: int = 2, cross_clip: bool | str = "auto"):
+    The knobs without a default are settings (`WhisperResource` passes them); `model` is what
+    `resolve_model` accepts, `BUNDLED_MODEL` for the model that ships with the package.
+    """
+
+    def __init__(self, model: str, *, device: str, compute_type: str, batch_size: int, beam_size: int, vad: bool,
+                 cpu_threads: int = 0, num_workers: int = 1, language: str | None = None, prefetch: int = 2,
+                 cross_clip: bool | str = "auto"):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_path, self.model_name = resolve_model(model)
@@ -107,7 +115,7 @@ class WhisperTranscriber:
         # `auto`: on a GPU, where batches are what keeps it busy; on a CPU it measured no faster.
         if cross_clip == "auto":
             cross_clip = self.device == "cuda"
-        self._cross_clip = _CrossClipPipeline(self.model) if cross_clip and batch_size > 1 and vad else None
+        self._cross_clip = cross_clip_pipeline(self.model) if cross_clip and batch_size > 1 and vad else None
 
     def transcribe(self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None,
                    hotwords: str | None = None) -> Transcript:
@@ -128,11 +136,7 @@ class WhisperTranscriber:
                 segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
             else:
                 segments, info = self.model.transcribe(audio, **kwargs)
-            collected = [
-                TranscriptSegment(i, round(s.start, 3), round(s.end, 3), s.text.strip(), s.avg_logprob, s.no_speech_prob)
-                for i, s in enumerate(segments)
-                if s.text.strip()
-            ]
+            collected = _transcript_segments(segments)
         return Transcript(collected, info.language, float(info.language_probability), duration,
                           time.perf_counter() - started, hints=hotwords or initial_prompt or None)
 
@@ -169,169 +173,43 @@ class WhisperTranscriber:
                     yield key, exc
 
     def _transcribe_many_cross_clip(self, items: list[tuple[str, T]], load: Callable[[T], np.ndarray],
-                                    hints: Mapping[str, Mapping[str, str]] | None = None,
+                                    hints: Mapping[str, Mapping[str, str]],
                                     redo_without_hints: Callable[[str, str], bool] | None = None,
                                     ) -> Iterator[tuple[str, Transcript | BaseException]]:
-        """Windows of `batch_size` clips: CPU threads load, VAD-split and featurise the next window
-        while the model decodes this one, in batches that mix chunks of different clips.
-
-        Clips with hints (`hotwords`/`initial_prompt`) only share batches with clips that have the same
-        hints: a batch has one prompt. (CTranslate2 could take one prompt per clip if their previous-text
-        parts were padded to one length; not done yet, so hinted clips decode in batches of their own.)
-        """
-        hints = hints or {}
-        kwargs = dict(language=self.language, beam_size=self.beam_size, vad_filter=True, initial_prompt=None,
-                      condition_on_previous_text=False, batch_size=self.batch_size)
-
-        def prepare(key: str, source: T):
-            audio = load(source)
-            job = self._cross_clip.prepare(audio, **{**kwargs, **dict(hints.get(key, {}))})
-            return audio, job
-
-        window = max(1, self.batch_size)
-        windows = [items[i:i + window] for i in range(0, len(items), window)]
-        with ThreadPoolExecutor(max_workers=max(1, self.prefetch), thread_name_prefix="audio-prepare") as pool:
-            upcoming = [pool.submit(prepare, key, source) for key, source in windows[0]]
-            for number, current in enumerate(windows):
-                futures = upcoming
-                upcoming = ([pool.submit(prepare, key, source) for key, source in windows[number + 1]]
-                            if number + 1 < len(windows) else [])
-                prepared: list[tuple[str, object]] = []
-                for (key, _), future in zip(current, futures):
-                    try:
-                        prepared.append((key, future.result()))
-                    except Exception as exc:  # noqa: BLE001 - recorded per clip
-                        prepared.append((key, exc))
-                jobs = [p[1] for _, p in prepared if not isinstance(p, BaseException)]
-                started = time.perf_counter()
-                with self._lock:
-                    failed = self._cross_clip.decode(jobs, self.batch_size)
-                per_clip = (time.perf_counter() - started) / max(1, len(jobs))
-                for key, result in prepared:
-                    if isinstance(result, BaseException):
-                        yield key, result
-                        continue
-                    audio, job = result
-                    clip_hints = dict(hints.get(key, {}))
-                    if id(job) in failed:  # its batch failed: try this clip on its own
-                        try:
-                            yield key, self.transcribe(audio, **clip_hints)
-                        except Exception as exc:  # noqa: BLE001
-                            yield key, exc
-                        continue
-                    collected = [
-                        TranscriptSegment(i, round(seg.start, 3), round(seg.end, 3), seg.text.strip(),
-                                          seg.avg_logprob, seg.no_speech_prob)
-                        for i, seg in enumerate(job.restored())
-                        if seg.text.strip()
-                    ]
-                    result = Transcript(collected, job.info.language, float(job.info.language_probability),
-                                        len(audio) / 16_000, per_clip,
-                                        hints=clip_hints.get("hotwords") or clip_hints.get("initial_prompt"))
-                    if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
-                        try:
-                            result = self.transcribe(audio)
-                        except Exception as exc:  # noqa: BLE001
-                            yield key, exc
-                            continue
-                    yield key, result
-
-
-class _CrossClipJob:
-    """One clip, VAD-split and featurised by faster-whisper, waiting for its chunks to be decoded."""
-
-    def __init__(self, features, tokenizer, chunks_metadata, options):
-        self.features = list(features)
-        self.tokenizer = tokenizer
-        self.chunks_metadata = chunks_metadata
-        self.options = options
-        self.decoded: list[list[dict] | None] = [None] * len(self.features)
-        self.segments: list = []
-        self.info = None
-        self._restore = None
-
-    def restored(self):
-        """The clip's segments on its original time line (VAD removed the silences before decoding)."""
-        return self._restore
-
-
-class _DeferredSegments:
-    def __init__(self, job: _CrossClipJob):
-        self.job = job
-
-    def __iter__(self):
-        return iter(self.job.segments)
-
-
-def _cross_clip_pipeline_class():
-    from faster_whisper import BatchedInferencePipeline
-
-    class CrossClipPipeline(BatchedInferencePipeline):
-        """`BatchedInferencePipeline.transcribe` does VAD, features, language and options as usual,
-        but hands its chunks back instead of decoding them, so chunks of many clips share a batch."""
-
-        def __init__(self, model):
-            super().__init__(model)
-            self._local = threading.local()
-
-        def _batched_segments_generator(self, features, tokenizer, chunks_metadata, batch_size, options,
-                                        log_progress):
-            job = _CrossClipJob(features, tokenizer, chunks_metadata, options)
-            self._local.job = job
-            return _DeferredSegments(job)
-
-        def prepare(self, audio: np.ndarray, **kwargs) -> _CrossClipJob:
-            self._local.job = None
-            segments, info = self.transcribe(audio, **kwargs)
-            job = self._local.job
-            if job is None:
-                raise RuntimeError("faster-whisper did not hand over its chunks (internals changed?)")
-            job.info = info
-            job._restore = segments  # restore_speech_timestamps over _DeferredSegments: lazy until decoded
-            return job
-
-        def decode(self, jobs: list[_CrossClipJob], batch_size: int) -> set[int]:
-            """Decode every chunk of `jobs` in mixed batches; returns the ids of jobs whose batch failed."""
-            from faster_whisper.transcribe import Segment
-
-            groups: dict[tuple, list[tuple[_CrossClipJob, int]]] = {}
-            for job in jobs:
-                key = (job.tokenizer.language_code, job.tokenizer.task, job.options.hotwords,
-                       job.options.initial_prompt)  # one prompt per batch
-                groups.setdefault(key, []).extend((job, i) for i in range(len(job.features)))
-            failed: set[int] = set()
-            for entries in groups.values():
-                for start in range(0, len(entries), batch_size):
-                    batch = entries[start:start + batch_size]
-                    first = batch[0][0]
-                    try:
-                        results = self.forward(np.stack([job.features[i] for job, i in batch]), first.tokenizer,
-                                               [job.chunks_metadata[i] for job, i in batch], first.options)
-                    except Exception:  # noqa: BLE001 - these clips are retried one by one
-                        failed.update(id(job) for job, _ in batch)
-                        continue
-                    for (job, i), result in zip(batch, results):
-                        job.decoded[i] = result
-            for job in jobs:
-                if id(job) in failed:
+        """`transcribe_many` with chunks of different clips sharing batches (`whisper_cross_clip`)."""
+        options = dict(language=self.language, beam_size=self.beam_size, vad_filter=True, initial_prompt=None,
+                       condition_on_previous_text=False, batch_size=self.batch_size)
+        for key, clip in decode_across_clips(self._cross_clip, items, load, options=options, hints=hints,
+                                             batch_size=self.batch_size, prefetch=self.prefetch, lock=self._lock):
+            if isinstance(clip, BaseException):
+                yield key, clip
+                continue
+            clip_hints = dict(hints.get(key, {}))
+            if clip.segments is None:  # its batch failed: try this clip on its own
+                try:
+                    yield key, self.transcribe(clip.audio, **clip_hints)
+                except Exception as exc:  # noqa: BLE001
+                    yield key, exc
+                continue
+            result = Transcript(_transcript_segments(clip.segments), clip.info.language,
+                                float(clip.info.language_probability), len(clip.audio) / 16_000, clip.decode_s,
+                                hints=clip_hints.get("hotwords") or clip_hints.get("initial_prompt"))
+            if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
+                try:
+                    result = self.transcribe(clip.audio)
+                except Exception as exc:  # noqa: BLE001
+                    yield key, exc
                     continue
-                number = 0
-                for result in job.decoded:
-                    for seg in result or []:
-                        number += 1
-                        job.segments.append(Segment(
-                            id=number, seek=seg["seek"], start=round(seg["start"], 3), end=round(seg["end"], 3),
-                            text=seg["text"], tokens=seg["tokens"], avg_logprob=seg["avg_logprob"],
-                            compression_ratio=seg["compression_ratio"], no_speech_prob=seg["no_speech_prob"],
-                            words=None, temperature=job.options.temperatures[0],
-                        ))
-            return failed
-
-    return CrossClipPipeline
+            yield key, result
 
 
-def _CrossClipPipeline(model):  # noqa: N802 - a factory that reads like the class it builds
-    return _cross_clip_pipeline_class()(model)
+def _transcript_segments(segments: Iterable) -> list[TranscriptSegment]:
+    """faster-whisper `Segment`s as ours, numbered from 0, empty ones left out."""
+    return [
+        TranscriptSegment(i, round(s.start, 3), round(s.end, 3), s.text.strip(), s.avg_logprob, s.no_speech_prob)
+        for i, s in enumerate(segments)
+        if s.text.strip()
+    ]
 
 
 def load_audio(path: str | Path) -> np.ndarray:

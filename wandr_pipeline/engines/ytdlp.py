@@ -7,16 +7,16 @@ import datetime as dt
 import os
 import re
 import shutil
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
-from wandr_pipeline.lib.network_policy import AllowList, host_problem
+from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
+from wandr_pipeline.lib.text import sanitize_text
 
 _TRANSIENT_PATTERNS = re.compile(
     r"HTTP Error (429|5\d\d)|timed out|timeout|Connection (reset|refused|aborted)|Temporary failure"
@@ -27,24 +27,25 @@ _TRANSIENT_PATTERNS = re.compile(
 _LOGIN_HINT = re.compile(r"\.?\s*Use --cookies-from-browser or --cookies for the authentication\..*$", re.DOTALL)
 _MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\d+) bytes\)")
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
 
-@dataclass
-class DownloadSettings:
-    format: str = "bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b"
-    max_filesize_bytes: int | None = 500 * 1024 * 1024
-    max_duration_s: float | None = 600.0
-    socket_timeout_s: float = 30.0
-    http_retries: int = 3
-    cookiefile: str | None = None
-    allow_file_urls: bool = True
+@dataclass(kw_only=True)
+class DownloadOptions:
+    """What `download_post` may fetch and how; the resource (`VideoDownloader`) fills every knob."""
+
+    format: str  # yt-dlp format selector
+    max_filesize_bytes: int | None
+    max_duration_s: float | None
+    socket_timeout_s: float
+    http_retries: int
+    cookiefile: str | None
+    allow_file_urls: bool
     # Local sources must lie under one of these folders (after resolving links); empty: anywhere.
-    local_roots: tuple[str, ...] = ()
+    local_roots: tuple[str, ...]
     # Refuse loopback, private, link-local, ... addresses (redirects included), except `allowed_networks`.
-    remote_only: bool = False
-    allowed_networks: AllowList = field(default_factory=AllowList)
+    remote_only: bool
+    allowed_networks: AllowList
     user_agent: str | None = None
     extra_options: dict[str, Any] = field(default_factory=dict)
 
@@ -103,7 +104,7 @@ def _too_long(duration: float, limit: float) -> str:
     return f"video is {duration:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
 
 
-def check_source_allowed(url: str, settings: DownloadSettings) -> None:
+def check_source_allowed(url: str, options: DownloadOptions) -> None:
     """Raise `PermanentError` when `url` is a source this configuration refuses.
 
     Local files must be allowed and lie under `local_roots` (links resolved); with `remote_only`,
@@ -112,30 +113,19 @@ def check_source_allowed(url: str, settings: DownloadSettings) -> None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in ("file", ""):
-        if settings.remote_only:
+        if options.remote_only:
             raise PermanentError("local files are refused: downloads are remote-only (WANDR_REMOTE_ONLY)")
-        if not settings.allow_file_urls:
+        if not options.allow_file_urls:
             raise PermanentError("local files are not allowed by configuration (WANDR_ALLOW_LOCAL_FILES)")
-        problem = local_path_problem(Path(unquote(parts.path) if scheme else url), settings.local_roots)
+        problem = local_path_problem(Path(unquote(parts.path) if scheme else url), options.local_roots)
         if problem:
             raise PermanentError(problem)
         return
-    if settings.remote_only and scheme in ("http", "https") and parts.hostname:
-        problem = host_problem(parts.hostname, settings.allowed_networks)
+    if options.remote_only and scheme in ("http", "https") and parts.hostname:
+        problem = host_problem(parts.hostname, options.allowed_networks)
         if problem:
             raise PermanentError(f"refusing to download from {parts.hostname}: {problem} (downloads are "
                                  "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)")
-
-
-def local_path_problem(path: Path, roots: tuple[str, ...] | list[str]) -> str | None:
-    """Why the local file `path` may not be read, or None; links and `..` are resolved first."""
-    if not roots:
-        return None
-    resolved = path.expanduser().resolve()
-    for root in roots:
-        if resolved.is_relative_to(Path(root).expanduser().resolve()):
-            return None
-    return "local file is outside the allowed input folders (WANDR_LOCAL_INPUT_ROOTS)"
 
 
 @contextlib.contextmanager
@@ -150,14 +140,15 @@ def _private_cookie_copy(cookiefile: str | None, folder: Path):
         shutil.copyfile(cookiefile, copy)
         os.chmod(copy, 0o600)
     except OSError as exc:
-        raise PermanentError(f"the configured cookies file cannot be read ({exc.strerror or type(exc).__name__})") from None
+        reason = exc.strerror or type(exc).__name__
+        raise PermanentError(f"the configured cookies file cannot be read ({reason})") from None
     try:
         yield str(copy)
     finally:
         copy.unlink(missing_ok=True)
 
 
-def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
+def download_post(url: str, dest_dir: str | Path, options: DownloadOptions,
                   log: Callable[[str], None] | None = None) -> DownloadedPost:
     """Download `url` into `dest_dir` as `video.<ext>`; returns the file and yt-dlp's info dict.
 
@@ -167,14 +158,14 @@ def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
 
     from wandr_pipeline.engines.ytdlp_egress import remote_only
 
-    check_source_allowed(url, settings)
+    check_source_allowed(url, options)
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    redact = Redactor(url_secrets(url) + cookie_secrets(settings.cookiefile))
+    redact = Redactor(url_secrets(url) + cookie_secrets(options.cookiefile))
     logger = _CollectingLogger(log, redact)
-    options: dict[str, Any] = {
+    ydl_options: dict[str, Any] = {
         "outtmpl": str(dest_dir / "video.%(ext)s"),
-        "format": settings.format,
+        "format": options.format,
         "merge_output_format": "mp4",
         "ffmpeg_location": ffmpeg_executable(),
         "noplaylist": True,
@@ -183,33 +174,33 @@ def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
         "no_warnings": False,
         "noprogress": True,
         "logger": logger,
-        "socket_timeout": settings.socket_timeout_s,
-        "retries": settings.http_retries,
-        "fragment_retries": settings.http_retries,
-        "extractor_retries": settings.http_retries,
-        "enable_file_urls": settings.allow_file_urls,
+        "socket_timeout": options.socket_timeout_s,
+        "retries": options.http_retries,
+        "fragment_retries": options.http_retries,
+        "extractor_retries": options.http_retries,
+        "enable_file_urls": options.allow_file_urls,
         "overwrites": True,
         "cachedir": False,
         "writeinfojson": False,
     }
-    if settings.max_filesize_bytes:
-        options["max_filesize"] = settings.max_filesize_bytes
-    if settings.max_duration_s:
-        limit = settings.max_duration_s
-        options["match_filter"] = lambda info, *, incomplete=False: (
+    if options.max_filesize_bytes:
+        ydl_options["max_filesize"] = options.max_filesize_bytes
+    if options.max_duration_s:
+        limit = options.max_duration_s
+        ydl_options["match_filter"] = lambda info, *, incomplete=False: (
             _too_long(info["duration"], limit)
             if info.get("duration") and info["duration"] > limit else None
         )
-    if settings.user_agent:
-        options["http_headers"] = {"User-Agent": settings.user_agent}
-    options.update(settings.extra_options)
+    if options.user_agent:
+        ydl_options["http_headers"] = {"User-Agent": options.user_agent}
+    ydl_options.update(options.extra_options)
 
-    guard = remote_only(settings.allowed_networks) if settings.remote_only else contextlib.nullcontext()
+    guard = remote_only(options.allowed_networks) if options.remote_only else contextlib.nullcontext()
     try:
-        with _private_cookie_copy(settings.cookiefile, dest_dir) as cookiefile, guard:
+        with _private_cookie_copy(options.cookiefile, dest_dir) as cookiefile, guard:
             if cookiefile:
-                options["cookiefile"] = cookiefile
-            with yt_dlp.YoutubeDL(options) as ydl:
+                ydl_options["cookiefile"] = cookiefile
+            with yt_dlp.YoutubeDL(ydl_options) as ydl:
                 info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as exc:
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
@@ -232,12 +223,13 @@ def download_post(url: str, dest_dir: str | Path, settings: DownloadSettings,
         if logger.oversize:
             size = logger.oversize[0]
         duration = info.get("duration")
-        if settings.max_duration_s and isinstance(duration, (int, float)) and duration > settings.max_duration_s:
-            raise PermanentError(_too_long(duration, settings.max_duration_s))
-        if size and settings.max_filesize_bytes and size > settings.max_filesize_bytes:
-            raise PermanentError(f"file is {size / 2**20:.1f} MB, over the {settings.max_filesize_bytes / 2**20:g} MB "
+        if options.max_duration_s and isinstance(duration, (int, float)) and duration > options.max_duration_s:
+            raise PermanentError(_too_long(duration, options.max_duration_s))
+        if size and options.max_filesize_bytes and size > options.max_filesize_bytes:
+            raise PermanentError(f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
                                  "limit (WANDR_MAX_VIDEO_MB)")
-        reason = "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
+        reason = ("; ".join(_clean_message(m) for m in logger.errors)
+                  or "yt-dlp wrote no file (over a limit, or no media)")
         raise PermanentError(reason)
     path = max(files, key=lambda p: p.stat().st_size)
     safe = safe_extension(path.suffix, default="bin")
@@ -254,34 +246,24 @@ def safe_extension(suffix: str, default: str) -> str:
 
 def post_metadata(info: dict[str, Any]) -> dict[str, Any]:
     """The post fields we keep, from yt-dlp's info dict."""
-    description = clean_text(info.get("description")) or None
-    tags = [clean_text(t) for t in (info.get("tags") or []) if isinstance(t, str) and clean_text(t)]
+    description = sanitize_text(info.get("description")) or None
+    tags = [sanitize_text(t) for t in (info.get("tags") or []) if isinstance(t, str) and sanitize_text(t)]
     hashtags: list[str] = []
     for tag in _HASHTAG.findall(description or "") + tags:
         tag = tag.strip("#").strip()
         if tag and tag.casefold() not in {h.casefold() for h in hashtags}:
             hashtags.append(tag)
     return {
-        "post_id": clean_text(str(info["id"])) if info.get("id") is not None else None,
-        "title": clean_text(info.get("title") or info.get("fulltitle")),
-        "uploader": clean_text(info.get("uploader") or info.get("channel") or info.get("creator")),
-        "uploader_id": clean_text(info.get("uploader_id") or info.get("channel_id")),
+        "post_id": sanitize_text(str(info["id"])) if info.get("id") is not None else None,
+        "title": sanitize_text(info.get("title") or info.get("fulltitle")),
+        "uploader": sanitize_text(info.get("uploader") or info.get("channel") or info.get("creator")),
+        "uploader_id": sanitize_text(info.get("uploader_id") or info.get("channel_id")),
         "description": description,
         "hashtags": hashtags,
         "upload_date": _upload_date(info),
         "duration_s": float(info["duration"]) if info.get("duration") else None,
         "fps": float(info["fps"]) if info.get("fps") else None,
     }
-
-
-def clean_text(value: Any) -> str | None:
-    """Text from the internet made safe to store: valid UTF-8 (lone surrogates from undecodable bytes
-    become U+FFFD), no NUL or other control characters except tab and newline, NFC-normalised."""
-    if not isinstance(value, str):
-        return None if value is None else clean_text(str(value))
-    value = _SURROGATE.sub("\ufffd", value)
-    value = "".join(ch for ch in value if ch in "\t\n" or unicodedata.category(ch) != "Cc")
-    return unicodedata.normalize("NFC", value).strip() or None
 
 
 def _upload_date(info: dict[str, Any]) -> dt.date | None:

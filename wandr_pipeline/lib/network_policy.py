@@ -1,5 +1,7 @@
-"""Which network addresses the pipeline may fetch from: shared by the API's URL checks and the
-downloader's remote-only mode. Pure functions, no Flask, no Dagster, no yt-dlp."""
+"""Which sources the pipeline may read: network addresses (the API's URL checks and the downloader's
+remote-only mode) and local paths (the allowed input folders, checked by URL lists and the downloader).
+One policy in one place, so no entry point is laxer than another. Pure functions, no Flask, no Dagster,
+no yt-dlp."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import ipaddress
 import socket
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -142,3 +145,14 @@ def first_refused_address(addresses: Iterable[str], allow: AllowList) -> tuple[I
         if problem and not allow.allows_address(address):
             return address, problem
     return None
+
+
+def local_path_problem(path: Path, roots: tuple[str, ...] | list[str]) -> str | None:
+    """Why the local file `path` may not be read, or None; links and `..` are resolved first."""
+    if not roots:
+        return None
+    resolved = path.expanduser().resolve()
+    for root in roots:
+        if resolved.is_relative_to(Path(root).expanduser().resolve()):
+            return None
+    return "local file is outside the allowed input folders (WANDR_LOCAL_INPUT_ROOTS)"

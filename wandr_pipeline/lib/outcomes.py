@@ -14,10 +14,6 @@ OK = "ok"
 EMPTY = "empty"
 SKIPPED = "skipped"
 FAILED = "failed"
-STATUSES = (OK, EMPTY, SKIPPED, FAILED)
-
-# Statuses whose outputs downstream stages can use.
-USABLE = (OK, EMPTY)
 
 
 class StageError(Exception):

@@ -1,4 +1,6 @@
-"""Parsing URL list files: one URL (or local path) per line, `#` comments, blank lines, CRLF, BOM."""
+"""Parsing the text of a URL list: one URL (or local path) per line, `#` comments, blank lines, CRLF, BOM.
+
+Reading the list (local, gs://, https://) and decoding it is `lib/ingestion.parse_list_bytes`."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from wandr_pipeline.engines.ytdlp import local_path_problem
+from wandr_pipeline.lib.network_policy import local_path_problem
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.urls import InvalidVideoUrl, VideoRef, parse_video_url
 
@@ -60,10 +62,3 @@ def parse_url_list(text: str, *, base_dir: Path | None = None, allow_local_files
         result.accepted.append(ref)
     return result
 
-
-def read_url_list(path: str | Path, *, allow_local_files: bool = True, local_roots: tuple[str, ...] = ()) -> ParsedUrlList:
-    """Parse a local URL list file; relative paths in it resolve against its folder."""
-    path = Path(path)
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    return parse_url_list(text, base_dir=path.resolve().parent, allow_local_files=allow_local_files,
-                          local_roots=local_roots)

@@ -44,7 +44,8 @@ def extract_audio(video_path: str | Path, wav_path: str | Path, *, sample_rate: 
         raise PermanentError(f"audio extraction took longer than {timeout_s:.0f} s") from exc
     if completed.returncode != 0 or not wav_path.exists():
         message = completed.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise PermanentError("audio extraction failed: " + (message[-1] if message else f"ffmpeg exit {completed.returncode}"))
+        reason = message[-1] if message else f"ffmpeg exit {completed.returncode}"
+        raise PermanentError(f"audio extraction failed: {reason}")
     return read_wav_info(wav_path)
 
 

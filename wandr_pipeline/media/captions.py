@@ -41,7 +41,7 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if _ALNUM.match(c))
 
 
-def clean_text(text: str) -> str:
+def tidy_line(text: str) -> str:
     """NFC, one space between words, no stray edge punctuation from OCR (`|`, `_`, `'`)."""
     text = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
     return text.strip("|_'`~ ")
@@ -217,7 +217,7 @@ def best_spelling(reads: Sequence[LineRead], rules: CaptionRules = CaptionRules(
     weights: dict[str, float] = defaultdict(float)
     spellings: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for read in reads:
-        text = clean_text(read.text)
+        text = tidy_line(read.text)
         key = fold(text)
         weights[key] += read.confidence
         spellings[key][text] += read.confidence
@@ -231,7 +231,7 @@ def best_spelling(reads: Sequence[LineRead], rules: CaptionRules = CaptionRules(
     total = sum(variants.values())
     wanted = {p for p, w in votes.items() if w >= rules.space_vote * total}
     chosen = _with_breaks(base, wanted)
-    others = sorted({clean_text(r.text) for r in reads} - {chosen})
+    others = sorted({tidy_line(r.text) for r in reads} - {chosen})
     return chosen, others
 
 
@@ -356,7 +356,7 @@ def hint_text(texts: Iterable[str], *, max_chars: int = 400, min_letters: int = 
     lines: list[str] = []
     size = 0
     for text in texts:
-        line = _calm_case(_ENUMERATION.sub("", clean_text(text)))
+        line = _calm_case(_ENUMERATION.sub("", tidy_line(text)))
         key = fold(line)
         if key in seen or sum(c.isalpha() for c in line) < min_letters:
             continue

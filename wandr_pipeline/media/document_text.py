@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from wandr_pipeline.media.captions import clean_text, fold
+from wandr_pipeline.media.captions import fold, tidy_line
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _TOKEN = re.compile(r"\S+")
@@ -98,7 +98,7 @@ def merge_speech_and_captions(segments: Sequence[TimedText], captions: Sequence[
     events: list[TimedText] = list(segments)
     seen: set[str] = set()
     for caption in captions:
-        text = clean_text(caption.text)
+        text = tidy_line(caption.text)
         key = fold(text)
         if len(key) < 2 or key in seen:
             continue
@@ -110,7 +110,7 @@ def merge_speech_and_captions(segments: Sequence[TimedText], captions: Sequence[
     events.sort(key=lambda e: (e.start_s, 0 if e.kind == "caption" else 1))
     lines = []
     for event in events:
-        text = clean_text(event.text)
+        text = tidy_line(event.text)
         if not text:
             continue
         if event.kind == "caption" and not _END.search(text):

@@ -37,7 +37,7 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class SimilarityConfig:
+class FrameGateConfig:
     threshold: float = 0.80          # frames at least this similar reuse the last OCR result
     long_side: int = 960             # the mask is computed on the frame shrunk to this long side (if larger)
     stroke_px: int = 13              # white/black-hat kernel (px at long_side): wider than a letter's stroke
@@ -68,7 +68,7 @@ class TextSignature:
         return int(self.mask.sum())
 
 
-def small_grey(image: np.ndarray, config: SimilarityConfig = SimilarityConfig()) -> np.ndarray:
+def small_grey(image: np.ndarray, config: FrameGateConfig = FrameGateConfig()) -> np.ndarray:
     """The image in grey levels, shrunk so its long side is at most `config.long_side`."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     height, width = grey.shape[:2]
@@ -79,7 +79,7 @@ def small_grey(image: np.ndarray, config: SimilarityConfig = SimilarityConfig())
     return grey
 
 
-def text_mask(image: np.ndarray, config: SimilarityConfig = SimilarityConfig(), *,
+def text_mask(image: np.ndarray, config: FrameGateConfig = FrameGateConfig(), *,
               grey: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask of text-like pixels (glyph-shaped, high-contrast strokes) of a BGR or grey image."""
     gray = small_grey(image, config) if grey is None else grey
@@ -93,7 +93,7 @@ def text_mask(image: np.ndarray, config: SimilarityConfig = SimilarityConfig(), 
     return glyph_groups(bright_strokes, config) | glyph_groups(dark_strokes, config)
 
 
-def glyph_groups(strokes: np.ndarray, config: SimilarityConfig = SimilarityConfig()) -> np.ndarray:
+def glyph_groups(strokes: np.ndarray, config: FrameGateConfig = FrameGateConfig()) -> np.ndarray:
     """Keep the stroke components that look like letters on a text line."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(strokes.astype(np.uint8), connectivity=8)
     if count <= 1:
@@ -134,12 +134,12 @@ def glyph_groups(strokes: np.ndarray, config: SimilarityConfig = SimilarityConfi
     return lookup[labels]
 
 
-def signature(image: np.ndarray, config: SimilarityConfig = SimilarityConfig()) -> TextSignature:
+def signature(image: np.ndarray, config: FrameGateConfig = FrameGateConfig()) -> TextSignature:
     grey = small_grey(image, config)
     return TextSignature(text_mask(image, config, grey=grey), grey.astype(np.int16))
 
 
-def band_similarities(a: TextSignature, b: TextSignature, config: SimilarityConfig = SimilarityConfig()) -> list[float]:
+def band_similarities(a: TextSignature, b: TextSignature, config: FrameGateConfig = FrameGateConfig()) -> list[float]:
     """Per horizontal band: 1.0 when the text pixels match (or the change is below the noise floor)."""
     if a.mask.shape != b.mask.shape:
         return [0.0]
@@ -160,7 +160,7 @@ def band_similarities(a: TextSignature, b: TextSignature, config: SimilarityConf
     return result
 
 
-def similarity(a: TextSignature, b: TextSignature, config: SimilarityConfig = SimilarityConfig()) -> float:
+def similarity(a: TextSignature, b: TextSignature, config: FrameGateConfig = FrameGateConfig()) -> float:
     """0-1: how alike the on-screen text of two frames looks (lowest band similarity)."""
     return min(band_similarities(a, b, config))
 
@@ -175,7 +175,7 @@ class GateDecision:
 class FrameGate:
     """Decides, frame by frame in time order, which frames the OCR engine must read."""
 
-    def __init__(self, config: SimilarityConfig = SimilarityConfig()):
+    def __init__(self, config: FrameGateConfig = FrameGateConfig()):
         self.config = config
         self._last: TextSignature | None = None
         self._last_position = -1

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from wandr_pipeline.media.frame_gate import FrameGate, SimilarityConfig
+from wandr_pipeline.media.frame_gate import FrameGate, FrameGateConfig
 
 
 @dataclass
@@ -36,7 +36,7 @@ ImageSource = Callable[[], np.ndarray]
 
 
 def read_frames(frames: Iterable[tuple[int, float, ImageSource]], engine, *,
-                config: SimilarityConfig | None = SimilarityConfig(), batch_size: int = 16,
+                config: FrameGateConfig | None = FrameGateConfig(), batch_size: int = 16,
                 trust_confidence: float = 0.8, max_rereads: int = 2,
                 on_image: Callable[[int, np.ndarray], None] | None = None,
                 describe_error: Callable[[BaseException], str] = str) -> list[FrameOcr]:

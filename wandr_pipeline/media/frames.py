@@ -72,7 +72,10 @@ def _sample_cpu(path: str | Path, every_n_frames: int, max_long_side: int,
             index += 1
             if index % every_n_frames:
                 continue
-            timestamp = float(frame.time) - start if frame.time is not None else index / float(stream.average_rate or 30)
+            if frame.time is not None:
+                timestamp = float(frame.time) - start
+            else:
+                timestamp = index / float(stream.average_rate or 30)
             image = frame.to_ndarray(format="bgr24")
             image = _upright(image, int(getattr(frame, "rotation", 0) or 0))
             if max_long_side:

@@ -6,7 +6,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from wandr_pipeline.media.captions import CaptionRules
-from wandr_pipeline.media.frame_gate import SimilarityConfig
+from wandr_pipeline.media.frame_gate import FrameGateConfig
 from wandr_pipeline.settings import from_setting
 
 HINT_MODES = ("hotwords", "prompt", "off")
@@ -25,10 +25,10 @@ class CaptionsResource(ConfigurableResource):
     contact_sheet_frames: int = from_setting("contact_sheet_frames", ge=0)
     transcript_hints: str = from_setting("whisper_caption_hints")
 
-    def similarity_config(self) -> SimilarityConfig | None:
+    def similarity_config(self) -> FrameGateConfig | None:
         if not self.skip_similar_frames:
             return None
-        return SimilarityConfig(threshold=self.similarity_threshold, max_reuse=self.max_reused_frames)
+        return FrameGateConfig(threshold=self.similarity_threshold, max_reuse=self.max_reused_frames)
 
     def rules(self) -> CaptionRules:
         return CaptionRules(min_confidence=self.min_line_confidence, min_span_confidence=self.min_span_confidence,

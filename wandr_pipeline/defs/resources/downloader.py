@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from dagster import ConfigurableResource
 
-from wandr_pipeline.engines.ytdlp import DownloadedPost, DownloadSettings, download_post, safe_extension
+from wandr_pipeline.engines.ytdlp import DownloadedPost, DownloadOptions, download_post, safe_extension
 from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import redact_url
@@ -31,8 +31,8 @@ class VideoDownloader(ConfigurableResource):
     remote_only: bool = from_setting("remote_only")
     allowed_networks: str = from_setting("download_allowed_networks")
 
-    def settings(self) -> DownloadSettings:
-        return DownloadSettings(
+    def options(self) -> DownloadOptions:
+        return DownloadOptions(
             format=self.format,
             max_filesize_bytes=int(self.max_filesize_mb * 1024 * 1024) or None,
             max_duration_s=self.max_duration_s or None,
@@ -61,8 +61,8 @@ class VideoDownloader(ConfigurableResource):
                 raise PermanentError("gs:// sources need a storage client")
             work = lambda: _fetch_gcs_object(url, Path(dest_dir), fetch_object)  # noqa: E731
         else:
-            settings = self.settings()
-            work = lambda: download_post(url, dest_dir, settings, log=log)  # noqa: E731
+            options = self.options()
+            work = lambda: download_post(url, dest_dir, options, log=log)  # noqa: E731
         attempts = max(1, self.attempts)
         try:
             return call_with_retries(work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry)

@@ -57,15 +57,15 @@ class OcrResource(ConfigurableResource):
 
     def _build(self) -> OcrEngine:
         if self.engine == "local":
-            from wandr_pipeline.engines.ocr import RapidOcrEngine
+            from wandr_pipeline.engines.rapidocr import RapidOcrEngine
 
             return RapidOcrEngine(min_confidence=self.min_confidence, det_limit_side_len=self.det_limit_side_len,
                                   threads=self.threads, use_cuda=self._resolved_device() == "cuda")
         if self.engine == "google":
             # Imported here only: the offline default never loads Google libraries.
-            from wandr_pipeline.engines.vision import VisionOcrEngine, VisionSettings
+            from wandr_pipeline.engines.vision import VisionOcrEngine, VisionOptions
 
-            return VisionOcrEngine(VisionSettings(
+            return VisionOcrEngine(VisionOptions(
                 api_endpoint=self.vision_api_endpoint,
                 transport=self.vision_transport,
                 max_concurrent_requests=self.vision_max_concurrent_requests,
