@@ -44,16 +44,67 @@ def make_long_clip(target: Path, seconds: int = 30) -> None:
     n = len(samples)
     chains = "".join(f"[{i}:v]scale=1080:1920,setsar=1,fps=30[v{i}];" for i in range(n))
     concat = "".join(f"[v{i}][{i}:a]" for i in range(n)) + f"concat=n={n}:v=1:a=1[v][a]"
-    subprocess.run([ffmpeg(), "-nostdin", "-loglevel", "error", "-y", *inputs, "-filter_complex", chains + concat,
-                    "-map", "[v]", "-map", "[a]", "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast",
-                    "-crf", "23", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart",
-                    str(target)], check=True)
+    subprocess.run(
+        [
+            ffmpeg(),
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            *inputs,
+            "-filter_complex",
+            chains + concat,
+            "-map",
+            "[v]",
+            "-map",
+            "[a]",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-movflags",
+            "+faststart",
+            str(target),
+        ],
+        check=True,
+    )
 
 
 def make_short_clip(target: Path) -> None:
     source = REPO / "data" / "samples" / "lisbon_pasteis.mp4"
-    subprocess.run([ffmpeg(), "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-t", "2", "-c:v", "libx264",
-                    "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(target)], check=True)
+    subprocess.run(
+        [
+            ffmpeg(),
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(target),
+        ],
+        check=True,
+    )
 
 
 def timed(fn):
@@ -85,8 +136,13 @@ def direct_work(url: str, workdir: Path, transcriber, ocr_engine, every_n: int =
 
     images, times["frames"] = timed(frames)
     boxes, times["ocr"] = timed(lambda: ocr_engine.read(images))
-    return {"times": times, "frames": len(images), "audio_s": transcript.duration_s,
-            "words": len(transcript.text.split()), "lines": sum(len(b) for b in boxes if isinstance(b, list))}
+    return {
+        "times": times,
+        "frames": len(images),
+        "audio_s": transcript.duration_s,
+        "words": len(transcript.text.split()),
+        "lines": sum(len(b) for b in boxes if isinstance(b, list)),
+    }
 
 
 def dagster_run(urls: list[str], root: Path, partitions_per_run: int) -> tuple[float, list]:
@@ -94,9 +150,9 @@ def dagster_run(urls: list[str], root: Path, partitions_per_run: int) -> tuple[f
     from dagster import DagsterInstance
 
     from wandr_pipeline.cli.runner import materialize_videos, register_videos
-    from wandr_pipeline.settings import Settings
     from wandr_pipeline.lib.storage import Storage
     from wandr_pipeline.lib.urls import parse_video_url
+    from wandr_pipeline.settings import Settings
 
     home = root / "home"
     home.mkdir(parents=True, exist_ok=True)
@@ -123,8 +179,10 @@ def main() -> None:
     from wandr_pipeline.engines.rapidocr import RapidOcrEngine
     from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
 
-    results: dict = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
-                     "date": time.strftime("%Y-%m-%d %H:%M")}
+    results: dict = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
     with tempfile.TemporaryDirectory(prefix="wandr-bench-") as tmp:
         tmp = Path(tmp)
         media = tmp / "media"
@@ -133,8 +191,11 @@ def main() -> None:
         make_short_clip(media / "short.mp4")
         server = LoopbackServer(media)
         try:
-            transcriber, results["whisper_load_s"] = timed(lambda: WhisperTranscriber(
-                BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True))
+            transcriber, results["whisper_load_s"] = timed(
+                lambda: WhisperTranscriber(
+                    BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True
+                )
+            )
             ocr, results["ocr_load_s"] = timed(lambda: RapidOcrEngine(min_confidence=0.5, use_cuda=False))
             direct_work(server.url("short.mp4"), tmp / "warmup", transcriber, ocr)  # warm caches
 
@@ -150,8 +211,7 @@ def main() -> None:
 
             single_wall, _ = dagster_run([server.url("short.mp4?single=1")], tmp / "dagster_single", 50)
             single_direct = direct_work(server.url("short.mp4?d=single"), tmp / "ds", transcriber, ocr)
-            results["single_video"] = {"dagster_wall_s": single_wall,
-                                       "direct_s": sum(single_direct["times"].values())}
+            results["single_video"] = {"dagster_wall_s": single_wall, "direct_s": sum(single_direct["times"].values())}
             results["single_video"]["orchestration_s"] = single_wall - results["single_video"]["direct_s"]
 
             urls = [server.url(f"short.mp4?n={i}") for i in range(args.batch)]
@@ -162,7 +222,10 @@ def main() -> None:
             direct_total = time.perf_counter() - direct_start
             batch_wall, runs = dagster_run(urls, tmp / "dagster_batch", args.batch)
             results["batch"] = {
-                "videos": args.batch, "runs": len(runs), "dagster_wall_s": batch_wall, "direct_s": direct_total,
+                "videos": args.batch,
+                "runs": len(runs),
+                "dagster_wall_s": batch_wall,
+                "direct_s": direct_total,
                 "orchestration_s_per_video": (batch_wall - direct_total) / args.batch,
                 "wall_s_per_video": batch_wall / args.batch,
             }

@@ -45,20 +45,24 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from rapidfuzz import fuzz  # noqa: E402
 
 from wandr_pipeline.media.captions import CaptionRules, build_spans, fold, hint_text, reads_from_rows  # noqa: E402
+from wandr_pipeline.media.frame_gate import FrameGateConfig  # noqa: E402
 from wandr_pipeline.media.frame_reading import read_frames  # noqa: E402
 from wandr_pipeline.media.frames import sample_frames  # noqa: E402
-from wandr_pipeline.media.frame_gate import FrameGateConfig  # noqa: E402
 
 DEFAULT_SET = REPO / "benchmarks" / "out" / "caption_set"
 OUT = REPO / "benchmarks" / "out"
-EVERY_N, LONG_SIDE = 30, 960          # the pipeline's FrameSamplingResource defaults
+EVERY_N, LONG_SIDE = 30, 960  # the pipeline's FrameSamplingResource defaults
 TEXT_MATCH = 0.8
 OCR_CACHE = "caption_quality_ocr_cache_rapidocr_nocls.pkl"  # change the name when the engine's settings change
-SAMPLE_NAMES = {"lisbon_pasteis.mp4": ["Lisbon"], "kyoto_temples.mp4": ["Kyoto"],
-                "mexico_city_tacos.mp4": ["Mexico City"]}
+SAMPLE_NAMES = {
+    "lisbon_pasteis.mp4": ["Lisbon"],
+    "kyoto_temples.mp4": ["Kyoto"],
+    "mexico_city_tacos.mp4": ["Mexico City"],
+}
 
 
 # -- OCR with a per-frame cache --------------------------------------------------------------------
+
 
 class CachedEngine:
     """The OCR engine, with reads cached per (clip, frame) on disk: re-runs and the gated pass are free."""
@@ -89,16 +93,30 @@ class CachedEngine:
 def ocr_rows(results) -> list[dict]:
     rows = []
     for r in results:
-        base = {"frame_index": r.frame_index, "timestamp_s": r.timestamp_s, "status": "ok" if r.error is None else "failed"}
+        base = {
+            "frame_index": r.frame_index,
+            "timestamp_s": r.timestamp_s,
+            "status": "ok" if r.error is None else "failed",
+        }
         if not r.boxes:
             rows.append(base)
         for b in r.boxes:
-            rows.append({**base, "text": b.text, "confidence": b.confidence, "box_x0": b.x0, "box_y0": b.y0,
-                         "box_x1": b.x1, "box_y1": b.y1})
+            rows.append(
+                {
+                    **base,
+                    "text": b.text,
+                    "confidence": b.confidence,
+                    "box_x0": b.x0,
+                    "box_y0": b.y0,
+                    "box_x1": b.x1,
+                    "box_y1": b.y1,
+                }
+            )
     return rows
 
 
 # -- scoring ----------------------------------------------------------------------------------------
+
 
 def text_alike(a: str, b: str) -> float:
     return fuzz.ratio(fold(a), fold(b)) / 100
@@ -114,17 +132,25 @@ def score_clip(truth: list[dict], spans: list[dict]) -> dict:
             if alike >= TEXT_MATCH and overlap > 0:
                 pairs.append((alike, overlap, ti, si))
     matched_t, matched_s, matches = set(), set(), []
-    for alike, _, ti, si in sorted(pairs, reverse=True):
+    for _alike, _, ti, si in sorted(pairs, reverse=True):
         if ti in matched_t or si in matched_s:
             continue
         matched_t.add(ti)
         matched_s.add(si)
         cap, span = truth[ti], spans[si]
-        matches.append({"truth": cap["text"], "span": span["text"], "exact": fold(cap["text"]) == fold(span["text"]),
-                        "start_error_s": round(span["start_s"] - cap["start_s"], 3),
-                        "end_error_s": round(span["end_s"] - cap["end_s"], 3)})
+        matches.append(
+            {
+                "truth": cap["text"],
+                "span": span["text"],
+                "exact": fold(cap["text"]) == fold(span["text"]),
+                "start_error_s": round(span["start_s"] - cap["start_s"], 3),
+                "end_error_s": round(span["end_s"] - cap["end_s"], 3),
+            }
+        )
     return {
-        "captions": len(truth), "spans": len(spans), "matched": len(matches),
+        "captions": len(truth),
+        "spans": len(spans),
+        "matched": len(matches),
         "missed": [truth[i]["text"] for i in range(len(truth)) if i not in matched_t],
         "extra": [spans[i]["text"] for i in range(len(spans)) if i not in matched_s],
         "matches": matches,
@@ -145,7 +171,9 @@ def summarise(clips: dict[str, dict], key: str) -> dict:
         return round(sorted(values)[int(0.9 * (len(values) - 1))], 3) if values else None
 
     return {
-        "captions": captions, "spans": spans, "matched": matched,
+        "captions": captions,
+        "spans": spans,
+        "matched": matched,
         "recall": round(matched / captions, 4) if captions else None,
         "precision": round(matched / spans, 4) if spans else None,
         "exact_text": round(sum(m["exact"] for m in matches) / len(matches), 4) if matches else None,
@@ -153,7 +181,9 @@ def summarise(clips: dict[str, dict], key: str) -> dict:
         "start_error_p90_s": p90(starts),
         "end_error_mean_s": round(statistics.mean(ends), 3) if ends else None,
         "end_error_p90_s": p90(ends),
-        "frames": frames, "frames_read": reads, "share_read": round(reads / frames, 4) if frames else None,
+        "frames": frames,
+        "frames_read": reads,
+        "share_read": round(reads / frames, 4) if frames else None,
         "missed": [(name, m) for name, c in clips.items() for m in c[key]["missed"]],
         "extra": [(name, e) for name, c in clips.items() for e in c[key]["extra"]],
     }
@@ -167,8 +197,10 @@ def ideal_reads(truth: list[dict], times: list[float]) -> int:
 
 # -- speech ----------------------------------------------------------------------------------------
 
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
-        "seventeen eighteen nineteen".split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split()
+)
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 
@@ -200,7 +232,7 @@ def name_word_errors(reference: str, hypothesis: str, names: list[str]) -> tuple
     for name in names:
         tokens = words(name)
         for i in range(len(ref) - len(tokens) + 1):
-            if ref[i:i + len(tokens)] == tokens:
+            if ref[i : i + len(tokens)] == tokens:
                 positions.update(range(i, i + len(tokens)))
     if not positions:
         return 0, 0
@@ -219,8 +251,9 @@ def asr_experiment(clips: list[dict]) -> dict:
     from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
     from wandr_pipeline.media.captions import echoes_hints
 
-    transcriber = WhisperTranscriber(BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5,
-                                     vad=True)
+    transcriber = WhisperTranscriber(
+        BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True
+    )
     modes = ["off", "hotwords_raw", "prompt_raw", "hotwords", "prompt"]
     results: dict = {mode: {"clips": {}} for mode in modes}
     for clip in clips:
@@ -242,33 +275,47 @@ def asr_experiment(clips: list[dict]) -> dict:
             ref, hyp = " ".join(words(clip["speech"])), " ".join(words(transcript.text))
             errors, total = name_word_errors(clip["speech"], transcript.text, clip["names"])
             results[mode]["clips"][clip["name"]] = {
-                "wer": round(jiwer.wer(ref, hyp or "<empty>"), 4), "name_errors": errors, "name_words": total,
-                "text": transcript.text, "seconds": round(seconds, 2), "set": clip["set"], "redone": redone,
-                "hints": hints}
-            print(f"  {mode:13s} {clip['name']:24s} wer {results[mode]['clips'][clip['name']]['wer']:.3f} "
-                  f"names {errors}/{total}{' (echo: redone without hints)' if redone else ''}  {transcript.text[:80]}",
-                  flush=True)
-    for mode, data in results.items():
+                "wer": round(jiwer.wer(ref, hyp or "<empty>"), 4),
+                "name_errors": errors,
+                "name_words": total,
+                "text": transcript.text,
+                "seconds": round(seconds, 2),
+                "set": clip["set"],
+                "redone": redone,
+                "hints": hints,
+            }
+            print(
+                f"  {mode:13s} {clip['name']:24s} wer {results[mode]['clips'][clip['name']]['wer']:.3f} "
+                f"names {errors}/{total}{' (echo: redone without hints)' if redone else ''}  {transcript.text[:80]}",
+                flush=True,
+            )
+    for data in results.values():
         for subset in ("caption_set", "samples", "all"):
             names = [n for n, c in data["clips"].items() if subset == "all" or c["set"] == subset]
             refs = [" ".join(words(next(x["speech"] for x in clips if x["name"] == n))) for n in names]
             hyps = [" ".join(words(data["clips"][n]["text"])) or "<empty>" for n in names]
             name_err = sum(data["clips"][n]["name_errors"] for n in names)
             name_total = sum(data["clips"][n]["name_words"] for n in names)
-            data[subset] = {"wer": round(jiwer.wer(refs, hyps), 4),
-                            "name_wer": round(name_err / name_total, 4) if name_total else None,
-                            "name_errors": name_err, "name_words": name_total,
-                            "redone": sum(data["clips"][n]["redone"] for n in names)}
+            data[subset] = {
+                "wer": round(jiwer.wer(refs, hyps), 4),
+                "name_wer": round(name_err / name_total, 4) if name_total else None,
+                "name_errors": name_err,
+                "name_words": name_total,
+                "redone": sum(data["clips"][n]["redone"] for n in names),
+            }
     return results
 
 
 # -- main --------------------------------------------------------------------------------------------
 
+
 def ensure_set(path: Path) -> list[dict]:
     manifest = path / "manifest.json"
     if not manifest.exists():
         print(f"generating the caption set into {path} ...", flush=True)
-        subprocess.run([sys.executable, str(REPO / "benchmarks" / "make_caption_set.py"), "--out", str(path)], check=True)
+        subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "make_caption_set.py"), "--out", str(path)], check=True
+        )
     return json.loads(manifest.read_text())
 
 
@@ -293,8 +340,10 @@ def main() -> None:
     for item in manifest:
         path = args.set / item["file"]
         engine.clip = item["file"]
-        frames = [(f.frame_index, f.timestamp_s, f.image)
-                  for f in sample_frames(path, every_n_frames=EVERY_N, max_long_side=LONG_SIDE)]
+        frames = [
+            (f.frame_index, f.timestamp_s, f.image)
+            for f in sample_frames(path, every_n_frames=EVERY_N, max_long_side=LONG_SIDE)
+        ]
         source = [(i, t, (lambda image=image: image)) for i, t, image in frames]
         every = read_frames(source, engine, config=None)
         start = time.perf_counter()
@@ -303,54 +352,92 @@ def main() -> None:
         entry = {"frames": len(frames), "ideal_reads": ideal_reads(item["captions"], [t for _, t, _ in frames])}
         for key, results in (("every_frame", every), ("gated", gated)):
             times, reads = reads_from_rows(ocr_rows(results))
-            spans = [s.as_row() for s in build_spans(times, reads, rules, duration_s=item["duration_s"],
-                                                      aspect=item["width"] / item["height"])]
+            spans = [
+                s.as_row()
+                for s in build_spans(
+                    times, reads, rules, duration_s=item["duration_s"], aspect=item["width"] / item["height"]
+                )
+            ]
             entry[key] = score_clip(item["captions"], spans)
             entry[f"{key}_reads"] = sum(r.read for r in results)
             if key == "gated":
                 entry["spans"] = [(s["text"], s["start_s"], s["end_s"]) for s in spans]
-                asr_clips.append({"name": item["file"], "path": path, "speech": item["speech"], "names": item["names"],
-                                  "hints": hint_text([s["text"] for s in spans]),
-                                  "raw_hints": "\n".join(dict.fromkeys(s["text"] for s in spans)), "set": "caption_set"})
+                asr_clips.append(
+                    {
+                        "name": item["file"],
+                        "path": path,
+                        "speech": item["speech"],
+                        "names": item["names"],
+                        "hints": hint_text([s["text"] for s in spans]),
+                        "raw_hints": "\n".join(dict.fromkeys(s["text"] for s in spans)),
+                        "set": "caption_set",
+                    }
+                )
         clips[item["file"]] = entry
         g = entry["gated"]
-        print(f"{item['file']:24s} frames {len(frames):3d} read {entry['gated_reads']:3d} (ideal {entry['ideal_reads']:3d})"
-              f"  matched {g['matched']}/{g['captions']} spans {g['spans']}  missed {g['missed']} extra {g['extra']}",
-              flush=True)
+        print(
+            f"{item['file']:24s} frames {len(frames):3d} read {entry['gated_reads']:3d} "
+            f"(ideal {entry['ideal_reads']:3d})"
+            f"  matched {g['matched']}/{g['captions']} spans {g['spans']}  missed {g['missed']} extra {g['extra']}",
+            flush=True,
+        )
         engine.save()
 
     report = {
         "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.machine()}",
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "set": str(args.set), "clips": len(manifest), "every_n_frames": EVERY_N, "long_side": LONG_SIDE,
+        "set": str(args.set),
+        "clips": len(manifest),
+        "every_n_frames": EVERY_N,
+        "long_side": LONG_SIDE,
         "gate": dataclasses.asdict(gate),
         "every_frame": summarise(clips, "every_frame"),
         "gated": summarise(clips, "gated"),
-        "ideal_share_read": round(sum(c["ideal_reads"] for c in clips.values())
-                                  / sum(c["frames"] for c in clips.values()), 4),
+        "ideal_share_read": round(
+            sum(c["ideal_reads"] for c in clips.values()) / sum(c["frames"] for c in clips.values()), 4
+        ),
         "gate_ms_per_frame": round(1000 * gate_seconds / sum(c["frames"] for c in clips.values()), 2),
         "ocr_s_per_read": round(engine.seconds / engine.calls, 3) if engine.calls else None,
         "clips_detail": clips,
     }
-    print(json.dumps({k: report[k] for k in ("every_frame", "gated", "ideal_share_read", "gate_ms_per_frame",
-                                             "ocr_s_per_read")}, indent=1))
+    print(
+        json.dumps(
+            {k: report[k] for k in ("every_frame", "gated", "ideal_share_read", "gate_ms_per_frame", "ocr_s_per_read")},
+            indent=1,
+        )
+    )
     if args.asr:
         samples = json.loads((REPO / "data" / "samples" / "manifest.json").read_text())
         for item in samples:
             path = REPO / "data" / "samples" / item["file"]
             engine.clip = item["file"]
-            source = [(f.frame_index, f.timestamp_s, (lambda image=f.image: image))
-                      for f in sample_frames(path, every_n_frames=EVERY_N, max_long_side=LONG_SIDE)]
+            source = [
+                (f.frame_index, f.timestamp_s, (lambda image=f.image: image))
+                for f in sample_frames(path, every_n_frames=EVERY_N, max_long_side=LONG_SIDE)
+            ]
             times, reads = reads_from_rows(ocr_rows(read_frames(source, engine, config=gate)))
-            spans = build_spans(times, reads, rules, duration_s=item["duration_s"], aspect=item["width"] / item["height"])
-            asr_clips.append({"name": item["file"], "path": path, "speech": item["speech"],
-                              "names": SAMPLE_NAMES.get(item["file"], []),
-                              "hints": hint_text([s.text for s in spans]),
-                              "raw_hints": "\n".join(dict.fromkeys(s.text for s in spans)), "set": "samples"})
+            spans = build_spans(
+                times, reads, rules, duration_s=item["duration_s"], aspect=item["width"] / item["height"]
+            )
+            asr_clips.append(
+                {
+                    "name": item["file"],
+                    "path": path,
+                    "speech": item["speech"],
+                    "names": SAMPLE_NAMES.get(item["file"], []),
+                    "hints": hint_text([s.text for s in spans]),
+                    "raw_hints": "\n".join(dict.fromkeys(s.text for s in spans)),
+                    "set": "samples",
+                }
+            )
         engine.save()
         report["asr"] = asr_experiment(asr_clips)
-        print(json.dumps({mode: {k: v for k, v in data.items() if k != "clips"} for mode, data in report["asr"].items()},
-                         indent=1))
+        print(
+            json.dumps(
+                {mode: {k: v for k, v in data.items() if k != "clips"} for mode, data in report["asr"].items()},
+                indent=1,
+            )
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str))
     print(f"wrote {args.out}")

@@ -69,7 +69,7 @@ class Cap:
     text: str
     start: float
     end: float
-    y: float              # vertical centre, fraction of the height
+    y: float  # vertical centre, fraction of the height
     style: str = "box"
     font: str = "dejavu-bold"
     size: int = 44
@@ -81,10 +81,15 @@ class Cap:
 # and style, some overlap in different places, three flash for only 1.2 s, two tags stay throughout.
 CLIPS: list[dict] = [
     {
-        "name": "lisbon_belem", "background": "pan", "seed": 1, "duration": 36,
-        "speech": ("Welcome back to Lisbon. Today we are in Belem, to try the custard tarts at Pasteis de Belem. "
-                   "The line moves fast, and one tart costs one euro forty. After that, walk next door to the "
-                   "Jeronimos Monastery. It opens at ten."),
+        "name": "lisbon_belem",
+        "background": "pan",
+        "seed": 1,
+        "duration": 36,
+        "speech": (
+            "Welcome back to Lisbon. Today we are in Belem, to try the custard tarts at Pasteis de Belem. "
+            "The line moves fast, and one tart costs one euro forty. After that, walk next door to the "
+            "Jeronimos Monastery. It opens at ten."
+        ),
         "names": ["Lisbon", "Belem", "Pasteis de Belem", "Jeronimos"],
         "captions": [
             Cap("LISBON, PORTUGAL", 0.0, 36.0, 0.06, "outline", "liberation-sans-bold", 26, "left"),
@@ -96,10 +101,15 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "kyoto_inari", "background": "gradients", "seed": 2, "duration": 32,
-        "speech": ("Good morning from Kyoto. We start at Fushimi Inari Taisha before sunrise, when the red gates "
-                   "are empty. The shrine is open all day and night. Later we take the train to Arashiyama for "
-                   "the bamboo grove. Entry to the grove is free."),
+        "name": "kyoto_inari",
+        "background": "gradients",
+        "seed": 2,
+        "duration": 32,
+        "speech": (
+            "Good morning from Kyoto. We start at Fushimi Inari Taisha before sunrise, when the red gates "
+            "are empty. The shrine is open all day and night. Later we take the train to Arashiyama for "
+            "the bamboo grove. Entry to the grove is free."
+        ),
         "names": ["Kyoto", "Fushimi Inari Taisha", "Arashiyama"],
         "captions": [
             Cap("FUSHIMI INARI TAISHA", 0.6, 9.3, 0.20, "outline", "lato-black", 44),
@@ -109,9 +119,14 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "rome_food", "background": "shake", "seed": 3, "duration": 36,
-        "speech": ("Three things you have to eat in Rome. First, cacio e pepe in Trastevere. Second, suppli, "
-                   "fried rice balls with mozzarella. Third, a maritozzo for breakfast at Roscioli."),
+        "name": "rome_food",
+        "background": "shake",
+        "seed": 3,
+        "duration": 36,
+        "speech": (
+            "Three things you have to eat in Rome. First, cacio e pepe in Trastevere. Second, suppli, "
+            "fried rice balls with mozzarella. Third, a maritozzo for breakfast at Roscioli."
+        ),
         "names": ["Rome", "Trastevere", "suppli", "maritozzo", "Roscioli", "cacio e pepe"],
         "captions": [
             Cap("3 THINGS TO EAT IN ROME", 0.4, 7.6, 0.30, "redbox", "roboto-condensed-bold", 42),
@@ -124,9 +139,14 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "mexico_chapultepec", "background": "zoom", "seed": 4, "duration": 30,
-        "speech": ("This is Chapultepec Park in Mexico City, bigger than Central Park. Climb up to Chapultepec "
-                   "Castle for the view. Tickets are ninety pesos, and it is closed on Mondays."),
+        "name": "mexico_chapultepec",
+        "background": "zoom",
+        "seed": 4,
+        "duration": 30,
+        "speech": (
+            "This is Chapultepec Park in Mexico City, bigger than Central Park. Climb up to Chapultepec "
+            "Castle for the view. Tickets are ninety pesos, and it is closed on Mondays."
+        ),
         "names": ["Chapultepec", "Mexico City", "Chapultepec Castle"],
         "captions": [
             Cap("BOSQUE DE CHAPULTEPEC", 0.8, 10.4, 0.15, "box", "opensans-condbold", 44),
@@ -136,9 +156,14 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "santorini_oia", "background": "pan", "seed": 5, "duration": 32,
-        "speech": ("Sunset in Oia, on Santorini. Get to the castle ruins an hour early for a spot. "
-                   "Then dinner at Ammoudi Bay, down three hundred steps. Fresh fish, around twenty five euros."),
+        "name": "santorini_oia",
+        "background": "pan",
+        "seed": 5,
+        "duration": 32,
+        "speech": (
+            "Sunset in Oia, on Santorini. Get to the castle ruins an hour early for a spot. "
+            "Then dinner at Ammoudi Bay, down three hundred steps. Fresh fish, around twenty five euros."
+        ),
         "names": ["Oia", "Santorini", "Ammoudi"],
         "captions": [
             Cap("OIA, SANTORINI", 0.3, 10.6, 0.50, "outline", "freeserif-bold", 58),
@@ -150,9 +175,14 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "hallstatt_day", "background": "gradients", "seed": 6, "duration": 36,
-        "speech": ("A day trip to Hallstatt from Salzburg. The bus takes about two hours. Ride the funicular "
-                   "up to the Skywalk, then take the ferry across the lake to the train station."),
+        "name": "hallstatt_day",
+        "background": "gradients",
+        "seed": 6,
+        "duration": 36,
+        "speech": (
+            "A day trip to Hallstatt from Salzburg. The bus takes about two hours. Ride the funicular "
+            "up to the Skywalk, then take the ferry across the lake to the train station."
+        ),
         "names": ["Hallstatt", "Salzburg", "Skywalk"],
         "captions": [
             Cap("HALLSTATT, AUSTRIA", 0.0, 36.0, 0.05, "plain", "dejavu-bold", 24, "right"),
@@ -163,9 +193,14 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "barcelona_gaudi", "background": "shake", "seed": 7, "duration": 34,
-        "speech": ("Barcelona in one day. Book the Sagrada Familia online, the tickets sell out. Then walk "
-                   "to Casa Batllo on Passeig de Gracia. End the day at Park Guell for the sunset."),
+        "name": "barcelona_gaudi",
+        "background": "shake",
+        "seed": 7,
+        "duration": 34,
+        "speech": (
+            "Barcelona in one day. Book the Sagrada Familia online, the tickets sell out. Then walk "
+            "to Casa Batllo on Passeig de Gracia. End the day at Park Guell for the sunset."
+        ),
         "names": ["Barcelona", "Sagrada Familia", "Casa Batllo", "Passeig de Gracia", "Park Guell"],
         "captions": [
             Cap("BARCELONA IN 1 DAY", 0.5, 6.8, 0.50, "whitebox", "opensans-extrabold", 44),
@@ -177,9 +212,14 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "marrakech_souk", "background": "zoom", "seed": 8, "duration": 30,
-        "speech": ("Marrakech at night. The main square, Jemaa el Fna, fills up with food stalls after dark. "
-                   "Try the snail soup at stall fourteen. Then get lost in the souks."),
+        "name": "marrakech_souk",
+        "background": "zoom",
+        "seed": 8,
+        "duration": 30,
+        "speech": (
+            "Marrakech at night. The main square, Jemaa el Fna, fills up with food stalls after dark. "
+            "Try the snail soup at stall fourteen. Then get lost in the souks."
+        ),
         "names": ["Marrakech", "Jemaa el Fna"],
         "captions": [
             Cap("MARRAKECH", 0.4, 7.2, 0.45, "outline", "lato-black", 64),
@@ -189,9 +229,14 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "tokyo_shibuya", "background": "pan", "seed": 9, "duration": 30,
-        "speech": ("Tokyo tip. The best view of the Shibuya crossing is from Shibuya Sky. Book the sunset slot, "
-                   "it costs about two thousand five hundred yen. Then walk to Harajuku for crepes."),
+        "name": "tokyo_shibuya",
+        "background": "pan",
+        "seed": 9,
+        "duration": 30,
+        "speech": (
+            "Tokyo tip. The best view of the Shibuya crossing is from Shibuya Sky. Book the sunset slot, "
+            "it costs about two thousand five hundred yen. Then walk to Harajuku for crepes."
+        ),
         "names": ["Tokyo", "Shibuya", "Shibuya Sky", "Harajuku"],
         "captions": [
             Cap("SHIBUYA SKY", 0.7, 12.2, 0.12, "whitebox", "dejavu-bold", 50),
@@ -202,9 +247,14 @@ CLIPS: list[dict] = [
         ],
     },
     {
-        "name": "copenhagen_nyhavn", "background": "shake", "seed": 10, "duration": 32,
-        "speech": ("Copenhagen on a budget. Walk along Nyhavn for the colourful houses. Grab a hot dog, about "
-                   "forty kroner. Then rent a bike and ride out to Christiania."),
+        "name": "copenhagen_nyhavn",
+        "background": "shake",
+        "seed": 10,
+        "duration": 32,
+        "speech": (
+            "Copenhagen on a budget. Walk along Nyhavn for the colourful houses. Grab a hot dog, about "
+            "forty kroner. Then rent a bike and ride out to Christiania."
+        ),
         "names": ["Copenhagen", "Nyhavn", "Christiania"],
         "captions": [
             Cap("COPENHAGEN ON A BUDGET", 0.9, 8.4, 0.50, "box", "liberation-sans-bold", 38),
@@ -270,26 +320,34 @@ def background_input(spec: dict, tmp: Path) -> tuple[list[str], str]:
     kind = spec["background"]
     if kind == "gradients":
         colors = ["0x1d3557", "0xe76f51", "0xf4a261", "0x2a9d8f", "0xe9c46a"]
-        return ["-f", "lavfi", "-i",
-                f"gradients=s={WIDTH}x{HEIGHT}:r={FPS}:d={duration}:n=4:c0={colors[seed % 5]}:c1={colors[(seed + 1) % 5]}"
-                f":c2={colors[(seed + 2) % 5]}:c3={colors[(seed + 3) % 5]}:speed=0.03:seed={seed},hue=h=18*t"], "null"
+        return [
+            "-f",
+            "lavfi",
+            "-i",
+            f"gradients=s={WIDTH}x{HEIGHT}:r={FPS}:d={duration}:n=4:c0={colors[seed % 5]}:c1={colors[(seed + 1) % 5]}"
+            f":c2={colors[(seed + 2) % 5]}:c3={colors[(seed + 3) % 5]}:speed=0.03:seed={seed},hue=h=18*t",
+        ], "null"
     import cv2
 
     big = texture(seed, 1400, 2200)
     path = tmp / f"bg{seed}.png"
     cv2.imwrite(str(path), big)
     if kind == "zoom":  # a steady zoom into the 'photo' (every pixel moves, outwards)
-        return (["-loop", "1", "-framerate", str(FPS), "-t", str(duration), "-i", str(path)],
-                f"scale=1080:-2,zoompan=z='1+0.025*in/{FPS}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)'"
-                f":d=1:s={WIDTH}x{HEIGHT}:fps={FPS}")
+        return (
+            ["-loop", "1", "-framerate", str(FPS), "-t", str(duration), "-i", str(path)],
+            f"scale=1080:-2,zoompan=z='1+0.025*in/{FPS}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)'"
+            f":d=1:s={WIDTH}x{HEIGHT}:fps={FPS}",
+        )
     if kind == "pan":  # slow pan across the 'photo'
         x = "(iw-540)*(0.5+0.45*sin(t/4))"
         y = "(ih-960)*(0.5+0.45*cos(t/5))"
     else:  # "shake": a faster pan with hand-held jitter
         x = "(iw-540)*(0.5+0.4*sin(t/2))+12*sin(t*9)"
         y = "(ih-960)*(0.5+0.4*sin(t/3))+10*cos(t*11)"
-    return (["-loop", "1", "-framerate", str(FPS), "-t", str(duration), "-i", str(path)],
-            f"crop={WIDTH}:{HEIGHT}:x='{x}':y='{y}'")
+    return (
+        ["-loop", "1", "-framerate", str(FPS), "-t", str(duration), "-i", str(path)],
+        f"crop={WIDTH}:{HEIGHT}:x='{x}':y='{y}'",
+    )
 
 
 def drawtext(cap: Cap, size: int, textfile: Path) -> str:
@@ -302,9 +360,11 @@ def drawtext(cap: Cap, size: int, textfile: Path) -> str:
         x = f"w-text_w-{SIDE_MARGIN}"
     else:
         x = "(w-text_w)/2"
-    return (f"drawtext=fontfile='{esc(FONTS[cap.font])}':textfile='{esc(str(textfile))}':expansion=none"
-            f":fontsize={size}:{STYLES[cap.style]}:x={x}:y=h*{cap.y:.4f}-th/2"
-            f":enable='between(t,{cap.start},{cap.end - 0.001:.3f})'")
+    return (
+        f"drawtext=fontfile='{esc(FONTS[cap.font])}':textfile='{esc(str(textfile))}':expansion=none"
+        f":fontsize={size}:{STYLES[cap.style]}:x={x}:y=h*{cap.y:.4f}-th/2"
+        f":enable='between(t,{cap.start},{cap.end - 0.001:.3f})'"
+    )
 
 
 def caption_box(cap: Cap, size: int) -> list[float]:
@@ -335,20 +395,75 @@ def make_clip(spec: dict, out_dir: Path, tmp: Path) -> dict:
         textfile = tmp / f"{name}_{i}.txt"
         textfile.write_text(cap.text, encoding="utf-8")
         chain.append(drawtext(cap, size, textfile))
-        captions.append({"text": cap.text, "start_s": cap.start, "end_s": cap.end, "y": cap.y, "align": cap.align,
-                         "style": cap.style, "font": cap.font, "size": size, "box": caption_box(cap, size)})
+        captions.append(
+            {
+                "text": cap.text,
+                "start_s": cap.start,
+                "end_s": cap.end,
+                "y": cap.y,
+                "align": cap.align,
+                "style": cap.style,
+                "font": cap.font,
+                "size": size,
+                "box": caption_box(cap, size),
+            }
+        )
     graph = ",".join(chain) + "[v];"
     graph += f"[1:a]aresample=16000,adelay=500,apad,atrim=0:{duration}[a]"
     out = out_dir / f"{name}.mp4"
-    run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *inputs, "-i", str(wav),
-         "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
-         "-c:v", "libx264", "-preset", "veryfast", "-crf", "34", "-pix_fmt", "yuv420p", "-g", str(2 * FPS),
-         "-c:a", "aac", "-b:a", "32k", "-ac", "1", "-t", str(duration), "-movflags", "+faststart",
-         "-map_metadata", "-1", str(out)])
+    run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            *inputs,
+            "-i",
+            str(wav),
+            "-filter_complex",
+            graph,
+            "-map",
+            "[v]",
+            "-map",
+            "[a]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "34",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(2 * FPS),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "32k",
+            "-ac",
+            "1",
+            "-t",
+            str(duration),
+            "-movflags",
+            "+faststart",
+            "-map_metadata",
+            "-1",
+            str(out),
+        ]
+    )
     print(f"wrote {out} ({duration} s, {len(captions)} captions, {out.stat().st_size // 1024} KiB)", flush=True)
-    return {"file": out.name, "duration_s": duration, "width": WIDTH, "height": HEIGHT, "fps": FPS,
-            "background": spec["background"], "speech": spec["speech"], "names": spec["names"],
-            "captions": captions}
+    return {
+        "file": out.name,
+        "duration_s": duration,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "fps": FPS,
+        "background": spec["background"],
+        "speech": spec["speech"],
+        "names": spec["names"],
+        "captions": captions,
+    }
 
 
 def main() -> None:

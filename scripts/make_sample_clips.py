@@ -223,25 +223,59 @@ def make_clip(spec: dict, font: Path, out_dir: Path, tmp: Path) -> dict:
         captions.append({"text": text, "start_s": start, "end_s": end, "position": position})
     video_graph = ",".join(filters) + "[v]"
     lead_ms = int(LEAD_SILENCE_S * 1000)
-    audio_graph = (
-        f"[0:a]aresample=44100,pan=mono|c0=c0,adelay={lead_ms},apad,"
-        f"atrim=0:{duration},asetpts=N/SR/TB[a]"
-    )
+    audio_graph = f"[0:a]aresample=44100,pan=mono|c0=c0,adelay={lead_ms},apad,atrim=0:{duration},asetpts=N/SR/TB[a]"
 
     out = out_dir / spec["file"]
-    run([
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-        "-i", str(wav),
-        "-filter_complex", f"{video_graph};{audio_graph}",
-        "-map", "[v]", "-map", "[a]",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "30",
-        "-pix_fmt", "yuv420p", "-r", str(FPS), "-g", str(2 * FPS),
-        "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-ar", "44100",
-        "-t", str(duration),
-        "-movflags", "+faststart", "-map_metadata", "-1",
-        "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
-        str(out),
-    ])
+    run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(wav),
+            "-filter_complex",
+            f"{video_graph};{audio_graph}",
+            "-map",
+            "[v]",
+            "-map",
+            "[a]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "30",
+            "-pix_fmt",
+            "yuv420p",
+            "-r",
+            str(FPS),
+            "-g",
+            str(2 * FPS),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-ac",
+            "1",
+            "-ar",
+            "44100",
+            "-t",
+            str(duration),
+            "-movflags",
+            "+faststart",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:v",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            str(out),
+        ]
+    )
     print(f"wrote {out} ({duration} s, speech {speech_s:.2f} s, {out.stat().st_size} bytes)")
     return {
         "file": spec["file"],

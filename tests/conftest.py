@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import REPO, SAMPLES  # noqa: F401 - REPO for tests that import it from here
+from tests.support.paths import SAMPLES
 from tests.support.servers import LoopbackServer
 
+# The GCS emulator and bucket fixtures (tests/support/gcp_fakes.py), for every test that asks for them.
+pytest_plugins = ["tests.support.gcp_fakes"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -41,8 +43,22 @@ def media_root(tmp_path_factory, ffmpeg) -> Path:
     root = tmp_path_factory.mktemp("media")
     for clip in SAMPLES.glob("*.mp4"):
         shutil.copy(clip, root / clip.name)
-    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-i", str(SAMPLES / "kyoto_temples.mp4"),
-                    "-an", "-c:v", "copy", str(root / "no_audio.mp4")], check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(SAMPLES / "kyoto_temples.mp4"),
+            "-an",
+            "-c:v",
+            "copy",
+            str(root / "no_audio.mp4"),
+        ],
+        check=True,
+    )
     return root
 
 

@@ -14,8 +14,13 @@ from wandr_pipeline.settings import Settings, environment_variables
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # Variables that libraries or the platform define and read themselves: named in one place each, not ours.
-PROCESS_CONVENTIONS = {"DAGSTER_HOME", "FFMPEG_BINARY", "STORAGE_EMULATOR_HOST", "HF_HUB_OFFLINE",
-                       "ORT_DISABLE_TELEMETRY"}
+PROCESS_CONVENTIONS = {
+    "DAGSTER_HOME",
+    "FFMPEG_BINARY",
+    "STORAGE_EMULATOR_HOST",
+    "HF_HUB_OFFLINE",
+    "ORT_DISABLE_TELEMETRY",
+}
 
 
 def _doc_rows() -> dict[str, str]:
@@ -64,10 +69,19 @@ def test_every_setting_has_a_row_in_the_docs_with_its_default_and_aliases():
 def test_every_documented_variable_is_a_setting_or_a_known_convention():
     known = {env for env, _ in environment_variables().values()}
     known |= {alias for _, aliases in environment_variables().values() for alias in aliases}
-    deploy_only = {"DAGSTER_PG_HOST", "WANDR_LOGS_BUCKET", "WANDR_IMAGE", "GOOGLE_APPLICATION_CREDENTIALS",
-                   "GOOGLE_CLOUD_PROJECT"}
-    stray = [name for name in _doc_rows() if name not in known | PROCESS_CONVENTIONS | deploy_only
-             and (name.startswith("WANDR_") or name.startswith(("WHISPER_", "OCR_", "VISION_", "YTDLP_")))]
+    deploy_only = {
+        "DAGSTER_PG_HOST",
+        "WANDR_LOGS_BUCKET",
+        "WANDR_IMAGE",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CLOUD_PROJECT",
+    }
+    stray = [
+        name
+        for name in _doc_rows()
+        if name not in known | PROCESS_CONVENTIONS | deploy_only
+        and (name.startswith("WANDR_") or name.startswith(("WHISPER_", "OCR_", "VISION_", "YTDLP_")))
+    ]
     assert not stray, f"documented variables that no setting reads: {stray}"
 
 
@@ -87,6 +101,7 @@ def test_no_module_but_settings_reads_the_environment():
 def _environment_read(node: ast.AST) -> str | None:
     """The variable `node` reads: os.environ[...], os.environ.get/setdefault/pop(...), os.getenv(...),
     EnvVar(...); a computed name comes back as '?'."""
+
     def constant(arg: ast.AST) -> str:
         return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else "?"
 
@@ -100,9 +115,13 @@ def _environment_read(node: ast.AST) -> str | None:
         if isinstance(func, ast.Attribute) and func.attr in ("get", "setdefault", "pop") and is_environ(func.value):
             return constant(node.args[0])
         if (isinstance(func, ast.Attribute) and func.attr == "getenv") or (
-                isinstance(func, ast.Name) and func.id in ("getenv", "EnvVar")):
-            return None if isinstance(func, ast.Name) and func.id == "EnvVar" and constant(node.args[0]) == "?" \
+            isinstance(func, ast.Name) and func.id in ("getenv", "EnvVar")
+        ):
+            return (
+                None
+                if isinstance(func, ast.Name) and func.id == "EnvVar" and constant(node.args[0]) == "?"
                 else constant(node.args[0])
+            )
     return None
 
 
@@ -115,14 +134,17 @@ def test_resource_fields_take_default_and_description_from_their_setting():
             assert field.description == setting.description
 
 
-@pytest.mark.parametrize("env, value, resource, field, expected", [
-    ("VISION_IMAGES_PER_MINUTE", "77", "ocr", "vision_images_per_minute", 77),
-    ("FRAME_SAMPLE_RATE", "15", "frame_sampler", "every_n_frames", 15),  # the original service's name
-    ("MAX_VIDEO_SIZE_MB", "12", "downloader", "max_filesize_mb", 12.0),
-    ("WHISPER_VAD", "false", "whisper", "vad", False),
-    ("WANDR_LOCAL_INPUT_ROOTS", "/a, /b", "downloader", "local_input_roots", ["/a", "/b"]),
-    ("WHISPER_CAPTION_HINTS", "OFF", "captions", "transcript_hints", "off"),
-])
+@pytest.mark.parametrize(
+    "env, value, resource, field, expected",
+    [
+        ("VISION_IMAGES_PER_MINUTE", "77", "ocr", "vision_images_per_minute", 77),
+        ("FRAME_SAMPLE_RATE", "15", "frame_sampler", "every_n_frames", 15),  # the original service's name
+        ("MAX_VIDEO_SIZE_MB", "12", "downloader", "max_filesize_mb", 12.0),
+        ("WHISPER_VAD", "false", "whisper", "vad", False),
+        ("WANDR_LOCAL_INPUT_ROOTS", "/a, /b", "downloader", "local_input_roots", ["/a", "/b"]),
+        ("WHISPER_CAPTION_HINTS", "OFF", "captions", "transcript_hints", "off"),
+    ],
+)
 def test_an_environment_variable_reaches_its_resource(monkeypatch, env, value, resource, field, expected):
     monkeypatch.setenv(env, value)
     assert getattr(build_resources(Settings.from_env())[resource], field) == expected
@@ -135,8 +157,10 @@ def test_definitions_use_the_settings_they_are_built_with(monkeypatch):
     assert transcript.backfill_policy.max_partitions_per_run == 7
     assert "nvidia-h100" in transcript.op.tags["dagster-k8s/config"]
     assert "nvidia-h100" in defs.resolve_job_def("gpu_stages").tags["dagster-k8s/config"]
-    assert "partitions_per_run" not in str(defs.resolve_sensor_def("downstream_batch_sensor").description) \
+    assert (
+        "partitions_per_run" not in str(defs.resolve_sensor_def("downstream_batch_sensor").description)
         and "of up to 7 videos" in defs.resolve_sensor_def("downstream_batch_sensor").description
+    )
 
 
 def test_an_invalid_value_is_a_clear_error(monkeypatch):

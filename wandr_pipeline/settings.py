@@ -25,8 +25,12 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 
 def setting(default: Any, env: str, *aliases: str, doc: str) -> Any:
     """A field read from `env` (or one of the old `aliases`), with its default and its documentation."""
-    return Field(default, validation_alias=AliasChoices(env, *aliases), description=doc,
-                 json_schema_extra={"env": env, "aliases": list(aliases)})
+    return Field(
+        default,
+        validation_alias=AliasChoices(env, *aliases),
+        description=doc,
+        json_schema_extra={"env": env, "aliases": list(aliases)},
+    )
 
 
 def _default_workspace() -> str:
@@ -43,104 +47,174 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore", populate_by_name=True)
 
     # Storage and logs
-    gcs_bucket: str = setting("", "GCS_BUCKET", doc="original service's setting: when set and WANDR_STORAGE_URI "
-                              "is not, the storage root is gs://<bucket>/wandr")
+    gcs_bucket: str = setting(
+        "",
+        "GCS_BUCKET",
+        doc="original service's setting: when set and WANDR_STORAGE_URI "
+        "is not, the storage root is gs://<bucket>/wandr",
+    )
     storage_uri: str = setting("data", "WANDR_STORAGE_URI", doc="storage root: a local folder or gs://bucket/prefix")
     log_level: str = setting("INFO", "LOG_LEVEL", doc="log level of the CLI, the API and the runs' console logs")
     partitions_per_run: int = setting(50, "WANDR_PARTITIONS_PER_RUN", doc="most videos per run (backfills and the CLI)")
 
     # Speech (faster-whisper)
-    whisper_model: str = setting("tiny.en", "WHISPER_MODEL", doc="model name (tiny.en is bundled; others must be in "
-                                 "the local Hugging Face cache) or a CTranslate2 model folder")
+    whisper_model: str = setting(
+        "tiny.en",
+        "WHISPER_MODEL",
+        doc="model name (tiny.en is bundled; others must be in "
+        "the local Hugging Face cache) or a CTranslate2 model folder",
+    )
     whisper_device: str = setting("auto", "WHISPER_DEVICE", doc="auto (CUDA when visible) | cpu | cuda")
-    whisper_compute_type: str = setting("auto", "WHISPER_COMPUTE_TYPE",
-                                        doc="auto (float16 on CUDA, int8 on CPU) or a CTranslate2 compute type")
-    whisper_batch_size: int = setting(8, "WHISPER_BATCH_SIZE",
-                                      doc="batch size of faster-whisper's batched pipeline (1 = sequential decoding)")
+    whisper_compute_type: str = setting(
+        "auto", "WHISPER_COMPUTE_TYPE", doc="auto (float16 on CUDA, int8 on CPU) or a CTranslate2 compute type"
+    )
+    whisper_batch_size: int = setting(
+        8, "WHISPER_BATCH_SIZE", doc="batch size of faster-whisper's batched pipeline (1 = sequential decoding)"
+    )
     whisper_beam_size: int = setting(5, "WHISPER_BEAM_SIZE", doc="beam size")
     whisper_cpu_threads: int = setting(0, "WHISPER_CPU_THREADS", doc="CTranslate2 CPU threads (0 = its default)")
     whisper_num_workers: int = setting(1, "WHISPER_NUM_WORKERS", doc="parallel transcriptions on one model")
-    whisper_vad: bool = setting(True, "WHISPER_VAD",
-                                doc="Silero voice activity detection: skips silence, prevents hallucinated text")
-    whisper_cross_clip: str = setting("auto", "WHISPER_CROSS_CLIP", doc="batch speech chunks of different clips "
-                                      "together: auto (on with CUDA) | true | false; needs batch size > 1 and VAD")
-    whisper_caption_hints: str = setting("hotwords", "WHISPER_CAPTION_HINTS", doc="give Whisper the video's caption "
-                                         "text: hotwords | prompt (initial_prompt) | off")
+    whisper_vad: bool = setting(
+        True, "WHISPER_VAD", doc="Silero voice activity detection: skips silence, prevents hallucinated text"
+    )
+    whisper_cross_clip: str = setting(
+        "auto",
+        "WHISPER_CROSS_CLIP",
+        doc="batch speech chunks of different clips "
+        "together: auto (on with CUDA) | true | false; needs batch size > 1 and VAD",
+    )
+    whisper_caption_hints: str = setting(
+        "hotwords",
+        "WHISPER_CAPTION_HINTS",
+        doc="give Whisper the video's caption text: hotwords | prompt (initial_prompt) | off",
+    )
 
     # On-screen text
-    ocr_engine: str = setting("local", "OCR_ENGINE",
-                              doc="local (RapidOCR, models inside its wheel) | google (Cloud Vision)")
+    ocr_engine: str = setting(
+        "local", "OCR_ENGINE", doc="local (RapidOCR, models inside its wheel) | google (Cloud Vision)"
+    )
     ocr_min_confidence: float = setting(0.5, "OCR_MIN_CONFIDENCE", doc="recognised lines below this are dropped")
-    ocr_device: str = setting("auto", "OCR_DEVICE", doc="local OCR: auto (CUDA when onnxruntime-gpu sees a GPU) | "
-                              "cpu | cuda (fails without one)")
-    ocr_skip_similar: bool = setting(True, "WANDR_OCR_SKIP_SIMILAR",
-                                     doc="reuse the last OCR read for frames whose on-screen text looks the same")
-    ocr_similarity_threshold: float = setting(0.8, "WANDR_OCR_SIMILARITY_THRESHOLD", doc="text-mask similarity "
-                                              "(0-1) at or above which a frame reuses the last read")
-    ocr_max_reused_frames: int = setting(8, "WANDR_OCR_MAX_REUSED_FRAMES",
-                                         doc="read a frame after this many reused ones in a row (0 = no limit)")
-    caption_min_confidence: float = setting(0.6, "WANDR_CAPTION_MIN_CONFIDENCE",
-                                            doc="OCR lines under this confidence are not used for caption spans")
-    caption_min_span_confidence: float = setting(0.7, "WANDR_CAPTION_MIN_SPAN_CONFIDENCE",
-                                                 doc="caption spans whose reads average under this are dropped")
-    contact_sheet_frames: int = setting(36, "WANDR_CONTACT_SHEET_FRAMES",
-                                        doc="frames on each video's contact sheet (0 = none)")
-    vision_api_endpoint: str = setting("", "VISION_API_ENDPOINT", doc="Cloud Vision endpoint; empty = Google's. An "
-                                       "http:// endpoint (a local fake) is called without credentials")
-    vision_max_concurrent_requests: int = setting(4, "VISION_MAX_CONCURRENT_REQUESTS",
-                                                  doc="Vision requests in flight at once")
-    vision_images_per_minute: int = setting(1800, "VISION_IMAGES_PER_MINUTE", doc="pace images to this share of "
-                                            "the project's TEXT_DETECTION quota (shared by all workers)")
+    ocr_device: str = setting(
+        "auto",
+        "OCR_DEVICE",
+        doc="local OCR: auto (CUDA when onnxruntime-gpu sees a GPU) | cpu | cuda (fails without one)",
+    )
+    ocr_skip_similar: bool = setting(
+        True, "WANDR_OCR_SKIP_SIMILAR", doc="reuse the last OCR read for frames whose on-screen text looks the same"
+    )
+    ocr_similarity_threshold: float = setting(
+        0.8,
+        "WANDR_OCR_SIMILARITY_THRESHOLD",
+        doc="text-mask similarity (0-1) at or above which a frame reuses the last read",
+    )
+    ocr_max_reused_frames: int = setting(
+        8, "WANDR_OCR_MAX_REUSED_FRAMES", doc="read a frame after this many reused ones in a row (0 = no limit)"
+    )
+    caption_min_confidence: float = setting(
+        0.6, "WANDR_CAPTION_MIN_CONFIDENCE", doc="OCR lines under this confidence are not used for caption spans"
+    )
+    caption_min_span_confidence: float = setting(
+        0.7, "WANDR_CAPTION_MIN_SPAN_CONFIDENCE", doc="caption spans whose reads average under this are dropped"
+    )
+    contact_sheet_frames: int = setting(
+        36, "WANDR_CONTACT_SHEET_FRAMES", doc="frames on each video's contact sheet (0 = none)"
+    )
+    vision_api_endpoint: str = setting(
+        "",
+        "VISION_API_ENDPOINT",
+        doc="Cloud Vision endpoint; empty = Google's. An http:// endpoint (a local fake) is called without credentials",
+    )
+    vision_max_concurrent_requests: int = setting(
+        4, "VISION_MAX_CONCURRENT_REQUESTS", doc="Vision requests in flight at once"
+    )
+    vision_images_per_minute: int = setting(
+        1800,
+        "VISION_IMAGES_PER_MINUTE",
+        doc="pace images to this share of the project's TEXT_DETECTION quota (shared by all workers)",
+    )
     vision_attempts: int = setting(5, "VISION_ATTEMPTS", doc="tries per Vision request on 429/5xx/deadline errors")
     vision_timeout_s: float = setting(60.0, "VISION_TIMEOUT_S", doc="deadline of one Vision request")
-    vision_language_hints: CommaList = setting((), "VISION_LANGUAGE_HINTS",
-                                               doc="comma-separated BCP-47 language hints for Vision, e.g. en,ja")
+    vision_language_hints: CommaList = setting(
+        (), "VISION_LANGUAGE_HINTS", doc="comma-separated BCP-47 language hints for Vision, e.g. en,ja"
+    )
 
     # Frames
-    frame_every_n: int = setting(30, "WANDR_FRAME_EVERY_N", "FRAME_SAMPLE_RATE", "FRAME_INTERVAL",
-                                 doc="keep frame 0, N, 2N, ...")
-    frame_max_long_side: int = setting(960, "WANDR_FRAME_MAX_LONG_SIDE",
-                                       doc="stored frames are downscaled to this long side (0 = keep)")
-    frame_decoder: str = setting("auto", "WANDR_FRAME_DECODER",
-                                 doc="auto (NVDEC via torchcodec when usable) | cpu (PyAV) | cuda")
+    frame_every_n: int = setting(
+        30, "WANDR_FRAME_EVERY_N", "FRAME_SAMPLE_RATE", "FRAME_INTERVAL", doc="keep frame 0, N, 2N, ..."
+    )
+    frame_max_long_side: int = setting(
+        960, "WANDR_FRAME_MAX_LONG_SIDE", doc="stored frames are downscaled to this long side (0 = keep)"
+    )
+    frame_decoder: str = setting(
+        "auto", "WANDR_FRAME_DECODER", doc="auto (NVDEC via torchcodec when usable) | cpu (PyAV) | cuda"
+    )
 
     # Downloads
-    max_video_duration_s: float = setting(600.0, "WANDR_MAX_VIDEO_DURATION_S", "MAX_VIDEO_DURATION",
-                                          doc="longer posts are refused (0 = no limit)")
-    max_video_mb: float = setting(500.0, "WANDR_MAX_VIDEO_MB", "MAX_VIDEO_SIZE_MB",
-                                  doc="bigger files are refused (0 = no limit)")
+    max_video_duration_s: float = setting(
+        600.0, "WANDR_MAX_VIDEO_DURATION_S", "MAX_VIDEO_DURATION", doc="longer posts are refused (0 = no limit)"
+    )
+    max_video_mb: float = setting(
+        500.0, "WANDR_MAX_VIDEO_MB", "MAX_VIDEO_SIZE_MB", doc="bigger files are refused (0 = no limit)"
+    )
     download_timeout_s: float = setting(30.0, "WANDR_DOWNLOAD_TIMEOUT_S", doc="network timeout per request")
-    download_attempts: int = setting(3, "WANDR_DOWNLOAD_ATTEMPTS",
-                                     doc="tries per video on transient faults (HTTP 429/5xx, timeouts, rate limits)")
-    download_backoff_s: float = setting(2.0, "WANDR_DOWNLOAD_BACKOFF_S",
-                                        doc="base of the exponential backoff between tries (capped at 30 s)")
-    ytdlp_format: str = setting("bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b", "YTDLP_FORMAT",
-                                doc="yt-dlp format selector")
-    ytdlp_cookies_file: str = setting("", "YTDLP_COOKIES_FILE", doc="Netscape cookies file for login-walled posts "
-                                      "(read-only is fine; its values and path are never logged or stored)")
-    allow_local_files: bool = setting(True, "WANDR_ALLOW_LOCAL_FILES",
-                                      doc="accept local paths and file:// URLs as sources")
-    local_input_roots: CommaList = setting((), "WANDR_LOCAL_INPUT_ROOTS", doc="comma-separated folders that local "
-                                           "sources must lie under (links and .. resolved); empty: anywhere")
-    remote_only: bool = setting(False, "WANDR_REMOTE_ONLY", doc="refuse local files and loopback, private, "
-                                "link-local or reserved addresses, redirects included")
-    download_allowed_networks: str = setting("", "WANDR_DOWNLOAD_ALLOWED_NETWORKS", doc="comma-separated addresses, "
-                                             "networks or host names exempt from WANDR_REMOTE_ONLY")
+    download_attempts: int = setting(
+        3, "WANDR_DOWNLOAD_ATTEMPTS", doc="tries per video on transient faults (HTTP 429/5xx, timeouts, rate limits)"
+    )
+    download_backoff_s: float = setting(
+        2.0, "WANDR_DOWNLOAD_BACKOFF_S", doc="base of the exponential backoff between tries (capped at 30 s)"
+    )
+    ytdlp_format: str = setting(
+        "bv*[height<=1920]+ba/b[height<=1920]/bv*+ba/b", "YTDLP_FORMAT", doc="yt-dlp format selector"
+    )
+    ytdlp_cookies_file: str = setting(
+        "",
+        "YTDLP_COOKIES_FILE",
+        doc="Netscape cookies file for login-walled posts "
+        "(read-only is fine; its values and path are never logged or stored)",
+    )
+    allow_local_files: bool = setting(
+        True, "WANDR_ALLOW_LOCAL_FILES", doc="accept local paths and file:// URLs as sources"
+    )
+    local_input_roots: CommaList = setting(
+        (),
+        "WANDR_LOCAL_INPUT_ROOTS",
+        doc="comma-separated folders that local sources must lie under (links and .. resolved); empty: anywhere",
+    )
+    remote_only: bool = setting(
+        False,
+        "WANDR_REMOTE_ONLY",
+        doc="refuse local files and loopback, private, link-local or reserved addresses, redirects included",
+    )
+    download_allowed_networks: str = setting(
+        "",
+        "WANDR_DOWNLOAD_ALLOWED_NETWORKS",
+        doc="comma-separated addresses, networks or host names exempt from WANDR_REMOTE_ONLY",
+    )
 
     # Ingestion and automation (docs/INGESTION.md)
-    url_list_dirs: CommaList = setting((), "WANDR_URL_LIST_DIRS", doc="folders or gs:// prefixes the sensor "
-                                       "watches; empty: data/url_lists, plus <root>/url_lists on GCS")
-    url_list_suffixes: CommaList = setting((".txt", ".list", ".urls"), "WANDR_URL_LIST_SUFFIXES",
-                                           doc="file endings treated as URL lists")
+    url_list_dirs: CommaList = setting(
+        (),
+        "WANDR_URL_LIST_DIRS",
+        doc="folders or gs:// prefixes the sensor watches; empty: data/url_lists, plus <root>/url_lists on GCS",
+    )
+    url_list_suffixes: CommaList = setting(
+        (".txt", ".list", ".urls"), "WANDR_URL_LIST_SUFFIXES", doc="file endings treated as URL lists"
+    )
     sensor_interval_s: int = setting(30, "WANDR_SENSOR_INTERVAL_S", doc="seconds between sensor ticks")
-    ingest_max_videos_per_tick: int = setting(2000, "WANDR_INGEST_MAX_VIDEOS_PER_TICK",
-                                              doc="new videos registered per tick (large lists are chunked)")
-    ingest_tick_budget_s: float = setting(20.0, "WANDR_INGEST_TICK_BUDGET_S",
-                                          doc="seconds a tick may spend writing submission records")
-    batch_max_wait_s: float = setting(120.0, "WANDR_BATCH_MAX_WAIT_S",
-                                      doc="how long a short batch waits for in-flight neighbours to join it")
-    url_list_schedule_source: str = setting("", "WANDR_URL_LIST_SCHEDULE_SOURCE", doc="the list the schedule "
-                                            "ingests (local path, gs:// or http(s)://); empty: schedule off")
+    ingest_max_videos_per_tick: int = setting(
+        2000, "WANDR_INGEST_MAX_VIDEOS_PER_TICK", doc="new videos registered per tick (large lists are chunked)"
+    )
+    ingest_tick_budget_s: float = setting(
+        20.0, "WANDR_INGEST_TICK_BUDGET_S", doc="seconds a tick may spend writing submission records"
+    )
+    batch_max_wait_s: float = setting(
+        120.0, "WANDR_BATCH_MAX_WAIT_S", doc="how long a short batch waits for in-flight neighbours to join it"
+    )
+    url_list_schedule_source: str = setting(
+        "",
+        "WANDR_URL_LIST_SCHEDULE_SOURCE",
+        doc="the list the schedule ingests (local path, gs:// or http(s)://); empty: schedule off",
+    )
     url_list_schedule_cron: str = setting("0 * * * *", "WANDR_URL_LIST_SCHEDULE_CRON", doc="the schedule's cadence")
 
     # Where GPU stages run in production (docs/DEPLOY.md)
@@ -151,18 +225,28 @@ class Settings(BaseSettings):
 
     # The HTTP API (docs/API.md)
     api_token: str = setting("", "WANDR_API_TOKEN", doc="bearer token the API requires; empty: no token")
-    api_allowed_networks: str = setting("", "WANDR_API_ALLOWED_NETWORKS", doc="comma-separated addresses, networks "
-                                        "or host names that submitted URLs may point at although private")
-    api_reject_unresolved: bool = setting(False, "WANDR_API_REJECT_UNRESOLVED",
-                                          doc="refuse URLs whose host does not resolve")
+    api_allowed_networks: str = setting(
+        "",
+        "WANDR_API_ALLOWED_NETWORKS",
+        doc="comma-separated addresses, networks or host names that submitted URLs may point at although private",
+    )
+    api_reject_unresolved: bool = setting(
+        False, "WANDR_API_REJECT_UNRESOLVED", doc="refuse URLs whose host does not resolve"
+    )
     api_resolve_timeout_s: float = setting(3.0, "WANDR_API_RESOLVE_TIMEOUT_S", doc="DNS look-up time limit")
     api_max_body_bytes: int = setting(16 * 1024, "WANDR_API_MAX_BODY_BYTES", doc="largest request body accepted")
-    workspace_file: str = setting("", "WANDR_WORKSPACE_FILE", doc="the workspace.yaml whose code location the API "
-                                  "submits runs to; empty: ./workspace.yaml, else the source checkout's")
-    api_location: str = setting("", "WANDR_API_LOCATION",
-                                doc="code location that has the job; empty: the workspace's location that has it")
-    api_warm_workspace: bool = setting(True, "WANDR_API_WARM_WORKSPACE",
-                                       doc="load the code location when the API starts, not on the first POST")
+    workspace_file: str = setting(
+        "",
+        "WANDR_WORKSPACE_FILE",
+        doc="the workspace.yaml whose code location the API "
+        "submits runs to; empty: ./workspace.yaml, else the source checkout's",
+    )
+    api_location: str = setting(
+        "", "WANDR_API_LOCATION", doc="code location that has the job; empty: the workspace's location that has it"
+    )
+    api_warm_workspace: bool = setting(
+        True, "WANDR_API_WARM_WORKSPACE", doc="load the code location when the API starts, not on the first POST"
+    )
     api_host: str = setting("0.0.0.0", "WANDR_API_HOST", doc="address gunicorn binds")
     api_port: int = setting(8080, "PORT", doc="port gunicorn binds (Cloud Run sets it)")
     api_workers: int = setting(1, "WEB_CONCURRENCY", doc="gunicorn worker processes")
@@ -170,12 +254,11 @@ class Settings(BaseSettings):
     api_timeout_s: int = setting(120, "WANDR_API_TIMEOUT_S", doc="gunicorn worker timeout")
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "Settings":
+    def from_env(cls, **overrides: Any) -> Settings:
         """The settings of this process's environment (and `.env`), with `overrides` by field name."""
         return cls(**overrides)
 
-    @field_validator("vision_language_hints", "local_input_roots", "url_list_dirs", "url_list_suffixes",
-                     mode="before")
+    @field_validator("vision_language_hints", "local_input_roots", "url_list_dirs", "url_list_suffixes", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -198,7 +281,7 @@ class Settings(BaseSettings):
         return value.strip()
 
     @model_validator(mode="after")
-    def _derived_defaults(self) -> "Settings":
+    def _derived_defaults(self) -> Settings:
         """Defaults that depend on other settings: the bucket root, the watched folders, the workspace."""
         if "storage_uri" not in self.model_fields_set and self.gcs_bucket:
             self.storage_uri = f"gs://{self.gcs_bucket}/wandr"
@@ -222,15 +305,21 @@ def from_setting(name: str, **constraints: Any) -> Any:
     field = Settings.model_fields[name]
     default = field.default
     if isinstance(default, tuple):
-        return Field(default_factory=lambda: list(default), description=field.description,
-                     json_schema_extra={"setting": name}, **constraints)
+        return Field(
+            default_factory=lambda: list(default),
+            description=field.description,
+            json_schema_extra={"setting": name},
+            **constraints,
+        )
     return Field(default, description=field.description, json_schema_extra={"setting": name}, **constraints)
 
 
 def environment_variables() -> dict[str, tuple[str, list[str]]]:
     """Field name -> (environment variable, old aliases), for the docs and their test."""
-    return {name: (field.json_schema_extra["env"], field.json_schema_extra["aliases"])
-            for name, field in Settings.model_fields.items()}
+    return {
+        name: (field.json_schema_extra["env"], field.json_schema_extra["aliases"])
+        for name, field in Settings.model_fields.items()
+    }
 
 
 def load_dotenv_file(path: str | Path = ".env") -> None:

@@ -59,8 +59,22 @@ def make_short_clips(folder: Path, count: int) -> list[Path]:
         tempo = (0.9, 1.0, 1.1, 0.95, 1.05)[(i // len(sources)) % 5]
         start = (i // (len(sources) * 5)) % 3 * 0.5
         target = folder / f"clip{i:03d}.wav"
-        run_ffmpeg("-ss", str(start), "-i", str(source), "-vn", "-af", f"atempo={tempo}", "-ac", "1", "-ar", "16000",
-                   "-c:a", "pcm_s16le", str(target))
+        run_ffmpeg(
+            "-ss",
+            str(start),
+            "-i",
+            str(source),
+            "-vn",
+            "-af",
+            f"atempo={tempo}",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-c:a",
+            "pcm_s16le",
+            str(target),
+        )
         clips.append(target)
     return clips
 
@@ -68,16 +82,39 @@ def make_short_clips(folder: Path, count: int) -> list[Path]:
 def make_minute_video(target: Path, variant: int = 0) -> None:
     """A 60 s 1080x1920 30 fps H.264/AAC video: the sample clips (with captions and speech) looped."""
     sources = sorted(SAMPLES.glob("*.mp4"))
-    order = sources[variant % len(sources):] + sources[:variant % len(sources)]
+    order = sources[variant % len(sources) :] + sources[: variant % len(sources)]
     inputs: list[str] = []
     for clip in order * 2:
         inputs += ["-i", str(clip)]
     n = len(order) * 2
     chains = "".join(f"[{i}:v]scale=1080:1920,setsar=1,fps=30[v{i}];" for i in range(n))
     concat = "".join(f"[v{i}][{i}:a]" for i in range(n)) + f"concat=n={n}:v=1:a=1[v][a]"
-    run_ffmpeg(*inputs, "-filter_complex", chains + concat, "-map", "[v]", "-map", "[a]", "-t", "60",
-               "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-c:a", "aac",
-               "-b:a", "96k", "-movflags", "+faststart", str(target))
+    run_ffmpeg(
+        *inputs,
+        "-filter_complex",
+        chains + concat,
+        "-map",
+        "[v]",
+        "-map",
+        "[a]",
+        "-t",
+        "60",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-movflags",
+        "+faststart",
+        str(target),
+    )
 
 
 class GpuMemoryPoller:
@@ -113,11 +150,16 @@ def bench_transcription(clips: list[Path], batch_size: int) -> dict:
 
     model = os.environ.get("WHISPER_MODEL", BUNDLED_MODEL)
     start = time.perf_counter()
-    transcriber = WhisperTranscriber(model, device=os.environ.get("WHISPER_DEVICE", "auto"),
-                                     compute_type=os.environ.get("WHISPER_COMPUTE_TYPE", "auto"),
-                                     batch_size=batch_size, beam_size=5, vad=True,
-                                     num_workers=int(os.environ.get("WHISPER_NUM_WORKERS", "1")),
-                                     cross_clip=os.environ.get("WHISPER_CROSS_CLIP", "true").lower() in ("1", "true"))
+    transcriber = WhisperTranscriber(
+        model,
+        device=os.environ.get("WHISPER_DEVICE", "auto"),
+        compute_type=os.environ.get("WHISPER_COMPUTE_TYPE", "auto"),
+        batch_size=batch_size,
+        beam_size=5,
+        vad=True,
+        num_workers=int(os.environ.get("WHISPER_NUM_WORKERS", "1")),
+        cross_clip=os.environ.get("WHISPER_CROSS_CLIP", "true").lower() in ("1", "true"),
+    )
     load_s = time.perf_counter() - start
     transcriber.transcribe(load_audio(clips[0]))  # warm-up (CUDA context, kernels)
     audio_s = sum(len(load_audio(c)) / 16_000 for c in clips)
@@ -141,10 +183,16 @@ def bench_transcription(clips: list[Path], batch_size: int) -> dict:
     per_clip_s = time.perf_counter() - start
     transcriber._cross_clip = cross_clip
     return {
-        "model": transcriber.model_name, "device": f"{transcriber.device}/{transcriber.compute_type}",
-        "batch_size": batch_size, "clips": len(clips), "audio_s": round(audio_s, 1), "load_s": round(load_s, 2),
-        "wall_s": round(pipelined_s, 2), "realtime_x": round(audio_s / pipelined_s, 1),
-        "words": words, "failures": failures[:5],
+        "model": transcriber.model_name,
+        "device": f"{transcriber.device}/{transcriber.compute_type}",
+        "batch_size": batch_size,
+        "clips": len(clips),
+        "audio_s": round(audio_s, 1),
+        "load_s": round(load_s, 2),
+        "wall_s": round(pipelined_s, 2),
+        "realtime_x": round(audio_s / pipelined_s, 1),
+        "words": words,
+        "failures": failures[:5],
         "cross_clip_batching": transcriber._cross_clip is not None,
         "comparison_clips": len(subset),
         "one_at_a_time_realtime_x": round(subset_audio / sequential_s, 1),
@@ -168,11 +216,16 @@ def bench_frames(video: Path, decoder: str) -> dict:
         total_s = time.perf_counter() - start
     decoded = frames[-1].frame_index + 1 if frames else 0
     return {
-        "decoder_asked": decoder, "decoder_used": sorted({f.decoder for f in frames}),
-        "video": f"{probe.width}x{probe.height} {probe.duration_s:.0f} s", "decoded_frames": decoded,
-        "sampled_frames": len(frames), "decode_s": round(decode_s, 2),
-        "decoded_frames_per_s": round(decoded / decode_s, 1), "sampled_frames_per_s": round(len(frames) / decode_s, 1),
-        "with_jpeg_s": round(total_s, 2), "gpu_memory_peak_mib": memory.peak_mib,
+        "decoder_asked": decoder,
+        "decoder_used": sorted({f.decoder for f in frames}),
+        "video": f"{probe.width}x{probe.height} {probe.duration_s:.0f} s",
+        "decoded_frames": decoded,
+        "sampled_frames": len(frames),
+        "decode_s": round(decode_s, 2),
+        "decoded_frames_per_s": round(decoded / decode_s, 1),
+        "sampled_frames_per_s": round(len(frames) / decode_s, 1),
+        "with_jpeg_s": round(total_s, 2),
+        "gpu_memory_peak_mib": memory.peak_mib,
     }, frames
 
 
@@ -188,9 +241,14 @@ def bench_ocr(frames) -> dict:
         results = engine.read(images)
         seconds = time.perf_counter() - start
     lines = sum(len(r) for r in results if isinstance(r, list))
-    return {"engine": engine.name, "device": "cuda" if getattr(engine, "use_cuda", False) else "cpu",
-            "frames": len(images), "lines": lines, "s_per_frame": round(seconds / max(1, len(images)), 3),
-            "gpu_memory_peak_mib": memory.peak_mib}
+    return {
+        "engine": engine.name,
+        "device": "cuda" if getattr(engine, "use_cuda", False) else "cpu",
+        "frames": len(images),
+        "lines": lines,
+        "s_per_frame": round(seconds / max(1, len(images)), 3),
+        "gpu_memory_peak_mib": memory.peak_mib,
+    }
 
 
 def bench_end_to_end(videos: list[Path], root: Path) -> dict:
@@ -202,8 +260,12 @@ def bench_end_to_end(videos: list[Path], root: Path) -> dict:
     home = root / "home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    os.environ.update(DAGSTER_HOME=str(home), WANDR_STORAGE_URI=str(root / "store"), LOG_LEVEL="WARNING",
-                      WANDR_PARTITIONS_PER_RUN=str(len(videos)))
+    os.environ.update(
+        DAGSTER_HOME=str(home),
+        WANDR_STORAGE_URI=str(root / "store"),
+        LOG_LEVEL="WARNING",
+        WANDR_PARTITIONS_PER_RUN=str(len(videos)),
+    )
     url_list = root / "videos.txt"
     url_list.write_text("".join(f"{v}\n" for v in videos))
     with GpuMemoryPoller() as memory:
@@ -211,19 +273,31 @@ def bench_end_to_end(videos: list[Path], root: Path) -> dict:
         outcome = run_url_list(url_list, Settings.from_env(), instance=DagsterInstance.get())
         wall = time.perf_counter() - start
     ok = sum(1 for v in outcome.videos if v.get("document") == "ok" and v.get("transcript") == "ok")
-    return {"videos": len(videos), "video_length_s": 60, "runs": len(outcome.runs), "ok": ok,
-            "pipeline_ok": outcome.pipeline_ok, "wall_s": round(wall, 1),
-            "s_per_video": round(wall / len(videos), 2), "videos_per_hour": round(len(videos) / wall * 3600),
-            "gpu_memory_peak_mib": memory.peak_mib}
+    return {
+        "videos": len(videos),
+        "video_length_s": 60,
+        "runs": len(outcome.runs),
+        "ok": ok,
+        "pipeline_ok": outcome.pipeline_ok,
+        "wall_s": round(wall, 1),
+        "s_per_video": round(wall / len(videos), 2),
+        "videos_per_hour": round(len(videos) / wall * 3600),
+        "gpu_memory_peak_mib": memory.peak_mib,
+    }
 
 
 def machine() -> dict:
     from wandr_pipeline.engines.device import ctranslate2_cuda_devices, nvidia_smi, onnxruntime_providers
 
     gpus = nvidia_smi()
-    return {"host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "gpus": [f"{g.name} ({g.memory_total_mib} MiB, driver {g.driver})" for g in gpus],
-            "ctranslate2_cuda_devices": ctranslate2_cuda_devices(), "onnxruntime_providers": onnxruntime_providers()}
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "gpus": [f"{g.name} ({g.memory_total_mib} MiB, driver {g.driver})" for g in gpus],
+        "ctranslate2_cuda_devices": ctranslate2_cuda_devices(),
+        "onnxruntime_providers": onnxruntime_providers(),
+    }
 
 
 def main() -> int:

@@ -15,12 +15,12 @@ from dagster._core.execution.api import create_execution_plan
 from wandr_pipeline.api.app import create_app
 from wandr_pipeline.api.service import JobService
 from wandr_pipeline.api.status import read_status
-from wandr_pipeline.lib.stages import STAGES_BY_ASSET
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
-from wandr_pipeline.settings import Settings
+from wandr_pipeline.lib.stages import STAGES_BY_ASSET
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import record_submissions
 from wandr_pipeline.lib.urls import parse_video_url
+from wandr_pipeline.settings import Settings
 
 TOKEN = "unit-test-token"
 STAGES = [STAGES_BY_ASSET["raw_video"], STAGES_BY_ASSET["audio"]]
@@ -80,9 +80,9 @@ def _failing_job():
     def audio(raw_video):
         return raw_video
 
-    return Definitions(assets=[raw_video, audio],
-                       jobs=[define_asset_job("process_videos", partitions_def=videos_partitions)]
-                       ).resolve_job_def("process_videos")
+    return Definitions(
+        assets=[raw_video, audio], jobs=[define_asset_job("process_videos", partitions_def=videos_partitions)]
+    ).resolve_job_def("process_videos")
 
 
 def test_a_failed_step_is_reported_with_its_error(instance, storage_root):
@@ -107,8 +107,10 @@ def test_runs_over_a_partition_range_count_for_each_video(instance, storage_root
     storage = Storage(str(storage_root))
     keys = [_register(instance, storage, f"https://example.com/range-{i}.mp4") for i in range(3)]
     result = _failing_job().execute_in_process(
-        instance=instance, raise_on_error=False,
-        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[1]})
+        instance=instance,
+        raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[1]},
+    )
     for key in keys[:2]:
         status = read_status(instance, storage, key, STAGES)
         assert status.run_id == result.run_id and status.status == "failed"
@@ -126,8 +128,9 @@ def test_registered_then_queued_then_unknown(instance, storage_root):
     job = _failing_job()
     # A run created but not started yet (planned materialisations, no steps): queued.
     plan = create_execution_plan(job, instance_ref=instance.get_ref(), tags={"dagster/partition": key})
-    run = instance.create_run_for_job(job, execution_plan=plan, tags={"dagster/partition": key},
-                                      status=DagsterRunStatus.NOT_STARTED)
+    run = instance.create_run_for_job(
+        job, execution_plan=plan, tags={"dagster/partition": key}, status=DagsterRunStatus.NOT_STARTED
+    )
     status = read_status(instance, storage, key, STAGES)
     assert status.status == "queued" and status.run_id == run.run_id
     assert {s.state for s in status.stages.values()} == {"queued"}
@@ -162,8 +165,12 @@ def test_errors_are_json_and_leave_nothing_behind(client_for, instance, storage_
     assert instance.get_runs_count() == runs
     assert _submissions(storage_root) == submissions
 
-    for path, code in (("/status/url-0000000000000000", 404), ("/result/nope", 404), ("/status/a%2Fb", 404),
-                       ("/no-such-endpoint", 404)):
+    for path, code in (
+        ("/status/url-0000000000000000", 404),
+        ("/result/nope", 404),
+        ("/status/a%2Fb", 404),
+        ("/no-such-endpoint", 404),
+    ):
         response = client.get(path)
         assert response.status_code == code and response.is_json and response.get_json()["error"] == "not_found"
     response = client.delete("/process")
@@ -176,20 +183,34 @@ def test_result_is_409_until_done(client_for, instance, storage_root):
     client = client_for()
     response = client.get(f"/result/{key}")
     assert response.status_code == 409
-    assert response.get_json() == {"error": "not_done", "message": f"job {key} is queued", "job_id": key,
-                                   "status": "queued"}
+    assert response.get_json() == {
+        "error": "not_done",
+        "message": f"job {key} is queued",
+        "job_id": key,
+        "status": "queued",
+    }
     status = client.get(f"/status/{key}").get_json()
     assert status["status"] == "queued" and status["source_url"] == "https://example.com/pending.mp4"
-    assert list(status["stages"]) == ["raw_video", "audio", "transcript", "sampled_frames", "ocr_text",
-                                      "caption_spans", "video_documents"]
+    assert list(status["stages"]) == [
+        "raw_video",
+        "audio",
+        "transcript",
+        "sampled_frames",
+        "ocr_text",
+        "caption_spans",
+        "video_documents",
+    ]
 
 
 def test_bearer_token(client_for, instance, storage_root):
     key = _register(instance, Storage(str(storage_root)), "https://example.com/secret.mp4")
     client = client_for(api_token=TOKEN)
-    for headers, reason in (({}, "missing"), ({"Authorization": "Bearer wrong"}, "invalid token"),
-                            ({"Authorization": f"Basic {TOKEN}"}, "must be 'Bearer"),
-                            ({"Authorization": "Bearer"}, "must be 'Bearer")):
+    for headers, reason in (
+        ({}, "missing"),
+        ({"Authorization": "Bearer wrong"}, "invalid token"),
+        ({"Authorization": f"Basic {TOKEN}"}, "must be 'Bearer"),
+        ({"Authorization": "Bearer"}, "must be 'Bearer"),
+    ):
         for method, path in (("get", f"/status/{key}"), ("get", f"/result/{key}"), ("post", "/process")):
             response = getattr(client, method)(path, headers=headers, json={"url": "https://example.com/x.mp4"})
             assert response.status_code == 401, (headers, path)
@@ -235,9 +256,15 @@ def test_health_ok_with_the_bundled_models(client_for):
 def _job(states: dict[str, tuple[str, str | None, str | None]], run_status: str = "SUCCESS"):
     from wandr_pipeline.api.status import JobStatus, StageStatus, _summarise
 
-    status = JobStatus("url-1234567890abcdef", "queued", run_id="r1", run_status=run_status,
-                       stages={name: StageStatus(state, outcome=outcome, error=error)
-                               for name, (state, outcome, error) in states.items()})
+    status = JobStatus(
+        "url-1234567890abcdef",
+        "queued",
+        run_id="r1",
+        run_status=run_status,
+        stages={
+            name: StageStatus(state, outcome=outcome, error=error) for name, (state, outcome, error) in states.items()
+        },
+    )
     _summarise(status)
     return status
 
@@ -250,18 +277,30 @@ def test_overall_state_and_when_a_resubmission_runs_again():
     assert (done.status, done.error) == ("done", None)
     assert not JobService._needs_run(done)
 
-    gone = _job({"raw_video": ("done", "failed", "HTTP Error 404: Not Found"),
-                 "video_documents": ("done", "failed", "raw_video failed: HTTP Error 404: Not Found")})
+    gone = _job(
+        {
+            "raw_video": ("done", "failed", "HTTP Error 404: Not Found"),
+            "video_documents": ("done", "failed", "raw_video failed: HTTP Error 404: Not Found"),
+        }
+    )
     assert gone.status == "failed" and gone.error == "raw_video failed: HTTP Error 404: Not Found"
     assert not JobService._needs_run(gone)  # the video's outcome is final: no second run
 
-    crashed = _job({"raw_video": ok, "transcript": ("failed", None, "MemoryError: out of memory"),
-                    "video_documents": ("not_run", None, "run ended")}, run_status="FAILURE")
+    crashed = _job(
+        {
+            "raw_video": ok,
+            "transcript": ("failed", None, "MemoryError: out of memory"),
+            "video_documents": ("not_run", None, "run ended"),
+        },
+        run_status="FAILURE",
+    )
     assert crashed.status == "failed" and crashed.error == "transcript: MemoryError: out of memory"
     assert JobService._needs_run(crashed)
 
-    running = _job({"raw_video": ok, "transcript": ("running", None, None), "video_documents": ("waiting", None, None)},
-                   run_status="STARTED")
+    running = _job(
+        {"raw_video": ok, "transcript": ("running", None, None), "video_documents": ("waiting", None, None)},
+        run_status="STARTED",
+    )
     assert running.status == "running" and not JobService._needs_run(running)
     queued = _job({"raw_video": ("queued", None, None), "video_documents": ("queued", None, None)}, run_status="QUEUED")
     assert queued.status == "queued" and not JobService._needs_run(queued)

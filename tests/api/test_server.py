@@ -50,8 +50,9 @@ class Service:
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def tail(self, lines: int = 40) -> str:
         self.log.flush()
@@ -117,15 +118,24 @@ def stack(tmp_path_factory, http_server):
 
 @pytest.fixture()
 def daemon(stack):
-    service = Service("daemon", [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w",
-                                 str(REPO / "workspace.yaml")], stack["env"], stack["root"] / "daemon.log")
+    service = Service(
+        "daemon",
+        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
+        stack["env"],
+        stack["root"] / "daemon.log",
+    )
     yield service
     service.stop()
 
 
 def _post(stack, body, headers=AUTH, **kwargs) -> requests.Response:
-    return requests.post(f"{stack['base']}/process", headers=headers, timeout=60, **kwargs,
-                         **({"json": body} if body is not None else {}))
+    return requests.post(
+        f"{stack['base']}/process",
+        headers=headers,
+        timeout=60,
+        **kwargs,
+        **({"json": body} if body is not None else {}),
+    )
 
 
 def _get(stack, path, headers=AUTH) -> requests.Response:
@@ -168,8 +178,11 @@ def test_bad_requests_get_a_clear_4xx_and_leave_nothing_behind(stack):
         (dict(json={"url": "http://127.0.0.2/a.mp4"}), 400, "loopback"),
         (dict(data=b'{"url": "https://example.com/' + b"a" * 40000 + b'"}'), 413, ""),
         (dict(json={"url": "https://example.com/fine.mp4"}, headers={}), 401, "missing"),
-        (dict(json={"url": "https://example.com/fine.mp4"}, headers={"Authorization": "Bearer wrong"}), 401,
-         "invalid token"),
+        (
+            dict(json={"url": "https://example.com/fine.mp4"}, headers={"Authorization": "Bearer wrong"}),
+            401,
+            "invalid token",
+        ),
     ]
     for kwargs, code, fragment in cases:
         headers = kwargs.pop("headers", AUTH)
@@ -224,7 +237,11 @@ def test_end_to_end_one_clip_through_the_daemon(stack, daemon, http_server, mani
     job_id = response.json()["job_id"]
     assert job_id == parse_video_url(url).video_key
     duplicate = _post(stack, {"url": url}).json()
-    assert (duplicate["job_id"], duplicate["run_id"], duplicate["created"]) == (job_id, response.json()["run_id"], False)
+    assert (duplicate["job_id"], duplicate["run_id"], duplicate["created"]) == (
+        job_id,
+        response.json()["run_id"],
+        False,
+    )
 
     seen = []
     while True:
@@ -241,8 +258,17 @@ def test_end_to_end_one_clip_through_the_daemon(stack, daemon, http_server, mani
     # Done once every stage is materialised; the run may still be closing (checks, run end events).
     assert status["run_status"] in ("STARTED", "SUCCESS") and status["error"] is None
     assert {name: (s["state"], s["outcome"]) for name, s in status["stages"].items()} == {
-        name: ("done", "ok") for name in ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text",
-                                          "caption_spans", "video_documents")}
+        name: ("done", "ok")
+        for name in (
+            "raw_video",
+            "audio",
+            "transcript",
+            "sampled_frames",
+            "ocr_text",
+            "caption_spans",
+            "video_documents",
+        )
+    }
     assert "running" in seen or "queued" in seen
 
     response = _get(stack, f"/result/{job_id}")
@@ -312,13 +338,24 @@ def test_the_documented_curl_commands_work(stack):
 def test_schemathesis_finds_no_server_errors(stack):
     """Property-based requests from the OpenAPI description against the running server."""
     st = Path(sys.executable).with_name("st")
-    command = [str(st) if st.exists() else "st", "run", str(OPENAPI), "--url", stack["base"],
-               "-H", f"Authorization: Bearer {TOKEN}",
-               "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-                           "response_schema_conformance",
-               "--max-examples", os.environ.get("WANDR_SCHEMATHESIS_EXAMPLES", "15"),
-               "--seed", os.environ.get("WANDR_SCHEMATHESIS_SEED", "20261123"),
-               "--generation-database", "none", "--no-color"]
+    command = [
+        str(st) if st.exists() else "st",
+        "run",
+        str(OPENAPI),
+        "--url",
+        stack["base"],
+        "-H",
+        f"Authorization: Bearer {TOKEN}",
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        "--max-examples",
+        os.environ.get("WANDR_SCHEMATHESIS_EXAMPLES", "15"),
+        "--seed",
+        os.environ.get("WANDR_SCHEMATHESIS_SEED", "20261123"),
+        "--generation-database",
+        "none",
+        "--no-color",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=stack["root"])
     summary = done.stdout[-3000:]
     print(summary)

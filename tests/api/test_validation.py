@@ -29,62 +29,72 @@ def fake_resolver(table: dict[str, list[str]]):
     return resolve
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("", "empty"),
-    ("   ", "empty"),
-    (5, "must be a string"),
-    (None, "must be a string"),
-    ("not a url", "whitespace"),
-    ("example.com/video.mp4", "not a URL"),
-    ("file:///etc/passwd", "scheme 'file:'"),
-    ("ftp://example.com/a.mp4", "scheme 'ftp:'"),
-    ("gs://bucket/video.mp4", "scheme 'gs:'"),
-    ("javascript:alert(1)", "not a URL"),
-    ("http://", "no host"),
-    ("http://:80/x", "no host"),
-    ("http://user:pw@example.com/x", "user name or password"),
-    ("http://example.com@127.0.0.1/x", "user name or password"),
-    ("http://example.com:99999/x", "not a valid URL"),
-    ("http://example.com:0/x", "port 0"),
-    ("https://example.com/" + "a" * 3000, "longer than"),
-    ("http://exa\x00mple.com/", "control characters"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        (5, "must be a string"),
+        (None, "must be a string"),
+        ("not a url", "whitespace"),
+        ("example.com/video.mp4", "not a URL"),
+        ("file:///etc/passwd", "scheme 'file:'"),
+        ("ftp://example.com/a.mp4", "scheme 'ftp:'"),
+        ("gs://bucket/video.mp4", "scheme 'gs:'"),
+        ("javascript:alert(1)", "not a URL"),
+        ("http://", "no host"),
+        ("http://:80/x", "no host"),
+        ("http://user:pw@example.com/x", "user name or password"),
+        ("http://example.com@127.0.0.1/x", "user name or password"),
+        ("http://example.com:99999/x", "not a valid URL"),
+        ("http://example.com:0/x", "port 0"),
+        ("https://example.com/" + "a" * 3000, "longer than"),
+        ("http://exa\x00mple.com/", "control characters"),
+    ],
+)
 def test_malformed_urls_are_refused_with_a_reason(url, reason):
     with pytest.raises(UrlRejected, match=reason):
         check_url(url, STRICT, resolver=fake_resolver({}))
 
 
-@pytest.mark.parametrize("url, kind", [
-    ("http://127.0.0.1:8080/x.mp4", "loopback"),
-    ("http://127.9.9.9/x", "loopback"),
-    ("http://[::1]/x", "loopback"),
-    ("http://10.1.2.3/x", "private"),
-    ("http://172.16.0.1/x", "private"),
-    ("http://192.168.1.10/x", "private"),
-    ("http://169.254.169.254/latest/meta-data/", "link-local"),
-    ("http://[fe80::1]/x", "link-local"),
-    ("http://[fd00::1]/x", "private"),
-    ("http://[::ffff:10.0.0.1]/x", "private"),
-    ("http://[::ffff:127.0.0.1]/x", "loopback"),
-    ("http://0.0.0.0/x", "unspecified"),
-    ("http://100.64.0.1/x", "non-public"),        # carrier-grade NAT
-    ("http://224.0.0.1/x", "multicast"),
-    # Spellings of 127.0.0.1 that getaddrinfo (and so yt-dlp) accept: resolved, then refused.
-    ("http://2130706433/x", "loopback"),
-    ("http://0x7f.1/x", "loopback"),
-    ("http://127.1/x", "loopback"),
-    ("http://0/x", "unspecified"),
-    ("http://localhost:5000/x", "loopback"),
-])
+@pytest.mark.parametrize(
+    "url, kind",
+    [
+        ("http://127.0.0.1:8080/x.mp4", "loopback"),
+        ("http://127.9.9.9/x", "loopback"),
+        ("http://[::1]/x", "loopback"),
+        ("http://10.1.2.3/x", "private"),
+        ("http://172.16.0.1/x", "private"),
+        ("http://192.168.1.10/x", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://[fe80::1]/x", "link-local"),
+        ("http://[fd00::1]/x", "private"),
+        ("http://[::ffff:10.0.0.1]/x", "private"),
+        ("http://[::ffff:127.0.0.1]/x", "loopback"),
+        ("http://0.0.0.0/x", "unspecified"),
+        ("http://100.64.0.1/x", "non-public"),  # carrier-grade NAT
+        ("http://224.0.0.1/x", "multicast"),
+        # Spellings of 127.0.0.1 that getaddrinfo (and so yt-dlp) accept: resolved, then refused.
+        ("http://2130706433/x", "loopback"),
+        ("http://0x7f.1/x", "loopback"),
+        ("http://127.1/x", "loopback"),
+        ("http://0/x", "unspecified"),
+        ("http://localhost:5000/x", "loopback"),
+    ],
+)
 def test_non_public_addresses_are_refused(url, kind):
     with pytest.raises(UrlRejected, match=kind):
         check_url(url, STRICT)
 
 
 def test_a_name_is_judged_by_every_address_it_resolves_to():
-    resolver = fake_resolver({"cdn.example.com": ["93.184.215.14"],
-                              "sneaky.example.com": ["93.184.215.14", "10.0.0.5"],
-                              "v6.example.com": ["2606:4700::6810:84e5"]})
+    resolver = fake_resolver(
+        {
+            "cdn.example.com": ["93.184.215.14"],
+            "sneaky.example.com": ["93.184.215.14", "10.0.0.5"],
+            "v6.example.com": ["2606:4700::6810:84e5"],
+        }
+    )
     assert check_url("https://cdn.example.com/v.mp4", STRICT, resolver).download_url == "https://cdn.example.com/v.mp4"
     assert check_url("https://v6.example.com/v.mp4", STRICT, resolver)
     with pytest.raises(UrlRejected, match=r"sneaky.example.com \(10.0.0.5\): a private address"):

@@ -21,8 +21,9 @@ def test_doctor_passes_here_with_real_probes(tmp_path, monkeypatch, dagster_home
     monkeypatch.setenv("WANDR_STORAGE_URI", str(tmp_path / "store"))
     for name in ("WHISPER_MODEL", "OCR_DEVICE", "OCR_ENGINE", "WANDR_FRAME_DECODER", "WHISPER_DEVICE"):
         monkeypatch.delenv(name, raising=False)
-    completed = subprocess.run([sys.executable, "-m", "wandr_pipeline.cli", "doctor"], capture_output=True,
-                               text=True, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, "-m", "wandr_pipeline.cli", "doctor"], capture_output=True, text=True, timeout=300
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     lines = _lines(completed.stdout)
     assert lines["ffmpeg"].startswith("PASS") and "ffmpeg version" in lines["ffmpeg"]

@@ -26,8 +26,9 @@ def describe(defs) -> dict:
         out["assets"][key.to_user_string()] = {
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
             "partitions": node.partitions_def.name if node.partitions_def else None,
-            "backfill_policy": None if policy is None else {"type": str(policy.policy_type),
-                                                            "max": policy.max_partitions_per_run},
+            "backfill_policy": None
+            if policy is None
+            else {"type": str(policy.policy_type), "max": policy.max_partitions_per_run},
             "group": node.group_name,
             "kinds": sorted(node.kinds),
             "metadata": {k: str(getattr(v, "value", v)) for k, v in sorted(node.metadata.items())},
@@ -41,16 +42,24 @@ def describe(defs) -> dict:
     for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name):
         if job.name.startswith("__"):
             continue
-        out["jobs"][job.name] = {"tags": job.tags, "executor": job.executor_def.name,
-                                 "partitions": getattr(job.partitions_def, "name", None),
-                                 "assets": sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys)}
+        out["jobs"][job.name] = {
+            "tags": job.tags,
+            "executor": job.executor_def.name,
+            "partitions": getattr(job.partitions_def, "name", None),
+            "assets": sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys),
+        }
     for sensor in defs.sensors or []:
-        out["sensors"][sensor.name] = {"jobs": sorted(j.name for j in sensor.jobs),
-                                       "interval": sensor.minimum_interval_seconds,
-                                       "default_status": str(sensor.default_status)}
+        out["sensors"][sensor.name] = {
+            "jobs": sorted(j.name for j in sensor.jobs),
+            "interval": sensor.minimum_interval_seconds,
+            "default_status": str(sensor.default_status),
+        }
     for schedule in defs.schedules or []:
-        out["schedules"][schedule.name] = {"job": schedule.job_name, "cron": schedule.cron_schedule,
-                                           "default_status": str(schedule.default_status)}
+        out["schedules"][schedule.name] = {
+            "job": schedule.job_name,
+            "cron": schedule.cron_schedule,
+            "default_status": str(schedule.default_status),
+        }
     out["resources"] = sorted((defs.resources or {}).keys())
     return json.loads(json.dumps(out, sort_keys=True, default=str))
 

@@ -19,11 +19,19 @@ def test_cross_clip_batches_keep_each_clips_own_hints():
     from wandr_pipeline.media.captions import echoes_hints
 
     clips = {path.stem: decode_audio(str(path), sampling_rate=16_000) for path in sorted(SAMPLES.glob("*.mp4"))}
-    hints = {"lisbon_pasteis": {"hotwords": "Pasteis De Belem, Open 8AM - 11PM"},
-             "mexico_city_tacos": {"hotwords": "Tacos Al Pastor"}}  # kyoto_temples: none
+    hints = {
+        "lisbon_pasteis": {"hotwords": "Pasteis De Belem, Open 8AM - 11PM"},
+        "mexico_city_tacos": {"hotwords": "Tacos Al Pastor"},
+    }  # kyoto_temples: none
     transcriber = WhisperTranscriber(BUNDLED_MODEL, **KNOBS, batch_size=4, prefetch=2, cross_clip=True)
-    batched = dict(transcriber.transcribe_many([(name, name) for name in clips], load=lambda name: clips[name],
-                                               hints=hints, redo_without_hints=echoes_hints))
+    batched = dict(
+        transcriber.transcribe_many(
+            [(name, name) for name in clips],
+            load=lambda name: clips[name],
+            hints=hints,
+            redo_without_hints=echoes_hints,
+        )
+    )
     for name, audio in clips.items():
         alone = transcriber.transcribe(audio, **hints.get(name, {}))
         assert batched[name].text == alone.text, name
@@ -38,8 +46,13 @@ def test_a_transcript_that_echoes_its_hints_is_redone_without_them():
 
     audio = decode_audio(str(SAMPLES / "kyoto_temples.mp4"), sampling_rate=16_000)
     transcriber = WhisperTranscriber(BUNDLED_MODEL, **KNOBS, batch_size=8)
-    always = list(transcriber.transcribe_many([("k", "k")], load=lambda _: audio,
-                                              hints={"k": {"hotwords": "Fushimi Inari"}},
-                                              redo_without_hints=lambda text, hint: True))
+    always = list(
+        transcriber.transcribe_many(
+            [("k", "k")],
+            load=lambda _: audio,
+            hints={"k": {"hotwords": "Fushimi Inari"}},
+            redo_without_hints=lambda text, hint: True,
+        )
+    )
     plain = transcriber.transcribe(audio)
     assert always[0][1].hints is None and always[0][1].text == plain.text

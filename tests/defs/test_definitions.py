@@ -13,8 +13,16 @@ def test_definitions_shape():
     graph = defs.resolve_asset_graph()
     names = {key.to_user_string() for key in graph.get_all_asset_keys()}
     # url_lists: the ingested URL lists, an unpartitioned record asset (docs/INGESTION.md)
-    assert names == {"raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans",
-                     "video_documents", "url_lists"}
+    assert names == {
+        "raw_video",
+        "audio",
+        "transcript",
+        "sampled_frames",
+        "ocr_text",
+        "caption_spans",
+        "video_documents",
+        "url_lists",
+    }
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         if node.group_name != "videos":
@@ -27,9 +35,17 @@ def test_definitions_shape():
 
 def test_workspace_yaml_validates(dagster_home):
     completed = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "dagster") if (REPO / ".venv" / "bin" / "dagster").exists() else "dagster",
-         "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            str(REPO / ".venv" / "bin" / "dagster") if (REPO / ".venv" / "bin" / "dagster").exists() else "dagster",
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
 
@@ -43,7 +59,11 @@ def test_settings_read_environment(monkeypatch):
     monkeypatch.delenv("WANDR_STORAGE_URI", raising=False)
     monkeypatch.delenv("WANDR_FRAME_EVERY_N", raising=False)
     settings = Settings.from_env()
-    assert (settings.whisper_model, settings.frame_every_n, settings.storage_uri) == ("base.en", 15, "gs://my-bucket/wandr")
+    assert (settings.whisper_model, settings.frame_every_n, settings.storage_uri) == (
+        "base.en",
+        15,
+        "gs://my-bucket/wandr",
+    )
 
 
 def test_readme_documents_every_table_column():

@@ -25,16 +25,16 @@ from dagster import (
     instance_for_test,
 )
 
-from wandr_pipeline.lib.ingestion import read_rejections
-from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.defs.automation.downstream_batch_sensor import evaluate_downstream
 from wandr_pipeline.defs.ingestion.url_list_schedule import build_url_list_schedule, evaluate_scheduled_list
 from wandr_pipeline.defs.ingestion.url_list_sensor import evaluate_url_lists
 from wandr_pipeline.defs.jobs import build_jobs
-from wandr_pipeline.lib.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
-from wandr_pipeline.settings import Settings
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.lib.ingestion import read_rejections
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import load_submission
+from wandr_pipeline.lib.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from wandr_pipeline.settings import Settings
 
 LIST_TEXT = (
     "\ufeff# travel clips\r\n"
@@ -73,8 +73,13 @@ def disk_instance():
 def settings(tmp_path) -> Settings:
     (tmp_path / "lists").mkdir()
     return changed(
-        Settings.from_env(), storage_uri=str(tmp_path / "root"), url_list_dirs=(str(tmp_path / "lists"),),
-        partitions_per_run=2, ingest_max_videos_per_tick=100, ingest_tick_budget_s=20.0, batch_max_wait_s=60.0,
+        Settings.from_env(),
+        storage_uri=str(tmp_path / "root"),
+        url_list_dirs=(str(tmp_path / "lists"),),
+        partitions_per_run=2,
+        ingest_max_videos_per_tick=100,
+        ingest_tick_budget_s=20.0,
+        batch_max_wait_s=60.0,
     )
 
 
@@ -107,8 +112,13 @@ def materialize(instance: DagsterInstance, asset: str, keys) -> None:
 
 
 def active_run(instance: DagsterInstance, job: str, first: str, last: str, **extra) -> DagsterRun:
-    run = DagsterRun(job_name=job, run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED,
-                     tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last}, **extra)
+    run = DagsterRun(
+        job_name=job,
+        run_id=str(uuid.uuid4()),
+        status=DagsterRunStatus.STARTED,
+        tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
+        **extra,
+    )
     return instance.add_run(run)
 
 
@@ -124,15 +134,19 @@ def test_url_list_sensor_registers_videos_requests_batches_and_reports_rejection
     assert len(keys) == 4 and all(k.startswith("url-") for k in keys[2:])
     # Every key has its submission record (raw_video reads the URL from it).
     storage = Storage(settings.storage_uri)
-    assert load_submission(storage, GOOD_KEYS[0]).download_url == \
-        "https://www.tiktok.com/@traveller/video/7301234567890123456"
+    assert (
+        load_submission(storage, GOOD_KEYS[0]).download_url
+        == "https://www.tiktok.com/@traveller/video/7301234567890123456"
+    )
     # Runs of at most 2 adjacent partitions, in one SensorResult with the partition request.
     assert ranges(result) == [(keys[0], keys[1]), (keys[2], keys[3])]
     assert {r.job_name for r in result.run_requests} == {"ingest_videos"}
 
     rejected = read_rejections(storage).to_pylist()
-    assert [(r["line_number"], r["text"]) for r in rejected] == [(5, "not a url at all"),
-                                                                 (7, "ftp://example.com/video.mp4")]
+    assert [(r["line_number"], r["text"]) for r in rejected] == [
+        (5, "not a url at all"),
+        (7, "ftp://example.com/video.mp4"),
+    ]
     assert "whitespace" in rejected[0]["reason"] and "unsupported scheme" in rejected[1]["reason"]
     [event] = result.asset_events
     assert event.asset_key.to_user_string() == "url_lists"
@@ -282,8 +296,9 @@ def test_a_redownload_reruns_the_media_stages_then_the_rest(instance, settings):
         materialize(instance, asset, keys)
     materialize(instance, "raw_video", keys[1:3])  # e.g. a raw_video backfill from the UI
     result, _ = downstream(instance, settings)
-    assert [(r.job_name, r.tags[PARTITION_RANGE_START_TAG], r.tags[PARTITION_RANGE_END_TAG])
-            for r in result.run_requests] == [("extract_media", keys[1], keys[2])]
+    assert [
+        (r.job_name, r.tags[PARTITION_RANGE_START_TAG], r.tags[PARTITION_RANGE_END_TAG]) for r in result.run_requests
+    ] == [("extract_media", keys[1], keys[2])]
     materialize(instance, "audio", keys[1:3])
     materialize(instance, "sampled_frames", keys[1:3])
     result, _ = downstream(instance, settings)
@@ -298,21 +313,23 @@ def test_schedule_ingests_the_configured_list_once(disk_instance, settings, tmp_
     source = tmp_path / "scheduled.txt"
     source.write_text(LIST_TEXT, encoding="utf-8", newline="")
     settings = changed(settings, url_list_schedule_source=str(source), partitions_per_run=50)
-    when = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 
     # Through the schedule definition, as the daemon evaluates it (here without a scheduled time).
     schedule_def = build_url_list_schedule(settings, build_jobs(settings))
     requests = schedule_def.evaluate_tick(build_schedule_context(instance=instance)).run_requests
     assert {r.job_name for r in requests} == {"ingest_videos"}
     keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
-    assert len(keys) == 4 and [(r.tags[PARTITION_RANGE_START_TAG], r.tags[PARTITION_RANGE_END_TAG])
-                               for r in requests] == [(keys[0], keys[3])]
+    assert len(keys) == 4 and [
+        (r.tags[PARTITION_RANGE_START_TAG], r.tags[PARTITION_RANGE_END_TAG]) for r in requests
+    ] == [(keys[0], keys[3])]
     assert load_submission(Storage(settings.storage_uri), keys[0]) is not None
     assert len(read_rejections(Storage(settings.storage_uri))) == 2
 
     materialize(instance, "raw_video", keys)
     later = evaluate_scheduled_list(
-        build_schedule_context(instance=instance, scheduled_execution_time=when + dt.timedelta(hours=1)), settings)
+        build_schedule_context(instance=instance, scheduled_execution_time=when + dt.timedelta(hours=1)), settings
+    )
     assert isinstance(later, SkipReason)
     assert instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME) == keys
 
@@ -341,10 +358,10 @@ def gcs_root(monkeypatch):
 
 
 def test_url_list_sensor_watches_a_gcs_prefix(instance, settings, gcs_root):
-    settings = changed(settings, storage_uri=gcs_root.root_uri,
-                                   url_list_dirs=(f"{gcs_root.root_uri}/url_lists",))
-    gcs_root.write_bytes("url_lists/monday.txt", b"https://example.com/v/1.mp4\n../samples/kyoto_temples.mp4\n"
-                                                 b"bad line here\n")
+    settings = changed(settings, storage_uri=gcs_root.root_uri, url_list_dirs=(f"{gcs_root.root_uri}/url_lists",))
+    gcs_root.write_bytes(
+        "url_lists/monday.txt", b"https://example.com/v/1.mp4\n../samples/kyoto_temples.mp4\nbad line here\n"
+    )
     gcs_root.write_bytes("url_lists/.upload.txt.part", b"https://example.com/v/9.mp4\n")
     result, cursor = tick(instance, settings, None)
     keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)

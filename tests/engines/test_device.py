@@ -100,8 +100,11 @@ def test_ocr_engine_built_for_cuda_still_reads_where_only_cpu_exists(monkeypatch
     monkeypatch.setattr(device, "ctranslate2_cuda_devices", lambda: 1)
     clip = next(item for item in manifest if item["file"].startswith("kyoto"))
     caption = clip["captions"][0]
-    frame = next(f for f in sample_frames(SAMPLES / clip["file"], every_n_frames=15, max_long_side=960)
-                 if caption["start_s"] + 0.3 < f.timestamp_s < caption["end_s"] - 0.3)
+    frame = next(
+        f
+        for f in sample_frames(SAMPLES / clip["file"], every_n_frames=15, max_long_side=960)
+        if caption["start_s"] + 0.3 < f.timestamp_s < caption["end_s"] - 0.3
+    )
     engine = OcrResource(device="auto", min_confidence=0.5).get_engine()
     assert engine.use_cuda is True
     [boxes] = engine.read([frame.image])

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
+from tests.support.paths import REPO
 from wandr_pipeline.api.health import HealthChecker
 from wandr_pipeline.cli.doctor import doctor_checks
 from wandr_pipeline.engines import readiness
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.settings import Settings
-from tests.support.paths import REPO
 
 
 class _Instance:
@@ -75,8 +75,10 @@ def test_a_crash_is_a_fail_with_its_reason_and_a_warning_is_still_healthy(tmp_pa
     doctor, health = _both(_settings(storage_uri=str(tmp_path)))
     assert (doctor["whisper"].status, doctor["whisper"].detail) == ("FAIL", "RuntimeError: model cache unreadable")
     assert doctor["ocr"].status == "WARN"
-    assert health["models"] == {"ok": False, "detail": "whisper: RuntimeError: model cache unreadable; "
-                                                       "ocr: slow OCR here"}
+    assert health["models"] == {
+        "ok": False,
+        "detail": "whisper: RuntimeError: model cache unreadable; ocr: slow OCR here",
+    }
 
     monkeypatch.setattr(readiness, "check_whisper", lambda settings, **mode: (readiness.PASS, "fine"))
     checker = HealthChecker(_settings(storage_uri=str(tmp_path)), Storage(str(tmp_path)), _Instance)
@@ -88,8 +90,9 @@ def test_health_finds_the_models_and_the_doctor_also_picks_devices(tmp_path):
     assert health["models"]["ok"] is True and "(not loaded)" in health["models"]["detail"]
     whisper_for_health = health["models"]["detail"].split("; ocr: ")[0]
     assert " on cpu/" not in whisper_for_health and " on cuda/" not in whisper_for_health
-    assert doctor["whisper"].status == "PASS" and (" on cpu/" in doctor["whisper"].detail
-                                                   or " on cuda/" in doctor["whisper"].detail)
+    assert doctor["whisper"].status == "PASS" and (
+        " on cpu/" in doctor["whisper"].detail or " on cuda/" in doctor["whisper"].detail
+    )
 
 
 def test_unknown_checks_and_a_missing_instance_factory_are_caller_errors():
@@ -101,7 +104,13 @@ def test_unknown_checks_and_a_missing_instance_factory_are_caller_errors():
 
 def test_the_module_never_imports_dagster():
     probe = "import sys, wandr_pipeline.engines.readiness; print(sorted(m for m in sys.modules if 'dagster' in m))"
-    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
-                               cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"

@@ -18,11 +18,10 @@ from wandr_pipeline.engines.vision import (  # noqa: E402
     RateLimiter,
     VisionImageError,
     VisionOcrEngine,
-    VisionRequestError,
     VisionOptions,
+    VisionRequestError,
     fit_for_ocr,
 )
-
 
 BITS = 10
 
@@ -35,7 +34,7 @@ def coded_image(number: int, width: int = 640, height: int = 360) -> np.ndarray:
         # a black start band and a white end band frame the bits
         black = bit == 0 or (0 < bit <= BITS and number >> (bit - 1) & 1)
         if black:
-            image[:, int(bit * band):int((bit + 1) * band)] = 0
+            image[:, int(bit * band) : int((bit + 1) * band)] = 0
     return image
 
 
@@ -73,13 +72,26 @@ def fake(vision):
 
 
 def engine_for(fake: FakeVision, retries: list | None = None, **overrides) -> VisionOcrEngine:
-    options = dict(api_endpoint=fake.endpoint, transport="rest", max_concurrent_requests=4, images_per_minute=1800,
-                   requests_per_minute=1800, attempts=5, base_delay_s=0.05, max_delay_s=0.2, timeout_s=10.0,
-                   max_long_side=1024, max_short_side=768, min_confidence=0.0, language_hints=())
+    options = dict(
+        api_endpoint=fake.endpoint,
+        transport="rest",
+        max_concurrent_requests=4,
+        images_per_minute=1800,
+        requests_per_minute=1800,
+        attempts=5,
+        base_delay_s=0.05,
+        max_delay_s=0.2,
+        timeout_s=10.0,
+        max_long_side=1024,
+        max_short_side=768,
+        min_confidence=0.0,
+        language_hints=(),
+    )
     options.update(overrides)
-    return VisionOcrEngine(VisionOptions(**options),
-                           on_retry=(lambda attempt, exc, delay: retries.append((attempt, exc, delay)))
-                           if retries is not None else None)
+    return VisionOcrEngine(
+        VisionOptions(**options),
+        on_retry=(lambda attempt, exc, delay: retries.append((attempt, exc, delay))) if retries is not None else None,
+    )
 
 
 def test_normal_batch_reads_every_frame_in_parallel_requests_of_at_most_16(fake):
@@ -145,7 +157,7 @@ def test_500_storm_exhausts_retries_and_fails_only_its_request(fake):
     assert [b.text for b in results[2]] == ["CAFE 3"]
     storm_calls = [c for c in fake.calls if c.images[0].shape[1] == 800]
     assert len(storm_calls) == 3 and len(retries) == 2
-    assert [delay <= 0.05 * 2 ** i for i, (_, _, delay) in enumerate(retries)] == [True, True]
+    assert [delay <= 0.05 * 2**i for i, (_, _, delay) in enumerate(retries)] == [True, True]
 
 
 def test_malformed_response_fails_that_request_without_raising(fake):
@@ -199,6 +211,12 @@ def test_environment_selects_and_configures_the_google_engine(monkeypatch):
     engine = build_resources(Settings.from_env())["ocr"].get_engine()
     assert isinstance(engine, VisionOcrEngine) and engine.name == "google-vision"
     s = engine.options
-    assert (s.api_endpoint, s.max_concurrent_requests, s.images_per_minute, s.attempts, s.timeout_s,
-            s.language_hints) == ("http://127.0.0.1:9", 7, 450, 3, 12.5, ("en", "ja"))
+    assert (
+        s.api_endpoint,
+        s.max_concurrent_requests,
+        s.images_per_minute,
+        s.attempts,
+        s.timeout_s,
+        s.language_hints,
+    ) == ("http://127.0.0.1:9", 7, 450, 3, 12.5, ("en", "ja"))
     assert engine.preferred_batch == 16 * 7

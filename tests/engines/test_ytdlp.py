@@ -20,23 +20,34 @@ def test_404_is_a_permanent_readable_failure(tmp_path, http_server):
         download_post(http_server.url("missing.mp4"), tmp_path, download_options())
 
 
-@pytest.mark.parametrize("message, kind", [
-    ("[generic] x: Unable to download webpage: HTTP Error 404: Not Found", PermanentError),
-    ("[TikTok] 123: This post is private", PermanentError),
-    ("[Instagram] abc: Requested content is not available, rate-limit reached or login required", TransientError),
-    ("Unable to download webpage: HTTP Error 429: Too Many Requests", TransientError),
-    ("Unable to download webpage: HTTP Error 503: Service Unavailable", TransientError),
-    ("Unable to download webpage: The read operation timed out", TransientError),
-    ("[TikTok] 123: Your IP address is blocked from accessing this post", PermanentError),
-])
+@pytest.mark.parametrize(
+    "message, kind",
+    [
+        ("[generic] x: Unable to download webpage: HTTP Error 404: Not Found", PermanentError),
+        ("[TikTok] 123: This post is private", PermanentError),
+        ("[Instagram] abc: Requested content is not available, rate-limit reached or login required", TransientError),
+        ("Unable to download webpage: HTTP Error 429: Too Many Requests", TransientError),
+        ("Unable to download webpage: HTTP Error 503: Service Unavailable", TransientError),
+        ("Unable to download webpage: The read operation timed out", TransientError),
+        ("[TikTok] 123: Your IP address is blocked from accessing this post", PermanentError),
+    ],
+)
 def test_classification(message, kind):
     assert classify_download_error(message) is kind
 
 
 def test_post_metadata_from_info_dict():
-    info = {"id": 7301234567890123456, "title": "Lisbon in 30s", "uploader": "travel.girl", "uploader_id": "123",
-            "description": "Best #pasteis in #Lisbon 🇵🇹 #lisbon", "tags": ["travel"], "upload_date": "20240131",
-            "duration": 31.5, "fps": 30}
+    info = {
+        "id": 7301234567890123456,
+        "title": "Lisbon in 30s",
+        "uploader": "travel.girl",
+        "uploader_id": "123",
+        "description": "Best #pasteis in #Lisbon 🇵🇹 #lisbon",
+        "tags": ["travel"],
+        "upload_date": "20240131",
+        "duration": 31.5,
+        "fps": 30,
+    }
     meta = post_metadata(info)
     assert meta["post_id"] == "7301234567890123456"
     assert meta["hashtags"] == ["pasteis", "Lisbon", "travel"]

@@ -14,15 +14,15 @@ import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, instance_for_test
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-
-from wandr_pipeline.lib.tags import COMPUTE_TAG, GPU, GPU_RESOURCE, GKE_ACCELERATOR_LABEL
 
 from tests.support.paths import REPO
 from wandr_pipeline.definitions import build_definitions
+from wandr_pipeline.lib.tags import COMPUTE_TAG, GKE_ACCELERATOR_LABEL, GPU, GPU_RESOURCE
 from wandr_pipeline.settings import Settings
+
 DEPLOY = REPO / "deploy"
 LOCATION = "wandr_pipeline"
 
@@ -42,8 +42,13 @@ def workspace(instance):
         yield process_context.create_request_context().get_code_location(LOCATION)
 
 
-def _make_run(instance: DagsterInstance, location, job_name: str, asset_names: list[str] | None = None,
-              extra_tags: dict | None = None):
+def _make_run(
+    instance: DagsterInstance,
+    location,
+    job_name: str,
+    asset_names: list[str] | None = None,
+    extra_tags: dict | None = None,
+):
     defs = build_definitions(Settings.from_env())
 
     repo = location.get_repository("__repository__")
@@ -56,9 +61,12 @@ def _make_run(instance: DagsterInstance, location, job_name: str, asset_names: l
 
     plan = create_execution_plan(job_def, run_config={}, instance_ref=None)
     return instance.create_run_for_job(
-        job_def=job_def, execution_plan=plan, tags={**job_def.tags, **(extra_tags or {})},
+        job_def=job_def,
+        execution_plan=plan,
+        tags={**job_def.tags, **(extra_tags or {})},
         asset_selection=asset_selection,
-        remote_job_origin=remote_job.get_remote_origin(), job_code_origin=remote_job.get_python_origin(),
+        remote_job_origin=remote_job.get_remote_origin(),
+        job_code_origin=remote_job.get_python_origin(),
     )
 
 
@@ -76,12 +84,18 @@ def _deploy_launcher_config(tmp_path: Path) -> dict:
     config = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["run_launcher"]
     assert config["class"] == "GpuRoutingK8sRunLauncher"
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-        "users": [{"name": "test", "user": {"token": "x"}}],
-    }))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "test",
+                "clusters": [{"name": "test", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+                "users": [{"name": "test", "user": {"token": "x"}}],
+            }
+        )
+    )
     values = dict(config["config"])
     values.update(load_incluster_config=False, kubeconfig_file=str(kubeconfig))
     return values
@@ -242,13 +256,17 @@ def test_cloud_run_gpu_run_goes_to_the_l4_job(instance, workspace, cloud_run_lau
     assert tags["wandr/cloud_run_job"] == "wandr_pipeline@gpu"
     # terminate() must cancel the execution under the GPU job, where it lives.
     cancelled = []
-    cloud_run_launcher.executions_client = SimpleNamespace(cancel_execution=lambda request: cancelled.append(request.name))
+    cloud_run_launcher.executions_client = SimpleNamespace(
+        cancel_execution=lambda request: cancelled.append(request.name)
+    )
     assert cloud_run_launcher.terminate(run.run_id)
     assert cancelled == [f"{request.name}/executions/{tags['cloud_run_job_execution_id']}"]
 
 
 def test_cloud_run_cpu_run_goes_to_the_cpu_job(instance, workspace, cloud_run_launcher):
-    request, container, template = _launch_cloud_run(cloud_run_launcher, _make_run(instance, workspace, "ingest_videos"))
+    request, container, template = _launch_cloud_run(
+        cloud_run_launcher, _make_run(instance, workspace, "ingest_videos")
+    )
     assert request.name.endswith("/jobs/wandr-worker")
     assert GPU_RESOURCE not in container["resources"].get("limits", {})
     assert "nodeSelector" not in template["spec"]["template"]["spec"]
@@ -259,7 +277,10 @@ def test_helm_values_render_the_same_instance_as_deploy_dagster_yaml():
     instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
     values = yaml.safe_load((DEPLOY / "k8s" / "values.yaml").read_text())
     custom = values["runLauncher"]["config"]["customRunLauncher"]
-    assert (custom["module"], custom["class"]) == (instance["run_launcher"]["module"], instance["run_launcher"]["class"])
+    assert (custom["module"], custom["class"]) == (
+        instance["run_launcher"]["module"],
+        instance["run_launcher"]["class"],
+    )
     expected = {k: v for k, v in instance["run_launcher"]["config"].items() if k != "job_image"}
     assert custom["config"] == expected
     coordinator = values["dagsterDaemon"]["runCoordinator"]

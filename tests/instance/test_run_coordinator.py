@@ -13,8 +13,10 @@ from wandr_pipeline.instance.run_coordinator import OpTagRunCoordinator, tags_fr
 COORDINATOR = {
     "module": "wandr_pipeline.instance.run_coordinator",
     "class": "OpTagRunCoordinator",
-    "config": {"max_concurrent_runs": 4,
-               "tag_concurrency_limits": [{"key": "wandr/compute", "value": "gpu", "limit": 1}]},
+    "config": {
+        "max_concurrent_runs": 4,
+        "tag_concurrency_limits": [{"key": "wandr/compute", "value": "gpu", "limit": 1}],
+    },
 }
 
 
@@ -45,8 +47,12 @@ def cpu_only():
 
 def submit(instance, job_def, tags=None, step_keys=None):
     plan = create_execution_plan(job_def, step_keys_to_execute=step_keys) if step_keys else None
-    origin = RemoteJobOrigin(RemoteRepositoryOrigin(
-        InProcessCodeLocationOrigin(LoadableTargetOrigin(python_file=__file__)), "__repository__"), job_def.name)
+    origin = RemoteJobOrigin(
+        RemoteRepositoryOrigin(
+            InProcessCodeLocationOrigin(LoadableTargetOrigin(python_file=__file__)), "__repository__"
+        ),
+        job_def.name,
+    )
     run = instance.create_run_for_job(job_def, execution_plan=plan, tags=tags or {}, remote_job_origin=origin)
     instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None))  # type: ignore[arg-type]
     return instance.get_run_by_id(run.run_id)
@@ -66,17 +72,22 @@ def test_runs_get_the_compute_tag_of_their_steps():
 
 
 def test_the_coordinator_keeps_the_queue_settings():
-    with instance_for_test(overrides={"run_coordinator": {
-            **COORDINATOR, "config": {**COORDINATOR["config"], "propagate_op_tags": ["team"]}}}) as instance:
+    with instance_for_test(
+        overrides={
+            "run_coordinator": {**COORDINATOR, "config": {**COORDINATOR["config"], "propagate_op_tags": ["team"]}}
+        }
+    ) as instance:
         coordinator = instance.run_coordinator
         assert coordinator.get_run_queue_config().max_concurrent_runs == 4
         assert coordinator.get_run_queue_config().tag_concurrency_limits == [
-            {"key": "wandr/compute", "value": "gpu", "limit": 1}]
+            {"key": "wandr/compute", "value": "gpu", "limit": 1}
+        ]
         assert coordinator._propagate_op_tags == ("team",)
 
 
 def test_tags_from_steps():
-    assert tags_from_steps([{"wandr/compute": "cpu"}, None, {"wandr/compute": "gpu"}], ["wandr/compute"], {}) \
-        == {"wandr/compute": "gpu"}
+    assert tags_from_steps([{"wandr/compute": "cpu"}, None, {"wandr/compute": "gpu"}], ["wandr/compute"], {}) == {
+        "wandr/compute": "gpu"
+    }
     assert tags_from_steps([{"other": "x"}], ["wandr/compute"], {}) == {}
     assert tags_from_steps([{"wandr/compute": "gpu"}], ["wandr/compute"], {"wandr/compute": "cpu"}) == {}

@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
-from tests.support.paths import REPO
 from tests.support.corpus_media import build_corpus_media
 from tests.support.fault_server import FaultServer
+from tests.support.paths import REPO
 from wandr_pipeline.lib.schemas import TABLES
 from wandr_pipeline.lib.urls import parse_video_url
 
@@ -65,28 +65,68 @@ CASES = [
     Case("ip-blocked", "extractor/ip-blocked", "failed", r"IP address is blocked from accessing this post$"),
     Case("rate-limited", "extractor/rate-limit", "failed", rf"rate-limit.*\({TRANSIENT}\)"),
     Case("geo-restricted", "extractor/geo", "failed", r"not available from your location"),
-    Case("photo-slideshow", "extractor/photo-slideshow/slideshow.m4a", "ok", later={
-        "audio": ("ok", None), "transcript_segments": ("ok", None),
-        "frames": ("skipped", r"no video stream \(audio-only post"), "ocr_text": ("skipped", r"no video stream")}),
-    Case("no-audio-stream", "media/no_audio.mp4", "ok", later={
-        "audio": ("skipped", r"no audio stream"), "transcript_segments": ("skipped", r"no audio stream"),
-        "frames": ("ok", None)}),
-    Case("silent-audio", "media/silent.mp4", "ok", later={
-        "audio": ("ok", None), "transcript_segments": ("empty", r"no speech")}),
+    Case(
+        "photo-slideshow",
+        "extractor/photo-slideshow/slideshow.m4a",
+        "ok",
+        later={
+            "audio": ("ok", None),
+            "transcript_segments": ("ok", None),
+            "frames": ("skipped", r"no video stream \(audio-only post"),
+            "ocr_text": ("skipped", r"no video stream"),
+        },
+    ),
+    Case(
+        "no-audio-stream",
+        "media/no_audio.mp4",
+        "ok",
+        later={
+            "audio": ("skipped", r"no audio stream"),
+            "transcript_segments": ("skipped", r"no audio stream"),
+            "frames": ("ok", None),
+        },
+    ),
+    Case(
+        "silent-audio",
+        "media/silent.mp4",
+        "ok",
+        later={"audio": ("ok", None), "transcript_segments": ("empty", r"no speech")},
+    ),
     Case("zero-byte-file", "media/empty.mp4", "failed", r"empty file \(0 bytes\)"),
     Case("truncated-mp4", "media/truncated.mp4", "failed", r"MP4 file is cut short.*index \(moov\) is missing"),
-    Case("corrupt-frames", "media/corrupt.mp4", "ok", later={
-        "audio": ("ok", None), "transcript_segments": ("ok", None), "frames": ("ok", None)}),
-    Case("over-duration-limit", "media/long.mp4", "failed", r"25 s long, over the 20 s limit \(WANDR_MAX_VIDEO_DURATION_S\)"),
-    Case("over-duration-reported", "extractor/long-post/never-fetched.mp4", "failed", r"3600 s long, over the 20 s limit"),
+    Case(
+        "corrupt-frames",
+        "media/corrupt.mp4",
+        "ok",
+        later={"audio": ("ok", None), "transcript_segments": ("ok", None), "frames": ("ok", None)},
+    ),
+    Case(
+        "over-duration-limit",
+        "media/long.mp4",
+        "failed",
+        r"25 s long, over the 20 s limit \(WANDR_MAX_VIDEO_DURATION_S\)",
+    ),
+    Case(
+        "over-duration-reported", "extractor/long-post/never-fetched.mp4", "failed", r"3600 s long, over the 20 s limit"
+    ),
     Case("over-size-limit", "media/big.mp4", "failed", r"2\.3 MB, over the 1 MB limit \(WANDR_MAX_VIDEO_MB\)"),
-    Case("variable-frame-rate", "media/vfr.mp4", "ok", later={"frames": ("ok", None), "transcript_segments": ("ok", None)}),
+    Case(
+        "variable-frame-rate",
+        "media/vfr.mp4",
+        "ok",
+        later={"frames": ("ok", None), "transcript_segments": ("ok", None)},
+    ),
     Case("rotated", "media/rotated.mp4", "ok", later={"ocr_text": ("ok", None)}),
     Case("odd-metadata", "extractor/odd-metadata/silent.mp4", "ok"),
     Case("hostile-names", "extractor/evil-names/silent.mp4", "ok"),
     Case("five-spellings", "media/lisbon.mp4", "ok"),
     Case("signed-url", f"media/silent.mp4?token={SECRETS['token']}", "ok"),
-    Case("signed-url-error", f"page/private?X-Goog-Signature={SECRETS['signature']}", "failed", r"Unsupported URL.*REDACTED"),
+    Case(
+        "signed-url-error",
+        f"page/private?X-Goog-Signature={SECRETS['signature']}",
+        "failed",
+        r"Unsupported URL.*REDACTED",
+    ),
     Case("local-file-inside-roots", "LOCAL_INSIDE", "ok"),
 ]
 # Lines that never become videos: each must be reported with its reason (stdout and url_list_rejections).
@@ -110,14 +150,20 @@ def _line(case: Case, server: FaultServer, inside: Path) -> str:
 
 def _five_spellings(server: FaultServer) -> list[str]:
     url = server.url("media/lisbon.mp4")
-    return [url, url.replace("http://", "HTTP://") + "?utm_source=tiktok&utm_medium=share",
-            url + "#t=3", url.replace("/media/", "//media/") + "/", url + "?si=Ab12&igshid=xyz"]
+    return [
+        url,
+        url.replace("http://", "HTTP://") + "?utm_source=tiktok&utm_medium=share",
+        url + "#t=3",
+        url.replace("/media/", "//media/") + "/",
+        url + "?si=Ab12&igshid=xyz",
+    ]
 
 
 def _run_cli(url_list: Path, env: dict) -> subprocess.CompletedProcess:
     cli = Path(sys.executable).with_name("wandr-pipeline")
-    return subprocess.run([str(cli), "run", str(url_list)], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(
+        [str(cli), "run", str(url_list)], env=env, cwd=REPO, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +176,7 @@ def corpus(tmp_path_factory, ffmpeg):
     inside.write_bytes((media / "silent.mp4").read_bytes())
     (allowed / "escape.mp4").symlink_to(media / "kyoto.mp4")  # inside the root, pointing out of it
     cookies = root / f"{SECRETS['cookie_file']}.txt"
-    cookies.write_text("# Netscape HTTP Cookie File\n"
-                       f"127.0.0.1\tFALSE\t/\tFALSE\t0\tsessionid\t{SECRETS['cookie']}\n")
+    cookies.write_text(f"# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsessionid\t{SECRETS['cookie']}\n")
     cookies.chmod(0o400)  # a read-only secret mount: yt-dlp must not try to write it back
     cookies_before = cookies.read_bytes()
     home = root / "dagster_home"
@@ -139,15 +184,35 @@ def corpus(tmp_path_factory, ffmpeg):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     server = FaultServer(media)
     env = {
-        **os.environ, "DAGSTER_HOME": str(home), "WANDR_STORAGE_URI": str(root / "storage"),
-        "WANDR_DOWNLOAD_ATTEMPTS": "2", "WANDR_DOWNLOAD_BACKOFF_S": "0.2", "WANDR_DOWNLOAD_TIMEOUT_S": "2",
-        "WANDR_MAX_VIDEO_DURATION_S": "20", "WANDR_MAX_VIDEO_MB": "1", "WANDR_LOCAL_INPUT_ROOTS": str(allowed),
-        "YTDLP_COOKIES_FILE": str(cookies), "WANDR_PARTITIONS_PER_RUN": "100", "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "support" / "ytdlp_plugins"), os.environ.get("PYTHONPATH", "")]),
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "WANDR_STORAGE_URI": str(root / "storage"),
+        "WANDR_DOWNLOAD_ATTEMPTS": "2",
+        "WANDR_DOWNLOAD_BACKOFF_S": "0.2",
+        "WANDR_DOWNLOAD_TIMEOUT_S": "2",
+        "WANDR_MAX_VIDEO_DURATION_S": "20",
+        "WANDR_MAX_VIDEO_MB": "1",
+        "WANDR_LOCAL_INPUT_ROOTS": str(allowed),
+        "YTDLP_COOKIES_FILE": str(cookies),
+        "WANDR_PARTITIONS_PER_RUN": "100",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join(
+            [str(REPO / "tests" / "support" / "ytdlp_plugins"), os.environ.get("PYTHONPATH", "")]
+        ),
     }
-    lines = ["# the bad-input corpus", "", "   ", "not-a-url", "javascript:alert(1)", "ftp://example.com/clip.mp4",
-             "https://", "https://a.example/x https://b.example/y", "file:///etc/hostname", "allowed/escape.mp4",
-             f"http://user:{SECRETS['password']}@127.0.0.1:{server.port}/media/kyoto.mp4"]
+    lines = [
+        "# the bad-input corpus",
+        "",
+        "   ",
+        "not-a-url",
+        "javascript:alert(1)",
+        "ftp://example.com/clip.mp4",
+        "https://",
+        "https://a.example/x https://b.example/y",
+        "file:///etc/hostname",
+        "allowed/escape.mp4",
+        f"http://user:{SECRETS['password']}@127.0.0.1:{server.port}/media/kyoto.mp4",
+    ]
     for case in CASES:
         lines.append(_line(case, server, inside))
         if case.name == "five-spellings":
@@ -158,9 +223,16 @@ def corpus(tmp_path_factory, ffmpeg):
         completed = _run_cli(url_list, env)
         storage = root / "storage"
         yield {
-            "completed": completed, "storage": storage, "home": home, "server": server, "root": root,
+            "completed": completed,
+            "storage": storage,
+            "home": home,
+            "server": server,
+            "root": root,
             "keys": {case.name: parse_video_url(_line(case, server, inside)).video_key for case in CASES},
-            "cookies": cookies, "cookies_before": cookies_before, "env": env, "media": media,
+            "cookies": cookies,
+            "cookies_before": cookies_before,
+            "env": env,
+            "media": media,
         }
     finally:
         server.close()
@@ -223,8 +295,11 @@ def test_rejected_lines_are_reported_with_reasons(corpus):
     rejections = pd.read_parquet(corpus["storage"] / "warehouse" / "url_list_rejections")
     assert len(rejections) == len(REJECTED)
     for what, (text, reason) in REJECTED.items():
-        printed = [line for line in stdout.splitlines()
-                   if line.startswith("rejected line") and re.search(text.strip("^$"), line)]
+        printed = [
+            line
+            for line in stdout.splitlines()
+            if line.startswith("rejected line") and re.search(text.strip("^$"), line)
+        ]
         assert printed and re.search(reason, printed[0]), (what, printed)
         stored = rejections[rejections.text.str.contains(text)]
         assert len(stored) == 1 and re.search(reason, stored.iloc[0].reason), (what, stored)
@@ -278,9 +353,9 @@ def test_corrupt_packets_do_not_stop_the_video(corpus):
 
 def test_odd_metadata_is_stored_as_valid_text(corpus):
     video = _row(corpus, "videos", "odd-metadata")
-    assert video.title.startswith("Lisbon \U0001F1F5\U0001F1F9 café") and "\U0001F600" in video.title
+    assert video.title.startswith("Lisbon \U0001f1f5\U0001f1f9 café") and "\U0001f600" in video.title
     assert "\ufffd" in video.description and "\x00" not in video.description and "\x07" not in video.description
-    assert list(video.hashtags) == ["lisbon", "\u65c5\u884c", "café", "\U0001F600"]
+    assert list(video.hashtags) == ["lisbon", "\u65c5\u884c", "café", "\U0001f600"]
     assert video.uploader == "JosÃ©"  # stored as sent; fixing mojibake is not ours to guess
 
 
@@ -303,8 +378,9 @@ def test_every_table_reads_whole_with_pandas_and_duckdb(corpus):
         frame = _table(storage, table)
         assert set(frame.video_key) == set(corpus["keys"].values()), table
         assert set(frame.status) <= {"ok", "empty", "skipped", "failed"}
-        count = duckdb.sql(f"SELECT count(*) FROM read_parquet('{storage}/warehouse/{table}/*/*.parquet', "
-                           "hive_partitioning=true)").fetchall()[0][0]
+        count = duckdb.sql(
+            f"SELECT count(*) FROM read_parquet('{storage}/warehouse/{table}/*/*.parquet', hive_partitioning=true)"
+        ).fetchall()[0][0]
         assert count == len(frame)
 
 
@@ -355,6 +431,7 @@ def test_credentials_and_cookies_never_reach_logs_tables_or_metadata(corpus):
 
 # -- remote-only downloads ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def remote_only(corpus):
     server, root = corpus["server"], corpus["root"]
@@ -370,12 +447,20 @@ def remote_only(corpus):
     }
     url_list = root / "remote-only.txt"
     url_list.write_text("\n".join(lines.values()) + "\n")
-    env = {**corpus["env"], "WANDR_REMOTE_ONLY": "true", "WANDR_DOWNLOAD_ALLOWED_NETWORKS": "localhost",
-           "WANDR_STORAGE_URI": str(root / "storage-remote-only")}
+    env = {
+        **corpus["env"],
+        "WANDR_REMOTE_ONLY": "true",
+        "WANDR_DOWNLOAD_ALLOWED_NETWORKS": "localhost",
+        "WANDR_STORAGE_URI": str(root / "storage-remote-only"),
+    }
     before = len(server.requests)
     completed = _run_cli(url_list, env)
-    return {"completed": completed, "storage": root / "storage-remote-only", "lines": lines,
-            "requests": server.requests[before:]}
+    return {
+        "completed": completed,
+        "storage": root / "storage-remote-only",
+        "lines": lines,
+        "requests": server.requests[before:],
+    }
 
 
 def test_remote_only_refuses_loopback_private_and_local_sources(remote_only):
@@ -384,7 +469,9 @@ def test_remote_only_refuses_loopback_private_and_local_sources(remote_only):
     videos = _table(remote_only["storage"], "videos").set_index("video_key")
     keys = {name: parse_video_url(url).video_key for name, url in remote_only["lines"].items() if name != "local file"}
     expected = {
-        "loopback literal": r"refusing to download from 127\.0\.0\.1: a loopback address .*WANDR_DOWNLOAD_ALLOWED_NETWORKS",
+        "loopback literal": (
+            r"refusing to download from 127\.0\.0\.1: a loopback address .*WANDR_DOWNLOAD_ALLOWED_NETWORKS"
+        ),
         "IPv6 loopback": r"refusing to download from ::1: a loopback address",
         "private address": r"refusing to download from 10\.20\.30\.40: a private address",
         "metadata server": r"refusing to download from 169\.254\.169\.254: a link-local address",
@@ -397,7 +484,9 @@ def test_remote_only_refuses_loopback_private_and_local_sources(remote_only):
     # Only the allowed host was contacted: the redirect's target was never fetched.
     targets = [target for target, _ in remote_only["requests"]]
     assert "/media/no_audio.mp4" not in targets and "/redirect/media/no_audio.mp4" in targets
-    assert re.search(r"rejected line 7: .*inside\.mp4'?: local files are not allowed", completed.stdout), completed.stdout
+    assert re.search(r"rejected line 7: .*inside\.mp4'?: local files are not allowed", completed.stdout), (
+        completed.stdout
+    )
 
 
 def test_reliability_doc_lists_every_case_with_its_outcome():
@@ -413,6 +502,13 @@ def test_reliability_doc_lists_every_case_with_its_outcome():
         assert rows[case.name][2].startswith(case.status), (case.name, rows[case.name][2])
     for name in REJECTED:
         assert name in rows, f"docs/RELIABILITY.md has no row for rejected line {name!r}"
-    for name in ("loopback literal", "IPv6 loopback", "private address", "metadata server", "allowed host",
-                 "redirect inward", "local file"):
+    for name in (
+        "loopback literal",
+        "IPv6 loopback",
+        "private address",
+        "metadata server",
+        "allowed host",
+        "redirect inward",
+        "local file",
+    ):
         assert name in rows, f"docs/RELIABILITY.md has no row for remote-only case {name!r}"

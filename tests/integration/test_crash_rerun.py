@@ -55,6 +55,7 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 
 # -- fast: the pieces ------------------------------------------------------------------------------
 
+
 def test_process_liveness():
     me = ProcessId.current()
     assert pid_is_alive(me.pid, me.start_ticks) and not me.is_dead()
@@ -87,8 +88,9 @@ def test_killed_write_leftovers_are_hidden_from_readers_and_removed_by_the_next_
 
     frame = pd.read_parquet(tmp_path / "warehouse" / "videos")
     assert list(frame.title) == ["first"] and list(frame.video_key.astype(str)) == ["k1"]
-    counted = duckdb.sql(f"select count(*) from read_parquet('{tmp_path}/warehouse/videos/*/*.parquet', "
-                         "hive_partitioning=true)").fetchall()[0][0]
+    counted = duckdb.sql(
+        f"select count(*) from read_parquet('{tmp_path}/warehouse/videos/*/*.parquet', hive_partitioning=true)"
+    ).fetchall()[0][0]
     assert counted == 1
 
     storage.write_partition("videos", "k1", row("second"))
@@ -104,18 +106,39 @@ def test_finished_videos_are_those_with_a_document_and_a_download_that_did_not_f
     storage = Storage(str(tmp_path))
 
     def write(key, video_status, document):
-        storage.write_partition("videos", key, to_table(VIDEOS, [status_row(
-            VIDEOS, video_status, None if video_status == "ok" else "HTTP Error 503", source_url="http://x")]))
+        storage.write_partition(
+            "videos",
+            key,
+            to_table(
+                VIDEOS,
+                [
+                    status_row(
+                        VIDEOS, video_status, None if video_status == "ok" else "HTTP Error 503", source_url="http://x"
+                    )
+                ],
+            ),
+        )
         if document:
-            storage.write_partition("video_documents", key, to_table(VIDEO_DOCUMENTS, [status_row(
-                VIDEO_DOCUMENTS, "ok" if video_status == "ok" else "failed", None, source_url="http://x")]))
+            storage.write_partition(
+                "video_documents",
+                key,
+                to_table(
+                    VIDEO_DOCUMENTS,
+                    [
+                        status_row(
+                            VIDEO_DOCUMENTS, "ok" if video_status == "ok" else "failed", None, source_url="http://x"
+                        )
+                    ],
+                ),
+            )
 
     write("done", "ok", True)
     write("killed-mid-batch", "ok", False)  # downloaded, but the run died before its document
     write("failed-download", "failed", True)  # a transient failure gets another try
     write("skipped-download", "skipped", True)  # e.g. over the length limit: no point retrying
-    assert finished_videos(storage, ["done", "killed-mid-batch", "failed-download", "skipped-download",
-                                     "never-seen"]) == {"done", "skipped-download"}
+    assert finished_videos(
+        storage, ["done", "killed-mid-batch", "failed-download", "skipped-download", "never-seen"]
+    ) == {"done", "skipped-download"}
     assert finished_videos(storage, []) == set()
     assert finished_videos(storage, ["never-seen"]) == set()
 
@@ -130,32 +153,42 @@ def test_runs_left_started_by_a_dead_cli_process_are_marked_failed(dagster_home)
     dead = _dead_process()
 
     def add(status, tags):
-        return instance.add_run(DagsterRun(job_name="process_videos", run_id=make_new_run_id(), status=status,
-                                           tags=tags)).run_id
+        return instance.add_run(
+            DagsterRun(job_name="process_videos", run_id=make_new_run_id(), status=status, tags=tags)
+        ).run_id
 
     orphan = add(DagsterRunStatus.STARTED, {"wandr/launched_by": "cli", **process_tags(dead)})
     orphan_not_started = add(DagsterRunStatus.NOT_STARTED, {"wandr/launched_by": "cli", **process_tags(dead)})
     running = add(DagsterRunStatus.STARTED, {"wandr/launched_by": "cli", **process_tags()})
-    elsewhere = add(DagsterRunStatus.STARTED, {"wandr/launched_by": "cli",
-                                               **process_tags(ProcessId("another-host", dead.pid))})
+    elsewhere = add(
+        DagsterRunStatus.STARTED, {"wandr/launched_by": "cli", **process_tags(ProcessId("another-host", dead.pid))}
+    )
     untagged = add(DagsterRunStatus.STARTED, {"wandr/launched_by": "cli"})
     via_api = add(DagsterRunStatus.STARTED, {"wandr/launched_by": "api", **process_tags(dead)})
     finished = add(DagsterRunStatus.SUCCESS, {"wandr/launched_by": "cli", **process_tags(dead)})
 
     marked = mark_orphaned_runs(instance)
     assert sorted(run.run_id for run in marked) == sorted([orphan, orphan_not_started])
-    status = {run_id: instance.get_run_by_id(run_id).status
-              for run_id in (orphan, orphan_not_started, running, elsewhere, untagged, via_api, finished)}
-    assert status == {orphan: DagsterRunStatus.FAILURE, orphan_not_started: DagsterRunStatus.FAILURE,
-                      running: DagsterRunStatus.STARTED, elsewhere: DagsterRunStatus.STARTED,
-                      untagged: DagsterRunStatus.STARTED, via_api: DagsterRunStatus.STARTED,
-                      finished: DagsterRunStatus.SUCCESS}
+    status = {
+        run_id: instance.get_run_by_id(run_id).status
+        for run_id in (orphan, orphan_not_started, running, elsewhere, untagged, via_api, finished)
+    }
+    assert status == {
+        orphan: DagsterRunStatus.FAILURE,
+        orphan_not_started: DagsterRunStatus.FAILURE,
+        running: DagsterRunStatus.STARTED,
+        elsewhere: DagsterRunStatus.STARTED,
+        untagged: DagsterRunStatus.STARTED,
+        via_api: DagsterRunStatus.STARTED,
+        finished: DagsterRunStatus.SUCCESS,
+    }
     [event] = instance.all_logs(orphan, of_type=DagsterEventType.RUN_FAILURE)
     assert f"pid {dead.pid}" in event.message and "killed or crashed" in event.message
     assert mark_orphaned_runs(instance) == []  # idempotent
 
 
 # -- slow: kill the real CLI and run it again ------------------------------------------------------
+
 
 @pytest.fixture()
 def six_videos(tmp_path):
@@ -192,8 +225,14 @@ def test_sigkill_mid_batch_then_rerun_processes_every_video_exactly_once(tmp_pat
     url_list.write_text("".join(f"{server.url(name)}\n" for name in names))
     keys = [parse_video_url(server.url(name)).video_key for name in names]
     first_batch, second_batch = keys[:PARTITIONS_PER_RUN], keys[PARTITIONS_PER_RUN:]
-    env = {**os.environ, "DAGSTER_HOME": str(home), "WANDR_STORAGE_URI": str(storage),
-           "WANDR_PARTITIONS_PER_RUN": str(PARTITIONS_PER_RUN), "HF_HUB_OFFLINE": "1", "ORT_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "WANDR_STORAGE_URI": str(storage),
+        "WANDR_PARTITIONS_PER_RUN": str(PARTITIONS_PER_RUN),
+        "HF_HUB_OFFLINE": "1",
+        "ORT_DISABLE_TELEMETRY": "1",
+    }
     command = [sys.executable, "-m", "wandr_pipeline.cli", "run", str(url_list)]
     have = lambda table, key: _partition_file(warehouse, table, key).exists()  # noqa: E731
 
@@ -201,13 +240,15 @@ def test_sigkill_mid_batch_then_rerun_processes_every_video_exactly_once(tmp_pat
     #    are written, its document is not (the first batch has finished by then: runs go in order)
     started = time.monotonic()
     with open(tmp_path / "killed_run.log", "w") as log:
-        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     killed_process = ProcessId(host_name(), process.pid, process_start_ticks(process.pid))
     try:
         while not all(have("audio", key) for key in second_batch):
-            assert process.poll() is None, "the run ended before the kill point:\n" + \
-                (tmp_path / "killed_run.log").read_text()[-3000:]
+            assert process.poll() is None, (
+                "the run ended before the kill point:\n" + (tmp_path / "killed_run.log").read_text()[-3000:]
+            )
             assert time.monotonic() - started < 300, "kill point not reached in 300 s"
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)
@@ -248,16 +289,20 @@ def test_sigkill_mid_batch_then_rerun_processes_every_video_exactly_once(tmp_pat
         assert (first_run.status, killed_run.status) == (DagsterRunStatus.SUCCESS, DagsterRunStatus.STARTED)
         assert killed_run.tags["wandr/pid"] == str(process.pid)
         assert killed_run.tags["wandr/host"] == host_name()
-    first_batch_files = {(table, key): _partition_file(warehouse, table, key).stat().st_mtime_ns
-                         for table in TABLES for key in first_batch}
+    first_batch_files = {
+        (table, key): _partition_file(warehouse, table, key).stat().st_mtime_ns
+        for table in TABLES
+        for key in first_batch
+    }
 
     # 2. the same command again, to the end
     rerun_started = time.monotonic()
     rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=400)
     rerun_seconds = time.monotonic() - rerun_started
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    assert f"run {killed_run.run_id[:8]}: left running by a process that is gone (killed?): marked failed" \
-        in rerun.stdout
+    assert (
+        f"run {killed_run.run_id[:8]}: left running by a process that is gone (killed?): marked failed" in rerun.stdout
+    )
     assert "6/6 video(s) processed" in rerun.stdout
     assert "3 of them were finished by an earlier run" in rerun.stdout
     for key in keys:  # the summary still lists every video of the list
@@ -280,9 +325,12 @@ def test_sigkill_mid_batch_then_rerun_processes_every_video_exactly_once(tmp_pat
         assert per_video == in_files, table
         for copy0, copy1 in zip(first_batch, second_batch):
             assert in_files[copy0] == in_files[copy1], (table, in_files)
-        via_duckdb = dict(duckdb.sql(
-            f"select video_key, count(*) from read_parquet('{warehouse}/{table}/*/*.parquet', hive_partitioning=true)"
-            " group by video_key").fetchall())
+        via_duckdb = dict(
+            duckdb.sql(
+                f"select video_key, count(*) from read_parquet('{warehouse}/{table}/*/*.parquet', "
+                "hive_partitioning=true) group by video_key"
+            ).fetchall()
+        )
         assert {str(k): v for k, v in via_duckdb.items()} == in_files, table
     for table in ("videos", "video_documents"):
         frame = pd.read_parquet(warehouse / table)
@@ -307,10 +355,15 @@ def test_sigkill_mid_batch_then_rerun_processes_every_video_exactly_once(tmp_pat
         assert f"pid {process.pid}" in failure.message
         [resumed] = [run for run_id, run in runs.items() if run_id not in (first_run.run_id, killed_run.run_id)]
         assert resumed.status == DagsterRunStatus.SUCCESS
-        assert (resumed.tags["dagster/asset_partition_range_start"],
-                resumed.tags["dagster/asset_partition_range_end"]) == (second_batch[0], second_batch[-1])
+        assert (
+            resumed.tags["dagster/asset_partition_range_start"],
+            resumed.tags["dagster/asset_partition_range_end"],
+        ) == (second_batch[0], second_batch[-1])
         records = instance.fetch_materializations(AssetKey("video_documents"), limit=100).records
         assert sorted((r.partition_key, r.run_id) for r in records) == sorted(
-            [(key, first_run.run_id) for key in first_batch] + [(key, resumed.run_id) for key in second_batch])
-    print(f"\nkilled after {seconds_to_kill:.1f} s with {sorted(partial_tables)} of the second batch written "
-          f"({len(real_leftovers)} temporary file(s) left by the kill itself); rerun took {rerun_seconds:.1f} s")
+            [(key, first_run.run_id) for key in first_batch] + [(key, resumed.run_id) for key in second_batch]
+        )
+    print(
+        f"\nkilled after {seconds_to_kill:.1f} s with {sorted(partial_tables)} of the second batch written "
+        f"({len(real_leftovers)} temporary file(s) left by the kill itself); rerun took {rerun_seconds:.1f} s"
+    )

@@ -49,19 +49,28 @@ class Dagster:
 
     def start(self) -> None:
         commands = {
-            "webserver": [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
-                          "-p", str(self.port)],
+            "webserver": [
+                str(BIN / "dagster-webserver"),
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+            ],
             "daemon": [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
         }
         for name, command in commands.items():
             log = open(self.logs / f"{name}.log", "wb")
-            self.procs[name] = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+            self.procs[name] = subprocess.Popen(
+                command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/graphql", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = json.loads(response.read())
         assert "errors" not in payload, payload["errors"]
@@ -72,8 +81,10 @@ class Dagster:
         while time.monotonic() < deadline:
             self.check_alive()
             try:
-                data = self.graphql("{ workspaceOrError { ... on Workspace { locationEntries { "
-                                    "locationOrLoadError { __typename } } } } }")
+                data = self.graphql(
+                    "{ workspaceOrError { ... on Workspace { locationEntries { "
+                    "locationOrLoadError { __typename } } } } }"
+                )
                 entries = data["workspaceOrError"]["locationEntries"]
                 if entries and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation":
                     return
@@ -139,8 +150,16 @@ def sensor_tick_messages(dagster: Dagster, sensor: str) -> list[str]:
         ... on Sensor { sensorState { ticks(limit: 50) { status logEvents { events { message level } } } } }
       }
     }"""
-    data = dagster.graphql(query, {"selector": {"repositoryLocationName": "wandr_pipeline",
-                                                "repositoryName": "__repository__", "sensorName": sensor}})
+    data = dagster.graphql(
+        query,
+        {
+            "selector": {
+                "repositoryLocationName": "wandr_pipeline",
+                "repositoryName": "__repository__",
+                "sensorName": sensor,
+            }
+        },
+    )
     ticks = data["sensorOrError"]["sensorState"]["ticks"]
     return [event["message"] for tick in ticks for event in tick["logEvents"]["events"]]
 
@@ -173,8 +192,11 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     # The shipped coordinator and limits, made faster for a test: dequeue every second, and two
     # GPU runs at once (the limit itself is Dagster's; that our runs carry its tag is checked below).
     config["run_coordinator"]["config"]["dequeue_interval_seconds"] = 1
-    [gpu_limit] = [limit for limit in config["run_coordinator"]["config"]["tag_concurrency_limits"]
-                   if limit == {"key": "wandr/compute", "value": "gpu", "limit": 1}]
+    [gpu_limit] = [
+        limit
+        for limit in config["run_coordinator"]["config"]["tag_concurrency_limits"]
+        if limit == {"key": "wandr/compute", "value": "gpu", "limit": 1}
+    ]
     gpu_limit["limit"] = 2
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     lists = tmp_path / "url_lists"
@@ -184,21 +206,39 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     logs.mkdir()
     env = {
         **os.environ,
-        "DAGSTER_HOME": str(home), "WANDR_STORAGE_URI": str(root), "WANDR_URL_LIST_DIRS": str(lists),
-        "WANDR_PARTITIONS_PER_RUN": str(BATCH), "WANDR_SENSOR_INTERVAL_S": "2", "WANDR_BATCH_MAX_WAIT_S": "120",
-        "WANDR_DOWNLOAD_ATTEMPTS": "1", "WANDR_FRAME_EVERY_N": "300",  # fewer OCR frames: this test is about orchestration
-        "HF_HUB_OFFLINE": "1", "ORT_DISABLE_TELEMETRY": "1",
+        "DAGSTER_HOME": str(home),
+        "WANDR_STORAGE_URI": str(root),
+        "WANDR_URL_LIST_DIRS": str(lists),
+        "WANDR_PARTITIONS_PER_RUN": str(BATCH),
+        "WANDR_SENSOR_INTERVAL_S": "2",
+        "WANDR_BATCH_MAX_WAIT_S": "120",
+        "WANDR_DOWNLOAD_ATTEMPTS": "1",
+        "WANDR_FRAME_EVERY_N": "300",  # fewer OCR frames: this test is about orchestration
+        "HF_HUB_OFFLINE": "1",
+        "ORT_DISABLE_TELEMETRY": "1",
         "PYTHONWARNINGS": "ignore",
     }
     env.pop("WANDR_URL_LIST_SCHEDULE_SOURCE", None)
 
     clips = ["kyoto_temples.mp4", "lisbon_pasteis.mp4", "mexico_city_tacos.mp4"]
-    good_lines = [http_server.url(c) for c in clips] + [http_server.url("no_audio.mp4"),
-                                                       http_server.url("deleted_post.mp4")]  # 404
+    good_lines = [http_server.url(c) for c in clips] + [
+        http_server.url("no_audio.mp4"),
+        http_server.url("deleted_post.mp4"),
+    ]  # 404
     list_text = "\ufeff# loopback clips\r\n" + "".join(
-        f"{line}\r\n" for line in [good_lines[0], "this is not a url", good_lines[1], "",
-                                   good_lines[2] + "#fragment", "ftp://example.com/x.mp4",
-                                   good_lines[3], good_lines[4], http_server.url(clips[0]) + "?utm_source=x"])
+        f"{line}\r\n"
+        for line in [
+            good_lines[0],
+            "this is not a url",
+            good_lines[1],
+            "",
+            good_lines[2] + "#fragment",
+            "ftp://example.com/x.mp4",
+            good_lines[3],
+            good_lines[4],
+            http_server.url(clips[0]) + "?utm_source=x",
+        ]
+    )
     bad_lines = {3: "this is not a url", 7: "ftp://example.com/x.mp4"}
 
     dagster = Dagster(home, env, logs)
@@ -214,16 +254,29 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
 
         (lists / "travel.txt").write_bytes(list_text.encode("utf-8"))
         dropped = time.monotonic()
-        keys = wait_for(lambda: instance.get_dynamic_partitions("videos") if len(
-            instance.get_dynamic_partitions("videos")) >= 5 else None, "partitions", dagster, 90)
+        keys = wait_for(
+            lambda: (
+                instance.get_dynamic_partitions("videos")
+                if len(instance.get_dynamic_partitions("videos")) >= 5
+                else None
+            ),
+            "partitions",
+            dagster,
+            90,
+        )
         assert len(keys) == 5  # the tracking-parameter and fragment variants are the same videos
 
-        active = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-                  DagsterRunStatus.STARTED]
+        active = [
+            DagsterRunStatus.QUEUED,
+            DagsterRunStatus.NOT_STARTED,
+            DagsterRunStatus.STARTING,
+            DagsterRunStatus.STARTED,
+        ]
 
         def all_materialized():
-            return all(set(keys) <= instance.get_materialized_partitions(AssetKey(a)) for a in STAGES) \
-                and not instance.get_runs(filters=RunsFilter(statuses=active))
+            return all(
+                set(keys) <= instance.get_materialized_partitions(AssetKey(a)) for a in STAGES
+            ) and not instance.get_runs(filters=RunsFilter(statuses=active))
 
         wait_for(all_materialized, "every stage of every video", dagster, 420)
         timings["all_stages_done"] = time.monotonic() - dropped
@@ -242,13 +295,22 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
 
         storage = Storage(str(root))
         for key in keys:
-            for table in ("videos", "audio", "transcript_segments", "frames", "ocr_text", "caption_spans",
-                          "video_documents"):
+            for table in (
+                "videos",
+                "audio",
+                "transcript_segments",
+                "frames",
+                "ocr_text",
+                "caption_spans",
+                "video_documents",
+            ):
                 assert storage.has_partition(table, key), (table, key)
         docs = {k: storage.read_partition("video_documents", k).to_pylist()[0] for k in keys}
         spoken = [k for k, d in docs.items() if d["transcript_text"]]
         assert len(spoken) == 3 and all(docs[k]["whisper_model"] == "tiny.en" for k in spoken)
-        failed_download = [k for k in keys if storage.read_partition("videos", k).column("status")[0].as_py() == "failed"]
+        failed_download = [
+            k for k in keys if storage.read_partition("videos", k).column("status")[0].as_py() == "failed"
+        ]
         assert len(failed_download) == 1  # the 404: recorded, not a crashed run
 
         # Rejected lines: in the sensor's tick log (as the UI shows it) and in the table.
@@ -260,20 +322,42 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
 
         # A backfill as the UI launches it: transcript, all partitions, another Whisper setting.
         model_dir = str(get_model_path())
-        data = dagster.graphql(LAUNCH_BACKFILL, {"backfillParams": {
-            "assetSelection": [{"path": ["transcript"]}], "allPartitions": True, "fromFailure": False,
-            "tags": [], "title": "transcript with the model folder, beam 1",
-            "runConfigData": {"resources": {"whisper": {"config": {"model": model_dir, "beam_size": 1}}}},
-        }})
+        data = dagster.graphql(
+            LAUNCH_BACKFILL,
+            {
+                "backfillParams": {
+                    "assetSelection": [{"path": ["transcript"]}],
+                    "allPartitions": True,
+                    "fromFailure": False,
+                    "tags": [],
+                    "title": "transcript with the model folder, beam 1",
+                    "runConfigData": {"resources": {"whisper": {"config": {"model": model_dir, "beam_size": 1}}}},
+                }
+            },
+        )
         result = data["launchPartitionBackfill"]
         assert result["__typename"] == "LaunchBackfillSuccess", result
         backfill_id = result["backfillId"]
         backfill_started = time.monotonic()
-        wait_for(lambda: instance.get_backfill(backfill_id).status in (
-            BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED, BulkActionStatus.FAILED,
-            BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.CANCELED), "the backfill", dagster, 240)
-        assert instance.get_backfill(backfill_id).status in (BulkActionStatus.COMPLETED_SUCCESS,
-                                                             BulkActionStatus.COMPLETED)
+        wait_for(
+            lambda: (
+                instance.get_backfill(backfill_id).status
+                in (
+                    BulkActionStatus.COMPLETED_SUCCESS,
+                    BulkActionStatus.COMPLETED,
+                    BulkActionStatus.FAILED,
+                    BulkActionStatus.COMPLETED_FAILED,
+                    BulkActionStatus.CANCELED,
+                )
+            ),
+            "the backfill",
+            dagster,
+            240,
+        )
+        assert instance.get_backfill(backfill_id).status in (
+            BulkActionStatus.COMPLETED_SUCCESS,
+            BulkActionStatus.COMPLETED,
+        )
         timings["backfill_done"] = time.monotonic() - backfill_started
         backfill_runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill_id}))
         assert len(backfill_runs) == expected
@@ -283,8 +367,15 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             assert models == {Path(model_dir).name}, (key, models)
 
         # The documents follow the new transcripts by themselves, in batches.
-        wait_for(lambda: all(storage.read_partition("video_documents", k).to_pylist()[0]["whisper_model"]
-                             == Path(model_dir).name for k in spoken), "documents to follow", dagster, 180)
+        wait_for(
+            lambda: all(
+                storage.read_partition("video_documents", k).to_pylist()[0]["whisper_model"] == Path(model_dir).name
+                for k in spoken
+            ),
+            "documents to follow",
+            dagster,
+            180,
+        )
         wait_for(lambda: not instance.get_runs(filters=RunsFilter(statuses=active)), "runs to finish", dagster, 120)
         refresh = instance.get_runs(filters=RunsFilter(job_name="refresh_documents"))
         assert 1 <= len(refresh) <= expected
@@ -293,8 +384,12 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         # The same list dropped again (another name): nothing new is launched.
         run_count = len(instance.get_runs())
         (lists / "travel-again.txt").write_bytes(list_text.encode("utf-8"))
-        wait_for(lambda: any("travel-again.txt" in m for m in sensor_tick_messages(dagster, "url_list_sensor")),
-                 "the sensor to read the second copy", dagster, 60)
+        wait_for(
+            lambda: any("travel-again.txt" in m for m in sensor_tick_messages(dagster, "url_list_sensor")),
+            "the sensor to read the second copy",
+            dagster,
+            60,
+        )
         time.sleep(5)  # a few more sensor ticks
         assert len(instance.get_runs()) == run_count
         assert instance.get_dynamic_partitions("videos") == keys
@@ -315,5 +410,7 @@ def print_run_timings(instance) -> None:
         run = record.dagster_run
         start, end = record.start_time, record.end_time
         first = run.tags.get("dagster/asset_partition_range_start")
-        print(f"run {run.job_name:<18} {first} start+{(start or 0) - record.create_timestamp.timestamp():5.1f}s "
-              f"ran {(end or 0) - (start or 0):5.1f}s backfill={run.tags.get('dagster/backfill', '-')}")
+        print(
+            f"run {run.job_name:<18} {first} start+{(start or 0) - record.create_timestamp.timestamp():5.1f}s "
+            f"ran {(end or 0) - (start or 0):5.1f}s backfill={run.tags.get('dagster/backfill', '-')}"
+        )

@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
-from pathlib import Path
-
-from wandr_pipeline.engines.whisper import KNOWN_MODELS
 
 from tests.support.paths import REPO
+from wandr_pipeline.engines.whisper import KNOWN_MODELS
 
 
 def _instructions() -> list[tuple[str, str]]:

@@ -16,12 +16,12 @@ pytest.importorskip("google.cloud.vision_v1")
 
 from dagster import AssetKey, DagsterInstance  # noqa: E402
 
-from tests.support.gcp_fakes import FakeVision, gcs_bucket, gcs_emulator, rapidocr_reader  # noqa: E402,F401
+from tests.support.gcp_fakes import FakeVision, rapidocr_reader  # noqa: E402
 from wandr_pipeline.cli.runner import run_url_list  # noqa: E402
 from wandr_pipeline.lib.schemas import TABLES  # noqa: E402
-from wandr_pipeline.settings import Settings  # noqa: E402
 from wandr_pipeline.lib.storage import filesystem_for  # noqa: E402
 from wandr_pipeline.lib.urls import parse_video_url  # noqa: E402
+from wandr_pipeline.settings import Settings  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +33,31 @@ def vision():
     fake.close()
 
 
-def test_pipeline_on_gcs_with_vision_ocr(gcs_bucket, gcs_emulator, vision, http_server, media_root, manifest,
-                                         dagster_home, ffmpeg, tmp_path, monkeypatch):
+def test_pipeline_on_gcs_with_vision_ocr(
+    gcs_bucket, gcs_emulator, vision, http_server, media_root, manifest, dagster_home, ffmpeg, tmp_path, monkeypatch
+):
     root = f"gs://{gcs_bucket}/prod"
     fs = filesystem_for(root)
 
     # A gs:// source object, smaller than the others: Vision answers its frames with a 500 storm.
     storm_clip = tmp_path / "storm.mp4"
-    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-i", str(media_root / "kyoto_temples.mp4"),
-                    "-vf", "scale=360:640", "-c:a", "copy", str(storm_clip)], check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(media_root / "kyoto_temples.mp4"),
+            "-vf",
+            "scale=360:640",
+            "-c:a",
+            "copy",
+            str(storm_clip),
+        ],
+        check=True,
+    )
     fs.put_file(str(storm_clip), f"{gcs_bucket}/incoming/storm.mp4")
     vision.rule = lambda call: 500 if any(image.shape[1] == 360 for image in call.images) else None
 

@@ -36,19 +36,26 @@ PROBE = textwrap.dedent("""
 
 
 def _probe(tmp_path, *args: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("STORAGE_EMULATOR", "VISION_", "GCS_", "OCR_ENGINE", "WANDR_STORAGE"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("STORAGE_EMULATOR", "VISION_", "GCS_", "OCR_ENGINE", "WANDR_STORAGE"))
+    }
     env.update(
         GOOGLE_APPLICATION_CREDENTIALS=str(tmp_path / "no-such-credentials.json"),  # any use would fail
-        GOOGLE_CLOUD_PROJECT="", WANDR_STORAGE_URI=str(tmp_path / "data"),
-        DAGSTER_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO), WANDR_FRAME_EVERY_N="90",
+        GOOGLE_CLOUD_PROJECT="",
+        WANDR_STORAGE_URI=str(tmp_path / "data"),
+        DAGSTER_HOME=str(tmp_path / "home"),
+        PYTHONPATH=str(REPO),
+        WANDR_FRAME_EVERY_N="90",
     )
     (tmp_path / "home").mkdir(exist_ok=True)
-    completed = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=tmp_path, env=env,
-                               capture_output=True, text=True, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     lines = [line for line in completed.stdout.splitlines() if line.startswith("PROBE ")]
     assert lines, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return json.loads(lines[-1][len("PROBE "):])
+    return json.loads(lines[-1][len("PROBE ") :])
 
 
 def test_offline_run_never_imports_google(tmp_path):

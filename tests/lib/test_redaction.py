@@ -15,19 +15,25 @@ from wandr_pipeline.lib.url_lists import parse_url_list
 def test_redact_url_drops_userinfo_and_signed_values():
     assert redact_url("https://bob:hunter22@cdn.example/v.mp4") == "https://cdn.example/v.mp4"
     assert redact_url("https://storage.googleapis.com/b/o.mp4?X-Goog-Signature=abc123&X-Goog-Expires=60&x=1") == (
-        "https://storage.googleapis.com/b/o.mp4?X-Goog-Signature=REDACTED&X-Goog-Expires=REDACTED&x=1")
+        "https://storage.googleapis.com/b/o.mp4?X-Goog-Signature=REDACTED&X-Goog-Expires=REDACTED&x=1"
+    )
     assert redact_url("https://www.tiktok.com/@a/video/123?is_from_webapp=1") == (
-        "https://www.tiktok.com/@a/video/123?is_from_webapp=1")
+        "https://www.tiktok.com/@a/video/123?is_from_webapp=1"
+    )
 
 
 def test_redactor_replaces_known_secrets_wherever_they_appear(tmp_path):
     cookies = tmp_path / "c.txt"
-    cookies.write_text("# Netscape HTTP Cookie File\n.tiktok.com\tTRUE\t/\tTRUE\t0\tsessionid\tsess-9f8e7d\n"
-                       "#HttpOnly_.tiktok.com\tTRUE\t/\tTRUE\t0\tsid_tt\ttt-1a2b3c\n")
+    cookies.write_text(
+        "# Netscape HTTP Cookie File\n.tiktok.com\tTRUE\t/\tTRUE\t0\tsessionid\tsess-9f8e7d\n"
+        "#HttpOnly_.tiktok.com\tTRUE\t/\tTRUE\t0\tsid_tt\ttt-1a2b3c\n"
+    )
     url = "https://u:p%40ss-word@host.example/x?token=tok%2Fen-42"
     redact = Redactor(url_secrets(url) + cookie_secrets(cookies))
-    line = ("ERROR: [generic] Unable to download https://u:p@ss-word@host.example/x?token=tok/en-42 "
-            "cookies sessionid=sess-9f8e7d; sid_tt=tt-1a2b3c; token=tok%2Fen-42")
+    line = (
+        "ERROR: [generic] Unable to download https://u:p@ss-word@host.example/x?token=tok/en-42 "
+        "cookies sessionid=sess-9f8e7d; sid_tt=tt-1a2b3c; token=tok%2Fen-42"
+    )
     cleaned = redact(line)
     for secret in ("p@ss-word", "tok/en-42", "tok%2Fen-42", "sess-9f8e7d", "tt-1a2b3c"):
         assert secret not in cleaned
@@ -60,11 +66,19 @@ def test_local_sources_must_lie_under_the_roots_after_resolving_links(tmp_path):
         check_source_allowed((root / "ok.mp4").as_uri(), download_options(remote_only=True))
 
 
-@pytest.mark.parametrize("host, problem", [
-    ("127.0.0.1", "a loopback address"), ("::1", "a loopback address"), ("[::ffff:127.0.0.1]", "a loopback address"),
-    ("10.0.0.8", "a private address"), ("169.254.169.254", "a link-local address"), ("0.0.0.0", "an unspecified address"),
-    ("localhost", "a loopback address"), ("8.8.8.8", None),
-])
+@pytest.mark.parametrize(
+    "host, problem",
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("[::ffff:127.0.0.1]", "a loopback address"),
+        ("10.0.0.8", "a private address"),
+        ("169.254.169.254", "a link-local address"),
+        ("0.0.0.0", "an unspecified address"),
+        ("localhost", "a loopback address"),
+        ("8.8.8.8", None),
+    ],
+)
 def test_host_problem(host, problem):
     found = host_problem(host, AllowList())
     assert (found is None) if problem is None else (problem in found), found
@@ -94,8 +108,9 @@ def test_cookies_file_is_used_but_never_written(tmp_path, http_server):
     cookies = tmp_path / "cookies.txt"
     cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tvalue-123456\n")
     before = cookies.read_bytes(), cookies.stat().st_mtime_ns
-    post = download_post(http_server.url("kyoto_temples.mp4"), tmp_path / "d",
-                         download_options(cookiefile=str(cookies)))
+    post = download_post(
+        http_server.url("kyoto_temples.mp4"), tmp_path / "d", download_options(cookiefile=str(cookies))
+    )
     assert post.path.exists() and not (tmp_path / "d" / ".cookies.txt").exists()
     assert (cookies.read_bytes(), cookies.stat().st_mtime_ns) == before
     missing = tmp_path / "nope" / "cookies.txt"

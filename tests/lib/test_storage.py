@@ -9,8 +9,19 @@ from wandr_pipeline.lib.storage import Storage, UnsafeKeyError
 
 
 def _audio_rows(duration):
-    return to_table(AUDIO, [{"audio_uri": "x", "duration_s": duration, "sample_rate": 16000, "channels": 1,
-                             "status": "ok", "error": None}])
+    return to_table(
+        AUDIO,
+        [
+            {
+                "audio_uri": "x",
+                "duration_s": duration,
+                "sample_rate": 16000,
+                "channels": 1,
+                "status": "ok",
+                "error": None,
+            }
+        ],
+    )
 
 
 def test_partition_write_replaces_instead_of_appending(tmp_path):

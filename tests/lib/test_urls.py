@@ -5,15 +5,18 @@ from wandr_pipeline.lib.urls import InvalidVideoUrl, is_valid_key, normalise_url
 TIKTOK_ID = "7301234567890123456"
 
 
-@pytest.mark.parametrize("url", [
-    f"https://www.tiktok.com/@travel.girl/video/{TIKTOK_ID}",
-    f"https://tiktok.com/@travel.girl/video/{TIKTOK_ID}/",
-    f"https://m.tiktok.com/@travel.girl/video/{TIKTOK_ID}?is_from_webapp=1&sender_device=pc",
-    f"http://WWW.TIKTOK.COM/@travel.girl/video/{TIKTOK_ID}?_r=1&_t=ZM-8abc#comments",
-    f"https://m.tiktok.com/v/{TIKTOK_ID}.html",
-    f"https://www.tiktok.com/embed/v2/{TIKTOK_ID}",
-    f"https://www.tiktok.com/@someone.else/photo/{TIKTOK_ID}",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://www.tiktok.com/@travel.girl/video/{TIKTOK_ID}",
+        f"https://tiktok.com/@travel.girl/video/{TIKTOK_ID}/",
+        f"https://m.tiktok.com/@travel.girl/video/{TIKTOK_ID}?is_from_webapp=1&sender_device=pc",
+        f"http://WWW.TIKTOK.COM/@travel.girl/video/{TIKTOK_ID}?_r=1&_t=ZM-8abc#comments",
+        f"https://m.tiktok.com/v/{TIKTOK_ID}.html",
+        f"https://www.tiktok.com/embed/v2/{TIKTOK_ID}",
+        f"https://www.tiktok.com/@someone.else/photo/{TIKTOK_ID}",
+    ],
+)
 def test_tiktok_spellings_share_one_key(url):
     ref = parse_video_url(url)
     assert ref.video_key == f"tiktok-{TIKTOK_ID}"
@@ -21,14 +24,17 @@ def test_tiktok_spellings_share_one_key(url):
     assert "?" not in ref.download_url
 
 
-@pytest.mark.parametrize("url", [
-    "https://www.instagram.com/reel/C1aBcD_e-F2/",
-    "https://instagram.com/reel/C1aBcD_e-F2",
-    "https://www.instagram.com/reels/C1aBcD_e-F2/?igsh=MTc4MmM1YmI2Ng==",
-    "https://m.instagram.com/p/C1aBcD_e-F2/?utm_source=ig_web_copy_link",
-    "https://www.instagram.com/some.user/reel/C1aBcD_e-F2/",
-    "https://instagr.am/p/C1aBcD_e-F2/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.instagram.com/reel/C1aBcD_e-F2/",
+        "https://instagram.com/reel/C1aBcD_e-F2",
+        "https://www.instagram.com/reels/C1aBcD_e-F2/?igsh=MTc4MmM1YmI2Ng==",
+        "https://m.instagram.com/p/C1aBcD_e-F2/?utm_source=ig_web_copy_link",
+        "https://www.instagram.com/some.user/reel/C1aBcD_e-F2/",
+        "https://instagr.am/p/C1aBcD_e-F2/",
+    ],
+)
 def test_instagram_spellings_share_one_key(url):
     ref = parse_video_url(url)
     assert ref.video_key == "instagram-C1aBcD_e-F2"
@@ -36,8 +42,10 @@ def test_instagram_spellings_share_one_key(url):
 
 
 def test_instagram_shortcodes_are_case_sensitive():
-    assert parse_video_url("https://www.instagram.com/reel/AbCdEf/").video_key != \
-        parse_video_url("https://www.instagram.com/reel/abcdef/").video_key
+    assert (
+        parse_video_url("https://www.instagram.com/reel/AbCdEf/").video_key
+        != parse_video_url("https://www.instagram.com/reel/abcdef/").video_key
+    )
 
 
 def test_short_links_hash_after_normalisation():
@@ -68,15 +76,18 @@ def test_local_paths_resolve_against_base_dir(tmp_path):
     assert relative.platform == "file" and relative.download_url == clip.resolve().as_uri()
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "empty"),
-    ("javascript:alert(1)", "unsupported scheme"),
-    ("ftp://example.com/a.mp4", "unsupported scheme"),
-    ("not a url", "whitespace"),
-    ("hello", "no such local file"),
-    ("https:///nohost", "no host"),
-    ("gs://bucket-only", "bucket and an object"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("javascript:alert(1)", "unsupported scheme"),
+        ("ftp://example.com/a.mp4", "unsupported scheme"),
+        ("not a url", "whitespace"),
+        ("hello", "no such local file"),
+        ("https:///nohost", "no host"),
+        ("gs://bucket-only", "bucket and an object"),
+    ],
+)
 def test_invalid_inputs_have_reasons(text, reason):
     with pytest.raises(InvalidVideoUrl, match=reason):
         parse_video_url(text)

@@ -37,8 +37,13 @@ def test_fold_ignores_case_accents_spaces_and_punctuation():
 
 
 def test_ocr_variants_of_one_caption_become_one_span_with_the_best_spelling():
-    reads = [read(1, "PASTÉIS DE BELÉM"), read(2, "PASTEIS DE BELEM", confidence=0.9),
-             read(3, "PASTÉIS DE BELÉM"), read(4, "PASTÉIS DE BELEM", confidence=0.8), read(5, "PASTÉIS DE BELÉM")]
+    reads = [
+        read(1, "PASTÉIS DE BELÉM"),
+        read(2, "PASTEIS DE BELEM", confidence=0.9),
+        read(3, "PASTÉIS DE BELÉM"),
+        read(4, "PASTÉIS DE BELEM", confidence=0.8),
+        read(5, "PASTÉIS DE BELÉM"),
+    ]
     spans = build_spans(frames(8), reads)
     assert len(spans) == 1
     span = spans[0]
@@ -97,9 +102,13 @@ def test_frames_whose_ocr_failed_neither_end_nor_extend_a_span():
 
 def test_glued_words_take_the_word_breaks_other_reads_saw():
     # the glued reading is the most frequent one, but a third of the reads saw each word break
-    reads = [read(1, "BESTPASTELDENATA", confidence=0.93), read(2, "BEST PASTEL DENATA", confidence=0.9),
-             read(3, "BESTPASTELDENATA", confidence=0.93), read(4, "BEST PASTEL DE NATA", confidence=0.8),
-             read(5, "BEST PASTEL DE NATA", confidence=0.85)]
+    reads = [
+        read(1, "BESTPASTELDENATA", confidence=0.93),
+        read(2, "BEST PASTEL DENATA", confidence=0.9),
+        read(3, "BESTPASTELDENATA", confidence=0.93),
+        read(4, "BEST PASTEL DE NATA", confidence=0.8),
+        read(5, "BEST PASTEL DE NATA", confidence=0.85),
+    ]
     text, variants = best_spelling(reads)
     assert text == "BEST PASTEL DE NATA"
     assert "BESTPASTELDENATA" in variants
@@ -136,8 +145,17 @@ def test_text_similarity_scores():
 def test_reads_from_rows_keeps_frames_without_text_and_skips_failed_ones():
     rows = [
         {"frame_index": 0, "timestamp_s": 0.0, "text": None, "status": "ok"},
-        {"frame_index": 30, "timestamp_s": 1.0, "text": "FREE ENTRY", "confidence": 0.9, "box_x0": 0.1,
-         "box_y0": 0.4, "box_x1": 0.9, "box_y1": 0.5, "status": "ok"},
+        {
+            "frame_index": 30,
+            "timestamp_s": 1.0,
+            "text": "FREE ENTRY",
+            "confidence": 0.9,
+            "box_x0": 0.1,
+            "box_y0": 0.4,
+            "box_x1": 0.9,
+            "box_y1": 0.5,
+            "status": "ok",
+        },
         {"frame_index": 60, "timestamp_s": 2.0, "text": None, "status": "failed", "error": "engine down"},
     ]
     times, reads = reads_from_rows(rows)
@@ -145,19 +163,30 @@ def test_reads_from_rows_keeps_frames_without_text_and_skips_failed_ones():
 
 
 def test_hint_text_keeps_distinct_named_lines_shaped_for_whisper():
-    hints = hint_text(["PASTÉIS DE BELÉM", "Pasteis de Belem", "1,40 €", "12:00", "Rua de Belém 84-92",
-                       "1. CACIO E PEPE", "2) SUPPLÌ", "OPEN 8AM - 11PM"])
+    hints = hint_text(
+        [
+            "PASTÉIS DE BELÉM",
+            "Pasteis de Belem",
+            "1,40 €",
+            "12:00",
+            "Rua de Belém 84-92",
+            "1. CACIO E PEPE",
+            "2) SUPPLÌ",
+            "OPEN 8AM - 11PM",
+        ]
+    )
     # capitals calmed (a prompt in capitals makes Whisper answer in capitals), list numbers and prices cut
-    assert hints.split("\n") == ["Pastéis De Belém", "Rua de Belém 84-92", "Cacio E Pepe", "Supplì",
-                                 "Open 8AM - 11PM"]
+    assert hints.split("\n") == ["Pastéis De Belém", "Rua de Belém 84-92", "Cacio E Pepe", "Supplì", "Open 8AM - 11PM"]
     assert len(hint_text([f"PLACE NUMBER {i}" for i in range(100)], max_chars=60)) <= 60
 
 
 def test_a_transcript_that_only_repeats_the_hints_is_caught():
     hints = "3 Things To Eat In Rome, Cacio E Pepe, Trastevere, Supplì, Maritozzo, Roscioli Caffè"
     assert echoes_hints("3 THINGS TO EAT IN ROME, 1. CACIO E PEPE, Trastevere, 2. SUPPLì, 3. MARITOZZO,", hints)
-    speech = ("3 things you have to eat in Rome. First, cacio e pepe in Trastevere. Second, suppli, fried rice balls "
-              "with mozzarella. Third, a maritozzo for breakfast at Roscioli.")
+    speech = (
+        "3 things you have to eat in Rome. First, cacio e pepe in Trastevere. Second, suppli, fried rice balls "
+        "with mozzarella. Third, a maritozzo for breakfast at Roscioli."
+    )
     assert not echoes_hints(speech, hints)
     assert not echoes_hints("Rome.", hints)  # too short to tell
 
@@ -172,13 +201,23 @@ def test_split_glued_words_uses_the_videos_own_words():
 
 
 def test_clean_text_interleaves_speech_and_new_caption_text_in_time():
-    speech = [TimedText(0.1, 4.0, "Welcome to Lisbon.", "speech"),
-              TimedText(4.0, 9.0, "Entry is free and the view is great.", "speech")]
-    captions = [TimedText(1.0, 4.0, "PASTÉIS DE BELÉM", "caption"), TimedText(5.0, 8.0, "FREE ENTRY", "caption"),
-                TimedText(9.5, 12.0, "Pasteis de Belem", "caption"), TimedText(10.0, 12.0, "OPEN 8AM - 11PM!", "caption")]
+    speech = [
+        TimedText(0.1, 4.0, "Welcome to Lisbon.", "speech"),
+        TimedText(4.0, 9.0, "Entry is free and the view is great.", "speech"),
+    ]
+    captions = [
+        TimedText(1.0, 4.0, "PASTÉIS DE BELÉM", "caption"),
+        TimedText(5.0, 8.0, "FREE ENTRY", "caption"),
+        TimedText(9.5, 12.0, "Pasteis de Belem", "caption"),
+        TimedText(10.0, 12.0, "OPEN 8AM - 11PM!", "caption"),
+    ]
     text = merge_speech_and_captions(speech, captions)
-    assert text.split("\n") == ["Welcome to Lisbon.", "PASTÉIS DE BELÉM.", "Entry is free and the view is great.",
-                                "OPEN 8AM - 11PM!"]
+    assert text.split("\n") == [
+        "Welcome to Lisbon.",
+        "PASTÉIS DE BELÉM.",
+        "Entry is free and the view is great.",
+        "OPEN 8AM - 11PM!",
+    ]
 
 
 def test_srt_and_vtt_format():
@@ -192,8 +231,10 @@ def test_srt_and_vtt_format():
 
 
 def test_transcript_cues_split_long_segments_in_proportion():
-    text = ("Welcome to Lisbon. This little bakery sells the best custard tarts in town. They cost two euros "
-            "each, so come early, before the lines get long.")
+    text = (
+        "Welcome to Lisbon. This little bakery sells the best custard tarts in town. They cost two euros "
+        "each, so come early, before the lines get long."
+    )
     cues = transcript_cues([{"start_s": 0.0, "end_s": 12.0, "text": text}])
     assert len(cues) >= 2 and all(len(c.text) <= 84 for c in cues)
     assert cues[0].start_s == 0.0 and cues[-1].end_s == pytest.approx(12.0, abs=0.01)

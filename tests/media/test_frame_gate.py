@@ -8,8 +8,8 @@ import pytest
 
 from wandr_pipeline.engines.ocr import TextBox
 from wandr_pipeline.media.contact_sheet import ContactSheet, pick_positions
-from wandr_pipeline.media.frame_reading import read_frames, read_share
 from wandr_pipeline.media.frame_gate import FrameGate, FrameGateConfig, signature, similarity, text_mask
+from wandr_pipeline.media.frame_reading import read_frames, read_share
 
 W, H = 540, 960
 CONFIG = FrameGateConfig()
@@ -38,7 +38,7 @@ def frame(t: float, captions=()) -> np.ndarray:
     (white on a 60 % black box, the common short-video style) or "outline" (white, thick black edge).
     """
     dx, dy = int(40 * t) % 400, int(25 * t) % 400
-    image = SCENERY[dy:dy + H, dx:dx + W].copy()
+    image = SCENERY[dy : dy + H, dx : dx + W].copy()
     for text, y, scale, *style in captions:
         style = style[0] if style else "box"
         thickness = max(2, int(2 * scale))
@@ -46,7 +46,7 @@ def frame(t: float, captions=()) -> np.ndarray:
         x0, y0 = (W - tw) // 2, int(H * y + th / 2)
         if style == "box":
             pad = int(0.5 * th)
-            region = image[y0 - th - pad:y0 + pad, x0 - pad:x0 + tw + pad]
+            region = image[y0 - th - pad : y0 + pad, x0 - pad : x0 + tw + pad]
             region[:] = (region * 0.4).astype(np.uint8)
         else:
             cv2.putText(image, text, (x0, y0), cv2.FONT_HERSHEY_DUPLEX, scale, (0, 0, 0), thickness + 6, cv2.LINE_AA)
@@ -72,7 +72,7 @@ def test_the_text_mask_keeps_the_caption_and_little_of_the_background():
     image = frame(1.0, [TITLE])
     mask = text_mask(image, CONFIG)
     scale = mask.shape[0] / H
-    band = mask[int((0.45 - 0.04) * H * scale):int((0.45 + 0.04) * H * scale)]
+    band = mask[int((0.45 - 0.04) * H * scale) : int((0.45 + 0.04) * H * scale)]
     assert band.sum() > 0.6 * mask.sum()  # most mask pixels are the caption's
     assert text_mask(frame(1.0), CONFIG).sum() < 0.2 * mask.sum()  # the scenery alone is nearly empty
 
@@ -120,8 +120,8 @@ def test_gate_reads_every_change_and_little_else(style):
     gate = FrameGate(CONFIG)
     decisions = [gate.decide(image) for image in _script(style)]
     reads = [i for i, d in enumerate(decisions) if d.read]
-    assert set(CHANGES) <= set(reads)          # no caption change is skipped
-    assert len(reads) <= len(CHANGES) + 2      # and most repeated frames are
+    assert set(CHANGES) <= set(reads)  # no caption change is skipped
+    assert len(reads) <= len(CHANGES) + 2  # and most repeated frames are
     reused = [d for d in decisions if not d.read]
     assert all(d.similarity >= CONFIG.threshold for d in reused)
 
@@ -175,8 +175,9 @@ def test_read_frames_reuses_results_and_rereads_after_a_failed_read():
     texts = {i: ("FREE ENTRY" if 1 <= i <= 4 else "OPEN DAILY" if 5 <= i <= 7 else None) for i in range(12)}
     engine = FakeEngine(texts, fail_on={5})
     seen = []
-    results = read_frames(_stamped(images), engine, config=CONFIG, batch_size=4,
-                          on_image=lambda position, image: seen.append(position))
+    results = read_frames(
+        _stamped(images), engine, config=CONFIG, batch_size=4, on_image=lambda position, image: seen.append(position)
+    )
     assert seen == list(range(12))
     # read: 0, 1, 5 (fails), 8, 10; frame 6 was to reuse 5, so it is read itself, and 7 reuses 6
     assert sorted(engine.calls) == [0, 1, 5, 6, 8, 10]
@@ -219,5 +220,5 @@ def test_contact_sheet_draws_chosen_frames():
     image = sheet.render({p: (float(p), p % 2 == 0, boxes, False) for p in range(8)})
     assert image.shape[1] == 200 and image.shape[0] == 2 * round(H * 100 / W)
     # the read frame's box is drawn in green, the reused one's in orange
-    tile = image[:image.shape[0] // 2, :100]
+    tile = image[: image.shape[0] // 2, :100]
     assert (np.abs(tile.astype(int) - (60, 200, 60)).sum(axis=2) < 30).sum() > 50

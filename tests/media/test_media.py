@@ -5,12 +5,12 @@ import subprocess
 import numpy as np
 import pytest
 
+from tests.support.paths import SAMPLES
+from wandr_pipeline.lib.outcomes import PermanentError
 from wandr_pipeline.media.audio import extract_audio
 from wandr_pipeline.media.frames import resize_long_side, sample_frames
 from wandr_pipeline.media.probe import probe_media
 from wandr_pipeline.media.text import distinct_lines
-from wandr_pipeline.lib.outcomes import PermanentError
-from tests.support.paths import SAMPLES
 
 
 def _ffmpeg(ffmpeg, *args):
@@ -53,17 +53,41 @@ def test_extract_audio_is_16k_mono(tmp_path):
 def test_frame_timestamps_follow_presentation_time_on_variable_frame_rate(tmp_path, ffmpeg):
     # 1 s at 10 fps then 1 s at 30 fps, concatenated: index / fps would be wrong for the second part.
     slow, fast, vfr = tmp_path / "slow.mp4", tmp_path / "fast.mp4", tmp_path / "vfr.mp4"
-    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "testsrc2=s=160x284:r=10:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-            "-video_track_timescale", "90000", str(slow))
-    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "testsrc2=s=160x284:r=30:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-            "-video_track_timescale", "90000", str(fast))
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x284:r=10:d=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-video_track_timescale",
+        "90000",
+        str(slow),
+    )
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x284:r=30:d=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-video_track_timescale",
+        "90000",
+        str(fast),
+    )
     listing = tmp_path / "list.txt"
     listing.write_text(f"file '{slow}'\nfile '{fast}'\n")
     _ffmpeg(ffmpeg, "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(vfr))
     frames = list(sample_frames(vfr, every_n_frames=5))
     stamps = {f.frame_index: f.timestamp_s for f in frames}
     assert stamps[0] == pytest.approx(0.0, abs=0.01)
-    assert stamps[5] == pytest.approx(0.5, abs=0.02)      # 10 fps part
+    assert stamps[5] == pytest.approx(0.5, abs=0.02)  # 10 fps part
     assert stamps[15] == pytest.approx(1.0 + 5 / 30, abs=0.02)  # 30 fps part: not 15/10
     assert stamps[35] == pytest.approx(1.0 + 25 / 30, abs=0.02)
 
@@ -78,8 +102,20 @@ def test_every_nth_frame_and_resize():
 def test_rotated_video_frames_come_out_upright(tmp_path, ffmpeg):
     # A landscape picture stored with a 90° display matrix plays as portrait.
     flat, rotated = tmp_path / "flat.mp4", tmp_path / "rotated.mp4"
-    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "color=c=black:s=320x180:r=10:d=1", "-vf",
-            "drawbox=x=0:y=0:w=80:h=180:color=white:t=fill", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(flat))
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=320x180:r=10:d=1",
+        "-vf",
+        "drawbox=x=0:y=0:w=80:h=180:color=white:t=fill",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(flat),
+    )
     _ffmpeg(ffmpeg, "-display_rotation", "90", "-i", str(flat), "-c", "copy", str(rotated))
     assert (probe_media(rotated).width, probe_media(rotated).height) == (180, 320)
     frame = next(sample_frames(rotated, every_n_frames=1)).image
@@ -96,4 +132,6 @@ def test_resize_never_enlarges():
 
 def test_distinct_lines_keep_first_spelling_and_order():
     assert distinct_lines(["PASTEIS DE BELEM", "Pasteis de Belem!", " 2  EUROS EACH", "x", "2 euros each"]) == [
-        "PASTEIS DE BELEM", "2 EUROS EACH"]
+        "PASTEIS DE BELEM",
+        "2 EUROS EACH",
+    ]

@@ -11,8 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.paths import SAMPLES
 from tests.support.fault_server import LOGIN_WALL
+from tests.support.paths import SAMPLES
 
 
 def _ffmpeg(ffmpeg: str, *args: str) -> None:
@@ -29,31 +29,118 @@ def build_corpus_media(root: Path, ffmpeg: str) -> Path:
 
     # Stored sideways (pixels turned 90° clockwise) with a display matrix that turns them back upright.
     sideways = root / "sideways-stored.mp4"
-    _ffmpeg(ffmpeg, "-i", str(kyoto), "-vf", "transpose=1", "-c:v", "libx264", "-preset", "veryfast",
-            "-c:a", "copy", str(sideways))
+    _ffmpeg(
+        ffmpeg,
+        "-i",
+        str(kyoto),
+        "-vf",
+        "transpose=1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-c:a",
+        "copy",
+        str(sideways),
+    )
     _ffmpeg(ffmpeg, "-display_rotation", "90", "-i", str(sideways), "-c", "copy", str(root / "rotated.mp4"))
     sideways.unlink()
 
     # Variable frame rate: 10 fps for the first 6 s, 30 fps after, audio untouched.
-    _ffmpeg(ffmpeg, "-i", str(mexico), "-vf", "select='if(lt(t,6),not(mod(n,3)),1)'", "-fps_mode", "vfr",
-            "-c:v", "libx264", "-preset", "veryfast", "-c:a", "copy", str(root / "vfr.mp4"))
+    _ffmpeg(
+        ffmpeg,
+        "-i",
+        str(mexico),
+        "-vf",
+        "select='if(lt(t,6),not(mod(n,3)),1)'",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-c:a",
+        "copy",
+        str(root / "vfr.mp4"),
+    )
 
     # A picture with silent audio (Whisper must not invent words), and one with no audio stream.
-    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "testsrc2=s=360x640:r=30:d=4", "-f", "lavfi",
-            "-i", "anullsrc=r=44100:cl=mono", "-shortest", "-c:v", "libx264", "-preset", "veryfast",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", str(root / "silent.mp4"))
-    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "testsrc2=s=360x640:r=30:d=3", "-c:v", "libx264", "-preset", "veryfast",
-            "-pix_fmt", "yuv420p", str(root / "no_audio.mp4"))
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=360x640:r=30:d=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=44100:cl=mono",
+        "-shortest",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(root / "silent.mp4"),
+    )
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=360x640:r=30:d=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        str(root / "no_audio.mp4"),
+    )
 
     # TikTok photo slideshow: the post is its soundtrack only.
     _ffmpeg(ffmpeg, "-i", str(kyoto), "-vn", "-c:a", "copy", str(root / "slideshow.m4a"))
 
     # Over the limits the corpus run sets (20 s, 1 MB).
-    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "testsrc2=s=160x284:r=5:d=25", "-f", "lavfi",
-            "-i", "sine=frequency=440:sample_rate=16000:duration=25", "-c:v", "libx264", "-preset", "veryfast",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", str(root / "long.mp4"))
-    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "nullsrc=s=240x426:r=15:d=1,geq=random(1)*255:128:128",
-            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(root / "big.mp4"))
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x284:r=5:d=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=16000:duration=25",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(root / "long.mp4"),
+    )
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "nullsrc=s=240x426:r=15:d=1,geq=random(1)*255:128:128",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-qp",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        str(root / "big.mp4"),
+    )
 
     # Broken files: empty, an HTML error page saved as .mp4, cut short, damaged packets.
     (root / "empty.mp4").write_bytes(b"")
@@ -67,6 +154,6 @@ def build_corpus_media(root: Path, ffmpeg: str) -> Path:
     start = data.find(b"mdat") + 4096
     rng = random.Random(7)
     for offset in range(start, len(data) - 4096, len(data) // 6):  # a few damaged stretches
-        data[offset:offset + 2048] = rng.randbytes(2048)
+        data[offset : offset + 2048] = rng.randbytes(2048)
     (root / "corrupt.mp4").write_bytes(bytes(data))
     return root

@@ -88,8 +88,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, b"not found", "text/plain", head=head)
             return
         data = target.read_bytes()
-        content_type = "video/mp4" if target.suffix == ".mp4" else (
-            "audio/mp4" if target.suffix == ".m4a" else "application/octet-stream")
+        content_type = (
+            "video/mp4"
+            if target.suffix == ".mp4"
+            else ("audio/mp4" if target.suffix == ".m4a" else "application/octet-stream")
+        )
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -108,8 +111,9 @@ class FaultServer(BackgroundServer):
     """The misbehaving server on 127.0.0.1, serving `root` under `/media/`."""
 
     def __init__(self, root: Path):
-        super().__init__(_Handler, root=Path(root), hits=Counter(), requests=[], lock=threading.Lock(),
-                         stopping=threading.Event())
+        super().__init__(
+            _Handler, root=Path(root), hits=Counter(), requests=[], lock=threading.Lock(), stopping=threading.Event()
+        )
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

@@ -22,10 +22,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -63,9 +63,24 @@ class GcsEmulator:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [str(fake_gcs_binary()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-             "-port", str(self.port), "-external-url", self.url, "-log-level", "warn"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                str(fake_gcs_binary()),
+                "-scheme",
+                "http",
+                "-backend",
+                "memory",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(self.port),
+                "-external-url",
+                self.url,
+                "-log-level",
+                "warn",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
         while True:
@@ -77,13 +92,15 @@ class GcsEmulator:
             except (urllib.error.URLError, OSError):
                 if time.monotonic() > deadline:
                     self.close()
-                    raise RuntimeError("fake-gcs-server did not start in 20 s")
+                    raise RuntimeError("fake-gcs-server did not start in 20 s") from None
                 time.sleep(0.1)
 
     def create_bucket(self, name: str) -> None:
         request = urllib.request.Request(
-            f"{self.url}/storage/v1/b", data=json.dumps({"name": name}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            f"{self.url}/storage/v1/b",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
@@ -134,9 +151,9 @@ class VisionCall:
 @dataclass
 class FakeVision:
     reader: Reader
-    plan: list = field(default_factory=list)   # actions for the next requests, one each, in order
+    plan: list = field(default_factory=list)  # actions for the next requests, one each, in order
     rule: Callable[[VisionCall], object] | None = None  # action for a request, when the plan is empty
-    delay_s: float = 0.0                        # time taken by every answer
+    delay_s: float = 0.0  # time taken by every answer
     image_error: Callable[[np.ndarray], dict | None] | None = None  # a per-image error Vision reports
     calls: list[VisionCall] = field(default_factory=list)
     in_flight: int = 0
@@ -235,7 +252,9 @@ class FakeVision:
                 wx0 = px0 + (px1 - px0) * cursor // span
                 cursor += len(word) + 1
                 wx1 = px0 + (px1 - px0) * min(span, cursor - 1) // span
-                box = {"vertices": [{"x": wx0, "y": py0}, {"x": wx1, "y": py0}, {"x": wx1, "y": py1}, {"x": wx0, "y": py1}]}
+                box = {
+                    "vertices": [{"x": wx0, "y": py0}, {"x": wx1, "y": py0}, {"x": wx1, "y": py1}, {"x": wx0, "y": py1}]
+                }
                 last_word = w_index == len(words) - 1
                 symbols = []
                 for c_index, char in enumerate(word):
@@ -244,15 +263,29 @@ class FakeVision:
                         symbol["property"] = {"detectedBreak": {"type": "LINE_BREAK" if last_word else "SPACE"}}
                     symbols.append(symbol)
                 word_entries.append({"boundingBox": box, "symbols": symbols, "confidence": confidence})
-            line_box = {"vertices": [{"x": px0, "y": py0}, {"x": px1, "y": py0}, {"x": px1, "y": py1}, {"x": px0, "y": py1}]}
-            blocks.append({"boundingBox": line_box, "blockType": "TEXT", "confidence": confidence,
-                           "paragraphs": [{"boundingBox": line_box, "words": word_entries, "confidence": confidence}]})
+            line_box = {
+                "vertices": [{"x": px0, "y": py0}, {"x": px1, "y": py0}, {"x": px1, "y": py1}, {"x": px0, "y": py1}]
+            }
+            blocks.append(
+                {
+                    "boundingBox": line_box,
+                    "blockType": "TEXT",
+                    "confidence": confidence,
+                    "paragraphs": [{"boundingBox": line_box, "words": word_entries, "confidence": confidence}],
+                }
+            )
             full_text.append(" ".join(words))
         whole = "\n".join(full_text) + "\n"
         xs = [v["x"] for b in blocks for v in b["boundingBox"]["vertices"]]
         ys = [v["y"] for b in blocks for v in b["boundingBox"]["vertices"]]
-        everything = {"vertices": [{"x": min(xs), "y": min(ys)}, {"x": max(xs), "y": min(ys)},
-                                   {"x": max(xs), "y": max(ys)}, {"x": min(xs), "y": max(ys)}]}
+        everything = {
+            "vertices": [
+                {"x": min(xs), "y": min(ys)},
+                {"x": max(xs), "y": min(ys)},
+                {"x": max(xs), "y": max(ys)},
+                {"x": min(xs), "y": max(ys)},
+            ]
+        }
         return {
             "textAnnotations": [{"locale": "en", "description": whole, "boundingPoly": everything}],
             "fullTextAnnotation": {"pages": [{"width": width, "height": height, "blocks": blocks}], "text": whole},

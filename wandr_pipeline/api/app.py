@@ -36,8 +36,7 @@ class ApiError(Exception):
         self.http_status, self.error, self.message, self.extra = http_status, error, message, extra
 
 
-def _error(http_status: int, error: str, message: str, headers: dict[str, str] | None = None,
-           **extra: Any) -> Response:
+def _error(http_status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     response = jsonify({"error": error, "message": message, **extra})
     response.status_code = http_status
     for name, value in (headers or {}).items():
@@ -118,12 +117,15 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
         healthy = all(check["ok"] for check in checks.values())
         if settings.api_token and not _token_ok(settings.api_token)[0]:
             # Open to probes, but paths and error texts only for callers with the token.
-            checks = {name: {"ok": c["ok"], "detail": "reachable" if c["ok"] else "not reachable"}
-                      for name, c in checks.items()}
+            checks = {
+                name: {"ok": c["ok"], "detail": "reachable" if c["ok"] else "not reachable"}
+                for name, c in checks.items()
+            }
         body: dict[str, Any] = {"status": "ok" if healthy else "unavailable"}
         if not healthy:
-            body["reason"] = "; ".join(f"{name}: {check['detail']}" for name, check in checks.items()
-                                       if not check["ok"])
+            body["reason"] = "; ".join(
+                f"{name}: {check['detail']}" for name, check in checks.items() if not check["ok"]
+            )
         body["checks"] = checks
         body["daemon"] = service.daemon_info() if not settings.api_token or _token_ok(settings.api_token)[0] else {}
         return jsonify(body), (200 if healthy else 503)
@@ -144,14 +146,16 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
         except SubmitUnavailable as exc:
             return _error(503, "unavailable", str(exc), headers={"Retry-After": "10"})
         status = submitted.status
-        response = jsonify({
-            "job_id": submitted.job_id,
-            "status": status.status,
-            "created": submitted.created,
-            "run_id": status.run_id,
-            "status_url": f"/status/{submitted.job_id}",
-            "result_url": f"/result/{submitted.job_id}",
-        })
+        response = jsonify(
+            {
+                "job_id": submitted.job_id,
+                "status": status.status,
+                "created": submitted.created,
+                "run_id": status.run_id,
+                "status_url": f"/status/{submitted.job_id}",
+                "result_url": f"/result/{submitted.job_id}",
+            }
+        )
         response.status_code = 202
         response.headers["Location"] = f"/status/{submitted.job_id}"
         return response
@@ -170,8 +174,9 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
             raise ApiError(404, "not_found", f"no job {job_id!r}: submit the video with POST /process")
         if payload is None:
             detail = f": {found.error}" if found.error else ""
-            raise ApiError(409, "not_done", f"job {job_id} is {found.status}{detail}",
-                           job_id=job_id, status=found.status)
+            raise ApiError(
+                409, "not_done", f"job {job_id} is {found.status}{detail}", job_id=job_id, status=found.status
+            )
         return jsonify(payload)
 
     return app

@@ -9,12 +9,11 @@ its runs. Each answer becomes `{"ok": bool, "detail": str}`; only FAIL is not ok
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from wandr_pipeline.engines.readiness import FAIL, Check, run_checks
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.settings import Settings
-
 
 # How long a passing model check is reused: finding the model files takes slow-ish imports.
 MODEL_CHECK_CACHE_S = 60.0
@@ -27,8 +26,13 @@ def as_health(check: Check) -> dict:
 class HealthChecker:
     """Runs the /health checks; the model checks (file look-ups, slow-ish imports) are cached for a while."""
 
-    def __init__(self, settings: Settings, storage: Storage, instance_factory: Callable[[], object],
-                 cache_s: float = MODEL_CHECK_CACHE_S):
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        instance_factory: Callable[[], object],
+        cache_s: float = MODEL_CHECK_CACHE_S,
+    ):
         self.settings = settings
         self.storage = storage
         self.instance_factory = instance_factory
@@ -45,6 +49,7 @@ class HealthChecker:
         return models
 
     def run(self) -> dict[str, dict]:
-        instance, storage = run_checks(self.settings, ["instance", "storage"], storage=self.storage,
-                                       instance_factory=self.instance_factory)
+        instance, storage = run_checks(
+            self.settings, ["instance", "storage"], storage=self.storage, instance_factory=self.instance_factory
+        )
         return {"instance": as_health(instance), "storage": as_health(storage), "models": self.models()}

@@ -43,15 +43,24 @@ def read_result(storage: Storage, key: str) -> dict[str, Any]:
     post_rows = _rows(storage, "videos", key)
     post = {k: v for k, v in post_rows[0].items() if k not in _POST_HIDDEN} if post_rows else None
 
-    segments = sorted((r for r in _rows(storage, "transcript_segments", key) if r["status"] == OK),
-                      key=lambda r: r["segment_index"])
+    segments = sorted(
+        (r for r in _rows(storage, "transcript_segments", key) if r["status"] == OK), key=lambda r: r["segment_index"]
+    )
     transcript_segments = [
-        {"index": r["segment_index"], "start_s": r["start_s"], "end_s": r["end_s"], "text": r["text"],
-         "avg_logprob": r["avg_logprob"], "no_speech_prob": r["no_speech_prob"]}
+        {
+            "index": r["segment_index"],
+            "start_s": r["start_s"],
+            "end_s": r["end_s"],
+            "text": r["text"],
+            "avg_logprob": r["avg_logprob"],
+            "no_speech_prob": r["no_speech_prob"],
+        }
         for r in segments
     ]
-    detections = sorted((r for r in _rows(storage, "ocr_text", key) if r["status"] == OK and r["text"]),
-                        key=lambda r: (r["timestamp_s"], r["box_y0"], r["box_x0"]))
+    detections = sorted(
+        (r for r in _rows(storage, "ocr_text", key) if r["status"] == OK and r["text"]),
+        key=lambda r: (r["timestamp_s"], r["box_y0"], r["box_x0"]),
+    )
 
     doc_rows = _rows(storage, "video_documents", key)
     document = dict(doc_rows[0]) if doc_rows else None
@@ -59,25 +68,31 @@ def read_result(storage: Storage, key: str) -> dict[str, Any]:
         statuses = document.get("stage_statuses") or []
         document["stage_statuses"] = dict(statuses) if isinstance(statuses, list) else statuses
 
-    return jsonable({
-        "job_id": key,
-        "status": "done",
-        "post": post,
-        "transcript": {
-            "language": segments[0]["language"] if segments else None,
-            "model": segments[0]["model"] if segments else None,
-            "text": (document or {}).get("transcript_text"),
-            "segments": transcript_segments,
-        },
-        "onscreen_text": {
-            "engine": detections[0]["engine"] if detections else None,
-            "lines": (document or {}).get("onscreen_lines") or [],
-            "detections": [
-                {"frame_index": r["frame_index"], "timestamp_s": r["timestamp_s"], "text": r["text"],
-                 "confidence": _round(r["confidence"]),
-                 "box": [_round(r[name]) for name in ("box_x0", "box_y0", "box_x1", "box_y1")]}
-                for r in detections
-            ],
-        },
-        "document": document,
-    })
+    return jsonable(
+        {
+            "job_id": key,
+            "status": "done",
+            "post": post,
+            "transcript": {
+                "language": segments[0]["language"] if segments else None,
+                "model": segments[0]["model"] if segments else None,
+                "text": (document or {}).get("transcript_text"),
+                "segments": transcript_segments,
+            },
+            "onscreen_text": {
+                "engine": detections[0]["engine"] if detections else None,
+                "lines": (document or {}).get("onscreen_lines") or [],
+                "detections": [
+                    {
+                        "frame_index": r["frame_index"],
+                        "timestamp_s": r["timestamp_s"],
+                        "text": r["text"],
+                        "confidence": _round(r["confidence"]),
+                        "box": [_round(r[name]) for name in ("box_x0", "box_y0", "box_x1", "box_y1")],
+                    }
+                    for r in detections
+                ],
+            },
+            "document": document,
+        }
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.errors import DagsterRunAlreadyExists
@@ -17,11 +18,11 @@ from wandr_pipeline.api.results import read_result
 from wandr_pipeline.api.status import DONE, JOB_FAILED, JobStatus, read_status
 from wandr_pipeline.api.submit import PARTITION_TAG, RunSubmitter, run_id_for
 from wandr_pipeline.api.validation import UrlPolicy, check_url
-from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.defs.partitions import register_videos
 from wandr_pipeline.lib.stages import PROCESS_VIDEOS, STAGES
-from wandr_pipeline.settings import Settings
+from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.urls import VideoRef, is_valid_key
+from wandr_pipeline.settings import Settings
 
 log = logging.getLogger("wandr_pipeline.api")
 
@@ -62,8 +63,9 @@ class JobService:
                 try:
                     self._instance = self._instance_factory()
                 except Exception as exc:  # noqa: BLE001 - answered as 503 with the reason
-                    raise InstanceUnavailable(f"cannot open the Dagster instance: {type(exc).__name__}: {exc}"
-                                              [:300]) from exc
+                    raise InstanceUnavailable(
+                        f"cannot open the Dagster instance: {type(exc).__name__}: {exc}"[:300]
+                    ) from exc
             return self._instance
 
     @property
@@ -72,8 +74,9 @@ class JobService:
             instance = self.instance
             with self._submitter_lock:
                 if self._submitter is None:
-                    self._submitter = RunSubmitter(instance, self.settings.workspace_file,
-                                                   PROCESS_VIDEOS.job, self.settings.api_location)
+                    self._submitter = RunSubmitter(
+                        instance, self.settings.workspace_file, PROCESS_VIDEOS.job, self.settings.api_location
+                    )
         return self._submitter
 
     def warm(self) -> None:
@@ -104,8 +107,8 @@ class JobService:
                 self._resubmit_if_stale(status)
                 return Submitted(key, status, created=False)
             register_videos(self.instance, self.storage, [ref], source="api")
-            attempt = self.instance.get_runs_count(RunsFilter(tags={PARTITION_TAG: key}))
-            for attempt in range(attempt, attempt + 5):
+            earlier_runs = self.instance.get_runs_count(RunsFilter(tags={PARTITION_TAG: key}))
+            for attempt in range(earlier_runs, earlier_runs + 5):
                 try:
                     run = submitter.create_and_submit(key, run_id_for(key, attempt))
                     log.info("queued run %s for %s (%s)", run.run_id, key, ref.source_url)
@@ -160,7 +163,10 @@ class JobService:
             return {"running": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
         beat = beats.get("QUEUED_RUN_COORDINATOR")
         if beat is None:
-            return {"running": False, "detail": "no heartbeat from the run queue daemon: queued runs wait "
-                                                "until `dagster dev` or `dagster-daemon run` is started"}
+            return {
+                "running": False,
+                "detail": "no heartbeat from the run queue daemon: queued runs wait "
+                "until `dagster dev` or `dagster-daemon run` is started",
+            }
         age = time.time() - beat.timestamp
         return {"running": age < 60, "last_heartbeat_s": round(age, 1)}

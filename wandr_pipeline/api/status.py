@@ -11,8 +11,9 @@ otherwise the stage is done. A done stage also carries the video-level outcome i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.event_api import AssetRecordsFilter
@@ -26,8 +27,13 @@ from wandr_pipeline.lib.submissions import submission_path
 # Overall states of a job (the contract of the original service).
 QUEUED, RUNNING, DONE, JOB_FAILED = "queued", "running", "done", "failed"
 
-IN_FLIGHT = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
+IN_FLIGHT = {
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+}
 NOT_YET_STARTED = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING}
 
 
@@ -40,8 +46,13 @@ class StageStatus:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "outcome": self.outcome, "error": self.error, "run_id": self.run_id,
-                "updated_at": self.updated_at}
+        return {
+            "state": self.state,
+            "outcome": self.outcome,
+            "error": self.error,
+            "run_id": self.run_id,
+            "updated_at": self.updated_at,
+        }
 
 
 @dataclass
@@ -75,7 +86,7 @@ class JobStatus:
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc).isoformat()
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).isoformat()
 
 
 def error_text(error_info: Any, limit: int = 500) -> str:
@@ -106,7 +117,9 @@ class _RunFacts:
                 self.step_states[stats.step_key] = stats.status.value if stats.status else "IN_PROGRESS"
         if self.run.is_finished and self.run.status != DagsterRunStatus.SUCCESS:
             records = instance.get_records_for_run(
-                run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}, limit=100,
+                run_id,
+                of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE},
+                limit=100,
             ).records
             for record in records:
                 event = record.event_log_entry.dagster_event
@@ -140,7 +153,8 @@ def read_status(instance: DagsterInstance, storage: Storage, job_id: str, stages
         asset_key = AssetKey(stage.asset)
         planned = instance.get_latest_planned_materialization_info(asset_key, job_id)
         mat_records = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=asset_key, asset_partitions=[job_id]), limit=1).records
+            AssetRecordsFilter(asset_key=asset_key, asset_partitions=[job_id]), limit=1
+        ).records
         mat = mat_records[0] if mat_records else None
         if planned and (latest_planned is None or planned.storage_id > latest_planned[0]):
             latest_planned = (planned.storage_id, planned.run_id)
@@ -174,15 +188,25 @@ def _planned_stage(stage: Stage, run: _RunFacts, run_id: str) -> StageStatus:
         if step_state == "IN_PROGRESS":
             return StageStatus("running", run_id=run_id, updated_at=updated)
         if step_state == "FAILURE":
-            return StageStatus("failed", run_id=run_id, updated_at=updated,
-                               error=run.step_errors.get(stage.asset) or "step failed")
+            return StageStatus(
+                "failed", run_id=run_id, updated_at=updated, error=run.step_errors.get(stage.asset) or "step failed"
+            )
         return StageStatus("waiting", run_id=run_id, updated_at=updated)
     if stage.asset in run.step_errors or step_state == "FAILURE":
-        return StageStatus("failed", run_id=run_id, updated_at=updated,
-                           error=run.step_errors.get(stage.asset) or run.run_error or "step failed")
-    return StageStatus("not_run", run_id=run_id, updated_at=updated,
-                       error=f"run {run_id[:8]} ended ({status.value.lower()}) before this stage: {run.run_error}"
-                       if run.run_error else f"run {run_id[:8]} ended ({status.value.lower()}) before this stage")
+        return StageStatus(
+            "failed",
+            run_id=run_id,
+            updated_at=updated,
+            error=run.step_errors.get(stage.asset) or run.run_error or "step failed",
+        )
+    return StageStatus(
+        "not_run",
+        run_id=run_id,
+        updated_at=updated,
+        error=f"run {run_id[:8]} ended ({status.value.lower()}) before this stage: {run.run_error}"
+        if run.run_error
+        else f"run {run_id[:8]} ended ({status.value.lower()}) before this stage",
+    )
 
 
 def _table_outcome(storage: Storage, stage: Stage, job_id: str) -> tuple[str | None, str | None]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Mapping
+from collections.abc import Mapping
 
 from dagster import DagsterInstance
 from dagster._core.definitions.selector import JobSubsetSelector
@@ -56,8 +56,10 @@ class RunSubmitter:
                 start = time.perf_counter()
                 try:
                     self._context = WorkspaceProcessContext(
-                        self.instance, WorkspaceFileTarget(paths=[self.workspace_file]),
-                        version=dagster_version, read_only=False,
+                        self.instance,
+                        WorkspaceFileTarget(paths=[self.workspace_file]),
+                        version=dagster_version,
+                        read_only=False,
                     )
                 except Exception as exc:  # noqa: BLE001 - reported as 503 by the caller
                     raise SubmitUnavailable(f"cannot load the workspace {self.workspace_file}: {exc}") from exc
@@ -115,20 +117,37 @@ class RunSubmitter:
         """
         with self._lock:
             request, location, repo = self._remote_job()
-            remote_job = location.get_job(JobSubsetSelector(
-                location_name=location.name, repository_name=repo.name, job_name=self.job_name, op_selection=None,
-            ))
-            plan = location.get_execution_plan(remote_job, {}, step_keys_to_execute=None, known_state=None,
-                                               instance=self.instance).execution_plan_snapshot
+            remote_job = location.get_job(
+                JobSubsetSelector(
+                    location_name=location.name,
+                    repository_name=repo.name,
+                    job_name=self.job_name,
+                    op_selection=None,
+                )
+            )
+            plan = location.get_execution_plan(
+                remote_job, {}, step_keys_to_execute=None, known_state=None, instance=self.instance
+            ).execution_plan_snapshot
             run_tags = {**remote_job.tags, PARTITION_TAG: video_key, LAUNCHED_BY_TAG: "api", **(tags or {})}
             run = self.instance.create_run(
-                job_name=self.job_name, run_id=run_id, run_config={}, status=None, tags=run_tags,
-                root_run_id=None, parent_run_id=None, step_keys_to_execute=plan.step_keys_to_execute,
-                execution_plan_snapshot=plan, job_snapshot=remote_job.job_snapshot,
-                parent_job_snapshot=remote_job.parent_job_snapshot, asset_selection=None,
-                asset_check_selection=None, resolved_op_selection=remote_job.resolved_op_selection,
-                op_selection=None, remote_job_origin=remote_job.get_remote_origin(),
-                job_code_origin=remote_job.get_python_origin(), asset_graph=repo.asset_graph,
+                job_name=self.job_name,
+                run_id=run_id,
+                run_config={},
+                status=None,
+                tags=run_tags,
+                root_run_id=None,
+                parent_run_id=None,
+                step_keys_to_execute=plan.step_keys_to_execute,
+                execution_plan_snapshot=plan,
+                job_snapshot=remote_job.job_snapshot,
+                parent_job_snapshot=remote_job.parent_job_snapshot,
+                asset_selection=None,
+                asset_check_selection=None,
+                resolved_op_selection=remote_job.resolved_op_selection,
+                op_selection=None,
+                remote_job_origin=remote_job.get_remote_origin(),
+                job_code_origin=remote_job.get_python_origin(),
+                asset_graph=repo.asset_graph,
             )
             return self.instance.submit_run(run.run_id, request)
 

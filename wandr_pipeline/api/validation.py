@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from wandr_pipeline.lib.network_policy import (  # noqa: F401 - re-exported for the API's callers
-    AllowList, ResolverUnavailable, address_problem, first_refused_address, resolve_host,
+    AllowList,
+    ResolverUnavailable,
+    address_problem,
+    first_refused_address,
+    resolve_host,
 )
-from wandr_pipeline.settings import Settings
 from wandr_pipeline.lib.urls import InvalidVideoUrl, VideoRef, parse_video_url
+from wandr_pipeline.settings import Settings
 
 # host -> addresses; raises `socket.gaierror` (or OSError) when the name does not resolve.
 Resolver = Callable[[str], Sequence[str]]
@@ -41,9 +45,12 @@ class UrlPolicy:
     resolve_timeout_s: float = 3.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "UrlPolicy":
-        return cls(allow=AllowList.parse(settings.api_allowed_networks),
-                   reject_unresolved=settings.api_reject_unresolved, resolve_timeout_s=settings.api_resolve_timeout_s)
+    def from_settings(cls, settings: Settings) -> UrlPolicy:
+        return cls(
+            allow=AllowList.parse(settings.api_allowed_networks),
+            reject_unresolved=settings.api_reject_unresolved,
+            resolve_timeout_s=settings.api_resolve_timeout_s,
+        )
 
 
 def check_url(url: object, policy: UrlPolicy, resolver: Resolver | None = None) -> VideoRef:

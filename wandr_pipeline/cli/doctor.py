@@ -27,18 +27,35 @@ def _open_instance():
 
 
 def doctor_checks(settings: Settings, *, require_gpu: bool = False, load_models: bool = True) -> list[Check]:
-    checks = run_checks(settings, list(LABELS), require_gpu=require_gpu, load=load_models, devices=True,
-                        write=True, instance_factory=_open_instance, own_instance=True)
+    checks = run_checks(
+        settings,
+        list(LABELS),
+        require_gpu=require_gpu,
+        load=load_models,
+        devices=True,
+        write=True,
+        instance_factory=_open_instance,
+        own_instance=True,
+    )
     return [dataclasses.replace(check, name=LABELS[check.name]) for check in checks]
 
 
 def report(checks: list[Check], as_json: bool = False) -> str:
     if as_json:
-        return json.dumps({"python": platform.python_version(), "checks": [dataclasses.asdict(c) for c in checks],
-                           "ok": not any(c.status == FAIL for c in checks)}, indent=1)
+        return json.dumps(
+            {
+                "python": platform.python_version(),
+                "checks": [dataclasses.asdict(c) for c in checks],
+                "ok": not any(c.status == FAIL for c in checks),
+            },
+            indent=1,
+        )
     width = max(len(c.name) for c in checks)
     lines = [f"{c.status:<4}  {c.name:<{width}}  {c.detail}" for c in checks]
     failed = [c.name for c in checks if c.status == FAIL]
-    lines.append(f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}" if failed
-                 else "doctor: all required checks passed")
+    lines.append(
+        f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}"
+        if failed
+        else "doctor: all required checks passed"
+    )
     return "\n".join(lines)

@@ -26,10 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="process a URL list end to end")
     run.add_argument("url_list", type=Path, help="file with one URL or local path per line")
     run.add_argument("--storage", help="storage root (default: WANDR_STORAGE_URI or data/)")
-    run.add_argument("--partitions-per-run", type=int, help="videos per Dagster run (default: WANDR_PARTITIONS_PER_RUN)")
-    run.add_argument("--reprocess", action="store_true",
-                     help="process every video again, also those an earlier run finished (by default a re-run "
-                          "resumes: only unfinished and failed videos are processed)")
+    run.add_argument(
+        "--partitions-per-run", type=int, help="videos per Dagster run (default: WANDR_PARTITIONS_PER_RUN)"
+    )
+    run.add_argument(
+        "--reprocess",
+        action="store_true",
+        help="process every video again, also those an earlier run finished (by default a re-run "
+        "resumes: only unfinished and failed videos are processed)",
+    )
     doctor = commands.add_parser("doctor", help="check GPU, CUDA, ffmpeg, models, OCR, storage and credentials")
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable (GPU workers)")
     doctor.add_argument("--quick", action="store_true", help="do not load the models")
@@ -70,8 +75,15 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _serve_api(extra: list[str]) -> int:
     """Replace this process with gunicorn serving `wandr_pipeline.api.wsgi:app`."""
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:wandr_pipeline.api.gunicorn_conf", *extra,
-               "wandr_pipeline.api.wsgi:app"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:wandr_pipeline.api.gunicorn_conf",
+        *extra,
+        "wandr_pipeline.api.wsgi:app",
+    ]
     if not os.environ.get("DAGSTER_HOME"):
         print("error: set DAGSTER_HOME to the instance the daemon and the UI use (make api does)", file=sys.stderr)
         return 2

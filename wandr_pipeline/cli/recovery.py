@@ -56,13 +56,21 @@ def mark_orphaned_runs(instance: DagsterInstance, launched_by: str = "cli") -> l
         owner = run_owner(run.tags)
         if owner is None or not owner.is_dead():
             continue
-        message = (f"The process that executed this run (pid {owner.pid} on {owner.host}) is gone: it was killed or "
-                   f"crashed before the run ended. Marked failed by the next `wandr-pipeline run`; run the URL list "
-                   f"again to finish its videos.")
+        message = (
+            f"The process that executed this run (pid {owner.pid} on {owner.host}) is gone: it was killed or "
+            f"crashed before the run ended. Marked failed by the next `wandr-pipeline run`; run the URL list "
+            f"again to finish its videos."
+        )
         instance.report_run_failed(run, message, _unexpected_termination())
-        log.warning("run %s (%s, partitions %s..%s) was left %s by pid %s, which is gone: marked failed",
-                    run.run_id, run.job_name, run.tags.get(PARTITION_RANGE_START_TAG, "?"),
-                    run.tags.get(PARTITION_RANGE_END_TAG, "?"), run.status.value, owner.pid)
+        log.warning(
+            "run %s (%s, partitions %s..%s) was left %s by pid %s, which is gone: marked failed",
+            run.run_id,
+            run.job_name,
+            run.tags.get(PARTITION_RANGE_START_TAG, "?"),
+            run.tags.get(PARTITION_RANGE_END_TAG, "?"),
+            run.status.value,
+            owner.pid,
+        )
         marked.append(run)
     return marked
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from dagster import DagsterInstance
 
@@ -59,8 +59,9 @@ class PipelineOutcome:
         return all(run.success for run in self.runs)
 
 
-def materialize_videos(instance: DagsterInstance, keys: Sequence[str], settings: Settings,
-                       *, tags: dict[str, str] | None = None) -> list[BatchRun]:
+def materialize_videos(
+    instance: DagsterInstance, keys: Sequence[str], settings: Settings, *, tags: dict[str, str] | None = None
+) -> list[BatchRun]:
     """Run every stage for `keys`, in as few in-process runs as the partition order allows."""
     job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS.job)
     all_keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
@@ -76,7 +77,10 @@ def materialize_videos(instance: DagsterInstance, keys: Sequence[str], settings:
         error = None
         if not result.success:
             failures = [event for event in result.all_events if event.is_step_failure]
-            error = "; ".join(str(event.step_failure_data.error.message).strip()[:300] for event in failures) or "run failed"
+            error = (
+                "; ".join(str(event.step_failure_data.error.message).strip()[:300] for event in failures)
+                or "run failed"
+            )
         runs.append(BatchRun(result.run_id, batch, result.success, time.perf_counter() - start, error))
     return runs
 
@@ -124,13 +128,15 @@ def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
     return summaries
 
 
-def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | None = None, *,
-                 reprocess: bool = False) -> PipelineOutcome:
+def run_url_list(
+    path: Path, settings: Settings, instance: DagsterInstance | None = None, *, reprocess: bool = False
+) -> PipelineOutcome:
     """Register every video of a URL list and materialise all stages for those not finished yet
     (all of them with `reprocess`). Runs a killed earlier CLI run left STARTED are marked failed first."""
     data = Path(path).read_bytes()  # read once: parsed here, hashed for the rejections table below
-    parsed = parse_list_bytes(str(path), data, allow_local_files=settings.accepts_local_files,
-                              local_roots=settings.local_input_roots)
+    parsed = parse_list_bytes(
+        str(path), data, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots
+    )
     storage = storage_for(settings.storage_uri)
     instance = instance or DagsterInstance.get()
     keys = [ref.video_key for ref in parsed.accepted]
@@ -146,8 +152,12 @@ def run_url_list(path: Path, settings: Settings, instance: DagsterInstance | Non
         done = set() if reprocess else finished_videos(storage, keys)
         outcome.already_done = [key for key in keys if key in done]
         if done:
-            log.info("%d of %d video(s) were finished by an earlier run and are not processed again "
-                     "(--reprocess redoes them)", len(done), len(set(keys)))
+            log.info(
+                "%d of %d video(s) were finished by an earlier run and are not processed again "
+                "(--reprocess redoes them)",
+                len(done),
+                len(set(keys)),
+            )
         todo = [key for key in keys if key not in done]
         if todo:
             outcome.runs = materialize_videos(instance, todo, settings)
@@ -175,10 +185,14 @@ def print_summary(outcome: PipelineOutcome) -> None:
         detail = item.get("error") or item.get("text", "")
         if item.get("already_done"):
             detail = f"(already done, not re-run) {detail}"
-        print(f"{item['video_key']:<28} {item['download']:<9} {item['transcript']:<10} {item['ocr']:<8} "
-              f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}")
+        print(
+            f"{item['video_key']:<28} {item['download']:<9} {item['transcript']:<10} {item['ocr']:<8} "
+            f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}"
+        )
     ok = sum(1 for item in outcome.videos if item["download"] == "ok")
     print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")
     if outcome.already_done:
-        print(f"{len(outcome.already_done)} of them were finished by an earlier run and were not processed again "
-              f"(--reprocess redoes them)")
+        print(
+            f"{len(outcome.already_done)} of them were finished by an earlier run and were not processed again "
+            f"(--reprocess redoes them)"
+        )

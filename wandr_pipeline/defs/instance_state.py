@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
@@ -16,8 +16,11 @@ from wandr_pipeline.lib.stages import GROUPS_BY_JOB, STAGE_ASSET_NAMES
 from wandr_pipeline.lib.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, PARTITION_TAG
 
 ACTIVE_STATUSES = [
-    DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING,
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
 ]
 
 
@@ -39,7 +42,7 @@ def _run_partition_keys(tags: Mapping[str, str], position: Mapping[str, int], or
         return [tags[PARTITION_TAG]]
     start, end = tags.get(PARTITION_RANGE_START_TAG), tags.get(PARTITION_RANGE_END_TAG)
     if start in position and end in position:
-        return list(order[position[start]:position[end] + 1])
+        return list(order[position[start] : position[end] + 1])
     return []
 
 
@@ -70,7 +73,6 @@ def latest_materializations(instance: DagsterInstance, assets: Iterable[str]) ->
         asset: storage.get_latest_storage_id_by_partition(AssetKey(asset), DagsterEventType.ASSET_MATERIALIZATION)
         for asset in assets
     }
-
 
 
 def run_key_digest(*parts: object) -> str:

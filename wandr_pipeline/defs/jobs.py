@@ -8,7 +8,8 @@ GPU limit, and the `dagster-k8s/config` that puts the run's pod on an L4 node. `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
@@ -28,12 +29,16 @@ def run_tags(group: StageGroup, settings: Settings) -> dict[str, str]:
     return {**tags, STAGE_TAG: group.stage_tag} if group.stage_tag else tags
 
 
-def build_jobs(settings: Settings) -> "Jobs":
+def build_jobs(settings: Settings) -> Jobs:
     """Job name -> job, for every stage group."""
     return {
         group.job: define_asset_job(
-            group.job, selection=AssetSelection.assets(*group.assets), partitions_def=videos_partitions,
-            executor_def=in_process_executor, tags=run_tags(group, settings), description=group.description,
+            group.job,
+            selection=AssetSelection.assets(*group.assets),
+            partitions_def=videos_partitions,
+            executor_def=in_process_executor,
+            tags=run_tags(group, settings),
+            description=group.description,
         )
         for group in STAGE_GROUPS
     }

@@ -6,7 +6,7 @@ the URL from that record.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from dagster import DagsterInstance, DynamicPartitionsDefinition
 

@@ -109,7 +109,10 @@ def nvidia_smi() -> list[GpuInfo]:
     try:
         out = subprocess.run(
             [exe, "--query-gpu=name,memory.total,memory.used,driver_version", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=20, env={**os.environ, "LC_ALL": "C"},
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env={**os.environ, "LC_ALL": "C"},
         )
     except (OSError, subprocess.SubprocessError):
         return []

@@ -3,8 +3,9 @@ does: `engines/rapidocr.py` (local, bundled models) or `engines/vision.py` (Goog
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,8 +18,16 @@ class RapidOcrEngine:
     name = "rapidocr"
     use_cuda = False
 
-    def __init__(self, *, min_confidence: float, use_cuda: bool, det_limit_side_len: int = 960, threads: int = 0,
-                 rec_batch_size: int = 32, use_angle_classifier: bool = False):
+    def __init__(
+        self,
+        *,
+        min_confidence: float,
+        use_cuda: bool,
+        det_limit_side_len: int = 960,
+        threads: int = 0,
+        rec_batch_size: int = 32,
+        use_angle_classifier: bool = False,
+    ):
         from rapidocr import RapidOCR
 
         params = {
@@ -63,10 +71,15 @@ class RapidOcrEngine:
             text = text.strip()
             if not text:
                 continue
-            boxes.append(TextBox(
-                text=text, confidence=float(score),
-                x0=max(0.0, x0 / width), y0=max(0.0, y0 / height),
-                x1=min(1.0, x1 / width), y1=min(1.0, y1 / height),
-            ))
+            boxes.append(
+                TextBox(
+                    text=text,
+                    confidence=float(score),
+                    x0=max(0.0, x0 / width),
+                    y0=max(0.0, y0 / height),
+                    x1=min(1.0, x1 / width),
+                    y1=min(1.0, y1 / height),
+                )
+            )
         boxes.sort(key=lambda b: (round(b.y0, 2), b.x0))
         return boxes

@@ -16,9 +16,10 @@ import os
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -68,8 +69,9 @@ def check_gpu(require_gpu: bool = False) -> Outcome:
     gpus = nvidia_smi()
     cuda = ctranslate2_cuda_devices()
     if gpus:
-        described = "; ".join(f"{g.name}, {g.memory_used_mib}/{g.memory_total_mib} MiB used, driver {g.driver}"
-                              for g in gpus)
+        described = "; ".join(
+            f"{g.name}, {g.memory_used_mib}/{g.memory_total_mib} MiB used, driver {g.driver}" for g in gpus
+        )
         if cuda == 0:
             return FAIL, f"{described}; but CTranslate2 sees no CUDA device (CUDA/cuDNN libraries missing?)"
         return PASS, f"{described}; CTranslate2 sees {cuda} CUDA device(s)"
@@ -88,8 +90,10 @@ def check_cuda_libraries() -> Outcome:
 
     types = sorted(ctranslate2.get_supported_compute_types("cuda"))
     providers = onnxruntime_providers()
-    detail = (f"CTranslate2 {ctranslate2.__version__} CUDA compute types: {', '.join(types)}; "
-              f"onnxruntime providers: {', '.join(providers)}")
+    detail = (
+        f"CTranslate2 {ctranslate2.__version__} CUDA compute types: {', '.join(types)}; "
+        f"onnxruntime providers: {', '.join(providers)}"
+    )
     return (PASS if "float16" in types else WARN), detail
 
 
@@ -125,9 +129,14 @@ def check_whisper(settings: Settings, *, load: bool = False, devices: bool = Fal
     if not load:
         return PASS, f"{where} {found} (not loaded)"
     start = time.perf_counter()
-    transcriber = WhisperTranscriber(settings.whisper_model, device=settings.whisper_device,
-                                     compute_type=settings.whisper_compute_type, batch_size=1, beam_size=1,
-                                     vad=False)
+    transcriber = WhisperTranscriber(
+        settings.whisper_model,
+        device=settings.whisper_device,
+        compute_type=settings.whisper_compute_type,
+        batch_size=1,
+        beam_size=1,
+        vad=False,
+    )
     loaded = time.perf_counter() - start
     tone = (0.05 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000)).astype(np.float32)
     transcriber.transcribe(tone)
@@ -272,9 +281,18 @@ def check_instance(instance_factory: Callable[[], Any], *, own: bool = False) ->
     return PASS, f"{home}: {detail}" if home else detail
 
 
-def run_checks(settings: Settings, names: Sequence[str] = CHECK_NAMES, *, require_gpu: bool = False,
-               load: bool = False, devices: bool = False, write: bool = False, storage: Storage | None = None,
-               instance_factory: Callable[[], Any] | None = None, own_instance: bool = False) -> list[Check]:
+def run_checks(
+    settings: Settings,
+    names: Sequence[str] = CHECK_NAMES,
+    *,
+    require_gpu: bool = False,
+    load: bool = False,
+    devices: bool = False,
+    write: bool = False,
+    storage: Storage | None = None,
+    instance_factory: Callable[[], Any] | None = None,
+    own_instance: bool = False,
+) -> list[Check]:
     """Run the named checks (from `CHECK_NAMES`, in the given order) for `settings`, each guarded and timed.
 
     The modes are those of the single checks; `storage` defaults to `storage_for(settings.storage_uri)`, and

@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,18 +41,18 @@ _Encoded = tuple[int, bytes, tuple[int, int]]
 class VisionOptions:
     """The engine's knobs, all filled by the OCR resource; the defaults left are Vision's own limits."""
 
-    api_endpoint: str                 # "" = Google's endpoint; "http://host:port" = a local fake (anonymous)
-    transport: str                    # rest | grpc
+    api_endpoint: str  # "" = Google's endpoint; "http://host:port" = a local fake (anonymous)
+    transport: str  # rest | grpc
     max_concurrent_requests: int
-    images_per_minute: int            # share of the TEXT_DETECTION feature quota (per project, default 1,800/min)
-    requests_per_minute: int          # share of the request quota (per project, default 1,800/min)
+    images_per_minute: int  # share of the TEXT_DETECTION feature quota (per project, default 1,800/min)
+    requests_per_minute: int  # share of the request quota (per project, default 1,800/min)
     attempts: int
     base_delay_s: float
     max_delay_s: float
     timeout_s: float
-    max_long_side: int                # Vision recommends 1024 x 768 for TEXT_DETECTION
+    max_long_side: int  # Vision recommends 1024 x 768 for TEXT_DETECTION
     max_short_side: int
-    min_confidence: float             # drop lines Vision scored lower (lines without a score are kept)
+    min_confidence: float  # drop lines Vision scored lower (lines without a score are kept)
     language_hints: tuple[str, ...]
     max_images_per_request: int = 16  # Vision's limit per batch_annotate_images request
     max_request_bytes: int = 7_000_000  # raw image bytes per request; base64 adds ~37%, JSON limit is 10 MB
@@ -105,8 +106,13 @@ def is_transient(exc: BaseException) -> bool:
 class RateLimiter:
     """Token bucket: at most `per_minute` units a minute, with a burst of a quarter of that."""
 
-    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.rate = max(per_minute, 1e-9) / 60.0
         self.capacity = max(1.0, per_minute / 4.0)
         self.tokens = self.capacity
@@ -138,9 +144,14 @@ class VisionOcrEngine:
     name = "google-vision"
     units_per_image = 1  # one feature (TEXT_DETECTION) per image
 
-    def __init__(self, options: VisionOptions, *, credentials: Any = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 on_retry: Callable[[int, BaseException, float], None] | None = None):
+    def __init__(
+        self,
+        options: VisionOptions,
+        *,
+        credentials: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[int, BaseException, float], None] | None = None,
+    ):
         from google.cloud import vision_v1  # noqa: F401 - fail at build time when the gcp extra is missing
 
         self.options = options
@@ -152,8 +163,9 @@ class VisionOcrEngine:
         self._local = threading.local()
         self._images_limiter = RateLimiter(self.options.images_per_minute, sleep=sleep)
         self._requests_limiter = RateLimiter(self.options.requests_per_minute, sleep=sleep)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.max_concurrent_requests),
-                                        thread_name_prefix="vision")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, self.options.max_concurrent_requests), thread_name_prefix="vision"
+        )
 
     @property
     def preferred_batch(self) -> int:
@@ -183,8 +195,11 @@ class VisionOcrEngine:
         groups: list[list[_Encoded]] = []
         size = 0
         for item in encoded:
-            if (not groups or len(groups[-1]) >= self.options.max_images_per_request
-                    or (groups[-1] and size + len(item[1]) > self.options.max_request_bytes)):
+            if (
+                not groups
+                or len(groups[-1]) >= self.options.max_images_per_request
+                or (groups[-1] and size + len(item[1]) > self.options.max_request_bytes)
+            ):
                 groups.append([])
                 size = 0
             groups[-1].append(item)
@@ -197,8 +212,11 @@ class VisionOcrEngine:
         try:
             response = call_with_retries(
                 lambda: self._call([content for _, content, _ in group]),
-                attempts=max(1, self.options.attempts), base_delay_s=self.options.base_delay_s,
-                max_delay_s=self.options.max_delay_s, on_retry=self._on_retry, sleep=self._sleep,
+                attempts=max(1, self.options.attempts),
+                base_delay_s=self.options.base_delay_s,
+                max_delay_s=self.options.max_delay_s,
+                on_retry=self._on_retry,
+                sleep=self._sleep,
             )
         except TransientError as exc:
             error = VisionRequestError(f"Vision request failed after {self.options.attempts} attempts: {exc}")
@@ -210,8 +228,7 @@ class VisionOcrEngine:
         out: list[tuple[int, list[TextBox] | BaseException]] = []
         for position, (i, _, (height, width)) in enumerate(group):
             if position >= len(answers):
-                out.append((i, VisionRequestError(
-                    f"Vision returned {len(answers)} responses for {len(group)} images")))
+                out.append((i, VisionRequestError(f"Vision returned {len(answers)} responses for {len(group)} images")))
                 continue
             answer = answers[position]
             if answer.error and answer.error.code:
@@ -226,15 +243,18 @@ class VisionOcrEngine:
     def _call(self, contents: list[bytes]):
         from google.cloud import vision_v1 as vision
 
-        request = vision.BatchAnnotateImagesRequest(requests=[
-            vision.AnnotateImageRequest(
-                image=vision.Image(content=content),
-                features=[vision.Feature(type_=vision.Feature.Type.TEXT_DETECTION)],
-                image_context=vision.ImageContext(language_hints=list(self.options.language_hints))
-                if self.options.language_hints else None,
-            )
-            for content in contents
-        ])
+        request = vision.BatchAnnotateImagesRequest(
+            requests=[
+                vision.AnnotateImageRequest(
+                    image=vision.Image(content=content),
+                    features=[vision.Feature(type_=vision.Feature.Type.TEXT_DETECTION)],
+                    image_context=vision.ImageContext(language_hints=list(self.options.language_hints))
+                    if self.options.language_hints
+                    else None,
+                )
+                for content in contents
+            ]
+        )
         self._requests_limiter.acquire(1)
         self._images_limiter.acquire(len(contents))
         try:
@@ -275,15 +295,19 @@ class VisionOcrEngine:
         return lines
 
 
-_SPACE_BREAKS = {1, 2}          # SPACE, SURE_SPACE
-_LINE_BREAKS = {3, 4, 5}        # EOL_SURE_SPACE, HYPHEN, LINE_BREAK
+_SPACE_BREAKS = {1, 2}  # SPACE, SURE_SPACE
+_LINE_BREAKS = {3, 4, 5}  # EOL_SURE_SPACE, HYPHEN, LINE_BREAK
 
 
 def _box(vertices, width: int, height: int) -> tuple[float, float, float, float]:
     xs = [v.x for v in vertices] or [0]
     ys = [v.y for v in vertices] or [0]
-    return (max(0.0, min(xs) / width), max(0.0, min(ys) / height),
-            min(1.0, max(xs) / width), min(1.0, max(ys) / height))
+    return (
+        max(0.0, min(xs) / width),
+        max(0.0, min(ys) / height),
+        min(1.0, max(xs) / width),
+        min(1.0, max(ys) / height),
+    )
 
 
 def _lines_from_full_text(annotation, width: int, height: int) -> list[TextBox]:
@@ -297,8 +321,10 @@ def _lines_from_full_text(annotation, width: int, height: int) -> list[TextBox]:
                 def flush() -> None:
                     nonlocal text, boxes, scores
                     if text.strip():
-                        x0 = min(b[0] for b in boxes); y0 = min(b[1] for b in boxes)
-                        x1 = max(b[2] for b in boxes); y1 = max(b[3] for b in boxes)
+                        x0 = min(b[0] for b in boxes)
+                        y0 = min(b[1] for b in boxes)
+                        x1 = max(b[2] for b in boxes)
+                        y1 = max(b[3] for b in boxes)
                         scored = [s for s in scores if s > 0]
                         confidence = sum(scored) / len(scored) if scored else float("nan")
                         lines.append(TextBox(text.strip(), confidence, x0, y0, x1, y1))
@@ -324,5 +350,6 @@ def _lines_from_text_annotations(annotations, width: int, height: int) -> list[T
     """Fallback when there is no full text: the first annotation is the whole text with one box."""
     whole = annotations[0]
     x0, y0, x1, y1 = _box(whole.bounding_poly.vertices, width, height)
-    return [TextBox(line.strip(), float("nan"), x0, y0, x1, y1)
-            for line in whole.description.splitlines() if line.strip()]
+    return [
+        TextBox(line.strip(), float("nan"), x0, y0, x1, y1) for line in whole.description.splitlines() if line.strip()
+    ]

@@ -8,10 +8,11 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,9 +27,23 @@ T = TypeVar("T")
 
 BUNDLED_MODEL = "tiny.en"
 KNOWN_MODELS = (
-    "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
-    "large-v1", "large-v2", "large-v3", "large-v3-turbo", "turbo", "distil-large-v3",
-    "distil-small.en", "distil-medium.en", "distil-large-v2",
+    "tiny",
+    "tiny.en",
+    "base",
+    "base.en",
+    "small",
+    "small.en",
+    "medium",
+    "medium.en",
+    "large-v1",
+    "large-v2",
+    "large-v3",
+    "large-v3-turbo",
+    "turbo",
+    "distil-large-v3",
+    "distil-small.en",
+    "distil-medium.en",
+    "distil-large-v2",
 )
 
 
@@ -93,16 +108,32 @@ class WhisperTranscriber:
     `resolve_model` accepts, `BUNDLED_MODEL` for the model that ships with the package.
     """
 
-    def __init__(self, model: str, *, device: str, compute_type: str, batch_size: int, beam_size: int, vad: bool,
-                 cpu_threads: int = 0, num_workers: int = 1, language: str | None = None, prefetch: int = 2,
-                 cross_clip: bool | str = "auto"):
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str,
+        compute_type: str,
+        batch_size: int,
+        beam_size: int,
+        vad: bool,
+        cpu_threads: int = 0,
+        num_workers: int = 1,
+        language: str | None = None,
+        prefetch: int = 2,
+        cross_clip: bool | str = "auto",
+    ):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_path, self.model_name = resolve_model(model)
         self.device, self.compute_type = choose_device(device, compute_type)
         self.model = WhisperModel(
-            self.model_path, device=self.device, compute_type=self.compute_type,
-            cpu_threads=cpu_threads, num_workers=num_workers, local_files_only=True,
+            self.model_path,
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=cpu_threads,
+            num_workers=num_workers,
+            local_files_only=True,
         )
         self.pipeline = BatchedInferencePipeline(self.model) if batch_size > 1 else None
         self.batch_size = batch_size
@@ -117,8 +148,9 @@ class WhisperTranscriber:
             cross_clip = self.device == "cuda"
         self._cross_clip = cross_clip_pipeline(self.model) if cross_clip and batch_size > 1 and vad else None
 
-    def transcribe(self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None,
-                   hotwords: str | None = None) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None, hotwords: str | None = None
+    ) -> Transcript:
         """Transcribe one clip (16 kHz float32 samples or a path).
 
         `hotwords`/`initial_prompt`: text shown to the model before the audio (e.g. the video's
@@ -128,22 +160,37 @@ class WhisperTranscriber:
             audio = load_audio(audio)
         started = time.perf_counter()
         duration = len(audio) / 16_000
-        kwargs = dict(language=self.language, beam_size=self.beam_size, vad_filter=self.vad,
-                      initial_prompt=initial_prompt or None, hotwords=hotwords or None,
-                      condition_on_previous_text=False)
+        kwargs = dict(
+            language=self.language,
+            beam_size=self.beam_size,
+            vad_filter=self.vad,
+            initial_prompt=initial_prompt or None,
+            hotwords=hotwords or None,
+            condition_on_previous_text=False,
+        )
         with self._lock:
             if self.pipeline is not None:
                 segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
             else:
                 segments, info = self.model.transcribe(audio, **kwargs)
             collected = _transcript_segments(segments)
-        return Transcript(collected, info.language, float(info.language_probability), duration,
-                          time.perf_counter() - started, hints=hotwords or initial_prompt or None)
+        return Transcript(
+            collected,
+            info.language,
+            float(info.language_probability),
+            duration,
+            time.perf_counter() - started,
+            hints=hotwords or initial_prompt or None,
+        )
 
-    def transcribe_many(self, items: Iterable[tuple[str, T]], load: Callable[[T], np.ndarray] | None = None,
-                        *, hints: Mapping[str, Mapping[str, str]] | None = None,
-                        redo_without_hints: Callable[[str, str], bool] | None = None,
-                        ) -> Iterator[tuple[str, Transcript | BaseException]]:
+    def transcribe_many(
+        self,
+        items: Iterable[tuple[str, T]],
+        load: Callable[[T], np.ndarray] | None = None,
+        *,
+        hints: Mapping[str, Mapping[str, str]] | None = None,
+        redo_without_hints: Callable[[str, str], bool] | None = None,
+    ) -> Iterator[tuple[str, Transcript | BaseException]]:
         """Transcribe `(key, source)` pairs, loading upcoming clips on CPU threads meanwhile.
 
         `load` turns a source into 16 kHz samples (default: `load_audio` on a path).
@@ -172,15 +219,32 @@ class WhisperTranscriber:
                 except Exception as exc:  # noqa: BLE001 - recorded per clip
                     yield key, exc
 
-    def _transcribe_many_cross_clip(self, items: list[tuple[str, T]], load: Callable[[T], np.ndarray],
-                                    hints: Mapping[str, Mapping[str, str]],
-                                    redo_without_hints: Callable[[str, str], bool] | None = None,
-                                    ) -> Iterator[tuple[str, Transcript | BaseException]]:
+    def _transcribe_many_cross_clip(
+        self,
+        items: list[tuple[str, T]],
+        load: Callable[[T], np.ndarray],
+        hints: Mapping[str, Mapping[str, str]],
+        redo_without_hints: Callable[[str, str], bool] | None = None,
+    ) -> Iterator[tuple[str, Transcript | BaseException]]:
         """`transcribe_many` with chunks of different clips sharing batches (`whisper_cross_clip`)."""
-        options = dict(language=self.language, beam_size=self.beam_size, vad_filter=True, initial_prompt=None,
-                       condition_on_previous_text=False, batch_size=self.batch_size)
-        for key, clip in decode_across_clips(self._cross_clip, items, load, options=options, hints=hints,
-                                             batch_size=self.batch_size, prefetch=self.prefetch, lock=self._lock):
+        options = dict(
+            language=self.language,
+            beam_size=self.beam_size,
+            vad_filter=True,
+            initial_prompt=None,
+            condition_on_previous_text=False,
+            batch_size=self.batch_size,
+        )
+        for key, clip in decode_across_clips(
+            self._cross_clip,
+            items,
+            load,
+            options=options,
+            hints=hints,
+            batch_size=self.batch_size,
+            prefetch=self.prefetch,
+            lock=self._lock,
+        ):
             if isinstance(clip, BaseException):
                 yield key, clip
                 continue
@@ -191,9 +255,14 @@ class WhisperTranscriber:
                 except Exception as exc:  # noqa: BLE001
                     yield key, exc
                 continue
-            result = Transcript(_transcript_segments(clip.segments), clip.info.language,
-                                float(clip.info.language_probability), len(clip.audio) / 16_000, clip.decode_s,
-                                hints=clip_hints.get("hotwords") or clip_hints.get("initial_prompt"))
+            result = Transcript(
+                _transcript_segments(clip.segments),
+                clip.info.language,
+                float(clip.info.language_probability),
+                len(clip.audio) / 16_000,
+                clip.decode_s,
+                hints=clip_hints.get("hotwords") or clip_hints.get("initial_prompt"),
+            )
             if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
                 try:
                     result = self.transcribe(clip.audio)

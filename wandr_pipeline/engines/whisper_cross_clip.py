@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -73,8 +74,7 @@ def cross_clip_pipeline_class():
             super().__init__(model)
             self._local = threading.local()
 
-        def _batched_segments_generator(self, features, tokenizer, chunks_metadata, batch_size, options,
-                                        log_progress):
+        def _batched_segments_generator(self, features, tokenizer, chunks_metadata, batch_size, options, log_progress):
             job = CrossClipJob(features, tokenizer, chunks_metadata, options)
             self._local.job = job
             return DeferredSegments(job)
@@ -95,17 +95,25 @@ def cross_clip_pipeline_class():
 
             groups: dict[tuple, list[tuple[CrossClipJob, int]]] = {}
             for job in jobs:
-                key = (job.tokenizer.language_code, job.tokenizer.task, job.options.hotwords,
-                       job.options.initial_prompt)  # one prompt per batch
+                key = (
+                    job.tokenizer.language_code,
+                    job.tokenizer.task,
+                    job.options.hotwords,
+                    job.options.initial_prompt,
+                )  # one prompt per batch
                 groups.setdefault(key, []).extend((job, i) for i in range(len(job.features)))
             failed: set[int] = set()
             for entries in groups.values():
                 for start in range(0, len(entries), batch_size):
-                    batch = entries[start:start + batch_size]
+                    batch = entries[start : start + batch_size]
                     first = batch[0][0]
                     try:
-                        results = self.forward(np.stack([job.features[i] for job, i in batch]), first.tokenizer,
-                                               [job.chunks_metadata[i] for job, i in batch], first.options)
+                        results = self.forward(
+                            np.stack([job.features[i] for job, i in batch]),
+                            first.tokenizer,
+                            [job.chunks_metadata[i] for job, i in batch],
+                            first.options,
+                        )
                     except Exception:  # noqa: BLE001 - these clips are retried one by one
                         failed.update(id(job) for job, _ in batch)
                         continue
@@ -118,12 +126,21 @@ def cross_clip_pipeline_class():
                 for result in job.decoded:
                     for seg in result or []:
                         number += 1
-                        job.segments.append(Segment(
-                            id=number, seek=seg["seek"], start=round(seg["start"], 3), end=round(seg["end"], 3),
-                            text=seg["text"], tokens=seg["tokens"], avg_logprob=seg["avg_logprob"],
-                            compression_ratio=seg["compression_ratio"], no_speech_prob=seg["no_speech_prob"],
-                            words=None, temperature=job.options.temperatures[0],
-                        ))
+                        job.segments.append(
+                            Segment(
+                                id=number,
+                                seek=seg["seek"],
+                                start=round(seg["start"], 3),
+                                end=round(seg["end"], 3),
+                                text=seg["text"],
+                                tokens=seg["tokens"],
+                                avg_logprob=seg["avg_logprob"],
+                                compression_ratio=seg["compression_ratio"],
+                                no_speech_prob=seg["no_speech_prob"],
+                                words=None,
+                                temperature=job.options.temperatures[0],
+                            )
+                        )
             return failed
 
     return CrossClipPipeline
@@ -140,13 +157,21 @@ class DecodedClip:
 
     audio: np.ndarray
     segments: list | None  # faster-whisper `Segment`s on the clip's time line; None: its batch failed
-    info: Any              # faster-whisper `TranscriptionInfo` (language and its probability)
-    decode_s: float        # the clip's share of its window's decoding time
+    info: Any  # faster-whisper `TranscriptionInfo` (language and its probability)
+    decode_s: float  # the clip's share of its window's decoding time
 
 
-def decode_across_clips(pipeline, items: list[tuple[str, T]], load: Callable[[T], np.ndarray], *,
-                        options: Mapping[str, Any], hints: Mapping[str, Mapping[str, str]], batch_size: int,
-                        prefetch: int, lock: threading.Lock) -> Iterator[tuple[str, DecodedClip | BaseException]]:
+def decode_across_clips(
+    pipeline,
+    items: list[tuple[str, T]],
+    load: Callable[[T], np.ndarray],
+    *,
+    options: Mapping[str, Any],
+    hints: Mapping[str, Mapping[str, str]],
+    batch_size: int,
+    prefetch: int,
+    lock: threading.Lock,
+) -> Iterator[tuple[str, DecodedClip | BaseException]]:
     """Windows of `batch_size` clips: CPU threads load, VAD-split and featurise the next window
     while the model decodes this one, in batches that mix chunks of different clips.
 
@@ -156,18 +181,22 @@ def decode_across_clips(pipeline, items: list[tuple[str, T]], load: Callable[[T]
     to one length; not done yet, so hinted clips decode in batches of their own.) `lock` is held
     while the model decodes. Yields `(key, DecodedClip)` or `(key, exception)` in input order.
     """
+
     def prepare(key: str, source: T):
         audio = load(source)
         return audio, pipeline.prepare(audio, **{**options, **dict(hints.get(key, {}))})
 
     window = max(1, batch_size)
-    windows = [items[i:i + window] for i in range(0, len(items), window)]
+    windows = [items[i : i + window] for i in range(0, len(items), window)]
     with ThreadPoolExecutor(max_workers=max(1, prefetch), thread_name_prefix="audio-prepare") as pool:
         upcoming = [pool.submit(prepare, key, source) for key, source in windows[0]] if windows else []
         for number, current in enumerate(windows):
             futures = upcoming
-            upcoming = ([pool.submit(prepare, key, source) for key, source in windows[number + 1]]
-                        if number + 1 < len(windows) else [])
+            upcoming = (
+                [pool.submit(prepare, key, source) for key, source in windows[number + 1]]
+                if number + 1 < len(windows)
+                else []
+            )
             prepared: list[tuple[str, tuple[np.ndarray, CrossClipJob] | BaseException]] = []
             for (key, _), future in zip(current, futures):
                 try:

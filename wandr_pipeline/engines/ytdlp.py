@@ -7,16 +7,17 @@ import datetime as dt
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
 from wandr_pipeline.lib.text import sanitize_text
+from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 
 _TRANSIENT_PATTERNS = re.compile(
     r"HTTP Error (429|5\d\d)|timed out|timeout|Connection (reset|refused|aborted)|Temporary failure"
@@ -124,8 +125,10 @@ def check_source_allowed(url: str, options: DownloadOptions) -> None:
     if options.remote_only and scheme in ("http", "https") and parts.hostname:
         problem = host_problem(parts.hostname, options.allowed_networks)
         if problem:
-            raise PermanentError(f"refusing to download from {parts.hostname}: {problem} (downloads are "
-                                 "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)")
+            raise PermanentError(
+                f"refusing to download from {parts.hostname}: {problem} (downloads are "
+                "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)"
+            )
 
 
 @contextlib.contextmanager
@@ -148,8 +151,9 @@ def _private_cookie_copy(cookiefile: str | None, folder: Path):
         copy.unlink(missing_ok=True)
 
 
-def download_post(url: str, dest_dir: str | Path, options: DownloadOptions,
-                  log: Callable[[str], None] | None = None) -> DownloadedPost:
+def download_post(
+    url: str, dest_dir: str | Path, options: DownloadOptions, log: Callable[[str], None] | None = None
+) -> DownloadedPost:
     """Download `url` into `dest_dir` as `video.<ext>`; returns the file and yt-dlp's info dict.
 
     Raises `TransientError` (worth a retry) or `PermanentError`, each with a readable reason.
@@ -188,8 +192,7 @@ def download_post(url: str, dest_dir: str | Path, options: DownloadOptions,
     if options.max_duration_s:
         limit = options.max_duration_s
         ydl_options["match_filter"] = lambda info, *, incomplete=False: (
-            _too_long(info["duration"], limit)
-            if info.get("duration") and info["duration"] > limit else None
+            _too_long(info["duration"], limit) if info.get("duration") and info["duration"] > limit else None
         )
     if options.user_agent:
         ydl_options["http_headers"] = {"User-Agent": options.user_agent}
@@ -205,7 +208,7 @@ def download_post(url: str, dest_dir: str | Path, options: DownloadOptions,
     except yt_dlp.utils.DownloadError as exc:
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
         if "refusing to connect to" in message:  # the egress guard, after a redirect or a second lookup
-            raise PermanentError(message[message.index("refusing to connect to"):]) from None
+            raise PermanentError(message[message.index("refusing to connect to") :]) from None
         raise classify_download_error(message)(message) from None
     except (OSError, TimeoutError) as exc:
         raise TransientError(redact(f"network error: {exc}")) from None
@@ -226,10 +229,13 @@ def download_post(url: str, dest_dir: str | Path, options: DownloadOptions,
         if options.max_duration_s and isinstance(duration, (int, float)) and duration > options.max_duration_s:
             raise PermanentError(_too_long(duration, options.max_duration_s))
         if size and options.max_filesize_bytes and size > options.max_filesize_bytes:
-            raise PermanentError(f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
-                                 "limit (WANDR_MAX_VIDEO_MB)")
-        reason = ("; ".join(_clean_message(m) for m in logger.errors)
-                  or "yt-dlp wrote no file (over a limit, or no media)")
+            raise PermanentError(
+                f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
+                "limit (WANDR_MAX_VIDEO_MB)"
+            )
+        reason = (
+            "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
+        )
         raise PermanentError(reason)
     path = max(files, key=lambda p: p.stat().st_size)
     safe = safe_extension(path.suffix, default="bin")
@@ -272,5 +278,5 @@ def _upload_date(info: dict[str, Any]) -> dt.date | None:
         return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
     stamp = info.get("timestamp") or info.get("release_timestamp")
     if isinstance(stamp, (int, float)):
-        return dt.datetime.fromtimestamp(stamp, tz=dt.timezone.utc).date()
+        return dt.datetime.fromtimestamp(stamp, tz=dt.UTC).date()
     return None

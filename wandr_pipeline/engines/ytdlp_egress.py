@@ -18,7 +18,7 @@ import importlib
 import ipaddress
 import socket
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from wandr_pipeline.lib.network_policy import AllowList, address_problem
 

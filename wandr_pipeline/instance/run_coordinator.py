@@ -19,7 +19,8 @@ Configure it in `dagster.yaml`:
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from dagster import DagsterRun, Field
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
@@ -32,8 +33,9 @@ DEFAULT_PROPAGATED_TAGS = (COMPUTE_TAG,)
 PREFERRED_VALUES = ("gpu",)
 
 
-def tags_from_steps(step_tags: Sequence[Mapping[str, str] | None], keys: Sequence[str],
-                    run_tags: Mapping[str, str]) -> dict[str, str]:
+def tags_from_steps(
+    step_tags: Sequence[Mapping[str, str] | None], keys: Sequence[str], run_tags: Mapping[str, str]
+) -> dict[str, str]:
     """Run tags to add: for each key in `keys` the run lacks, the value some step carries."""
     added: dict[str, str] = {}
     for key in keys:
@@ -58,8 +60,9 @@ class OpTagRunCoordinator(QueuedRunCoordinator):
     def config_type(cls):
         return {
             **super().config_type(),
-            "propagate_op_tags": Field([str], is_required=False,
-                                       description="Op tags copied onto the run (default: wandr/compute)."),
+            "propagate_op_tags": Field(
+                [str], is_required=False, description="Op tags copied onto the run (default: wandr/compute)."
+            ),
         }
 
     @classmethod

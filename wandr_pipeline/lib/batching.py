@@ -11,8 +11,8 @@ a network stack waits a moment to fill a packet. Segments that cannot grow go at
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 
 @dataclass
@@ -40,11 +40,19 @@ def ready_segments(order: Sequence[str], ready: Iterable[str]) -> list[list[str]
 
 
 def _chunks(keys: list[str], size: int) -> list[list[str]]:
-    return [keys[i:i + size] for i in range(0, len(keys), size)]
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
 
 
-def plan_batches(order: Sequence[str], ready: Iterable[str], upcoming: Iterable[str], max_size: int, *,
-                 first_ready_at: Mapping[str, float], now: float, max_wait_s: float) -> BatchPlan:
+def plan_batches(
+    order: Sequence[str],
+    ready: Iterable[str],
+    upcoming: Iterable[str],
+    max_size: int,
+    *,
+    first_ready_at: Mapping[str, float],
+    now: float,
+    max_wait_s: float,
+) -> BatchPlan:
     """Turn `ready` keys into runs of at most `max_size` adjacent keys.
 
     `upcoming` are keys that are not ready yet but will be soon (their upstream run is queued or
@@ -68,7 +76,7 @@ def plan_batches(order: Sequence[str], ready: Iterable[str], upcoming: Iterable[
         if grows_right or not grows_left:
             go, rest = segment[:full], segment[full:]
         else:  # only the left side can grow: send the right-hand full chunks, keep the left rest
-            rest, go = segment[:len(segment) - full], segment[len(segment) - full:]
+            rest, go = segment[: len(segment) - full], segment[len(segment) - full :]
         plan.batches.extend(_chunks(go, max_size))
         if not rest:
             continue

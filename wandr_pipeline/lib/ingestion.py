@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import fsspec
 import pyarrow as pa
@@ -64,21 +64,30 @@ def find_list_files(location: str, suffixes: Sequence[str]) -> list[ListFile]:
             continue
         if suffixes and not name.lower().endswith(suffixes):
             continue
-        version = info.get("md5Hash") or info.get("etag") or info.get("generation") or info.get("mtime") \
-            or info.get("updated") or info.get("LastModified")
+        version = (
+            info.get("md5Hash")
+            or info.get("etag")
+            or info.get("generation")
+            or info.get("mtime")
+            or info.get("updated")
+            or info.get("LastModified")
+        )
         modified = info.get("mtime")
         uri = path if is_remote(location) else str(path)
         if is_remote(location) and "://" not in uri:
             uri = f"{location.split('://', 1)[0]}://{path}"
-        files.append(ListFile(uri, f"{info.get('size')}:{version}",
-                              float(modified) if isinstance(modified, (int, float)) else None))
+        files.append(
+            ListFile(
+                uri, f"{info.get('size')}:{version}", float(modified) if isinstance(modified, (int, float)) else None
+            )
+        )
     return files
 
 
 def read_list_bytes(uri: str) -> bytes:
     """The raw bytes of a list at a local path, `file://`, `gs://` or `http(s)://` URL."""
     if not is_remote(uri):
-        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        path = uri[len("file://") :] if uri.startswith("file://") else uri
         return Path(path).expanduser().read_bytes()
     if uri.startswith(("gs://", "gcs://")):
         storage = storage_for(uri.rsplit("/", 1)[0])
@@ -91,7 +100,9 @@ def content_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def parse_list_bytes(uri: str, data: bytes, *, allow_local_files: bool, local_roots: tuple[str, ...] = ()) -> ParsedUrlList:
+def parse_list_bytes(
+    uri: str, data: bytes, *, allow_local_files: bool, local_roots: tuple[str, ...] = ()
+) -> ParsedUrlList:
     """Parse a list; relative local paths resolve against a local list's folder.
 
     Local paths are never accepted from a remote list (they would name files on the daemon's disk).
@@ -99,9 +110,10 @@ def parse_list_bytes(uri: str, data: bytes, *, allow_local_files: bool, local_ro
     text = data.decode("utf-8-sig", errors="replace")
     if is_remote(uri):
         return parse_url_list(text, base_dir=None, allow_local_files=False)
-    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri).expanduser()
-    return parse_url_list(text, base_dir=path.resolve().parent, allow_local_files=allow_local_files,
-                          local_roots=local_roots)
+    path = Path(uri[len("file://") :] if uri.startswith("file://") else uri).expanduser()
+    return parse_url_list(
+        text, base_dir=path.resolve().parent, allow_local_files=allow_local_files, local_roots=local_roots
+    )
 
 
 @dataclass
@@ -114,8 +126,15 @@ class Selection:
     already_known: int = 0  # keys that were partitions before
 
 
-def select_videos(refs: Sequence[VideoRef], *, existing: set[str], ingested: set[str], busy: set[str],
-                  retry_unprocessed: bool, max_new: int) -> Selection:
+def select_videos(
+    refs: Sequence[VideoRef],
+    *,
+    existing: set[str],
+    ingested: set[str],
+    busy: set[str],
+    retry_unprocessed: bool,
+    max_new: int,
+) -> Selection:
     """Choose the new videos to register now (at most `max_new`) and the keys to run.
 
     `existing`: keys that are already partitions; `ingested`: keys whose first stage (raw_video) was
@@ -126,17 +145,19 @@ def select_videos(refs: Sequence[VideoRef], *, existing: set[str], ingested: set
     selection = Selection()
     fresh = [ref for ref in refs if ref.video_key not in existing]
     selection.already_known = len(refs) - len(fresh)
-    selection.to_register = fresh[:max(0, max_new)]
+    selection.to_register = fresh[: max(0, max_new)]
     selection.remaining = len(fresh) - len(selection.to_register)
     if retry_unprocessed:
-        selection.to_request = [ref.video_key for ref in refs if ref.video_key in existing
-                                and ref.video_key not in ingested and ref.video_key not in busy]
+        selection.to_request = [
+            ref.video_key
+            for ref in refs
+            if ref.video_key in existing and ref.video_key not in ingested and ref.video_key not in busy
+        ]
     selection.to_request += [ref.video_key for ref in selection.to_register]
     return selection
 
 
-def record_within_budget(storage: Storage, refs: Sequence[VideoRef], *, source: str, deadline: float
-                         ) -> list[VideoRef]:
+def record_within_budget(storage: Storage, refs: Sequence[VideoRef], *, source: str, deadline: float) -> list[VideoRef]:
     """Write each video's submission record until `deadline` (time.monotonic); returns those written.
 
     The raw_video stage reads a key's URL from this record, so a partition is only added for a
@@ -157,18 +178,28 @@ def list_key(source: str, sha256: str) -> str:
     return "list-" + hashlib.sha256(f"{source}\n{sha256}".encode()).hexdigest()[:16]
 
 
-def write_rejections(storage: Storage, source: str, sha256: str, rejected: Iterable[RejectedLine],
-                     *, when: dt.datetime | None = None) -> str | None:
+def write_rejections(
+    storage: Storage, source: str, sha256: str, rejected: Iterable[RejectedLine], *, when: dt.datetime | None = None
+) -> str | None:
     """Replace the rejections of this list version in `warehouse/url_list_rejections/`; None if none."""
     rejected = list(rejected)
     if not rejected:
         return None
-    when = when or dt.datetime.now(dt.timezone.utc)
-    table = to_table(URL_LIST_REJECTIONS, [
-        {"source": source, "list_sha256": sha256, "line_number": line.line_number, "text": line.text,
-         "reason": line.reason, "detected_at": when}
-        for line in rejected
-    ])
+    when = when or dt.datetime.now(dt.UTC)
+    table = to_table(
+        URL_LIST_REJECTIONS,
+        [
+            {
+                "source": source,
+                "list_sha256": sha256,
+                "line_number": line.line_number,
+                "text": line.text,
+                "reason": line.reason,
+                "detected_at": when,
+            }
+            for line in rejected
+        ],
+    )
     return storage.write_partition(REJECTIONS_TABLE, list_key(source, sha256), table, column="list_key")
 
 

@@ -29,7 +29,7 @@ def _proc_stat(pid: int) -> list[str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rfind(")") + 2:].split()  # the name may hold spaces and ')'
+    return text[text.rfind(")") + 2 :].split()  # the name may hold spaces and ')'
 
 
 def process_start_ticks(pid: int) -> str:
@@ -63,7 +63,7 @@ class ProcessId:
     start_ticks: str = ""
 
     @classmethod
-    def current(cls) -> "ProcessId":
+    def current(cls) -> ProcessId:
         return cls(host_name(), os.getpid(), process_start_ticks(os.getpid()))
 
     def is_dead(self) -> bool:
@@ -75,7 +75,7 @@ class ProcessId:
         return f"{self.host}_{self.pid}_{self.start_ticks or 0}"
 
     @classmethod
-    def from_token(cls, token: str) -> "ProcessId | None":
+    def from_token(cls, token: str) -> ProcessId | None:
         match = re.fullmatch(r"([A-Za-z0-9-]+)_(\d+)_(\d+)", token)
         if not match:
             return None

@@ -8,9 +8,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -28,7 +28,7 @@ class AllowList:
     hosts: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def parse(cls, text: str | Iterable[str]) -> "AllowList":
+    def parse(cls, text: str | Iterable[str]) -> AllowList:
         """`127.0.0.1, 10.0.0.0/8, media.local` -> networks and host names; raises ValueError on junk."""
         items = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
         networks: list[IpNetwork] = []

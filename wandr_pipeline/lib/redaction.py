@@ -9,15 +9,30 @@ display, and a `Redactor` replaces the known secret strings wherever they show u
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 REDACTED = "REDACTED"
 # Query parameters whose values are credentials (matched case-insensitively; prefixes end with "-").
 SENSITIVE_PARAMS = {
-    "access_token", "api_key", "apikey", "auth", "authorization", "code", "credential", "key", "password",
-    "pass", "passwd", "secret", "session", "sessionid", "sig", "signature", "token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth",
+    "authorization",
+    "code",
+    "credential",
+    "key",
+    "password",
+    "pass",
+    "passwd",
+    "secret",
+    "session",
+    "sessionid",
+    "sig",
+    "signature",
+    "token",
 }
 SENSITIVE_PREFIXES = ("x-goog-", "x-amz-", "x-ms-")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]*(?::[^/\s@]*)?@")
@@ -40,7 +55,9 @@ def redact_url(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(_sensitive(k) for k, _ in pairs):
-            query = "&".join(f"{quote(k, safe='')}={REDACTED if _sensitive(k) else quote(v, safe='')}" for k, v in pairs)
+            query = "&".join(
+                f"{quote(k, safe='')}={REDACTED if _sensitive(k) else quote(v, safe='')}" for k, v in pairs
+            )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 
@@ -92,9 +93,9 @@ OCR_TEXT = pa.schema(
         # row only (0 on the others), so SUM(billable_units) over any rows counts each video once.
         pa.field("billable_units", pa.int32()),
         # frame skipping (issue 6): a frame whose text looks like the last read frame's reuses its result
-        pa.field("reused", pa.bool_()),               # True: copied from `source_frame_index`, not read
-        pa.field("source_frame_index", pa.int64()),   # the frame the engine read for this row
-        pa.field("similarity", pa.float64()),         # text-mask similarity to the last read frame
+        pa.field("reused", pa.bool_()),  # True: copied from `source_frame_index`, not read
+        pa.field("source_frame_index", pa.int64()),  # the frame the engine read for this row
+        pa.field("similarity", pa.float64()),  # text-mask similarity to the last read frame
     ]
 )
 
@@ -103,12 +104,12 @@ CAPTION_SPANS = pa.schema(
     [
         pa.field("span_index", pa.int32()),
         pa.field("text", pa.string()),
-        pa.field("start_s", pa.float64()),        # estimated appearance (halfway from the previous sampled frame)
-        pa.field("end_s", pa.float64()),          # estimated disappearance
-        pa.field("first_seen_s", pa.float64()),   # first sampled frame showing it
-        pa.field("last_seen_s", pa.float64()),    # last sampled frame showing it
+        pa.field("start_s", pa.float64()),  # estimated appearance (halfway from the previous sampled frame)
+        pa.field("end_s", pa.float64()),  # estimated disappearance
+        pa.field("first_seen_s", pa.float64()),  # first sampled frame showing it
+        pa.field("last_seen_s", pa.float64()),  # last sampled frame showing it
         pa.field("frames_seen", pa.int32()),
-        pa.field("confidence", pa.float64()),     # mean OCR confidence of its reads
+        pa.field("confidence", pa.float64()),  # mean OCR confidence of its reads
         pa.field("box_x0", pa.float32()),
         pa.field("box_y0", pa.float32()),
         pa.field("box_x1", pa.float32()),
@@ -119,16 +120,18 @@ CAPTION_SPANS = pa.schema(
     ]
 )
 
-CAPTION_SPAN_STRUCT = pa.struct([
-    pa.field("text", pa.string()),
-    pa.field("start_s", pa.float64()),
-    pa.field("end_s", pa.float64()),
-    pa.field("confidence", pa.float64()),
-    pa.field("box_x0", pa.float32()),
-    pa.field("box_y0", pa.float32()),
-    pa.field("box_x1", pa.float32()),
-    pa.field("box_y1", pa.float32()),
-])
+CAPTION_SPAN_STRUCT = pa.struct(
+    [
+        pa.field("text", pa.string()),
+        pa.field("start_s", pa.float64()),
+        pa.field("end_s", pa.float64()),
+        pa.field("confidence", pa.float64()),
+        pa.field("box_x0", pa.float32()),
+        pa.field("box_y0", pa.float32()),
+        pa.field("box_x1", pa.float32()),
+        pa.field("box_y1", pa.float32()),
+    ]
+)
 
 VIDEO_DOCUMENTS = pa.schema(
     [

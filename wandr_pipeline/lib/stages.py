@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from wandr_pipeline.lib.schemas import AUDIO, CAPTION_SPANS, FRAMES, OCR_TEXT, TRANSCRIPT_SEGMENTS, VIDEO_DOCUMENTS, VIDEOS
+from wandr_pipeline.lib.schemas import (
+    AUDIO,
+    CAPTION_SPANS,
+    FRAMES,
+    OCR_TEXT,
+    TRANSCRIPT_SEGMENTS,
+    VIDEO_DOCUMENTS,
+    VIDEOS,
+)
 from wandr_pipeline.lib.tags import CPU, GPU
 
 
@@ -38,8 +46,14 @@ STAGES: tuple[Stage, ...] = (
     Stage("sampled_frames", "frames", FRAMES, ("raw_video",), GPU),
     Stage("ocr_text", "ocr_text", OCR_TEXT, ("sampled_frames",), GPU, "ocr"),
     Stage("caption_spans", "caption_spans", CAPTION_SPANS, ("ocr_text", "raw_video", "sampled_frames"), CPU),
-    Stage("video_documents", "video_documents", VIDEO_DOCUMENTS,
-          ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans"), CPU, "document"),
+    Stage(
+        "video_documents",
+        "video_documents",
+        VIDEO_DOCUMENTS,
+        ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans"),
+        CPU,
+        "document",
+    ),
 )
 STAGES_BY_ASSET: dict[str, Stage] = {stage.asset: stage for stage in STAGES}
 STAGE_ASSET_NAMES: tuple[str, ...] = tuple(stage.asset for stage in STAGES)
@@ -69,26 +83,40 @@ class StageGroup:
 
 
 PROCESS_VIDEOS = StageGroup(
-    "process_videos", STAGE_ASSET_NAMES, GPU, None,
+    "process_videos",
+    STAGE_ASSET_NAMES,
+    GPU,
+    None,
     "Every stage, raw video to video documents, for a batch of videos in one process.",
 )
 INGEST_VIDEOS = StageGroup(
-    "ingest_videos", ("raw_video", "audio"), CPU, "ingest",
+    "ingest_videos",
+    ("raw_video", "audio"),
+    CPU,
+    "ingest",
     "Download and audio extraction for a batch of videos (CPU): feeds the GPU stages.",
 )
 EXTRACT_MEDIA = StageGroup(
-    "extract_media", ("audio",), CPU, "media",
+    "extract_media",
+    ("audio",),
+    CPU,
+    "media",
     "Audio again for videos whose download changed (e.g. a raw_video backfill).",
     follows=("raw_video",),
 )
 GPU_STAGES = StageGroup(
-    "gpu_stages", ("transcript", "sampled_frames", "ocr_text", "caption_spans", "video_documents"), GPU, "gpu",
-    "Transcript, frames, OCR, caption spans and documents for downloaded videos, on one GPU worker "
-    "(L4 in production).",
+    "gpu_stages",
+    ("transcript", "sampled_frames", "ocr_text", "caption_spans", "video_documents"),
+    GPU,
+    "gpu",
+    "Transcript, frames, OCR, caption spans and documents for downloaded videos, on one GPU worker (L4 in production).",
     follows=("audio",),
 )
 REFRESH_DOCUMENTS = StageGroup(
-    "refresh_documents", ("video_documents",), CPU, "documents",
+    "refresh_documents",
+    ("video_documents",),
+    CPU,
+    "documents",
     "Rebuild video documents whose inputs changed (e.g. after a transcript backfill).",
     follows=LAST_STAGE.inputs,
 )

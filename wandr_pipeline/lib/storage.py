@@ -31,12 +31,13 @@ import logging
 import os
 import posixpath
 import re
-import threading
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import fsspec
 import pyarrow as pa
@@ -72,7 +73,7 @@ class Storage:
         self.stale_temp_age_s = stale_temp_age_s
         self.is_local = "://" not in root_uri or root_uri.startswith("file://")
         if self.is_local:
-            local = root_uri[len("file://"):] if root_uri.startswith("file://") else root_uri
+            local = root_uri[len("file://") :] if root_uri.startswith("file://") else root_uri
             self.root = str(Path(local).expanduser().resolve())
         else:
             self.root = root_uri.rstrip("/")
@@ -139,7 +140,7 @@ class Storage:
             return removed
         now = time.time()
         for entry in entries:
-            match = _TEMP_SUFFIX.fullmatch(entry.name[len(prefix):])
+            match = _TEMP_SUFFIX.fullmatch(entry.name[len(prefix) :])
             if not match:
                 continue
             owner = ProcessId.from_token(match.group("owner") or "")
@@ -151,9 +152,13 @@ class Storage:
             except FileNotFoundError:  # its writer finished (renamed it) or another cleaner got it
                 continue
             removed.append(entry.path)
-            log.info("removed %s, left by a write that did not finish (%s)", entry.path,
-                     f"its process {owner.pid} on {owner.host} is gone" if dead else
-                     f"older than {self.stale_temp_age_s:.0f} s")
+            log.info(
+                "removed %s, left by a write that did not finish (%s)",
+                entry.path,
+                f"its process {owner.pid} on {owner.host} is gone"
+                if dead
+                else f"older than {self.stale_temp_age_s:.0f} s",
+            )
         return removed
 
     def read_bytes(self, relative_or_uri: str) -> bytes:
@@ -253,8 +258,12 @@ def read_parquet_bytes(data: bytes, schema: pa.Schema | None = None) -> pa.Table
     table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
     if schema is None:
         return table
-    columns = {field.name: table.column(field.name) if field.name in table.column_names
-               else pa.nulls(table.num_rows, field.type) for field in schema}
+    columns = {
+        field.name: table.column(field.name)
+        if field.name in table.column_names
+        else pa.nulls(table.num_rows, field.type)
+        for field in schema
+    }
     return pa.table(columns).cast(schema)
 
 

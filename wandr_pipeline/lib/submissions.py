@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from collections.abc import Iterable
 
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.urls import VideoRef
@@ -16,19 +16,22 @@ def submission_path(video_key: str) -> str:
 def record_submissions(storage: Storage, refs: Iterable[VideoRef], *, source: str) -> int:
     """Write one small JSON per video key; an existing record is kept (first submission wins)."""
     written = 0
-    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    now = dt.datetime.now(dt.UTC).isoformat()
     for ref in refs:
         path = submission_path(ref.video_key)
         if storage.exists(path):
             continue
-        storage.write_json(path, {
-            "video_key": ref.video_key,
-            "source_url": ref.source_url,
-            "download_url": ref.download_url,
-            "platform": ref.platform,
-            "submitted_from": source,
-            "submitted_at": now,
-        })
+        storage.write_json(
+            path,
+            {
+                "video_key": ref.video_key,
+                "source_url": ref.source_url,
+                "download_url": ref.download_url,
+                "platform": ref.platform,
+                "submitted_from": source,
+                "submitted_at": now,
+            },
+        )
         written += 1
     return written
 

@@ -13,7 +13,8 @@ back spell it the same way. No Dagster import here: these are plain strings and 
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Dagster's own tags: a run over one partition, or over a range of partitions (what backfills set).
 PARTITION_TAG = "dagster/partition"
@@ -38,8 +39,9 @@ GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
 GPU_RESOURCE = "nvidia.com/gpu"
 
 
-def gpu_k8s_config(accelerator: str = "nvidia-l4", gpu_count: int = 1, cpu: str = "6",
-                   memory: str = "24Gi") -> dict[str, Any]:
+def gpu_k8s_config(
+    accelerator: str = "nvidia-l4", gpu_count: int = 1, cpu: str = "6", memory: str = "24Gi"
+) -> dict[str, Any]:
     """The `dagster-k8s/config` for a pod that needs `gpu_count` GPUs of type `accelerator`.
 
     An L4 node on GKE (g2-standard-8) has 8 vCPUs and 32 GB: the defaults leave room for the
@@ -62,8 +64,12 @@ def gpu_k8s_config(accelerator: str = "nvidia-l4", gpu_count: int = 1, cpu: str 
     }
 
 
-def gpu_tags(accelerator: str = "nvidia-l4", gpu_count: int = 1, cpu: str = "6", memory: str = "24Gi",
-             ) -> dict[str, Any]:
+def gpu_tags(
+    accelerator: str = "nvidia-l4",
+    gpu_count: int = 1,
+    cpu: str = "6",
+    memory: str = "24Gi",
+) -> dict[str, Any]:
     """Op tags (and run tags) of a GPU stage."""
     return {COMPUTE_TAG: GPU, K8S_CONFIG_TAG: gpu_k8s_config(accelerator, gpu_count, cpu, memory)}
 

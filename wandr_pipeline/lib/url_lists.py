@@ -27,8 +27,9 @@ class ParsedUrlList:
     duplicates: int = 0
 
 
-def parse_url_list(text: str, *, base_dir: Path | None = None, allow_local_files: bool = True,
-                   local_roots: tuple[str, ...] = ()) -> ParsedUrlList:
+def parse_url_list(
+    text: str, *, base_dir: Path | None = None, allow_local_files: bool = True, local_roots: tuple[str, ...] = ()
+) -> ParsedUrlList:
     """Parse a list's text; duplicates (same video key) keep their first line.
 
     Local files must lie under `local_roots` when it is not empty. Rejected lines keep their text
@@ -50,8 +51,11 @@ def parse_url_list(text: str, *, base_dir: Path | None = None, allow_local_files
             result.rejected.append(RejectedLine(number, shown, str(exc)))
             continue
         if ref.platform == "file":
-            problem = "local files are not allowed here" if not allow_local_files else local_path_problem(
-                Path(unquote(urlsplit(ref.download_url).path)), local_roots)
+            problem = (
+                "local files are not allowed here"
+                if not allow_local_files
+                else local_path_problem(Path(unquote(urlsplit(ref.download_url).path)), local_roots)
+            )
             if problem:
                 result.rejected.append(RejectedLine(number, shown, problem))
                 continue
@@ -61,4 +65,3 @@ def parse_url_list(text: str, *, base_dir: Path | None = None, allow_local_files
         seen.add(ref.video_key)
         result.accepted.append(ref)
     return result
-

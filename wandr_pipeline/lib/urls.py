@@ -16,11 +16,42 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 # Query parameters that only track where a link was shared from; they never select a different video.
 _TRACKING_PARAMS = {
-    "_r", "_t", "checksum", "fbclid", "gclid", "igsh", "igshid", "is_copy_url", "is_from_webapp",
-    "lang", "mibextid", "refer", "referer", "sec_uid", "sender_device", "sender_web_id", "share_app_id",
-    "share_author_id", "share_item_id", "share_link_id", "share_region", "share_scene", "sharer_language",
-    "si", "social_sharing", "source", "timestamp", "tt_from", "u_code", "user_id", "utm_campaign",
-    "utm_content", "utm_medium", "utm_source", "utm_term", "web_id",
+    "_r",
+    "_t",
+    "checksum",
+    "fbclid",
+    "gclid",
+    "igsh",
+    "igshid",
+    "is_copy_url",
+    "is_from_webapp",
+    "lang",
+    "mibextid",
+    "refer",
+    "referer",
+    "sec_uid",
+    "sender_device",
+    "sender_web_id",
+    "share_app_id",
+    "share_author_id",
+    "share_item_id",
+    "share_link_id",
+    "share_region",
+    "share_scene",
+    "sharer_language",
+    "si",
+    "social_sharing",
+    "source",
+    "timestamp",
+    "tt_from",
+    "u_code",
+    "user_id",
+    "utm_campaign",
+    "utm_content",
+    "utm_medium",
+    "utm_source",
+    "utm_term",
+    "web_id",
 }
 _TRACKING_PREFIXES = ("utm_", "share_")
 
@@ -104,8 +135,10 @@ def parse_video_url(text: str, *, base_dir: Path | None = None) -> VideoRef:
         if not parts.hostname:
             raise InvalidVideoUrl("URL has no host")
         if "@" in parts.netloc:
-            raise InvalidVideoUrl("URLs with a user name or password are not accepted (they would be logged "
-                                  "and stored); use a cookies file (YTDLP_COOKIES_FILE) for logins")
+            raise InvalidVideoUrl(
+                "URLs with a user name or password are not accepted (they would be logged "
+                "and stored); use a cookies file (YTDLP_COOKIES_FILE) for logins"
+            )
         host = parts.hostname.lower().rstrip(".")
         path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
         if host in _TIKTOK_HOSTS:
@@ -122,8 +155,10 @@ def parse_video_url(text: str, *, base_dir: Path | None = None) -> VideoRef:
                 download = f"https://www.instagram.com/reel/{shortcode}/"
                 return VideoRef(raw, download, f"instagram-{shortcode}", "instagram")
         normalised = normalise_url(raw)
-        platform = "tiktok" if host in _TIKTOK_HOSTS | _TIKTOK_SHORT_HOSTS else (
-            "instagram" if host in _INSTAGRAM_HOSTS else "web"
+        platform = (
+            "tiktok"
+            if host in _TIKTOK_HOSTS | _TIKTOK_SHORT_HOSTS
+            else ("instagram" if host in _INSTAGRAM_HOSTS else "web")
         )
         # Keep the caller's host spelling for the download (a loopback test server has no "www.").
         download = urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))

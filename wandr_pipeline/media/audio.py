@@ -7,8 +7,8 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 from wandr_pipeline.lib.outcomes import PermanentError
+from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 
 SAMPLE_RATE = 16_000
 
@@ -20,8 +20,9 @@ class AudioInfo:
     channels: int
 
 
-def extract_audio(video_path: str | Path, wav_path: str | Path, *, sample_rate: int = SAMPLE_RATE,
-                  timeout_s: float = 600) -> AudioInfo:
+def extract_audio(
+    video_path: str | Path, wav_path: str | Path, *, sample_rate: int = SAMPLE_RATE, timeout_s: float = 600
+) -> AudioInfo:
     """Write the first audio stream of `video_path` as mono PCM WAV at `sample_rate`.
 
     The caller probes first: a file without an audio stream makes ffmpeg fail.

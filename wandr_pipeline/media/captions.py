@@ -25,9 +25,9 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
@@ -51,17 +51,17 @@ def tidy_line(text: str) -> str:
 class CaptionRules:
     """The merge rules' thresholds (see the module docstring)."""
 
-    min_confidence: float = 0.6        # drop single reads below this
-    min_chars: int = 2                 # letters/digits a line needs (one-character noise is dropped)
-    text_similarity: float = 0.8       # fuzzy ratio (0-1) for two reads to be the same line
-    partial_similarity: float = 0.9    # ... or: the shorter read is this close to a part of the longer
-    partial_min_share: float = 0.5     # ... and is at least this share of the longer read
-    max_gap_frames: int = 1            # sampled frames a span may be missing from and still continue
+    min_confidence: float = 0.6  # drop single reads below this
+    min_chars: int = 2  # letters/digits a line needs (one-character noise is dropped)
+    text_similarity: float = 0.8  # fuzzy ratio (0-1) for two reads to be the same line
+    partial_similarity: float = 0.9  # ... or: the shorter read is this close to a part of the longer
+    partial_min_share: float = 0.5  # ... and is at least this share of the longer read
+    max_gap_frames: int = 1  # sampled frames a span may be missing from and still continue
     min_vertical_overlap: float = 0.5  # same region: y-ranges overlap by this share of the smaller height
     min_horizontal_overlap: float = 0.0  # ... and x-ranges overlap by more than this share of the smaller width
-    min_span_confidence: float = 0.7   # drop spans whose reads average below this
-    space_vote: float = 0.34           # a word break seen in this share of the reads' weight is kept
-    join_gap: float = 1.2              # join boxes of one frame on one line when the gap < this x height
+    min_span_confidence: float = 0.7  # drop spans whose reads average below this
+    space_vote: float = 0.34  # a word break seen in this share of the reads' weight is kept
+    join_gap: float = 1.2  # join boxes of one frame on one line when the gap < this x height
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,19 @@ class CaptionSpan:
 
     def as_row(self) -> dict:
         return {
-            "span_index": self.span_index, "text": self.text, "start_s": self.start_s, "end_s": self.end_s,
-            "first_seen_s": self.first_seen_s, "last_seen_s": self.last_seen_s, "frames_seen": self.frames_seen,
-            "confidence": self.confidence, "box_x0": self.x0, "box_y0": self.y0, "box_x1": self.x1,
-            "box_y1": self.y1, "variants": self.variants,
+            "span_index": self.span_index,
+            "text": self.text,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "first_seen_s": self.first_seen_s,
+            "last_seen_s": self.last_seen_s,
+            "frames_seen": self.frames_seen,
+            "confidence": self.confidence,
+            "box_x0": self.x0,
+            "box_y0": self.y0,
+            "box_x1": self.x1,
+            "box_y1": self.y1,
+            "variants": self.variants,
         }
 
 
@@ -118,6 +127,7 @@ class _Track:
 
 
 # -- comparing reads ---------------------------------------------------------------------------
+
 
 def same_region(a: LineRead, b: LineRead, rules: CaptionRules = CaptionRules()) -> bool:
     """Boxes on the same text line of the screen (y-ranges overlap) and overlapping horizontally."""
@@ -154,8 +164,9 @@ def is_noise(read: LineRead, rules: CaptionRules = CaptionRules()) -> bool:
 PORTRAIT = 9 / 16  # width / height of the frames when the caller does not say (short videos are portrait)
 
 
-def join_line_fragments(reads: Sequence[LineRead], rules: CaptionRules = CaptionRules(),
-                        aspect: float = PORTRAIT) -> list[LineRead]:
+def join_line_fragments(
+    reads: Sequence[LineRead], rules: CaptionRules = CaptionRules(), aspect: float = PORTRAIT
+) -> list[LineRead]:
     """Join boxes of one frame that sit side by side on one text line with at most a word-sized gap.
 
     Detectors sometimes cut a caption at a space ("CLOSED" + "ON MONDAYS", often with boxes that
@@ -174,9 +185,14 @@ def join_line_fragments(reads: Sequence[LineRead], rules: CaptionRules = Caption
             if v_overlap >= 0.6 * min(line.height, read.height) and similar_size and -1.0 <= gap <= rules.join_gap:
                 total = len(line.text) + len(read.text)
                 lines[i] = LineRead(
-                    line.frame_index, line.timestamp_s, f"{line.text} {read.text}",
+                    line.frame_index,
+                    line.timestamp_s,
+                    f"{line.text} {read.text}",
                     (line.confidence * len(line.text) + read.confidence * len(read.text)) / max(1, total),
-                    min(line.x0, read.x0), min(line.y0, read.y0), max(line.x1, read.x1), max(line.y1, read.y1),
+                    min(line.x0, read.x0),
+                    min(line.y0, read.y0),
+                    max(line.x1, read.x1),
+                    max(line.y1, read.y1),
                 )
                 break
         else:
@@ -185,6 +201,7 @@ def join_line_fragments(reads: Sequence[LineRead], rules: CaptionRules = Caption
 
 
 # -- the spelling of a span ----------------------------------------------------------------------
+
 
 def _breaks(text: str) -> tuple[str, set[int]]:
     """(folded key, positions in the key after which the text has a word break)."""
@@ -237,9 +254,15 @@ def best_spelling(reads: Sequence[LineRead], rules: CaptionRules = CaptionRules(
 
 # -- frames -> spans -------------------------------------------------------------------------------
 
-def build_spans(frame_times: Sequence[tuple[int, float]], reads: Iterable[LineRead],
-                rules: CaptionRules = CaptionRules(), *, duration_s: float | None = None,
-                aspect: float | None = None) -> list[CaptionSpan]:
+
+def build_spans(
+    frame_times: Sequence[tuple[int, float]],
+    reads: Iterable[LineRead],
+    rules: CaptionRules = CaptionRules(),
+    *,
+    duration_s: float | None = None,
+    aspect: float | None = None,
+) -> list[CaptionSpan]:
     """Merge the reads of a video's sampled frames into caption spans, ordered by start time.
 
     `frame_times`: (frame_index, timestamp_s) of every sampled frame whose OCR result is known (read
@@ -299,14 +322,23 @@ def build_spans(frame_times: Sequence[tuple[int, float]], reads: Iterable[LineRe
             end = last_seen + interval / 2
             if duration_s:
                 end = max(last_seen, min(end, duration_s))
-        spans.append(CaptionSpan(
-            span_index=-1, text=text, start_s=round(start, 3), end_s=round(end, 3),
-            first_seen_s=round(first_seen, 3), last_seen_s=round(last_seen, 3),
-            frames_seen=len({r.frame_index for r in track.reads}), confidence=round(confidence, 4),
-            x0=round(median(r.x0 for r in track.reads), 4), y0=round(median(r.y0 for r in track.reads), 4),
-            x1=round(median(r.x1 for r in track.reads), 4), y1=round(median(r.y1 for r in track.reads), 4),
-            variants=variants,
-        ))
+        spans.append(
+            CaptionSpan(
+                span_index=-1,
+                text=text,
+                start_s=round(start, 3),
+                end_s=round(end, 3),
+                first_seen_s=round(first_seen, 3),
+                last_seen_s=round(last_seen, 3),
+                frames_seen=len({r.frame_index for r in track.reads}),
+                confidence=round(confidence, 4),
+                x0=round(median(r.x0 for r in track.reads), 4),
+                y0=round(median(r.y0 for r in track.reads), 4),
+                x1=round(median(r.x1 for r in track.reads), 4),
+                y1=round(median(r.y1 for r in track.reads), 4),
+                variants=variants,
+            )
+        )
     spans.sort(key=lambda s: (s.start_s, s.y0, s.x0))
     for i, span in enumerate(spans):
         span.span_index = i
@@ -325,9 +357,18 @@ def reads_from_rows(rows: Iterable[Mapping]) -> tuple[list[tuple[int, float]], l
             confidence = row.get("confidence")
             # no score (Cloud Vision leaves some lines unscored): trusted, as the engine kept it
             confidence = 1.0 if confidence is None or math.isnan(confidence) else float(confidence)
-            reads.append(LineRead(int(row["frame_index"]), float(row["timestamp_s"]), row["text"], confidence,
-                                  float(row["box_x0"]), float(row["box_y0"]), float(row["box_x1"]),
-                                  float(row["box_y1"])))
+            reads.append(
+                LineRead(
+                    int(row["frame_index"]),
+                    float(row["timestamp_s"]),
+                    row["text"],
+                    confidence,
+                    float(row["box_x0"]),
+                    float(row["box_y0"]),
+                    float(row["box_x1"]),
+                    float(row["box_y1"]),
+                )
+            )
     return sorted(frames.items()), reads
 
 

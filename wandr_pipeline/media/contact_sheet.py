@@ -7,13 +7,13 @@ chosen), small tiles, and thumbnails are taken while the frames are decoded for 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import cv2
 import numpy as np
 
-READ_COLOUR = (60, 200, 60)      # BGR
+READ_COLOUR = (60, 200, 60)  # BGR
 REUSED_COLOUR = (0, 160, 255)
 FAILED_COLOUR = (40, 40, 230)
 
@@ -37,7 +37,7 @@ class ContactSheet:
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def for_frames(cls, count: int, *, max_tiles: int = 36, tile_width: int = 160, columns: int = 6) -> "ContactSheet":
+    def for_frames(cls, count: int, *, max_tiles: int = 36, tile_width: int = 160, columns: int = 6) -> ContactSheet:
         return cls(set(pick_positions(count, max_tiles)), tile_width, columns)
 
     def add(self, position: int, image: np.ndarray) -> None:
@@ -56,8 +56,13 @@ class ContactSheet:
             colour = FAILED_COLOUR if failed else READ_COLOUR if read else REUSED_COLOUR
             height, width = tile.shape[:2]
             for box in boxes:
-                cv2.rectangle(tile, (int(box.x0 * width), int(box.y0 * height)),
-                              (int(box.x1 * width), int(box.y1 * height)), colour, 2)
+                cv2.rectangle(
+                    tile,
+                    (int(box.x0 * width), int(box.y0 * height)),
+                    (int(box.x1 * width), int(box.y1 * height)),
+                    colour,
+                    2,
+                )
             label = f"{timestamp:.1f}s" + ("" if read else " =") + (" !" if failed else "")
             cv2.rectangle(tile, (0, 0), (width, 18), (0, 0, 0), -1)
             cv2.putText(tile, label, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
@@ -65,12 +70,16 @@ class ContactSheet:
         if not tiles:
             return None
         tile_height = max(t.shape[0] for t in tiles)
-        tiles = [t if t.shape[0] == tile_height else cv2.copyMakeBorder(t, 0, tile_height - t.shape[0], 0, 0,
-                                                                        cv2.BORDER_CONSTANT) for t in tiles]
+        tiles = [
+            t
+            if t.shape[0] == tile_height
+            else cv2.copyMakeBorder(t, 0, tile_height - t.shape[0], 0, 0, cv2.BORDER_CONSTANT)
+            for t in tiles
+        ]
         blank = np.zeros_like(tiles[0])
         rows = []
         for start in range(0, len(tiles), self.columns):
-            row = tiles[start:start + self.columns]
+            row = tiles[start : start + self.columns]
             row += [blank] * (self.columns - len(row)) if len(tiles) > self.columns else []
             rows.append(np.hstack(row))
         return np.vstack(rows)

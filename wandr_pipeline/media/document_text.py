@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from wandr_pipeline.media.captions import fold, tidy_line
 
@@ -74,7 +74,7 @@ def split_glued_words(text: str, vocab: set[str], *, min_token: int = 8) -> str:
         if not parts or len(parts) < 2:
             return token
         # cut the original token (its case and accents) at the same letter counts
-        out, i = [], 0
+        out = []
         chars = [c for c in token]
         position = 0
         for part in parts:

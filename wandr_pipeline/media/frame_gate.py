@@ -38,18 +38,18 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FrameGateConfig:
-    threshold: float = 0.80          # frames at least this similar reuse the last OCR result
-    long_side: int = 960             # the mask is computed on the frame shrunk to this long side (if larger)
-    stroke_px: int = 13              # white/black-hat kernel (px at long_side): wider than a letter's stroke
-    contrast: int = 100              # grey-level lead a stroke pixel needs over its surroundings (0-255)
-    bright_level: int = 190          # a bright stroke pixel is at least this grey level ...
-    dark_level: int = 60             # ... a dark one at most this
-    glyph_max_height: float = 0.08   # tallest glyph component, as a share of the mask height
-    min_glyphs: int = 3              # glyph components a text line needs (or one wide word component)
-    grey_change: int = 40            # grey-level difference that makes a text pixel a changed one
-    bands: int = 24                  # horizontal bands compared separately
-    min_changed_pixels: int = 200    # fewer changed pixels than this in a band is noise (~3 small letters)
-    max_reuse: int = 8               # read at least every (max_reuse + 1)th frame; 0 = never force
+    threshold: float = 0.80  # frames at least this similar reuse the last OCR result
+    long_side: int = 960  # the mask is computed on the frame shrunk to this long side (if larger)
+    stroke_px: int = 13  # white/black-hat kernel (px at long_side): wider than a letter's stroke
+    contrast: int = 100  # grey-level lead a stroke pixel needs over its surroundings (0-255)
+    bright_level: int = 190  # a bright stroke pixel is at least this grey level ...
+    dark_level: int = 60  # ... a dark one at most this
+    glyph_max_height: float = 0.08  # tallest glyph component, as a share of the mask height
+    min_glyphs: int = 3  # glyph components a text line needs (or one wide word component)
+    grey_change: int = 40  # grey-level difference that makes a text pixel a changed one
+    bands: int = 24  # horizontal bands compared separately
+    min_changed_pixels: int = 200  # fewer changed pixels than this in a band is noise (~3 small letters)
+    max_reuse: int = 8  # read at least every (max_reuse + 1)th frame; 0 = never force
 
     def __post_init__(self):
         if not 0.0 <= self.threshold <= 1.0:
@@ -74,13 +74,15 @@ def small_grey(image: np.ndarray, config: FrameGateConfig = FrameGateConfig()) -
     height, width = grey.shape[:2]
     scale = config.long_side / max(height, width)
     if scale < 1:
-        grey = cv2.resize(grey, (max(1, round(width * scale)), max(1, round(height * scale))),
-                          interpolation=cv2.INTER_AREA)
+        grey = cv2.resize(
+            grey, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
     return grey
 
 
-def text_mask(image: np.ndarray, config: FrameGateConfig = FrameGateConfig(), *,
-              grey: np.ndarray | None = None) -> np.ndarray:
+def text_mask(
+    image: np.ndarray, config: FrameGateConfig = FrameGateConfig(), *, grey: np.ndarray | None = None
+) -> np.ndarray:
     """Boolean mask of text-like pixels (glyph-shaped, high-contrast strokes) of a BGR or grey image."""
     gray = small_grey(image, config) if grey is None else grey
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (config.stroke_px, config.stroke_px))
@@ -120,8 +122,12 @@ def glyph_groups(strokes: np.ndarray, config: FrameGateConfig = FrameGateConfig(
         v_overlap = np.minimum((gy + gh)[rows, None], (gy + gh)[None, :]) - np.maximum(gy[rows, None], gy[None, :])
         gap = np.maximum(gx[None, :] - (gx + gw)[rows, None], gx[rows, None] - (gx + gw)[None, :])
         ratio = gh[None, :] / gh[rows, None]
-        neighbour = ((v_overlap >= 0.5 * np.minimum(gh[rows, None], gh[None, :]))
-                     & (gap <= 1.5 * np.maximum(gh[rows, None], gh[None, :])) & (ratio >= 0.5) & (ratio <= 2.0))
+        neighbour = (
+            (v_overlap >= 0.5 * np.minimum(gh[rows, None], gh[None, :]))
+            & (gap <= 1.5 * np.maximum(gh[rows, None], gh[None, :]))
+            & (ratio >= 0.5)
+            & (ratio <= 2.0)
+        )
         for i, j in zip(*np.nonzero(neighbour)):
             a, b = root(start + int(i)), root(int(j))
             if a != b:
@@ -167,9 +173,9 @@ def similarity(a: TextSignature, b: TextSignature, config: FrameGateConfig = Fra
 
 @dataclass(frozen=True)
 class GateDecision:
-    read: bool              # True: send to OCR; False: reuse the result of `source_position`
+    read: bool  # True: send to OCR; False: reuse the result of `source_position`
     similarity: float | None  # to the last read frame (None for the first frame)
-    source_position: int    # position (in the stream) of the frame whose OCR result applies
+    source_position: int  # position (in the stream) of the frame whose OCR result applies
 
 
 class FrameGate:

@@ -9,37 +9,45 @@ frames that were going to reuse it are read themselves, until one reads cleanly.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from wandr_pipeline.media.frame_gate import FrameGate, FrameGateConfig
+
+DEFAULT_FRAME_GATE = FrameGateConfig()
 
 
 @dataclass
 class FrameOcr:
     """The OCR outcome of one sampled frame."""
 
-    position: int                 # 0-based order among the video's sampled frames
+    position: int  # 0-based order among the video's sampled frames
     frame_index: int
     timestamp_s: float
-    read: bool                    # the engine read this frame (False: result reused)
-    source_position: int          # the frame whose result applies (itself when read)
+    read: bool  # the engine read this frame (False: result reused)
+    source_position: int  # the frame whose result applies (itself when read)
     source_frame_index: int
-    similarity: float | None      # text-mask similarity to the last read frame (None: first frame)
-    boxes: list = field(default_factory=list)   # engine TextBox objects
-    error: str | None = None      # the read (or the reused read) failed
+    similarity: float | None  # text-mask similarity to the last read frame (None: first frame)
+    boxes: list = field(default_factory=list)  # engine TextBox objects
+    error: str | None = None  # the read (or the reused read) failed
 
 
 ImageSource = Callable[[], np.ndarray]
 
 
-def read_frames(frames: Iterable[tuple[int, float, ImageSource]], engine, *,
-                config: FrameGateConfig | None = FrameGateConfig(), batch_size: int = 16,
-                trust_confidence: float = 0.8, max_rereads: int = 2,
-                on_image: Callable[[int, np.ndarray], None] | None = None,
-                describe_error: Callable[[BaseException], str] = str) -> list[FrameOcr]:
+def read_frames(
+    frames: Iterable[tuple[int, float, ImageSource]],
+    engine,
+    *,
+    config: FrameGateConfig | None = DEFAULT_FRAME_GATE,
+    batch_size: int = 16,
+    trust_confidence: float = 0.8,
+    max_rereads: int = 2,
+    on_image: Callable[[int, np.ndarray], None] | None = None,
+    describe_error: Callable[[BaseException], str] = str,
+) -> list[FrameOcr]:
     """OCR results for every frame `(frame_index, timestamp_s, load_image)`, in order.
 
     `config=None` reads every frame. A read with a line under `trust_confidence` is not reused: up to
@@ -72,8 +80,17 @@ def read_frames(frames: Iterable[tuple[int, float, ImageSource]], engine, *,
         else:
             decision = gate.decide(image)
             decision_read, score, source = decision.read, decision.similarity, decision.source_position
-        results.append(FrameOcr(position, frame_index, timestamp_s, decision_read, source,
-                                results[source].frame_index if source != position else frame_index, score))
+        results.append(
+            FrameOcr(
+                position,
+                frame_index,
+                timestamp_s,
+                decision_read,
+                source,
+                results[source].frame_index if source != position else frame_index,
+                score,
+            )
+        )
         sources[position] = load
         if decision_read:
             pending.append((position, image))

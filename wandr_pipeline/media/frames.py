@@ -7,11 +7,10 @@ no GPU memory) falls back to the CPU path, so the choice only changes speed, nev
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-
-import logging
 
 import av
 import cv2
@@ -22,16 +21,23 @@ from wandr_pipeline.lib.outcomes import PermanentError
 log = logging.getLogger(__name__)
 NVDEC_BATCH = 16  # sampled frames moved off the GPU at a time: 16 x 1080x1920 RGB = 100 MB
 
+
 @dataclass
 class SampledFrame:
-    frame_index: int      # index among decoded frames, 0-based
-    timestamp_s: float    # presentation time relative to the stream start
-    image: np.ndarray     # BGR, upright (display rotation applied), resized to max_long_side
+    frame_index: int  # index among decoded frames, 0-based
+    timestamp_s: float  # presentation time relative to the stream start
+    image: np.ndarray  # BGR, upright (display rotation applied), resized to max_long_side
     decoder: str = "cpu"  # which decoder produced it: cpu (PyAV) or cuda (NVDEC)
 
 
-def sample_frames(path: str | Path, *, every_n_frames: int = 30, max_long_side: int = 0,
-                  max_frames: int | None = None, decoder: str = "cpu") -> Iterator[SampledFrame]:
+def sample_frames(
+    path: str | Path,
+    *,
+    every_n_frames: int = 30,
+    max_long_side: int = 0,
+    max_frames: int | None = None,
+    decoder: str = "cpu",
+) -> Iterator[SampledFrame]:
     """Yield frame 0, N, 2N, ... of the first video stream.
 
     Timestamps come from each frame's PTS (correct for variable frame rate), not index / fps.
@@ -54,8 +60,9 @@ def sample_frames(path: str | Path, *, every_n_frames: int = 30, max_long_side: 
     yield from _sample_cpu(path, every_n_frames, max_long_side, max_frames)
 
 
-def _sample_cpu(path: str | Path, every_n_frames: int, max_long_side: int,
-                max_frames: int | None) -> Iterator[SampledFrame]:
+def _sample_cpu(
+    path: str | Path, every_n_frames: int, max_long_side: int, max_frames: int | None
+) -> Iterator[SampledFrame]:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -107,7 +114,7 @@ def _sample_nvdec(decoder, every_n_frames: int, max_long_side: int, max_frames: 
         indices = indices[:max_frames]
     start = float(decoder.metadata.begin_stream_seconds or 0.0)
     for offset in range(0, len(indices), NVDEC_BATCH):
-        chunk = indices[offset:offset + NVDEC_BATCH]
+        chunk = indices[offset : offset + NVDEC_BATCH]
         batch = decoder.get_frames_at(indices=chunk)
         with torch.no_grad():
             images = gpu_batch_to_bgr(batch.data, max_long_side)

@@ -96,8 +96,9 @@ def _mp4_cut_short(path: Path, head: bytes) -> str | None:
                 return None  # not a box structure we understand: let the decoder judge
             seen.add(kind)
             if offset + length > size:
-                return (f"MP4 file is cut short: {size} bytes of at least {offset + length}"
-                        + ("" if b"moov" in seen else ", and its index (moov) is missing"))
+                return f"MP4 file is cut short: {size} bytes of at least {offset + length}" + (
+                    "" if b"moov" in seen else ", and its index (moov) is missing"
+                )
             offset += length
     if b"moov" not in seen and offset == size:
         return "MP4 file has no index (moov box): cut short or still being written"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,13 @@ def transcript_cues(segments: Iterable[dict], max_chars: int = 84) -> list[Cue]:
 
 def caption_cues(spans: Iterable[dict]) -> list[Cue]:
     """Cues from caption span rows; each placed at the height its box had on screen."""
-    return [Cue(float(s["start_s"]), float(s["end_s"]), s["text"],
-                line_position=float(s["box_y0"]) if s.get("box_y0") is not None else None)
-            for s in spans if s.get("text")]
+    return [
+        Cue(
+            float(s["start_s"]),
+            float(s["end_s"]),
+            s["text"],
+            line_position=float(s["box_y0"]) if s.get("box_y0") is not None else None,
+        )
+        for s in spans
+        if s.get("text")
+    ]

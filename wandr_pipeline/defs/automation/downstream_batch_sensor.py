@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from dagster import (
     DefaultSensorStatus,
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
     from wandr_pipeline.defs.jobs import Jobs
 
 
-def ready_keys(group: StageGroup, order: Sequence[str], latest: Mapping[str, Mapping[str, int]],
-               exclude: set[str]) -> list[str]:
+def ready_keys(
+    group: StageGroup, order: Sequence[str], latest: Mapping[str, Mapping[str, int]], exclude: set[str]
+) -> list[str]:
     """Keys whose `follows` assets are all materialised, one of them newer than the oldest of the group's assets."""
     ready = []
     for key in order:
@@ -67,22 +69,34 @@ def evaluate_downstream(context: SensorEvaluationContext, settings: Settings) ->
         busy = flight.keys(group.assets) | requested
         upcoming = flight.keys(set(STAGE_ASSET_NAMES) - set(group.assets)) - busy
         ready = ready_keys(group, order, latest, busy)
-        plan = plan_batches(order, ready, upcoming, settings.partitions_per_run,
-                            first_ready_at=held_state.get(group.stage_tag, {}), now=now,
-                            max_wait_s=settings.batch_max_wait_s)
+        plan = plan_batches(
+            order,
+            ready,
+            upcoming,
+            settings.partitions_per_run,
+            first_ready_at=held_state.get(group.stage_tag, {}),
+            now=now,
+            max_wait_s=settings.batch_max_wait_s,
+        )
         for batch in plan.batches:
             version = max(max(latest[a].get(k, -1) for a in group.follows) for k in batch)
-            requests.append(RunRequest(
-                job_name=group.job, tags=range_tags(batch),
-                run_key=f"{group.stage_tag}:{batch[0]}..{batch[-1]}:{run_key_digest(*batch, version)}",
-            ))
+            requests.append(
+                RunRequest(
+                    job_name=group.job,
+                    tags=range_tags(batch),
+                    run_key=f"{group.stage_tag}:{batch[0]}..{batch[-1]}:{run_key_digest(*batch, version)}",
+                )
+            )
             requested.update(batch)
-            context.log.info(f"{group.stage_tag}: requesting {group.job} for {len(batch)} video(s) "
-                             f"{batch[0]}..{batch[-1]}")
+            context.log.info(
+                f"{group.stage_tag}: requesting {group.job} for {len(batch)} video(s) {batch[0]}..{batch[-1]}"
+            )
         if plan.held:
             new_held[group.stage_tag] = plan.held
-            context.log.info(f"{group.stage_tag}: holding {len(plan.held)} ready video(s) next to videos still "
-                             f"in flight upstream, to batch them together (at most {settings.batch_max_wait_s:.0f} s)")
+            context.log.info(
+                f"{group.stage_tag}: holding {len(plan.held)} ready video(s) next to videos still "
+                f"in flight upstream, to batch them together (at most {settings.batch_max_wait_s:.0f} s)"
+            )
     cursor = json.dumps({"held": new_held}, sort_keys=True)
     if not requests:
         held = sum(len(v) for v in new_held.values())
@@ -98,8 +112,8 @@ def build_downstream_sensor(settings: Settings, jobs: Jobs) -> SensorDefinition:
         minimum_interval_seconds=max(1, settings.sensor_interval_s),
         default_status=DefaultSensorStatus.RUNNING,
         description="Groups videos whose upstream stages are done into gpu_stages (and extract_media / "
-                    "refresh_documents) runs "
-                    f"of up to {settings.partitions_per_run} videos.",
+        "refresh_documents) runs "
+        f"of up to {settings.partitions_per_run} videos.",
     )
     def downstream_batch_sensor(context: SensorEvaluationContext):
         return evaluate_downstream(context, settings)

@@ -11,10 +11,10 @@ from dagster import AssetKey, AssetMaterialization, AssetSpec, DagsterInstance, 
 
 from wandr_pipeline.defs.instance_state import in_flight, run_key_digest
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
-from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib import ingestion
 from wandr_pipeline.lib.batching import contiguous_batches
 from wandr_pipeline.lib.stages import FIRST_STAGE, INGEST_VIDEOS
+from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.tags import range_tags
 from wandr_pipeline.lib.url_lists import ParsedUrlList
 from wandr_pipeline.settings import Settings
@@ -25,11 +25,10 @@ URL_LISTS_ASSET = AssetSpec(
     "url_lists",
     group_name="ingestion",
     description="URL list files ingested by url_list_sensor / url_list_schedule. Each materialization is "
-                "one version of one list: counts of accepted, new and duplicate videos, and the rejected "
-                "lines with their reasons (also in the url_list_rejections table).",
+    "one version of one list: counts of accepted, new and duplicate videos, and the rejected "
+    "lines with their reasons (also in the url_list_rejections table).",
     kinds={"text"},
 )
-
 
 
 class IngestionTick:
@@ -65,11 +64,16 @@ class IngestionTick:
         if report:
             self.report(uri, parsed, sha256)
         selection = ingestion.select_videos(
-            parsed.accepted, existing=self.existing, ingested=self.ingested, busy=self.busy,
-            retry_unprocessed=retry_unprocessed, max_new=self.budget,
+            parsed.accepted,
+            existing=self.existing,
+            ingested=self.ingested,
+            busy=self.busy,
+            retry_unprocessed=retry_unprocessed,
+            max_new=self.budget,
         )
-        written = ingestion.record_within_budget(self.storage, selection.to_register, source=uri,
-                                                 deadline=self.deadline)
+        written = ingestion.record_within_budget(
+            self.storage, selection.to_register, source=uri, deadline=self.deadline
+        )
         new = [ref.video_key for ref in written]
         left = selection.remaining + len(selection.to_register) - len(written)
         retried = [key for key in selection.to_request if key in self.existing]
@@ -78,10 +82,12 @@ class IngestionTick:
         self.busy.update(retried)
         self.request_keys += [key for key in retried if key not in self.request_keys] + new
         self.budget -= len(new)
-        summary = (f"{uri}: {len(parsed.accepted)} video(s), {len(new)} new registered"
-                   f"{f', {left} left for the next tick' if left else ''}, {selection.already_known} already known"
-                   f"{f' ({len(retried)} never ingested: requested again)' if retried else ''}, "
-                   f"{parsed.duplicates} duplicate line(s), {len(parsed.rejected)} rejected line(s)")
+        summary = (
+            f"{uri}: {len(parsed.accepted)} video(s), {len(new)} new registered"
+            f"{f', {left} left for the next tick' if left else ''}, {selection.already_known} already known"
+            f"{f' ({len(retried)} never ingested: requested again)' if retried else ''}, "
+            f"{parsed.duplicates} duplicate line(s), {len(parsed.rejected)} rejected line(s)"
+        )
         self.log.info(summary)
         return left == 0
 
@@ -99,8 +105,11 @@ class IngestionTick:
             for r in parsed.rejected[:100]
         ]
         metadata = {
-            "source": uri, "list_sha256": sha256, "videos": len(parsed.accepted),
-            "duplicate_lines": parsed.duplicates, "rejected_lines": len(parsed.rejected),
+            "source": uri,
+            "list_sha256": sha256,
+            "videos": len(parsed.accepted),
+            "duplicate_lines": parsed.duplicates,
+            "rejected_lines": len(parsed.rejected),
         }
         if parsed.rejected:
             metadata["rejected"] = MetadataValue.md("\n".join(rows))
@@ -114,7 +123,10 @@ class IngestionTick:
         batches = contiguous_batches(order, self.request_keys, max(1, self.settings.partitions_per_run))
         versions = ",".join(sorted(set(self.versions)))
         return [
-            RunRequest(job_name=INGEST_VIDEOS.job, tags=range_tags(batch),
-                       run_key=f"{run_key_prefix}:{batch[0]}..{batch[-1]}:{run_key_digest(*batch, versions)}")
+            RunRequest(
+                job_name=INGEST_VIDEOS.job,
+                tags=range_tags(batch),
+                run_key=f"{run_key_prefix}:{batch[0]}..{batch[-1]}:{run_key_digest(*batch, versions)}",
+            )
             for batch in batches
         ]

@@ -6,14 +6,14 @@ registers the videos that are not partitions yet (at most WANDR_INGEST_MAX_VIDEO
 rest on the next tick) and requests `ingest_videos` runs for them, plus for videos of the list
 that were registered earlier but never got their first stage (a crashed run). A list that did
 not change launches nothing; its rejected lines are reported once per list version (a marker
-under `ingestion/lists/` in the storage root remembers which versions were reported). Schedules cannot return dynamic-partition requests as sensors do,
-so the partitions are added here, after each video's submission record is written.
+under `ingestion/lists/` in the storage root remembers which versions were reported). Schedules
+cannot return dynamic-partition requests as sensors do, so the partitions are added here, after each
+video's submission record is written.
 """
 
 from __future__ import annotations
 
 import time
-
 from typing import TYPE_CHECKING
 
 from dagster import (
@@ -44,10 +44,12 @@ def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settin
         context.log.error(f"cannot read the scheduled URL list {source}: {exc}")
         return SkipReason(f"cannot read {source}: {exc}")
     sha = ingestion.content_sha256(data)
-    parsed = ingestion.parse_list_bytes(source, data, allow_local_files=settings.accepts_local_files,
-                                         local_roots=settings.local_input_roots)
-    tick = IngestionTick(context.instance, settings, context.log,
-                         deadline=time.monotonic() + settings.ingest_tick_budget_s)
+    parsed = ingestion.parse_list_bytes(
+        source, data, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots
+    )
+    tick = IngestionTick(
+        context.instance, settings, context.log, deadline=time.monotonic() + settings.ingest_tick_budget_s
+    )
     marker = f"ingestion/lists/{ingestion.list_key(source, sha)}.json"
     first_time = not tick.storage.exists(marker)
     tick.ingest(source, parsed, sha, report=first_time, retry_unprocessed=True)
@@ -56,8 +58,10 @@ def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settin
     for event in tick.list_events:
         context.instance.report_runless_asset_event(event)
     if first_time:
-        tick.storage.write_json(marker, {"source": source, "sha256": sha, "videos": len(parsed.accepted),
-                                         "rejected_lines": len(parsed.rejected)})
+        tick.storage.write_json(
+            marker,
+            {"source": source, "sha256": sha, "videos": len(parsed.accepted), "rejected_lines": len(parsed.rejected)},
+        )
     requests = tick.run_requests(f"schedule:{_tick_time(context)}")
     if not requests:
         return SkipReason(f"{source}: no new videos")
@@ -73,15 +77,16 @@ def _tick_time(context: ScheduleEvaluationContext) -> str:
         return f"manual-{int(time.time())}"
 
 
-def build_url_list_schedule(settings: Settings, jobs: Jobs
-                             ) -> ScheduleDefinition:
+def build_url_list_schedule(settings: Settings, jobs: Jobs) -> ScheduleDefinition:
     @schedule(
         name="url_list_schedule",
         job=jobs[INGEST_VIDEOS.job],
         cron_schedule=settings.url_list_schedule_cron,
-        default_status=DefaultScheduleStatus.RUNNING if settings.url_list_schedule_source else DefaultScheduleStatus.STOPPED,
+        default_status=DefaultScheduleStatus.RUNNING
+        if settings.url_list_schedule_source
+        else DefaultScheduleStatus.STOPPED,
         description="Ingests the URL list at WANDR_URL_LIST_SCHEDULE_SOURCE "
-                    f"({settings.url_list_schedule_source or 'not set'}) on {settings.url_list_schedule_cron}.",
+        f"({settings.url_list_schedule_source or 'not set'}) on {settings.url_list_schedule_cron}.",
     )
     def url_list_schedule(context: ScheduleEvaluationContext):
         return evaluate_scheduled_list(context, settings)

@@ -37,8 +37,9 @@ SETTLE_SECONDS = 2.0
 def evaluate_url_lists(context: SensorEvaluationContext, settings: Settings) -> SensorResult | SkipReason:
     state = load_cursor(context.cursor)
     files_state: dict[str, dict] = state.setdefault("files", {})
-    tick = IngestionTick(context.instance, settings, context.log,
-                         deadline=time.monotonic() + settings.ingest_tick_budget_s)
+    tick = IngestionTick(
+        context.instance, settings, context.log, deadline=time.monotonic() + settings.ingest_tick_budget_s
+    )
     candidates: list[ingestion.ListFile] = []
     for location in settings.url_list_dirs:
         try:
@@ -68,8 +69,9 @@ def evaluate_url_lists(context: SensorEvaluationContext, settings: Settings) -> 
             files_state[listed.uri] = {**known, "sig": listed.signature}  # touched, not changed
             continue
         first_time = not (known and known.get("sha") == sha)
-        parsed = ingestion.parse_list_bytes(listed.uri, data, allow_local_files=settings.accepts_local_files,
-                                         local_roots=settings.local_input_roots)
+        parsed = ingestion.parse_list_bytes(
+            listed.uri, data, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots
+        )
         done = tick.ingest(listed.uri, parsed, sha, report=first_time, retry_unprocessed=first_time)
         files_state[listed.uri] = {"sig": listed.signature, "sha": sha, "done": done}
         if not done:
@@ -82,9 +84,11 @@ def evaluate_url_lists(context: SensorEvaluationContext, settings: Settings) -> 
             return SensorResult(cursor=cursor, skip_reason="no new videos in the URL lists")
         return SkipReason(f"no new or changed URL lists in {', '.join(settings.url_list_dirs)}")
     requests = tick.run_requests("url_list")
-    context.log.info(f"registered {len(tick.new_keys)} new video(s); requesting {len(requests)} ingest run(s) "
-                     f"for {len(tick.request_keys)} video(s)"
-                     f"{f'; {pending_files} list(s) continue on the next tick' if pending_files else ''}")
+    context.log.info(
+        f"registered {len(tick.new_keys)} new video(s); requesting {len(requests)} ingest run(s) "
+        f"for {len(tick.request_keys)} video(s)"
+        f"{f'; {pending_files} list(s) continue on the next tick' if pending_files else ''}"
+    )
     return SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[videos_partitions.build_add_request(tick.new_keys)] if tick.new_keys else [],
@@ -100,7 +104,7 @@ def build_url_list_sensor(settings: Settings, jobs: Jobs) -> SensorDefinition:
         minimum_interval_seconds=max(1, settings.sensor_interval_s),
         default_status=DefaultSensorStatus.RUNNING,
         description="Registers the videos of new or changed URL list files in "
-                    f"{', '.join(settings.url_list_dirs)} and requests ingest runs for them.",
+        f"{', '.join(settings.url_list_dirs)} and requests ingest runs for them.",
     )
     def url_list_sensor(context: SensorEvaluationContext):
         return evaluate_url_lists(context, settings)

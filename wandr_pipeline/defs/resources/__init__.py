@@ -59,6 +59,14 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 
 __all__ = [
-    "CaptionsResource", "FrameSamplingResource", "OcrResource", "RESOURCE_CLASSES", "StorageResource",
-    "VideoDownloader", "WarehouseIOManager", "WhisperResource", "build_resources", "fed_settings",
+    "CaptionsResource",
+    "FrameSamplingResource",
+    "OcrResource",
+    "RESOURCE_CLASSES",
+    "StorageResource",
+    "VideoDownloader",
+    "WarehouseIOManager",
+    "WhisperResource",
+    "build_resources",
+    "fed_settings",
 ]

@@ -21,18 +21,22 @@ class CaptionsResource(ConfigurableResource):
     min_line_confidence: float = from_setting("caption_min_confidence", ge=0.0, le=1.0)
     min_span_confidence: float = from_setting("caption_min_span_confidence", ge=0.0, le=1.0)
     max_gap_frames: int = Field(
-        default=1, ge=0, description="Sampled frames a caption may be missing from (an OCR miss) and still continue.")
+        default=1, ge=0, description="Sampled frames a caption may be missing from (an OCR miss) and still continue."
+    )
     contact_sheet_frames: int = from_setting("contact_sheet_frames", ge=0)
     transcript_hints: str = from_setting("whisper_caption_hints")
 
-    def similarity_config(self) -> FrameGateConfig | None:
+    def frame_gate_config(self) -> FrameGateConfig | None:
         if not self.skip_similar_frames:
             return None
         return FrameGateConfig(threshold=self.similarity_threshold, max_reuse=self.max_reused_frames)
 
     def rules(self) -> CaptionRules:
-        return CaptionRules(min_confidence=self.min_line_confidence, min_span_confidence=self.min_span_confidence,
-                            max_gap_frames=self.max_gap_frames)
+        return CaptionRules(
+            min_confidence=self.min_line_confidence,
+            min_span_confidence=self.min_span_confidence,
+            max_gap_frames=self.max_gap_frames,
+        )
 
     def hint_mode(self) -> str:
         mode = (self.transcript_hints or "off").strip().lower()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 from dagster import ConfigurableResource
@@ -45,13 +45,20 @@ class VideoDownloader(ConfigurableResource):
             allowed_networks=AllowList.parse(self.allowed_networks),
         )
 
-    def download(self, url: str, dest_dir: str | Path, *, log: Callable[[str], None] | None = None,
-                 warn: Callable[[str], None] | None = None,
-                 fetch_object: Callable[[str, Path], None] | None = None) -> DownloadedPost:
+    def download(
+        self,
+        url: str,
+        dest_dir: str | Path,
+        *,
+        log: Callable[[str], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+        fetch_object: Callable[[str, Path], None] | None = None,
+    ) -> DownloadedPost:
         """Download `url` into `dest_dir`; `gs://` objects are copied with `fetch_object`.
 
         `log` receives yt-dlp's progress lines, `warn` the retries of transient faults.
         """
+
         def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
             if warn:
                 warn(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
@@ -67,7 +74,9 @@ class VideoDownloader(ConfigurableResource):
         try:
             return call_with_retries(work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry)
         except TransientError as exc:
-            raise TransientError(f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})") from None
+            raise TransientError(
+                f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})"
+            ) from None
 
 
 def _fetch_gcs_object(url: str, dest_dir: Path, fetch_object: Callable[[str, Path], None]) -> DownloadedPost:

@@ -12,6 +12,7 @@ from wandr_pipeline.lib.schemas import TABLES
 from wandr_pipeline.lib.storage import Storage, storage_for
 from wandr_pipeline.settings import from_setting
 
+
 class StorageResource(ConfigurableResource):
     """Where media and tables live: a local folder or `gs://bucket/prefix` (`WANDR_STORAGE_URI`)."""
 

@@ -29,8 +29,18 @@ class WhisperResource(ConfigurableResource):
     cross_clip: str = from_setting("whisper_cross_clip")
 
     def _key(self) -> tuple:
-        return (self.model, self.device, self.compute_type, self.batch_size, self.beam_size,
-                self.cpu_threads, self.num_workers, self.vad, self.language, self.cross_clip)
+        return (
+            self.model,
+            self.device,
+            self.compute_type,
+            self.batch_size,
+            self.beam_size,
+            self.cpu_threads,
+            self.num_workers,
+            self.vad,
+            self.language,
+            self.cross_clip,
+        )
 
     def get_transcriber(self) -> WhisperTranscriber:
         """The loaded model for these settings (loaded on first use, then shared)."""
@@ -38,9 +48,17 @@ class WhisperResource(ConfigurableResource):
         with _LOCK:
             if key not in _LOADED:
                 _LOADED[key] = WhisperTranscriber(
-                    self.model, device=self.device, compute_type=self.compute_type,
-                    cpu_threads=self.cpu_threads, num_workers=self.num_workers, batch_size=self.batch_size,
-                    beam_size=self.beam_size, vad=self.vad, language=self.language or None,
-                    cross_clip=self.cross_clip if self.cross_clip == "auto" else self.cross_clip.lower() in ("1", "true", "yes", "on"),
+                    self.model,
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads,
+                    num_workers=self.num_workers,
+                    batch_size=self.batch_size,
+                    beam_size=self.beam_size,
+                    vad=self.vad,
+                    language=self.language or None,
+                    cross_clip=self.cross_clip
+                    if self.cross_clip == "auto"
+                    else self.cross_clip.lower() in ("1", "true", "yes", "on"),
                 )
             return _LOADED[key]

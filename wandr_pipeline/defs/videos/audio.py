@@ -1,17 +1,14 @@
 """`audio`: the soundtrack as 16 kHz mono WAV, for Whisper."""
 
-
 import tempfile
 from pathlib import Path
 
 from dagster import AssetExecutionContext
 
-from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
-from wandr_pipeline.media.audio import extract_audio
-from wandr_pipeline.lib.outcomes import OK, NotApplicable
 from wandr_pipeline.defs.resources import StorageResource
-from wandr_pipeline.lib.schemas import AUDIO
-
+from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.lib.outcomes import OK, NotApplicable
+from wandr_pipeline.media.audio import extract_audio
 
 
 @stage_asset(
@@ -37,5 +34,11 @@ def _extract_one(store, key: str, video: dict) -> dict:
         wav = Path(tmp) / "audio.wav"
         info = extract_audio(local_video, wav)
         audio_uri = store.put_file(wav, f"{store.media_dir(key)}/audio.wav")
-    return {"audio_uri": audio_uri, "duration_s": info.duration_s, "sample_rate": info.sample_rate,
-            "channels": info.channels, "status": OK, "error": None}
+    return {
+        "audio_uri": audio_uri,
+        "duration_s": info.duration_s,
+        "sample_rate": info.sample_rate,
+        "channels": info.channels,
+        "status": OK,
+        "error": None,
+    }

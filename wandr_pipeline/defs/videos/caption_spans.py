@@ -5,25 +5,28 @@ line become one span, text in different screen regions stays apart, low-confiden
 one-character noise is dropped. Writes `media/<video_key>/captions.srt` and `captions.vtt`.
 """
 
-
 from dagster import AssetExecutionContext
 
+from wandr_pipeline.defs.resources import CaptionsResource, StorageResource
 from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.lib.outcomes import EMPTY, OK
 from wandr_pipeline.media.captions import build_spans, reads_from_rows
 from wandr_pipeline.media.subtitles import caption_cues, to_srt, to_vtt
-from wandr_pipeline.lib.outcomes import EMPTY, OK
-from wandr_pipeline.defs.resources import CaptionsResource, StorageResource
-from wandr_pipeline.lib.schemas import CAPTION_SPANS
-
 
 
 @stage_asset(
     kinds={"python", "parquet"},
     description="Caption lines with the time they were on screen (OCR reads merged across frames), plus "
-                "captions.srt/.vtt per video; table `caption_spans`.",
+    "captions.srt/.vtt per video; table `caption_spans`.",
 )
-def caption_spans(context: AssetExecutionContext, storage: StorageResource, captions: CaptionsResource,
-                  ocr_text: dict, raw_video: dict, sampled_frames: dict):
+def caption_spans(
+    context: AssetExecutionContext,
+    storage: StorageResource,
+    captions: CaptionsResource,
+    ocr_text: dict,
+    raw_video: dict,
+    sampled_frames: dict,
+):
     store = storage.get()
     stage = StageRun(context)
     rules = captions.rules()
@@ -35,9 +38,14 @@ def caption_spans(context: AssetExecutionContext, storage: StorageResource, capt
         duration = first_row(raw_video[key]).get("duration_s")
         frame = first_row(sampled_frames[key])
         aspect = frame["width"] / frame["height"] if frame.get("width") and frame.get("height") else None
-        stage.run_one(key, lambda key=key, rows=rows, duration=duration, aspect=aspect: _spans_one(
-                          store, key, rows, rules, duration, aspect),
-                      empty_reason="no caption text", preview=lambda rows: " / ".join(r["text"] for r in rows)[:160])
+        stage.run_one(
+            key,
+            lambda key=key, rows=rows, duration=duration, aspect=aspect: _spans_one(
+                store, key, rows, rules, duration, aspect
+            ),
+            empty_reason="no caption text",
+            preview=lambda rows: " / ".join(r["text"] for r in rows)[:160],
+        )
         spans_total += stage.tables[key].num_rows if stage.summary[-1]["status"] == OK else 0
     yield from stage.results({"spans": spans_total})
 

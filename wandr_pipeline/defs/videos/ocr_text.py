@@ -6,33 +6,37 @@ Frames whose on-screen text looks like the last frame read (text-mask similarity
 with the OCR boxes drawn (`media/<video_key>/contact_sheet.jpg`), shown in the asset's metadata.
 """
 
-
 import base64
 import math
 import time
 
 from dagster import AssetExecutionContext, MetadataValue
 
+from wandr_pipeline.defs.resources import CaptionsResource, OcrResource, StorageResource
 from wandr_pipeline.defs.videos.stage import StageRun, stage_asset
+from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, short_error
+from wandr_pipeline.lib.schemas import OCR_TEXT, status_row
 from wandr_pipeline.media.contact_sheet import ContactSheet, encode_sheet
 from wandr_pipeline.media.frame_reading import FrameOcr, read_frames
 from wandr_pipeline.media.frames import decode_jpeg
-from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, short_error
-from wandr_pipeline.defs.resources import CaptionsResource, OcrResource, StorageResource
-from wandr_pipeline.lib.schemas import OCR_TEXT, status_row
 
 FRAMES_PER_REQUEST = 16  # frames handed to the engine at once, unless it prefers more (`preferred_batch`)
-INLINE_SHEETS = 3            # contact sheets shown inline in the run's metadata (the rest as paths)
-INLINE_SHEET_WIDTH = 480     # px of an inline sheet (kept small: metadata lives in Dagster's event log)
+INLINE_SHEETS = 3  # contact sheets shown inline in the run's metadata (the rest as paths)
+INLINE_SHEET_WIDTH = 480  # px of an inline sheet (kept small: metadata lives in Dagster's event log)
 
 
 @stage_asset(
     kinds={"python", "parquet"},
     description="Text lines read on each sampled frame, with boxes and confidence; frames whose text did not "
-                "change reuse the last read; table `ocr_text`.",
+    "change reuse the last read; table `ocr_text`.",
 )
-def ocr_text(context: AssetExecutionContext, storage: StorageResource, ocr: OcrResource, captions: CaptionsResource,
-             sampled_frames: dict):
+def ocr_text(
+    context: AssetExecutionContext,
+    storage: StorageResource,
+    ocr: OcrResource,
+    captions: CaptionsResource,
+    sampled_frames: dict,
+):
     store = storage.get()
     stage = StageRun(context)
     engine = None
@@ -49,26 +53,32 @@ def ocr_text(context: AssetExecutionContext, storage: StorageResource, ocr: OcrR
         frames = sorted((f for f in upstream.to_pylist() if f["status"] == OK), key=lambda f: f["timestamp_s"])
         start = time.perf_counter()
         outcome: dict = {}
-        stage.run_one(key, lambda key=key, frames=frames, outcome=outcome: _read_one(
-                          store, engine, captions, key, frames, outcome, billed),
-                      empty_reason="no on-screen text found",
-                      preview=lambda rows: " / ".join(dict.fromkeys(r["text"] for r in rows if r.get("text")))[:160])
+        stage.run_one(
+            key,
+            lambda key=key, frames=frames, outcome=outcome, engine=engine: _read_one(
+                store, engine, captions, key, frames, outcome, billed
+            ),
+            empty_reason="no on-screen text found",
+            preview=lambda rows: " / ".join(dict.fromkeys(r["text"] for r in rows if r.get("text")))[:160],
+        )
         busy += time.perf_counter() - start
         frames_total += len(frames)
         frames_read += outcome.get("read", 0)
         if outcome.get("sheet_uri"):
             sheets.append((key, outcome["sheet_uri"], outcome.get("sheet_preview")))
-    yield from stage.results({
-        "engine": engine.name if engine else ocr.engine,
-        "frames": frames_total,
-        "frames_read": frames_read,
-        "frames_reused": frames_total - frames_read,
-        "share_read": round(frames_read / frames_total, 3) if frames_total else 0.0,
-        "seconds_per_frame": round(busy / frames_total, 3) if frames_total else 0.0,
-        # Vision bills per image and feature: the run's total (per video: ocr_text.billable_units).
-        "billable_units": billed[0],
-        **({"contact_sheets": MetadataValue.md(_sheets_markdown(sheets))} if sheets else {}),
-    })
+    yield from stage.results(
+        {
+            "engine": engine.name if engine else ocr.engine,
+            "frames": frames_total,
+            "frames_read": frames_read,
+            "frames_reused": frames_total - frames_read,
+            "share_read": round(frames_read / frames_total, 3) if frames_total else 0.0,
+            "seconds_per_frame": round(busy / frames_total, 3) if frames_total else 0.0,
+            # Vision bills per image and feature: the run's total (per video: ocr_text.billable_units).
+            "billable_units": billed[0],
+            **({"contact_sheets": MetadataValue.md(_sheets_markdown(sheets))} if sheets else {}),
+        }
+    )
 
 
 def _frame_sources(store, frames: list[dict], batch: int):
@@ -82,6 +92,7 @@ def _frame_sources(store, frames: list[dict], batch: int):
                 cache.clear()
                 cache.update(zip(chunk, store.read_many([frames[i]["image_uri"] for i in chunk])))
             return decode_jpeg(cache[position])
+
         return load
 
     def reload(position: int):  # a frame read again later (after a failed or unsure read)
@@ -104,12 +115,25 @@ class _Once:
         return self.first()
 
 
-def _read_one(store, engine, captions: CaptionsResource, key: str, frames: list[dict], outcome: dict,
-              units_total: list[int] | None = None) -> list[dict]:
+def _read_one(
+    store,
+    engine,
+    captions: CaptionsResource,
+    key: str,
+    frames: list[dict],
+    outcome: dict,
+    units_total: list[int] | None = None,
+) -> list[dict]:
     batch = max(1, int(getattr(engine, "preferred_batch", FRAMES_PER_REQUEST)))
     sheet = ContactSheet.for_frames(len(frames), max_tiles=captions.contact_sheet_frames)
-    results = read_frames(_frame_sources(store, frames, batch), engine, config=captions.similarity_config(),
-                          batch_size=batch, on_image=sheet.add, describe_error=short_error)
+    results = read_frames(
+        _frame_sources(store, frames, batch),
+        engine,
+        config=captions.frame_gate_config(),
+        batch_size=batch,
+        on_image=sheet.add,
+        describe_error=short_error,
+    )
     outcome["read"] = sum(r.read for r in results)
     succeeded = sum(1 for r in results if r.read and r.error is None)
     units = succeeded * int(getattr(engine, "units_per_image", 0))
@@ -132,17 +156,33 @@ def _read_one(store, engine, captions: CaptionsResource, key: str, frames: list[
 
 
 def _rows(result: FrameOcr, engine_name: str) -> list[dict]:
-    base = {"frame_index": result.frame_index, "timestamp_s": result.timestamp_s, "engine": engine_name,
-            "billable_units": 0, "reused": not result.read, "source_frame_index": result.source_frame_index,
-            "similarity": round(result.similarity, 4) if result.similarity is not None else None}
+    base = {
+        "frame_index": result.frame_index,
+        "timestamp_s": result.timestamp_s,
+        "engine": engine_name,
+        "billable_units": 0,
+        "reused": not result.read,
+        "source_frame_index": result.source_frame_index,
+        "similarity": round(result.similarity, 4) if result.similarity is not None else None,
+    }
     if result.error is not None:
         return [{**base, "status": FAILED, "error": result.error}]
     if not result.boxes:  # one row with no text says the frame was looked at and shows none
         return [{**base, "status": OK, "error": None}]
-    return [{**base, "text": box.text,
-             "confidence": None if math.isnan(box.confidence) else round(box.confidence, 4),
-             "box_x0": box.x0, "box_y0": box.y0, "box_x1": box.x1, "box_y1": box.y1, "status": OK, "error": None}
-            for box in result.boxes]
+    return [
+        {
+            **base,
+            "text": box.text,
+            "confidence": None if math.isnan(box.confidence) else round(box.confidence, 4),
+            "box_x0": box.x0,
+            "box_y0": box.y0,
+            "box_x1": box.x1,
+            "box_y1": box.y1,
+            "status": OK,
+            "error": None,
+        }
+        for box in result.boxes
+    ]
 
 
 def _write_sheet(store, key: str, sheet: ContactSheet, results: list[FrameOcr]) -> dict:

@@ -1,6 +1,5 @@
 """`raw_video`: download each post with yt-dlp, probe it, keep the file and the post's metadata."""
 
-
 import datetime as dt
 import hashlib
 import logging
@@ -9,14 +8,13 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext
 
+from wandr_pipeline.defs.resources import StorageResource, VideoDownloader
 from wandr_pipeline.defs.videos.stage import StageRun, stage_asset
 from wandr_pipeline.engines.ytdlp import post_metadata
-from wandr_pipeline.media.probe import probe_media
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
-from wandr_pipeline.defs.resources import StorageResource, VideoDownloader
-from wandr_pipeline.lib.schemas import VIDEOS
 from wandr_pipeline.lib.submissions import load_submission
+from wandr_pipeline.media.probe import probe_media
 
 # yt-dlp's chatter goes to the compute logs, not to Dagster's event log (one event per line).
 _YTDLP_LOG = logging.getLogger("wandr_pipeline.yt_dlp")
@@ -40,15 +38,28 @@ def raw_video(context: AssetExecutionContext, storage: StorageResource, download
     for key in stage.keys:
         ref = load_submission(store, key)
         if ref is None:
-            stage.record(key, [], status=FAILED, base={"source_url": ""},
-                         error="no submission record for this key (add videos with the CLI, sensor or schedule)")
+            stage.record(
+                key,
+                [],
+                status=FAILED,
+                base={"source_url": ""},
+                error="no submission record for this key (add videos with the CLI, sensor or schedule)",
+            )
             continue
         # Tables and metadata show URLs without passwords or signed query values; yt-dlp gets the real one.
-        shown = {"source_url": redact_url(ref.source_url), "download_url": redact_url(ref.download_url),
-                 "platform": ref.platform}
-        stage.run_one(key, lambda key=key, ref=ref, shown=shown: [_download_one(context, store, downloader, key,
-                                                                               ref.download_url, shown)],
-                      preview=lambda rows: rows[0].get("title") or "", base=shown)
+        shown = {
+            "source_url": redact_url(ref.source_url),
+            "download_url": redact_url(ref.download_url),
+            "platform": ref.platform,
+        }
+        stage.run_one(
+            key,
+            lambda key=key, ref=ref, shown=shown: [
+                _download_one(context, store, downloader, key, ref.download_url, shown)
+            ],
+            preview=lambda rows: rows[0].get("title") or "",
+            base=shown,
+        )
     yield from stage.results({"storage_root": store.root})
 
 
@@ -56,7 +67,8 @@ def _download_one(context, store, downloader: VideoDownloader, key: str, downloa
     row = dict(shown)
     with tempfile.TemporaryDirectory(prefix=f"wandr-{key}-") as tmp:
         post = downloader.download(
-            download_url, tmp,
+            download_url,
+            tmp,
             log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
             warn=lambda msg: context.log.warning(f"{key}: {msg}"),
             fetch_object=store.fetch,
@@ -68,17 +80,25 @@ def _download_one(context, store, downloader: VideoDownloader, key: str, downloa
             context.log.info(f"{key}: no video stream (audio-only post, e.g. a photo slideshow): frames are skipped")
         limit = downloader.max_duration_s
         if limit and info.duration_s and info.duration_s > limit:
-            raise PermanentError(f"video is {info.duration_s:.0f} s long, over the {limit:g} s limit "
-                                 "(WANDR_MAX_VIDEO_DURATION_S)")  # the platform did not say before the download
+            raise PermanentError(
+                f"video is {info.duration_s:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+            )  # the platform did not say before the download
         metadata = post_metadata(post.info)
         ext = post.path.suffix.lstrip(".").lower() or "mp4"  # a plain word: download_post checks it
         video_uri = store.put_file(post.path, f"{store.media_dir(key)}/video.{ext}")
         row.update(metadata)
         row.update(
             duration_s=info.duration_s or metadata["duration_s"],
-            width=info.width, height=info.height, fps=info.fps or metadata["fps"],
-            has_audio=info.has_audio, has_video=info.has_video, bytes=post.path.stat().st_size, sha256=_sha256(post.path),
-            video_uri=video_uri, downloaded_at=dt.datetime.now(dt.timezone.utc),
-            status=OK, error=None,
+            width=info.width,
+            height=info.height,
+            fps=info.fps or metadata["fps"],
+            has_audio=info.has_audio,
+            has_video=info.has_video,
+            bytes=post.path.stat().st_size,
+            sha256=_sha256(post.path),
+            video_uri=video_uri,
+            downloaded_at=dt.datetime.now(dt.UTC),
+            status=OK,
+            error=None,
         )
         return row

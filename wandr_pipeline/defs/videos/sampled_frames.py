@@ -1,23 +1,21 @@
 """`sampled_frames`: every Nth frame of each video as JPEG, timestamped by presentation time."""
 
-
 from dagster import AssetExecutionContext
 
+from wandr_pipeline.defs.resources import FrameSamplingResource, StorageResource
 from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
 from wandr_pipeline.engines.device import choose_frame_decoder
-from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 from wandr_pipeline.lib.outcomes import OK, NotApplicable
-from wandr_pipeline.defs.resources import FrameSamplingResource, StorageResource
-from wandr_pipeline.lib.schemas import FRAMES
-
+from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 
 
 @stage_asset(
     kinds={"opencv", "parquet"},
     description="Every Nth frame (default 30) as JPEG with its presentation timestamp; table `frames`.",
 )
-def sampled_frames(context: AssetExecutionContext, storage: StorageResource, frame_sampler: FrameSamplingResource,
-                   raw_video: dict):
+def sampled_frames(
+    context: AssetExecutionContext, storage: StorageResource, frame_sampler: FrameSamplingResource, raw_video: dict
+):
     store = storage.get()
     stage = StageRun(context)
     decoder = choose_frame_decoder(frame_sampler.decoder)
@@ -26,8 +24,11 @@ def sampled_frames(context: AssetExecutionContext, storage: StorageResource, fra
         if stage.skip_unless_usable(key, upstream, "raw_video"):
             continue
         video = first_row(upstream)
-        stage.run_one(key, lambda key=key, video=video: _sample_one(store, frame_sampler, key, video, decoder),
-                      empty_reason="no decodable frames")
+        stage.run_one(
+            key,
+            lambda key=key, video=video: _sample_one(store, frame_sampler, key, video, decoder),
+            empty_reason="no decodable frames",
+        )
     yield from stage.results({"every_n_frames": frame_sampler.every_n_frames, "decoder": decoder})
 
 
@@ -38,13 +39,27 @@ def _sample_one(store, sampler: FrameSamplingResource, key: str, video: dict, de
     store.remove_tree(frames_dir)  # a re-run with another N must not leave stale frames behind
     rows = []
     with store.local_copy(video["video_uri"]) as local_video:
-        for frame in sample_frames(local_video, every_n_frames=sampler.every_n_frames,
-                                   max_long_side=sampler.max_long_side, max_frames=sampler.max_frames_per_video,
-                                   decoder=decoder):
-            uri = store.write_bytes(f"{frames_dir}/{frame.frame_index:06d}.jpg",
-                                    encode_jpeg(frame.image, sampler.jpeg_quality))
+        for frame in sample_frames(
+            local_video,
+            every_n_frames=sampler.every_n_frames,
+            max_long_side=sampler.max_long_side,
+            max_frames=sampler.max_frames_per_video,
+            decoder=decoder,
+        ):
+            uri = store.write_bytes(
+                f"{frames_dir}/{frame.frame_index:06d}.jpg", encode_jpeg(frame.image, sampler.jpeg_quality)
+            )
             height, width = frame.image.shape[:2]
-            rows.append({"frame_index": frame.frame_index, "timestamp_s": round(frame.timestamp_s, 4),
-                         "width": width, "height": height, "image_uri": uri,
-                         "every_n_frames": sampler.every_n_frames, "status": OK, "error": None})
+            rows.append(
+                {
+                    "frame_index": frame.frame_index,
+                    "timestamp_s": round(frame.timestamp_s, 4),
+                    "width": width,
+                    "height": height,
+                    "image_uri": uri,
+                    "every_n_frames": sampler.every_n_frames,
+                    "status": OK,
+                    "error": None,
+                }
+            )
     return rows

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import pyarrow as pa
 from dagster import (
@@ -21,8 +22,8 @@ from dagster import (
     asset,
 )
 
-from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, short_error, upstream_status
 from wandr_pipeline.defs.partitions import videos_partitions
+from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, short_error, upstream_status
 from wandr_pipeline.lib.schemas import status_row, to_table
 from wandr_pipeline.lib.stages import Stage, stage
 from wandr_pipeline.lib.tags import GPU, gpu_tags_from_settings
@@ -35,7 +36,8 @@ PROGRESS_EVERY_S = 10.0
 
 def failed_videos_check(asset_name: str) -> AssetCheckSpec:
     return AssetCheckSpec(
-        FAILED_VIDEOS_CHECK, asset=asset_name,
+        FAILED_VIDEOS_CHECK,
+        asset=asset_name,
         description="Warns when videos of the run ended with status 'failed' in this stage (see the error column).",
     )
 
@@ -112,9 +114,16 @@ class StageRun:
         self.record(key, [], status=SKIPPED, error=f"{stage} {status}: {error}" if error else f"{stage} {status}")
         return True
 
-    def run_one(self, key: str, work: Callable[[], list[Mapping[str, Any]]], *,
-                empty_reason: str | None = None, preview: Callable[[list[Mapping[str, Any]]], str] | None = None,
-                base: Mapping[str, Any] | None = None, elapsed_s: float | None = None) -> None:
+    def run_one(
+        self,
+        key: str,
+        work: Callable[[], list[Mapping[str, Any]]],
+        *,
+        empty_reason: str | None = None,
+        preview: Callable[[list[Mapping[str, Any]]], str] | None = None,
+        base: Mapping[str, Any] | None = None,
+        elapsed_s: float | None = None,
+    ) -> None:
         """Call `work()` for one video and record its rows, or its failure.
 
         `base` holds values that a failure's placeholder row still carries (e.g. the source URL);
@@ -134,8 +143,17 @@ class StageRun:
             return
         self.record(key, rows, seconds=time.perf_counter() - start, preview=preview(rows) if preview and rows else None)
 
-    def record(self, key: str, rows: list[Mapping[str, Any]], *, status: str | None = None, error: str | None = None,
-               seconds: float | None = None, preview: str | None = None, base: Mapping[str, Any] | None = None) -> None:
+    def record(
+        self,
+        key: str,
+        rows: list[Mapping[str, Any]],
+        *,
+        status: str | None = None,
+        error: str | None = None,
+        seconds: float | None = None,
+        preview: str | None = None,
+        base: Mapping[str, Any] | None = None,
+    ) -> None:
         if status is not None:
             rows = [status_row(self.schema, status, error, **(base or {}))]
         try:
@@ -147,8 +165,16 @@ class StageRun:
         statuses = Counter(r["status"] for r in rows)
         video_status = status or (OK if statuses.get(OK) else next(iter(statuses), EMPTY))
         video_error = error or next((r.get("error") for r in rows if r.get("error")), None)
-        self.summary.append({"video_key": key, "status": video_status, "rows": len(rows) if status is None else 0,
-                             "seconds": seconds, "error": video_error, "preview": preview})
+        self.summary.append(
+            {
+                "video_key": key,
+                "status": video_status,
+                "rows": len(rows) if status is None else 0,
+                "seconds": seconds,
+                "error": video_error,
+                "preview": preview,
+            }
+        )
         if video_status == FAILED:
             self.context.log.warning(f"{self.table_name} {key}: failed: {video_error}")
         self._progress()
@@ -160,8 +186,9 @@ class StageRun:
         self._last_progress = now
         counts = Counter(s["status"] for s in self.summary)
         tally = ", ".join(f"{name} {counts[name]}" for name in (OK, EMPTY, SKIPPED, FAILED) if counts.get(name))
-        self.context.log.info(f"{self.table_name}: {done}/{len(self.keys)} videos done in "
-                              f"{now - self.started:.1f} s ({tally})")
+        self.context.log.info(
+            f"{self.table_name}: {done}/{len(self.keys)} videos done in {now - self.started:.1f} s ({tally})"
+        )
 
     def results(self, extra_metadata: Mapping[str, Any] | None = None) -> Iterator[Output | AssetCheckResult]:
         """The asset's output (one table per partition) and its failed-videos check."""
@@ -186,7 +213,9 @@ class StageRun:
             severity=AssetCheckSeverity.WARN,
             metadata={
                 "failed_videos": len(failed),
-                "failed": MetadataValue.json([{"video_key": s["video_key"], "error": s["error"]} for s in failed[:100]]),
+                "failed": MetadataValue.json(
+                    [{"video_key": s["video_key"], "error": s["error"]} for s in failed[:100]]
+                ),
             },
         )
 

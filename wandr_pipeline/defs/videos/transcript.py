@@ -5,28 +5,31 @@ The video's caption text (place names, spelled right on screen) goes to Whisper 
 `caption_spans`. Writes `media/<video_key>/transcript.srt` and `transcript.vtt`.
 """
 
-
 import time
 
 from dagster import AssetExecutionContext
 
+from wandr_pipeline.defs.resources import CaptionsResource, StorageResource, WhisperResource
 from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
 from wandr_pipeline.engines.whisper import load_audio
+from wandr_pipeline.lib.outcomes import OK
 from wandr_pipeline.media.captions import echoes_hints, hint_text
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
-from wandr_pipeline.lib.outcomes import OK
-from wandr_pipeline.defs.resources import CaptionsResource, StorageResource, WhisperResource
-from wandr_pipeline.lib.schemas import TRANSCRIPT_SEGMENTS
-
 
 
 @stage_asset(
     kinds={"pytorch", "parquet"},
     description="Speech segments with start/end times (faster-whisper, VAD on, the video's captions as hints), "
-                "plus transcript.srt/.vtt per video; table `transcript_segments`.",
+    "plus transcript.srt/.vtt per video; table `transcript_segments`.",
 )
-def transcript(context: AssetExecutionContext, storage: StorageResource, whisper: WhisperResource,
-               captions: CaptionsResource, audio: dict, caption_spans: dict):
+def transcript(
+    context: AssetExecutionContext,
+    storage: StorageResource,
+    whisper: WhisperResource,
+    captions: CaptionsResource,
+    audio: dict,
+    caption_spans: dict,
+):
     store = storage.get()
     stage = StageRun(context)
     mode = captions.hint_mode()
@@ -56,30 +59,48 @@ def transcript(context: AssetExecutionContext, storage: StorageResource, whisper
     busy_start = time.perf_counter()
     results = transcriber.transcribe_many(ready, load=load, hints=hints, redo_without_hints=echoes_hints)
     for key, result in results:
+
         def rows(result=result, key=key):
             if isinstance(result, BaseException):
                 raise result
             out = [
-                {"segment_index": s.index, "start_s": s.start_s, "end_s": s.end_s, "text": s.text,
-                 "avg_logprob": s.avg_logprob, "no_speech_prob": s.no_speech_prob, "language": result.language,
-                 "language_probability": result.language_probability, "model": transcriber.model_name,
-                 "status": OK, "error": None, "caption_hints": result.hints}
+                {
+                    "segment_index": s.index,
+                    "start_s": s.start_s,
+                    "end_s": s.end_s,
+                    "text": s.text,
+                    "avg_logprob": s.avg_logprob,
+                    "no_speech_prob": s.no_speech_prob,
+                    "language": result.language,
+                    "language_probability": result.language_probability,
+                    "model": transcriber.model_name,
+                    "status": OK,
+                    "error": None,
+                    "caption_hints": result.hints,
+                }
                 for s in result.segments
             ]
             _write_subtitles(store, key, out)
             return out
+
         if not isinstance(result, BaseException):
             audio_seconds += result.duration_s
-        stage.run_one(key, rows, empty_reason="no speech detected",
-                      preview=lambda rows: " ".join(r["text"] for r in rows)[:160],
-                      elapsed_s=None if isinstance(result, BaseException) else result.elapsed_s)
+        stage.run_one(
+            key,
+            rows,
+            empty_reason="no speech detected",
+            preview=lambda rows: " ".join(r["text"] for r in rows)[:160],
+            elapsed_s=None if isinstance(result, BaseException) else result.elapsed_s,
+        )
     busy = time.perf_counter() - busy_start
-    yield from stage.results({
-        "whisper_model": transcriber.model_name,
-        "device": f"{transcriber.device}/{transcriber.compute_type}",
-        "audio_seconds": round(audio_seconds, 1),
-        "realtime_factor": round(audio_seconds / busy, 1) if busy > 0 else 0.0,
-    })
+    yield from stage.results(
+        {
+            "whisper_model": transcriber.model_name,
+            "device": f"{transcriber.device}/{transcriber.compute_type}",
+            "audio_seconds": round(audio_seconds, 1),
+            "realtime_factor": round(audio_seconds / busy, 1) if busy > 0 else 0.0,
+        }
+    )
 
 
 def caption_hints(spans, mode: str) -> dict[str, str]:

@@ -1,42 +1,55 @@
 """`video_documents`: one row per video joining post metadata, the transcript and on-screen text.
 
 The on-screen text comes from the caption spans (OCR reads merged across frames); `clean_text` merges
-speech and captions in time order for downstream extraction (`media/clean_text.py`).
+speech and captions in time order for downstream extraction (`media/document_text.py`).
 """
-
 
 import datetime as dt
 
 from dagster import AssetExecutionContext
 
 from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError, upstream_status
 from wandr_pipeline.media.document_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
 from wandr_pipeline.media.text import distinct_lines
-from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError, upstream_status
-from wandr_pipeline.lib.schemas import VIDEO_DOCUMENTS
-
 
 
 @stage_asset(
     kinds={"parquet"},
     description="One row per video: post metadata, full transcript, caption spans, on-screen text, and speech + "
-                "captions merged into one clean text; table `video_documents`.",
+    "captions merged into one clean text; table `video_documents`.",
 )
-def video_documents(context: AssetExecutionContext, raw_video: dict, audio: dict, transcript: dict,
-                    sampled_frames: dict, ocr_text: dict, caption_spans: dict):
+def video_documents(
+    context: AssetExecutionContext,
+    raw_video: dict,
+    audio: dict,
+    transcript: dict,
+    sampled_frames: dict,
+    ocr_text: dict,
+    caption_spans: dict,
+):
     stage = StageRun(context)
     for key in stage.keys:
-        stage.run_one(key, lambda key=key: [build_document(raw_video[key], audio[key], transcript[key],
-                                                          sampled_frames[key], ocr_text[key], caption_spans[key])],
-                      preview=lambda rows: (rows[0]["transcript_text"] or rows[0]["onscreen_text"] or "")[:160])
+        stage.run_one(
+            key,
+            lambda key=key: [
+                build_document(
+                    raw_video[key], audio[key], transcript[key], sampled_frames[key], ocr_text[key], caption_spans[key]
+                )
+            ],
+            preview=lambda rows: (rows[0]["transcript_text"] or rows[0]["onscreen_text"] or "")[:160],
+        )
     yield from stage.results()
 
 
 def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     """Merge one video's stage outputs (pyarrow tables) into its document row."""
     statuses = {
-        "raw_video": upstream_status(video), "audio": upstream_status(audio), "transcript": upstream_status(transcript),
-        "sampled_frames": upstream_status(frames), "ocr_text": upstream_status(ocr),
+        "raw_video": upstream_status(video),
+        "audio": upstream_status(audio),
+        "transcript": upstream_status(transcript),
+        "sampled_frames": upstream_status(frames),
+        "ocr_text": upstream_status(ocr),
     }
     if spans is not None:
         statuses["caption_spans"] = upstream_status(spans)
@@ -55,17 +68,23 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     vocab |= {w for w in vocabulary(r["text"] for r in span_rows) if len(w) < 8}  # not the glued tokens themselves
     for row in span_rows:
         row["text"] = split_glued_words(row["text"], vocab)
-    onscreen = distinct_lines(r["text"] for r in span_rows) if spans is not None else distinct_lines(
-        r["text"] for r in lines)
+    onscreen = (
+        distinct_lines(r["text"] for r in span_rows) if spans is not None else distinct_lines(r["text"] for r in lines)
+    )
     clean = merge_speech_and_captions(
         [TimedText(r["start_s"], r["end_s"], r["text"], "speech") for r in segments],
-        [TimedText(r["start_s"], r["end_s"], r["text"], "caption") for r in span_rows])
-    problems = [f"{stage} {status}: {error}" for stage, (status, error) in statuses.items()
-                if status == FAILED]
+        [TimedText(r["start_s"], r["end_s"], r["text"], "caption") for r in span_rows],
+    )
+    problems = [f"{stage} {status}: {error}" for stage, (status, error) in statuses.items() if status == FAILED]
     return {
-        "source_url": post["source_url"], "platform": post["platform"], "title": post["title"],
-        "uploader": post["uploader"], "description": post["description"], "hashtags": post["hashtags"],
-        "upload_date": post["upload_date"], "duration_s": post["duration_s"],
+        "source_url": post["source_url"],
+        "platform": post["platform"],
+        "title": post["title"],
+        "uploader": post["uploader"],
+        "description": post["description"],
+        "hashtags": post["hashtags"],
+        "upload_date": post["upload_date"],
+        "duration_s": post["duration_s"],
         "language": segments[0]["language"] if segments else None,
         "transcript_text": " ".join(r["text"] for r in segments).strip() or None,
         "onscreen_lines": onscreen,
@@ -73,9 +92,14 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
         "whisper_model": segments[0]["model"] if segments else None,
         "ocr_engine": lines[0]["engine"] if lines else None,
         "stage_statuses": [(stage, status) for stage, (status, _) in statuses.items()],
-        "processed_at": dt.datetime.now(dt.timezone.utc),
-        "caption_spans": [{name: r[name] for name in ("text", "start_s", "end_s", "confidence", "box_x0", "box_y0",
-                                                       "box_x1", "box_y1")} for r in span_rows],
+        "processed_at": dt.datetime.now(dt.UTC),
+        "caption_spans": [
+            {
+                name: r[name]
+                for name in ("text", "start_s", "end_s", "confidence", "box_x0", "box_y0", "box_x1", "box_y1")
+            }
+            for r in span_rows
+        ],
         "clean_text": clean or None,
         "status": OK,
         "error": "; ".join(problems) or None,

@@ -49,8 +49,10 @@ class GpuTagRouting:
         """The config fields to add to the stock launcher's `config_type()`."""
         from dagster import Field, StringSource
 
-        return {"gpu_tag_key": Field(StringSource, is_required=False, default_value=COMPUTE_TAG),
-                "gpu_tag_value": Field(StringSource, is_required=False, default_value=GPU)}
+        return {
+            "gpu_tag_key": Field(StringSource, is_required=False, default_value=COMPUTE_TAG),
+            "gpu_tag_value": Field(StringSource, is_required=False, default_value=GPU),
+        }
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):

@@ -20,8 +20,6 @@ from wandr_pipeline.instance.launchers import GPU_LOCATION_SUFFIX, GpuTagRouting
 from wandr_pipeline.lib.tags import CLOUD_RUN_JOB_TAG
 
 
-
-
 class GpuRoutingCloudRunRunLauncher(GpuTagRouting, CloudRunRunLauncher):
     def __init__(self, *args, **kwargs):
         self._routing = threading.local()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import Field, Permissive
 from dagster_k8s import K8sRunLauncher
@@ -28,7 +29,9 @@ class GpuRoutingK8sRunLauncher(GpuTagRouting, K8sRunLauncher):
     def config_type(cls):
         config = dict(K8sRunLauncher.config_type())
         config["gpu_run_k8s_config"] = Field(
-            Permissive(), is_required=False, default_value={},
+            Permissive(),
+            is_required=False,
+            default_value={},
             description="dagster-k8s config merged into GPU runs' pods (GPU request, node selector, tolerations).",
         )
         config.update(cls.gpu_tag_fields())

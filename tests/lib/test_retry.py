@@ -2,13 +2,6 @@ import pytest
 
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.retry import call_with_retries
-from wandr_pipeline.lib.batching import contiguous_batches
-
-
-def test_contiguous_batches_split_on_gaps_and_size():
-    keys = [f"k{i}" for i in range(10)]
-    assert contiguous_batches(keys, ["k1", "k2", "k3", "k5", "k6", "k9"], 2) == [["k1", "k2"], ["k3"], ["k5", "k6"], ["k9"]]
-    assert contiguous_batches(keys, reversed(keys), 50) == [keys]
 
 
 def test_retries_transient_then_succeeds_and_gives_up_on_permanent():
