@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server for tests: installs the Debian server package when it is missing,
-# then starts/stops a cluster in a temporary folder on a loopback port. Used by tests/test_postgres_instance.py.
+# then starts/stops a cluster in a temporary folder on a loopback port. Used by tests/integration/test_postgres_instance.py.
 #
 #   scripts/ensure_postgres.sh install            # exit 0 when initdb/pg_ctl are available, 3 when they cannot be had
 #   scripts/ensure_postgres.sh start DIR PORT     # new cluster in DIR, listening on 127.0.0.1:PORT; prints its URL

@@ -2,7 +2,7 @@
 endpoint that speaks the Vision REST API (tests/support/gcp_fakes.py).
 
 Here the endpoint "reads" a number drawn as a barcode, which is fast and exact, so each answer can
-be matched to the image it belongs to; tests/test_gcs_pipeline.py puts real OCR behind it."""
+be matched to the image it belongs to; tests/integration/test_gcs_pipeline.py puts real OCR behind it."""
 
 from __future__ import annotations
 
