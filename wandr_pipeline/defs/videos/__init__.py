@@ -18,9 +18,9 @@ from wandr_pipeline.settings import Settings
 _BY_NAME: dict[str, StageAsset] = {
     s.stage.asset: s for s in (raw_video, audio, transcript, sampled_frames, ocr_text, caption_spans, video_documents)
 }
-# In registry order; a registered stage without a module (or the other way round) fails here.
-STAGE_ASSETS: tuple[StageAsset, ...] = tuple(_BY_NAME.pop(name) for name in STAGE_ASSET_NAMES)
-assert not _BY_NAME, f"stage modules without a registry entry: {sorted(_BY_NAME)}"
+# In registry order: a registered stage without a module fails here with a KeyError (a module whose
+# function is not a registered stage already failed in `stage_asset`).
+STAGE_ASSETS: tuple[StageAsset, ...] = tuple(_BY_NAME[name] for name in STAGE_ASSET_NAMES)
 
 
 def build_stage_assets(settings: Settings) -> list[AssetsDefinition]:
