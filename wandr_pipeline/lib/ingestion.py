@@ -24,6 +24,8 @@ from wandr_pipeline.lib.url_lists import ParsedUrlList, RejectedLine, parse_url_
 from wandr_pipeline.lib.urls import VideoRef
 
 REJECTIONS_TABLE = "url_list_rejections"
+# Submission records written per batch by a sensor tick (its deadline is checked between batches).
+SUBMISSION_BATCH = 500
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~", ".crdownload")
 
 
@@ -158,18 +160,20 @@ def select_videos(
 
 
 def record_within_budget(storage: Storage, refs: Sequence[VideoRef], *, source: str, deadline: float) -> list[VideoRef]:
-    """Write each video's submission record until `deadline` (time.monotonic); returns those written.
+    """Write the videos' submission records, a batch at a time, until `deadline` (time.monotonic);
+    returns those written.
 
     The raw_video stage reads a key's URL from this record, so a partition is only added for a
-    video once its record exists. On GCS each record is one PUT: a tick stops early and the rest
-    waits for the next tick, well inside Dagster's sensor time limit.
+    video once its record exists. A batch is one write (concurrent PUTs on GCS): a tick stops
+    between batches and the rest waits for the next tick, well inside Dagster's sensor time limit.
     """
     done: list[VideoRef] = []
-    for ref in refs:
+    for start in range(0, len(refs), SUBMISSION_BATCH):
         if done and time.monotonic() >= deadline:
             break
-        record_submissions(storage, [ref], source=source)
-        done.append(ref)
+        batch = list(refs[start : start + SUBMISSION_BATCH])
+        record_submissions(storage, batch, source=source)
+        done.extend(batch)
     return done
 
 

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ PARTITION_FILE = "part-0.parquet"
 # stale; no single write (a 500 MB video copied locally) comes near it.
 STALE_TEMP_AGE_S = 3600.0
 _TEMP_SUFFIX = re.compile(r"(?P<uid>[0-9a-f]{32})(?:\.(?P<owner>[A-Za-z0-9_-]+))?\.tmp")
+# A whole temp file name: `.<target name>.<uid>[.<owner>].tmp`.
+_TEMP_NAME = re.compile(r"\.(?P<target>.+?)\.(?P<suffix>[0-9a-f]{32}(?:\.[A-Za-z0-9_-]+)?\.tmp)")
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,7 @@ class Storage:
         parent = posixpath.dirname(target)
         self.fs.makedirs(parent, exist_ok=True)
         self.remove_stale_temps(target)
-        tmp = f"{parent}/.{posixpath.basename(target)}.{uuid.uuid4().hex}.{ProcessId.current().token()}.tmp"
+        tmp = self._temp_path(target)
         try:
             write(tmp)
             with open(tmp, "rb+") as handle:  # data on disk before the rename makes it visible
@@ -129,18 +131,72 @@ class Storage:
                 self.fs.rm_file(tmp)
         return target
 
+    def write_many(self, objects: Mapping[str, bytes]) -> list[str]:
+        """Atomically write each of `objects` (relative path -> bytes); returns their full paths/URIs.
+
+        Each object is whole or absent, as with `write_bytes`, but the costs that grow with the batch
+        are paid once: locally one scan per folder for stale temp files (not one per write, which
+        grows with the folder), one `sync` for all temp files before any is renamed (instead of one
+        fsync each: ~4 ms apiece here), and one fsync of each folder after the renames. On an object
+        store the PUTs go out concurrently.
+        """
+        targets = {self.path(relative): data for relative, data in objects.items()}
+        if not targets:
+            return []
+        if not self.is_local:
+            self.fs.pipe(targets)
+            return list(targets)
+        folders = sorted({posixpath.dirname(target) for target in targets})
+        for folder in folders:
+            self.fs.makedirs(folder, exist_ok=True)
+            self.remove_stale_temps_in(folder)
+        token = ProcessId.current().token()
+        temps = {target: self._temp_path(target, token) for target in targets}
+        try:
+            for target, tmp in temps.items():
+                with open(tmp, "wb") as handle:
+                    handle.write(targets[target])
+            # Every temp file's data on disk before the first rename makes one visible: for one object
+            # its own fsync, for a batch one sync (a system-wide flush, but one call, not N).
+            if len(temps) == 1:
+                _fsync_path(next(iter(temps.values())))
+            else:
+                os.sync()
+            for target, tmp in temps.items():
+                os.replace(tmp, target)
+            for folder in folders:
+                _fsync_path(folder)  # the renames themselves survive a power cut
+        finally:
+            for tmp in temps.values():
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+        return list(targets)
+
+    def _temp_path(self, target: str, token: str | None = None) -> str:
+        """A hidden sibling of `target` that names its writer (so a later write can tell it is stale)."""
+        parent = posixpath.dirname(target)
+        return f"{parent}/.{posixpath.basename(target)}.{uuid.uuid4().hex}.{token or ProcessId.current().token()}.tmp"
+
     def remove_stale_temps(self, target: str) -> list[str]:
         """Remove the temporary siblings of `target` (a local path) that killed writes left behind."""
         parent, name = posixpath.split(target)
-        prefix = f".{name}."
+        return self._remove_stale(parent, f".{name}.")
+
+    def remove_stale_temps_in(self, folder: str) -> list[str]:
+        """Remove every temporary file in `folder` (a local path) that a killed write left behind."""
+        return self._remove_stale(folder, ".")
+
+    def _remove_stale(self, folder: str, prefix: str) -> list[str]:
         removed = []
         try:
-            entries = [entry for entry in os.scandir(parent) if entry.name.startswith(prefix)]
+            entries = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]
         except FileNotFoundError:
             return removed
         now = time.time()
         for entry in entries:
-            match = _TEMP_SUFFIX.fullmatch(entry.name[len(prefix) :])
+            match = _TEMP_NAME.fullmatch(entry.name) if prefix == "." else None
+            suffix = match.group("suffix") if match else entry.name[len(prefix) :]
+            match = _TEMP_SUFFIX.fullmatch(suffix)
             if not match:
                 continue
             owner = ProcessId.from_token(match.group("owner") or "")
@@ -233,6 +289,14 @@ class Storage:
 
     def has_partition(self, table: str, video_key: str) -> bool:
         return self.exists(self.partition_path(table, video_key))
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 _STORAGES: dict[str, Storage] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 
 from wandr_pipeline.lib.storage import Storage
@@ -14,15 +15,15 @@ def submission_path(video_key: str) -> str:
 
 
 def record_submissions(storage: Storage, refs: Iterable[VideoRef], *, source: str) -> int:
-    """Write one small JSON per video key; an existing record is kept (first submission wins)."""
-    written = 0
-    now = dt.datetime.now(dt.UTC).isoformat()
+    """Write one small JSON per video key, in one batch; an existing record is kept (first submission
+    wins). Returns how many were written."""
+    paths: dict[str, VideoRef] = {}
     for ref in refs:
-        path = submission_path(ref.video_key)
-        if storage.exists(path):
-            continue
-        storage.write_json(
-            path,
+        paths.setdefault(submission_path(ref.video_key), ref)
+    existing = storage.read_existing(list(paths))
+    now = dt.datetime.now(dt.UTC).isoformat()
+    records = {
+        path: json.dumps(
             {
                 "video_key": ref.video_key,
                 "source_url": ref.source_url,
@@ -31,9 +32,14 @@ def record_submissions(storage: Storage, refs: Iterable[VideoRef], *, source: st
                 "submitted_from": source,
                 "submitted_at": now,
             },
-        )
-        written += 1
-    return written
+            ensure_ascii=False,
+            indent=1,
+        ).encode("utf-8")
+        for path, ref in paths.items()
+        if path not in existing
+    }
+    storage.write_many(records)
+    return len(records)
 
 
 def load_submission(storage: Storage, video_key: str) -> VideoRef | None:
