@@ -128,7 +128,7 @@ def first_row(table: pa.Table) -> dict[str, Any]:
 class StageRun:
     """Runs one stage over the partitions of a run; each video's failure stays that video's.
 
-    What it reports (docs/DESIGN of issue 13 in README "The Dagster UI"):
+    What it reports (README "The Dagster UI"):
     - each partition's materialisation carries that video's own metadata (status, error, rows,
       seconds, preview, source URL and title, the stage's parameters and `extra` values), through
       `context.add_asset_metadata(..., partition_key=key)`: nothing is copied onto every partition;
@@ -345,7 +345,8 @@ class StageRun:
         # the check's output (Dagster requires one per selected check, as it makes for an AssetCheckResult)
         yield Output(None, output_name=self.context.assets_def.get_output_name_for_asset_check_key(check_key))
         failed = {s["video_key"]: s for s in self.summary if s["status"] == FAILED}
-        recovered = [s for s in self.summary if s["status"] != FAILED and s["video_key"] in self._failed_before()]
+        failed_before = self._failed_before() if len(failed) < len(self.summary) else set()
+        recovered = [s for s in self.summary if s["status"] != FAILED and s["video_key"] in failed_before]
         for item in [*failed.values(), *recovered]:
             key = item["video_key"]
             passed = key not in failed
@@ -367,28 +368,23 @@ class StageRun:
             )
 
     def _failed_before(self) -> set[str]:
-        """Videos of this run whose latest `video_not_failed` result so far is a failure."""
-        if not hasattr(self, "_failed_before_keys"):
-            from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+        """Videos of this run whose latest `video_not_failed` result so far is a failure (one query)."""
+        from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-            check_key = AssetCheckKey(self.context.asset_key, VIDEO_CHECK)
-            keys = set(self.keys)
-            latest: dict[str, bool] = {}
-            try:
-                history = self.context.instance.event_log_storage.get_asset_check_execution_history(
-                    check_key,
-                    limit=FAILED_HISTORY_LIMIT,
-                    status={AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED},
-                )
-            except Exception as exc:  # noqa: BLE001 - a storage without check history: report failures only
-                self.context.log.debug(f"check history not read: {short_error(exc)}")
-                history = []
-            for record in history:  # newest first
-                partition = record.partition
-                if partition in keys and partition not in latest:
-                    latest[partition] = record.status == AssetCheckExecutionRecordStatus.FAILED
-            self._failed_before_keys = {key for key, failed in latest.items() if failed}
-        return self._failed_before_keys
+        done = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+        check_key = AssetCheckKey(self.context.asset_key, VIDEO_CHECK)
+        try:
+            history = self.context.instance.event_log_storage.get_asset_check_execution_history(
+                check_key, limit=FAILED_HISTORY_LIMIT, status=done
+            )
+        except Exception as exc:  # noqa: BLE001 - a storage without check history: report failures only
+            self.context.log.debug(f"check history not read: {short_error(exc)}")
+            return set()
+        keys, latest = set(self.keys), {}
+        for record in history:  # newest first
+            if record.partition in keys and record.partition not in latest:
+                latest[record.partition] = record.status == AssetCheckExecutionRecordStatus.FAILED
+        return {key for key, failed in latest.items() if failed}
 
     def _materialization(self, key: str) -> AssetCheckEvaluationTargetMaterializationData | None:
         """The partition's materialisation this run just stored: the check result refers to it."""
