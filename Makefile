@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 URL_LIST ?= data/url_lists/sample.txt
+DEV_PORT ?= 3000
 
 .PHONY: install run test dev api clean-data
 
@@ -24,7 +25,7 @@ test: install
 	$(BIN)/pytest -q -ra
 
 dev: install
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dagster dev -w workspace.yaml -p $(DEV_PORT)
 
 # The HTTP API of the original service (docs/API.md), on PORT (default 8080). Runs are launched by the
 # daemon of `make dev` (same DAGSTER_HOME), so start that too.

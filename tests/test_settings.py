@@ -152,11 +152,14 @@ def test_an_environment_variable_reaches_its_resource(monkeypatch, env, value, r
 
 def test_definitions_use_the_settings_they_are_built_with(monkeypatch):
     monkeypatch.setenv("WANDR_PARTITIONS_PER_RUN", "50")
-    defs = build_definitions(Settings.from_env(partitions_per_run=7, gpu_accelerator="nvidia-h100"))
+    defs = build_definitions(Settings.from_env(partitions_per_run=7, gpu_accelerator="nvidia-h100", k8s_gpu_tags=True))
     transcript = defs.resolve_assets_def("transcript")
     assert transcript.backfill_policy.max_partitions_per_run == 7
     assert "nvidia-h100" in transcript.op.tags["dagster-k8s/config"]
     assert "nvidia-h100" in defs.resolve_job_def("gpu_stages").tags["dagster-k8s/config"]
+    local = build_definitions(Settings.from_env())  # runs that do not go to Kubernetes carry no k8s config
+    assert "dagster-k8s/config" not in local.resolve_job_def("gpu_stages").tags
+    assert local.resolve_job_def("gpu_stages").tags["wandr/compute"] == "gpu"
     assert (
         "partitions_per_run" not in str(defs.resolve_sensor_def("downstream_batch_sensor").description)
         and "of up to 7 videos" in defs.resolve_sensor_def("downstream_batch_sensor").description

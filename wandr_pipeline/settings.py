@@ -222,6 +222,12 @@ class Settings(BaseSettings):
     gpu_count: int = setting(1, "WANDR_GPU_COUNT", doc="GPUs per GPU pod")
     gpu_pod_cpu: str = setting("6", "WANDR_GPU_POD_CPU", doc="CPU request of GPU pods")
     gpu_pod_memory: str = setting("24Gi", "WANDR_GPU_POD_MEMORY", doc="memory of GPU pods")
+    k8s_gpu_tags: bool = setting(
+        False,
+        "WANDR_K8S_GPU_TAGS",
+        doc="give GPU stages and runs the dagster-k8s/config tag (GPU request, L4 node selector): on where runs "
+        "go to Kubernetes (deploy/), off locally",
+    )
 
     # The HTTP API (docs/API.md)
     api_token: str = setting("", "WANDR_API_TOKEN", doc="bearer token the API requires; empty: no token")

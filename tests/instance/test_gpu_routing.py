@@ -176,10 +176,11 @@ def test_k8s_untagged_asset_run_routed_by_its_steps(instance, workspace, k8s_lau
 
 
 def test_k8s_step_executor_gets_gpu_from_op_tags():
-    """With the k8s_job_executor each step is a pod: the GPU stages' op tags ask for the L4."""
+    """With the k8s_job_executor each step is a pod: the GPU stages' op tags ask for the L4 (deploy/ sets
+    WANDR_K8S_GPU_TAGS; local definitions carry no k8s config)."""
     from dagster_k8s.job import get_user_defined_k8s_config
 
-    defs = build_definitions(Settings.from_env())
+    defs = build_definitions(Settings.from_env(k8s_gpu_tags=True))
 
     job = defs.resolve_job_def("process_videos")
     for node in job.graph.node_defs:

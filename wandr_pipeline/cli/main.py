@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"storage_uri": args.storage, "partitions_per_run": args.partitions_per_run}
     settings = Settings.from_env(**{name: value for name, value in overrides.items() if value})
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    # Dagster's SQLite storage creates and stamps its schema with alembic, which logs each step at INFO
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     if not args.url_list.is_file():
         print(f"error: no such URL list: {args.url_list}", file=sys.stderr)
         return 2

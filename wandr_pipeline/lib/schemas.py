@@ -62,6 +62,11 @@ TRANSCRIPT_SEGMENTS = pa.schema(
         pa.field("model", pa.string()),
         *_STATUS,
         pa.field("caption_hints", pa.string()),  # the caption text shown to Whisper (issue 6); null: none
+        # the decoding settings of the run that wrote the row (issue 13): which backfill made it
+        pa.field("beam_size", pa.int32()),
+        pa.field("batch_size", pa.int32()),
+        pa.field("vad", pa.bool_()),
+        pa.field("hint_mode", pa.string()),
     ]
 )
 
@@ -96,6 +101,10 @@ OCR_TEXT = pa.schema(
         pa.field("reused", pa.bool_()),  # True: copied from `source_frame_index`, not read
         pa.field("source_frame_index", pa.int64()),  # the frame the engine read for this row
         pa.field("similarity", pa.float64()),  # text-mask similarity to the last read frame
+        # the settings of the run that wrote the row (issue 13)
+        pa.field("min_confidence", pa.float64()),
+        pa.field("every_n_frames", pa.int32()),
+        pa.field("similarity_threshold", pa.float64()),  # null: frame skipping off
     ]
 )
 
@@ -117,6 +126,9 @@ CAPTION_SPANS = pa.schema(
         pa.field("variants", pa.list_(pa.string())),  # other spellings the OCR read
         pa.field("engine", pa.string()),
         *_STATUS,
+        # the merging thresholds of the run that wrote the row (issue 13)
+        pa.field("min_line_confidence", pa.float64()),
+        pa.field("min_span_confidence", pa.float64()),
     ]
 )
 

@@ -21,6 +21,9 @@ PARTITION_TAG = "dagster/partition"
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
+# The videos a run covers, readable in the runs list ("3 videos: url-a, url-b, url-c"); set with the range.
+VIDEOS_TAG = "wandr/videos"
+VIDEOS_TAG_KEYS = 4  # keys named in it; longer runs say "first, second, ... last"
 # Which stage group a run belongs to (ingest, media, gpu, documents) and who launched it (cli, api).
 STAGE_TAG = "wandr/stage"
 LAUNCHED_BY_TAG = "wandr/launched_by"
@@ -75,6 +78,9 @@ def gpu_tags(
 
 
 def gpu_tags_from_settings(settings) -> dict[str, Any]:
+    """The GPU tags; the `dagster-k8s/config` part only where runs go to Kubernetes (`WANDR_K8S_GPU_TAGS`)."""
+    if not settings.k8s_gpu_tags:
+        return {COMPUTE_TAG: GPU}
     return gpu_tags(settings.gpu_accelerator, settings.gpu_count, settings.gpu_pod_cpu, settings.gpu_pod_memory)
 
 
@@ -84,5 +90,12 @@ def as_run_tags(tags: Mapping[str, Any]) -> dict[str, str]:
 
 
 def range_tags(keys: Sequence[str]) -> dict[str, str]:
-    """Run tags for a run over the adjacent partitions `keys[0]..keys[-1]`."""
-    return {PARTITION_RANGE_START_TAG: keys[0], PARTITION_RANGE_END_TAG: keys[-1]}
+    """Run tags for a run over the adjacent partitions `keys[0]..keys[-1]`, and which videos those are."""
+    return {PARTITION_RANGE_START_TAG: keys[0], PARTITION_RANGE_END_TAG: keys[-1], VIDEOS_TAG: videos_tag(keys)}
+
+
+def videos_tag(keys: Sequence[str]) -> str:
+    """`1 video: url-a` / `3 videos: url-a, url-b, url-c` / `50 videos: url-a, url-b, ... url-z`."""
+    keys = list(keys)
+    named = keys if len(keys) <= VIDEOS_TAG_KEYS else [*keys[: VIDEOS_TAG_KEYS - 1], "...", keys[-1]]
+    return f"{len(keys)} video{'s' if len(keys) != 1 else ''}: {', '.join(named).replace(', ...,', ', ...')}"

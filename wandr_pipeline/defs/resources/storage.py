@@ -8,8 +8,9 @@ import pandas as pd
 import pyarrow as pa
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 
-from wandr_pipeline.lib.schemas import TABLES
-from wandr_pipeline.lib.storage import Storage, storage_for
+from wandr_pipeline.lib.outcomes import SKIPPED
+from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
+from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.settings import from_setting
 
 
@@ -26,8 +27,10 @@ class WarehouseIOManager(ConfigurableIOManager):
     """Stores each asset's output as `warehouse/<table>/video_key=<key>/part-0.parquet`.
 
     Assets return `dict[video_key, pyarrow.Table]` covering every partition of the run; each
-    partition is replaced atomically. Inputs load back as `dict[video_key, pyarrow.Table]`.
-    The table name is the asset's `table` metadata.
+    partition is replaced atomically. Inputs load back as `dict[video_key, pyarrow.Table]`; a
+    partition that was never written (its run was cancelled or crashed, or the key was added in the
+    UI) loads as one `skipped` row saying so, so the downstream stage records that video as skipped
+    instead of failing the whole batch. The table name is the asset's `table` metadata.
     """
 
     storage_uri: str = from_setting("storage_uri")
@@ -52,12 +55,39 @@ class WarehouseIOManager(ConfigurableIOManager):
             raise ValueError(f"{table}: no output for partitions {sorted(missing)[:5]}")
         for key, data in obj.items():
             storage.write_partition(table, key, _as_arrow(data, TABLES[table]))
-        context.log.debug(f"wrote {len(obj)} partition(s) of {table}")
 
     def load_input(self, context: InputContext) -> dict[str, pa.Table]:
         table = self._table(context)
         storage = storage_for(self.storage_uri)
-        return {key: storage.read_partition(table, key, TABLES[table]) for key in context.asset_partition_keys}
+        keys = list(context.asset_partition_keys)
+        paths = {key: storage.partition_path(table, key) for key in keys}
+        found = storage.read_existing(list(paths.values()))  # concurrent reads on GCS
+        loaded = {}
+        for key in keys:
+            data = found.get(paths[key])
+            loaded[key] = (
+                read_parquet_bytes(data, TABLES[table])
+                if data is not None
+                else missing_partition(table, context.upstream_output.asset_key.to_user_string())
+            )
+        missing = [key for key in keys if paths[key] not in found]
+        if missing:
+            context.log.warning(
+                f"{table}: {len(missing)} partition(s) never materialised, their videos are skipped: "
+                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+            )
+        return loaded
+
+
+def missing_partition(table: str, asset: str) -> pa.Table:
+    """The stand-in for an upstream partition that does not exist: one `skipped` row with the reason."""
+    reason = (
+        f"no {asset} partition for this video: {asset} never ran for it (a cancelled or crashed run, "
+        f"or a key added in the UI); materialise {asset} first"
+    )
+    schema = TABLES[table]
+    required = {f.name: "" for f in schema if not f.nullable and f.name != "status" and pa.types.is_string(f.type)}
+    return to_table(schema, [status_row(schema, SKIPPED, reason, **required)])
 
 
 def _as_arrow(data: Any, schema: pa.Schema) -> pa.Table:

@@ -17,7 +17,7 @@ from wandr_pipeline.media.audio import extract_audio
 )
 def audio(context: AssetExecutionContext, storage: StorageResource, raw_video: dict):
     store = storage.get()
-    stage = StageRun(context)
+    stage = StageRun(context, store=store)
     for key in stage.keys:
         upstream = raw_video[key]
         if stage.skip_unless_usable(key, upstream, "raw_video"):

@@ -28,8 +28,9 @@ def caption_spans(
     sampled_frames: dict,
 ):
     store = storage.get()
-    stage = StageRun(context)
     rules = captions.rules()
+    thresholds = {"min_line_confidence": rules.min_confidence, "min_span_confidence": rules.min_span_confidence}
+    stage = StageRun(context, store=store, parameters=thresholds, row_values=thresholds)
     spans_total = 0
     for key in stage.keys:
         if stage.skip_unless_usable(key, ocr_text[key], "ocr_text", usable=(OK, EMPTY)):

@@ -3,7 +3,7 @@
 Frames whose on-screen text looks like the last frame read (text-mask similarity, see
 `media/similarity.py`) do not reach the engine: they reuse its result, and their rows say so
 (`reused`, `source_frame_index`, `similarity`). Each video also gets a contact sheet of its frames
-with the OCR boxes drawn (`media/<video_key>/contact_sheet.jpg`), shown in the asset's metadata.
+with the OCR boxes drawn (`media/<video_key>/contact_sheet.jpg`), shown in that video's partition metadata.
 """
 
 import base64
@@ -21,8 +21,7 @@ from wandr_pipeline.media.frame_reading import FrameOcr, read_frames
 from wandr_pipeline.media.frames import decode_jpeg
 
 FRAMES_PER_REQUEST = 16  # frames handed to the engine at once, unless it prefers more (`preferred_batch`)
-INLINE_SHEETS = 3  # contact sheets shown inline in the run's metadata (the rest as paths)
-INLINE_SHEET_WIDTH = 480  # px of an inline sheet (kept small: metadata lives in Dagster's event log)
+INLINE_SHEET_WIDTH = 480  # px of the sheet in a partition's metadata (kept small: it lives in Dagster's event log)
 
 
 @stage_asset(
@@ -38,12 +37,13 @@ def ocr_text(
     sampled_frames: dict,
 ):
     store = storage.get()
-    stage = StageRun(context)
+    gate = captions.frame_gate_config()
+    settings = {"min_confidence": ocr.min_confidence, "similarity_threshold": gate.threshold if gate else None}
+    stage = StageRun(context, store=store, parameters={"engine": ocr.engine, **settings}, row_values=settings)
     engine = None
     frames_total = frames_read = 0
     busy = 0.0
     billed = [0]  # billable units of the whole run
-    sheets: list[tuple[str, str, bytes | None]] = []
     for key in stage.keys:
         upstream = sampled_frames[key]
         if stage.skip_unless_usable(key, upstream, "sampled_frames"):
@@ -51,21 +51,27 @@ def ocr_text(
         if engine is None:
             engine = ocr.get_engine()
         frames = sorted((f for f in upstream.to_pylist() if f["status"] == OK), key=lambda f: f["timestamp_s"])
-        start = time.perf_counter()
+        step = next((f["every_n_frames"] for f in frames if f.get("every_n_frames")), None)
+        start, billed_before = time.perf_counter(), billed[0]
         outcome: dict = {}
         stage.run_one(
             key,
-            lambda key=key, frames=frames, outcome=outcome, engine=engine: _read_one(
-                store, engine, captions, key, frames, outcome, billed
-            ),
+            lambda key=key, frames=frames, outcome=outcome, engine=engine, step=step: [
+                {**row, "every_n_frames": step}
+                for row in _read_one(store, engine, captions, key, frames, outcome, billed)
+            ],
             empty_reason="no on-screen text found",
             preview=lambda rows: " / ".join(dict.fromkeys(r["text"] for r in rows if r.get("text")))[:160],
         )
         busy += time.perf_counter() - start
         frames_total += len(frames)
         frames_read += outcome.get("read", 0)
-        if outcome.get("sheet_uri"):
-            sheets.append((key, outcome["sheet_uri"], outcome.get("sheet_preview")))
+        stage.extra[key] = {
+            "frames": len(frames),
+            "frames_read": outcome.get("read", 0),
+            "billable_units": billed[0] - billed_before,
+            **_sheet_metadata(outcome),
+        }
     yield from stage.results(
         {
             "engine": engine.name if engine else ocr.engine,
@@ -76,7 +82,6 @@ def ocr_text(
             "seconds_per_frame": round(busy / frames_total, 3) if frames_total else 0.0,
             # Vision bills per image and feature: the run's total (per video: ocr_text.billable_units).
             "billable_units": billed[0],
-            **({"contact_sheets": MetadataValue.md(_sheets_markdown(sheets))} if sheets else {}),
         }
     )
 
@@ -197,11 +202,15 @@ def _write_sheet(store, key: str, sheet: ContactSheet, results: list[FrameOcr]) 
     return {"sheet_uri": uri, "sheet_preview": encode_sheet(small, quality=60)}
 
 
-def _sheets_markdown(sheets: list[tuple[str, str, bytes | None]]) -> str:
-    """The first few sheets inline (small JPEGs as data URIs), every sheet's location listed."""
-    parts = ["Green boxes: frames the OCR engine read; orange ('='): frames that reused the last read.", ""]
-    for i, (key, uri, preview) in enumerate(sheets):
-        parts.append(f"**{key}**: `{uri}`")
-        if preview is not None and i < INLINE_SHEETS:
-            parts.append(f"\n![{key}](data:image/jpeg;base64,{base64.b64encode(preview).decode()})\n")
-    return "\n".join(parts)
+def _sheet_metadata(outcome: dict) -> dict:
+    """The video's contact sheet for its partition page: inline (a small JPEG as a data URI) and its location."""
+    if not outcome.get("sheet_uri"):
+        return {}
+    metadata = {"contact_sheet_uri": MetadataValue.path(outcome["sheet_uri"])}
+    if outcome.get("sheet_preview") is not None:
+        image = base64.b64encode(outcome["sheet_preview"]).decode()
+        metadata["contact_sheet"] = MetadataValue.md(
+            "Green boxes: frames the OCR engine read; orange ('='): frames that reused the last read.\n\n"
+            f"![contact sheet](data:image/jpeg;base64,{image})"
+        )
+    return metadata

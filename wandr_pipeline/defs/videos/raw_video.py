@@ -34,7 +34,11 @@ def _sha256(path: Path) -> str:
 )
 def raw_video(context: AssetExecutionContext, storage: StorageResource, downloader: VideoDownloader):
     store = storage.get()
-    stage = StageRun(context)
+    stage = StageRun(
+        context,
+        store=store,
+        parameters={"max_duration_s": downloader.max_duration_s, "max_video_mb": downloader.max_filesize_mb},
+    )
     for key in stage.keys:
         ref = load_submission(store, key)
         if ref is None:

@@ -17,8 +17,16 @@ def sampled_frames(
     context: AssetExecutionContext, storage: StorageResource, frame_sampler: FrameSamplingResource, raw_video: dict
 ):
     store = storage.get()
-    stage = StageRun(context)
     decoder = choose_frame_decoder(frame_sampler.decoder)
+    stage = StageRun(
+        context,
+        store=store,
+        parameters={
+            "every_n_frames": frame_sampler.every_n_frames,
+            "max_long_side": frame_sampler.max_long_side,
+            "decoder": decoder,
+        },
+    )
     for key in stage.keys:
         upstream = raw_video[key]
         if stage.skip_unless_usable(key, upstream, "raw_video"):
@@ -29,7 +37,7 @@ def sampled_frames(
             lambda key=key, video=video: _sample_one(store, frame_sampler, key, video, decoder),
             empty_reason="no decodable frames",
         )
-    yield from stage.results({"every_n_frames": frame_sampler.every_n_frames, "decoder": decoder})
+    yield from stage.results()
 
 
 def _sample_one(store, sampler: FrameSamplingResource, key: str, video: dict, decoder: str = "cpu") -> list[dict]:

@@ -1,8 +1,9 @@
-"""What every stage asset shares: per-video isolation, progress logs, UI metadata, a check result."""
+"""What every stage asset shares: per-video isolation, progress logs, per-video UI metadata and checks."""
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -10,36 +11,67 @@ from typing import Any
 
 import pyarrow as pa
 from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetRecordsFilter,
     AssetsDefinition,
     BackfillPolicy,
     MetadataValue,
     Output,
+    TableColumn,
+    TableColumnConstraints,
+    TableRecord,
+    TableSchema,
     asset,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
 )
 
 from wandr_pipeline.defs.partitions import videos_partitions
+from wandr_pipeline.lib.column_docs import column_description
 from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, short_error, upstream_status
-from wandr_pipeline.lib.schemas import status_row, to_table
-from wandr_pipeline.lib.stages import Stage, stage
+from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
+from wandr_pipeline.lib.stages import STAGES, Stage, stage
+from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
 from wandr_pipeline.lib.tags import GPU, gpu_tags_from_settings
 from wandr_pipeline.settings import Settings
 
-FAILED_VIDEOS_CHECK = "no_failed_videos"
-# Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): progress is throttled.
+FAILED_VIDEOS_CHECK = "no_failed_videos"  # per run: did any video of the run fail? (+ the run's roll-up)
+VIDEO_CHECK = "video_not_failed"  # per partition: did this video fail in this stage?
+# Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): progress is throttled
+# (every 10 s and at the end), and a failed video is reported by its check result, not a log line.
 PROGRESS_EVERY_S = 10.0
+SUMMARY_ROWS = 500  # videos listed in a run's summary table (a run holds WANDR_PARTITIONS_PER_RUN)
+FAILED_HISTORY_LIMIT = 5000  # latest per-video check results read to find videos that failed before
 
 
 def failed_videos_check(asset_name: str) -> AssetCheckSpec:
     return AssetCheckSpec(
         FAILED_VIDEOS_CHECK,
         asset=asset_name,
-        description="Warns when videos of the run ended with status 'failed' in this stage (see the error column).",
+        description="Per run: warns when videos of the run ended with status 'failed' in this stage; its "
+        "metadata is the run's summary (a table of every video of the run).",
     )
+
+
+def video_check(asset_name: str) -> AssetCheckSpec:
+    """The per-partition check: a failed video shows failed on its own partition, its neighbours stay green."""
+    with warnings.catch_warnings():  # partitioned asset checks are a preview feature of Dagster 1.13
+        warnings.simplefilter("ignore")
+        return AssetCheckSpec(
+            VIDEO_CHECK,
+            asset=asset_name,
+            partitions_def=videos_partitions,
+            description="Per video: fails on the partition of a video whose status in this stage is 'failed' "
+            "(the error is in its metadata), passes again once it no longer fails. Videos that never "
+            "failed are not evaluated (no extra event per video).",
+        )
 
 
 @dataclass(frozen=True)
@@ -60,17 +92,18 @@ class StageAsset:
 
     def build(self, settings: Settings) -> AssetsDefinition:
         """`@asset` for the stage: `videos` partitions, the warehouse IO manager writing the stage's
-        table, multi-run backfills of `partitions_per_run` videos, the `no_failed_videos` check, and for
+        table (its columns as `dagster/column_schema`), multi-run backfills of `partitions_per_run` videos,
+        the run-level `no_failed_videos` and per-video `video_not_failed` checks, and for
         a GPU stage the `wandr/compute=gpu` op tags that route it to an L4 in production (lib/tags.py)."""
         spec = self.stage
         return asset(
             name=spec.asset,
             partitions_def=videos_partitions,
             io_manager_key="warehouse_io_manager",
-            metadata={"table": spec.table},
+            metadata={"table": spec.table, "dagster/column_schema": column_schema(spec.table, spec.schema)},
             ins={name: AssetIn() for name in spec.inputs},
             backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=settings.partitions_per_run),
-            check_specs=[failed_videos_check(spec.asset)],
+            check_specs=[failed_videos_check(spec.asset), video_check(spec.asset)],
             op_tags=gpu_tags_from_settings(settings) if spec.compute == GPU else None,
             group_name="videos",
             kinds=set(self.kinds),
@@ -93,18 +126,43 @@ def first_row(table: pa.Table) -> dict[str, Any]:
 
 
 class StageRun:
-    """Runs one stage over the partitions of a run; each video's failure stays that video's."""
+    """Runs one stage over the partitions of a run; each video's failure stays that video's.
 
-    def __init__(self, context: AssetExecutionContext):
+    What it reports (README "The Dagster UI"):
+    - each partition's materialisation carries that video's own metadata (status, error, rows,
+      seconds, preview, source URL and title, the stage's parameters and `extra` values), through
+      `context.add_asset_metadata(..., partition_key=key)`: nothing is copied onto every partition;
+    - the run-level roll-up (counts, seconds, a `MetadataValue.table` of every video) is the metadata
+      of the run's `no_failed_videos` check, stored once per run;
+    - a video that failed gets a failed `video_not_failed` evaluation on its own partition (and a
+      passing one once it no longer fails); videos that never failed get none, so a run stores no
+      more events per video than before (docs/BENCHMARKS.md "Events per video").
+    """
+
+    def __init__(
+        self,
+        context: AssetExecutionContext,
+        *,
+        store: Storage | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        row_values: Mapping[str, Any] | None = None,
+    ):
+        """`parameters`: the stage's processing settings, shown on every partition; `row_values`:
+        columns every row of this run carries (the settings recorded in the table itself); `store`:
+        where to look up each video's source URL and title (the `videos` table) for its metadata."""
         self.context = context
         spec = stage(context.asset_key.to_user_string())
         self.table_name = spec.table
         self.schema = spec.schema
+        self.store = store
+        self.parameters = dict(parameters or {})
+        self.row_values = {k: v for k, v in (row_values or {}).items() if k in self.schema.names}
         self.keys: list[str] = list(context.partition_keys)
         self.tables: dict[str, pa.Table] = {}
         self.summary: list[dict[str, Any]] = []
+        self.extra: dict[str, dict[str, Any]] = {}  # per-video metadata a stage adds (e.g. a contact sheet)
         self.started = time.perf_counter()
-        self._last_progress = 0.0
+        self._last_progress = self.started
 
     def skip_unless_usable(self, key: str, upstream: pa.Table, stage: str, usable=(OK,)) -> bool:
         """Record a `skipped` row and return True when the upstream stage has nothing to work on."""
@@ -156,15 +214,17 @@ class StageRun:
     ) -> None:
         if status is not None:
             rows = [status_row(self.schema, status, error, **(base or {}))]
+        rows = [{**self.row_values, **row} for row in rows] if self.row_values else rows
         try:
             self.tables[key] = to_table(self.schema, rows)
         except Exception as exc:  # noqa: BLE001 - rows that cannot be stored fail this video, not the batch
             status, error = FAILED, f"could not store the results: {short_error(exc)}"
-            rows = [status_row(self.schema, status, error, **(base or {}))]
+            rows = [status_row(self.schema, status, error, **{**self.row_values, **(base or {})})]
             self.tables[key] = to_table(self.schema, rows)
         statuses = Counter(r["status"] for r in rows)
         video_status = status or (OK if statuses.get(OK) else next(iter(statuses), EMPTY))
         video_error = error or next((r.get("error") for r in rows if r.get("error")), None)
+        self.summary = [s for s in self.summary if s["video_key"] != key]  # recorded again: the last word counts
         self.summary.append(
             {
                 "video_key": key,
@@ -175,13 +235,11 @@ class StageRun:
                 "preview": preview,
             }
         )
-        if video_status == FAILED:
-            self.context.log.warning(f"{self.table_name} {key}: failed: {video_error}")
         self._progress()
 
     def _progress(self) -> None:
         done, now = len(self.tables), time.perf_counter()
-        if done not in (1, len(self.keys)) and now - self._last_progress < PROGRESS_EVERY_S:
+        if done != len(self.keys) and now - self._last_progress < PROGRESS_EVERY_S:
             return
         self._last_progress = now
         counts = Counter(s["status"] for s in self.summary)
@@ -190,11 +248,18 @@ class StageRun:
             f"{self.table_name}: {done}/{len(self.keys)} videos done in {now - self.started:.1f} s ({tally})"
         )
 
-    def results(self, extra_metadata: Mapping[str, Any] | None = None) -> Iterator[Output | AssetCheckResult]:
-        """The asset's output (one table per partition) and its failed-videos check."""
+    def results(self, extra_metadata: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """The asset's output (one table per partition) with each partition's own metadata, the
+        failed videos' per-partition check results, and the run's roll-up in its run-level check."""
         missing = [k for k in self.keys if k not in self.tables]
         for key in missing:  # a stage bug must still leave a row behind, not a hole
             self.record(key, [], status=FAILED, error="stage produced no result for this video")
+        videos = self._video_info()
+        for item in self.summary:
+            item.update(videos.get(item["video_key"], {}))
+            self.context.add_asset_metadata(self._partition_metadata(item), partition_key=item["video_key"])
+        yield Output(self.tables)
+        yield from self._partition_checks()
         counts = Counter(s["status"] for s in self.summary)
         failed = [s for s in self.summary if s["status"] == FAILED]
         metadata: dict[str, Any] = {
@@ -202,31 +267,185 @@ class StageRun:
             "rows": sum(t.num_rows for t in self.tables.values()),
             "seconds": round(time.perf_counter() - self.started, 2),
             **{f"status_{name}": counts.get(name, 0) for name in (OK, EMPTY, SKIPPED, FAILED)},
-            "summary": MetadataValue.md(_summary_markdown(self.summary)),
+            **{f"parameter_{name}": value for name, value in self.parameters.items() if value is not None},
+            "summary": summary_table(self.summary),
         }
         if extra_metadata:
             metadata.update(extra_metadata)
-        yield Output(self.tables, metadata=metadata)
+        metadata["failed_videos"] = len(failed)
+        metadata["failed"] = MetadataValue.json(
+            [{"video_key": s["video_key"], "error": s["error"]} for s in failed[:SUMMARY_ROWS]]
+        )
         yield AssetCheckResult(
             check_name=FAILED_VIDEOS_CHECK,
             passed=not failed,
             severity=AssetCheckSeverity.WARN,
-            metadata={
-                "failed_videos": len(failed),
-                "failed": MetadataValue.json(
-                    [{"video_key": s["video_key"], "error": s["error"]} for s in failed[:100]]
-                ),
-            },
+            description=f"{len(failed)} of {len(self.keys)} video(s) of this run failed in {self.table_name}"
+            if failed
+            else f"none of the {len(self.keys)} video(s) of this run failed in {self.table_name}",
+            metadata=metadata,
+        )
+
+    def _partition_metadata(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        key = item["video_key"]
+        metadata: dict[str, Any] = {
+            "status": item["status"],
+            "dagster/row_count": self.tables[key].num_rows,  # placeholder rows included: what the table holds
+        }
+        if item.get("error"):
+            metadata["error"] = MetadataValue.text(item["error"])
+        if item.get("seconds") is not None:
+            metadata["seconds"] = round(float(item["seconds"]), 3)
+        if item.get("preview"):
+            metadata["preview"] = MetadataValue.text(item["preview"])
+        source_url = item.get("source_url")
+        if source_url:
+            is_web = source_url.startswith(("http://", "https://"))
+            metadata["source_url"] = MetadataValue.url(source_url) if is_web else MetadataValue.text(source_url)
+        if item.get("title"):
+            metadata["title"] = MetadataValue.text(item["title"])
+        metadata.update({name: value for name, value in self.parameters.items() if value is not None})
+        metadata.update(self.extra.get(key, {}))
+        return metadata
+
+    def _video_info(self) -> dict[str, dict[str, Any]]:
+        """Source URL and title per video: from this stage's own rows when its table has them, else
+        from the `videos` table (one read per video, concurrent on GCS)."""
+        info: dict[str, dict[str, Any]] = {}
+        if {"source_url", "title"} <= set(self.schema.names):
+            for key, table in self.tables.items():
+                row = first_row(table)
+                if row.get("source_url") or row.get("title"):
+                    info[key] = {"source_url": row.get("source_url"), "title": row.get("title")}
+        wanted = [key for key in self.keys if key not in info]
+        if not wanted or self.store is None:
+            return info
+        videos_table = STAGES[0].table
+        paths = {self.store.partition_path(videos_table, key): key for key in wanted}
+        try:
+            found = self.store.read_existing(list(paths))
+        except Exception as exc:  # noqa: BLE001 - metadata is a view: it never fails the run
+            self.context.log.debug(f"video titles not read: {short_error(exc)}")
+            return info
+        for path, data in found.items():
+            try:
+                row = first_row(read_parquet_bytes(data, TABLES[videos_table]))
+            except Exception:  # noqa: BLE001 - an unreadable row only loses its title
+                continue
+            info[paths[path]] = {"source_url": row.get("source_url"), "title": row.get("title")}
+        return info
+
+    def _partition_checks(self) -> Iterator[Output | AssetCheckEvaluation]:
+        """A failed `video_not_failed` result on each failed video's partition, and a passing one on each
+        video of the run that failed before and no longer does (its partition's check turns green)."""
+        asset_key = self.context.asset_key
+        check_key = AssetCheckKey(asset_key, VIDEO_CHECK)
+        if check_key not in self.context.selected_asset_check_keys:
+            return
+        # the check's output (Dagster requires one per selected check, as it makes for an AssetCheckResult)
+        yield Output(None, output_name=self.context.assets_def.get_output_name_for_asset_check_key(check_key))
+        failed = {s["video_key"]: s for s in self.summary if s["status"] == FAILED}
+        failed_before = self._failed_before() if len(failed) < len(self.summary) else set()
+        recovered = [s for s in self.summary if s["status"] != FAILED and s["video_key"] in failed_before]
+        for item in [*failed.values(), *recovered]:
+            key = item["video_key"]
+            passed = key not in failed
+            yield AssetCheckEvaluation(
+                asset_key=asset_key,
+                check_name=VIDEO_CHECK,
+                passed=passed,
+                severity=AssetCheckSeverity.ERROR,
+                description=f"{self.table_name} {item['status']}"
+                + (f": {item['error']}" if item.get("error") and not passed else ""),
+                metadata={
+                    "status": item["status"],
+                    **({"error": MetadataValue.text(item["error"])} if item.get("error") else {}),
+                    **({"title": MetadataValue.text(item["title"])} if item.get("title") else {}),
+                },
+                target_materialization_data=self._materialization(key),
+                blocking=False,
+                partition=key,
+            )
+
+    def _failed_before(self) -> set[str]:
+        """Videos of this run whose latest `video_not_failed` result so far is a failure (one query)."""
+        from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+        done = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+        check_key = AssetCheckKey(self.context.asset_key, VIDEO_CHECK)
+        try:
+            history = self.context.instance.event_log_storage.get_asset_check_execution_history(
+                check_key, limit=FAILED_HISTORY_LIMIT, status=done
+            )
+        except Exception as exc:  # noqa: BLE001 - a storage without check history: report failures only
+            self.context.log.debug(f"check history not read: {short_error(exc)}")
+            return set()
+        keys, latest = set(self.keys), {}
+        for record in history:  # newest first
+            if record.partition in keys and record.partition not in latest:
+                latest[record.partition] = record.status == AssetCheckExecutionRecordStatus.FAILED
+        return {key for key, failed in latest.items() if failed}
+
+    def _materialization(self, key: str) -> AssetCheckEvaluationTargetMaterializationData | None:
+        """The partition's materialisation this run just stored: the check result refers to it."""
+        records = self.context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=self.context.asset_key, asset_partitions=[key]), limit=1
+        ).records
+        if not records:
+            return None
+        record = records[0]
+        return AssetCheckEvaluationTargetMaterializationData(
+            run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
         )
 
 
-def _summary_markdown(summary: list[dict[str, Any]], limit: int = 100) -> str:
-    lines = ["| video_key | status | rows | seconds | detail |", "|---|---|---|---|---|"]
+def summary_table(summary: list[dict[str, Any]], limit: int = SUMMARY_ROWS) -> MetadataValue:
+    """The run's videos as a sortable table (the UI shows `MetadataValue.table` as one)."""
+    records = []
     for item in summary[:limit]:
-        detail = item["error"] if item["status"] != OK else (item["preview"] or "")
-        detail = (detail or "").replace("|", "\\|").replace("\n", " ")[:160]
-        seconds = f"{item['seconds']:.1f}" if item["seconds"] is not None else ""
-        lines.append(f"| {item['video_key']} | {item['status']} | {item['rows']} | {seconds} | {detail} |")
-    if len(summary) > limit:
-        lines.append(f"| … {len(summary) - limit} more | | | | |")
-    return "\n".join(lines)
+        detail = item["error"] if item["status"] != OK else (item.get("preview") or "")
+        records.append(
+            TableRecord(
+                {
+                    "video_key": item["video_key"],
+                    "status": item["status"],
+                    "rows": int(item["rows"]),
+                    "seconds": round(float(item["seconds"]), 2) if item.get("seconds") is not None else None,
+                    "title": item.get("title") or "",
+                    "detail": (detail or "").replace("\n", " ")[:200],
+                }
+            )
+        )
+    return MetadataValue.table(records, schema=SUMMARY_SCHEMA)
+
+
+SUMMARY_SCHEMA = TableSchema(
+    columns=[
+        TableColumn("video_key", "string", description="the video's partition key"),
+        TableColumn("status", "string", description="ok, empty, skipped or failed"),
+        TableColumn("rows", "int", description="rows written for the video"),
+        TableColumn("seconds", "float", description="processing time of the video in this stage"),
+        TableColumn("title", "string", description="the post's title"),
+        TableColumn("detail", "string", description="the error, or a preview of the output"),
+    ]
+)
+
+
+def column_schema(table: str, schema: pa.Schema) -> TableSchema:
+    """`dagster/column_schema` of a warehouse table: its pyarrow columns, with the documented meaning."""
+    return TableSchema(
+        columns=[
+            TableColumn(
+                field.name,
+                _column_type(field.type),
+                description=column_description(table, field.name),
+                constraints=TableColumnConstraints(nullable=field.nullable),
+            )
+            for field in schema
+        ]
+        + [TableColumn("video_key", "string", description="the video (hive partition folder, not in the files)")]
+    )
+
+
+def _column_type(data_type: pa.DataType) -> str:
+    return str(data_type).replace("timestamp[us, tz=UTC]", "timestamp (UTC)")

@@ -31,8 +31,9 @@ def transcript(
     caption_spans: dict,
 ):
     store = storage.get()
-    stage = StageRun(context)
     mode = captions.hint_mode()
+    decoding = {"beam_size": whisper.beam_size, "batch_size": whisper.batch_size, "vad": whisper.vad, "hint_mode": mode}
+    stage = StageRun(context, store=store, parameters={"whisper_model": whisper.model, **decoding}, row_values=decoding)
     ready, hints = [], {}
     for key in stage.keys:
         if not stage.skip_unless_usable(key, audio[key], "audio"):
@@ -46,6 +47,9 @@ def transcript(
 
     load_start = time.perf_counter()
     transcriber = whisper.get_transcriber()
+    stage.parameters.update(
+        whisper_model=transcriber.model_name, device=f"{transcriber.device}/{transcriber.compute_type}"
+    )
     context.log.info(
         f"whisper model {transcriber.model_name} on {transcriber.device}/{transcriber.compute_type} "
         f"ready in {time.perf_counter() - load_start:.1f} s; transcribing {len(ready)} clip(s)"

@@ -9,7 +9,7 @@ import datetime as dt
 from dagster import AssetExecutionContext
 
 from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
-from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError, upstream_status
+from wandr_pipeline.lib.outcomes import FAILED, OK, SKIPPED, NotApplicable, PermanentError, upstream_status
 from wandr_pipeline.media.document_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
 from wandr_pipeline.media.text import distinct_lines
 
@@ -28,7 +28,7 @@ def video_documents(
     ocr_text: dict,
     caption_spans: dict,
 ):
-    stage = StageRun(context)
+    stage = StageRun(context)  # its rows carry each video's source URL and title
     for key in stage.keys:
         stage.run_one(
             key,
@@ -53,6 +53,8 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     }
     if spans is not None:
         statuses["caption_spans"] = upstream_status(spans)
+    if statuses["raw_video"][0] == SKIPPED:  # no raw_video partition (see WarehouseIOManager.load_input)
+        raise NotApplicable(f"raw_video skipped: {statuses['raw_video'][1]}")
     if statuses["raw_video"][0] != OK:
         raise PermanentError(f"raw_video {statuses['raw_video'][0]}: {statuses['raw_video'][1]}")
     post = first_row(video)
