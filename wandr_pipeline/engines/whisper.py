@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +25,7 @@ from wandr_pipeline.engines.whisper_models import (
     model_folder,
     verified_model_files,
 )
+from wandr_pipeline.media.chinese_script import check_script, in_script
 
 # A wrong model name must fail loudly, not try to reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -163,6 +164,7 @@ class WhisperTranscriber:
         language: str | None = None,
         prefetch: int = 2,
         cross_clip: bool | str = "auto",
+        chinese_script: str = "as-is",
     ):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -192,6 +194,7 @@ class WhisperTranscriber:
         # None: detected per clip; English-only models are always "en" (never detected)
         self.language = language or (None if self.multilingual else "en")
         self.prefetch = max(0, prefetch)
+        self.chinese_script = check_script(chinese_script)
         self._lock = threading.Lock()
         # Batches speech chunks of *different* clips together (faster-whisper batches within one file).
         # `auto`: on a GPU, where batches are what keeps it busy; on a CPU it measured no faster.
@@ -224,7 +227,7 @@ class WhisperTranscriber:
                 segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
             else:
                 segments, info = self.model.transcribe(audio, **kwargs)
-            collected = _transcript_segments(segments)
+            collected = self._in_script(_transcript_segments(segments), info.language)
         return Transcript(
             collected,
             info.language,
@@ -233,6 +236,10 @@ class WhisperTranscriber:
             time.perf_counter() - started,
             hints=hotwords or initial_prompt or None,
         )
+
+    def _in_script(self, segments: list[TranscriptSegment], language: str) -> list[TranscriptSegment]:
+        """Chinese segments in the `chinese_script` chosen (`media.chinese_script`); other languages as they are."""
+        return [replace(s, text=in_script(s.text, language, self.chinese_script)) for s in segments]
 
     def _detected_probability(self, info) -> float | None:
         """faster-whisper says 1.0 for a language it was told (or an English-only model): that is no detection."""
@@ -311,7 +318,7 @@ class WhisperTranscriber:
                     yield key, exc
                 continue
             result = Transcript(
-                _transcript_segments(clip.segments),
+                self._in_script(_transcript_segments(clip.segments), clip.info.language),
                 clip.info.language,
                 self._detected_probability(clip.info),
                 len(clip.audio) / 16_000,
