@@ -10,7 +10,7 @@ URL_LIST ?= data/url_lists/sample.txt
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
-	$(BIN)/pip install --quiet -e ".[gcp,prod,dev,api,multilingual]"
+	$(BIN)/pip install --quiet -e ".[gcp,prod,dev,api]"
 	touch $@
 
 install: $(VENV)/.installed

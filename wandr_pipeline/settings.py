@@ -59,10 +59,10 @@ class Settings(BaseSettings):
 
     # Speech (faster-whisper)
     whisper_model: str = setting(
-        "tiny.en",
+        "base",
         "WHISPER_MODEL",
-        doc="model name (tiny.en is bundled; base, multilingual, with the multilingual extra; others must be in "
-        "the local Hugging Face cache) or a CTranslate2 model folder",
+        doc="model name (base, multilingual, and tiny.en, English only, install with the package; others must be "
+        "in the local Hugging Face cache) or a CTranslate2 model folder",
     )
     whisper_language: str = setting(
         "",

