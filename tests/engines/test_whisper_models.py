@@ -110,12 +110,11 @@ def test_mandarin_is_written_in_the_script_asked_for(base):
 def test_a_forced_language_is_recorded_as_not_detected():
     from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
 
-    knobs = dict(device="cpu", compute_type="int8", batch_size=1, beam_size=1, vad=False)
-    forced = WhisperTranscriber("base", language="pt", **knobs)
-    tone = (0.05 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000)).astype(np.float32)
-    result = forced.transcribe(tone)
-    assert result.language == "pt" and result.language_probability is None
+    knobs = dict(device="cpu", compute_type="int8", batch_size=8, beam_size=5, vad=True)
+    with pytest.raises(ValueError, match="not a Whisper language code"):
+        WhisperTranscriber("base", language="klingon", **knobs)  # refused before loading
     with pytest.raises(ValueError, match="English-only"):
         WhisperTranscriber(BUNDLED_MODEL, language="es", **knobs)
-    with pytest.raises(ValueError, match="not a Whisper language code"):
-        WhisperTranscriber("base", language="klingon", **knobs)
+    forced = WhisperTranscriber("base", language=" PT ", **knobs)
+    result = forced.transcribe(np.zeros(16_000 * 2, np.float32))
+    assert result.language == "pt" and result.language_probability is None

@@ -167,7 +167,12 @@ class WhisperTranscriber:
         chinese_script: str = "as-is",
     ):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
 
+        language = (language or "").strip().lower() or None
+        if language and language not in _LANGUAGE_CODES:
+            raise ValueError(f"WHISPER_LANGUAGE={language!r} is not a Whisper language code (e.g. en, es, pt, zh)")
+        self.chinese_script = check_script(chinese_script)
         self.model_path, self.model_name = resolve_model(model)
         self.device, self.compute_type = choose_device(device, compute_type)
         self.model = WhisperModel(
@@ -180,13 +185,10 @@ class WhisperTranscriber:
             files=packaged_model_files(self.model_path),
         )
         self.multilingual = bool(self.model.model.is_multilingual)
-        language = (language or "").strip().lower() or None
         if language and not self.multilingual and language != "en":
             raise ValueError(
                 f"WHISPER_LANGUAGE={language!r} needs a multilingual model; {self.model_name} is English-only"
             )
-        if language and language not in self.model.supported_languages:
-            raise ValueError(f"WHISPER_LANGUAGE={language!r} is not a Whisper language code (e.g. en, es, pt, zh)")
         self.pipeline = BatchedInferencePipeline(self.model) if batch_size > 1 else None
         self.batch_size = batch_size
         self.beam_size = beam_size
@@ -194,7 +196,6 @@ class WhisperTranscriber:
         # None: detected per clip; English-only models are always "en" (never detected)
         self.language = language or (None if self.multilingual else "en")
         self.prefetch = max(0, prefetch)
-        self.chinese_script = check_script(chinese_script)
         self._lock = threading.Lock()
         # Batches speech chunks of *different* clips together (faster-whisper batches within one file).
         # `auto`: on a GPU, where batches are what keeps it busy; on a CPU it measured no faster.
