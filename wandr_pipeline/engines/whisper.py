@@ -22,6 +22,7 @@ from wandr_pipeline.engines.whisper_models import (
     PACKAGED_MODELS,
     ModelFilesError,
     installed_data_dirs,
+    missing_or_short,
     model_folder,
     verified_model_files,
 )
@@ -119,6 +120,16 @@ def packaged_model_files(model_path: str) -> dict[str, bytes] | None:
         data_dirs = installed_data_dirs(packaged)
         if data_dirs is not None and str(model_folder(packaged, data_dirs)) == model_path:
             return verified_model_files(packaged, data_dirs)
+    return None
+
+
+def packaged_model_problems(model_path: str) -> list[str] | None:
+    """For a packaged model's folder (see `resolve_model`): its files that are absent or of the wrong size
+    (a look at sizes only; the SHA-256 check happens on load). None for any other model."""
+    for packaged in PACKAGED_MODELS.values():
+        data_dirs = installed_data_dirs(packaged)
+        if data_dirs is not None and str(model_folder(packaged, data_dirs)) == model_path:
+            return missing_or_short(packaged, data_dirs)
     return None
 
 

@@ -134,6 +134,17 @@ def verified_model_files(model: PackagedModel, data_dirs: dict[str, Path] | None
     return files
 
 
+def missing_or_short(model: PackagedModel, data_dirs: dict[str, Path]) -> list[str]:
+    """The model's files that are absent or not their pinned size (cheap: for health checks; loads check digests)."""
+    wrong = []
+    for parts in model.files.values():
+        for part in parts:
+            path = data_dirs[part.package] / part.name
+            if not path.is_file() or path.stat().st_size != part.size:
+                wrong.append(str(path))
+    return wrong
+
+
 def _verified_part(part: PackagedFile, folder: Path) -> bytes:
     path = folder / part.name
     try:
