@@ -59,10 +59,21 @@ class Settings(BaseSettings):
 
     # Speech (faster-whisper)
     whisper_model: str = setting(
-        "tiny.en",
+        "base",
         "WHISPER_MODEL",
-        doc="model name (tiny.en is bundled; others must be in "
-        "the local Hugging Face cache) or a CTranslate2 model folder",
+        doc="model name (base, multilingual, and tiny.en, English only, install with the package; others must be "
+        "in the local Hugging Face cache) or a CTranslate2 model folder",
+    )
+    whisper_language: str = setting(
+        "",
+        "WHISPER_LANGUAGE",
+        doc="force the speech language (a Whisper code: en, es, pt, zh, ...); empty: detected per video "
+        "(always en with an English-only .en model)",
+    )
+    whisper_chinese_script: str = setting(
+        "simplified",
+        "WHISPER_CHINESE_SCRIPT",
+        doc="Chinese transcripts written in: simplified | traditional | as-is (as the model wrote them)",
     )
     whisper_device: str = setting("auto", "WHISPER_DEVICE", doc="auto (CUDA when visible) | cpu | cuda")
     whisper_compute_type: str = setting(
@@ -274,6 +285,11 @@ class Settings(BaseSettings):
     @field_validator("ocr_engine", "ocr_device", "whisper_cross_clip", "whisper_caption_hints", "frame_decoder")
     @classmethod
     def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("whisper_language", "whisper_chinese_script")
+    @classmethod
+    def _lower_speech(cls, value: str) -> str:
         return value.strip().lower()
 
     @field_validator("log_level")

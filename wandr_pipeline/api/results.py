@@ -75,6 +75,7 @@ def read_result(storage: Storage, key: str) -> dict[str, Any]:
             "post": post,
             "transcript": {
                 "language": segments[0]["language"] if segments else None,
+                "language_probability": segments[0].get("language_probability") if segments else None,
                 "model": segments[0]["model"] if segments else None,
                 "text": (document or {}).get("transcript_text"),
                 "segments": transcript_segments,

@@ -113,11 +113,19 @@ def check_whisper(settings: Settings, *, load: bool = False, devices: bool = Fal
     `devices`: also name the device and compute type a stage would use on this machine.
     `load`: also load the model there and transcribe a second of audio (implies `devices`).
     """
-    from wandr_pipeline.engines.whisper import WhisperTranscriber, choose_device, resolve_model
+    from wandr_pipeline.engines.whisper import (
+        WhisperTranscriber,
+        choose_device,
+        packaged_model_problems,
+        resolve_model,
+    )
 
     target, name = resolve_model(settings.whisper_model)  # a folder without model.bin raises here
     if Path(target).is_dir():
         found = f"at {target}"
+        problems = packaged_model_problems(target)  # the packaged base: its parts' sizes (digests: on load)
+        if problems:
+            return FAIL, f"{name}: missing or not the pinned size: {', '.join(problems)}"
     else:
         from faster_whisper.utils import download_model
 

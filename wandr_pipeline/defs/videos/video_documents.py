@@ -88,6 +88,7 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
         "upload_date": post["upload_date"],
         "duration_s": post["duration_s"],
         "language": segments[0]["language"] if segments else None,
+        "language_probability": segments[0]["language_probability"] if segments else None,
         "transcript_text": " ".join(r["text"] for r in segments).strip() or None,
         "onscreen_lines": onscreen,
         "onscreen_text": "\n".join(onscreen) or None,

@@ -1,0 +1,182 @@
+"""Speech in several languages: the multilingual `base` against the bundled English-only `tiny.en`.
+
+    .venv/bin/python -m benchmarks.multilingual_speech [--speech ../shared/media/real/speech] [--models tiny.en,base]
+
+Every clip of `references.json` with a reference text (FLEURS English, Spanish and Portuguese read
+sentences, AISHELL Mandarin, JFK, LibriSpeech, the speechbrain Harvard sentences) is transcribed by
+each model as the pipeline's `transcript` stage does (CPU int8, batched pipeline of 8, beam 5, VAD,
+language detected, Chinese written in simplified characters, `WHISPER_CHINESE_SCRIPT`'s default), the
+models taking turns clip by clip so that the machine's load falls on both alike. Per language:
+WER after a basic normaliser (lower case, punctuation and symbols dropped, as Whisper's
+`BasicTextNormalizer`), CER for Mandarin (the characters, spaces dropped), the language each clip was
+detected as and with which probability, and the time per audio minute (transcription only; the load is
+reported apart). Writes `benchmarks/out/multilingual_speech.json` and prints a Markdown summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SPEECH = REPO.parent / "shared" / "media" / "real" / "speech"
+CHARACTER_LANGUAGES = {"zh", "ja"}  # scored by characters (CER), not words
+
+
+def basic_normalise(text: str) -> str:
+    """Whisper's basic normaliser: lower case, bracketed asides gone, marks/symbols/punctuation as spaces."""
+    text = re.sub(r"[<\[][^>\]]*[>\]]", "", text.lower())
+    text = re.sub(r"\(([^)]+?)\)", "", text)
+    text = "".join(" " if unicodedata.category(c)[0] in "MSP" else c for c in unicodedata.normalize("NFKC", text))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def error_rate(language: str, references: list[str], hypotheses: list[str]) -> tuple[str, float]:
+    """("wer" | "cer", corpus-level rate over the clips of one language)."""
+    import jiwer
+
+    refs = [basic_normalise(r) for r in references]
+    hyps = [basic_normalise(h) for h in hypotheses]
+    if language in CHARACTER_LANGUAGES:
+        return "cer", jiwer.cer([r.replace(" ", "") for r in refs], [h.replace(" ", "") for h in hyps])
+    return "wer", jiwer.wer(refs, hyps)
+
+
+def load_clips(speech: Path) -> list[dict]:
+    from wandr_pipeline.engines.whisper import load_audio
+
+    references = json.loads((speech / "references.json").read_text())
+    clips = []
+    for name, item in sorted(references.items()):
+        if not item.get("text"):
+            continue
+        audio = load_audio(speech / name)
+        clips.append({"file": name, "language": item["language"], "reference": item["text"], "audio": audio})
+    return clips
+
+
+def run(speech: Path, models: list[str]) -> dict:
+    import numpy as np
+
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+
+    uptime_before = _uptime()
+    clips = load_clips(speech)
+    knobs = dict(device="cpu", compute_type="int8", batch_size=8, beam_size=5, vad=True, chinese_script="simplified")
+    transcribers, load_s = {}, {}
+    for model in models:
+        started = time.perf_counter()
+        transcribers[model] = WhisperTranscriber(model, **knobs)
+        load_s[model] = round(time.perf_counter() - started, 2)
+        transcribers[model].transcribe(np.zeros(16_000, np.float32))  # warm-up: VAD session, first allocations
+    results = {model: [] for model in models}
+    for clip in clips:
+        for model in models:
+            result = transcribers[model].transcribe(clip["audio"])
+            results[model].append(
+                {
+                    "file": clip["file"],
+                    "language": clip["language"],
+                    "audio_s": round(result.duration_s, 2),
+                    "elapsed_s": round(result.elapsed_s, 3),
+                    "detected": result.language,
+                    "probability": result.language_probability,
+                    "text": result.text,
+                    "reference": clip["reference"],
+                }
+            )
+    summary = {}
+    for model, rows in results.items():
+        by_language = {}
+        for language in sorted({r["language"] for r in rows}):
+            mine = [r for r in rows if r["language"] == language]
+            metric, rate = error_rate(language, [r["reference"] for r in mine], [r["text"] for r in mine])
+            audio_min = sum(r["audio_s"] for r in mine) / 60
+            by_language[language] = {
+                "clips": len(mine),
+                "audio_s": round(audio_min * 60, 1),
+                metric: round(rate, 3),
+                "detected_right": sum(r["detected"] == language for r in mine),
+                "detected": sorted({r["detected"] for r in mine}),
+                "min_probability": min((r["probability"] for r in mine if r["probability"] is not None), default=None),
+                "s_per_audio_min": round(sum(r["elapsed_s"] for r in mine) / audio_min, 2),
+            }
+        audio_min = sum(r["audio_s"] for r in rows) / 60
+        summary[model] = {
+            "load_s": load_s[model],
+            "s_per_audio_min": round(sum(r["elapsed_s"] for r in rows) / audio_min, 2),
+            "languages": by_language,
+        }
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+        "uptime_before": uptime_before,
+        "knobs": knobs,
+        "summary": summary,
+        "clips": results,
+    }
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except OSError:
+        return ""
+
+
+def markdown(report: dict) -> str:
+    models = list(report["summary"])
+    lines = [
+        f"{report['date']}, {report['machine']}",
+        f"load before: `{report['uptime_before']}`; after: `{report['uptime_after']}`",
+        "",
+        "| language (clips, audio) | " + " | ".join(models) + " |",
+        "|---|" + "---|" * len(models),
+    ]
+    languages = report["summary"][models[0]]["languages"]
+    for language, info in languages.items():
+        cells = []
+        for model in models:
+            mine = report["summary"][model]["languages"][language]
+            metric = "cer" if "cer" in mine else "wer"
+            probability = "" if mine["min_probability"] is None else f", p ≥ {mine['min_probability']:.2f}"
+            cells.append(
+                f"{metric.upper()} {mine[metric]:.3f}; detected {'/'.join(mine['detected'])} "
+                f"{mine['detected_right']}/{mine['clips']}{probability}; {mine['s_per_audio_min']:.1f} s/audio min"
+            )
+        lines.append(f"| {language} ({info['clips']}, {info['audio_s']:.0f} s) | " + " | ".join(cells) + " |")
+    lines.append(
+        "| all: s per audio minute (load) | "
+        + " | ".join(
+            f"{report['summary'][m]['s_per_audio_min']:.1f} ({report['summary'][m]['load_s']:.1f} s)" for m in models
+        )
+        + " |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speech", type=Path, default=DEFAULT_SPEECH, help="folder with references.json")
+    parser.add_argument("--models", default="tiny.en,base", help="comma-separated WHISPER_MODEL values")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "multilingual_speech.json")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    report = run(args.speech, [m.strip() for m in args.models.split(",") if m.strip()])
+    report["uptime_after"] = _uptime()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    print(markdown(report))
+    print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
