@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.url_list.is_file():
         print(f"error: no such URL list: {args.url_list}", file=sys.stderr)
         return 2
+    try:
+        with args.url_list.open("rb"):
+            pass
+    except OSError as exc:
+        print(f"error: cannot read the URL list {args.url_list}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if os.environ.get("DAGSTER_HOME"):
         instance = DagsterInstance.get()
     else:
