@@ -30,6 +30,7 @@ class TransientError(StageError):
     """Worth retrying with backoff (timeouts, HTTP 429/5xx, connection resets)."""
 
     transient = True
+    retry_after_s: float | None = None  # what the server's Retry-After header asked for, if it sent one
 
 
 class NotApplicable(StageError):
