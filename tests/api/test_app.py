@@ -316,3 +316,29 @@ def test_no_instance_is_a_503_with_the_reason(storage_root):
     assert response.status_code == 503 and "DAGSTER_HOME is not set" in response.get_json()["message"]
     health = client.get("/health")
     assert health.status_code == 503 and "instance: " in health.get_json()["reason"]
+
+
+def test_status_never_shows_signed_url_values_or_secrets_in_errors(client_for, instance, storage_root):
+    """`GET /status/<id>` with a submitted URL full of credentials, and a step error quoting one."""
+    storage = Storage(str(storage_root))
+    url = (
+        "https://cdn.example/v.mp4?token=SENTINEL-tok1&X-Amz-Signature=SENTINEL-sig2&auth_token=SENTINEL-at3"
+        "&client_secret=SENTINEL-cs4&hdnts=SENTINEL-ak5&quality=720"
+    )
+    key = _register(instance, storage, url)
+
+    @asset(partitions_def=videos_partitions, name="raw_video")
+    def raw_video():
+        raise RuntimeError(f"cannot fetch {url} (Authorization: Bearer SENTINEL-bearer6)")
+
+    job = Definitions(
+        assets=[raw_video], jobs=[define_asset_job("process_videos", partitions_def=videos_partitions)]
+    ).resolve_job_def("process_videos")
+    job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+    response = client_for().get(f"/status/{key}")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "SENTINEL" not in body, body
+    data = response.get_json()
+    assert "quality=720" in data["source_url"] and "token=REDACTED" in data["source_url"]
+    assert "cannot fetch https://cdn.example/v.mp4" in data["stages"]["raw_video"]["error"]

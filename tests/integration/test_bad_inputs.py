@@ -39,6 +39,7 @@ SECRETS = {
     "cookie_file": "secret-cookies-e4d1",
 }
 TRANSIENT = "transient; gave up after 2 tries"
+DEADLINE_S = 6
 
 
 @dataclass
@@ -129,6 +130,22 @@ CASES = [
         r"Unsupported URL.*REDACTED",
     ),
     Case("local-file-inside-roots", "LOCAL_INSIDE", "ok"),
+    Case(
+        "no-content-length",
+        "nolength/big.mp4",
+        "failed",
+        r"over the 1 MB limit \(WANDR_MAX_VIDEO_MB\): stopped after receiving",
+    ),
+    Case("endless-body", "endless/forever.mp4", "failed", r"over the 1 MB limit \(WANDR_MAX_VIDEO_MB\): stopped after"),
+    Case("drip-feed", "drip/kyoto.mp4", "failed", rf"download stopped at the {DEADLINE_S} s deadline.*\(transient\)$"),
+    Case("slow-headers", "slowheaders/clip.mp4", "failed", rf"download stopped at the {DEADLINE_S} s deadline"),
+    Case("retry-after-honoured", "retry-after/1/mexico.mp4", "ok"),
+    Case(
+        "retry-after-past-deadline",
+        "always-429/3600/clip.mp4",
+        "failed",
+        r"HTTP Error 429.*the server asked to retry after 3600 s \(transient; no time for another try before",
+    ),
 ]
 # Lines that never become videos: each must be reported with its reason (stdout and url_list_rejections).
 REJECTED = {
@@ -140,6 +157,11 @@ REJECTED = {
     "file outside roots": (r"file:///etc/hostname", r"outside the allowed input folders"),
     "link out of roots": (r"allowed/escape.mp4", r"outside the allowed input folders"),
     "password in URL": (r"http://127\.0\.0\.1:\d+/media/kyoto\.mp4", r"user name or password"),
+    "NUL byte": (r"nul\\+x00byte\.mp4", r"contains a NUL byte"),
+    "300-character word": (r"w{300}", r"not a usable local path \(File name too long\)"),
+    "unbalanced IPv6 bracket": (r"http://\[::1/v\.mp4", r"unbalanced brackets"),
+    "port out of range": (r"http://127\.0\.0\.1:99999/v\.mp4", r"invalid port"),
+    "host that NFKC-normalises to /": (r"http://evil\uff0fexample\.com/v\.mp4", r"Unicode normalisation \(NFKC\)"),
 }
 
 
@@ -191,6 +213,7 @@ def corpus(tmp_path_factory, ffmpeg):
         "WANDR_DOWNLOAD_ATTEMPTS": "2",
         "WANDR_DOWNLOAD_BACKOFF_S": "0.2",
         "WANDR_DOWNLOAD_TIMEOUT_S": "2",
+        "WANDR_DOWNLOAD_DEADLINE_S": str(DEADLINE_S),
         "WANDR_MAX_VIDEO_DURATION_S": "20",
         "WANDR_MAX_VIDEO_MB": "1",
         "WANDR_LOCAL_INPUT_ROOTS": str(allowed),
@@ -213,13 +236,18 @@ def corpus(tmp_path_factory, ffmpeg):
         "file:///etc/hostname",
         "allowed/escape.mp4",
         f"http://user:{SECRETS['password']}@127.0.0.1:{server.port}/media/kyoto.mp4",
+        "nul\x00byte.mp4",
+        "w" * 300,
+        "http://[::1/v.mp4",
+        "http://127.0.0.1:99999/v.mp4",
+        "http://evil\uff0fexample.com/v.mp4",
     ]
     for case in CASES:
         lines.append(_line(case, server, inside))
         if case.name == "five-spellings":
             lines += _five_spellings(server)[1:]
     url_list = root / "corpus.txt"
-    url_list.write_text("\n".join(lines) + "\n")
+    url_list.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
         completed = _run_cli(url_list, env)
         storage = root / "storage"
@@ -293,6 +321,10 @@ def test_permanent_failures_are_not_retried_and_transient_ones_are(corpus):
     assert hits["/flaky/1/mexico.mp4"] >= 2  # failed once, then downloaded
     assert hits["/media/never-fetched.mp4"] == 0  # the reported duration was enough to refuse it
     assert _row(corpus, "transcript_segments", "flaky-500-then-ok").status == "ok"
+    first, second = corpus["server"].times["/retry-after/1/mexico.mp4"][:2]
+    assert second - first >= 1.0  # the server's Retry-After, not the 0.2 s backoff
+    assert hits["/always-429/3600/clip.mp4"] == 1  # an hour's wait is past the deadline: not tried again
+    assert corpus["server"].sent["/endless/forever.mp4"] < 16 * 2**20  # stopped near the 1 MB limit, not 64 MB
 
 
 def test_rejected_lines_are_reported_with_reasons(corpus):

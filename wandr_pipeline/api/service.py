@@ -19,6 +19,7 @@ from wandr_pipeline.api.status import DONE, JOB_FAILED, JobStatus, read_status
 from wandr_pipeline.api.submit import PARTITION_TAG, RunSubmitter, run_id_for
 from wandr_pipeline.api.validation import UrlPolicy, check_url
 from wandr_pipeline.defs.partitions import register_videos
+from wandr_pipeline.lib.redaction import redact_url, redact_value
 from wandr_pipeline.lib.stages import PROCESS_VIDEOS, STAGES
 from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.urls import VideoRef, is_valid_key
@@ -111,7 +112,7 @@ class JobService:
             for attempt in range(earlier_runs, earlier_runs + 5):
                 try:
                     run = submitter.create_and_submit(key, run_id_for(key, attempt))
-                    log.info("queued run %s for %s (%s)", run.run_id, key, ref.source_url)
+                    log.info("queued run %s for %s (%s)", run.run_id, key, redact_url(ref.source_url))
                     created = True
                     break
                 except DagsterRunAlreadyExists:
@@ -150,7 +151,8 @@ class JobService:
         status = self.status(job_id)
         if status is None or status.status != DONE:
             return status, None
-        return status, read_result(self.storage, job_id)
+        payload = read_result(self.storage, job_id)
+        return status, (redact_value("", payload) if payload is not None else None)
 
     def check_health(self) -> dict[str, Any]:
         return self.health.run()

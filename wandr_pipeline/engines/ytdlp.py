@@ -97,12 +97,20 @@ class DeadlineReached(TransientError):
 
 
 def deadline_message(deadline_s: float | None, received: int | None = None) -> str:
-    got = f" after {received / 2**20:.1f} MB" if received else ""
+    got = f" after {_size(received)}" if received else ""
     limit = f"the {deadline_s:g} s" if deadline_s else "its"
     return (
         f"download stopped at {limit} deadline{got} (WANDR_DOWNLOAD_DEADLINE_S): the server sends too slowly "
         "or never finishes"
     )
+
+
+def _size(n: int) -> str:
+    if n < 2**10:
+        return f"{n} bytes"
+    if n < 2**20:
+        return f"{n / 2**10:.0f} KB"
+    return f"{n / 2**20:.1f} MB"
 
 
 def _oversize_message(received: int, limit: int) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from wandr_pipeline.lib.redaction import redact_text
+
 OK = "ok"
 EMPTY = "empty"
 SKIPPED = "skipped"
@@ -38,8 +40,8 @@ class NotApplicable(StageError):
 
 
 def short_error(exc: BaseException, limit: int = 500) -> str:
-    """A one-line, bounded description of `exc` for the `error` column."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """A one-line, bounded description of `exc` for the `error` column (URLs and credentials redacted)."""
+    text = redact_text(" ".join(str(exc).split())) or type(exc).__name__
     if not isinstance(exc, StageError):
         text = f"{type(exc).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 1] + "…"

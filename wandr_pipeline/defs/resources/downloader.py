@@ -88,6 +88,8 @@ class VideoDownloader(ConfigurableResource):
         except DeadlineReached as exc:
             raise TransientError(f"{exc} (transient)") from None
         except RetryPastDeadline as exc:
+            if isinstance(exc.__cause__, DeadlineReached):  # the try itself ran into the deadline
+                raise TransientError(f"{exc.__cause__} (transient)") from None
             raise TransientError(
                 f"{exc} (transient; no time for another try before the {self.deadline_s:g} s download deadline, "
                 "WANDR_DOWNLOAD_DEADLINE_S)"
