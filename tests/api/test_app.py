@@ -286,6 +286,22 @@ def test_overall_state_and_when_a_resubmission_runs_again():
     assert gone.status == "failed" and gone.error == "raw_video failed: HTTP Error 404: Not Found"
     assert not JobService._needs_run(gone)  # the video's outcome is final: no second run
 
+    throttled = _job(
+        {
+            "raw_video": ("done", "failed", "HTTP Error 429 (transient; gave up after 3 tries)"),
+            "video_documents": ("done", "failed", "raw_video failed: HTTP Error 429 (transient; gave up after 3 tries)"),
+        }
+    )
+    assert throttled.status == "failed" and JobService._needs_run(throttled)  # a passing failure: run again
+    vision = _job(
+        {
+            "raw_video": ok,
+            "ocr_text": ("done", "failed", "Vision request failed: ServiceUnavailable: 503 (transient)"),
+            "video_documents": ("done", "ok", None),
+        }
+    )
+    assert vision.status == "done" and JobService._needs_run(vision)  # its OCR is redone
+
     crashed = _job(
         {
             "raw_video": ok,

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import jiwer
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
@@ -39,7 +40,7 @@ SECRETS = {
     "cookie_file": "secret-cookies-e4d1",
 }
 TRANSIENT = "transient; gave up after 2 tries"
-DEADLINE_S = 6
+DEADLINE_S = 8
 
 
 @dataclass
@@ -139,6 +140,13 @@ CASES = [
     Case("endless-body", "endless/forever.mp4", "failed", r"over the 1 MB limit \(WANDR_MAX_VIDEO_MB\): stopped after"),
     Case("drip-feed", "drip/kyoto.mp4", "failed", rf"download stopped at the {DEADLINE_S} s deadline.*\(transient\)$"),
     Case("slow-headers", "slowheaders/clip.mp4", "failed", rf"download stopped at the {DEADLINE_S} s deadline"),
+    Case(
+        "concatenated-ts",
+        "media/concatenated.ts",
+        "failed",
+        r"plays over 20 s \(the file says 10 s\), over the 20 s limit \(WANDR_MAX_VIDEO_DURATION_S\)",
+    ),
+    Case("raw-h264", "media/raw.h264", "failed", r"plays over 20 s \(the file names no length\), over the 20 s limit"),
     Case("retry-after-honoured", "retry-after/1/mexico.mp4", "ok"),
     Case(
         "retry-after-past-deadline",
@@ -467,6 +475,44 @@ def test_credentials_and_cookies_never_reach_logs_tables_or_metadata(corpus):
     assert scanned > 10
     signed = _row(corpus, "videos", "signed-url")
     assert "token=REDACTED" in signed.source_url and "token=REDACTED" in signed.download_url
+
+
+# -- a passing failure after the download is redone by a plain re-run ------------------------------
+
+
+def test_a_transient_failure_in_a_later_stage_is_redone_without_downloading_again(corpus):
+    """`rotated` finished; its OCR is made to have failed on a Vision 503 (as the stage records it). A
+    plain re-run of its line redoes OCR and what depends on it, from the stored media: no download."""
+    from wandr_pipeline.lib.schemas import OCR_TEXT
+    from wandr_pipeline.lib.storage import Storage
+
+    storage = Storage(str(corpus["storage"]))
+    key = corpus["keys"]["rotated"]
+    ocr = storage.read_partition("ocr_text", key).to_pylist()[:1]
+    ocr[0].update(
+        status="failed",
+        text=None,
+        error="RuntimeError: OCR failed on every frame: Vision request failed after 3 attempts: "
+        "ServiceUnavailable: 503 The service is currently unavailable (transient)",
+    )
+    storage.write_partition("ocr_text", key, pa.Table.from_pylist(ocr, schema=OCR_TEXT))
+    documents_before = (
+        (corpus["storage"] / "warehouse/video_documents" / f"video_key={key}/part-0.parquet").stat().st_mtime_ns
+    )
+    video_before = (corpus["storage"] / "warehouse/videos" / f"video_key={key}/part-0.parquet").stat().st_mtime_ns
+    hits_before = corpus["server"].hits["/media/rotated.mp4"]
+    url_list = corpus["root"] / "rerun.txt"
+    url_list.write_text(corpus["server"].url("media/rotated.mp4") + "\n")
+    completed = _run_cli(url_list, corpus["env"])
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert corpus["server"].hits["/media/rotated.mp4"] == hits_before  # the media was not fetched again
+    video_after = (corpus["storage"] / "warehouse/videos" / f"video_key={key}/part-0.parquet").stat().st_mtime_ns
+    assert video_after == video_before  # raw_video was not re-run
+    assert _row(corpus, "ocr_text", "rotated").status == "ok"
+    lines = " ".join(_row(corpus, "video_documents", "rotated").onscreen_lines).lower()
+    assert "fushimi inari" in lines
+    documents = corpus["storage"] / "warehouse/video_documents" / f"video_key={key}/part-0.parquet"
+    assert documents.stat().st_mtime_ns > documents_before  # rebuilt from the redone OCR
 
 
 # -- remote-only downloads ---------------------------------------------------------------------------

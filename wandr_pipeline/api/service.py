@@ -19,6 +19,7 @@ from wandr_pipeline.api.status import DONE, JOB_FAILED, JobStatus, read_status
 from wandr_pipeline.api.submit import PARTITION_TAG, RunSubmitter, run_id_for
 from wandr_pipeline.api.validation import UrlPolicy, check_url
 from wandr_pipeline.defs.partitions import register_videos
+from wandr_pipeline.lib.outcomes import FAILED, is_transient_error
 from wandr_pipeline.lib.redaction import redact_url, redact_value
 from wandr_pipeline.lib.stages import PROCESS_VIDEOS, STAGES
 from wandr_pipeline.lib.storage import storage_for
@@ -130,9 +131,14 @@ class JobService:
     def _needs_run(status: JobStatus) -> bool:
         if not status.has_run:
             return True  # registered (by a list, a sensor, a crashed request) but never run
-        # A run that failed as a whole is tried again; a video whose run succeeded is not, even when
-        # the video itself failed (private, deleted, ...): that outcome is recorded and final.
-        return status.status == JOB_FAILED and any(s.state != "done" for s in status.stages.values())
+        # A run that failed as a whole is tried again; so is a video one of whose stages failed for a
+        # passing reason (a download that gave up on 429/5xx, a Vision 503: its error says "(transient").
+        # A video that failed for good (private, deleted, ...) is not: that outcome is recorded and final.
+        if status.status == JOB_FAILED and any(s.state != "done" for s in status.stages.values()):
+            return True
+        if status.status not in (JOB_FAILED, DONE):
+            return False  # queued or running
+        return any(s.outcome == FAILED and is_transient_error(s.error) for s in status.stages.values())
 
     def _resubmit_if_stale(self, status: JobStatus) -> None:
         if status.run_status != DagsterRunStatus.NOT_STARTED.value or not status.run_id:

@@ -3,7 +3,10 @@
 A URL list run resumes: a video whose processing finished (its `video_documents` partition exists and
 its `videos` row is not `failed`) is not processed again unless asked (`reprocess=True`, the CLI's
 `--reprocess`), so a list re-run after a crash redoes only the batch the crash interrupted, plus the
-videos that failed (a transient failure gets another try). See docs/RELIABILITY.md.
+videos that failed to download (a transient failure gets another try). A finished video one of whose
+later stages failed for a passing reason (a Vision 503, a storage hiccup, CUDA out of memory: its
+error says `(transient`) has that stage and the stages downstream of it redone, from the media already
+downloaded. See docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, register_videos
 from wandr_pipeline.lib.batching import contiguous_batches
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
-from wandr_pipeline.lib.outcomes import FAILED, upstream_status
+from wandr_pipeline.lib.outcomes import FAILED, is_transient_error, upstream_status
 from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGES
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
@@ -53,6 +56,8 @@ class PipelineOutcome:
     already_done: list[str] = field(default_factory=list)
     # Dagster runs that a killed earlier run left STARTED, marked failed at the start of this one
     orphaned_runs: list[str] = field(default_factory=list)
+    # finished keys one of whose later stages failed for a passing reason: that stage on was redone
+    redone: list[str] = field(default_factory=list)
 
     @property
     def pipeline_ok(self) -> bool:
@@ -60,11 +65,17 @@ class PipelineOutcome:
 
 
 def materialize_videos(
-    instance: DagsterInstance, keys: Sequence[str], settings: Settings, *, tags: dict[str, str] | None = None
+    instance: DagsterInstance,
+    keys: Sequence[str],
+    settings: Settings,
+    *,
+    tags: dict[str, str] | None = None,
+    assets: Sequence[str] | None = None,
 ) -> list[BatchRun]:
-    """Run every stage for `keys`, in as few in-process runs as the partition order allows."""
+    """Run every stage (or only `assets`) for `keys`, in as few in-process runs as the partition order allows."""
     job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS.job)
     all_keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    selection = [AssetKey(asset) for asset in assets] if assets else None
     runs: list[BatchRun] = []
     for batch in contiguous_batches(all_keys, keys, max(1, settings.partitions_per_run)):
         start = time.perf_counter()
@@ -73,6 +84,7 @@ def materialize_videos(
             tags={**range_tags(batch), LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
             run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
             raise_on_error=False,
+            asset_selection=selection,
         )
         error = None
         if not result.success:
@@ -101,6 +113,35 @@ def finished_videos(storage: Storage, keys: Sequence[str]) -> set[str]:
         if data is not None and upstream_status(read_parquet_bytes(data))[0] != FAILED:
             finished.add(key)
     return finished
+
+
+def downstream_of(asset: str) -> list[str]:
+    """`asset` and every stage that depends on it, directly or not (in the registry's order)."""
+    wanted = {asset}
+    while True:
+        more = {stage.asset for stage in STAGES if wanted & set(stage.inputs)} - wanted
+        if not more:
+            return [stage.asset for stage in STAGES if stage.asset in wanted]
+        wanted |= more
+
+
+def transient_failures(storage: Storage, keys: Sequence[str]) -> dict[str, str]:
+    """Finished videos whose earliest stage that `failed` did so for a passing reason: key -> that stage."""
+    redo: dict[str, str] = {}
+    for key in keys:
+        for stage in STAGES[1:]:  # a failed download is not finished: it is redone whole anyway
+            path = storage.partition_path(stage.table, key)
+            try:
+                if not storage.exists(path):
+                    continue
+                status, error = upstream_status(read_parquet_bytes(storage.read_bytes(path)))
+            except Exception:  # noqa: BLE001 - unreadable: the stage is redone
+                redo[key] = stage.asset
+                break
+            if status == FAILED and is_transient_error(error):
+                redo[key] = stage.asset
+                break
+    return redo
 
 
 def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
@@ -149,7 +190,9 @@ def run_url_list(
         write_rejections(storage, str(Path(path).resolve()), content_sha256(data), parsed.rejected)
     if keys:
         register_videos(instance, storage, parsed.accepted, source=str(path))
-        done = set() if reprocess else finished_videos(storage, keys)
+        finished = set() if reprocess else finished_videos(storage, keys)
+        redo = transient_failures(storage, [key for key in keys if key in finished])
+        done = finished - set(redo)
         outcome.already_done = [key for key in keys if key in done]
         if done:
             log.info(
@@ -158,9 +201,15 @@ def run_url_list(
                 len(done),
                 len(set(keys)),
             )
-        todo = [key for key in keys if key not in done]
+        todo = [key for key in keys if key not in finished]
         if todo:
             outcome.runs = materialize_videos(instance, todo, settings)
+        for first in dict.fromkeys(redo.values()):
+            again = [key for key, asset in redo.items() if asset == first]
+            assets = downstream_of(first)
+            log.info("%d video(s) had %s fail for a passing reason: redoing %s", len(again), first, ", ".join(assets))
+            outcome.runs += materialize_videos(instance, again, settings, assets=assets)
+            outcome.redone += again
         outcome.videos = video_summaries(storage, keys)
         for item in outcome.videos:
             item["already_done"] = item["video_key"] in done

@@ -73,6 +73,51 @@ def probe_media(path: str | Path) -> MediaInfo:
         raise PermanentError(f"not a readable media file ({reason})") from exc
 
 
+def measured_duration_s(path: str | Path, stop_after_s: float | None = None) -> float | None:
+    """How long the media really plays: the packet durations of each audio and video stream summed
+    (demuxed, not decoded: ~0.1 s for a minute of video), the longest stream's total.
+
+    Not the container's claim: a TS file of concatenated segments (timestamps starting over in each)
+    claims one segment's length, and a raw H.264 stream claims nothing. A stream whose packets carry
+    no duration counts one frame per packet (video: 1/fps; audio: frame_size/sample_rate).
+    Stops reading once a stream passes `stop_after_s`. None when nothing could be measured.
+    """
+    totals: dict[int, float] = {}
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = [s for s in container.streams if s.type in ("audio", "video")]
+            if not streams:
+                return None
+            fallback = {s.index: _packet_seconds(s) for s in streams}
+            for packet in container.demux(streams):
+                if not packet.size:
+                    continue  # the flush packet at the end
+                index = packet.stream.index
+                if packet.duration and packet.time_base:
+                    seconds = float(packet.duration * packet.time_base)
+                else:
+                    seconds = fallback[index] or 0.0
+                totals[index] = totals.get(index, 0.0) + seconds
+                if stop_after_s is not None and totals[index] > stop_after_s:
+                    break
+    except av.error.FFmpegError:
+        pass  # a damaged tail: what was read so far is the measurement
+    return max(totals.values()) if totals else None
+
+
+def _packet_seconds(stream) -> float | None:
+    try:
+        if stream.type == "video":
+            rate = stream.average_rate or stream.guessed_rate
+            return 1.0 / float(rate) if rate else None
+        context = stream.codec_context
+        if context.frame_size and context.sample_rate:
+            return context.frame_size / context.sample_rate
+    except (AttributeError, ZeroDivisionError, ValueError):
+        pass
+    return None
+
+
 def _looks_like_html(head: bytes) -> bool:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     return text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml"))

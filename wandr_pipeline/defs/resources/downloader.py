@@ -72,6 +72,11 @@ class VideoDownloader(ConfigurableResource):
             if warn:
                 warn(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
 
+        if urlsplit(url).scheme != "gs":  # the first import takes seconds on a busy machine: not the server's time
+            from yt_dlp.extractor import gen_extractor_classes
+
+            gen_extractor_classes()
+
         deadline = time.monotonic() + self.deadline_s if self.deadline_s > 0 else None
         if urlsplit(url).scheme == "gs":
             if fetch_object is None:
