@@ -288,8 +288,12 @@ def test_overall_state_and_when_a_resubmission_runs_again():
 
     throttled = _job(
         {
-            "raw_video": ("done", "failed", "HTTP Error 429 (transient; gave up after 3 tries)"),
-            "video_documents": ("done", "failed", "raw_video failed: HTTP Error 429 (transient; gave up after 3 tries)"),
+            "raw_video": ("done", "failed", "HTTP Error 429 (transient; gave up after 2 tries)"),
+            "video_documents": (
+                "done",
+                "failed",
+                "raw_video failed: HTTP Error 429 (transient; gave up after 3 tries)",
+            ),
         }
     )
     assert throttled.status == "failed" and JobService._needs_run(throttled)  # a passing failure: run again

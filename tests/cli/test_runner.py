@@ -48,3 +48,87 @@ def test_only_passing_failures_after_the_download_are_redone(tmp_path):
     _write(storage, "audio", "skipped-after-503", "failed", "OSError: GCS 503 (transient)")
     redo = transient_failures(storage, ["vision-503", "ocr-404", "all-ok", "skipped-after-503"])
     assert redo == {"vision-503": "ocr_text", "skipped-after-503": "audio"}
+
+
+# -- one writer per video -------------------------------------------------------------------------
+
+HOLD = """
+import sys, time
+from wandr_pipeline.lib.video_locks import VideoLocks
+locks = VideoLocks(sys.argv[1])
+print(locks.acquire(sys.argv[2:]), flush=True)
+time.sleep(60)
+"""
+
+
+def _holder(root: str, *keys: str):
+    """Another process holding the locks of `keys` (killed by the caller)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.paths import REPO
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD, root, *keys],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert child.stdout.readline().startswith("([")  # it holds them now
+    return child
+
+
+def test_a_video_locked_by_another_process_is_not_taken_until_that_process_is_gone(tmp_path):
+    from wandr_pipeline.lib.video_locks import VideoLocks
+
+    child = _holder(str(tmp_path), "url-aaaa")
+    try:
+        locks = VideoLocks(str(tmp_path))
+        assert locks.acquire(["url-aaaa", "url-bbbb"]) == (["url-bbbb"], ["url-aaaa"])
+        assert locks.acquire(["url-bbbb"]) == (["url-bbbb"], [])  # this process holds it: nested use
+    finally:
+        child.kill()
+        child.wait()
+    assert locks.acquire(["url-aaaa"]) == (["url-aaaa"], [])  # the kernel released the dead process's lock
+    locks.release()
+    assert (tmp_path / ".locks" / "url-aaaa.lock").exists()  # hidden in the storage root
+
+
+def test_the_cli_leaves_videos_another_run_holds_to_it(tmp_path, capsys):
+    """A second `wandr-pipeline run` over the same videos: the one another process has locked and the one
+    a STARTED run of the instance covers are not processed (nothing downloaded, no run), and say why."""
+    import uuid
+
+    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+
+    from tests.support.paths import SAMPLES
+    from wandr_pipeline.cli.runner import print_summary, run_url_list
+    from wandr_pipeline.lib.tags import PARTITION_TAG
+    from wandr_pipeline.lib.urls import parse_video_url
+    from wandr_pipeline.settings import Settings
+
+    clips = [SAMPLES / "kyoto_temples.mp4", SAMPLES / "lisbon_pasteis.mp4"]
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{clip}\n" for clip in clips))
+    keys = [parse_video_url(str(clip)).video_key for clip in clips]
+    settings = Settings.from_env(storage_uri=str(tmp_path / "root"), local_input_roots=(), allow_local_files=True)
+    instance = DagsterInstance.ephemeral()
+    instance.add_run(
+        DagsterRun(
+            job_name="process_videos",
+            run_id=str(uuid.uuid4()),
+            status=DagsterRunStatus.STARTED,
+            tags={PARTITION_TAG: keys[1]},
+        )
+    )
+    child = _holder(settings.storage_uri, keys[0])
+    try:
+        outcome = run_url_list(listing, settings, instance)
+    finally:
+        child.kill()
+        child.wait()
+    assert outcome.busy == keys and outcome.runs == []
+    assert not (tmp_path / "root" / "warehouse").exists()  # nothing written for either
+    print_summary(outcome)
+    assert capsys.readouterr().out.count("(being processed by another run: left to it)") == 2

@@ -21,14 +21,16 @@ from dagster import AssetKey, DagsterInstance
 
 from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 from wandr_pipeline.definitions import build_definitions
+from wandr_pipeline.defs.instance_state import in_flight
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, register_videos
 from wandr_pipeline.lib.batching import contiguous_batches
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
 from wandr_pipeline.lib.outcomes import FAILED, is_transient_error, upstream_status
-from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGES
+from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGE_ASSET_NAMES, STAGES
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
 from wandr_pipeline.lib.url_lists import RejectedLine
+from wandr_pipeline.lib.video_locks import video_locks
 from wandr_pipeline.settings import Settings
 
 # (table, label) of the stages the per-video summary shows, in graph order.
@@ -58,6 +60,8 @@ class PipelineOutcome:
     orphaned_runs: list[str] = field(default_factory=list)
     # finished keys one of whose later stages failed for a passing reason: that stage on was redone
     redone: list[str] = field(default_factory=list)
+    # keys another run was processing (in flight in the instance, or locked by another process): left alone
+    busy: list[str] = field(default_factory=list)
 
     @property
     def pipeline_ok(self) -> bool:
@@ -202,17 +206,35 @@ def run_url_list(
                 len(set(keys)),
             )
         todo = [key for key in keys if key not in finished]
-        if todo:
-            outcome.runs = materialize_videos(instance, todo, settings)
-        for first in dict.fromkeys(redo.values()):
-            again = [key for key, asset in redo.items() if asset == first]
-            assets = downstream_of(first)
-            log.info("%d video(s) had %s fail for a passing reason: redoing %s", len(again), first, ", ".join(assets))
-            outcome.runs += materialize_videos(instance, again, settings, assets=assets)
-            outcome.redone += again
+        # One writer per video: keys a queued/running run covers (another CLI, the daemon), and keys
+        # another process on this machine holds the lock of, are left to that run.
+        order = list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
+        running = in_flight(instance, order).keys(STAGE_ASSET_NAMES)
+        wanted = [key for key in dict.fromkeys(todo + list(redo)) if key not in running]
+        with video_locks(settings.storage_uri, wanted) as (mine, locked_elsewhere):
+            outcome.busy = [key for key in dict.fromkeys(keys) if key in running or key in locked_elsewhere]
+            if outcome.busy:
+                log.warning(
+                    "%d video(s) are being processed by another run right now and are left to it: %s",
+                    len(outcome.busy),
+                    ", ".join(outcome.busy[:10]),
+                )
+            todo = [key for key in todo if key in mine]
+            redo = {key: asset for key, asset in redo.items() if key in mine}
+            if todo:
+                outcome.runs = materialize_videos(instance, todo, settings)
+            for first in dict.fromkeys(redo.values()):
+                again = [key for key, asset in redo.items() if asset == first]
+                assets = downstream_of(first)
+                log.info(
+                    "%d video(s) had %s fail for a passing reason: redoing %s", len(again), first, ", ".join(assets)
+                )
+                outcome.runs += materialize_videos(instance, again, settings, assets=assets)
+                outcome.redone += again
         outcome.videos = video_summaries(storage, keys)
         for item in outcome.videos:
             item["already_done"] = item["video_key"] in done
+            item["busy"] = item["video_key"] in outcome.busy
     return outcome
 
 
@@ -234,6 +256,8 @@ def print_summary(outcome: PipelineOutcome) -> None:
         detail = item.get("error") or item.get("text", "")
         if item.get("already_done"):
             detail = f"(already done, not re-run) {detail}"
+        if item.get("busy"):
+            detail = f"(being processed by another run: left to it) {detail}"
         print(
             f"{item['video_key']:<28} {item['download']:<9} {item['transcript']:<10} {item['ocr']:<8} "
             f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}"
