@@ -566,7 +566,7 @@ def test_remote_only_refuses_loopback_private_and_local_sources(remote_only):
     for name, pattern in expected.items():
         row = videos.loc[keys[name]]
         assert row.status == "failed" and re.search(pattern, row.error), (name, row.error)
-    assert videos.loc[keys["allowed host"], "status"] == "ok"
+    assert videos.loc[keys["allowed host"], "status"] == "ok", videos.loc[keys["allowed host"], "error"]
     # Only the allowed host was contacted: the redirect's target was never fetched.
     targets = [target for target, _ in remote_only["requests"]]
     assert "/media/no_audio.mp4" not in targets and "/redirect/media/no_audio.mp4" in targets

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,9 @@ class JobService:
         self.stages = STAGES
         self._submitter: RunSubmitter | None = None
         self._submitter_lock = threading.Lock()
-        self._submit_lock = threading.Lock()
+        # one lock per video key being submitted (dropped when no request holds it)
+        self._key_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+        self._key_locks_guard = threading.Lock()
         self.health = HealthChecker(settings, self.storage, lambda: self.instance)
 
     # -- shared pieces ------------------------------------------------------------------------
@@ -103,29 +106,43 @@ class JobService:
         submitter = self.submitter
         submitter.check()  # fail before registering anything
         key = ref.video_key
-        with self._submit_lock:
-            status = read_status(self.instance, self.storage, key, self.stages)
-            if status is not None and not self._needs_run(status):
-                self._resubmit_if_stale(status)
-                return Submitted(key, status, created=False)
-            register_videos(self.instance, self.storage, [ref], source="api")
-            earlier_runs = self.instance.get_runs_count(RunsFilter(tags={PARTITION_TAG: key}))
-            for attempt in range(earlier_runs, earlier_runs + 5):
-                try:
-                    run = submitter.create_and_submit(key, run_id_for(key, attempt))
-                    log.info("queued run %s for %s (%s)", run.run_id, key, redact_url(ref.source_url))
-                    created = True
+        # Only requests for the same video wait for each other (in this process; across processes two
+        # requests compute the same run id, `run_id_for`, and the run storage lets one create it).
+        with self._key_lock(key):
+            return self._submit_locked(submitter, ref)
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._key_locks_guard:
+            lock = self._key_locks.get(key)
+            if lock is None:
+                lock = threading.Lock()
+                self._key_locks[key] = lock
+            return lock
+
+    def _submit_locked(self, submitter: RunSubmitter, ref: VideoRef) -> Submitted:
+        key = ref.video_key
+        status = read_status(self.instance, self.storage, key, self.stages)
+        if status is not None and not self._needs_run(status):
+            self._resubmit_if_stale(status)
+            return Submitted(key, status, created=False)
+        register_videos(self.instance, self.storage, [ref], source="api")
+        earlier_runs = self.instance.get_runs_count(RunsFilter(tags={PARTITION_TAG: key}))
+        for attempt in range(earlier_runs, earlier_runs + 5):
+            try:
+                run = submitter.create_and_submit(key, run_id_for(key, attempt))
+                log.info("queued run %s for %s (%s)", run.run_id, key, redact_url(ref.source_url))
+                created = True
+                break
+            except DagsterRunAlreadyExists:
+                # Another process submitted the same video at the same moment (same derived id),
+                # or runs of this video were deleted and the count went back: look again.
+                created = False
+                status = read_status(self.instance, self.storage, key, self.stages)
+                if status is not None and not self._needs_run(status):
                     break
-                except DagsterRunAlreadyExists:
-                    # Another process submitted the same video at the same moment (same derived id),
-                    # or runs of this video were deleted and the count went back: look again.
-                    created = False
-                    status = read_status(self.instance, self.storage, key, self.stages)
-                    if status is not None and not self._needs_run(status):
-                        break
-            status = read_status(self.instance, self.storage, key, self.stages)
-            assert status is not None
-            return Submitted(key, status, created=created)
+        status = read_status(self.instance, self.storage, key, self.stages)
+        assert status is not None
+        return Submitted(key, status, created=created)
 
     @staticmethod
     def _needs_run(status: JobStatus) -> bool:
