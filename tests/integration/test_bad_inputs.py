@@ -147,6 +147,7 @@ CASES = [
         r"plays over 20 s \(the file says 10 s\), over the 20 s limit \(WANDR_MAX_VIDEO_DURATION_S\)",
     ),
     Case("raw-h264", "media/raw.h264", "failed", r"plays over 20 s \(the file names no length\), over the 20 s limit"),
+    Case("jpeg-served-as-video", "media/still.mp4", "failed", r"^not a video: the server sent a still image \(JPEG\)$"),
     Case("retry-after-honoured", "retry-after/1/mexico.mp4", "ok"),
     Case(
         "retry-after-past-deadline",

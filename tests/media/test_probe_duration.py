@@ -29,3 +29,18 @@ def test_measuring_stops_past_the_limit_and_agrees_with_honest_files(liars):
     assert 20 < measured_duration_s(liars / "concatenated.ts", stop_after_s=20) < 21
     clip = SAMPLES / "kyoto_temples.mp4"
     assert measured_duration_s(clip) == pytest.approx(probe_media(clip).duration_s, abs=0.2)
+
+
+def test_a_still_image_served_as_a_video_is_refused(tmp_path, ffmpeg):
+    import subprocess
+
+    from wandr_pipeline.lib.outcomes import PermanentError
+
+    still = tmp_path / "video.mp4"  # a JPEG under a video's name (and served as video/mp4)
+    subprocess.run(
+        [ffmpeg, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:d=1", "-frames:v", "1",
+         "-f", "image2", "-c:v", "mjpeg", str(still)],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(PermanentError, match=r"not a video: the server sent a still image \(JPEG\)"):
+        probe_media(still)

@@ -157,6 +157,9 @@ def build_corpus_media(root: Path, ffmpeg: str) -> Path:
         data[offset : offset + 2048] = rng.randbytes(2048)
     (root / "corrupt.mp4").write_bytes(bytes(data))
     build_duration_liars(root, ffmpeg)
+    # A JPEG under a video's name: the fault server sends it as video/mp4.
+    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "testsrc2=s=320x240:d=1", "-frames:v", "1", "-f", "image2", "-c:v", "mjpeg",
+            str(root / "still.mp4"))  # fmt: skip
     return root
 
 

@@ -34,6 +34,9 @@ _TRANSIENT_PATTERNS = re.compile(
 )
 _LOGIN_HINT = re.compile(r"\.?\s*Use --cookies-from-browser or --cookies for the authentication\..*$", re.DOTALL)
 _MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\d+) bytes\)")
+# "; please report this issue on https://github.com/yt-dlp/yt-dlp/issues?q= , filling out the appropriate
+# issue template. Confirm you are on the latest version using yt-dlp -U" (and its variants)
+_REPORT_THIS = re.compile(r"[;.]?\s*(?:please report this issue|Confirm you are on the latest version).*$", re.I | re.S)
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
@@ -165,6 +168,10 @@ def _clean_message(message: str) -> str:
     message = re.sub(r"\x1b\[[0-9;]*m", "", message)
     message = re.sub(r"\s*\(caused by .*\)\s*$", "", message, flags=re.DOTALL)
     message = re.sub(r"\.? Giving up after \d+ retries$", "", message)  # our own retry loop reports the tries
+    if _REPORT_THIS.search(message):  # yt-dlp's bug-report plea says nothing about the video
+        message = _REPORT_THIS.sub("", message).rstrip(" ;.") + (
+            " (yt-dlp could not read the site's page: it may have changed; a newer yt-dlp may read it)"
+        )
     # yt-dlp's login hint names its own command-line flags; ours is a setting.
     message = _LOGIN_HINT.sub(" (set YTDLP_COOKIES_FILE to a cookies.txt of an account that has access)", message)
     if message.endswith("Did not get any data blocks"):

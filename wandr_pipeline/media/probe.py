@@ -9,6 +9,9 @@ import av
 
 from wandr_pipeline.lib.outcomes import PermanentError
 
+# Codecs of still images: a "video" whose only stream is one of these is a picture served as a video.
+_STILL_IMAGE_CODECS = {"mjpeg", "png", "webp", "bmp", "tiff", "jpeg2000", "jpegls"}
+
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -46,6 +49,9 @@ def probe_media(path: str | Path) -> MediaInfo:
                 duration = container.duration / av.time_base
             elif video is not None and video.duration and video.time_base:
                 duration = float(video.duration * video.time_base)
+            if video is not None and audio is None and video.codec_context.name in _STILL_IMAGE_CODECS:
+                kind = "JPEG" if video.codec_context.name == "mjpeg" else video.codec_context.name.upper()
+                raise PermanentError(f"not a video: the server sent a still image ({kind})")
             fps = None
             width = height = None
             rotation = 0
