@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         500.0, "WANDR_MAX_VIDEO_MB", "MAX_VIDEO_SIZE_MB", doc="bigger files are refused (0 = no limit)"
     )
     download_timeout_s: float = setting(30.0, "WANDR_DOWNLOAD_TIMEOUT_S", doc="network timeout per request")
+    download_deadline_s: float = setting(
+        600.0,
+        "WANDR_DOWNLOAD_DEADLINE_S",
+        doc="wall-clock limit per video, all tries, resumes and Retry-After waits together (0 = none)",
+    )
     download_attempts: int = setting(
         3, "WANDR_DOWNLOAD_ATTEMPTS", doc="tries per video on transient faults (HTTP 429/5xx, timeouts, rate limits)"
     )

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from dagster import AssetIn, DagsterInstance, DagsterRunStatus, Definitions, asset, define_asset_job
+from dagster import AssetIn, DagsterInstance, DagsterRun, DagsterRunStatus, Definitions, asset, define_asset_job
 from dagster._core.execution.api import create_execution_plan
 
 from wandr_pipeline.api.app import create_app
@@ -286,6 +286,26 @@ def test_overall_state_and_when_a_resubmission_runs_again():
     assert gone.status == "failed" and gone.error == "raw_video failed: HTTP Error 404: Not Found"
     assert not JobService._needs_run(gone)  # the video's outcome is final: no second run
 
+    throttled = _job(
+        {
+            "raw_video": ("done", "failed", "HTTP Error 429 (transient; gave up after 2 tries)"),
+            "video_documents": (
+                "done",
+                "failed",
+                "raw_video failed: HTTP Error 429 (transient; gave up after 3 tries)",
+            ),
+        }
+    )
+    assert throttled.status == "failed" and JobService._needs_run(throttled)  # a passing failure: run again
+    vision = _job(
+        {
+            "raw_video": ok,
+            "ocr_text": ("done", "failed", "Vision request failed: ServiceUnavailable: 503 (transient)"),
+            "video_documents": ("done", "ok", None),
+        }
+    )
+    assert vision.status == "done" and JobService._needs_run(vision)  # its OCR is redone
+
     crashed = _job(
         {
             "raw_video": ok,
@@ -316,3 +336,77 @@ def test_no_instance_is_a_503_with_the_reason(storage_root):
     assert response.status_code == 503 and "DAGSTER_HOME is not set" in response.get_json()["message"]
     health = client.get("/health")
     assert health.status_code == 503 and "instance: " in health.get_json()["reason"]
+
+
+def test_status_never_shows_signed_url_values_or_secrets_in_errors(client_for, instance, storage_root):
+    """`GET /status/<id>` with a submitted URL full of credentials, and a step error quoting one."""
+    storage = Storage(str(storage_root))
+    url = (
+        "https://cdn.example/v.mp4?token=SENTINEL-tok1&X-Amz-Signature=SENTINEL-sig2&auth_token=SENTINEL-at3"
+        "&client_secret=SENTINEL-cs4&hdnts=SENTINEL-ak5&quality=720"
+    )
+    key = _register(instance, storage, url)
+
+    @asset(partitions_def=videos_partitions, name="raw_video")
+    def raw_video():
+        raise RuntimeError(f"cannot fetch {url} (Authorization: Bearer SENTINEL-bearer6)")
+
+    job = Definitions(
+        assets=[raw_video], jobs=[define_asset_job("process_videos", partitions_def=videos_partitions)]
+    ).resolve_job_def("process_videos")
+    job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+    response = client_for().get(f"/status/{key}")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "SENTINEL" not in body, body
+    data = response.get_json()
+    assert "quality=720" in data["source_url"] and "token=REDACTED" in data["source_url"]
+    assert "cannot fetch https://cdn.example/v.mp4" in data["stages"]["raw_video"]["error"]
+
+
+def test_submissions_of_different_videos_do_not_wait_for_each_other(instance, storage_root):
+    """No lock across a submission's I/O: run creation that takes 1 s (as a busy instance does) for four
+    videos at once takes about 1 s, not 4. (Duplicates of one video: tests/api/test_server.py.)"""
+    import threading
+    import time
+
+    from dagster._core.errors import DagsterRunAlreadyExists
+
+    created: list[str] = []
+    guard = threading.Lock()
+
+    class SlowSubmitter:
+        def check(self):
+            pass
+
+        def create_and_submit(self, key, run_id, tags=None):
+            time.sleep(1.0)
+            with guard:  # what the run storage does: one run per id
+                if run_id in created:
+                    raise DagsterRunAlreadyExists(run_id)
+                created.append(run_id)
+                return instance.add_run(
+                    DagsterRun(
+                        job_name="process_videos",
+                        run_id=run_id,
+                        status=DagsterRunStatus.QUEUED,
+                        tags={"dagster/partition": key},
+                    )
+                )
+
+    settings = _settings(storage_root, api_allowed_networks="127.0.0.1")
+    service = JobService(settings, instance_factory=lambda: instance)
+    service._submitter = SlowSubmitter()
+
+    def submit_all(urls):
+        refs = [service.validate(url) for url in urls]
+        threads = [threading.Thread(target=service.submit, args=(ref,)) for ref in refs]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - start
+
+    elapsed = submit_all([f"http://127.0.0.1:9/parallel-{i}.mp4" for i in range(4)])
+    assert len(created) == 4 and elapsed < 3.0, elapsed  # serialised it would be >= 4 s

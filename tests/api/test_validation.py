@@ -156,3 +156,36 @@ def test_resolve_host_handles_numeric_forms_without_dns():
 def test_public_addresses_pass():
     for text in ("93.184.215.14", "8.8.8.8", "2606:4700::6810:84e5"):
         assert address_problem(ipaddress.ip_address(text)) is None
+
+
+@pytest.mark.parametrize(
+    "url, kind",
+    [
+        ("http://%31%32%37.0.0.1:8080/v.mp4", "loopback"),
+        ("http://127.0.0.%31/v.mp4", "loopback"),
+        ("http://%2531%2532%2537.0.0.1/v.mp4", "loopback"),  # encoded twice
+        ("http://%6c%6f%63%61%6c%68%6f%73%74:5000/v.mp4", "loopback"),  # localhost
+        ("http://LOCALHOST./v.mp4", "loopback"),
+        ("http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/v.mp4", "loopback"),  # fullwidth, NFKC
+        ("http://127.0.0.1./v.mp4", "loopback"),
+        ("http://0x7f.0.0.1./v.mp4", "loopback"),
+    ],
+)
+def test_the_host_is_decoded_and_canonicalised_before_the_address_check(url, kind):
+    with pytest.raises(UrlRejected, match=kind):
+        check_url(url, STRICT)
+
+
+def test_hosts_that_decode_to_no_host_name_are_refused():
+    for url in ("http://exa%2Fmple.com/v.mp4", "http://exa%00mple.com/v.mp4", "http://%40evil.example/x"):
+        with pytest.raises(UrlRejected, match="host is not usable"):
+            check_url(url, STRICT, resolver=fake_resolver({}))
+
+
+def test_remote_only_refuses_names_it_cannot_resolve():
+    from wandr_pipeline.settings import Settings
+
+    policy = UrlPolicy.from_settings(Settings.from_env(remote_only=True, api_allowed_networks=""))
+    with pytest.raises(UrlRejected, match="does not resolve"):
+        check_url("https://no-such-host.invalid/x", policy, fake_resolver({}))
+    assert check_url("https://no-such-host.invalid/x", UrlPolicy(), fake_resolver({}))  # not remote-only: accepted

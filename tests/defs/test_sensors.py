@@ -223,6 +223,39 @@ def test_files_still_being_written_wait_and_temp_files_are_ignored(instance, set
     assert instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME) == []
 
 
+def test_hostile_and_unreadable_lists_never_stop_a_tick_or_the_other_lists(instance, settings, monkeypatch):
+    """A list of lines that used to raise (a UTF-16 file without a BOM, NUL bytes, a bad port, an
+    unbalanced IPv6 bracket) and a list that cannot be read sit before a good list: the good list's
+    videos get partitions, the hostile lines are rejected lines, the unreadable file waits for a later tick."""
+    folder = Path(settings.url_list_dirs[0])
+    hostile = "https://example.com/ok/1.mp4\nhttp://[::1/v.mp4\nhttp://h.example:99999/v.mp4\na\x00b\n"
+    (folder / "a-notepad.txt").write_bytes(hostile.encode("utf-16-le"))
+    (folder / "b-hostile.txt").write_bytes(hostile.encode("utf-8"))
+    (folder / "c-unreadable.txt").write_text("https://example.com/never/1.mp4\n")
+    drop_list(settings, "d-good.txt", "https://example.com/good/1.mp4\nhttps://example.com/good/2.mp4\n")
+    for name in ("a-notepad.txt", "b-hostile.txt", "c-unreadable.txt"):
+        os.utime(folder / name, (time.time() - 60, time.time() - 60))  # older: evaluated first
+    real_read = ingestion.read_list_bytes
+
+    def read(uri):
+        if uri.endswith("c-unreadable.txt"):
+            raise PermissionError(13, "Permission denied", uri)
+        return real_read(uri)
+
+    monkeypatch.setattr(ingestion, "read_list_bytes", read)
+    result, cursor = tick(instance, settings, None)
+    keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    assert len(keys) == 3  # ok/1 (in both hostile files, one video), good/1, good/2
+    assert ranges(result) == [(keys[0], keys[1]), (keys[2], keys[2])]  # every new video gets its run
+    rejected = read_rejections(Storage(settings.storage_uri)).to_pylist()
+    assert len(rejected) == 6 and {r["line_number"] for r in rejected} == {2, 3, 4}
+    files = json.loads(cursor)["files"]
+    assert str(folder / "c-unreadable.txt") not in files  # not marked done: read again next tick
+    monkeypatch.setattr(ingestion, "read_list_bytes", real_read)
+    _, cursor = tick(instance, settings, cursor)
+    assert len(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)) == 4
+
+
 # ---------------------------------------------------------------------------------------------
 # downstream_batch_sensor
 # ---------------------------------------------------------------------------------------------

@@ -53,3 +53,15 @@ def test_post_metadata_from_info_dict():
     assert meta["hashtags"] == ["pasteis", "Lisbon", "travel"]
     assert meta["upload_date"] == dt.date(2024, 1, 31)
     assert meta["duration_s"] == 31.5
+
+
+def test_ytdlps_bug_report_plea_is_not_stored_as_the_reason():
+    from wandr_pipeline.engines.ytdlp import _clean_message
+
+    message = _clean_message(
+        "ERROR: [TikTok] 7301234567890123456: Unable to extract universal data for rehydration; please report "
+        "this issue on  https://github.com/yt-dlp/yt-dlp/issues?q= , filling out the appropriate issue template. "
+        "Confirm you are on the latest version using  yt-dlp -U"
+    )
+    assert message.startswith("[TikTok] 7301234567890123456: Unable to extract universal data for rehydration (")
+    assert "report" not in message and "yt-dlp -U" not in message and "a newer yt-dlp may read it" in message

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import jiwer
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
@@ -39,6 +40,7 @@ SECRETS = {
     "cookie_file": "secret-cookies-e4d1",
 }
 TRANSIENT = "transient; gave up after 2 tries"
+DEADLINE_S = 8
 
 
 @dataclass
@@ -129,6 +131,30 @@ CASES = [
         r"Unsupported URL.*REDACTED",
     ),
     Case("local-file-inside-roots", "LOCAL_INSIDE", "ok"),
+    Case(
+        "no-content-length",
+        "nolength/big.mp4",
+        "failed",
+        r"over the 1 MB limit \(WANDR_MAX_VIDEO_MB\): stopped after receiving",
+    ),
+    Case("endless-body", "endless/forever.mp4", "failed", r"over the 1 MB limit \(WANDR_MAX_VIDEO_MB\): stopped after"),
+    Case("drip-feed", "drip/kyoto.mp4", "failed", rf"download stopped at the {DEADLINE_S} s deadline.*\(transient\)$"),
+    Case("slow-headers", "slowheaders/clip.mp4", "failed", rf"download stopped at the {DEADLINE_S} s deadline"),
+    Case(
+        "concatenated-ts",
+        "media/concatenated.ts",
+        "failed",
+        r"plays over 20 s \(the file says 10 s\), over the 20 s limit \(WANDR_MAX_VIDEO_DURATION_S\)",
+    ),
+    Case("raw-h264", "media/raw.h264", "failed", r"plays over 20 s \(the file names no length\), over the 20 s limit"),
+    Case("jpeg-served-as-video", "media/still.mp4", "failed", r"^not a video: the server sent a still image \(JPEG\)$"),
+    Case("retry-after-honoured", "retry-after/1/mexico.mp4", "ok"),
+    Case(
+        "retry-after-past-deadline",
+        "always-429/3600/clip.mp4",
+        "failed",
+        r"HTTP Error 429.*the server asked to retry after 3600 s \(transient; no time for another try before",
+    ),
 ]
 # Lines that never become videos: each must be reported with its reason (stdout and url_list_rejections).
 REJECTED = {
@@ -140,6 +166,11 @@ REJECTED = {
     "file outside roots": (r"file:///etc/hostname", r"outside the allowed input folders"),
     "link out of roots": (r"allowed/escape.mp4", r"outside the allowed input folders"),
     "password in URL": (r"http://127\.0\.0\.1:\d+/media/kyoto\.mp4", r"user name or password"),
+    "NUL byte": (r"nul\\+x00byte\.mp4", r"contains a NUL byte"),
+    "300-character word": (r"w{300}", r"not a usable local path \(File name too long\)"),
+    "unbalanced IPv6 bracket": (r"http://\[::1/v\.mp4", r"unbalanced brackets"),
+    "port out of range": (r"http://127\.0\.0\.1:99999/v\.mp4", r"invalid port"),
+    "host that NFKC-normalises to /": (r"http://evil\uff0fexample\.com/v\.mp4", r"Unicode normalisation \(NFKC\)"),
 }
 
 
@@ -191,6 +222,7 @@ def corpus(tmp_path_factory, ffmpeg):
         "WANDR_DOWNLOAD_ATTEMPTS": "2",
         "WANDR_DOWNLOAD_BACKOFF_S": "0.2",
         "WANDR_DOWNLOAD_TIMEOUT_S": "2",
+        "WANDR_DOWNLOAD_DEADLINE_S": str(DEADLINE_S),
         "WANDR_MAX_VIDEO_DURATION_S": "20",
         "WANDR_MAX_VIDEO_MB": "1",
         "WANDR_LOCAL_INPUT_ROOTS": str(allowed),
@@ -213,13 +245,18 @@ def corpus(tmp_path_factory, ffmpeg):
         "file:///etc/hostname",
         "allowed/escape.mp4",
         f"http://user:{SECRETS['password']}@127.0.0.1:{server.port}/media/kyoto.mp4",
+        "nul\x00byte.mp4",
+        "w" * 300,
+        "http://[::1/v.mp4",
+        "http://127.0.0.1:99999/v.mp4",
+        "http://evil\uff0fexample.com/v.mp4",
     ]
     for case in CASES:
         lines.append(_line(case, server, inside))
         if case.name == "five-spellings":
             lines += _five_spellings(server)[1:]
     url_list = root / "corpus.txt"
-    url_list.write_text("\n".join(lines) + "\n")
+    url_list.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
         completed = _run_cli(url_list, env)
         storage = root / "storage"
@@ -293,6 +330,10 @@ def test_permanent_failures_are_not_retried_and_transient_ones_are(corpus):
     assert hits["/flaky/1/mexico.mp4"] >= 2  # failed once, then downloaded
     assert hits["/media/never-fetched.mp4"] == 0  # the reported duration was enough to refuse it
     assert _row(corpus, "transcript_segments", "flaky-500-then-ok").status == "ok"
+    first, second = corpus["server"].times["/retry-after/1/mexico.mp4"][:2]
+    assert second - first >= 1.0  # the server's Retry-After, not the 0.2 s backoff
+    assert hits["/always-429/3600/clip.mp4"] == 1  # an hour's wait is past the deadline: not tried again
+    assert corpus["server"].sent["/endless/forever.mp4"] < 16 * 2**20  # stopped near the 1 MB limit, not 64 MB
 
 
 def test_rejected_lines_are_reported_with_reasons(corpus):
@@ -437,6 +478,44 @@ def test_credentials_and_cookies_never_reach_logs_tables_or_metadata(corpus):
     assert "token=REDACTED" in signed.source_url and "token=REDACTED" in signed.download_url
 
 
+# -- a passing failure after the download is redone by a plain re-run ------------------------------
+
+
+def test_a_transient_failure_in_a_later_stage_is_redone_without_downloading_again(corpus):
+    """`rotated` finished; its OCR is made to have failed on a Vision 503 (as the stage records it). A
+    plain re-run of its line redoes OCR and what depends on it, from the stored media: no download."""
+    from wandr_pipeline.lib.schemas import OCR_TEXT
+    from wandr_pipeline.lib.storage import Storage
+
+    storage = Storage(str(corpus["storage"]))
+    key = corpus["keys"]["rotated"]
+    ocr = storage.read_partition("ocr_text", key).to_pylist()[:1]
+    ocr[0].update(
+        status="failed",
+        text=None,
+        error="RuntimeError: OCR failed on every frame: Vision request failed after 3 attempts: "
+        "ServiceUnavailable: 503 The service is currently unavailable (transient)",
+    )
+    storage.write_partition("ocr_text", key, pa.Table.from_pylist(ocr, schema=OCR_TEXT))
+    documents_before = (
+        (corpus["storage"] / "warehouse/video_documents" / f"video_key={key}/part-0.parquet").stat().st_mtime_ns
+    )
+    video_before = (corpus["storage"] / "warehouse/videos" / f"video_key={key}/part-0.parquet").stat().st_mtime_ns
+    hits_before = corpus["server"].hits["/media/rotated.mp4"]
+    url_list = corpus["root"] / "rerun.txt"
+    url_list.write_text(corpus["server"].url("media/rotated.mp4") + "\n")
+    completed = _run_cli(url_list, corpus["env"])
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert corpus["server"].hits["/media/rotated.mp4"] == hits_before  # the media was not fetched again
+    video_after = (corpus["storage"] / "warehouse/videos" / f"video_key={key}/part-0.parquet").stat().st_mtime_ns
+    assert video_after == video_before  # raw_video was not re-run
+    assert _row(corpus, "ocr_text", "rotated").status == "ok"
+    lines = " ".join(_row(corpus, "video_documents", "rotated").onscreen_lines).lower()
+    assert "fushimi inari" in lines
+    documents = corpus["storage"] / "warehouse/video_documents" / f"video_key={key}/part-0.parquet"
+    assert documents.stat().st_mtime_ns > documents_before  # rebuilt from the redone OCR
+
+
 # -- remote-only downloads ---------------------------------------------------------------------------
 
 
@@ -488,7 +567,7 @@ def test_remote_only_refuses_loopback_private_and_local_sources(remote_only):
     for name, pattern in expected.items():
         row = videos.loc[keys[name]]
         assert row.status == "failed" and re.search(pattern, row.error), (name, row.error)
-    assert videos.loc[keys["allowed host"], "status"] == "ok"
+    assert videos.loc[keys["allowed host"], "status"] == "ok", videos.loc[keys["allowed host"], "error"]
     # Only the allowed host was contacted: the redirect's target was never fetched.
     targets = [target for target, _ in remote_only["requests"]]
     assert "/media/no_audio.mp4" not in targets and "/redirect/media/no_audio.mp4" in targets

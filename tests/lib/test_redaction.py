@@ -117,3 +117,52 @@ def test_cookies_file_is_used_but_never_written(tmp_path, http_server):
     with pytest.raises(PermanentError, match=r"^the configured cookies file cannot be read \(No such file"):
         download_post(http_server.url("kyoto_temples.mp4"), tmp_path / "e", download_options(cookiefile=str(missing)))
     assert Path(tmp_path / "e").exists()
+
+
+# Names the red team found unredacted, and spellings of them: one rule (normalised, by substring) covers all.
+CREDENTIAL_NAMES = [
+    "auth_token",
+    "access-token",
+    "api-key",
+    "jwt",
+    "client_secret",
+    "refresh_token",
+    "hdnts",
+    "x-signature",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+    "Policy",
+    "Key-Pair-Id",
+    "sessionKey",
+    "Password",
+    "ｔｏｋｅｎ",  # fullwidth: NFKC-normalised first
+    "wmsAuthSign",
+]
+
+
+@pytest.mark.parametrize("name", CREDENTIAL_NAMES)
+def test_every_credential_name_is_redacted_in_urls_text_and_metadata(name):
+    from wandr_pipeline.lib.redaction import redact_text, redact_value
+
+    url = f"https://cdn.example/v.mp4?id=7&{name}=SENTINEL-abc123"
+    assert "SENTINEL" not in redact_url(url) and "id=7" in redact_url(url)
+    assert "SENTINEL" not in redact_text(f"ERROR: [generic] Unable to download {url}: HTTP Error 403")
+    assert "SENTINEL" not in redact_text(f"yt-dlp said {name}=SENTINEL-abc123 in a debug line")
+    assert redact_value("", {name: "SENTINEL-abc123", "video_key": "url-1", "tokens": [1, 2]}) == {
+        name: "REDACTED",
+        "video_key": "url-1",
+        "tokens": [1, 2],
+    }
+
+
+def test_ordinary_text_and_links_are_left_alone():
+    from wandr_pipeline.lib.redaction import redact_text
+
+    for text in (
+        "video is 25 s long, over the 20 s limit (WANDR_MAX_VIDEO_DURATION_S)",
+        "KeyError: duration",
+        "https://www.tiktok.com/@a/video/7301234567890123456?is_from_webapp=1&lang=en",
+        "missing 'Authorization: Bearer <token>' header",
+    ):
+        assert redact_text(text) == text
+    assert redact_text("Authorization: Bearer eyJhbGciOi.x.y") == "Authorization: Bearer REDACTED"

@@ -156,4 +156,60 @@ def build_corpus_media(root: Path, ffmpeg: str) -> Path:
     for offset in range(start, len(data) - 4096, len(data) // 6):  # a few damaged stretches
         data[offset : offset + 2048] = rng.randbytes(2048)
     (root / "corrupt.mp4").write_bytes(bytes(data))
+    build_duration_liars(root, ffmpeg)
+    # A JPEG under a video's name: the fault server sends it as video/mp4.
+    _ffmpeg(ffmpeg, "-f", "lavfi", "-i", "testsrc2=s=320x240:d=1", "-frames:v", "1", "-f", "image2", "-c:v", "mjpeg",
+            str(root / "still.mp4"))  # fmt: skip
+    return root
+
+
+def build_duration_liars(root: Path, ffmpeg: str) -> Path:
+    """Files whose container misstates their length: `concatenated.ts` (three 10 s TS segments, one
+    after the other, each starting its timestamps over: it claims 10 s and plays 30 s) and `raw.h264`
+    (an elementary stream of 24 s at 5 fps: no container, no length at all)."""
+    root.mkdir(parents=True, exist_ok=True)
+    segment = root / "segment.ts"
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x284:r=5:d=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=16000:duration=10",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-f",
+        "mpegts",
+        str(segment),
+    )
+    (root / "concatenated.ts").write_bytes(segment.read_bytes() * 3)
+    segment.unlink()
+    half = root / "half.h264"
+    _ffmpeg(
+        ffmpeg,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x284:r=5:d=12",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "h264",
+        str(half),
+    )
+    (root / "raw.h264").write_bytes(half.read_bytes() * 2)
+    half.unlink()
     return root

@@ -7,6 +7,14 @@ Routes (everything else answers 404):
 - `/flaky/<n>/<file>`      HTTP 500 for the first `n` requests of this path, then the file
 - `/short/<file>`          announces the whole file's Content-Length, sends half, hangs up
 - `/page/<name>`           an HTML page with no media in it (a login wall, a blog post)
+- `/nolength/<file>`       the file with no Content-Length (the body ends when the connection closes)
+- `/endless/<name>`        `video/mp4` with no Content-Length and a body that never ends (up to 64 MB,
+                           or until the client hangs up); `sent[path]` counts the bytes that went out
+- `/drip/<file>`           the file's Content-Length, then 1 KB a second (never a read timeout)
+- `/slowheaders/<name>`    a status line and headers at 1 byte a second, never finished
+- `/retry-after/<s>/<file>` HTTP 429 with `Retry-After: <s>` for the first request of this path, then
+                           the file; `times[path]` keeps each request's arrival (time.monotonic())
+- `/always-429/<s>/<name>` HTTP 429 with `Retry-After: <s>` every time
 - `/redirect/<path>`       a 302 to `http://127.0.0.1:<port>/<path>` (a public page sending a fetcher inward)
 - `/extractor/<case>`      answered by the yt-dlp test extractor (tests/support/ytdlp_plugins), which
                            serves `/media/` files or raises the extractor errors of real sites
@@ -18,7 +26,8 @@ Routes (everything else answers 404):
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -48,6 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.hits[path] += 1
             hits = self.server.hits[path]
             self.server.requests.append((self.path, self.headers.get("Cookie") or ""))
+            self.server.times[path].append(time.monotonic())
         parts = path.strip("/").split("/")
         kind = parts[0]
         if kind == "media" and len(parts) == 2:
@@ -64,6 +74,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._file(parts[2], head=head)
         elif kind == "short" and len(parts) == 2:
             self._file(parts[1], head=head, fraction=0.5)
+        elif kind == "nolength" and len(parts) == 2:
+            self._file(parts[1], head=head, announce=False)
+        elif kind == "endless":
+            self._endless(path, head=head)
+        elif kind == "drip" and len(parts) == 2:
+            self._file(parts[1], head=head, drip=True)
+        elif kind == "slowheaders":
+            self._slow_headers()
+        elif kind in ("retry-after", "always-429") and len(parts) == 3 and parts[1].isdigit():
+            if kind == "always-429" or hits == 1:
+                self.send_response(429)
+                self.send_header("Retry-After", parts[1])
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", "4")
+                self.end_headers()
+                self.wfile.write(b"slow")
+            else:
+                self._file(parts[2], head=head)
         elif kind == "redirect":
             self.send_response(302)
             self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/{'/'.join(parts[1:])}")
@@ -82,7 +110,36 @@ class _Handler(BaseHTTPRequestHandler):
         if not head:
             self.wfile.write(body)
 
-    def _file(self, name: str, *, head: bool, fraction: float = 1.0) -> None:
+    def _endless(self, path: str, *, head: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if head:
+            return
+        chunk = bytes(range(256)) * 256  # 64 KB
+        try:
+            while self.server.sent[path] < 64 * 2**20 and not self.server.stopping.is_set():
+                self.wfile.write(chunk)
+                with self.server.lock:
+                    self.server.sent[path] += len(chunk)
+        except OSError:
+            pass  # the client hung up: what the test wants
+
+    def _slow_headers(self) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nX-Padding: " + b"a" * 10_000
+        self.close_connection = True
+        try:
+            for byte in head:
+                if self.server.stopping.wait(1.0):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        except OSError:
+            pass
+
+    def _file(self, name: str, *, head: bool, fraction: float = 1.0, announce: bool = True, drip: bool = False) -> None:
         target = self.server.root / name
         if "/" in name or not target.is_file():
             self._reply(404, b"not found", "text/plain", head=head)
@@ -95,11 +152,23 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.send_response(200)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        if fraction < 1.0:
+        if announce:
+            self.send_header("Content-Length", str(len(data)))
+        if fraction < 1.0 or not announce:
             self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         if head:
+            return
+        if drip:
+            try:
+                for start in range(0, len(data), 1024):
+                    if self.server.stopping.wait(1.0):
+                        return
+                    self.wfile.write(data[start : start + 1024])
+                    self.wfile.flush()
+            except OSError:
+                pass
             return
         self.wfile.write(data[: int(len(data) * fraction)])
         if fraction < 1.0:
@@ -112,7 +181,14 @@ class FaultServer(BackgroundServer):
 
     def __init__(self, root: Path):
         super().__init__(
-            _Handler, root=Path(root), hits=Counter(), requests=[], lock=threading.Lock(), stopping=threading.Event()
+            _Handler,
+            root=Path(root),
+            hits=Counter(),
+            requests=[],
+            lock=threading.Lock(),
+            stopping=threading.Event(),
+            sent=Counter(),
+            times=defaultdict(list),
         )
 
     def url(self, path: str) -> str:
@@ -125,6 +201,14 @@ class FaultServer(BackgroundServer):
     @property
     def requests(self) -> list[tuple[str, str]]:
         return list(self.httpd.requests)
+
+    @property
+    def sent(self) -> Counter:
+        return self.httpd.sent
+
+    @property
+    def times(self) -> dict[str, list[float]]:
+        return self.httpd.times
 
     def close(self) -> None:
         self.httpd.stopping.set()  # releases the hanging handlers

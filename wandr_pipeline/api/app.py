@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from wandr_pipeline.api.service import InstanceUnavailable, JobService
 from wandr_pipeline.api.submit import SubmitUnavailable
 from wandr_pipeline.api.validation import ResolverUnavailable, UrlRejected
+from wandr_pipeline.lib.redaction import redact_text
 from wandr_pipeline.settings import Settings
 
 log = logging.getLogger("wandr_pipeline.api")
@@ -37,7 +38,7 @@ class ApiError(Exception):
 
 
 def _error(http_status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    response = jsonify({"error": error, "message": message, **extra})
+    response = jsonify({"error": error, "message": redact_text(message), **extra})
     response.status_code = http_status
     for name, value in (headers or {}).items():
         response.headers[name] = value

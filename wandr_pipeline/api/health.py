@@ -8,6 +8,7 @@ its runs. Each answer becomes `{"ok": bool, "detail": str}`; only FAIL is not ok
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,9 @@ from wandr_pipeline.settings import Settings
 
 # How long a passing model check is reused: finding the model files takes slow-ish imports.
 MODEL_CHECK_CACHE_S = 60.0
+# How long a passing instance/storage answer is reused: during a burst of submissions the SQLite
+# instance is busy with writes, and a liveness probe every second must not queue behind them.
+STATE_CHECK_CACHE_S = 2.0
 
 
 def as_health(check: Check) -> dict:
@@ -38,6 +42,8 @@ class HealthChecker:
         self.instance_factory = instance_factory
         self.cache_s = cache_s
         self._models: tuple[float, dict] | None = None
+        self._state: tuple[float, dict] | None = None
+        self._state_lock = threading.Lock()
 
     def models(self) -> dict:
         now = time.monotonic()
@@ -48,8 +54,25 @@ class HealthChecker:
         self._models = (now, models)
         return models
 
+    def state(self) -> dict[str, dict]:
+        """The instance and storage checks; a passing answer younger than STATE_CHECK_CACHE_S is reused,
+        and while one probe checks, the others take the last answer instead of queueing behind it."""
+        cached = self._state
+        now = time.monotonic()
+        fresh = cached and now - cached[0] < STATE_CHECK_CACHE_S and all(c["ok"] for c in cached[1].values())
+        if fresh or (cached and not self._state_lock.acquire(blocking=False)):
+            return cached[1]
+        if not cached:
+            self._state_lock.acquire()
+        try:
+            instance, storage = run_checks(
+                self.settings, ["instance", "storage"], storage=self.storage, instance_factory=self.instance_factory
+            )
+            answer = {"instance": as_health(instance), "storage": as_health(storage)}
+            self._state = (time.monotonic(), answer)
+            return answer
+        finally:
+            self._state_lock.release()
+
     def run(self) -> dict[str, dict]:
-        instance, storage = run_checks(
-            self.settings, ["instance", "storage"], storage=self.storage, instance_factory=self.instance_factory
-        )
-        return {"instance": as_health(instance), "storage": as_health(storage), "models": self.models()}
+        return {**self.state(), "models": self.models()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from wandr_pipeline.api.status import DONE, JOB_FAILED, JobStatus, read_status
 from wandr_pipeline.api.submit import PARTITION_TAG, RunSubmitter, run_id_for
 from wandr_pipeline.api.validation import UrlPolicy, check_url
 from wandr_pipeline.defs.partitions import register_videos
+from wandr_pipeline.lib.outcomes import FAILED, is_transient_error
+from wandr_pipeline.lib.redaction import redact_url, redact_value
 from wandr_pipeline.lib.stages import PROCESS_VIDEOS, STAGES
 from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.urls import VideoRef, is_valid_key
@@ -52,7 +55,9 @@ class JobService:
         self.stages = STAGES
         self._submitter: RunSubmitter | None = None
         self._submitter_lock = threading.Lock()
-        self._submit_lock = threading.Lock()
+        # one lock per video key being submitted (dropped when no request holds it)
+        self._key_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+        self._key_locks_guard = threading.Lock()
         self.health = HealthChecker(settings, self.storage, lambda: self.instance)
 
     # -- shared pieces ------------------------------------------------------------------------
@@ -101,37 +106,56 @@ class JobService:
         submitter = self.submitter
         submitter.check()  # fail before registering anything
         key = ref.video_key
-        with self._submit_lock:
-            status = read_status(self.instance, self.storage, key, self.stages)
-            if status is not None and not self._needs_run(status):
-                self._resubmit_if_stale(status)
-                return Submitted(key, status, created=False)
-            register_videos(self.instance, self.storage, [ref], source="api")
-            earlier_runs = self.instance.get_runs_count(RunsFilter(tags={PARTITION_TAG: key}))
-            for attempt in range(earlier_runs, earlier_runs + 5):
-                try:
-                    run = submitter.create_and_submit(key, run_id_for(key, attempt))
-                    log.info("queued run %s for %s (%s)", run.run_id, key, ref.source_url)
-                    created = True
+        # Only requests for the same video wait for each other (in this process; across processes two
+        # requests compute the same run id, `run_id_for`, and the run storage lets one create it).
+        with self._key_lock(key):
+            return self._submit_locked(submitter, ref)
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._key_locks_guard:
+            lock = self._key_locks.get(key)
+            if lock is None:
+                lock = threading.Lock()
+                self._key_locks[key] = lock
+            return lock
+
+    def _submit_locked(self, submitter: RunSubmitter, ref: VideoRef) -> Submitted:
+        key = ref.video_key
+        status = read_status(self.instance, self.storage, key, self.stages)
+        if status is not None and not self._needs_run(status):
+            self._resubmit_if_stale(status)
+            return Submitted(key, status, created=False)
+        register_videos(self.instance, self.storage, [ref], source="api")
+        earlier_runs = self.instance.get_runs_count(RunsFilter(tags={PARTITION_TAG: key}))
+        for attempt in range(earlier_runs, earlier_runs + 5):
+            try:
+                run = submitter.create_and_submit(key, run_id_for(key, attempt))
+                log.info("queued run %s for %s (%s)", run.run_id, key, redact_url(ref.source_url))
+                created = True
+                break
+            except DagsterRunAlreadyExists:
+                # Another process submitted the same video at the same moment (same derived id),
+                # or runs of this video were deleted and the count went back: look again.
+                created = False
+                status = read_status(self.instance, self.storage, key, self.stages)
+                if status is not None and not self._needs_run(status):
                     break
-                except DagsterRunAlreadyExists:
-                    # Another process submitted the same video at the same moment (same derived id),
-                    # or runs of this video were deleted and the count went back: look again.
-                    created = False
-                    status = read_status(self.instance, self.storage, key, self.stages)
-                    if status is not None and not self._needs_run(status):
-                        break
-            status = read_status(self.instance, self.storage, key, self.stages)
-            assert status is not None
-            return Submitted(key, status, created=created)
+        status = read_status(self.instance, self.storage, key, self.stages)
+        assert status is not None
+        return Submitted(key, status, created=created)
 
     @staticmethod
     def _needs_run(status: JobStatus) -> bool:
         if not status.has_run:
             return True  # registered (by a list, a sensor, a crashed request) but never run
-        # A run that failed as a whole is tried again; a video whose run succeeded is not, even when
-        # the video itself failed (private, deleted, ...): that outcome is recorded and final.
-        return status.status == JOB_FAILED and any(s.state != "done" for s in status.stages.values())
+        # A run that failed as a whole is tried again; so is a video one of whose stages failed for a
+        # passing reason (a download that gave up on 429/5xx, a Vision 503: its error says "(transient").
+        # A video that failed for good (private, deleted, ...) is not: that outcome is recorded and final.
+        if status.status == JOB_FAILED and any(s.state != "done" for s in status.stages.values()):
+            return True
+        if status.status not in (JOB_FAILED, DONE):
+            return False  # queued or running
+        return any(s.outcome == FAILED and is_transient_error(s.error) for s in status.stages.values())
 
     def _resubmit_if_stale(self, status: JobStatus) -> None:
         if status.run_status != DagsterRunStatus.NOT_STARTED.value or not status.run_id:
@@ -150,7 +174,8 @@ class JobService:
         status = self.status(job_id)
         if status is None or status.status != DONE:
             return status, None
-        return status, read_result(self.storage, job_id)
+        payload = read_result(self.storage, job_id)
+        return status, (redact_value("", payload) if payload is not None else None)
 
     def check_health(self) -> dict[str, Any]:
         return self.health.run()

@@ -20,6 +20,7 @@ from dagster._core.event_api import AssetRecordsFilter
 
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib.outcomes import FAILED, upstream_status
+from wandr_pipeline.lib.redaction import redact_value
 from wandr_pipeline.lib.stages import Stage
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import submission_path
@@ -70,17 +71,21 @@ class JobStatus:
         return self.run_id is not None
 
     def as_dict(self) -> dict[str, Any]:
+        """The response body; URLs, errors and credential-named fields go through the one redaction rule."""
         submission = self.submission or {}
-        return {
-            "job_id": self.job_id,
-            "status": self.status,
-            "error": self.error,
-            "source_url": submission.get("source_url"),
-            "submitted_at": submission.get("submitted_at"),
-            "run_id": self.run_id,
-            "run_status": self.run_status,
-            "stages": {name: stage.as_dict() for name, stage in self.stages.items()},
-        }
+        return redact_value(
+            "",
+            {
+                "job_id": self.job_id,
+                "status": self.status,
+                "error": self.error,
+                "source_url": submission.get("source_url"),
+                "submitted_at": submission.get("submitted_at"),
+                "run_id": self.run_id,
+                "run_status": self.run_status,
+                "stages": {name: stage.as_dict() for name, stage in self.stages.items()},
+            },
+        )
 
 
 def _iso(timestamp: float | None) -> str | None:

@@ -7,7 +7,10 @@ With the queued run coordinator the daemon then dequeues and launches it, and th
 any other run.
 
 The workspace is loaded once per process (on first use or by `warm()`) and kept; `close()` stops its
-code server. A location that fails to load is retried on the next call.
+code server. A location that fails to load is retried on the next call. The job's snapshot and
+execution plan are the same for every partition: they are fetched from the code server once and kept
+with the workspace, so a submission is two writes to the instance, and submissions run side by side
+(the lock covers only loading the workspace and the job, never a run's creation or submission).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class RunSubmitter:
         self.location_name = location_name
         self._lock = threading.RLock()
         self._context: WorkspaceProcessContext | None = None
+        self._job = None  # (request context, location, repository, remote job, plan snapshot), kept
         self.load_seconds: float | None = None
 
     # -- workspace ----------------------------------------------------------------------------
@@ -75,6 +79,7 @@ class RunSubmitter:
 
     def close(self) -> None:
         with self._lock:
+            self._job = None
             if self._context is not None:
                 context, self._context = self._context, None
                 context.__exit__(None, None, None)
@@ -106,53 +111,62 @@ class RunSubmitter:
 
     def check(self) -> None:
         """Raise `SubmitUnavailable` unless the job can be built now."""
+        self._prepared()
+
+    def _prepared(self):
+        """The job and its execution plan, fetched from the code server once (under the lock) and kept."""
+        job = self._job
+        if job is not None:
+            return job
         with self._lock:
-            self._remote_job()
+            if self._job is None:
+                request, location, repo = self._remote_job()
+                remote_job = location.get_job(
+                    JobSubsetSelector(
+                        location_name=location.name,
+                        repository_name=repo.name,
+                        job_name=self.job_name,
+                        op_selection=None,
+                    )
+                )
+                plan = location.get_execution_plan(
+                    remote_job, {}, step_keys_to_execute=None, known_state=None, instance=self.instance
+                ).execution_plan_snapshot
+                self._job = (request, location, repo, remote_job, plan)
+            return self._job
 
     # -- runs ---------------------------------------------------------------------------------
     def create_and_submit(self, video_key: str, run_id: str, tags: Mapping[str, str] | None = None) -> DagsterRun:
         """Create the run for one partition with id `run_id` and submit it to the run coordinator.
 
         Raises `DagsterRunAlreadyExists` when a run with that id exists (another process won).
+        No lock is held: concurrent submissions of different videos do not wait for each other.
         """
-        with self._lock:
-            request, location, repo = self._remote_job()
-            remote_job = location.get_job(
-                JobSubsetSelector(
-                    location_name=location.name,
-                    repository_name=repo.name,
-                    job_name=self.job_name,
-                    op_selection=None,
-                )
-            )
-            plan = location.get_execution_plan(
-                remote_job, {}, step_keys_to_execute=None, known_state=None, instance=self.instance
-            ).execution_plan_snapshot
-            run_tags = {**remote_job.tags, PARTITION_TAG: video_key, LAUNCHED_BY_TAG: "api", **(tags or {})}
-            run = self.instance.create_run(
-                job_name=self.job_name,
-                run_id=run_id,
-                run_config={},
-                status=None,
-                tags=run_tags,
-                root_run_id=None,
-                parent_run_id=None,
-                step_keys_to_execute=plan.step_keys_to_execute,
-                execution_plan_snapshot=plan,
-                job_snapshot=remote_job.job_snapshot,
-                parent_job_snapshot=remote_job.parent_job_snapshot,
-                asset_selection=None,
-                asset_check_selection=None,
-                resolved_op_selection=remote_job.resolved_op_selection,
-                op_selection=None,
-                remote_job_origin=remote_job.get_remote_origin(),
-                job_code_origin=remote_job.get_python_origin(),
-                asset_graph=repo.asset_graph,
-            )
-            return self.instance.submit_run(run.run_id, request)
+        request, location, repo, remote_job, plan = self._prepared()
+        run_tags = {**remote_job.tags, PARTITION_TAG: video_key, LAUNCHED_BY_TAG: "api", **(tags or {})}
+        run = self.instance.create_run(
+            job_name=self.job_name,
+            run_id=run_id,
+            run_config={},
+            status=None,
+            tags=run_tags,
+            root_run_id=None,
+            parent_run_id=None,
+            step_keys_to_execute=plan.step_keys_to_execute,
+            execution_plan_snapshot=plan,
+            job_snapshot=remote_job.job_snapshot,
+            parent_job_snapshot=remote_job.parent_job_snapshot,
+            asset_selection=None,
+            asset_check_selection=None,
+            resolved_op_selection=remote_job.resolved_op_selection,
+            op_selection=None,
+            remote_job_origin=remote_job.get_remote_origin(),
+            job_code_origin=remote_job.get_python_origin(),
+            asset_graph=repo.asset_graph,
+        )
+        return self.instance.submit_run(run.run_id, request)
 
     def resubmit(self, run_id: str) -> DagsterRun:
         """Submit a run that was created but never submitted (a process died in between)."""
-        with self._lock:
-            request, _, _ = self._remote_job()
-            return self.instance.submit_run(run_id, request)
+        request = self._prepared()[0]
+        return self.instance.submit_run(run_id, request)

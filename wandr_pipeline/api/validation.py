@@ -19,6 +19,7 @@ from wandr_pipeline.lib.network_policy import (  # noqa: F401 - re-exported for 
     AllowList,
     ResolverUnavailable,
     address_problem,
+    canonical_host,
     first_refused_address,
     resolve_host,
 )
@@ -48,7 +49,8 @@ class UrlPolicy:
     def from_settings(cls, settings: Settings) -> UrlPolicy:
         return cls(
             allow=AllowList.parse(settings.api_allowed_networks),
-            reject_unresolved=settings.api_reject_unresolved,
+            # Remote-only: a name that cannot be judged now is not let through to be judged later.
+            reject_unresolved=settings.api_reject_unresolved or settings.remote_only,
             resolve_timeout_s=settings.api_resolve_timeout_s,
         )
 
@@ -80,9 +82,13 @@ def check_url(url: object, policy: UrlPolicy, resolver: Resolver | None = None) 
         raise UrlRejected(f"scheme '{scheme}:' is not accepted: only http and https URLs")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise UrlRejected("URLs with a user name or password are not accepted")
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
+    if not (parts.hostname or "").rstrip("."):
         raise UrlRejected("the URL has no host")
+    try:
+        # What yt-dlp will connect to: percent-decoded, NFKC, IDNA, lower-case, no trailing dot.
+        host = canonical_host(parts.hostname or "")
+    except ValueError as exc:
+        raise UrlRejected(f"the URL's host is not usable: {exc}") from None
     if port == 0:
         raise UrlRejected("port 0 is not a valid port")
     try:
@@ -93,7 +99,7 @@ def check_url(url: object, policy: UrlPolicy, resolver: Resolver | None = None) 
     if policy.allow.allows_host(host):
         return ref
     try:
-        literal = ipaddress.ip_address(host.strip("[]"))
+        literal = ipaddress.ip_address(host)
     except ValueError:
         literal = None
     if literal is not None:

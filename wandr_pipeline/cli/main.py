@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.url_list.is_file():
         print(f"error: no such URL list: {args.url_list}", file=sys.stderr)
         return 2
+    try:
+        with args.url_list.open("rb"):
+            pass
+    except OSError as exc:
+        print(f"error: cannot read the URL list {args.url_list}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if os.environ.get("DAGSTER_HOME"):
         instance = DagsterInstance.get()
     else:
@@ -63,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"DAGSTER_HOME is not set: using a temporary instance in {temp_home}")
         instance = DagsterInstance.local_temp(temp_home)
     with instance:
-        outcome = run_url_list(args.url_list, settings, instance, reprocess=args.reprocess)
+        try:
+            outcome = run_url_list(args.url_list, settings, instance, reprocess=args.reprocess)
+        except OSError as exc:  # a read-only or full storage root, a folder that cannot be made
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            print(
+                f"error: cannot write to the storage root {settings.storage_uri}: {exc.strerror or exc}{where}",
+                file=sys.stderr,
+            )
+            return 2
     print_summary(outcome)
     return 0 if outcome.pipeline_ok else 1
 

@@ -3,7 +3,10 @@
 A URL list run resumes: a video whose processing finished (its `video_documents` partition exists and
 its `videos` row is not `failed`) is not processed again unless asked (`reprocess=True`, the CLI's
 `--reprocess`), so a list re-run after a crash redoes only the batch the crash interrupted, plus the
-videos that failed (a transient failure gets another try). See docs/RELIABILITY.md.
+videos that failed to download (a transient failure gets another try). A finished video one of whose
+later stages failed for a passing reason (a Vision 503, a storage hiccup, CUDA out of memory: its
+error says `(transient`) has that stage and the stages downstream of it redone, from the media already
+downloaded. See docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
@@ -14,18 +17,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 from wandr_pipeline.definitions import build_definitions
+from wandr_pipeline.defs.instance_state import in_flight
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, register_videos
 from wandr_pipeline.lib.batching import contiguous_batches
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
-from wandr_pipeline.lib.outcomes import FAILED, upstream_status
-from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGES
+from wandr_pipeline.lib.outcomes import FAILED, is_transient_error, upstream_status
+from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGE_ASSET_NAMES, STAGES
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
 from wandr_pipeline.lib.url_lists import RejectedLine
+from wandr_pipeline.lib.video_locks import video_locks
 from wandr_pipeline.settings import Settings
 
 # (table, label) of the stages the per-video summary shows, in graph order.
@@ -53,6 +58,10 @@ class PipelineOutcome:
     already_done: list[str] = field(default_factory=list)
     # Dagster runs that a killed earlier run left STARTED, marked failed at the start of this one
     orphaned_runs: list[str] = field(default_factory=list)
+    # finished keys one of whose later stages failed for a passing reason: that stage on was redone
+    redone: list[str] = field(default_factory=list)
+    # keys another run was processing (in flight in the instance, or locked by another process): left alone
+    busy: list[str] = field(default_factory=list)
 
     @property
     def pipeline_ok(self) -> bool:
@@ -60,11 +69,17 @@ class PipelineOutcome:
 
 
 def materialize_videos(
-    instance: DagsterInstance, keys: Sequence[str], settings: Settings, *, tags: dict[str, str] | None = None
+    instance: DagsterInstance,
+    keys: Sequence[str],
+    settings: Settings,
+    *,
+    tags: dict[str, str] | None = None,
+    assets: Sequence[str] | None = None,
 ) -> list[BatchRun]:
-    """Run every stage for `keys`, in as few in-process runs as the partition order allows."""
+    """Run every stage (or only `assets`) for `keys`, in as few in-process runs as the partition order allows."""
     job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS.job)
     all_keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    selection = [AssetKey(asset) for asset in assets] if assets else None
     runs: list[BatchRun] = []
     for batch in contiguous_batches(all_keys, keys, max(1, settings.partitions_per_run)):
         start = time.perf_counter()
@@ -73,6 +88,7 @@ def materialize_videos(
             tags={**range_tags(batch), LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
             run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
             raise_on_error=False,
+            asset_selection=selection,
         )
         error = None
         if not result.success:
@@ -101,6 +117,35 @@ def finished_videos(storage: Storage, keys: Sequence[str]) -> set[str]:
         if data is not None and upstream_status(read_parquet_bytes(data))[0] != FAILED:
             finished.add(key)
     return finished
+
+
+def downstream_of(asset: str) -> list[str]:
+    """`asset` and every stage that depends on it, directly or not (in the registry's order)."""
+    wanted = {asset}
+    while True:
+        more = {stage.asset for stage in STAGES if wanted & set(stage.inputs)} - wanted
+        if not more:
+            return [stage.asset for stage in STAGES if stage.asset in wanted]
+        wanted |= more
+
+
+def transient_failures(storage: Storage, keys: Sequence[str]) -> dict[str, str]:
+    """Finished videos whose earliest stage that `failed` did so for a passing reason: key -> that stage."""
+    redo: dict[str, str] = {}
+    for key in keys:
+        for stage in STAGES[1:]:  # a failed download is not finished: it is redone whole anyway
+            path = storage.partition_path(stage.table, key)
+            try:
+                if not storage.exists(path):
+                    continue
+                status, error = upstream_status(read_parquet_bytes(storage.read_bytes(path)))
+            except Exception:  # noqa: BLE001 - unreadable: the stage is redone
+                redo[key] = stage.asset
+                break
+            if status == FAILED and is_transient_error(error):
+                redo[key] = stage.asset
+                break
+    return redo
 
 
 def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
@@ -149,7 +194,9 @@ def run_url_list(
         write_rejections(storage, str(Path(path).resolve()), content_sha256(data), parsed.rejected)
     if keys:
         register_videos(instance, storage, parsed.accepted, source=str(path))
-        done = set() if reprocess else finished_videos(storage, keys)
+        finished = set() if reprocess else finished_videos(storage, keys)
+        redo = transient_failures(storage, [key for key in keys if key in finished])
+        done = finished - set(redo)
         outcome.already_done = [key for key in keys if key in done]
         if done:
             log.info(
@@ -158,12 +205,36 @@ def run_url_list(
                 len(done),
                 len(set(keys)),
             )
-        todo = [key for key in keys if key not in done]
-        if todo:
-            outcome.runs = materialize_videos(instance, todo, settings)
+        todo = [key for key in keys if key not in finished]
+        # One writer per video: keys a queued/running run covers (another CLI, the daemon), and keys
+        # another process on this machine holds the lock of, are left to that run.
+        order = list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
+        running = in_flight(instance, order).keys(STAGE_ASSET_NAMES)
+        wanted = [key for key in dict.fromkeys(todo + list(redo)) if key not in running]
+        with video_locks(settings.storage_uri, wanted) as (mine, locked_elsewhere):
+            outcome.busy = [key for key in dict.fromkeys(keys) if key in running or key in locked_elsewhere]
+            if outcome.busy:
+                log.warning(
+                    "%d video(s) are being processed by another run right now and are left to it: %s",
+                    len(outcome.busy),
+                    ", ".join(outcome.busy[:10]),
+                )
+            todo = [key for key in todo if key in mine]
+            redo = {key: asset for key, asset in redo.items() if key in mine}
+            if todo:
+                outcome.runs = materialize_videos(instance, todo, settings)
+            for first in dict.fromkeys(redo.values()):
+                again = [key for key, asset in redo.items() if asset == first]
+                assets = downstream_of(first)
+                log.info(
+                    "%d video(s) had %s fail for a passing reason: redoing %s", len(again), first, ", ".join(assets)
+                )
+                outcome.runs += materialize_videos(instance, again, settings, assets=assets)
+                outcome.redone += again
         outcome.videos = video_summaries(storage, keys)
         for item in outcome.videos:
             item["already_done"] = item["video_key"] in done
+            item["busy"] = item["video_key"] in outcome.busy
     return outcome
 
 
@@ -185,6 +256,8 @@ def print_summary(outcome: PipelineOutcome) -> None:
         detail = item.get("error") or item.get("text", "")
         if item.get("already_done"):
             detail = f"(already done, not re-run) {detail}"
+        if item.get("busy"):
+            detail = f"(being processed by another run: left to it) {detail}"
         print(
             f"{item['video_key']:<28} {item['download']:<9} {item['transcript']:<10} {item['ocr']:<8} "
             f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}"

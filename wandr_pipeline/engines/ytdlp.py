@@ -1,4 +1,10 @@
-"""Downloading one post with yt-dlp into a local folder, with its metadata."""
+"""Downloading one post with yt-dlp into a local folder, with its metadata.
+
+Bounded whatever the server says: the size limit is checked on the bytes actually received (a
+progress hook, so a body without Content-Length or an endless one stops at the limit), and the
+download ends at its deadline (the progress hook, plus a watchdog that shuts its connections, see
+`ytdlp_egress.download_budget`). A `Retry-After` header on a 429/503 travels with the error.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
-from wandr_pipeline.lib.outcomes import PermanentError, TransientError
+from wandr_pipeline.lib.outcomes import PermanentError, StageError, TransientError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
 from wandr_pipeline.lib.text import sanitize_text
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
@@ -27,6 +34,9 @@ _TRANSIENT_PATTERNS = re.compile(
 )
 _LOGIN_HINT = re.compile(r"\.?\s*Use --cookies-from-browser or --cookies for the authentication\..*$", re.DOTALL)
 _MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\d+) bytes\)")
+# "; please report this issue on https://github.com/yt-dlp/yt-dlp/issues?q= , filling out the appropriate
+# issue template. Confirm you are on the latest version using yt-dlp -U" (and its variants)
+_REPORT_THIS = re.compile(r"[;.]?\s*(?:please report this issue|Confirm you are on the latest version).*$", re.I | re.S)
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
@@ -48,6 +58,7 @@ class DownloadOptions:
     remote_only: bool
     allowed_networks: AllowList
     user_agent: str | None = None
+    deadline_s: float | None = None  # wall clock per video, all tries together (for the messages)
     extra_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,6 +95,69 @@ class _CollectingLogger:
         self.errors.append(self.redact(msg))
 
 
+class DeadlineReached(TransientError):
+    """The video's download deadline passed (a drip-feeding or stalling server); not tried again now."""
+
+
+def deadline_message(deadline_s: float | None, received: int | None = None) -> str:
+    got = f" after {_size(received)}" if received else ""
+    limit = f"the {deadline_s:g} s" if deadline_s else "its"
+    return (
+        f"download stopped at {limit} deadline{got} (WANDR_DOWNLOAD_DEADLINE_S): the server sends too slowly "
+        "or never finishes"
+    )
+
+
+def _size(n: int) -> str:
+    if n < 2**10:
+        return f"{n} bytes"
+    if n < 2**20:
+        return f"{n / 2**10:.0f} KB"
+    return f"{n / 2**20:.1f} MB"
+
+
+def _oversize_message(received: int, limit: int) -> str:
+    return (
+        f"file is over the {limit / 2**20:g} MB limit (WANDR_MAX_VIDEO_MB): stopped after receiving "
+        f"{received / 2**20:.1f} MB (the server did not announce its size)"
+    )
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """The seconds a `Retry-After` header asked for, from the HTTP error behind a yt-dlp error."""
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    exc_info = getattr(exc, "exc_info", None)
+    if exc_info:
+        pending.append(exc_info[1])
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        response = getattr(error, "response", None)
+        headers = getattr(response, "headers", None)
+        if headers is not None:
+            value = headers.get("Retry-After")
+            if value:
+                return _parse_retry_after(str(value))
+        pending += [getattr(error, "cause", None), error.__cause__, error.__context__]
+    return None
+
+
+def _parse_retry_after(value: str) -> float | None:
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def classify_download_error(message: str) -> type[PermanentError] | type[TransientError]:
     """Transient for throttling, server errors and network faults; permanent for everything else."""
     return TransientError if _TRANSIENT_PATTERNS.search(message) else PermanentError
@@ -94,6 +168,10 @@ def _clean_message(message: str) -> str:
     message = re.sub(r"\x1b\[[0-9;]*m", "", message)
     message = re.sub(r"\s*\(caused by .*\)\s*$", "", message, flags=re.DOTALL)
     message = re.sub(r"\.? Giving up after \d+ retries$", "", message)  # our own retry loop reports the tries
+    if _REPORT_THIS.search(message):  # yt-dlp's bug-report plea says nothing about the video
+        message = _REPORT_THIS.sub("", message).rstrip(" ;.") + (
+            " (yt-dlp could not read the site's page: it may have changed; a newer yt-dlp may read it)"
+        )
     # yt-dlp's login hint names its own command-line flags; ours is a setting.
     message = _LOGIN_HINT.sub(" (set YTDLP_COOKIES_FILE to a cookies.txt of an account that has access)", message)
     if message.endswith("Did not get any data blocks"):
@@ -152,15 +230,21 @@ def _private_cookie_copy(cookiefile: str | None, folder: Path):
 
 
 def download_post(
-    url: str, dest_dir: str | Path, options: DownloadOptions, log: Callable[[str], None] | None = None
+    url: str,
+    dest_dir: str | Path,
+    options: DownloadOptions,
+    log: Callable[[str], None] | None = None,
+    *,
+    deadline: float | None = None,
 ) -> DownloadedPost:
     """Download `url` into `dest_dir` as `video.<ext>`; returns the file and yt-dlp's info dict.
 
+    `deadline` (`time.monotonic()`): the download ends then at the latest, `DeadlineReached`.
     Raises `TransientError` (worth a retry) or `PermanentError`, each with a readable reason.
     """
     import yt_dlp
 
-    from wandr_pipeline.engines.ytdlp_egress import remote_only
+    from wandr_pipeline.engines.ytdlp_egress import download_budget, remote_only
 
     check_source_allowed(url, options)
     dest_dir = Path(dest_dir)
@@ -196,21 +280,46 @@ def download_post(
         )
     if options.user_agent:
         ydl_options["http_headers"] = {"User-Agent": options.user_agent}
+    received = {"bytes": 0}
+
+    def on_progress(status: dict[str, Any]) -> None:
+        """Runs for every block received: the byte limit and the deadline, whatever the headers said."""
+        got = int(status.get("downloaded_bytes") or 0)
+        received["bytes"] = max(received["bytes"], got)
+        if options.max_filesize_bytes and got > options.max_filesize_bytes:
+            raise PermanentError(_oversize_message(got, options.max_filesize_bytes))
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeadlineReached(deadline_message(options.deadline_s, got))
+
+    ydl_options["progress_hooks"] = [on_progress]
     ydl_options.update(options.extra_options)
 
     guard = remote_only(options.allowed_networks) if options.remote_only else contextlib.nullcontext()
+    budget = None
     try:
-        with _private_cookie_copy(options.cookiefile, dest_dir) as cookiefile, guard:
+        with (
+            _private_cookie_copy(options.cookiefile, dest_dir) as cookiefile,
+            guard,
+            download_budget(deadline) as budget,
+        ):
             if cookiefile:
                 ydl_options["cookiefile"] = cookiefile
             with yt_dlp.YoutubeDL(ydl_options) as ydl:
                 info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as exc:
+        if budget is not None and budget.passed():
+            raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
         if "refusing to connect to" in message:  # the egress guard, after a redirect or a second lookup
             raise PermanentError(message[message.index("refusing to connect to") :]) from None
-        raise classify_download_error(message)(message) from None
+        error = classify_download_error(message)(message)
+        error.retry_after_s = retry_after_s(exc)
+        raise error from None
+    except StageError:
+        raise  # the progress hook's limits
     except (OSError, TimeoutError) as exc:
+        if budget is not None and budget.passed():
+            raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
         raise TransientError(redact(f"network error: {exc}")) from None
 
     if info is None:

@@ -1,10 +1,17 @@
-"""Remote-only downloads: while active, every connection yt-dlp opens must go to a public address.
+"""What yt-dlp may connect to, and for how long: remote-only downloads and the per-download deadline.
+
+While `remote_only` is active, every connection yt-dlp opens must go to a public address.
 
 The downloader checks the submitted host before calling yt-dlp; this guard covers what that check
 cannot see: redirects to another host, and a name that resolves differently the second time. It
 wraps the two `create_connection` functions yt-dlp's transports use (urllib3's, under its requests
 transport, and yt-dlp's own, under its urllib transport): the host's addresses are checked before
 connecting, and the peer address after, so DNS rebinding does not get around it.
+
+While a `DownloadBudget` is active in a thread, the connections that thread opens are tracked: at the
+deadline a watchdog shuts them down (a server that sends its headers at 1 byte/s never trips a socket
+timeout, and nothing else would stop yt-dlp), and no new connection is opened after it (yt-dlp resumes
+with `Range` after a drop).
 
 Downloads that yt-dlp hands to an external program (ffmpeg for some HLS/DASH streams) open their
 own connections and are not covered: deployments that must be airtight also limit egress.
@@ -18,6 +25,8 @@ import importlib
 import ipaddress
 import socket
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 
 from wandr_pipeline.lib.network_policy import AllowList, address_problem
@@ -35,6 +44,72 @@ _PATCH_POINTS = (
 
 class EgressRefused(OSError):
     """A connection to a non-public address was refused (remote-only downloads)."""
+
+
+class DeadlinePassed(OSError):
+    """A connection was refused because this download's deadline has passed."""
+
+
+_local = threading.local()
+
+
+class DownloadBudget:
+    """The wall-clock deadline (`time.monotonic()`) of one download, and the connections it opened."""
+
+    def __init__(self, deadline: float | None):
+        self.deadline = deadline
+        self.expired = False
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def passed(self) -> bool:
+        return self.expired or (self.deadline is not None and time.monotonic() >= self.deadline)
+
+    def track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def expire(self) -> None:
+        """Stop the download: shut down every connection it opened (the reads in its thread then fail)."""
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+@contextlib.contextmanager
+def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
+    """While inside, connections opened by this thread (yt-dlp's) end at `deadline` at the latest."""
+    budget = DownloadBudget(deadline)
+    with _lock:
+        _install()
+    previous = getattr(_local, "budget", None)
+    _local.budget = budget
+    timer = None
+    if deadline is not None:
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), budget.expire)
+        timer.daemon = True
+        timer.start()
+    try:
+        yield budget
+    finally:
+        if timer is not None:
+            timer.cancel()
+        _local.budget = previous
 
 
 def check_address(host: str, address_text: str) -> None:
@@ -57,6 +132,9 @@ def _guard(original):
     @functools.wraps(original)
     def guarded(address, *args, **kwargs):
         host = address[0]
+        budget: DownloadBudget | None = getattr(_local, "budget", None)
+        if budget is not None and budget.passed():
+            raise DeadlinePassed(f"not connecting to {host}: the download deadline has passed")
         if _active:
             try:
                 infos = socket.getaddrinfo(host, address[1], 0, socket.SOCK_STREAM)
@@ -71,6 +149,8 @@ def _guard(original):
             except BaseException:
                 sock.close()
                 raise
+        if budget is not None:
+            budget.track(sock)
         return sock
 
     guarded.__wandr_guard__ = True

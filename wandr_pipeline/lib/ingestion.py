@@ -20,7 +20,7 @@ import pyarrow as pa
 from wandr_pipeline.lib.schemas import URL_LIST_REJECTIONS, to_table
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.lib.submissions import record_submissions
-from wandr_pipeline.lib.url_lists import ParsedUrlList, RejectedLine, parse_url_list
+from wandr_pipeline.lib.url_lists import ParsedUrlList, RejectedLine, decode_list, parse_url_list
 from wandr_pipeline.lib.urls import VideoRef
 
 REJECTIONS_TABLE = "url_list_rejections"
@@ -109,7 +109,7 @@ def parse_list_bytes(
 
     Local paths are never accepted from a remote list (they would name files on the daemon's disk).
     """
-    text = data.decode("utf-8-sig", errors="replace")
+    text = decode_list(data)
     if is_remote(uri):
         return parse_url_list(text, base_dir=None, allow_local_files=False)
     path = Path(uri[len("file://") :] if uri.startswith("file://") else uri).expanduser()

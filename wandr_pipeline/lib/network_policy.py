@@ -8,9 +8,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -52,6 +54,41 @@ class AllowList:
 
     def allows_address(self, address: IpAddress) -> bool:
         return any(address.version == net.version and address in net for net in self.networks)
+
+
+def canonical_host(host: str) -> str:
+    """The host a fetcher will really connect to: percent-decoded (until stable), NFKC-normalised,
+    IDNA-encoded, lower-case, without brackets or trailing dots. `%31%32%37.0.0.1` -> `127.0.0.1`,
+    `ＬＯＣＡＬＨＯＳＴ.` -> `localhost`, `bücher.example` -> `xn--bcher-kva.example`.
+
+    Raises ValueError when the result is not a possible host name or address.
+    """
+    text = host.strip()
+    for _ in range(3):  # %2531 -> %31 -> 1
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    text = unicodedata.normalize("NFKC", text).strip("[]").rstrip(".").lower()
+    if not text:
+        raise ValueError("empty host")
+    try:
+        return str(ipaddress.ip_address(text.split("%", 1)[0]))
+    except ValueError:
+        pass
+    if any(ch in text for ch in "/\\@?#:% \t\r\n\x00"):
+        raise ValueError(f"{host!r} is not a host name")
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"{host!r} is not a valid international host name") from None
+    labels = text.split(".")
+    if len(text) > 253 or not all(
+        label and len(label) <= 63 and all(c.isalnum() or c in "-_" for c in label) for label in labels
+    ):
+        raise ValueError(f"{host!r} is not a host name")
+    return text
 
 
 def _looks_like_hostname(text: str) -> bool:
@@ -117,10 +154,14 @@ def resolve_host(host: str, timeout_s: float = 3.0) -> list[str]:
 def host_problem(host: str, allow: AllowList, *, resolve_timeout_s: float = 3.0) -> str | None:
     """Why a download from `host` must be refused in remote-only mode, or None when it is public.
 
-    A name that does not resolve is not refused here: the download then fails on its own, with a
-    recorded reason.
+    The host is judged as `canonical_host` spells it (what yt-dlp will connect to). A name that does
+    not resolve is not refused here: the download then fails on its own, with a recorded reason, and
+    the egress guard checks every connection it opens.
     """
-    host = host.strip("[]").rstrip(".").lower()
+    try:
+        host = canonical_host(host)
+    except ValueError as exc:
+        return f"not a usable host name ({exc})"
     if allow.allows_host(host):
         return None
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from wandr_pipeline.lib.redaction import redact_text
+
 OK = "ok"
 EMPTY = "empty"
 SKIPPED = "skipped"
@@ -30,18 +32,59 @@ class TransientError(StageError):
     """Worth retrying with backoff (timeouts, HTTP 429/5xx, connection resets)."""
 
     transient = True
+    retry_after_s: float | None = None  # what the server's Retry-After header asked for, if it sent one
 
 
 class NotApplicable(StageError):
     """The stage does not apply to this video (e.g. no audio stream): recorded as `skipped`."""
 
 
+# Errors that mark a passing failure end with this (the downloader's "(transient; gave up after N tries)",
+# or " (transient)" that `short_error` adds): a re-run redoes the stage (`is_transient_error`).
+TRANSIENT_MARK = "(transient"
+# Exceptions from libraries that are passing by nature: GCS/Vision hiccups, CUDA out of memory.
+_TRANSIENT_NAMES = {
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "InternalServerError",
+    "GatewayTimeout",
+    "BadGateway",
+    "DeadlineExceeded",
+    "RetryError",
+    "OutOfMemoryError",
+    "TransportError",
+    "ReadTimeout",
+    "ConnectTimeout",
+}
+
+
+def is_transient_exception(exc: BaseException) -> bool:
+    """True for a failure a later try may not have: a `TransientError`, a connection fault or timeout,
+    a cloud API's 429/5xx, CUDA out of memory."""
+    if isinstance(exc, StageError):
+        return exc.transient
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__):
+        return True
+    return "CUDA out of memory" in str(exc) or "CUDA error: out of memory" in str(exc)
+
+
+def is_transient_error(error: str | None) -> bool:
+    """True when a recorded `error` says its failure was passing (a re-run tries the stage again)."""
+    return bool(error) and TRANSIENT_MARK in error
+
+
 def short_error(exc: BaseException, limit: int = 500) -> str:
-    """A one-line, bounded description of `exc` for the `error` column."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """A one-line, bounded description of `exc` for the `error` column (URLs and credentials redacted);
+    a passing failure ends in `(transient)` so that a re-run knows to redo it."""
+    text = redact_text(" ".join(str(exc).split())) or type(exc).__name__
     if not isinstance(exc, StageError):
         text = f"{type(exc).__name__}: {text}"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    mark = " (transient)" if is_transient_exception(exc) and TRANSIENT_MARK not in text else ""
+    if len(text) + len(mark) > limit:
+        text = text[: limit - 1 - len(mark)] + "…"
+    return text + mark
 
 
 def upstream_status(table: pa.Table) -> tuple[str, str | None]:

@@ -9,39 +9,80 @@ display, and a `Redactor` replaces the known secret strings wherever they show u
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 REDACTED = "REDACTED"
-# Query parameters whose values are credentials (matched case-insensitively; prefixes end with "-").
-SENSITIVE_PARAMS = {
-    "access_token",
-    "api_key",
-    "apikey",
-    "auth",
-    "authorization",
-    "code",
-    "credential",
-    "key",
-    "password",
-    "pass",
-    "passwd",
-    "secret",
-    "session",
-    "sessionid",
-    "sig",
-    "signature",
+# One rule for every query parameter, header-like `name=value` and metadata key: a name is a credential
+# when, lower-cased with everything but letters and digits removed (`X-Amz-Signature` -> `xamzsignature`,
+# `access-token` -> `accesstoken`), it contains one of these words...
+SENSITIVE_WORDS = (
     "token",
-}
-SENSITIVE_PREFIXES = ("x-goog-", "x-amz-", "x-ms-")
+    "secret",
+    "key",
+    "sig",  # sig, signature, x-signature, wmsAuthSign's "sign" below
+    "sign",
+    "auth",
+    "password",
+    "passwd",
+    "jwt",
+    "credential",
+    "session",
+    "cookie",
+    "hdnts",  # Akamai token auth
+    "hdnea",
+    "gda",  # Akamai __gda__
+    "policy",  # CloudFront signed URLs (Policy, Signature, Key-Pair-Id)
+    "xamz",  # S3 pre-signed URLs (X-Amz-*)
+    "xgoog",  # GCS signed URLs (X-Goog-*)
+    "xms",  # Azure SAS headers
+    "ossaccess",  # Alibaba OSS
+    "bearer",
+)
+# ... or is one of these short names (too short to match inside other words).
+SENSITIVE_NAMES = {"pass", "pw", "pwd", "code", "sid", "sv", "se", "sp", "md5", "hmac", "st", "e", "exp", "expires"}
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]*(?::[^/\s@]*)?@")
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+")
+# `name=value`, `name: value` in free text (headers, yt-dlp debug lines); the value ends at a delimiter.
+_PAIR_IN_TEXT = re.compile(r"(?i)(?<![\w%-])([^\W\d_][\w.-]{0,63})(\s*[=:]\s*)(bearer\s+)?([^\s&;,'\"<>]{4,})")
 _MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
 
 
-def _sensitive(name: str) -> bool:
-    name = name.lower()
-    return name in SENSITIVE_PARAMS or name.startswith(SENSITIVE_PREFIXES)
+def normalise_name(name: str) -> str:
+    """`X-Amz-Signature` -> `xamzsignature`: NFKC, case-folded, only letters and digits."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", str(name)).casefold() if ch.isalnum())
+
+
+# Names that contain one of the words but are ours and hold no secret (`video_key`, Whisper's `tokens`).
+NOT_SECRET_NAMES = {
+    "videokey",
+    "listkey",
+    "partitionkey",
+    "runkey",
+    "keyframe",
+    "keyframes",
+    "keywords",
+    "tokens",
+    "tokencount",
+    "author",
+    "authors",
+    "design",
+    "signal",
+    "assignment",
+}
+
+
+def is_sensitive_name(name: str) -> bool:
+    """True when a parameter, header or metadata key of this name holds a credential."""
+    normal = normalise_name(name)
+    if not normal or normal in NOT_SECRET_NAMES:
+        return False
+    return normal in SENSITIVE_NAMES or any(word in normal for word in SENSITIVE_WORDS)
+
+
+_sensitive = is_sensitive_name
 
 
 def redact_url(url: str) -> str:
@@ -94,8 +135,61 @@ def cookie_secrets(path: str | Path | None) -> list[str]:
     return values
 
 
+def redact_text(text: str) -> str:
+    """Free text (an error, a log line) with every URL in it redacted, `scheme://user:pw@` removed and
+    the values of credential-named `name=value` / `name: value` pairs replaced."""
+    if not text:
+        return text
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    text = _USERINFO.sub(r"\1", text)
+
+    def pair(match: re.Match) -> str:
+        name, sep, bearer, value = match.groups()
+        normal = normalise_name(name)
+        if value == REDACTED or normal in _SHORT_ONLY_IN_URLS or value.lower() == "bearer":
+            return match.group(0)
+        # `name: value` is prose as often as a header ("KeyError: x"): only header names count there.
+        if not (is_sensitive_name(name) if "=" in sep else normal in _SECRET_HEADERS):
+            return match.group(0)
+        return f"{name}{sep}{bearer or ''}{REDACTED}"
+
+    return _PAIR_IN_TEXT.sub(pair, text)
+
+
+# Short names that are credentials in a query string but ordinary words in prose ("e=3", "st=ok").
+_SHORT_ONLY_IN_URLS = {"e", "st", "se", "sp", "sv", "exp", "expires", "code", "sid", "md5"}
+_SECRET_HEADERS = {
+    "authorization",
+    "proxyauthorization",
+    "cookie",
+    "setcookie",
+    "xapikey",
+    "apikey",
+    "xauthtoken",
+    "xaccesstoken",
+    "token",
+    "secret",
+    "password",
+}
+
+
+def redact_value(key: str, value):
+    """One metadata/response value under `key`: a credential-named key hides its value; strings are
+    redacted as free text; dicts and lists are walked."""
+    if isinstance(value, dict):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(key, v) for v in value)
+    if key and is_sensitive_name(key) and value not in (None, "") and not isinstance(value, (bool, int, float)):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
 class Redactor:
-    """Replaces known secrets (and any `scheme://user:password@`) in free text."""
+    """Replaces known secrets (and any `scheme://user:password@`) in free text, then applies
+    `redact_text` (the one rule for URLs and `name=value` pairs)."""
 
     def __init__(self, secrets: Iterable[str] = ()):
         self.secrets = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
@@ -104,4 +198,4 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        return _USERINFO.sub(r"\1", text)
+        return redact_text(text)

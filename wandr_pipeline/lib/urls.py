@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# Longer lines are refused: no platform link comes close, and browsers stop near here too.
+MAX_URL_LENGTH = 4096
 
 # Query parameters that only track where a link was shared from; they never select a different video.
 _TRACKING_PARAMS = {
@@ -126,14 +129,26 @@ def parse_video_url(text: str, *, base_dir: Path | None = None) -> VideoRef:
     raw = text.strip()
     if not raw:
         raise InvalidVideoUrl("empty line")
+    if "\x00" in raw:
+        raise InvalidVideoUrl("contains a NUL byte (a UTF-16 file without its byte-order mark?)")
     if any(ch.isspace() for ch in raw):
         raise InvalidVideoUrl("contains whitespace; expected one URL per line")
-    scheme = urlsplit(raw).scheme.lower()
+    if any(unicodedata.category(ch) == "Cc" for ch in raw):
+        raise InvalidVideoUrl("contains control characters")
+    if len(raw) > MAX_URL_LENGTH:
+        raise InvalidVideoUrl(f"{len(raw)} characters long, over the {MAX_URL_LENGTH}-character limit for a URL")
+    parts = _split(raw)
+    scheme = parts.scheme.lower()
 
     if scheme in ("http", "https"):
-        parts = urlsplit(raw)
         if not parts.hostname:
             raise InvalidVideoUrl("URL has no host")
+        try:
+            port = parts.port  # raises on a port that is not a number in 0-65535
+        except ValueError:
+            port = 0
+        if port == 0:
+            raise InvalidVideoUrl("URL has an invalid port (not a number from 1 to 65535)")
         if "@" in parts.netloc:
             raise InvalidVideoUrl(
                 "URLs with a user name or password are not accepted (they would be logged "
@@ -165,23 +180,42 @@ def parse_video_url(text: str, *, base_dir: Path | None = None) -> VideoRef:
         return VideoRef(raw, download, _hash_key(normalised), platform)
 
     if scheme == "gs":
-        parts = urlsplit(raw)
         if not parts.netloc or not parts.path.strip("/"):
             raise InvalidVideoUrl("gs:// URL needs a bucket and an object name")
         return VideoRef(raw, raw, _hash_key(raw), "gcs")
 
     if scheme in ("file", ""):
-        path_text = unquote(urlsplit(raw).path) if scheme == "file" else raw
-        path = Path(path_text).expanduser()
-        if not path.is_absolute():
-            path = (base_dir or Path.cwd()) / path
-        resolved = path.resolve()
-        if not resolved.is_file():
+        path_text = unquote(parts.path) if scheme == "file" else raw
+        if "\x00" in path_text:
+            raise InvalidVideoUrl("contains a NUL byte (a UTF-16 file without its byte-order mark?)")
+        try:
+            path = Path(path_text).expanduser()
+            if not path.is_absolute():
+                path = (base_dir or Path.cwd()) / path
+            resolved = path.resolve()
+            is_file = resolved.is_file()
+        except (OSError, RuntimeError, ValueError) as exc:  # name too long, symlink loop, unknown ~user
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InvalidVideoUrl(f"not a URL, and not a usable local path ({reason})") from None
+        if not is_file:
             raise InvalidVideoUrl(f"not a URL, and no such local file: {raw}")
         uri = resolved.as_uri()
         return VideoRef(raw, uri, _hash_key(uri), "file")
 
     raise InvalidVideoUrl(f"unsupported scheme '{scheme}:' (use http, https, gs or a local path)")
+
+
+def _split(raw: str):
+    """`urlsplit` with its ValueErrors (bad IPv6 brackets, hosts that NFKC-normalise to `/`) as reasons."""
+    try:
+        return urlsplit(raw)
+    except ValueError as exc:
+        message = str(exc)
+        if "NFKC" in message:
+            message = "its host has characters that turn into URL delimiters under Unicode normalisation (NFKC)"
+        elif "IPv6" in message:
+            message = "an IPv6 address with unbalanced brackets"
+        raise InvalidVideoUrl(f"not a valid URL: {message}") from None
 
 
 def is_valid_key(key: str) -> bool:

@@ -9,6 +9,9 @@ import av
 
 from wandr_pipeline.lib.outcomes import PermanentError
 
+# Codecs of still images: a "video" whose only stream is one of these is a picture served as a video.
+_STILL_IMAGE_CODECS = {"mjpeg", "png", "webp", "bmp", "tiff", "jpeg2000", "jpegls"}
+
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -46,6 +49,9 @@ def probe_media(path: str | Path) -> MediaInfo:
                 duration = container.duration / av.time_base
             elif video is not None and video.duration and video.time_base:
                 duration = float(video.duration * video.time_base)
+            if video is not None and audio is None and video.codec_context.name in _STILL_IMAGE_CODECS:
+                kind = "JPEG" if video.codec_context.name == "mjpeg" else video.codec_context.name.upper()
+                raise PermanentError(f"not a video: the server sent a still image ({kind})")
             fps = None
             width = height = None
             rotation = 0
@@ -71,6 +77,51 @@ def probe_media(path: str | Path) -> MediaInfo:
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc).replace(str(path), path.name)
         raise PermanentError(f"not a readable media file ({reason})") from exc
+
+
+def measured_duration_s(path: str | Path, stop_after_s: float | None = None) -> float | None:
+    """How long the media really plays: the packet durations of each audio and video stream summed
+    (demuxed, not decoded: ~0.1 s for a minute of video), the longest stream's total.
+
+    Not the container's claim: a TS file of concatenated segments (timestamps starting over in each)
+    claims one segment's length, and a raw H.264 stream claims nothing. A stream whose packets carry
+    no duration counts one frame per packet (video: 1/fps; audio: frame_size/sample_rate).
+    Stops reading once a stream passes `stop_after_s`. None when nothing could be measured.
+    """
+    totals: dict[int, float] = {}
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = [s for s in container.streams if s.type in ("audio", "video")]
+            if not streams:
+                return None
+            fallback = {s.index: _packet_seconds(s) for s in streams}
+            for packet in container.demux(streams):
+                if not packet.size:
+                    continue  # the flush packet at the end
+                index = packet.stream.index
+                if packet.duration and packet.time_base:
+                    seconds = float(packet.duration * packet.time_base)
+                else:
+                    seconds = fallback[index] or 0.0
+                totals[index] = totals.get(index, 0.0) + seconds
+                if stop_after_s is not None and totals[index] > stop_after_s:
+                    break
+    except av.error.FFmpegError:
+        pass  # a damaged tail: what was read so far is the measurement
+    return max(totals.values()) if totals else None
+
+
+def _packet_seconds(stream) -> float | None:
+    try:
+        if stream.type == "video":
+            rate = stream.average_rate or stream.guessed_rate
+            return 1.0 / float(rate) if rate else None
+        context = stream.codec_context
+        if context.frame_size and context.sample_rate:
+            return context.frame_size / context.sample_rate
+    except (AttributeError, ZeroDivisionError, ValueError):
+        pass
+    return None
 
 
 def _looks_like_html(head: bytes) -> bool:

@@ -60,22 +60,9 @@ def evaluate_url_lists(context: SensorEvaluationContext, settings: Settings) -> 
             pending_files += 1  # still being written: next tick
             continue
         try:
-            data = ingestion.read_list_bytes(listed.uri)
-        except Exception as exc:  # noqa: BLE001
-            context.log.error(f"cannot read {listed.uri}: {exc}")
-            continue
-        sha = ingestion.content_sha256(data)
-        if known and known.get("sha") == sha and known.get("done"):
-            files_state[listed.uri] = {**known, "sig": listed.signature}  # touched, not changed
-            continue
-        first_time = not (known and known.get("sha") == sha)
-        parsed = ingestion.parse_list_bytes(
-            listed.uri, data, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots
-        )
-        done = tick.ingest(listed.uri, parsed, sha, report=first_time, retry_unprocessed=first_time)
-        files_state[listed.uri] = {"sig": listed.signature, "sha": sha, "done": done}
-        if not done:
-            pending_files += 1
+            pending_files += _ingest_file(context, settings, tick, listed, known, files_state)
+        except Exception as exc:  # noqa: BLE001 - one file that cannot be read or ingested never stops the others
+            context.log.error(f"cannot ingest {listed.uri}: {type(exc).__name__}: {exc}")
     seen = {f.uri for f in candidates}
     state["files"] = {uri: value for uri, value in files_state.items() if uri in seen}
     cursor = json.dumps(state, sort_keys=True)
@@ -95,6 +82,22 @@ def evaluate_url_lists(context: SensorEvaluationContext, settings: Settings) -> 
         asset_events=tick.list_events,
         cursor=cursor,
     )
+
+
+def _ingest_file(context, settings: Settings, tick: IngestionTick, listed, known: dict | None, files_state) -> int:
+    """Read, parse and register one list file; returns 1 when it has videos left for a later tick."""
+    data = ingestion.read_list_bytes(listed.uri)
+    sha = ingestion.content_sha256(data)
+    if known and known.get("sha") == sha and known.get("done"):
+        files_state[listed.uri] = {**known, "sig": listed.signature}  # touched, not changed
+        return 0
+    first_time = not (known and known.get("sha") == sha)
+    parsed = ingestion.parse_list_bytes(
+        listed.uri, data, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots
+    )
+    done = tick.ingest(listed.uri, parsed, sha, report=first_time, retry_unprocessed=first_time)
+    files_state[listed.uri] = {"sig": listed.signature, "sha": sha, "done": done}
+    return 0 if done else 1
 
 
 def build_url_list_sensor(settings: Settings, jobs: Jobs) -> SensorDefinition:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from dagster import ConfigurableResource
 
-from wandr_pipeline.engines.ytdlp import DownloadedPost, DownloadOptions, download_post, safe_extension
+from wandr_pipeline.engines.ytdlp import (
+    DeadlineReached,
+    DownloadedPost,
+    DownloadOptions,
+    download_post,
+    safe_extension,
+)
 from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import redact_url
-from wandr_pipeline.lib.retry import call_with_retries
+from wandr_pipeline.lib.retry import RetryPastDeadline, call_with_retries
 from wandr_pipeline.settings import from_setting
 
 
@@ -23,6 +30,7 @@ class VideoDownloader(ConfigurableResource):
     max_duration_s: float = from_setting("max_video_duration_s")
     max_filesize_mb: float = from_setting("max_video_mb")
     socket_timeout_s: float = from_setting("download_timeout_s")
+    deadline_s: float = from_setting("download_deadline_s")
     attempts: int = from_setting("download_attempts")
     backoff_s: float = from_setting("download_backoff_s")
     cookies_file: str = from_setting("ytdlp_cookies_file")
@@ -43,6 +51,7 @@ class VideoDownloader(ConfigurableResource):
             local_roots=tuple(self.local_input_roots),
             remote_only=self.remote_only,
             allowed_networks=AllowList.parse(self.allowed_networks),
+            deadline_s=self.deadline_s or None,
         )
 
     def download(
@@ -63,16 +72,33 @@ class VideoDownloader(ConfigurableResource):
             if warn:
                 warn(f"transient download error (try {attempt}/{self.attempts}), retrying in {delay:.1f} s: {exc}")
 
+        if urlsplit(url).scheme != "gs":  # the first import takes seconds on a busy machine: not the server's time
+            from yt_dlp.extractor import gen_extractor_classes
+
+            gen_extractor_classes()
+
+        deadline = time.monotonic() + self.deadline_s if self.deadline_s > 0 else None
         if urlsplit(url).scheme == "gs":
             if fetch_object is None:
                 raise PermanentError("gs:// sources need a storage client")
             work = lambda: _fetch_gcs_object(url, Path(dest_dir), fetch_object)  # noqa: E731
         else:
             options = self.options()
-            work = lambda: download_post(url, dest_dir, options, log=log)  # noqa: E731
+            work = lambda: download_post(url, dest_dir, options, log=log, deadline=deadline)  # noqa: E731
         attempts = max(1, self.attempts)
         try:
-            return call_with_retries(work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry)
+            return call_with_retries(
+                work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry, deadline=deadline
+            )
+        except DeadlineReached as exc:
+            raise TransientError(f"{exc} (transient)") from None
+        except RetryPastDeadline as exc:
+            if isinstance(exc.__cause__, DeadlineReached):  # the try itself ran into the deadline
+                raise TransientError(f"{exc.__cause__} (transient)") from None
+            raise TransientError(
+                f"{exc} (transient; no time for another try before the {self.deadline_s:g} s download deadline, "
+                "WANDR_DOWNLOAD_DEADLINE_S)"
+            ) from None
         except TransientError as exc:
             raise TransientError(
                 f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})"

@@ -14,7 +14,7 @@ from wandr_pipeline.engines.ytdlp import post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.submissions import load_submission
-from wandr_pipeline.media.probe import probe_media
+from wandr_pipeline.media.probe import measured_duration_s, probe_media
 
 # yt-dlp's chatter goes to the compute logs, not to Dagster's event log (one event per line).
 _YTDLP_LOG = logging.getLogger("wandr_pipeline.yt_dlp")
@@ -87,6 +87,13 @@ def _download_one(context, store, downloader: VideoDownloader, key: str, downloa
             raise PermanentError(
                 f"video is {info.duration_s:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
             )  # the platform did not say before the download
+        if limit:  # the container's claim can be short (concatenated TS) or missing (raw H.264): measure
+            played = measured_duration_s(post.path, stop_after_s=limit)
+            if played and played > limit:
+                claim = f"the file says {info.duration_s:.0f} s" if info.duration_s else "the file names no length"
+                raise PermanentError(
+                    f"video plays over {limit:g} s ({claim}), over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+                )
         metadata = post_metadata(post.info)
         ext = post.path.suffix.lstrip(".").lower() or "mp4"  # a plain word: download_post checks it
         video_uri = store.put_file(post.path, f"{store.media_dir(key)}/video.{ext}")
