@@ -31,20 +31,35 @@ from statistics import median
 
 from rapidfuzz import fuzz
 
-_ALNUM = re.compile(r"[0-9a-z]")
 _SPACES = re.compile(r"\s+")
+_SPACED_HYPHEN = re.compile(r"(?<=\w) -(?=\w)")  # "alcohol -based": OCR cut the line at the hyphen
 
 
 def fold(text: str) -> str:
-    """Accent-, case-, space- and punctuation-free form: 'Pastéis de Belém!' -> 'pasteisdebelem'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if _ALNUM.match(c))
+    """Accent-, case-, space- and punctuation-free form of any script: 'Pastéis de Belém!' ->
+    'pasteisdebelem', 'Москва!' -> 'москва', '广州市 房地产' -> '广州市房地产', full-width letters as
+    ASCII. Letters and digits of every script stay; combining marks (accents) and everything else go."""
+    kept, base = [], ""
+    for char in unicodedata.normalize("NFKD", text.casefold()):
+        kind = unicodedata.category(char)
+        if kind[0] in "LN":
+            kept.append(char)
+            base = char
+        elif kind == "Mn" and base and not _accented_script(base):
+            kept.append(char)  # kana voicing marks (が = か + ゛) and the like are letters, not accents
+    return unicodedata.normalize("NFC", "".join(kept))  # Hangul jamo and kana back into one character
+
+
+def _accented_script(char: str) -> bool:
+    """Latin, Greek, Cyrillic and the like: scripts whose combining marks are accents we fold away."""
+    return ord(char) < 0x0530 or 0x1E00 <= ord(char) <= 0x1FFF
 
 
 def tidy_line(text: str) -> str:
-    """NFC, one space between words, no stray edge punctuation from OCR (`|`, `_`, `'`)."""
+    """NFC, one space between words, no stray edge punctuation from OCR (`|`, `_`, `'`), no space
+    before a hyphen inside a word ('du PALAIS -ROYAL' -> 'du PALAIS-ROYAL')."""
     text = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
-    return text.strip("|_'`~ ")
+    return _SPACED_HYPHEN.sub("-", text.strip("|_'`~ "))
 
 
 @dataclass(frozen=True)
@@ -384,6 +399,13 @@ def _calm_case(line: str) -> str:
     if not letters or sum(c.isupper() for c in letters) < 0.8 * len(letters):
         return line
     return " ".join(word if any(c.isdigit() for c in word) else word.title() for word in line.split())
+
+
+def mostly_latin(text: str) -> bool:
+    """At least half of the line's letters are Latin (an English-only model can use it as a hint)."""
+    letters = [c for c in text if c.isalpha()]
+    latin = sum(1 for c in letters if ord(c) < 0x0250 or 0x1E00 <= ord(c) <= 0x1EFF)
+    return bool(letters) and latin >= 0.5 * len(letters)
 
 
 def hint_text(texts: Iterable[str], *, max_chars: int = 400, min_letters: int = 4) -> str:

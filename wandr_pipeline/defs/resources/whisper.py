@@ -27,6 +27,8 @@ class WhisperResource(ConfigurableResource):
     vad: bool = from_setting("whisper_vad")
     language: str = Field(default="", description="Force a language code; empty = English for .en models, else detect.")
     cross_clip: str = from_setting("whisper_cross_clip")
+    chunk_s: int = from_setting("whisper_chunk_s")
+    second_pass_chunk_s: int = from_setting("whisper_second_pass_chunk_s")
 
     def _key(self) -> tuple:
         return (
@@ -40,6 +42,8 @@ class WhisperResource(ConfigurableResource):
             self.vad,
             self.language,
             self.cross_clip,
+            self.chunk_s,
+            self.second_pass_chunk_s,
         )
 
     def get_transcriber(self) -> WhisperTranscriber:
@@ -60,5 +64,7 @@ class WhisperResource(ConfigurableResource):
                     cross_clip=self.cross_clip
                     if self.cross_clip == "auto"
                     else self.cross_clip.lower() in ("1", "true", "yes", "on"),
+                    chunk_s=self.chunk_s,
+                    second_pass_chunk_s=self.second_pass_chunk_s,
                 )
             return _LOADED[key]

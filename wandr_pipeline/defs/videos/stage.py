@@ -23,7 +23,16 @@ from dagster import (
 )
 
 from wandr_pipeline.defs.partitions import videos_partitions
-from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, short_error, upstream_status
+from wandr_pipeline.lib.outcomes import (
+    EMPTY,
+    FAILED,
+    OK,
+    SKIPPED,
+    STATUSES,
+    NotApplicable,
+    short_error,
+    upstream_status,
+)
 from wandr_pipeline.lib.schemas import status_row, to_table
 from wandr_pipeline.lib.stages import Stage, stage
 from wandr_pipeline.lib.tags import GPU, gpu_tags_from_settings
@@ -185,7 +194,7 @@ class StageRun:
             return
         self._last_progress = now
         counts = Counter(s["status"] for s in self.summary)
-        tally = ", ".join(f"{name} {counts[name]}" for name in (OK, EMPTY, SKIPPED, FAILED) if counts.get(name))
+        tally = ", ".join(f"{name} {counts[name]}" for name in STATUSES if counts.get(name))
         self.context.log.info(
             f"{self.table_name}: {done}/{len(self.keys)} videos done in {now - self.started:.1f} s ({tally})"
         )
@@ -201,7 +210,7 @@ class StageRun:
             "videos": len(self.keys),
             "rows": sum(t.num_rows for t in self.tables.values()),
             "seconds": round(time.perf_counter() - self.started, 2),
-            **{f"status_{name}": counts.get(name, 0) for name in (OK, EMPTY, SKIPPED, FAILED)},
+            **{f"status_{name}": counts.get(name, 0) for name in STATUSES},
             "summary": MetadataValue.md(_summary_markdown(self.summary)),
         }
         if extra_metadata:

@@ -1,0 +1,226 @@
+"""Real-media quality: human speech and real text images, laid out the way social clips look.
+
+    PYTHONPATH=. .venv/bin/python -m benchmarks.real_media [--quick] [--out benchmarks/out/real_media.json]
+
+The project's caption set is synthetic TTS over drawn captions, which hides what real input does
+(issue 14). This benchmark builds its clips from `data/real/` (FLEURS, LibriSpeech, LJSpeech, Harvard
+sentences, AISHELL; OCR test images in Latin, French, Chinese, Japanese and Korean script; licences and
+attributions in `data/real/README.md`):
+
+1. *Speech tracks*: read sentences laid end to end with short pauses (0.4-0.7 s), as a narrated clip
+   sounds. Each sentence's place on the time line is known, so a sentence is *dropped* when fewer
+   than half of its reference words' worth of decoded words fall inside it, whatever the WER says.
+2. *Transcription*: through `WhisperTranscriber.transcribe`, the pipeline's own path, with the
+   settings' defaults (chunk length, second pass) and, side by side, the old behaviour (30 s chunks,
+   no second pass). WER after Whisper's English normaliser (the `whisper-normalizer` package, MIT)
+   for English, its basic normaliser for Spanish and Portuguese, CER for Mandarin.
+3. *Quality flags*: every clip's trust verdict (`media/speech_quality.py`); every non-English clip
+   should be flagged by the English-only model and no English one.
+4. *On-screen text*: each OCR image shown full-width on a portrait (1080x1920) background the way an
+   image insert looks, read by the local OCR engine through the pipeline's caption merging;
+   caption recall/precision per script against the lines the engine reads on the image itself.
+
+Writes `--out` (JSON) and prints a summary; `tests/engines/test_whisper_real_speech.py` runs a
+small subset in `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO / "data" / "real"
+SPEECH = REAL / "speech"
+IMAGES = REAL / "images"
+SAMPLE_RATE = 16_000
+
+# Ten English read sentences (FLEURS, LibriSpeech, LJSpeech, Harvard) and the pauses after each.
+ENGLISH_TRACK = (
+    ("fleurs-en-000.ogg", 0.5),
+    ("fleurs-en-001.ogg", 0.7),
+    ("fleurs-en-002.ogg", 0.4),
+    ("fleurs-en-003.ogg", 0.6),
+    ("fleurs-en-004.ogg", 0.5),
+    ("librispeech_1995-1837-0001.wav", 0.45),
+    ("sb_LJ050-0131.wav", 0.65),
+    ("sb_spk1_snt1.wav", 0.5),
+    ("sb_spk1_snt3.wav", 0.55),
+    ("sb_spk2_snt3.wav", 0.0),
+)
+NON_ENGLISH = (
+    "fleurs-es-000.ogg",
+    "fleurs-es-001.ogg",
+    "fleurs-es-002.ogg",
+    "fleurs-pt-000.ogg",
+    "fleurs-pt-001.ogg",
+    "fleurs-pt-002.ogg",
+    "aishell_BAC009S0724W0121.wav",
+)
+ENGLISH_SINGLE = tuple(name for name, _ in ENGLISH_TRACK) + (
+    "sb_spk1_snt2.wav",
+    "sb_spk1_snt4.wav",
+    "sb_spk1_snt5.wav",
+    "sb_spk2_snt1.wav",
+    "sb_spk2_snt2.wav",
+    "sb_spk2_snt4.wav",
+    "sb_spk2_snt5.wav",
+)
+
+
+def references() -> dict[str, dict]:
+    return json.loads((SPEECH / "references.json").read_text())
+
+
+def load(name: str) -> np.ndarray:
+    from faster_whisper.audio import decode_audio
+
+    return decode_audio(str(SPEECH / name), sampling_rate=SAMPLE_RATE)
+
+
+@dataclass(frozen=True)
+class Track:
+    audio: np.ndarray
+    sentences: list[tuple[str, float, float]]  # (file, start_s, end_s) on the track
+
+
+def speech_track(parts) -> Track:
+    """`(file, pause_s)` pairs laid end to end."""
+    pieces, sentences, cursor = [], [], 0.0
+    for name, pause in parts:
+        audio = load(name)
+        pieces += [audio, np.zeros(int(pause * SAMPLE_RATE), np.float32)]
+        sentences.append((name, cursor, cursor + len(audio) / SAMPLE_RATE))
+        cursor += len(audio) / SAMPLE_RATE + pause
+    return Track(np.concatenate(pieces), sentences)
+
+
+def normalise(text: str, language: str) -> str:
+    if language == "en":
+        from whisper_normalizer.english import EnglishTextNormalizer
+
+        return EnglishTextNormalizer()(text)
+    from whisper_normalizer.basic import BasicTextNormalizer
+
+    return BasicTextNormalizer()(text)
+
+
+def error_rate(reference: str, hypothesis: str, language: str) -> float:
+    import jiwer
+
+    ref, hyp = normalise(reference, language), normalise(hypothesis, language)
+    if language == "zh":  # no spaces between words: character error rate
+        return jiwer.cer(ref.replace(" ", ""), hyp.replace(" ", "") or " ")
+    return jiwer.wer(ref, hyp or " ")
+
+
+def dropped_sentences(track: Track, transcript, refs: dict) -> list[str]:
+    """Sentences of `track` with fewer decoded words inside their time span than half their reference words."""
+    words = [w for s in transcript.segments for w in s.words]
+    dropped = []
+    for name, start, end in track.sentences:
+        inside = sum(1 for w in words if start <= (w.start_s + w.end_s) / 2 <= end)
+        if inside < 0.5 * len(normalise(refs[name]["text"], "en").split()):
+            dropped.append(name)
+    return dropped
+
+
+def transcribe_track(transcriber, track: Track, refs: dict) -> dict:
+    started = time.perf_counter()
+    result = transcriber.transcribe(track.audio)
+    seconds = time.perf_counter() - started
+    reference = " ".join(refs[name]["text"] for name, _, _ in track.sentences)
+    return {
+        "audio_s": round(len(track.audio) / SAMPLE_RATE, 1),
+        "wer": round(error_rate(reference, result.text, "en"), 3),
+        "dropped": dropped_sentences(track, result, refs),
+        "speech_coverage": result.speech_coverage,
+        "second_pass_regions": result.uncovered_regions,
+        "flagged": not result.assessment.trusted,
+        "seconds": round(seconds, 1),
+        "text": result.text,
+    }
+
+
+def transcriber(**overrides):
+    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
+    from wandr_pipeline.settings import Settings
+
+    settings = Settings()
+    knobs = dict(
+        device="cpu",
+        compute_type="auto",
+        batch_size=settings.whisper_batch_size,
+        beam_size=settings.whisper_beam_size,
+        vad=True,
+        chunk_s=settings.whisper_chunk_s,
+        second_pass_chunk_s=settings.whisper_second_pass_chunk_s,
+    )
+    return WhisperTranscriber(BUNDLED_MODEL, **{**knobs, **overrides})
+
+
+def speech_benchmark(quick: bool = False) -> dict:
+    refs = references()
+    track = speech_track(ENGLISH_TRACK[:5] if quick else ENGLISH_TRACK)
+    current, old = transcriber(), transcriber(chunk_s=30, second_pass_chunk_s=0)
+    out = {"track": {"current": transcribe_track(current, track, refs), "old": transcribe_track(old, track, refs)}}
+    clips = {}
+    for name in (ENGLISH_SINGLE[:5] if quick else ENGLISH_SINGLE) + NON_ENGLISH:
+        language = refs[name]["language"]
+        started = time.perf_counter()
+        result = current.transcribe(load(name))
+        clips[name] = {
+            "language": language,
+            "error_rate": round(error_rate(refs[name]["text"], result.text, language), 3),
+            "flagged": not result.assessment.trusted,
+            "mean_word_probability": result.assessment.mean_word_probability,
+            "seconds": round(time.perf_counter() - started, 2),
+            "text": result.text,
+        }
+    out["clips"] = clips
+    english = [c for c in clips.values() if c["language"] == "en"]
+    others = [c for c in clips.values() if c["language"] != "en"]
+    out["flags"] = {
+        "english_flagged": sum(c["flagged"] for c in english),
+        "english_clips": len(english),
+        "non_english_flagged": sum(c["flagged"] for c in others),
+        "non_english_clips": len(others),
+        "english_single_wer": round(float(np.mean([c["error_rate"] for c in english])), 3),
+    }
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="five sentences, five English clips")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "real_media.json")
+    args = parser.parse_args(argv)
+    import os
+
+    report = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load": os.getloadavg(),
+        "speech": speech_benchmark(args.quick),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    speech = report["speech"]
+    for label, row in speech["track"].items():
+        print(
+            f"track {label}: {row['audio_s']} s, WER {row['wer']}, dropped {len(row['dropped'])} {row['dropped']}, "
+            f"coverage {row['speech_coverage']}, second-pass regions {row['second_pass_regions']}, {row['seconds']} s"
+        )
+    print("flags:", speech["flags"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
