@@ -237,7 +237,7 @@ class WhisperTranscriber:
                 extra = self._decode_gaps(audio, gaps)
                 segments = merged_segments(segments, extra)
                 words = [(w.start_s, w.end_s) for s in segments for w in s.words]
-            speech_s = round(sum(e - s for s, e in speech), 3)
+            speech_s = round(float(sum(e - s for s, e in speech)), 3)
             speech_coverage = coverage(speech, words)
         elapsed = time.perf_counter() - started
         if decode_s is not None:  # cross-clip: its share of the batch, plus its own second pass
@@ -392,18 +392,23 @@ def _transcript_segments(
         if not s.text.strip():
             continue
         words = tuple(
-            TranscriptWord(w.word.strip(), round(w.start + offset_s, 3), round(w.end + offset_s, 3), w.probability)
+            TranscriptWord(
+                w.word.strip(),
+                round(float(w.start) + offset_s, 3),
+                round(float(w.end) + offset_s, 3),
+                float(w.probability),
+            )
             for w in (s.words or ())
             if w.word.strip()
         )
         out.append(
             TranscriptSegment(
                 len(out),
-                round(s.start + offset_s, 3),
-                round(s.end + offset_s, 3),
+                round(float(s.start) + offset_s, 3),
+                round(float(s.end) + offset_s, 3),
                 s.text.strip(),
-                s.avg_logprob,
-                s.no_speech_prob,
+                float(s.avg_logprob),
+                float(s.no_speech_prob),
                 float(s.compression_ratio or 0.0),
                 words,
                 decode_pass,

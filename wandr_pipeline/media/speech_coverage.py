@@ -69,4 +69,4 @@ def coverage(speech: Iterable[Interval], words: Iterable[Interval], *, pad_s: fl
     total = sum(e - s for s, e in speech)
     if total <= 0:
         return None
-    return round(min(1.0, overlap_s(speech, word_cover(words, pad_s)) / total), 3)
+    return round(float(min(1.0, overlap_s(speech, word_cover(words, pad_s)) / total)), 3)
