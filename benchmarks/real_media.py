@@ -197,10 +197,124 @@ def speech_benchmark(quick: bool = False) -> dict:
     return out
 
 
+# -- on-screen text ---------------------------------------------------------------------------------
+
+
+def script_of(text: str) -> str:
+    """The script a line is mostly written in: latin (incl. accented), cjk (Han, kana), hangul, other."""
+    counts: dict[str, int] = {}
+    for char in text:
+        if not char.isalpha():
+            continue
+        code = ord(char)
+        kind = (
+            "latin"
+            if code < 0x0250 or 0x1E00 <= code <= 0x1EFF
+            else "hangul"
+            if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF
+            else "cjk"
+            if 0x3040 <= code <= 0x30FF or 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF
+            else "other"
+        )
+        counts[kind] = counts.get(kind, 0) + 1
+    return max(counts, key=counts.get) if counts else "other"
+
+
+def portrait_frames(image_path: Path, shown: range, total: int = 5) -> list[np.ndarray]:
+    """`total` sampled frames (540x960, as stored) of a dim, slowly panning portrait background, with the
+    image as a full-width insert on the frames in `shown` (a social clip cutting to a photo)."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    scene = cv2.resize(rng.random((30, 18, 3)).astype(np.float32), (740, 1160), interpolation=cv2.INTER_CUBIC)
+    scene = (scene * 90 + 20).astype(np.uint8)
+    insert = cv2.imread(str(image_path))
+    height = int(insert.shape[0] * 520 / insert.shape[1])
+    insert = cv2.resize(insert, (520, min(height, 700)), interpolation=cv2.INTER_AREA)
+    frames = []
+    for t in range(total):
+        frame = scene[t * 20 : t * 20 + 960, t * 30 : t * 30 + 540].copy()
+        if t in shown:
+            top = (960 - insert.shape[0]) // 3
+            frame[top : top + insert.shape[0], 10:530] = insert
+        frames.append(frame)
+    return frames
+
+
+def onscreen_benchmark(engine=None, names: tuple[str, ...] | None = None) -> dict:
+    """Caption recall/precision per script: the lines the engine reads on each image on its own are
+    the truth; the clip's caption spans (frame gate, merging, noise filters) are scored against them."""
+    from rapidfuzz import fuzz
+
+    from wandr_pipeline.media.captions import build_spans, fold, reads_from_rows
+    from wandr_pipeline.media.frame_reading import read_frames, read_share
+
+    if engine is None:
+        from wandr_pipeline.engines.rapidocr import RapidOcrEngine
+
+        engine = RapidOcrEngine(min_confidence=0.5, use_cuda=False)
+    per_script: dict[str, dict[str, int]] = {}
+    images, reads_total, frames_total = {}, 0, 0
+    for path in sorted(IMAGES.glob("*.jpg")):
+        if names and path.name not in names:
+            continue
+        frames = portrait_frames(path, shown=range(1, 4))
+        truth_boxes = engine.read([frames[2]])[0]  # the insert alone, read directly: what OCR can see
+        truth = [b.text for b in truth_boxes if len(fold(b.text)) >= 2 and b.confidence >= 0.6]
+        results = read_frames([(i * 30, float(i), lambda f=f: f) for i, f in enumerate(frames)], engine)
+        rows = [
+            {
+                "status": "ok",
+                "frame_index": r.frame_index,
+                "timestamp_s": r.timestamp_s,
+                "text": b.text,
+                "confidence": b.confidence,
+                "box_x0": b.x0,
+                "box_y0": b.y0,
+                "box_x1": b.x1,
+                "box_y1": b.y1,
+            }
+            for r in results
+            for b in (r.boxes or [None])
+            if b is not None
+        ] + [
+            {"status": "ok", "frame_index": r.frame_index, "timestamp_s": r.timestamp_s, "text": None} for r in results
+        ]
+        frame_times, reads = reads_from_rows(rows)
+        spans = [s.text for s in build_spans(frame_times, reads, aspect=540 / 960)]
+        reads_total += sum(r.read for r in results)
+        frames_total += len(results)
+
+        def alike(a, b):
+            return fuzz.ratio(fold(a), fold(b)) >= 80
+
+        found = [t for t in truth if any(alike(t, s) for s in spans)]
+        matched_spans = [s for s in spans if any(alike(t, s) for t in truth)]
+        for line in truth:
+            tally = per_script.setdefault(script_of(line), {"truth": 0, "found": 0, "spans": 0, "correct": 0})
+            tally["truth"] += 1
+            tally["found"] += line in found
+        for span in spans:
+            tally = per_script.setdefault(script_of(span), {"truth": 0, "found": 0, "spans": 0, "correct": 0})
+            tally["spans"] += 1
+            tally["correct"] += span in matched_spans
+        images[path.name] = {"truth": truth, "spans": spans, "read_share": round(read_share(results), 2)}
+    scores = {
+        script: {
+            **t,
+            "recall": round(t["found"] / t["truth"], 3) if t["truth"] else None,
+            "precision": round(t["correct"] / t["spans"], 3) if t["spans"] else None,
+        }
+        for script, t in per_script.items()
+    }
+    return {"scripts": scores, "images": images, "read_share": round(reads_total / max(1, frames_total), 3)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="five sentences, five English clips")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "real_media.json")
+    parser.add_argument("--no-ocr", action="store_true", help="speech only")
     args = parser.parse_args(argv)
     import os
 
@@ -210,6 +324,8 @@ def main(argv=None) -> int:
         "load": os.getloadavg(),
         "speech": speech_benchmark(args.quick),
     }
+    if not args.no_ocr:
+        report["onscreen"] = onscreen_benchmark()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     speech = report["speech"]
@@ -219,6 +335,10 @@ def main(argv=None) -> int:
             f"coverage {row['speech_coverage']}, second-pass regions {row['second_pass_regions']}, {row['seconds']} s"
         )
     print("flags:", speech["flags"])
+    if "onscreen" in report:
+        print(
+            "on-screen text per script:", report["onscreen"]["scripts"], "read share", report["onscreen"]["read_share"]
+        )
     return 0
 
 
