@@ -197,6 +197,65 @@ def speech_benchmark(quick: bool = False) -> dict:
     return out
 
 
+# -- caption hints ------------------------------------------------------------------------------------
+
+# The captions a narrated clip of the English track would show (names and key phrases of its sentences).
+TRACK_CAPTIONS = (
+    "TO THE NORTH: SINTRA",
+    "LORD BYRON",
+    "CABBAGE JUICE",
+    "DINOSAURS WITH FEATHERS",
+    "THE FIRST GREAT SORROW",
+    "FORMAL REVIEW",
+    "THE YELLOW PAD",
+)
+
+
+def hints_benchmark(current) -> dict:
+    """WER (and dropped sentences on the real track) with no hints, the captions as `hotwords`, and
+    caption-informed correction after decoding without hints, on the sample clips and the real track."""
+    from benchmarks.caption_correction import correct_transcript
+    from wandr_pipeline.media.captions import hint_text
+
+    refs = references()
+    samples = REPO / "data" / "samples"
+    clips = [
+        (
+            item["file"],
+            load_any(samples / item["file"]),
+            item["speech"],
+            [c["text"] for c in item["captions"]],
+            None,
+        )
+        for item in json.loads((samples / "manifest.json").read_text())
+    ]
+    track = speech_track(ENGLISH_TRACK)
+    reference = " ".join(refs[name]["text"] for name, _, _ in track.sentences)
+    clips.append(("real English track", track.audio, reference, list(TRACK_CAPTIONS), track))
+    out = {}
+    for name, audio, reference, captions, on_track in clips:
+        hint = hint_text(captions).replace("\n", ", ")
+        row = {}
+        for mode in ("none", "hotwords", "correct"):
+            started = time.perf_counter()
+            result = current.transcribe(audio, hotwords=hint if mode == "hotwords" else None)
+            text, fixes = correct_transcript(result.text, captions) if mode == "correct" else (result.text, [])
+            row[mode] = {
+                "wer": round(error_rate(reference, text, "en"), 3),
+                "dropped": len(dropped_sentences(on_track, result, refs)) if on_track else None,
+                "seconds": round(time.perf_counter() - started, 1),
+                "corrections": fixes,
+            }
+        out[name] = row
+    return out
+
+
+def load_any(path: Path) -> np.ndarray:
+    from faster_whisper.audio import decode_audio
+
+    return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+
+
 # -- on-screen text ---------------------------------------------------------------------------------
 
 
@@ -315,6 +374,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="five sentences, five English clips")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "real_media.json")
     parser.add_argument("--no-ocr", action="store_true", help="speech only")
+    parser.add_argument("--hints", action="store_true", help="also: no hints vs hotwords vs correction")
     args = parser.parse_args(argv)
     import os
 
@@ -326,6 +386,8 @@ def main(argv=None) -> int:
     }
     if not args.no_ocr:
         report["onscreen"] = onscreen_benchmark()
+    if args.hints:
+        report["hints"] = hints_benchmark(transcriber())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     speech = report["speech"]

@@ -1,5 +1,10 @@
 """Caption-informed correction after decoding: misheard names in the transcript take the captions' spelling.
 
+The alternative to caption hints that issue 14 asked to measure (`benchmarks/real_media.py --hints`).
+It lost (docs/BENCHMARKS.md, "Hints: hotwords vs none vs correction"): it fixed "centra" -> "Sintra"
+but also "not so" -> "North", and did nothing on the synthetic set, where hotwords cut WER the most.
+Kept here so the measurement can be repeated; the pipeline does not use it.
+
 Showing Whisper the captions before decoding (`hotwords`) can make it write the hints instead of the
 speech, and drop a sentence. Correcting afterwards cannot drop anything: the transcript is decoded
 without hints, and only a run of 1-3 transcript words that sounds and looks like a caption term
@@ -9,7 +14,8 @@ A caption term is a word of a caption line (or two or three adjacent words) that
 word: at least `min_letters` letters and not in the transcript already. A run matches a term when
 their folded letters are at least 0.5 alike and their letters or sound classes ("coyodo" and
 "kyoto" both sound "kada") at least `min_similarity`, they start with the same sound class and
-differ in length by at most a third; a term with a word the transcript already has is not used. Everything else stays as decoded.
+differ in length by at most a third; a term with a word the transcript already has is not used.
+Everything else stays as decoded.
 """
 
 from __future__ import annotations
