@@ -74,10 +74,11 @@ def transcript(
     for key, result in results:
 
         def rows(result=result, key=key):
+            words = [] if isinstance(result, BaseException) else word_rows(result)
+            store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, words))  # no stale words
             if isinstance(result, BaseException):
                 raise result
             out = segment_rows(result, transcriber.model_name)
-            store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, word_rows(result)))
             _write_subtitles(store, key, [r for r in out if r["status"] == OK])
             return out
 
