@@ -300,3 +300,12 @@ def test_text_damage_from_ocr_and_transcripts_is_repaired():
     ]
     text = merge_speech_and_captions(speech, captions)
     assert text.split("\n") == ["Welcome.", "Open daily.", "欢迎光临。", "ACME™."]
+
+
+def test_chinese_labels_side_by_side_stay_apart_but_a_cut_line_is_joined():
+    height = 0.04
+    left = LineRead(0, 0.0, "极速发货", 0.99, 0.10, 0.5, 0.30, 0.5 + height)
+    right = LineRead(0, 0.0, "冰点标准", 0.99, 0.34, 0.5, 0.54, 0.5 + height)  # ~0.6 line heights apart
+    assert [r.text for r in join_line_fragments([left, right])] == ["极速发货", "冰点标准"]
+    close = LineRead(0, 0.0, "冰点标准", 0.99, 0.305, 0.5, 0.50, 0.5 + height)
+    assert [r.text for r in join_line_fragments([left, close])] == ["极速发货冰点标准"]

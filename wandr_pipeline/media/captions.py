@@ -50,6 +50,12 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept))  # Hangul jamo and kana back into one character
 
 
+def _unspaced(char: str) -> bool:
+    """A Han or kana character (scripts written without spaces between words)."""
+    code = ord(char) if char else 0
+    return 0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+
+
 def _accented_script(char: str) -> bool:
     """Latin, Greek, Cyrillic and the like: scripts whose combining marks are accents we fold away."""
     return ord(char) < 0x0530 or 0x1E00 <= ord(char) <= 0x1FFF
@@ -77,6 +83,7 @@ class CaptionRules:
     min_span_confidence: float = 0.7  # drop spans whose reads average below this
     space_vote: float = 0.34  # a word break seen in this share of the reads' weight is kept
     join_gap: float = 1.2  # join boxes of one frame on one line when the gap < this x height
+    unspaced_join_gap: float = 0.3  # ... between Chinese/Japanese boxes (no spaces between their words)
 
 
 @dataclass(frozen=True)
@@ -197,12 +204,15 @@ def join_line_fragments(
             height = max(line.height, read.height)
             gap = (read.x0 - line.x1) * aspect / height  # in line heights; negative: the boxes overlap
             similar_size = min(line.height, read.height) >= 0.7 * height
-            if v_overlap >= 0.6 * min(line.height, read.height) and similar_size and -1.0 <= gap <= rules.join_gap:
+            # Chinese and Japanese have no spaces between words: a visible gap there separates two labels
+            unspaced = _unspaced(line.text[-1:]) and _unspaced(read.text[:1])
+            max_gap = rules.unspaced_join_gap if unspaced else rules.join_gap
+            if v_overlap >= 0.6 * min(line.height, read.height) and similar_size and -1.0 <= gap <= max_gap:
                 total = len(line.text) + len(read.text)
                 lines[i] = LineRead(
                     line.frame_index,
                     line.timestamp_s,
-                    f"{line.text} {read.text}",
+                    f"{line.text}{read.text}" if unspaced else f"{line.text} {read.text}",
                     (line.confidence * len(line.text) + read.confidence * len(read.text)) / max(1, total),
                     min(line.x0, read.x0),
                     min(line.y0, read.y0),
