@@ -94,6 +94,18 @@ class Settings(BaseSettings):
         doc="batch speech chunks of different clips "
         "together: auto (on with CUDA) | true | false; needs batch size > 1 and VAD",
     )
+    whisper_chunk_s: int = setting(
+        10,
+        "WHISPER_CHUNK_S",
+        doc="longest stretch of speech decoded as one piece (batched pipeline, 1-30 s); "
+        "tiny.en drops sentences from longer chunks (docs/BENCHMARKS.md)",
+    )
+    whisper_second_pass_chunk_s: int = setting(
+        5,
+        "WHISPER_SECOND_PASS_CHUNK_S",
+        doc="chunk length of the second pass over detected speech that no decoded word covers "
+        "(no hints); 0 turns the coverage check off",
+    )
     whisper_caption_hints: str = setting(
         "hotwords",
         "WHISPER_CAPTION_HINTS",

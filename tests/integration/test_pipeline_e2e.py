@@ -107,6 +107,15 @@ def test_spoken_words_come_back(pipeline, manifest):
     segments = _table(pipeline, "transcript_segments")
     ok = segments[segments.status == "ok"]
     assert (ok.end_s > ok.start_s).all() and set(ok.model) == {"tiny.en"} and set(ok.language) == {"en"}
+    # issue 14: every clip's speech is covered by words, which sit in the side table transcript_words
+    assert set(ok.quality) <= {"good", "low_confidence", "repeated"}
+    words = _table(pipeline, "transcript_words")
+    for item in manifest:
+        key = pipeline["keys"][item["file"]]
+        clip = segments[segments.video_key == key]
+        assert set(clip.status) == {"ok"} and (clip.speech_coverage >= 0.9).all(), item["file"]
+        said = " ".join(words[words.video_key == key].sort_values("word_index").word)
+        assert jiwer.wer(_words(item["speech"]), _words(said)) <= 0.3, (item["file"], said)
 
 
 def test_captions_are_read_at_the_right_time(pipeline, manifest):

@@ -246,3 +246,66 @@ def test_transcript_cues_split_long_segments_in_proportion():
 def test_caption_cues_carry_the_screen_position():
     cues = caption_cues([{"start_s": 1.0, "end_s": 2.0, "text": "NYHAVN", "box_y0": 0.2}])
     assert cues == [Cue(1.0, 2.0, "NYHAVN", 0.2)]
+
+
+# -- every script (issue 14) -----------------------------------------------------------------------
+
+
+def test_fold_keeps_letters_of_every_script_and_folds_only_accents():
+    assert fold("Москва! Ёж") == "москваеж"
+    assert fold("广州市 房地产。") == "广州市房地产"
+    assert fold("한국어 텍스트") == "한국어텍스트"  # Hangul syllables survive the decomposition
+    assert fold("学校で、レプリカが") == "学校でレプリカが"  # kana voicing marks are not accents
+    assert fold("ＡＢＣ１２") == "abc12" and fold("Ça va?") == "cava"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["【素敵な四季を探す旅】春分", "强力去污符合国标", "한국어 자막입니다", "Добро пожаловать", "del miércoles"],
+)
+def test_lines_in_any_script_become_caption_spans(text):
+    reads = [read(i, text, confidence=0.98) for i in range(3)]
+    spans = build_spans(frames(3), reads)
+    assert [s.text for s in spans] == [text]
+    assert hint_text([text]) == text
+
+
+def test_ocr_variants_in_cjk_merge_and_different_cjk_lines_stay_apart():
+    texts = ["正品促销", "正品促销", "正品促销。", "大桶装更划算", "大桶装更划算"]
+    reads = [read(i, text) for i, text in enumerate(texts)]
+    assert [s.text for s in build_spans(frames(5), reads)] == ["正品促销", "大桶装更划算"]
+
+
+def test_onscreen_lines_in_other_scripts_are_kept_and_trademarks_stay():
+    from wandr_pipeline.media.text import distinct_lines
+
+    lines = ["广州市房地产", "Москва", "Москва!", "한국어", "ACME™ Coffee", "Café", "CAFE"]
+    assert distinct_lines(lines) == ["广州市房地产", "Москва", "한국어", "ACME™ Coffee", "Café"]
+
+
+def test_text_damage_from_ocr_and_transcripts_is_repaired():
+    from wandr_pipeline.media.captions import tidy_line
+
+    assert tidy_line("du PALAIS -ROYAL") == "du PALAIS-ROYAL"
+    assert tidy_line("or alcohol -based hand rub") == "or alcohol-based hand rub"
+    assert tidy_line("8AM - 11PM") == "8AM - 11PM"  # a spaced dash is a dash
+    # a wrong transcript ("mi ercoles") must not cut a correct caption word
+    vocab = vocabulary(["nos vemos el mi ercoles", "del miércoles"]) - {"miercoles"}
+    assert split_glued_words("del miércoles", vocab) == "del miércoles"
+    speech = [TimedText(0.0, 2.0, "Welcome.", "speech")]
+    captions = [
+        TimedText(2.5, 3.0, "Open daily,", "caption"),
+        TimedText(3.0, 4.0, "欢迎光临", "caption"),
+        TimedText(4.0, 5.0, "ACME™", "caption"),
+    ]
+    text = merge_speech_and_captions(speech, captions)
+    assert text.split("\n") == ["Welcome.", "Open daily.", "欢迎光临。", "ACME™."]
+
+
+def test_chinese_labels_side_by_side_stay_apart_but_a_cut_line_is_joined():
+    height = 0.04
+    left = LineRead(0, 0.0, "极速发货", 0.99, 0.10, 0.5, 0.30, 0.5 + height)
+    right = LineRead(0, 0.0, "冰点标准", 0.99, 0.34, 0.5, 0.54, 0.5 + height)  # ~0.6 line heights apart
+    assert [r.text for r in join_line_fragments([left, right])] == ["极速发货", "冰点标准"]
+    close = LineRead(0, 0.0, "冰点标准", 0.99, 0.305, 0.5, 0.50, 0.5 + height)
+    assert [r.text for r in join_line_fragments([left, close])] == ["极速发货冰点标准"]

@@ -222,3 +222,20 @@ def test_contact_sheet_draws_chosen_frames():
     # the read frame's box is drawn in green, the reused one's in orange
     tile = image[: image.shape[0] // 2, :100]
     assert (np.abs(tile.astype(int) - (60, 200, 60)).sum(axis=2) < 30).sum() > 50
+
+
+def _dark_scene(seed: int, sign: tuple[int, int] | None = None) -> np.ndarray:
+    """A dim street at night (grey ~35 with noise); optionally a sign: (letter grey, panel grey)."""
+    image = np.full((H, W, 3), 35, np.uint8) + np.random.default_rng(seed).integers(0, 12, (H, W, 3), dtype=np.uint8)
+    if sign:
+        letters, panel = sign
+        cv2.rectangle(image, (60, 400), (480, 520), (panel,) * 3, -1)
+        cv2.putText(image, "RUE DE RIVOLI", (80, 475), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (letters,) * 3, 3, cv2.LINE_AA)
+    return image
+
+
+@pytest.mark.parametrize("sign", [(20, 205), (60, 205), (90, 205), (170, 70)])
+def test_a_sign_entering_a_dark_scene_is_read_whatever_its_polarity(sign):
+    # dark letters on a light panel have the grey of the dark scene before it: the panel tells them apart
+    assert sim(_dark_scene(1), _dark_scene(2, sign)) < CONFIG.threshold
+    assert sim(_dark_scene(1, sign), _dark_scene(2, sign)) >= CONFIG.threshold  # and a sign that stays is reused

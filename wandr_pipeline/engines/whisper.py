@@ -27,6 +27,8 @@ from wandr_pipeline.engines.whisper_models import (
     verified_model_files,
 )
 from wandr_pipeline.media.chinese_script import check_script, in_script
+from wandr_pipeline.media.speech_coverage import coverage, uncovered
+from wandr_pipeline.media.speech_quality import Assessment, SegmentEvidence, assess
 
 # A wrong model name must fail loudly, not try to reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,6 +59,19 @@ KNOWN_MODELS = (
 )
 
 
+FIRST_PASS = 1
+SECOND_PASS = 2  # speech the first pass left without words, decoded again in shorter chunks, without hints
+GAP_CONTEXT_S = 0.2  # audio either side of an uncovered stretch given to the second pass
+
+
+@dataclass(frozen=True)
+class TranscriptWord:
+    word: str
+    start_s: float
+    end_s: float
+    probability: float
+
+
 @dataclass(frozen=True)
 class TranscriptSegment:
     index: int
@@ -65,6 +80,9 @@ class TranscriptSegment:
     text: str
     avg_logprob: float
     no_speech_prob: float
+    compression_ratio: float = 0.0
+    words: tuple[TranscriptWord, ...] = ()
+    decode_pass: int = FIRST_PASS
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,10 @@ class Transcript:
     duration_s: float
     elapsed_s: float = 0.0  # wall time spent transcribing (not loading) this clip
     hints: str | None = None  # the hint text (hotwords / initial prompt) this transcript was made with
+    speech_s: float | None = None  # seconds of speech the voice activity detector found (None: VAD off)
+    speech_coverage: float | None = None  # share of that speech that decoded words cover
+    uncovered_regions: int = 0  # stretches of speech without words after the first pass (decoded again)
+    assessment: Assessment | None = None  # can the text be trusted (`media.speech_quality`)
 
     @property
     def text(self) -> str:
@@ -176,6 +198,8 @@ class WhisperTranscriber:
         prefetch: int = 2,
         cross_clip: bool | str = "auto",
         chinese_script: str = "as-is",
+        chunk_s: int = 30,
+        second_pass_chunk_s: int = 0,
     ):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
         from faster_whisper.tokenizer import _LANGUAGE_CODES
@@ -202,6 +226,11 @@ class WhisperTranscriber:
             )
         self.pipeline = BatchedInferencePipeline(self.model) if batch_size > 1 else None
         self.batch_size = batch_size
+        # Longest stretch of speech decoded as one piece by the batched pipeline (its VAD merges speech
+        # into chunks up to this long); 0 disables the coverage check and its second pass.
+        self.chunk_s = max(1, min(30, chunk_s))
+        self.second_pass_chunk_s = max(0, min(30, second_pass_chunk_s))
+        self._second_pipeline = None
         self.beam_size = beam_size
         self.vad = vad
         # None: detected per clip; English-only models are always "en" (never detected)
@@ -225,7 +254,6 @@ class WhisperTranscriber:
         if not isinstance(audio, np.ndarray):
             audio = load_audio(audio)
         started = time.perf_counter()
-        duration = len(audio) / 16_000
         kwargs = dict(
             language=self.language,
             beam_size=self.beam_size,
@@ -233,20 +261,68 @@ class WhisperTranscriber:
             initial_prompt=initial_prompt or None,
             hotwords=hotwords or None,
             condition_on_previous_text=False,
+            word_timestamps=True,
         )
         with self._lock:
             if self.pipeline is not None:
-                segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
+                segments, info = self.pipeline.transcribe(
+                    audio, batch_size=self.batch_size, chunk_length=self.chunk_s, **kwargs
+                )
             else:
                 segments, info = self.model.transcribe(audio, **kwargs)
-            collected = self._in_script(_transcript_segments(segments), info.language)
-        return Transcript(
+            collected = _transcript_segments(segments)
+        return self.complete(
+            audio,
             collected,
             info.language,
             self._detected_probability(info),
-            duration,
-            time.perf_counter() - started,
+            started,
             hints=hotwords or initial_prompt or None,
+        )
+
+    def complete(
+        self,
+        audio: np.ndarray,
+        segments: list[TranscriptSegment],
+        language: str,
+        language_probability: float | None,
+        started: float,
+        *,
+        hints: str | None,
+        decode_s: float | None = None,
+    ) -> Transcript:
+        """The first pass's segments checked against the detected speech: stretches of speech that no
+        decoded word covers are decoded again (shorter chunks, no hints) and their words added."""
+        speech_s = speech_coverage = None
+        gaps: list[tuple[float, float]] = []
+        if self.vad and self.second_pass_chunk_s:
+            speech = speech_regions(audio, self.chunk_s)
+            words = [(w.start_s, w.end_s) for s in segments for w in s.words]
+            gaps = uncovered(speech, words)
+            if gaps:
+                extra = self._decode_gaps(audio, gaps)
+                segments = merged_segments(segments, extra)
+                words = [(w.start_s, w.end_s) for s in segments for w in s.words]
+            speech_s = round(float(sum(e - s for s, e in speech)), 3)
+            speech_coverage = coverage(speech, words)
+        segments = self._in_script(segments, language)
+        elapsed = time.perf_counter() - started
+        if decode_s is not None:  # cross-clip: its share of the batch, plus its own second pass
+            elapsed = decode_s + elapsed
+        return Transcript(
+            segments,
+            language,
+            language_probability,
+            len(audio) / 16_000,
+            elapsed,
+            hints=hints,
+            speech_s=speech_s,
+            speech_coverage=speech_coverage,
+            uncovered_regions=len(gaps),
+            assessment=assess(
+                [SegmentEvidence(s.text, [w.probability for w in s.words], s.compression_ratio) for s in segments],
+                model_language=self.language if self.model_name.endswith(".en") else None,
+            ),
         )
 
     def _in_script(self, segments: list[TranscriptSegment], language: str) -> list[TranscriptSegment]:
@@ -256,6 +332,35 @@ class WhisperTranscriber:
     def _detected_probability(self, info) -> float | None:
         """faster-whisper says 1.0 for a language it was told (or an English-only model): that is no detection."""
         return None if self.language else round(float(info.language_probability), 4)
+
+    def _decode_gaps(self, audio: np.ndarray, gaps: list[tuple[float, float]]) -> list[TranscriptSegment]:
+        """Decode each uncovered stretch on its own (with a little context), in short chunks, without
+        hints; only words inside the stretch are kept, so nothing the first pass said is repeated."""
+        from faster_whisper import BatchedInferencePipeline
+
+        if self._second_pipeline is None:
+            self._second_pipeline = BatchedInferencePipeline(self.model)
+        out: list[TranscriptSegment] = []
+        for start, end in gaps:
+            lo = max(0, int((start - GAP_CONTEXT_S) * 16_000))
+            hi = min(len(audio), int((end + GAP_CONTEXT_S) * 16_000))
+            with self._lock:
+                segments, _ = self._second_pipeline.transcribe(
+                    audio[lo:hi],
+                    batch_size=max(1, self.batch_size),
+                    language=self.language,
+                    beam_size=self.beam_size,
+                    vad_filter=True,
+                    chunk_length=self.second_pass_chunk_s,
+                    condition_on_previous_text=False,
+                    word_timestamps=True,
+                )
+                found = _transcript_segments(segments, offset_s=lo / 16_000, decode_pass=SECOND_PASS)
+            for segment in found:
+                kept = tuple(w for w in segment.words if start <= (w.start_s + w.end_s) / 2 <= end)
+                if kept:
+                    out.append(_segment_of_words(segment, kept))
+        return out
 
     def transcribe_many(
         self,
@@ -308,6 +413,8 @@ class WhisperTranscriber:
             initial_prompt=None,
             condition_on_previous_text=False,
             batch_size=self.batch_size,
+            chunk_length=self.chunk_s,
+            word_timestamps=True,
         )
         for key, clip in decode_across_clips(
             self._cross_clip,
@@ -329,14 +436,19 @@ class WhisperTranscriber:
                 except Exception as exc:  # noqa: BLE001
                     yield key, exc
                 continue
-            result = Transcript(
-                self._in_script(_transcript_segments(clip.segments), clip.info.language),
-                clip.info.language,
-                self._detected_probability(clip.info),
-                len(clip.audio) / 16_000,
-                clip.decode_s,
-                hints=clip_hints.get("hotwords") or clip_hints.get("initial_prompt"),
-            )
+            try:
+                result = self.complete(
+                    clip.audio,
+                    _transcript_segments(clip.segments),
+                    clip.info.language,
+                    self._detected_probability(clip.info),
+                    time.perf_counter(),
+                    hints=clip_hints.get("hotwords") or clip_hints.get("initial_prompt"),
+                    decode_s=clip.decode_s,
+                )
+            except Exception as exc:  # noqa: BLE001
+                yield key, exc
+                continue
             if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
                 try:
                     result = self.transcribe(clip.audio)
@@ -346,13 +458,65 @@ class WhisperTranscriber:
             yield key, result
 
 
-def _transcript_segments(segments: Iterable) -> list[TranscriptSegment]:
-    """faster-whisper `Segment`s as ours, numbered from 0, empty ones left out."""
-    return [
-        TranscriptSegment(i, round(s.start, 3), round(s.end, 3), s.text.strip(), s.avg_logprob, s.no_speech_prob)
-        for i, s in enumerate(segments)
-        if s.text.strip()
-    ]
+def _transcript_segments(
+    segments: Iterable, *, offset_s: float = 0.0, decode_pass: int = FIRST_PASS
+) -> list[TranscriptSegment]:
+    """faster-whisper `Segment`s as ours (times shifted by `offset_s`), numbered from 0, empty ones left out."""
+    out = []
+    for s in segments:
+        if not s.text.strip():
+            continue
+        words = tuple(
+            TranscriptWord(
+                w.word.strip(),
+                round(float(w.start) + offset_s, 3),
+                round(float(w.end) + offset_s, 3),
+                float(w.probability),
+            )
+            for w in (s.words or ())
+            if w.word.strip()
+        )
+        out.append(
+            TranscriptSegment(
+                len(out),
+                round(float(s.start) + offset_s, 3),
+                round(float(s.end) + offset_s, 3),
+                s.text.strip(),
+                float(s.avg_logprob),
+                float(s.no_speech_prob),
+                float(s.compression_ratio or 0.0),
+                words,
+                decode_pass,
+            )
+        )
+    return out
+
+
+def _segment_of_words(segment: TranscriptSegment, words: tuple[TranscriptWord, ...]) -> TranscriptSegment:
+    """`segment` cut down to `words` (its text rebuilt from them when some were left out)."""
+    if len(words) == len(segment.words):
+        return segment
+    return replace(
+        segment,
+        start_s=words[0].start_s,
+        end_s=words[-1].end_s,
+        text=" ".join(w.word for w in words),
+        words=words,
+    )
+
+
+def merged_segments(first: list[TranscriptSegment], second: list[TranscriptSegment]) -> list[TranscriptSegment]:
+    """Both passes' segments in time order, renumbered from 0."""
+    ordered = sorted(first + second, key=lambda s: (s.start_s, s.decode_pass))
+    return [replace(s, index=i) for i, s in enumerate(ordered)]
+
+
+def speech_regions(audio: np.ndarray, chunk_s: int) -> list[tuple[float, float]]:
+    """Silero VAD's speech, in seconds, with the settings the batched pipeline uses to cut its chunks."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(max_speech_duration_s=chunk_s, min_silence_duration_ms=160)
+    return [(r["start"] / 16_000, r["end"] / 16_000) for r in get_speech_timestamps(audio, options)]
 
 
 def load_audio(path: str | Path) -> np.ndarray:

@@ -12,7 +12,9 @@ to look:
   it returns only read our chunks once they are decoded (`CrossClipJob.restored`).
 - `BatchedInferencePipeline.forward(features, tokenizer, chunks_metadata, options)` decodes one
   stacked batch and returns, per chunk, a list of dicts (`seek`, `start`, `end`, `text`, `tokens`,
-  `avg_logprob`, `compression_ratio`, `no_speech_prob`) that we turn into `faster_whisper.transcribe.Segment`.
+  `avg_logprob`, `compression_ratio`, `no_speech_prob`, and `words` with word timestamps) that we
+  turn into `faster_whisper.transcribe.Segment`. Its word timing keeps state between batches
+  (`last_speech_timestamp`), which we reset per batch since ours mix clips.
 - `options.hotwords`, `options.initial_prompt`, `options.temperatures` and `tokenizer.language_code`,
   `tokenizer.task` say which chunks may share a batch (one prompt per batch).
 
@@ -91,7 +93,7 @@ def cross_clip_pipeline_class():
 
         def decode(self, jobs: list[CrossClipJob], batch_size: int) -> set[int]:
             """Decode every chunk of `jobs` in mixed batches; returns the ids of jobs whose batch failed."""
-            from faster_whisper.transcribe import Segment
+            from faster_whisper.transcribe import Segment, Word
 
             groups: dict[tuple, list[tuple[CrossClipJob, int]]] = {}
             for job in jobs:
@@ -107,6 +109,7 @@ def cross_clip_pipeline_class():
                 for start in range(0, len(entries), batch_size):
                     batch = entries[start : start + batch_size]
                     first = batch[0][0]
+                    self.last_speech_timestamp = 0.0  # word timing state: its batches mix clips
                     try:
                         results = self.forward(
                             np.stack([job.features[i] for job, i in batch]),
@@ -137,7 +140,7 @@ def cross_clip_pipeline_class():
                                 avg_logprob=seg["avg_logprob"],
                                 compression_ratio=seg["compression_ratio"],
                                 no_speech_prob=seg["no_speech_prob"],
-                                words=None,
+                                words=[Word(**word) for word in seg["words"]] if "words" in seg else None,
                                 temperature=job.options.temperatures[0],
                             )
                         )

@@ -4,6 +4,9 @@
 - `empty`: the stage ran but found nothing (no speech, no on-screen text); `error` says what.
 - `skipped`: the stage did not apply (upstream failed, no audio stream); `error` says why.
 - `failed`: the stage could not process this video; `error` is the readable reason.
+- `suspect`: the stage produced output that is probably wrong (e.g. invented English for speech in a
+  language the model does not know); the rows are kept for inspection, `error` says why, and
+  downstream stages use them as they would use no output.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ OK = "ok"
 EMPTY = "empty"
 SKIPPED = "skipped"
 FAILED = "failed"
+SUSPECT = "suspect"
+STATUSES = (OK, EMPTY, SKIPPED, FAILED, SUSPECT)
 
 
 class StageError(Exception):

@@ -67,6 +67,26 @@ TRANSCRIPT_SEGMENTS = pa.schema(
         pa.field("batch_size", pa.int32()),
         pa.field("vad", pa.bool_()),
         pa.field("hint_mode", pa.string()),
+        # issue 14: speech that no decoded word covered is decoded again; quality flags per segment
+        pa.field("decode_pass", pa.int32()),  # 1: first pass; 2: second pass over uncovered speech
+        pa.field("compression_ratio", pa.float64()),
+        pa.field("word_probability", pa.float64()),  # mean probability of the segment's words
+        pa.field("quality", pa.string()),  # good | low_confidence | repeated
+        pa.field("speech_s", pa.float64()),  # the video's detected speech, seconds (same on every row)
+        pa.field("speech_coverage", pa.float64()),  # share of it that decoded words cover (same on every row)
+    ]
+)
+
+# One row per decoded word (issue 14), written by the `transcript` asset next to its segments.
+TRANSCRIPT_WORDS = pa.schema(
+    [
+        pa.field("segment_index", pa.int32()),
+        pa.field("word_index", pa.int32()),  # position in the video's transcript, from 0
+        pa.field("word", pa.string()),
+        pa.field("start_s", pa.float64()),
+        pa.field("end_s", pa.float64()),
+        pa.field("probability", pa.float64()),
+        pa.field("decode_pass", pa.int32()),
     ]
 )
 
@@ -181,6 +201,9 @@ TABLES: dict[str, pa.Schema] = {
     "caption_spans": CAPTION_SPANS,
     "video_documents": VIDEO_DOCUMENTS,
 }
+
+# Tables a stage asset writes itself next to its own (the IO manager writes only the stage's table).
+SIDE_TABLES: dict[str, pa.Schema] = {"transcript_words": TRANSCRIPT_WORDS}
 
 
 # Ingestion bookkeeping (not per video): lines of URL lists that were rejected, one row per line,

@@ -31,20 +31,41 @@ from statistics import median
 
 from rapidfuzz import fuzz
 
-_ALNUM = re.compile(r"[0-9a-z]")
 _SPACES = re.compile(r"\s+")
+_SPACED_HYPHEN = re.compile(r"(?<=\w) -(?=\w)")  # "alcohol -based": OCR cut the line at the hyphen
 
 
 def fold(text: str) -> str:
-    """Accent-, case-, space- and punctuation-free form: 'Pastéis de Belém!' -> 'pasteisdebelem'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if _ALNUM.match(c))
+    """Accent-, case-, space- and punctuation-free form of any script: 'Pastéis de Belém!' ->
+    'pasteisdebelem', 'Москва!' -> 'москва', '广州市 房地产' -> '广州市房地产', full-width letters as
+    ASCII. Letters and digits of every script stay; combining marks (accents) and everything else go."""
+    kept, base = [], ""
+    for char in unicodedata.normalize("NFKD", text.casefold()):
+        kind = unicodedata.category(char)
+        if kind[0] in "LN":
+            kept.append(char)
+            base = char
+        elif kind == "Mn" and base and not _accented_script(base):
+            kept.append(char)  # kana voicing marks (が = か + ゛) and the like are letters, not accents
+    return unicodedata.normalize("NFC", "".join(kept))  # Hangul jamo and kana back into one character
+
+
+def _unspaced(char: str) -> bool:
+    """A Han or kana character (scripts written without spaces between words)."""
+    code = ord(char) if char else 0
+    return 0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+
+
+def _accented_script(char: str) -> bool:
+    """Latin, Greek, Cyrillic and the like: scripts whose combining marks are accents we fold away."""
+    return ord(char) < 0x0530 or 0x1E00 <= ord(char) <= 0x1FFF
 
 
 def tidy_line(text: str) -> str:
-    """NFC, one space between words, no stray edge punctuation from OCR (`|`, `_`, `'`)."""
+    """NFC, one space between words, no stray edge punctuation from OCR (`|`, `_`, `'`), no space
+    before a hyphen inside a word ('du PALAIS -ROYAL' -> 'du PALAIS-ROYAL')."""
     text = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
-    return text.strip("|_'`~ ")
+    return _SPACED_HYPHEN.sub("-", text.strip("|_'`~ "))
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,7 @@ class CaptionRules:
     min_span_confidence: float = 0.7  # drop spans whose reads average below this
     space_vote: float = 0.34  # a word break seen in this share of the reads' weight is kept
     join_gap: float = 1.2  # join boxes of one frame on one line when the gap < this x height
+    unspaced_join_gap: float = 0.3  # ... between Chinese/Japanese boxes (no spaces between their words)
 
 
 @dataclass(frozen=True)
@@ -182,12 +204,15 @@ def join_line_fragments(
             height = max(line.height, read.height)
             gap = (read.x0 - line.x1) * aspect / height  # in line heights; negative: the boxes overlap
             similar_size = min(line.height, read.height) >= 0.7 * height
-            if v_overlap >= 0.6 * min(line.height, read.height) and similar_size and -1.0 <= gap <= rules.join_gap:
+            # Chinese and Japanese have no spaces between words: a visible gap there separates two labels
+            unspaced = _unspaced(line.text[-1:]) and _unspaced(read.text[:1])
+            max_gap = rules.unspaced_join_gap if unspaced else rules.join_gap
+            if v_overlap >= 0.6 * min(line.height, read.height) and similar_size and -1.0 <= gap <= max_gap:
                 total = len(line.text) + len(read.text)
                 lines[i] = LineRead(
                     line.frame_index,
                     line.timestamp_s,
-                    f"{line.text} {read.text}",
+                    f"{line.text}{read.text}" if unspaced else f"{line.text} {read.text}",
                     (line.confidence * len(line.text) + read.confidence * len(read.text)) / max(1, total),
                     min(line.x0, read.x0),
                     min(line.y0, read.y0),
@@ -384,6 +409,13 @@ def _calm_case(line: str) -> str:
     if not letters or sum(c.isupper() for c in letters) < 0.8 * len(letters):
         return line
     return " ".join(word if any(c.isdigit() for c in word) else word.title() for word in line.split())
+
+
+def mostly_latin(text: str) -> bool:
+    """At least half of the line's letters are Latin (an English-only model can use it as a hint)."""
+    letters = [c for c in text if c.isalpha()]
+    latin = sum(1 for c in letters if ord(c) < 0x0250 or 0x1E00 <= ord(c) <= 0x1EFF)
+    return bool(letters) and latin >= 0.5 * len(letters)
 
 
 def hint_text(texts: Iterable[str], *, max_chars: int = 400, min_letters: int = 4) -> str:

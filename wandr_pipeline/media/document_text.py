@@ -22,7 +22,8 @@ from wandr_pipeline.media.captions import fold, tidy_line
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _TOKEN = re.compile(r"\S+")
-_END = re.compile(r"[.!?…:;]$")
+_END = re.compile(r"[.!?…:;。！？]$")
+_DANGLING = re.compile(r"[\s,，、\-–—]+$")  # a caption ending in a comma gets a full stop, not ",."
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,19 @@ def _segment(key: str, vocab: set[str], max_word: int) -> list[str] | None:
     return best[len(key)]
 
 
+def _no_spaces(char: str) -> bool:
+    """A character of a script written without spaces between words (Chinese, Japanese) or of Hangul:
+    splitting its runs at other words of the video would cut words, not restore breaks."""
+    name = unicodedata.name(char, "")
+    return name.startswith(("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI", "IDEOGRAPHIC"))
+
+
 def split_glued_words(text: str, vocab: set[str], *, min_token: int = 8) -> str:
-    """Insert spaces into long tokens that are exactly a run of known words ('BESTPASTELDENATA')."""
+    """Insert spaces into long tokens that are exactly a run of known words ('BESTPASTELDENATA').
+
+    Only tokens in capitals, where OCR glues words (tight letter spacing), or whose parts are all at
+    least 3 letters long: a correct lower-case word must not be cut at a mis-heard word of the
+    transcript ('del miércoles' -> 'del mi ércoles' when the speech came out as "mi ercoles")."""
     if not vocab:
         return text
     max_word = max(len(w) for w in vocab)
@@ -70,8 +82,12 @@ def split_glued_words(text: str, vocab: set[str], *, min_token: int = 8) -> str:
         key = fold(letters)
         if len(key) < min_token or key in vocab or len(key) != len(letters) or not letters.isalpha():
             return token
+        if any(_no_spaces(c) for c in letters):
+            return token
         parts = _segment(key, vocab, max_word)
         if not parts or len(parts) < 2:
+            return token
+        if not letters.isupper() and min(len(p) for p in parts) < 3:
             return token
         # cut the original token (its case and accents) at the same letter counts
         out = []
@@ -114,6 +130,7 @@ def merge_speech_and_captions(segments: Sequence[TimedText], captions: Sequence[
         if not text:
             continue
         if event.kind == "caption" and not _END.search(text):
-            text += "."
+            text = _DANGLING.sub("", text)
+            text += "。" if text and _no_spaces(text[-1]) else "."
         lines.append(unicodedata.normalize("NFC", text))
     return "\n".join(lines)

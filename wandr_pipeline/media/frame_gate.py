@@ -5,10 +5,11 @@ that stays for five seconds over a panning shot looks like five different frames
 the text itself, so each frame is reduced to a *text mask* on a downscaled grey image:
 
 1. stroke pixels: thin bright strokes much brighter than their surroundings (white-hat) that are
-   themselves bright, and thin dark strokes much darker than their surroundings (black-hat) that
-   are themselves dark -- what burned-in captions are made of (white or yellow letters with an
-   outline, shadow or dark box; dark letters on a light box). Smooth areas, step edges and
-   mid-tone textures of the background drop out;
+   themselves bright or sit on a dark panel, and thin dark strokes much darker than their
+   surroundings (black-hat) that are themselves dark or sit on a light panel -- what burned-in
+   captions and signs are made of (white or yellow letters with an outline, shadow or dark box;
+   dark or grey letters on a light box or street sign). Smooth areas, step edges and mid-tone
+   textures of the background drop out;
 2. glyph-like groups: connected stroke components of letter size and fill (not hollow outlines, not
    solid blocks such as windows) that sit in a row of at least `min_glyphs` of similar height (or
    are a wide word drawn as one component). Isolated specks, pairs of bars, long lines and hollow
@@ -17,12 +18,15 @@ the text itself, so each frame is reduced to a *text mask* on a downscaled grey 
 Two frames are compared where either has text-like pixels: a pixel there *changed* when its grey
 level differs by more than `grey_change` between the frames (a caption that stays keeps its pixels,
 even where the mask of one frame lost a letter to the background; a different caption in the same
-place and style does not). Changed pixels are counted per horizontal band (captions are horizontal
-lines; a second set of bands is shifted by half a band so a small line cut by a band edge counts
-whole): a band *differs* when that count is over `min_changed_pixels` (noise) and over
-`1 - threshold` of the band's text pixels. The frame similarity is the lowest band similarity, so
-one new short line anywhere (a price under a big title that stays) is enough to send the frame to
-OCR: a big unchanged caption cannot hide a small new one.
+place and style does not), or when the level of the stroke's surroundings (the panel: grey closing
+for dark strokes, opening for bright ones) differs by more than `contrast`: dark letters on a light
+street sign that enters a dark scene have the grey of the scene, but not its surroundings. Changed
+pixels are counted per horizontal band (captions are horizontal lines; a second set of bands is
+shifted by half a band so a small line cut by a band edge counts whole): a band *differs* when that
+count is over `min_changed_pixels` (noise) and over `1 - threshold` of the band's text pixels. The
+frame similarity is the lowest band similarity, so one new short line anywhere (a price under a big
+title that stays) is enough to send the frame to OCR: a big unchanged caption cannot hide a small
+new one.
 
 `FrameGate` applies this to a stream of frames: it answers "read" or "reuse the last read", and
 forces a read after `max_reuse` reused frames in a row as a safety net.
@@ -44,6 +48,8 @@ class FrameGateConfig:
     contrast: int = 100  # grey-level lead a stroke pixel needs over its surroundings (0-255)
     bright_level: int = 190  # a bright stroke pixel is at least this grey level ...
     dark_level: int = 60  # ... a dark one at most this
+    light_panel: int = 160  # ... or a dark stroke whose surroundings are at least this light (a sign)
+    dark_panel: int = 90  # ... or a bright stroke whose surroundings are at most this dark (a text box)
     glyph_max_height: float = 0.08  # tallest glyph component, as a share of the mask height
     min_glyphs: int = 3  # glyph components a text line needs (or one wide word component)
     grey_change: int = 40  # grey-level difference that makes a text pixel a changed one
@@ -62,6 +68,9 @@ class TextSignature:
 
     mask: np.ndarray
     grey: np.ndarray
+    dark: np.ndarray | None = None  # the part of `mask` made of dark strokes
+    closing: np.ndarray | None = None  # surroundings of dark strokes (grey closing)
+    opening: np.ndarray | None = None  # surroundings of bright strokes (grey opening)
 
     @property
     def pixels(self) -> int:
@@ -84,15 +93,24 @@ def text_mask(
     image: np.ndarray, config: FrameGateConfig = FrameGateConfig(), *, grey: np.ndarray | None = None
 ) -> np.ndarray:
     """Boolean mask of text-like pixels (glyph-shaped, high-contrast strokes) of a BGR or grey image."""
-    gray = small_grey(image, config) if grey is None else grey
+    return _strokes(small_grey(image, config) if grey is None else grey, config)[0]
+
+
+def _strokes(gray: np.ndarray, config: FrameGateConfig):
+    """(text mask, its dark-stroke part, grey closing, grey opening) of a grey image."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (config.stroke_px, config.stroke_px))
     bright = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel)
     dark = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel)
+    wide = gray.astype(np.int16)
     # bright and dark strokes are grouped apart: white letters and their dark outline (or box) then
-    # stay separate components, and a background shape touching one of them spoils only that one
-    bright_strokes = (bright >= config.contrast) & (gray >= config.bright_level)
-    dark_strokes = (dark >= config.contrast) & (gray <= config.dark_level)
-    return glyph_groups(bright_strokes, config) | glyph_groups(dark_strokes, config)
+    # stay separate components, and a background shape touching one of them spoils only that one.
+    # Either polarity counts on its own level or on a panel of the other (grey letters on a sign).
+    bright_strokes = (bright >= config.contrast) & (
+        (gray >= config.bright_level) | (wide - bright <= config.dark_panel)
+    )
+    dark_strokes = (dark >= config.contrast) & ((gray <= config.dark_level) | (wide + dark >= config.light_panel))
+    dark_mask = glyph_groups(dark_strokes, config)
+    return glyph_groups(bright_strokes, config) | dark_mask, dark_mask, wide + dark, wide - bright
 
 
 def glyph_groups(strokes: np.ndarray, config: FrameGateConfig = FrameGateConfig()) -> np.ndarray:
@@ -142,7 +160,8 @@ def glyph_groups(strokes: np.ndarray, config: FrameGateConfig = FrameGateConfig(
 
 def signature(image: np.ndarray, config: FrameGateConfig = FrameGateConfig()) -> TextSignature:
     grey = small_grey(image, config)
-    return TextSignature(text_mask(image, config, grey=grey), grey.astype(np.int16))
+    mask, dark, closing, opening = _strokes(grey, config)
+    return TextSignature(mask, grey.astype(np.int16), dark, closing, opening)
 
 
 def band_similarities(a: TextSignature, b: TextSignature, config: FrameGateConfig = FrameGateConfig()) -> list[float]:
@@ -150,6 +169,10 @@ def band_similarities(a: TextSignature, b: TextSignature, config: FrameGateConfi
     if a.mask.shape != b.mask.shape:
         return [0.0]
     changed = (a.mask | b.mask) & (np.abs(a.grey - b.grey) > config.grey_change)
+    if a.dark is not None and b.dark is not None:  # the panel behind the strokes came or went
+        dark = a.dark | b.dark
+        changed |= dark & (np.abs(a.closing - b.closing) > config.contrast)
+        changed |= (a.mask | b.mask) & ~dark & (np.abs(a.opening - b.opening) > config.contrast)
     rows = a.mask.shape[0]
     # per-row counts, then summed per band (cheaper than slicing 2-D arrays per band); a second grid
     # shifted by half a band, so a small line cut by a band edge still counts whole in one of them

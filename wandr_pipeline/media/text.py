@@ -6,17 +6,19 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from wandr_pipeline.media.captions import fold
+
 _SPACES = re.compile(r"\s+")
 
 
 def normalise_line(text: str) -> str:
-    """Collapse whitespace and Unicode forms so the same caption compares equal."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    """Collapse whitespace, compose accents (NFC). Not NFKC: that writes "™" as "TM" and "²" as "2"."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
 def comparison_key(text: str) -> str:
-    """Case- and punctuation-insensitive form for deduplication."""
-    return re.sub(r"[^0-9a-z]+", "", normalise_line(text).casefold())
+    """Case-, accent- and punctuation-insensitive form for deduplication, in any script (`captions.fold`)."""
+    return fold(text)
 
 
 def distinct_lines(lines: Iterable[str], *, min_chars: int = 2) -> list[str]:

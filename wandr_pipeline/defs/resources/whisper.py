@@ -27,6 +27,8 @@ class WhisperResource(ConfigurableResource):
     language: str = from_setting("whisper_language")
     chinese_script: str = from_setting("whisper_chinese_script")
     cross_clip: str = from_setting("whisper_cross_clip")
+    chunk_s: int = from_setting("whisper_chunk_s")
+    second_pass_chunk_s: int = from_setting("whisper_second_pass_chunk_s")
 
     def _key(self) -> tuple:
         return (
@@ -41,6 +43,8 @@ class WhisperResource(ConfigurableResource):
             self.language,
             self.cross_clip,
             self.chinese_script,
+            self.chunk_s,
+            self.second_pass_chunk_s,
         )
 
     def get_transcriber(self) -> WhisperTranscriber:
@@ -62,5 +66,7 @@ class WhisperResource(ConfigurableResource):
                     cross_clip=self.cross_clip
                     if self.cross_clip == "auto"
                     else self.cross_clip.lower() in ("1", "true", "yes", "on"),
+                    chunk_s=self.chunk_s,
+                    second_pass_chunk_s=self.second_pass_chunk_s,
                 )
             return _LOADED[key]

@@ -35,7 +35,16 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from wandr_pipeline.defs.partitions import videos_partitions
 from wandr_pipeline.lib.column_docs import column_description
-from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, SKIPPED, NotApplicable, short_error, upstream_status
+from wandr_pipeline.lib.outcomes import (
+    EMPTY,
+    FAILED,
+    OK,
+    SKIPPED,
+    STATUSES,
+    NotApplicable,
+    short_error,
+    upstream_status,
+)
 from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
 from wandr_pipeline.lib.stages import STAGES, Stage, stage
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
@@ -243,7 +252,7 @@ class StageRun:
             return
         self._last_progress = now
         counts = Counter(s["status"] for s in self.summary)
-        tally = ", ".join(f"{name} {counts[name]}" for name in (OK, EMPTY, SKIPPED, FAILED) if counts.get(name))
+        tally = ", ".join(f"{name} {counts[name]}" for name in STATUSES if counts.get(name))
         self.context.log.info(
             f"{self.table_name}: {done}/{len(self.keys)} videos done in {now - self.started:.1f} s ({tally})"
         )
@@ -266,7 +275,7 @@ class StageRun:
             "videos": len(self.keys),
             "rows": sum(t.num_rows for t in self.tables.values()),
             "seconds": round(time.perf_counter() - self.started, 2),
-            **{f"status_{name}": counts.get(name, 0) for name in (OK, EMPTY, SKIPPED, FAILED)},
+            **{f"status_{name}": counts.get(name, 0) for name in STATUSES},
             **{f"parameter_{name}": value for name, value in self.parameters.items() if value is not None},
             "summary": summary_table(self.summary),
         }

@@ -1,5 +1,11 @@
 """`transcript`: speech to text with faster-whisper; one model load serves every video of the run.
 
+Words and their timestamps go to the side table `transcript_words` (written here, next to the
+segments the IO manager writes). Speech the voice activity detector found and no decoded word covers
+is decoded a second time (shorter chunks, no hints); the share covered is `speech_coverage`. A clip
+whose words the model was unsure of (speech in a language an English-only model does not know) is
+recorded `suspect`, with the reason, and downstream ignores its text.
+
 The video's caption text (place names, spelled right on screen) goes to Whisper as hints
 (`hotwords` by default, see docs/CAPTIONS.md for the measurement), so this stage waits for
 `caption_spans`. Writes `media/<video_key>/transcript.srt` and `transcript.vtt`.
@@ -12,8 +18,9 @@ from dagster import AssetExecutionContext
 from wandr_pipeline.defs.resources import CaptionsResource, StorageResource, WhisperResource
 from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
 from wandr_pipeline.engines.whisper import load_audio
-from wandr_pipeline.lib.outcomes import OK
-from wandr_pipeline.media.captions import echoes_hints, hint_text
+from wandr_pipeline.lib.outcomes import OK, SUSPECT
+from wandr_pipeline.lib.schemas import TRANSCRIPT_WORDS, to_table
+from wandr_pipeline.media.captions import echoes_hints, hint_text, mostly_latin
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
 
 
@@ -34,13 +41,11 @@ def transcript(
     mode = captions.hint_mode()
     decoding = {"beam_size": whisper.beam_size, "batch_size": whisper.batch_size, "vad": whisper.vad, "hint_mode": mode}
     stage = StageRun(context, store=store, parameters={"whisper_model": whisper.model, **decoding}, row_values=decoding)
-    ready, hints = [], {}
-    for key in stage.keys:
-        if not stage.skip_unless_usable(key, audio[key], "audio"):
-            ready.append((key, first_row(audio[key])["audio_uri"]))
-            hint = caption_hints(caption_spans.get(key), mode)
-            if hint:
-                hints[key] = hint
+    ready = [
+        (key, first_row(audio[key])["audio_uri"])
+        for key in stage.keys
+        if not stage.skip_unless_usable(key, audio[key], "audio")
+    ]
     if not ready:
         yield from stage.results()
         return
@@ -54,41 +59,38 @@ def transcript(
         f"whisper model {transcriber.model_name} on {transcriber.device}/{transcriber.compute_type} "
         f"ready in {time.perf_counter() - load_start:.1f} s; transcribing {len(ready)} clip(s)"
     )
+    # an English-only model is shown only the captions it can read (Latin script)
+    latin_only = transcriber.model_name.endswith(".en") or transcriber.language == "en"
+    hints = {}
+    for key, _ in ready:
+        hint = caption_hints(caption_spans.get(key), mode, latin_only=latin_only)
+        if hint:
+            hints[key] = hint
 
     def load(uri: str):
         with store.local_copy(uri) as path:
             return load_audio(path)
 
     audio_seconds = 0.0
+    coverages, second_pass_regions = [], 0
     busy_start = time.perf_counter()
     results = transcriber.transcribe_many(ready, load=load, hints=hints, redo_without_hints=echoes_hints)
     for key, result in results:
 
         def rows(result=result, key=key):
+            words = [] if isinstance(result, BaseException) else word_rows(result)
+            store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, words))  # no stale words
             if isinstance(result, BaseException):
                 raise result
-            out = [
-                {
-                    "segment_index": s.index,
-                    "start_s": s.start_s,
-                    "end_s": s.end_s,
-                    "text": s.text,
-                    "avg_logprob": s.avg_logprob,
-                    "no_speech_prob": s.no_speech_prob,
-                    "language": result.language,
-                    "language_probability": result.language_probability,
-                    "model": transcriber.model_name,
-                    "status": OK,
-                    "error": None,
-                    "caption_hints": result.hints,
-                }
-                for s in result.segments
-            ]
-            _write_subtitles(store, key, out)
+            out = segment_rows(result, transcriber.model_name)
+            _write_subtitles(store, key, [r for r in out if r["status"] == OK])
             return out
 
         if not isinstance(result, BaseException):
             audio_seconds += result.duration_s
+            second_pass_regions += result.uncovered_regions
+            if result.speech_coverage is not None:
+                coverages.append(result.speech_coverage)
         stage.run_one(
             key,
             rows,
@@ -103,15 +105,71 @@ def transcript(
             "device": f"{transcriber.device}/{transcriber.compute_type}",
             "audio_seconds": round(audio_seconds, 1),
             "realtime_factor": round(audio_seconds / busy, 1) if busy > 0 else 0.0,
+            # speech without decoded words after the first pass, decoded again (issue 14)
+            "second_pass_regions": second_pass_regions,
+            **({"speech_coverage_min": min(coverages)} if coverages else {}),
         }
     )
 
 
-def caption_hints(spans, mode: str) -> dict[str, str]:
-    """`transcribe` keyword arguments that show Whisper the video's caption lines (none when off or empty)."""
+def segment_rows(result, model_name: str) -> list[dict]:
+    """`transcript_segments` rows of one `Transcript`; all `suspect` (with the reason) when it is not trusted."""
+    assessment = result.assessment
+    trusted = assessment is None or assessment.trusted
+    quality = assessment.segment_quality if assessment else [None] * len(result.segments)
+    return [
+        {
+            "segment_index": s.index,
+            "start_s": s.start_s,
+            "end_s": s.end_s,
+            "text": s.text,
+            "avg_logprob": s.avg_logprob,
+            "no_speech_prob": s.no_speech_prob,
+            "language": result.language,
+            "language_probability": result.language_probability,
+            "model": model_name,
+            "status": OK if trusted else SUSPECT,
+            "error": None if trusted else assessment.reason,
+            "caption_hints": result.hints,
+            "decode_pass": s.decode_pass,
+            "compression_ratio": round(s.compression_ratio, 3),
+            "word_probability": round(sum(w.probability for w in s.words) / len(s.words), 3) if s.words else None,
+            "quality": q,
+            "speech_s": result.speech_s,
+            "speech_coverage": result.speech_coverage,
+        }
+        for s, q in zip(result.segments, quality)
+    ]
+
+
+def word_rows(result) -> list[dict]:
+    """`transcript_words` rows of one `Transcript`, numbered through the whole clip."""
+    rows = []
+    for s in result.segments:
+        for w in s.words:
+            rows.append(
+                {
+                    "segment_index": s.index,
+                    "word_index": len(rows),
+                    "word": w.word,
+                    "start_s": w.start_s,
+                    "end_s": w.end_s,
+                    "probability": round(w.probability, 4),
+                    "decode_pass": s.decode_pass,
+                }
+            )
+    return rows
+
+
+def caption_hints(spans, mode: str, *, latin_only: bool = False) -> dict[str, str]:
+    """`transcribe` keyword arguments that show Whisper the video's caption lines (none when off or empty).
+
+    `latin_only`: lines in other scripts are left out (an English-only model cannot use them)."""
     if mode == "off" or spans is None or spans.num_rows == 0:
         return {}
     rows = sorted((r for r in spans.to_pylist() if r["status"] == OK and r["text"]), key=lambda r: r["start_s"])
+    if latin_only:
+        rows = [r for r in rows if mostly_latin(r["text"])]
     text = hint_text(r["text"] for r in rows).replace("\n", ", ")
     if not text:
         return {}

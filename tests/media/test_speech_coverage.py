@@ -1,0 +1,41 @@
+"""Speech the VAD heard and no decoded word covers is found; covered speech and short pauses are not."""
+
+from wandr_pipeline.media.speech_coverage import coverage, merge, uncovered
+
+
+def test_merge_unions_overlaps_and_drops_empty():
+    assert merge([(3, 4), (0, 1), (0.5, 2), (5, 5)]) == [(0, 2), (3, 4)]
+
+
+def test_a_sentence_without_words_is_uncovered_and_lowers_coverage():
+    speech = [(0.0, 10.0), (10.5, 14.0)]
+    # words for 0-6 s and 10.5-14 s: the decoder stopped early in the first chunk
+    words = [(0.1 + i * 0.5, 0.5 + i * 0.5) for i in range(12)] + [(10.6, 11.0), (11.2, 13.8)]
+    gaps = uncovered(speech, words)
+    assert gaps == [(6.25, 10.0)]
+    assert 0.6 < coverage(speech, words) < 0.75
+
+
+def test_pauses_between_words_shorter_than_the_minimum_are_not_gaps():
+    speech = [(0.0, 4.0)]
+    words = [(0.0, 1.0), (1.8, 2.5), (3.0, 4.0)]  # 0.8 s and 0.5 s without a word
+    assert uncovered(speech, words) == []
+    assert 0.9 < coverage(speech, words) < 1.0  # the 0.8 s pause counts as uncovered, but is too short to redo
+
+
+def test_no_speech_has_no_coverage():
+    assert coverage([], [(0, 1)]) is None
+    assert uncovered([], [(0, 1)]) == []
+
+
+def test_second_pass_segments_are_merged_in_time_order_and_renumbered():
+    from wandr_pipeline.engines.whisper import SECOND_PASS, TranscriptSegment, TranscriptWord, merged_segments
+
+    def seg(i, start, end, text, decode_pass=1):
+        return TranscriptSegment(
+            i, start, end, text, -0.1, 0.0, 1.0, (TranscriptWord(text, start, end, 0.9),), decode_pass
+        )
+
+    first = [seg(0, 0.0, 2.0, "one"), seg(1, 8.0, 9.0, "three")]
+    merged = merged_segments(first, [seg(0, 3.0, 6.0, "two", SECOND_PASS)])
+    assert [(s.index, s.text, s.decode_pass) for s in merged] == [(0, "one", 1), (1, "two", 2), (2, "three", 1)]
