@@ -76,6 +76,16 @@ class TableSync:
 class Lake:
     """The Delta tables under `<storage root>/lake/`."""
 
+    @classmethod
+    def from_settings(cls, storage: Storage, settings) -> Lake:
+        return cls(
+            storage,
+            commit_videos=settings.lake_commit_videos,
+            compact_min_files=settings.lake_compact_min_files,
+            compact_target_mb=settings.lake_compact_target_mb,
+            vacuum_retention_hours=settings.lake_vacuum_retention_h,
+        )
+
     def __init__(
         self,
         storage: Storage,
