@@ -175,8 +175,6 @@ class Lake:
         return results
 
     def _sync_chunk(self, table: str, keys: list[str]) -> TableSync:
-        from deltalake import write_deltalake
-
         started = time.perf_counter()
         schema = lake_schema(table)
         found = self.storage.read_existing([self.storage.partition_path(table, key) for key in keys])
@@ -187,7 +185,19 @@ class Lake:
                 continue
             part = read_parquet_bytes(data, TABLES[table])
             parts.append(part.append_column(schema.field(KEY_COLUMN), pa.array([key] * part.num_rows, pa.string())))
-        rows = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
+        rows = pa.concat_tables(parts) if parts else schema.empty_table()
+        result = self.replace(table, keys, rows)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def replace(self, table: str, keys: list[str], rows: pa.Table) -> TableSync:
+        """One commit: the rows of `keys` become `rows` (which hold `video_key`; keys without rows lose theirs)."""
+        from deltalake import write_deltalake
+
+        started = time.perf_counter()
+        if not all(is_valid_key(key) for key in keys):
+            raise ValueError("refusing keys outside [A-Za-z0-9_-]")
+        rows = rows.cast(lake_schema(table))
         uri, options = self.table_uri(table), self.storage_options()
         exists = self.exists(table)
         before = _file_sizes(self.delta_table(table)) if exists else {}
