@@ -21,14 +21,15 @@ from wandr_pipeline.settings import Settings
 
 def build_definitions(settings: Settings) -> Definitions:
     jobs = build_jobs(settings)
+    lake_job = build_lake_job()
     return Definitions(
         assets=[*build_stage_assets(settings), URL_LISTS_ASSET, build_lake_asset(settings)],
         resources=build_resources(settings),
-        jobs=[*jobs.values(), build_lake_job()],
+        jobs=[*jobs.values(), lake_job],
         sensors=[
             build_url_list_sensor(settings, jobs),
             build_downstream_sensor(settings, jobs),
-            build_lake_sensor(settings),
+            build_lake_sensor(settings, lake_job),
         ],
         schedules=[build_url_list_schedule(settings, jobs)],
     )

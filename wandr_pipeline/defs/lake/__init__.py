@@ -51,6 +51,7 @@ def build_lake_asset(settings: Settings):
     @asset(
         name=LAKE_ASSET,
         group_name="lake",
+        kinds={"deltalake"},
         deps=deps,
         description="Every analyst table as one Delta table under <root>/lake/, same columns plus video_key, "
         "rows replaced per video (docs/WAREHOUSE.md).",
@@ -92,10 +93,10 @@ def build_lake_job():
     )
 
 
-def build_lake_sensor(settings: Settings):
+def build_lake_sensor(settings: Settings, job):
     @sensor(
         name=LAKE_SENSOR,
-        job_name=LAKE_JOB,
+        job=job,
         minimum_interval_seconds=max(1, settings.lake_sync_interval_s),
         description="Syncs the videos documented since the last tick into the analyst lake, one run at a time.",
     )
