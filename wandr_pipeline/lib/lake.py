@@ -190,32 +190,39 @@ class Lake:
         result.seconds = time.perf_counter() - started
         return result
 
-    def replace(self, table: str, keys: list[str], rows: pa.Table) -> TableSync:
-        """One commit: the rows of `keys` become `rows` (which hold `video_key`; keys without rows lose theirs)."""
+    def replace(self, table: str, keys: list[str], rows: pa.Table, *, new_keys: bool = False) -> TableSync:
+        """One commit: the rows of `keys` become `rows` (which hold `video_key`; keys without rows lose theirs).
+
+        `new_keys`: the caller knows that no row of `keys` is in the table yet (a first load), so the
+        commit appends without looking for rows to remove.
+        """
         from deltalake import write_deltalake
+        from deltalake.exceptions import TableNotFoundError
 
         started = time.perf_counter()
         if not all(is_valid_key(key) for key in keys):
             raise ValueError("refusing keys outside [A-Za-z0-9_-]")
         rows = rows.cast(lake_schema(table))
-        uri, options = self.table_uri(table), self.storage_options()
-        exists = self.exists(table)
-        before = _file_sizes(self.delta_table(table)) if exists else {}
-        if not exists:
-            write_deltalake(uri, rows, mode="append", storage_options=options, name=table)
+        options = self.storage_options()
+        try:
+            current = self.delta_table(table)
+        except TableNotFoundError:
+            write_deltalake(self.table_uri(table), rows, mode="append", storage_options=options, name=table)
+            current, before = self.delta_table(table), {}
         else:
-            # Keys are [A-Za-z0-9_-] (checked above), so quoting them needs no escaping.
-            predicate = f"{KEY_COLUMN} IN ({', '.join(repr(key) for key in keys)})"
-            write_deltalake(
-                uri, rows, mode="overwrite", predicate=predicate, schema_mode="merge", storage_options=options
-            )
-        table_now = self.delta_table(table)
-        added = {path: size for path, size in _file_sizes(table_now).items() if path not in before}
+            before = _file_sizes(current)
+            if new_keys:
+                write_deltalake(current, rows, mode="append", schema_mode="merge")
+            else:
+                # Keys are [A-Za-z0-9_-] (checked above), so quoting them needs no escaping.
+                predicate = f"{KEY_COLUMN} IN ({', '.join(repr(key) for key in keys)})"
+                write_deltalake(current, rows, mode="overwrite", predicate=predicate, schema_mode="merge")
+        added = {path: size for path, size in _file_sizes(current).items() if path not in before}
         return TableSync(
             table=table,
             videos=len(keys),
             rows=rows.num_rows,
-            version=table_now.version(),
+            version=current.version(),
             seconds=time.perf_counter() - started,
             bytes_written=sum(added.values()),
         )
