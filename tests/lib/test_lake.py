@@ -115,22 +115,33 @@ def test_a_killed_update_leaves_the_previous_version(tmp_path):
     lake.sync(keys, tables=["transcript_segments"])
 
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    for delay in (0.02, 0.1, 0.3):
-        child = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path)], env=env, stdout=subprocess.PIPE)
-        assert child.stdout.readline() == b"written\n"  # partitions rewritten: the lake commit starts now
-        time.sleep(delay)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
 
-        table = lake.read_arrow("transcript_segments").to_pandas()
-        # Whatever version is current is whole: every video once, all its rows from one generation.
+    def assert_whole(version: int | None = None) -> int:
+        """The current version (or `version`) holds every video once, each with rows of one generation."""
+        delta = lake.delta_table("transcript_segments")
+        if version is not None:
+            delta.load_as_version(version)
+        table = delta.to_pandas(columns=[KEY_COLUMN, "text"])
         per_video = table.groupby(KEY_COLUMN).agg(
-            rows=("text", "size"), generations=("text", lambda t: len(set(x.split()[0] for x in t)))
+            rows=("text", "size"), generations=("text", lambda t: len({x.split()[0] for x in t}))
         )
         assert sorted(per_video.index) == sorted(keys)
         assert (per_video.generations == 1).all()
-        assert per_video.rows.nunique() == 1
-        assert len(lake.delta_table("transcript_segments").history()) >= 1
+        assert per_video.rows.nunique() == 1  # one commit holds every video: all from the same sync
+        return delta.version()
+
+    versions = {assert_whole()}
+    for delay in (0.02, 0.1, 0.3):
+        child = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path)], env=env, stdout=subprocess.PIPE)
+        assert child.stdout.readline() == b"written\n"  # partitions rewritten: the lake commit starts now
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:  # a reader beside the writer sees whole commits only
+            versions.add(assert_whole())
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        versions.add(assert_whole())  # after the kill: the last whole commit
+    for version in versions:  # and every version a reader saw stays readable as it was
+        assert_whole(version)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
