@@ -17,6 +17,7 @@ import argparse
 import glob
 import json
 import os
+import random
 import shutil
 import statistics
 import time
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wandr_pipeline.lib.lake import KEY_COLUMN, Lake, lake_tables
+from wandr_pipeline.lib.lake import DEFAULT_COMPACT_TARGET_MB, KEY_COLUMN, Lake, lake_tables
 from wandr_pipeline.lib.schemas import TABLES
 from wandr_pipeline.lib.storage import Storage
 
@@ -46,6 +47,11 @@ def templates(source: Storage) -> dict[str, list[pa.Table]]:
     return {table: [source.read_partition(table, key, TABLES[table]) for key in keys] for table in lake_tables()}
 
 
+# Words for the varied text: 20 random ones per row, so the rows compress about as well as real text does
+# (copies of three clips' text alone compress ~20x better, and would make every file look small).
+VOCABULARY = [f"w{index:04x}{chr(97 + index % 26)}" for index in range(5000)]
+
+
 def rows_for(table: str, template: list[pa.Table], start: int, count: int, generation: int = 0) -> pa.Table:
     """`count` videos' rows from `start`: video i copies template i % n, with its key and text varied."""
     parts, keys = [], []
@@ -56,7 +62,8 @@ def rows_for(table: str, template: list[pa.Table], start: int, count: int, gener
     rows = pa.concat_tables(parts)
     column = TEXT_COLUMNS.get(table)
     if column:
-        suffix = pa.array([f" v{key} g{generation}" for key in keys])
+        rng = random.Random(start * 7 + generation)
+        suffix = pa.array([f" {' '.join(rng.choices(VOCABULARY, k=20))} v{key} g{generation}" for key in keys])
         varied = pc.binary_join_element_wise(pc.fill_null(rows.column(column), ""), suffix, "")
         rows = rows.set_column(rows.schema.get_field_index(column), column, varied)
     return rows.append_column(KEY_COLUMN, pa.array(keys, pa.string()))
@@ -107,11 +114,12 @@ def main() -> None:
     parser.add_argument("--per-video", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=20, help="timed 50-video batches of new videos")
     parser.add_argument("--reprocess", type=int, default=1000)
+    parser.add_argument("--compact-target-mb", type=int, default=DEFAULT_COMPACT_TARGET_MB)
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     source = templates(Storage(args.source))
     storage = Storage(args.out)
-    lake = Lake(storage, commit_videos=50)
+    lake = Lake(storage, commit_videos=50, compact_target_mb=args.compact_target_mb)
     report: dict = {"videos": args.videos, "per_video_files_videos": args.per_video}
 
     # 1. Bulk load (not timed as an update): appends of 1,000 videos, then compaction.
@@ -168,7 +176,10 @@ def main() -> None:
     files = lake.file_uris("video_documents")
     report["lake"]["pandas_read_parquet_s"], _ = timed(lambda: pd.read_parquet(files), repeat=2)
     report["lake"]["files"] = {table: len(lake.file_uris(table)) for table in lake_tables()}
-    report["lake"]["mb"] = round(
+    report["lake"]["mb_current_version"] = {
+        table: round(sum(os.path.getsize(uri) for uri in lake.file_uris(table)) / 2**20, 1) for table in lake_tables()
+    }
+    report["lake"]["mb_on_disk"] = round(
         sum(os.path.getsize(p) for p in glob.glob(f"{args.out}/lake/**/*.parquet", recursive=True)) / 2**20, 1
     )
 

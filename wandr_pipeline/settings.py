@@ -229,7 +229,7 @@ class Settings(BaseSettings):
         32, "WANDR_LAKE_COMPACT_MIN_FILES", doc="a lake table with more files than this is compacted after a sync"
     )
     lake_compact_target_mb: int = setting(
-        128, "WANDR_LAKE_COMPACT_TARGET_MB", doc="target size of the files compaction writes"
+        8, "WANDR_LAKE_COMPACT_TARGET_MB", doc="target size of the files compaction writes"
     )
     lake_vacuum_retention_h: float = setting(
         24.0, "WANDR_LAKE_VACUUM_RETENTION_H", doc="files older versions need are kept this long for running readers"

@@ -44,7 +44,7 @@ KEY_COLUMN = "video_key"
 # Videos per Delta commit: the `IN (...)` predicate and the data of one commit stay a few MB.
 DEFAULT_COMMIT_VIDEOS = 500
 DEFAULT_COMPACT_MIN_FILES = 32
-DEFAULT_COMPACT_TARGET_MB = 128
+DEFAULT_COMPACT_TARGET_MB = 8
 DEFAULT_VACUUM_RETENTION_HOURS = 24.0
 
 log = logging.getLogger(__name__)

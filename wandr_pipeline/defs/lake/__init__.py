@@ -38,7 +38,7 @@ LAKE_JOB = "sync_lake"
 LAKE_SENSOR = "lake_sync_sensor"
 # Materialisation records the sensor reads per tick; more wait for the next tick.
 MAX_RECORDS_PER_TICK = 10_000
-_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
 class LakeSyncConfig(Config):
