@@ -51,7 +51,9 @@ def test_backfill_replaces_rows_and_a_removed_partition_removes_them(tmp_path):
     keys = [f"tiktok-{i}" for i in range(6)]
     for key in keys:
         write_video(storage, key, segments=3)
+    assert lake.missing(keys) == keys  # no lake yet
     lake.sync(keys[:3])
+    assert lake.missing(keys) == keys[3:]
     lake.sync(keys[3:])
 
     # Re-processing two videos: one now has 1 segment, one 5; their old rows are gone, others untouched.

@@ -170,7 +170,9 @@ def run_url_list(
             item["already_done"] = item["video_key"] in done
         if settings.lake_sync:
             try:  # the per-video partitions are the truth; the lake catches up on the next sync
-                outcome.lake = Lake.from_settings(storage, settings).sync(keys)
+                lake = Lake.from_settings(storage, settings)
+                # what this run processed, and finished videos the lake lacks (e.g. from before it existed)
+                outcome.lake = lake.sync([*todo, *lake.missing(outcome.already_done)])
             except Exception as error:  # noqa: BLE001
                 log.exception("could not update the lake")
                 outcome.lake_error = f"{type(error).__name__}: {error}"[:300]
@@ -204,7 +206,8 @@ def print_summary(outcome: PipelineOutcome) -> None:
     if outcome.lake:
         tables = sorted({item.table for item in outcome.lake})
         seconds = sum(item.seconds for item in outcome.lake)
-        print(f"lake/ updated for {len(set(outcome.keys))} video(s): {', '.join(tables)} ({seconds:.1f} s)")
+        videos = sum(item.videos for item in outcome.lake if item.table == tables[0])
+        print(f"lake/ updated for {videos} video(s): {', '.join(tables)} ({seconds:.1f} s)")
     if outcome.lake_error:
         print(f"lake/ NOT updated: {outcome.lake_error} (the next run or lake_sync_sensor catches up)")
     if outcome.already_done:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from wandr_pipeline.lib.schemas import TABLES
+from wandr_pipeline.lib.stages import LAST_STAGE
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
 from wandr_pipeline.lib.urls import is_valid_key
 
@@ -135,6 +136,14 @@ class Lake:
     def file_uris(self, table: str) -> list[str]:
         """The Parquet files of the table's current version (what `delta_scan` would read)."""
         return self.delta_table(table).file_uris()
+
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        """The keys without a row in the lake's `video_documents` (every video has one row there)."""
+        keys = list(dict.fromkeys(keys))
+        if not keys or not self.exists(LAST_STAGE.table):
+            return keys
+        present = set(self.read_arrow(LAST_STAGE.table, [KEY_COLUMN]).column(KEY_COLUMN).to_pylist())
+        return [key for key in keys if key not in present]
 
     def read_arrow(self, table: str, columns: Sequence[str] | None = None) -> pa.Table:
         return self.delta_table(table).to_pyarrow_table(columns=list(columns) if columns else None)
