@@ -10,12 +10,13 @@ module copies them into `lake/<table>/`, a Delta table per analyst table with th
 - `sync(keys)` replaces the rows of those videos in every table with what their partitions hold now:
   one Delta commit per table (`write_deltalake(mode="overwrite", predicate="video_key IN (...)")`),
   so a re-processed video's rows are replaced, never duplicated, and a video whose partition is gone
-  loses its rows. A commit writes its data files first and publishes them with one log entry (a
-  put-if-absent on GCS, an atomic rename-free create locally), so a writer killed at any point leaves
+  loses its rows. A commit writes its data files first and publishes them with one log entry, created
+  only if that version does not exist yet (on GCS and locally), so a writer killed at any point leaves
   the previous version, and readers always see a whole commit.
-- Compaction: once a table holds more than `compact_min_files` files, `sync` rewrites the small ones
-  into large files (`optimize.compact`), and `vacuum` removes files that no version newer than
-  `vacuum_retention_hours` needs (readers that planned a scan on an older version still find theirs).
+- Compaction: once a table holds more than `compact_min_files` files, `sync` merges the small ones
+  into files of `compact_target_mb` (`optimize.compact`), and `vacuum` deletes files that only versions
+  older than `vacuum_retention_hours` need (readers that planned a scan on an older version still find
+  theirs). Small files also bound what re-processing costs: a replaced row rewrites its whole file.
 - Tables: every table of `schemas.TABLES` except the media inventories (`MEDIA_TABLES`), so a table a
   new stage adds is picked up without an edit here.
 
