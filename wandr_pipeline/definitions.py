@@ -13,6 +13,7 @@ from wandr_pipeline.defs.ingestion.tick import URL_LISTS_ASSET
 from wandr_pipeline.defs.ingestion.url_list_schedule import build_url_list_schedule
 from wandr_pipeline.defs.ingestion.url_list_sensor import build_url_list_sensor
 from wandr_pipeline.defs.jobs import build_jobs
+from wandr_pipeline.defs.lake import build_lake_asset, build_lake_job, build_lake_sensor
 from wandr_pipeline.defs.resources import build_resources
 from wandr_pipeline.defs.videos import build_stage_assets
 from wandr_pipeline.settings import Settings
@@ -20,11 +21,16 @@ from wandr_pipeline.settings import Settings
 
 def build_definitions(settings: Settings) -> Definitions:
     jobs = build_jobs(settings)
+    lake_job = build_lake_job()
     return Definitions(
-        assets=[*build_stage_assets(settings), URL_LISTS_ASSET],
+        assets=[*build_stage_assets(settings), URL_LISTS_ASSET, build_lake_asset(settings)],
         resources=build_resources(settings),
-        jobs=list(jobs.values()),
-        sensors=[build_url_list_sensor(settings, jobs), build_downstream_sensor(settings, jobs)],
+        jobs=[*jobs.values(), lake_job],
+        sensors=[
+            build_url_list_sensor(settings, jobs),
+            build_downstream_sensor(settings, jobs),
+            build_lake_sensor(settings, lake_job),
+        ],
         schedules=[build_url_list_schedule(settings, jobs)],
     )
 

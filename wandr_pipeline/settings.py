@@ -245,6 +245,24 @@ class Settings(BaseSettings):
     )
     url_list_schedule_cron: str = setting("0 * * * *", "WANDR_URL_LIST_SCHEDULE_CRON", doc="the schedule's cadence")
 
+    # The analysts' lake: Delta tables under <root>/lake/ (docs/WAREHOUSE.md)
+    lake_sync: bool = setting(
+        True, "WANDR_LAKE_SYNC", doc="keep lake/ in step: the CLI after its runs, the daemon's lake_sync_sensor"
+    )
+    lake_sync_interval_s: int = setting(
+        60, "WANDR_LAKE_SYNC_INTERVAL_S", doc="seconds between lake_sync_sensor ticks (new documents batch up)"
+    )
+    lake_commit_videos: int = setting(500, "WANDR_LAKE_COMMIT_VIDEOS", doc="most videos per lake commit")
+    lake_compact_min_files: int = setting(
+        32, "WANDR_LAKE_COMPACT_MIN_FILES", doc="a lake table with more files than this is compacted after a sync"
+    )
+    lake_compact_target_mb: int = setting(
+        8, "WANDR_LAKE_COMPACT_TARGET_MB", doc="target size of the files compaction writes"
+    )
+    lake_vacuum_retention_h: float = setting(
+        24.0, "WANDR_LAKE_VACUUM_RETENTION_H", doc="files older versions need are kept this long for running readers"
+    )
+
     # Where GPU stages run in production (docs/DEPLOY.md)
     gpu_accelerator: str = setting("nvidia-l4", "WANDR_GPU_ACCELERATOR", doc="GKE accelerator label of GPU pods")
     gpu_count: int = setting(1, "WANDR_GPU_COUNT", doc="GPUs per GPU pod")

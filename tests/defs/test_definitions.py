@@ -22,6 +22,7 @@ def test_definitions_shape():
         "caption_spans",
         "video_documents",
         "url_lists",
+        "analyst_lake",  # the analysts' Delta tables, unpartitioned (docs/WAREHOUSE.md)
     }
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -31,6 +32,7 @@ def test_definitions_shape():
         assert node.backfill_policy.policy_type.value == "MULTI_RUN"
         assert node.backfill_policy.max_partitions_per_run >= 10
     assert defs.resolve_job_def("process_videos") is not None
+    assert defs.resolve_job_def("sync_lake") is not None
 
 
 def test_workspace_yaml_validates(dagster_home):

@@ -18,8 +18,9 @@ from dagster import AssetCheckKey, AssetKey, DagsterInstance  # noqa: E402
 
 from tests.support.gcp_fakes import FakeVision, rapidocr_reader  # noqa: E402
 from wandr_pipeline.cli.runner import run_url_list  # noqa: E402
+from wandr_pipeline.lib.lake import Lake, lake_tables  # noqa: E402
 from wandr_pipeline.lib.schemas import TABLES  # noqa: E402
-from wandr_pipeline.lib.storage import filesystem_for  # noqa: E402
+from wandr_pipeline.lib.storage import filesystem_for, storage_for  # noqa: E402
 from wandr_pipeline.lib.urls import parse_video_url  # noqa: E402
 from wandr_pipeline.settings import Settings  # noqa: E402
 
@@ -34,8 +35,9 @@ def vision():
 
 
 def test_pipeline_on_gcs_with_vision_ocr(
-    gcs_bucket, gcs_emulator, vision, http_server, media_root, manifest, dagster_home, ffmpeg, tmp_path, monkeypatch
+    gcs_xml_bucket, gcs_emulator, vision, http_server, media_root, manifest, dagster_home, ffmpeg, tmp_path, monkeypatch
 ):
+    gcs_bucket = gcs_xml_bucket  # deltalake (the lake) uploads with the XML API: through the shim
     root = f"gs://{gcs_bucket}/prod"
     fs = filesystem_for(root)
 
@@ -114,6 +116,15 @@ def test_pipeline_on_gcs_with_vision_ocr(
             GROUP BY video_key ORDER BY video_key""").fetchall()
         expected = df.groupby("video_key").agg(n=("status", "size"), ok=("status", lambda s: int((s == "ok").sum())))
         assert rows == [(key, int(row.n), int(row.ok)) for key, row in expected.sort_index().iterrows()], table
+
+    # The analysts' lake in the bucket, written by the CLI after its runs: the same rows (lib/lake.py).
+    assert outcome.lake_error is None
+    lake = Lake(storage_for(root))
+    lake_connection = lake.duckdb()
+    for table in lake_tables():
+        rows = lake_connection.execute(f"SELECT video_key, count(*) FROM {table} GROUP BY 1 ORDER BY 1").fetchall()
+        assert rows == sorted(tables[table].groupby("video_key").size().items()), table
+        assert len(lake.read_pandas(table)) == len(tables[table]), table
 
     videos = tables["videos"].set_index("video_key")
     ocr = tables["ocr_text"]

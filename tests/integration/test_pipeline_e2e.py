@@ -304,3 +304,22 @@ def test_documents_carry_caption_spans_and_one_clean_text(pipeline, manifest):
         assert "FUSHIMI INARI" in clean or "FUSHIMI" not in str(item["captions"])
     no_audio = docs.loc[pipeline["keys"]["no_audio.mp4"]]
     assert no_audio.clean_text.startswith("FUSHIMI INARI.")
+
+
+def test_the_lake_holds_the_partitions_rows_after_reprocessing(pipeline):
+    """`wandr-pipeline run` synced the analysts' lake after each run (lib/lake.py); --reprocess replaced rows."""
+    from wandr_pipeline.lib.lake import Lake, lake_tables
+    from wandr_pipeline.lib.storage import storage_for
+
+    for outcome in (pipeline["first"], pipeline["second"], pipeline["third"]):
+        assert outcome.lake_error is None and {item.table for item in outcome.lake} == set(lake_tables())
+    lake = Lake(storage_for(str(pipeline["storage"])))
+    for name in lake_tables():
+        expected, got = _table(pipeline, name), lake.read_pandas(name)
+        assert sorted(got.columns) == sorted(expected.columns), name
+        assert got.groupby("video_key").size().to_dict() == expected.groupby("video_key").size().to_dict(), name
+    documents = lake.read_pandas("video_documents").set_index("video_key")
+    expected = _table(pipeline, "video_documents").set_index("video_key")
+    assert documents.transcript_text.sort_index().tolist() == expected.transcript_text.sort_index().tolist()
+    connection = lake.duckdb()
+    assert connection.execute("SELECT count(*) - count(DISTINCT video_key) FROM video_documents").fetchone() == (0,)

@@ -75,6 +75,10 @@ class GcsEmulator:
                 str(self.port),
                 "-external-url",
                 self.url,
+                # path-style XML API requests (what object_store, behind deltalake, sends) are
+                # served only for this host; the default is storage.googleapis.com
+                "-public-host",
+                f"127.0.0.1:{self.port}",
                 "-log-level",
                 "warn",
             ],
@@ -114,6 +118,100 @@ class GcsEmulator:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+class GcsXmlShim:
+    """A pass-through proxy in front of `GcsEmulator` that also accepts XML API object uploads.
+
+    object_store (the Rust client inside `deltalake`) uploads with the XML API (`PUT /<bucket>/<object>`),
+    which the bundled fake-gcs-server does not implement; everything else it sends (XML list, GET, HEAD,
+    DELETE) the emulator serves. The shim turns such a PUT into a JSON API media upload and keeps its
+    precondition: `x-goog-if-generation-match: 0` (create only if absent, how a Delta commit claims its
+    version) answers 412 when the object exists, which the emulator alone would not enforce.
+    """
+
+    def __init__(self, emulator: GcsEmulator):
+        import http.client
+        import urllib.parse
+
+        target = ("127.0.0.1", emulator.port)
+        lock = threading.Lock()  # a create-if-absent is a HEAD then an upload: one at a time
+
+        def forward(method: str, path: str, headers: dict, body: bytes | None):
+            connection = http.client.HTTPConnection(*target, timeout=30)
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                return response.status, response.getheaders(), response.read()
+            finally:
+                connection.close()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):  # noqa: A002
+                pass
+
+            def _relay(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                headers["Host"] = f"{target[0]}:{target[1]}"
+                parsed = urllib.parse.urlsplit(self.path)
+                parts = parsed.path.lstrip("/").split("/", 1)
+                xml_put = (
+                    self.command == "PUT"
+                    and len(parts) == 2
+                    and parts[0] not in ("storage", "upload")
+                    and "uploadType" not in parsed.query
+                )
+                if xml_put:
+                    bucket, name = parts[0], urllib.parse.unquote(parts[1])
+                    status, answer_headers, answer = self._upload(bucket, name, headers, body or b"")
+                else:
+                    status, answer_headers, answer = forward(self.command, self.path, headers, body)
+                self.send_response(status)
+                for key, value in answer_headers:
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(answer) if self.command != "HEAD" else 0))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(answer)
+
+            def _upload(self, bucket: str, name: str, headers: dict, body: bytes):
+                quoted = urllib.parse.quote(name, safe="")
+                with lock:
+                    if headers.get("x-goog-if-generation-match") == "0":
+                        status, _, _ = forward("GET", f"/storage/v1/b/{bucket}/o/{quoted}", {}, None)
+                        if status == 200:
+                            return (
+                                412,
+                                [("Content-Type", "application/xml")],
+                                b"<Error><Code>PreconditionFailed</Code></Error>",
+                            )
+                    status, _, answer = forward(
+                        "POST",
+                        f"/upload/storage/v1/b/{bucket}/o?uploadType=media&name={quoted}",
+                        {"Content-Type": headers.get("Content-Type", "application/octet-stream")},
+                        body,
+                    )
+                if status != 200:
+                    return status, [], answer
+                meta = json.loads(answer)
+                return (
+                    200,
+                    [("ETag", f'"{meta.get("etag", "")}"'), ("x-goog-generation", str(meta.get("generation", "")))],
+                    b"",
+                )
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _relay  # noqa: N815
+
+        self.server = BackgroundServer(Handler)
+        self.url = self.server.base_url
+
+    def close(self) -> None:
+        self.server.close()
 
 
 # -- Vision ------------------------------------------------------------------------------------
@@ -310,6 +408,23 @@ def gcs_emulator(tmp_path_factory):
 def gcs_bucket(gcs_emulator, monkeypatch) -> str:
     """A new, empty bucket on the emulator, with STORAGE_EMULATOR_HOST set for this test."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    name = f"wandr-test-{uuid.uuid4().hex[:12]}"
+    gcs_emulator.create_bucket(name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def gcs_xml_shim(gcs_emulator):
+    """`GcsXmlShim` in front of the session's emulator (for clients that upload with the XML API)."""
+    shim = GcsXmlShim(gcs_emulator)
+    yield shim
+    shim.close()
+
+
+@pytest.fixture()
+def gcs_xml_bucket(gcs_emulator, gcs_xml_shim, monkeypatch) -> str:
+    """Like `gcs_bucket`, with STORAGE_EMULATOR_HOST pointing at the shim, so gcsfs and deltalake both work."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_xml_shim.url)
     name = f"wandr-test-{uuid.uuid4().hex[:12]}"
     gcs_emulator.create_bucket(name)
     return name

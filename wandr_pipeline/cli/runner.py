@@ -25,6 +25,7 @@ from wandr_pipeline.defs.instance_state import in_flight
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, register_videos
 from wandr_pipeline.lib.batching import contiguous_batches
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
+from wandr_pipeline.lib.lake import Lake, TableSync
 from wandr_pipeline.lib.outcomes import FAILED, is_transient_error, upstream_status
 from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGE_ASSET_NAMES, STAGES
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
@@ -62,6 +63,9 @@ class PipelineOutcome:
     redone: list[str] = field(default_factory=list)
     # keys another run was processing (in flight in the instance, or locked by another process): left alone
     busy: list[str] = field(default_factory=list)
+    # the analysts' lake after the runs (lib/lake.py): one entry per commit, or why it could not be updated
+    lake: list[TableSync] = field(default_factory=list)
+    lake_error: str | None = None
 
     @property
     def pipeline_ok(self) -> bool:
@@ -235,6 +239,14 @@ def run_url_list(
         for item in outcome.videos:
             item["already_done"] = item["video_key"] in done
             item["busy"] = item["video_key"] in outcome.busy
+        if settings.lake_sync:
+            try:  # the per-video partitions are the truth; the lake catches up on the next sync
+                lake = Lake.from_settings(storage, settings)
+                # what this run processed, and finished videos the lake lacks (e.g. from before it existed)
+                outcome.lake = lake.sync([*todo, *outcome.redone, *lake.missing(outcome.already_done)])
+            except Exception as error:  # noqa: BLE001
+                log.exception("could not update the lake")
+                outcome.lake_error = f"{type(error).__name__}: {error}"[:300]
     return outcome
 
 
@@ -264,6 +276,13 @@ def print_summary(outcome: PipelineOutcome) -> None:
         )
     ok = sum(1 for item in outcome.videos if item["download"] == "ok")
     print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")
+    if outcome.lake:
+        tables = sorted({item.table for item in outcome.lake})
+        seconds = sum(item.seconds for item in outcome.lake)
+        videos = sum(item.videos for item in outcome.lake if item.table == tables[0])
+        print(f"lake/ updated for {videos} video(s): {', '.join(tables)} ({seconds:.1f} s)")
+    if outcome.lake_error:
+        print(f"lake/ NOT updated: {outcome.lake_error} (the next run or lake_sync_sensor catches up)")
     if outcome.already_done:
         print(
             f"{len(outcome.already_done)} of them were finished by an earlier run and were not processed again "

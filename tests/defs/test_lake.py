@@ -1,0 +1,76 @@
+"""`lake_sync_sensor` and the `analyst_lake` asset (defs/lake/): new documents become one sync run.
+
+Fast: the sensor is evaluated with `build_sensor_context`, materialisations are reported without
+running the stages, and the sync job runs in process over partitions written by the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("deltalake")
+
+from dagster import (  # noqa: E402
+    AssetKey,
+    AssetMaterialization,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+    instance_for_test,
+)
+
+from tests.lib.test_lake import write_video  # noqa: E402
+from wandr_pipeline.definitions import build_definitions  # noqa: E402
+from wandr_pipeline.defs.lake import LAKE_JOB, LAKE_SENSOR  # noqa: E402
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME  # noqa: E402
+from wandr_pipeline.lib.lake import Lake  # noqa: E402
+from wandr_pipeline.lib.stages import LAST_STAGE  # noqa: E402
+from wandr_pipeline.lib.storage import Storage  # noqa: E402
+from wandr_pipeline.settings import Settings  # noqa: E402
+
+
+def document(instance, keys):
+    for key in keys:
+        instance.report_runless_asset_event(AssetMaterialization(AssetKey(LAST_STAGE.asset), partition=key))
+
+
+def test_new_documents_become_one_sync_run_and_the_lake_follows(tmp_path):
+    settings = Settings(storage_uri=str(tmp_path))
+    definitions = build_definitions(settings)
+    sensor = definitions.get_sensor_def(LAKE_SENSOR)
+    storage = Storage(tmp_path)
+    keys = ["tiktok-1", "tiktok-2", "tiktok-3"]
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, keys)
+        context = build_sensor_context(instance=instance, definitions=definitions)
+        assert isinstance(sensor(context), SkipReason)  # nothing documented yet
+
+        for key in keys:
+            write_video(storage, key, segments=2)
+        document(instance, keys[:2])
+        document(instance, keys[:1])  # documented twice: synced once
+        request = sensor(context)
+        assert isinstance(request, RunRequest)
+        assert request.run_config["ops"]["analyst_lake"]["config"]["video_keys"] == keys[:2]
+        assert isinstance(sensor(build_sensor_context(instance=instance, cursor=context.cursor)), SkipReason)
+
+        job = definitions.resolve_job_def(LAKE_JOB)
+        result = job.execute_in_process(instance=instance, run_config=request.run_config)
+        assert result.success
+        lake = Lake(storage)
+        assert sorted(set(lake.read_pandas("video_documents").video_key)) == keys[:2]
+        metadata = instance.get_latest_materialization_event(AssetKey("analyst_lake")).asset_materialization.metadata
+        assert metadata["videos"].value == 2
+
+        # A backfill of tiktok-1 (3 segments now) and the new tiktok-3: the next tick syncs exactly those.
+        write_video(storage, keys[0], segments=3, generation="g1")
+        document(instance, [keys[0], keys[2]])
+        request = sensor(build_sensor_context(instance=instance, cursor=context.cursor))
+        assert request.run_config["ops"]["analyst_lake"]["config"]["video_keys"] == [keys[0], keys[2]]
+        assert job.execute_in_process(instance=instance, run_config=request.run_config).success
+        segments = lake.read_pandas("transcript_segments").groupby("video_key").size().to_dict()
+        assert segments == {keys[0]: 3, keys[1]: 2, keys[2]: 2}
+
+        # With no video_keys, the asset re-syncs every registered video.
+        assert job.execute_in_process(instance=instance).success
+        assert len(lake.read_pandas("video_documents")) == 3

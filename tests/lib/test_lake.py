@@ -1,0 +1,172 @@
+"""The analysts' lake (lib/lake.py): Delta tables that follow the per-video partitions.
+
+A backfill replaces a video's rows (never duplicates them), a writer killed mid-commit leaves the
+previous version readable, and the same layer on the GCS emulator reads back with pandas and DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+pytest.importorskip("deltalake")
+
+from wandr_pipeline.lib.lake import KEY_COLUMN, Lake, lake_schema, lake_tables  # noqa: E402
+from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES, to_table  # noqa: E402
+from wandr_pipeline.lib.storage import Storage  # noqa: E402
+
+
+def write_video(storage: Storage, key: str, segments: int, generation: str = "g0", tables=None) -> None:
+    """One video's partitions in the lake tables (all by default): `segments` transcript rows, and the
+    other tables one row each, with text naming `generation`."""
+    rows = {
+        "videos": [{"source_url": f"https://x/{key}", "status": "ok"}],
+        "transcript_segments": [
+            {"segment_index": i, "text": f"{generation} taco {i}", "status": "ok"} for i in range(segments)
+        ],
+        "ocr_text": [{"text": generation, "status": "ok"}],
+        "caption_spans": [{"text": generation, "status": "ok"}],
+        "video_documents": [{"transcript_text": f"{generation} tacos", "status": "ok"}],
+    }
+    for table in tables or rows:
+        storage.write_partition(table, key, to_table(TABLES[table], rows[table]))
+
+
+def test_tables_follow_the_registry_and_keep_the_partition_columns():
+    assert set(lake_tables()) >= {
+        "videos",
+        "transcript_segments",
+        "transcript_words",
+        "ocr_text",
+        "caption_spans",
+        "video_documents",
+    }
+    assert not {"audio", "frames"} & set(lake_tables())
+    for table in lake_tables():
+        assert lake_schema(table).names == [*{**TABLES, **SIDE_TABLES}[table].names, KEY_COLUMN]
+
+
+def test_backfill_replaces_rows_and_a_removed_partition_removes_them(tmp_path):
+    storage = Storage(tmp_path)
+    lake = Lake(storage, compact_min_files=3, vacuum_retention_hours=0)
+    keys = [f"tiktok-{i}" for i in range(6)]
+    for key in keys:
+        write_video(storage, key, segments=3)
+    assert lake.missing(keys) == keys  # no lake yet
+    lake.sync(keys[:3])
+    assert lake.missing(keys) == keys[3:]
+    lake.sync(keys[3:])
+
+    # Re-processing two videos: one now has 1 segment, one 5; their old rows are gone, others untouched.
+    write_video(storage, keys[0], segments=1, generation="g1")
+    write_video(storage, keys[4], segments=5, generation="g1")
+    for _ in range(3):  # a backfill re-run several times changes nothing further
+        synced = lake.sync([keys[0], keys[4]])
+    assert {item.table for item in synced} == set(lake_tables())
+
+    segments = lake.read_pandas("transcript_segments")
+    counts = segments.groupby(KEY_COLUMN).size().to_dict()
+    assert counts == {keys[0]: 1, keys[1]: 3, keys[2]: 3, keys[3]: 3, keys[4]: 5, keys[5]: 3}
+    assert set(segments[segments.video_key == keys[4]].text.str[:2]) == {"g1"}
+    assert set(segments[segments.video_key == keys[1]].text.str[:2]) == {"g0"}
+    documents = lake.read_pandas("video_documents")
+    assert sorted(documents.video_key) == sorted(keys)  # one row per video, no duplicates
+
+    # Compaction ran (more than 3 files): the rows are the same, in fewer files.
+    assert len(lake.file_uris("transcript_segments")) <= 3
+
+    # A video whose partitions were removed loses its lake rows on the next sync.
+    storage.remove_tree(f"warehouse/transcript_segments/video_key={keys[2]}")
+    lake.sync([keys[2]], tables=["transcript_segments"])
+    assert keys[2] not in set(lake.read_pandas("transcript_segments").video_key)
+
+    connection = lake.duckdb()
+    assert connection.execute("SELECT count(*) FROM transcript_segments WHERE text ILIKE '%TACO%'").fetchone() == (15,)
+    joined = connection.execute(
+        "SELECT count(*) FROM video_documents d JOIN caption_spans c USING (video_key) WHERE d.status = 'ok'"
+    ).fetchone()
+    assert joined == (6,)
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from wandr_pipeline.lib.lake import Lake
+    from wandr_pipeline.lib.storage import Storage
+    from tests.lib.test_lake import write_video
+
+    storage = Storage(sys.argv[1])
+    keys = [f"tiktok-{i}" for i in range(100)]
+    lake = Lake(storage, compact_min_files=0)
+    generation = 1
+    while True:
+        for key in keys:
+            write_video(storage, key, 2 + generation % 3, f"g{generation}", ["transcript_segments"])
+        print("written", flush=True)
+        lake.sync(keys, tables=["transcript_segments"])
+        generation += 1
+    """
+)
+
+
+def test_a_killed_update_leaves_the_previous_version(tmp_path):
+    storage = Storage(tmp_path)
+    keys = [f"tiktok-{i}" for i in range(100)]
+    for key in keys:
+        write_video(storage, key, segments=2, tables=["transcript_segments"])
+    lake = Lake(storage, compact_min_files=0)
+    lake.sync(keys, tables=["transcript_segments"])
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+
+    def assert_whole(version: int | None = None) -> int:
+        """The current version (or `version`) holds every video once, each with rows of one generation."""
+        delta = lake.delta_table("transcript_segments")
+        if version is not None:
+            delta.load_as_version(version)
+        table = delta.to_pandas(columns=[KEY_COLUMN, "text"])
+        per_video = table.groupby(KEY_COLUMN).agg(
+            rows=("text", "size"), generations=("text", lambda t: len({x.split()[0] for x in t}))
+        )
+        assert sorted(per_video.index) == sorted(keys)
+        assert (per_video.generations == 1).all()
+        assert per_video.rows.nunique() == 1  # one commit holds every video: all from the same sync
+        return delta.version()
+
+    versions = {assert_whole()}
+    for delay in (0.02, 0.1, 0.3):
+        child = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path)], env=env, stdout=subprocess.PIPE)
+        assert child.stdout.readline() == b"written\n"  # partitions rewritten: the lake commit starts now
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:  # a reader beside the writer sees whole commits only
+            versions.add(assert_whole())
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        versions.add(assert_whole())  # after the kill: the last whole commit
+    for version in versions:  # and every version a reader saw stays readable as it was
+        assert_whole(version)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_the_lake_on_the_gcs_emulator_reads_back_with_pandas_and_duckdb(gcs_xml_bucket):
+    storage = Storage(f"gs://{gcs_xml_bucket}/wandr")
+    keys, tables = ["tiktok-1", "tiktok-2"], ["transcript_segments", "video_documents"]
+    for key in keys:
+        write_video(storage, key, segments=2, tables=tables)
+    lake = Lake(storage)
+    lake.sync(keys, tables=tables)
+    write_video(storage, keys[1], segments=4, generation="g1", tables=tables)
+    lake.sync([keys[1]], tables=tables)
+
+    assert all(uri.startswith(f"gs://{gcs_xml_bucket}/wandr/lake/") for uri in lake.file_uris("transcript_segments"))
+    frame = lake.read_pandas("transcript_segments")
+    assert frame.groupby(KEY_COLUMN).size().to_dict() == {"tiktok-1": 2, "tiktok-2": 4}
+    connection = lake.duckdb()
+    assert connection.execute("SELECT count(*), count(DISTINCT video_key) FROM video_documents").fetchone() == (2, 2)
+    assert connection.execute("SELECT count(*) FROM transcript_segments WHERE text LIKE 'g1%'").fetchone() == (4,)

@@ -1,0 +1,126 @@
+"""The `analyst_lake` asset and the sensor that keeps it in step with the per-video partitions.
+
+Every change to a video ends in a new `video_documents` materialisation (the downstream sensor
+re-runs documents after any upstream backfill), so the sensor follows that asset's materialisations:
+each tick it collects the videos documented since its cursor and requests one `sync_lake` run for
+them (at most one such run at a time, so two syncs never race for the same Delta commit). The run
+replaces those videos' rows in every lake table (lib/lake.py) and compacts a table once it has too
+many files. Launched by hand with no `video_keys`, the asset re-syncs every registered video.
+"""
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    Config,
+    DagsterRunStatus,
+    MaterializeResult,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SkipReason,
+    asset,
+    define_asset_job,
+    in_process_executor,
+    sensor,
+)
+from dagster._core.event_api import AssetRecordsFilter
+
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.defs.resources.storage import StorageResource
+from wandr_pipeline.lib.lake import Lake, lake_tables
+from wandr_pipeline.lib.stages import LAST_STAGE, STAGES
+from wandr_pipeline.lib.tags import COMPUTE_TAG, CPU
+from wandr_pipeline.settings import Settings
+
+LAKE_ASSET = "analyst_lake"
+LAKE_JOB = "sync_lake"
+LAKE_SENSOR = "lake_sync_sensor"
+# Materialisation records the sensor reads per tick; more wait for the next tick.
+MAX_RECORDS_PER_TICK = 10_000
+_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+class LakeSyncConfig(Config):
+    video_keys: list[str] = []  # empty: every registered video
+
+
+def build_lake_asset(settings: Settings):
+    deps = [AssetKey(stage.asset) for stage in STAGES if stage.table in lake_tables()]
+
+    @asset(
+        name=LAKE_ASSET,
+        group_name="lake",
+        kinds={"deltalake"},
+        deps=deps,
+        description="Every analyst table as one Delta table under <root>/lake/, same columns plus video_key, "
+        "rows replaced per video (docs/WAREHOUSE.md).",
+        metadata={"tables": ", ".join(lake_tables()), "location": "lake/<table>"},
+    )
+    def analyst_lake(context: AssetExecutionContext, config: LakeSyncConfig, storage: StorageResource):
+        keys = config.video_keys or context.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+        lake = Lake.from_settings(storage.get(), settings)
+        synced = lake.sync(keys)
+        by_table: dict[str, dict] = {}
+        for item in synced:
+            entry = by_table.setdefault(item.table, {"rows": 0, "seconds": 0.0, "bytes": 0, "compacted": False})
+            entry.update(version=item.version, compacted=entry["compacted"] or item.compacted)
+            entry["rows"] += item.rows
+            entry["seconds"] += item.seconds
+            entry["bytes"] += item.bytes_written
+        context.log.info(f"lake: {len(keys)} video(s) synced into {len(by_table)} table(s)")
+        return MaterializeResult(
+            metadata={
+                "videos": len(keys),
+                "seconds": round(sum(entry["seconds"] for entry in by_table.values()), 2),
+                "bytes_written": sum(entry["bytes"] for entry in by_table.values()),
+                **{f"{table}_version": entry["version"] for table, entry in by_table.items()},
+                **{f"{table}_rows_written": entry["rows"] for table, entry in by_table.items()},
+                "compacted": ", ".join(table for table, entry in by_table.items() if entry["compacted"]) or "none",
+            }
+        )
+
+    return analyst_lake
+
+
+def build_lake_job():
+    return define_asset_job(
+        LAKE_JOB,
+        selection=AssetSelection.assets(LAKE_ASSET),
+        executor_def=in_process_executor,
+        tags={COMPUTE_TAG: CPU},
+        description="Replace the lake rows of the given videos (all when none given) with their partitions' rows.",
+    )
+
+
+def build_lake_sensor(settings: Settings, job):
+    @sensor(
+        name=LAKE_SENSOR,
+        job=job,
+        minimum_interval_seconds=max(1, settings.lake_sync_interval_s),
+        description="Syncs the videos documented since the last tick into the analyst lake, one run at a time.",
+    )
+    def lake_sync_sensor(context: SensorEvaluationContext):
+        if not settings.lake_sync:
+            return SkipReason("WANDR_LAKE_SYNC is off")
+        if context.instance.get_runs_count(RunsFilter(job_name=LAKE_JOB, statuses=_ACTIVE)):
+            return SkipReason("a sync_lake run is in flight")
+        after = int(context.cursor) if context.cursor else None
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(LAST_STAGE.asset), after_storage_id=after),
+            limit=MAX_RECORDS_PER_TICK,
+            ascending=True,
+        ).records
+        keys = list(dict.fromkeys(record.partition_key for record in records if record.partition_key))
+        if not records:
+            return SkipReason(f"no {LAST_STAGE.asset} materialisation since the last sync")
+        last = max(record.storage_id for record in records)
+        context.update_cursor(str(last))
+        if not keys:
+            return SkipReason("no partitioned materialisations")
+        return RunRequest(
+            run_key=f"lake-{last}",
+            run_config={"ops": {LAKE_ASSET: {"config": {"video_keys": keys}}}},
+        )
+
+    return lake_sync_sensor
