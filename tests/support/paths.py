@@ -4,6 +4,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data" / "samples"
-# Real recorded speech with references (shared/media/real/speech/references.json), beside the checkout
-# as on the developers' machines and in CI; tests that need it skip where it is absent.
-REAL_SPEECH = REPO.parent / "shared" / "media" / "real" / "speech"
+# Real recorded speech with references (references.json), copied into the repository with its licences
+# (data/real/README.md), so the tests never depend on a folder outside the checkout.
+REAL_SPEECH = REPO / "data" / "real" / "speech"
