@@ -137,3 +137,29 @@ def test_health_check_looks_at_sizes_and_names_a_short_file(tmp_path, monkeypatc
     monkeypatch.setattr(whisper, "installed_data_dirs", lambda model: copies)
     status, detail = readiness.check_whisper(Settings(whisper_model="base"))
     assert status == readiness.FAIL and "model.bin.part1" in detail, detail
+
+
+@pytest.mark.slow
+def test_caption_hints_are_kept_only_in_the_script_of_the_detected_language(base):
+    mandarin = _real_clip("aishell_BAC009S0724W0121.wav")
+    spanish = _real_clip("fleurs-es-002.ogg")[: 4 * 16_000]
+    hints = {
+        "zh": {"hotwords": "Guangzhou Real Estate, 广州市房地产"},  # one Latin line, one Han line
+        "es": {"hotwords": "广州市房地产, Cantidad de gente"},
+    }
+    clips = {"zh": mandarin, "es": spanish}
+    results = dict(base.transcribe_many([(k, k) for k in clips], load=clips.__getitem__, hints=hints))
+    assert results["zh"].language == "zh" and results["zh"].hints == "广州市房地产", results["zh"]
+    assert results["es"].language == "es" and results["es"].hints == "Cantidad de gente", results["es"]
+    # the detected language decides, so it is the one found without any hints
+    assert base.transcribe(mandarin).language == "zh"
+
+
+@pytest.mark.slow
+def test_a_clip_whose_hints_are_all_in_another_script_is_transcribed_without_them(base):
+    mandarin = _real_clip("aishell_BAC009S0724W0121.wav")
+    [(_, result)] = base.transcribe_many(
+        [("zh", "zh")], load=lambda _: mandarin, hints={"zh": {"hotwords": "Follow us for part two"}}
+    )
+    assert result.language == "zh" and result.hints is None
+    assert result.text == base.transcribe(mandarin).text

@@ -27,6 +27,7 @@ from wandr_pipeline.engines.whisper_models import (
     verified_model_files,
 )
 from wandr_pipeline.media.chinese_script import check_script, in_script
+from wandr_pipeline.media.language_script import hints_for_language
 from wandr_pipeline.media.speech_coverage import coverage, uncovered
 from wandr_pipeline.media.speech_quality import Assessment, SegmentEvidence, assess
 
@@ -391,10 +392,9 @@ class WhisperTranscriber:
                     futures[i + ahead] = pool.submit(load, items[i + ahead][1])
                 try:
                     audio = futures.pop(i).result()
-                    result = self.transcribe(audio, **dict(hints.get(key, {})))
-                    if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
-                        result = self.transcribe(audio)
-                    yield key, result
+                    clip_hints = self._hints_for(hints.get(key, {}), self.language)
+                    result = self.transcribe(audio, **clip_hints)
+                    yield key, self._with_fitting_hints(audio, result, clip_hints, redo_without_hints)
                 except Exception as exc:  # noqa: BLE001 - recorded per clip
                     yield key, exc
 
@@ -416,6 +416,7 @@ class WhisperTranscriber:
             chunk_length=self.chunk_s,
             word_timestamps=True,
         )
+        hints = {key: self._hints_for(clip_hints, self.language) for key, clip_hints in hints.items()}
         for key, clip in decode_across_clips(
             self._cross_clip,
             items,
@@ -449,13 +450,38 @@ class WhisperTranscriber:
             except Exception as exc:  # noqa: BLE001
                 yield key, exc
                 continue
-            if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
-                try:
-                    result = self.transcribe(clip.audio)
-                except Exception as exc:  # noqa: BLE001
-                    yield key, exc
-                    continue
+            try:
+                result = self._with_fitting_hints(clip.audio, result, clip_hints, redo_without_hints)
+            except Exception as exc:  # noqa: BLE001
+                yield key, exc
+                continue
             yield key, result
+
+    @staticmethod
+    def _hints_for(clip_hints: Mapping[str, str], language: str | None) -> dict[str, str]:
+        """The clip's hint lines written in the script of `language` (all of them when it is not known yet)."""
+        if not language:
+            return dict(clip_hints)
+        kept = {name: hints_for_language(text, language) for name, text in clip_hints.items()}
+        return {name: text for name, text in kept.items() if text}
+
+    def _with_fitting_hints(
+        self,
+        audio: np.ndarray,
+        result: Transcript,
+        clip_hints: Mapping[str, str],
+        redo_without_hints: Callable[[str, str], bool] | None,
+    ) -> Transcript:
+        """`result`, or the clip transcribed again: with only the hint lines in the script of the language
+        detected (Whisper detects it from the audio alone, so hints never sway it), then without hints
+        when the transcript only echoes them."""
+        if result.hints:
+            fitting = self._hints_for(clip_hints, result.language)
+            if fitting != dict(clip_hints):
+                result = self.transcribe(audio, **fitting)
+        if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
+            result = self.transcribe(audio)
+        return result
 
 
 def _transcript_segments(

@@ -411,13 +411,6 @@ def _calm_case(line: str) -> str:
     return " ".join(word if any(c.isdigit() for c in word) else word.title() for word in line.split())
 
 
-def mostly_latin(text: str) -> bool:
-    """At least half of the line's letters are Latin (an English-only model can use it as a hint)."""
-    letters = [c for c in text if c.isalpha()]
-    latin = sum(1 for c in letters if ord(c) < 0x0250 or 0x1E00 <= ord(c) <= 0x1EFF)
-    return bool(letters) and latin >= 0.5 * len(letters)
-
-
 def hint_text(texts: Iterable[str], *, max_chars: int = 400, min_letters: int = 4) -> str:
     """The video's caption lines as hints for a speech model: distinct, in first-seen order, one per line.
 

@@ -8,7 +8,8 @@ recorded `suspect`, with the reason, and downstream ignores its text.
 
 The video's caption text (place names, spelled right on screen) goes to Whisper as hints
 (`hotwords` by default, see docs/CAPTIONS.md for the measurement), so this stage waits for
-`caption_spans`. Writes `media/<video_key>/transcript.srt` and `transcript.vtt`.
+`caption_spans`; only lines written in the script of the language spoken (forced, English-only, or
+detected from the audio) are kept. Writes `media/<video_key>/transcript.srt` and `transcript.vtt`.
 """
 
 import time
@@ -20,7 +21,7 @@ from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
 from wandr_pipeline.engines.whisper import load_audio
 from wandr_pipeline.lib.outcomes import OK, SUSPECT
 from wandr_pipeline.lib.schemas import TRANSCRIPT_WORDS, to_table
-from wandr_pipeline.media.captions import echoes_hints, hint_text, mostly_latin
+from wandr_pipeline.media.captions import echoes_hints, hint_text
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
 
 
@@ -59,11 +60,10 @@ def transcript(
         f"whisper model {transcriber.model_name} on {transcriber.device}/{transcriber.compute_type} "
         f"ready in {time.perf_counter() - load_start:.1f} s; transcribing {len(ready)} clip(s)"
     )
-    # an English-only model is shown only the captions it can read (Latin script)
-    latin_only = transcriber.model_name.endswith(".en") or transcriber.language == "en"
+    # the transcriber keeps only the lines written in the script of the clip's language
     hints = {}
     for key, _ in ready:
-        hint = caption_hints(caption_spans.get(key), mode, latin_only=latin_only)
+        hint = caption_hints(caption_spans.get(key), mode)
         if hint:
             hints[key] = hint
 
@@ -161,15 +161,12 @@ def word_rows(result) -> list[dict]:
     return rows
 
 
-def caption_hints(spans, mode: str, *, latin_only: bool = False) -> dict[str, str]:
-    """`transcribe` keyword arguments that show Whisper the video's caption lines (none when off or empty).
-
-    `latin_only`: lines in other scripts are left out (an English-only model cannot use them)."""
+def caption_hints(spans, mode: str) -> dict[str, str]:
+    """`transcribe` keyword arguments that show Whisper the video's caption lines, joined by ", " (none
+    when off or empty); the transcriber keeps those in the script of the language spoken."""
     if mode == "off" or spans is None or spans.num_rows == 0:
         return {}
     rows = sorted((r for r in spans.to_pylist() if r["status"] == OK and r["text"]), key=lambda r: r["start_s"])
-    if latin_only:
-        rows = [r for r in rows if mostly_latin(r["text"])]
     text = hint_text(r["text"] for r in rows).replace("\n", ", ")
     if not text:
         return {}
