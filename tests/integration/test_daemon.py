@@ -5,11 +5,11 @@ registers the videos and the daemon runs every stage of every good video in batc
 rejected lines are in the sensor's tick log (read over GraphQL, as the UI does) and in the
 url_list_rejections table; in a real browser (headless Debian chromium, tests/support/browser.py) the
 UI shows the failed video failed on its own partition and the good one not, a partition page shows
-that video's own metadata and its contact sheet, and a backfill launched from the Materialize dialog
-runs several videos per run (screenshots in test-artifacts/ui/); a backfill launched over GraphQL
-with another Whisper setting (the dialog's Config) re-materialises `transcript` for all videos, the
-documents follow;
-dropping the same list again launches nothing; both processes then shut down cleanly.
+that video's own metadata and its contact sheet (screenshots in test-artifacts/ui/), and a backfill
+launched from its Materialize dialog (partitions "All", another Whisper setting in its Config,
+Preview, Launch backfill) re-materialises `transcript` for all videos, several per run; the
+documents follow; dropping the same list again launches nothing; both processes then shut down
+cleanly.
 """
 
 from __future__ import annotations
@@ -171,27 +171,12 @@ def sensor_tick_messages(dagster: Dagster, sensor: str) -> list[str]:
 
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
-LAUNCH_BACKFILL = """
-mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on InvalidStepError { invalidStepKey }
-    ... on InvalidOutputError { invalidOutputName }
-    ... on RunConfigValidationInvalid { errors { message } }
-    ... on UnauthorizedError { message }
-  }
-}"""
 
-
-FINISHED = ("COMPLETED_SUCCESS", "COMPLETED", "FAILED", "COMPLETED_FAILED", "CANCELED")
-
-
-def check_the_dagster_ui(dagster: Dagster, instance, *, good: str, failed: str) -> str:
+def check_the_dagster_ui(dagster: Dagster, instance, *, good: str, failed: str, backfill_config: str) -> str:
     """The UI in a real browser: the failed video is failed on its own partition, the good one is not,
     a partition page shows that video's own metadata and its contact sheet; then a backfill of
-    `video_documents` over all partitions launched from the Materialize dialog. Returns its id."""
+    `transcript` over all partitions with `backfill_config`, launched from the Materialize dialog.
+    Returns its id."""
     from tests.support.browser import dagster_ui
 
     with dagster_ui(f"http://127.0.0.1:{dagster.port}") as ui:
@@ -227,31 +212,35 @@ def check_the_dagster_ui(dagster: Dagster, instance, *, good: str, failed: str) 
         assert width >= 200, width
         ui.shot("ocr_text-good-partition-contact-sheet")
 
-        # a backfill from the Materialize dialog: partitions "All", Launch
+        # a backfill from the Materialize dialog: partitions "All", Config, Preview, Launch backfill
         before = {b.backfill_id for b in instance.get_backfills()}
-        ui.open("/assets/video_documents", "Materialize…")
+        ui.open("/assets/transcript", "Materialize…")
         ui.page.get_by_role("button", name="Materialize…").first.click()
         dialog = ui.page.get_by_role("dialog")
         dialog.get_by_role("button", name="All", exact=True).click()
         partitions = len(instance.get_dynamic_partitions("videos"))
         dialog.get_by_text(f"{partitions} partitions").first.wait_for()
-        ui.shot("video_documents-materialize-dialog")
-        dialog.get_by_role("button", name="Launch backfill").click()
+        dialog.get_by_text("Config", exact=True).click()
+        dialog.get_by_text("Add config").click()
+        editor = ui.page.get_by_role("dialog").filter(has_text="Config Editor")
+        editor.locator(".CodeMirror").first.evaluate("(cm, text) => cm.CodeMirror.setValue(text)", backfill_config)
+        editor.get_by_text("beam_size").first.wait_for()
+        editor.get_by_role("button", name="Save config").click()
+        dialog = ui.page.get_by_role("dialog")
+        dialog.get_by_text("Config saved").wait_for()
+        dialog.get_by_role("button", name="Preview").click()
+        preview = ui.page.get_by_role("dialog").filter(has_text="Backfill preview")
+        preview.get_by_text("Dynamic partitions").wait_for()
+        ui.shot("transcript-backfill-preview")
+        preview.get_by_role("button", name="OK").click()
+        ui.shot("transcript-materialize-dialog")
+        ui.page.get_by_role("dialog").get_by_role("button", name="Launch backfill").click()
         [backfill_id] = wait_for(
             lambda: [b.backfill_id for b in instance.get_backfills() if b.backfill_id not in before],
             "the backfill launched from the dialog",
             dagster,
             60,
         )
-    wait_for(
-        lambda: (
-            instance.get_backfill(backfill_id).status.value in FINISHED
-            and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
-        ),
-        "the dialog's backfill",
-        dagster,
-        240,
-    )
     return backfill_id
 
 
@@ -390,39 +379,21 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         rejected = read_rejections(storage).to_pylist()
         assert {(r["line_number"], r["text"]) for r in rejected} == set(bad_lines.items())
 
-        # What an operator sees in the UI, and a backfill launched from its Materialize dialog.
+        # What an operator sees in the UI (a real browser), and a backfill from its Materialize dialog:
+        # transcript, all partitions, another Whisper setting in its Config.
         titles = {k: storage.read_partition("videos", k).column("title")[0].as_py() for k in keys}
         [kyoto] = [k for k in spoken if titles[k] == "kyoto_temples"]
-        ui_backfill = check_the_dagster_ui(dagster, instance, good=kyoto, failed=failed_download[0])
-        backfill_runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": ui_backfill}))
-        assert len(backfill_runs) == expected and {r.status for r in backfill_runs} == {DagsterRunStatus.SUCCESS}
-        covered = sorted(
-            instance.get_dynamic_partitions("videos").index(r.tags["dagster/asset_partition_range_end"])
-            - instance.get_dynamic_partitions("videos").index(r.tags["dagster/asset_partition_range_start"])
-            + 1
-            for r in backfill_runs
-        )
-        assert covered == [len(keys) - BATCH, BATCH], covered  # several videos per run, every video once
-        timings["ui_checked"] = time.monotonic() - dropped
-
-        # A backfill as the UI launches it: transcript, all partitions, another Whisper setting.
         model_dir = str(get_model_path())
-        data = dagster.graphql(
-            LAUNCH_BACKFILL,
-            {
-                "backfillParams": {
-                    "assetSelection": [{"path": ["transcript"]}],
-                    "allPartitions": True,
-                    "fromFailure": False,
-                    "tags": [],
-                    "title": "transcript with the model folder, beam 1",
-                    "runConfigData": {"resources": {"whisper": {"config": {"model": model_dir, "beam_size": 1}}}},
-                }
-            },
+        backfill_id = check_the_dagster_ui(
+            dagster,
+            instance,
+            good=kyoto,
+            failed=failed_download[0],
+            backfill_config=yaml.safe_dump(
+                {"resources": {"whisper": {"config": {"model": model_dir, "beam_size": 1}}}}
+            ),
         )
-        result = data["launchPartitionBackfill"]
-        assert result["__typename"] == "LaunchBackfillSuccess", result
-        backfill_id = result["backfillId"]
+        timings["ui_checked"] = time.monotonic() - dropped
         backfill_started = time.monotonic()
         wait_for(
             lambda: (
@@ -446,6 +417,14 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         timings["backfill_done"] = time.monotonic() - backfill_started
         backfill_runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill_id}))
         assert len(backfill_runs) == expected
+        order = instance.get_dynamic_partitions("videos")
+        covered = sorted(
+            order.index(r.tags["dagster/asset_partition_range_end"])
+            - order.index(r.tags["dagster/asset_partition_range_start"])
+            + 1
+            for r in backfill_runs
+        )
+        assert covered == [len(keys) - BATCH, BATCH], covered  # several videos per run, every video once
         assert all(r.tags.get("wandr/compute") == "gpu" for r in backfill_runs)  # tagged by the coordinator
         for key in spoken:
             models = set(storage.read_partition("transcript_segments", key).column("model").to_pylist())
