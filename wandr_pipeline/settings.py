@@ -312,7 +312,7 @@ class Settings(BaseSettings):
     api_host: str = setting("0.0.0.0", "WANDR_API_HOST", doc="address gunicorn binds")
     api_port: int = setting(8080, "PORT", doc="port gunicorn binds (Cloud Run sets it)")
     api_workers: int = setting(1, "WEB_CONCURRENCY", doc="gunicorn worker processes")
-    api_threads: int = setting(4, "WANDR_API_THREADS", doc="threads per gunicorn worker")
+    api_threads: int = setting(128, "WANDR_API_THREADS", doc="threads per gunicorn worker")
     api_timeout_s: int = setting(120, "WANDR_API_TIMEOUT_S", doc="gunicorn worker timeout")
 
     @classmethod

@@ -46,6 +46,8 @@ QUEUE_PARTITIONS_NAME = "wandr_api_run_queue"
 # A run created but still NOT_STARTED after this long lost its submitter (died between creating and
 # submitting it): it is submitted again.
 STALE_NOT_STARTED_S = 60.0
+# The longest a drain waits for a burst of videos to end.
+GATHER_MAX_S = 5.0
 
 
 @dataclass
@@ -85,8 +87,13 @@ class RunQueue:
 
     # -- what requests call (fast: one or two small instance writes) ----------------------------
     def add(self, key: str) -> None:
-        """Put `key` in the queue (durably) and wake the thread. The video must be registered already."""
+        """Put `key` in the queue (durably) and wake the thread. The video must be registered already.
+        (New videos of a burst are added by `registration.Registrar`, many in one write.)"""
         self._instance().add_dynamic_partitions(QUEUE_PARTITIONS_NAME, [key])
+        self.wake()
+
+    def wake(self) -> None:
+        """Keys were added: drain soon (after the gathering window)."""
         self.start()
         self._wake.set()
 
@@ -125,9 +132,14 @@ class RunQueue:
             if self._stop.is_set():
                 return
             if self._wake.is_set():
-                # Let the videos that arrive together gather into one run.
-                self._stop.wait(self.window_s)
-                self._wake.clear()
+                # Let the videos that arrive together gather into one run: wait until none has
+                # arrived for `window_s` (at most GATHER_MAX_S), so a burst is not drained while
+                # it is still being answered (creating runs competes with requests for the GIL).
+                began = time.monotonic()
+                while self._wake.is_set() and time.monotonic() - began < GATHER_MAX_S:
+                    self._wake.clear()
+                    if self._stop.wait(self.window_s):
+                        return
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:

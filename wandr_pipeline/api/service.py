@@ -12,17 +12,18 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-from wandr_pipeline.api.health import HealthChecker
+from wandr_pipeline.api.health import STATE_CHECK_CACHE_S, CachedAnswer, HealthChecker
+from wandr_pipeline.api.registration import KNOWN, WAITING, Registrar
 from wandr_pipeline.api.results import read_result
 from wandr_pipeline.api.run_queue import RunQueue
 from wandr_pipeline.api.status import DONE, JOB_FAILED, QUEUED, RUNNING, JobStatus, StageStatus, read_status
 from wandr_pipeline.api.submit import RunSubmitter
 from wandr_pipeline.api.validation import UrlPolicy, check_url
-from wandr_pipeline.defs.partitions import register_videos
 from wandr_pipeline.lib.outcomes import FAILED, is_transient_error
 from wandr_pipeline.lib.redaction import redact_url, redact_value
 from wandr_pipeline.lib.stages import PROCESS_VIDEOS, STAGES
 from wandr_pipeline.lib.storage import storage_for
+from wandr_pipeline.lib.submissions import record_submissions
 from wandr_pipeline.lib.urls import VideoRef, is_valid_key
 from wandr_pipeline.settings import Settings
 
@@ -52,10 +53,12 @@ class JobService:
         self._submitter: RunSubmitter | None = None
         self._submitter_lock = threading.Lock()
         self._queue: RunQueue | None = None
+        self._registrar: Registrar | None = None
         # one lock per video key being submitted (dropped when no request holds it)
         self._key_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
         self._key_locks_guard = threading.Lock()
         self.health = HealthChecker(settings, self.storage, lambda: self.instance)
+        self._daemon_info = CachedAnswer(self._read_daemon_info, STATE_CHECK_CACHE_S)
 
     # -- shared pieces ------------------------------------------------------------------------
     @property
@@ -97,6 +100,14 @@ class JobService:
                     )
         return self._queue
 
+    @property
+    def registrar(self) -> Registrar:
+        if self._registrar is None:
+            with self._submitter_lock:
+                if self._registrar is None:
+                    self._registrar = Registrar(lambda: self.instance, lambda: self.queue.wake())
+        return self._registrar
+
     def warm(self) -> None:
         """Load the code location, then start the run queue (which submits what a dead worker left)."""
         start = time.perf_counter()
@@ -108,6 +119,8 @@ class JobService:
             log.warning("the run queue waits for the instance: %s", exc)
 
     def close(self) -> None:
+        if self._registrar is not None:
+            self._registrar.stop()
         if self._queue is not None:
             self._queue.stop()
         if self._submitter is not None:
@@ -128,15 +141,17 @@ class JobService:
         self.submitter.check()  # fail before registering anything
         key = ref.video_key
         # Only requests for the same video wait for each other (in this process; across processes
-        # the queue is a set, so a video posted to two workers at once still waits once).
+        # the run queue is a set, so a video posted to two workers at once still waits once).
         with self._key_lock(key):
-            if self.queue.is_waiting(key):
+            record_submissions(self.storage, [ref], source="api")  # before the partition: raw_video reads it
+            answer = self.registrar.register(key)
+            if answer == KNOWN:
+                status = read_status(self.instance, self.storage, key, self.stages)
+                if status is not None and not self._needs_run(status):
+                    return Submitted(key, status, created=False)
+                self.queue.add(key)
+            elif answer == WAITING:
                 return Submitted(key, self._waiting_status(key), created=False)
-            status = read_status(self.instance, self.storage, key, self.stages)
-            if status is not None and not self._needs_run(status):
-                return Submitted(key, status, created=False)
-            register_videos(self.instance, self.storage, [ref], source="api")
-            self.queue.add(key)
             log.info("queued %s (%s) for a run", key, redact_url(ref.source_url))
             return Submitted(key, self._waiting_status(key), created=True)
 
@@ -195,7 +210,10 @@ class JobService:
         return self.health.run()
 
     def daemon_info(self) -> dict[str, Any]:
-        """When the daemon (which dequeues and launches runs) last reported; informational."""
+        """When the daemon (which dequeues and launches runs) last reported; informational (cached)."""
+        return self._daemon_info.get()
+
+    def _read_daemon_info(self) -> dict[str, Any]:
         try:
             beats = self.instance.get_daemon_heartbeats()
         except Exception as exc:  # noqa: BLE001
