@@ -6,10 +6,12 @@
 Starts `wandr-pipeline api` (gunicorn, the default workers and threads) on a free loopback port with a
 temporary DAGSTER_HOME (queued run coordinator, no daemon: the runs stay queued and cost nothing) and
 a temporary storage root; submits one video first (the workspace load is not part of the burst), then
-`--posts` POSTs of distinct URLs all at once while another thread asks `/health` every 100 ms. Prints
-and writes the latency percentiles. Bounded: every request times out after `--timeout` s, the
-whole burst after `--timeout` + 30 s. `--repo` runs another checkout's API (a side-by-side comparison).
-Exit status 1 when POST p99 >= 2 s or the slowest /health >= 0.5 s.
+`--posts` POSTs of distinct URLs all at once while another thread asks `/health` every 100 ms, then
+waits until every video's status names its run (the API creates runs in the background, several
+videos per run) and counts the runs. Prints and writes the latency percentiles and the run count.
+Bounded: every request times out after `--timeout` s, the whole burst after `--timeout` + 30 s, the
+wait for the runs after `--drain-timeout` s. `--repo` runs another checkout's API (a side-by-side
+comparison). Exit status 1 when POST p99 >= 2 s or the slowest /health >= 0.5 s.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def run(posts: int, repo: Path, timeout: float) -> dict:
+def run(posts: int, repo: Path, timeout: float, drain_timeout: float) -> dict:
     root = Path(tempfile.mkdtemp(prefix="wandr-api-load-"))
     home = root / "dagster_home"
     home.mkdir()
@@ -119,15 +121,18 @@ def run(posts: int, repo: Path, timeout: float) -> dict:
                 health_codes.append(code)
                 stop.wait(0.1)
 
-        def post(i: int) -> tuple[float, int]:
+        def post(i: int) -> tuple[float, int, str | None]:
             began = time.perf_counter()
+            job_id = None
             try:
-                code = requests.post(
+                response = requests.post(
                     f"{base}/process", json={"url": f"http://127.0.0.1:9/load/{i}.mp4"}, timeout=timeout
-                ).status_code
+                )
+                code = response.status_code
+                job_id = response.json().get("job_id") if code == 202 else None
             except requests.RequestException:
                 code = 0
-            return time.perf_counter() - began, code
+            return time.perf_counter() - began, code, job_id
 
         prober = threading.Thread(target=probe, daemon=True)
         prober.start()
@@ -140,17 +145,35 @@ def run(posts: int, repo: Path, timeout: float) -> dict:
         stop.set()
         prober.join(timeout=timeout)
         codes: dict[str, int] = {}
-        for _, code in answers:
+        for _, code, _ in answers:
             codes[str(code)] = codes.get(str(code), 0) + 1
+
+        # The runs are created in the background after the answers: wait (bounded) until every video's
+        # status names its run, and count the runs the burst became.
+        # One status read per second (reads compete with run creation for the worker's GIL): the next
+        # video without a run is asked until it has one.
+        job_ids = [job_id for _, _, job_id in answers if job_id]
+        runs: dict[str, str | None] = dict.fromkeys(job_ids)
+        drain_deadline = time.monotonic() + drain_timeout
+        for job_id in job_ids:
+            while time.monotonic() < drain_deadline:
+                runs[job_id] = requests.get(f"{base}/status/{job_id}", timeout=timeout).json().get("run_id")
+                if runs[job_id]:
+                    break
+                time.sleep(1.0)
+        runs_s = time.perf_counter() - burst_start
         return {
             "repo": str(repo),
             "posts": posts,
             "warm_first_post_s": round(warm_s, 2),
             "burst_s": round(burst_s, 2),
-            "post_latency_s": _percentiles([seconds for seconds, _ in answers]),
+            "post_latency_s": _percentiles([seconds for seconds, _, _ in answers]),
             "post_status_codes": codes,
             "health_latency_s": _percentiles(health),
             "health_status_codes": sorted(set(health_codes)),
+            "videos_with_a_run": sum(1 for run_id in runs.values() if run_id),
+            "runs_created": len({run_id for run_id in runs.values() if run_id}),
+            "all_runs_created_after_s": round(runs_s, 1) if runs and all(runs.values()) else None,
         }
     finally:
         if server.poll() is None:
@@ -171,9 +194,12 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose API is measured")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=180.0, help="seconds to wait for the runs after the burst (0: do not)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    result = run(args.posts, args.repo.resolve(), args.timeout)
+    result = run(args.posts, args.repo.resolve(), args.timeout, args.drain_timeout)
     result["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores"
     result["load"] = os.getloadavg()
     print(json.dumps(result, indent=2))

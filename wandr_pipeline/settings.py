@@ -299,10 +299,20 @@ class Settings(BaseSettings):
     api_warm_workspace: bool = setting(
         True, "WANDR_API_WARM_WORKSPACE", doc="load the code location when the API starts, not on the first POST"
     )
+    api_batch_window_s: float = setting(
+        0.5,
+        "WANDR_API_BATCH_WINDOW_S",
+        doc="how long the API's run queue waits after a POST for more videos to share the run",
+    )
+    api_queue_poll_s: float = setting(
+        10.0,
+        "WANDR_API_QUEUE_POLL_S",
+        doc="how often the API's run queue looks for videos other workers or a dead worker left waiting",
+    )
     api_host: str = setting("0.0.0.0", "WANDR_API_HOST", doc="address gunicorn binds")
     api_port: int = setting(8080, "PORT", doc="port gunicorn binds (Cloud Run sets it)")
     api_workers: int = setting(1, "WEB_CONCURRENCY", doc="gunicorn worker processes")
-    api_threads: int = setting(4, "WANDR_API_THREADS", doc="threads per gunicorn worker")
+    api_threads: int = setting(128, "WANDR_API_THREADS", doc="threads per gunicorn worker")
     api_timeout_s: int = setting(120, "WANDR_API_TIMEOUT_S", doc="gunicorn worker timeout")
 
     @classmethod

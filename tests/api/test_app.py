@@ -6,19 +6,24 @@ Nothing here loads the code location (no run is submitted): that is `test_api_se
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
-from dagster import AssetIn, DagsterInstance, DagsterRun, DagsterRunStatus, Definitions, asset, define_asset_job
+from dagster import AssetIn, DagsterInstance, DagsterRunStatus, Definitions, asset, define_asset_job
 from dagster._core.execution.api import create_execution_plan
 
 from wandr_pipeline.api.app import create_app
+from wandr_pipeline.api.run_queue import QUEUE_PARTITIONS_NAME
 from wandr_pipeline.api.service import JobService
 from wandr_pipeline.api.status import read_status
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
 from wandr_pipeline.lib.stages import STAGES_BY_ASSET
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import record_submissions
+from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
 from wandr_pipeline.lib.urls import parse_video_url
 from wandr_pipeline.settings import Settings
 
@@ -364,49 +369,166 @@ def test_status_never_shows_signed_url_values_or_secrets_in_errors(client_for, i
     assert "cannot fetch https://cdn.example/v.mp4" in data["stages"]["raw_video"]["error"]
 
 
-def test_submissions_of_different_videos_do_not_wait_for_each_other(instance, storage_root):
-    """No lock across a submission's I/O: run creation that takes 1 s (as a busy instance does) for four
-    videos at once takes about 1 s, not 4. (Duplicates of one video: tests/api/test_server.py.)"""
-    import threading
-    import time
+class SlowSubmitter:
+    """Creates real runs (planned materialisations included; NOT_STARTED, since a QUEUED run needs a
+    code location origin) of the two-stage job, each taking `delay` seconds as run creation does on a
+    busy SQLite instance; `gate` holds creation back."""
 
-    from dagster._core.errors import DagsterRunAlreadyExists
+    def __init__(self, instance, delay: float = 1.0):
+        self.instance = instance
+        self.delay = delay
+        self.runs: list[list[str]] = []
+        self.resubmitted: list[str] = []
+        self.creating = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.job = _failing_job()
 
-    created: list[str] = []
-    guard = threading.Lock()
+    def check(self):
+        pass
 
-    class SlowSubmitter:
-        def check(self):
-            pass
+    def create_and_submit(self, keys, run_id, tags=None):
+        self.creating.set()
+        self.gate.wait(30)
+        time.sleep(self.delay)
+        run_tags = {**range_tags(keys), LAUNCHED_BY_TAG: "api"}
+        plan = create_execution_plan(self.job, instance_ref=self.instance.get_ref(), tags=run_tags)
+        run = self.instance.create_run_for_job(
+            self.job, execution_plan=plan, tags=run_tags, status=DagsterRunStatus.NOT_STARTED, run_id=run_id
+        )
+        self.runs.append(list(keys))
+        return run
 
-        def create_and_submit(self, key, run_id, tags=None):
-            time.sleep(1.0)
-            with guard:  # what the run storage does: one run per id
-                if run_id in created:
-                    raise DagsterRunAlreadyExists(run_id)
-                created.append(run_id)
-                return instance.add_run(
-                    DagsterRun(
-                        job_name="process_videos",
-                        run_id=run_id,
-                        status=DagsterRunStatus.QUEUED,
-                        tags={"dagster/partition": key},
-                    )
-                )
+    def resubmit(self, run_id):
+        self.resubmitted.append(run_id)
 
-    settings = _settings(storage_root, api_allowed_networks="127.0.0.1")
+    def close(self):
+        pass
+
+
+def _queued_service(instance, storage_root, submitter_delay: float = 1.0):
+    settings = _settings(storage_root, api_allowed_networks="127.0.0.1", api_batch_window_s=0.3, api_queue_poll_s=60.0)
     service = JobService(settings, instance_factory=lambda: instance)
-    service._submitter = SlowSubmitter()
+    service.stages = STAGES
+    service._submitter = SlowSubmitter(instance, submitter_delay)
+    return service
 
-    def submit_all(urls):
-        refs = [service.validate(url) for url in urls]
-        threads = [threading.Thread(target=service.submit, args=(ref,)) for ref in refs]
-        start = time.perf_counter()
+
+def _wait_for(condition, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_videos_posted_together_share_a_run_and_no_post_waits_for_it(instance, storage_root):
+    """Six POSTs arrive while the run of an earlier video is being created: each is answered at once
+    (nothing waits for run creation), /health answers meanwhile, and the six share the next run.
+    Their status is `queued` before the run exists and the run's state after."""
+    service = _queued_service(instance, storage_root)
+    submitter = service._submitter
+    client = create_app(service.settings, service).test_client()
+    assert client.get("/health").status_code == 200  # model checks cached before the burst
+    submitter.gate.clear()
+    first = service.validate("http://127.0.0.1:9/together-first.mp4")
+    refs = [service.validate(f"http://127.0.0.1:9/together-{i}.mp4") for i in range(6)]
+    keys = {ref.video_key for ref in refs}
+    answers: dict[str, tuple[float, object]] = {}
+
+    def submit(ref):
+        began = time.perf_counter()
+        submitted = service.submit(ref)
+        answers[ref.video_key] = (time.perf_counter() - began, submitted)
+
+    try:
+        submit(first)
+        assert submitter.creating.wait(5)  # the first video's run is being created (held at the gate)
+        threads = [threading.Thread(target=submit, args=(ref,)) for ref in refs]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        return time.perf_counter() - start
+        assert all(answers[key][1].created and answers[key][1].status.status == "queued" for key in keys)
+        assert max(seconds for seconds, _ in answers.values()) < 1.0, answers
+        waiting = client.get(f"/status/{refs[0].video_key}").get_json()
+        assert waiting["status"] == "queued" and waiting["run_id"] is None
+        assert {s["state"] for s in waiting["stages"].values()} == {"queued"}
+        began = time.perf_counter()
+        assert client.get("/health").status_code == 200
+        assert time.perf_counter() - began < 0.5
 
-    elapsed = submit_all([f"http://127.0.0.1:9/parallel-{i}.mp4" for i in range(4)])
-    assert len(created) == 4 and elapsed < 3.0, elapsed  # serialised it would be >= 4 s
+        submitter.gate.set()
+        _wait_for(lambda: not service.queue.waiting())
+        assert len(submitter.runs) == 2
+        assert submitter.runs[0] == [first.video_key] and set(submitter.runs[1]) == keys
+        statuses = [client.get(f"/status/{key}").get_json() for key in keys]
+        run_ids = {status["run_id"] for status in statuses}
+        assert len(run_ids) == 1 and None not in run_ids
+        assert all(status["status"] == "queued" and status["run_status"] == "NOT_STARTED" for status in statuses)
+        run = instance.get_run_by_id(run_ids.pop())
+        assert run.tags["dagster/asset_partition_range_start"] == submitter.runs[1][0]
+        assert run.tags["dagster/asset_partition_range_end"] == submitter.runs[1][-1]
+        assert run.tags["wandr/launched_by"] == "api" and run.tags["wandr/videos"].startswith("6 videos:")
+        again = service.submit(refs[2])
+        assert not again.created and again.status.run_id == run.run_id
+    finally:
+        submitter.gate.set()
+        service.close()
+
+
+def test_the_same_video_posted_at_once_is_one_job_and_one_run(instance, storage_root):
+    service = _queued_service(instance, storage_root, submitter_delay=0.2)
+    urls = ["http://127.0.0.1:9/same.mp4", "http://127.0.0.1:9/same.mp4?utm_source=share"] * 4
+    refs = [service.validate(url) for url in urls]
+    results = []
+    threads = [threading.Thread(target=lambda r=ref: results.append(service.submit(r))) for ref in refs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert {r.job_id for r in results} == {refs[0].video_key} and len(results) == 8
+        assert sum(r.created for r in results) == 1
+        _wait_for(lambda: not service.queue.waiting())
+        assert service._submitter.runs == [[refs[0].video_key]]
+    finally:
+        service.close()
+
+
+def test_a_retried_video_is_queued_until_its_run_and_a_dead_workers_queue_is_submitted(instance, storage_root):
+    """A video whose run failed shows `queued` (not the old failure) while it waits again; the keys a
+    worker left in the queue when it died get their run from the next worker's start-up drain, and a
+    key whose run was created before the death is not run twice."""
+    storage = Storage(str(storage_root))
+    failed = _register(instance, storage, "http://127.0.0.1:9/retried.mp4")
+    _failing_job().execute_in_process(instance=instance, partition_key=failed, raise_on_error=False)
+    service = _queued_service(instance, storage_root, submitter_delay=0.0)
+    service._submitter.gate.clear()
+    try:
+        assert service.status(failed).status == "failed"
+        submitted = service.submit(service.validate("http://127.0.0.1:9/retried.mp4"))
+        assert submitted.created
+        assert service._submitter.creating.wait(5)
+        waiting = service.status(failed)
+        assert (waiting.status, waiting.error, waiting.run_id) == ("queued", None, None)
+        service._submitter.gate.set()
+        _wait_for(lambda: not service.queue.waiting())
+        after = service.status(failed)
+        assert after.status == "queued" and after.run_status == "NOT_STARTED" and after.run_id is not None
+    finally:
+        service.close()
+
+    # A worker died after registering two videos and creating the run of one of them.
+    orphan = _register(instance, storage, "http://127.0.0.1:9/orphan.mp4")
+    covered = _register(instance, storage, "http://127.0.0.1:9/covered.mp4")
+    SlowSubmitter(instance, delay=0.0).create_and_submit([covered], str(uuid.uuid4()))
+    instance.add_dynamic_partitions(QUEUE_PARTITIONS_NAME, [orphan, covered])
+    restarted = _queued_service(instance, storage_root, submitter_delay=0.0)
+    try:
+        restarted.queue.start()
+        _wait_for(lambda: not restarted.queue.waiting())
+        assert restarted._submitter.runs == [[orphan]]
+        assert restarted.queue.last_drain.dropped == [covered]
+        assert restarted.status(orphan).run_id is not None
+    finally:
+        restarted.close()

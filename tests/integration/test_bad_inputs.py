@@ -95,6 +95,12 @@ CASES = [
         "ok",
         later={"audio": ("ok", None), "transcript_segments": ("empty", r"no speech")},
     ),
+    Case(
+        "silent-first-audio-track",
+        "media/silent_first_track.mp4",
+        "ok",
+        later={"audio": ("ok", None), "transcript_segments": ("ok", None)},
+    ),
     Case("zero-byte-file", "media/empty.mp4", "failed", r"empty file \(0 bytes\)"),
     Case("truncated-mp4", "media/truncated.mp4", "failed", r"MP4 file is cut short.*index \(moov\) is missing"),
     Case(
@@ -377,6 +383,13 @@ def test_silent_audio_gives_no_invented_words(corpus):
     rows = segments[segments.video_key == corpus["keys"]["silent-audio"]]
     assert len(rows) == 1 and rows.iloc[0].status == "empty" and pd.isna(rows.iloc[0].text)
     assert not _row(corpus, "video_documents", "silent-audio").transcript_text
+
+
+def test_the_voice_on_a_second_audio_track_is_transcribed(corpus, manifest):
+    """The first track is silent: the transcript is the clip's speech from the second track."""
+    document = _row(corpus, "video_documents", "silent-first-audio-track")
+    spoken = next(item["speech"] for item in manifest if item["file"] == "kyoto_temples.mp4")
+    assert jiwer.wer(_words(spoken), _words(document.transcript_text)) <= 0.15, document.transcript_text
 
 
 def test_variable_frame_rate_and_rotation_come_out_right(corpus):

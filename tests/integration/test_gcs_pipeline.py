@@ -91,7 +91,7 @@ def test_pipeline_on_gcs_with_vision_ocr(
     for key in [*clip_keys, storm_key]:
         assert fs.exists(f"{root}/media/{key}/video.mp4")
         assert fs.exists(f"{root}/media/{key}/audio.wav")
-        assert fs.glob(f"{root}/media/{key}/frames/*.jpg")
+        assert fs.glob(f"{root}/media/{key}/frames/*/*.jpg")  # one version folder per write
         assert fs.exists(f"{root}/submissions/{key}.json")
 
     # Every table, read back with pandas through gcsfs (video_key comes from the hive folder names).

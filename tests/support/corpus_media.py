@@ -27,6 +27,29 @@ def build_corpus_media(root: Path, ffmpeg: str) -> Path:
     shutil.copy(mexico, root / "mexico.mp4")
     shutil.copy(kyoto, root / "kyoto.mp4")
 
+    # Two audio tracks, the first silent and the clip's voice on the second (only the first was used).
+    _ffmpeg(
+        ffmpeg,
+        "-i",
+        str(kyoto),
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=44100:cl=mono",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-map",
+        "0:a",
+        "-shortest",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        str(root / "silent_first_track.mp4"),
+    )
+
     # Stored sideways (pixels turned 90° clockwise) with a display matrix that turns them back upright.
     sideways = root / "sideways-stored.mp4"
     _ffmpeg(

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from wandr_pipeline.api.registration import RegistrationFailed
 from wandr_pipeline.api.service import InstanceUnavailable, JobService
 from wandr_pipeline.api.submit import SubmitUnavailable
 from wandr_pipeline.api.validation import ResolverUnavailable, UrlRejected
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
             return _error(503, "unavailable", f"{exc}; try again", headers={"Retry-After": "5"})
         try:
             submitted = service.submit(ref)
-        except SubmitUnavailable as exc:
+        except (SubmitUnavailable, RegistrationFailed) as exc:
             return _error(503, "unavailable", str(exc), headers={"Retry-After": "10"})
         status = submitted.status
         response = jsonify(

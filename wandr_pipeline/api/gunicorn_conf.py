@@ -1,8 +1,10 @@
 """gunicorn's configuration for the API, from the settings (see docs/API.md).
 
 PORT and WANDR_API_HOST make the address; WEB_CONCURRENCY worker processes, each with
-WANDR_API_THREADS threads. Each worker keeps one code server for submitting runs, so a few threads go
-further than many workers. gunicorn reads this file as a module: its top-level names are its config.
+WANDR_API_THREADS threads. Each worker keeps one code server for submitting runs, so threads go
+further than workers; a POST's thread mostly waits for its group's registration (api/registration.py),
+so many threads are cheap, and enough of them keep /health from queueing behind a burst. gunicorn
+reads this file as a module: its top-level names are its config.
 """
 
 from wandr_pipeline.settings import Settings, load_dotenv_file

@@ -11,16 +11,51 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from wandr_pipeline.engines.readiness import FAIL, Check, run_checks
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.settings import Settings
 
+T = TypeVar("T")
+
 # How long a passing model check is reused: finding the model files takes slow-ish imports.
 MODEL_CHECK_CACHE_S = 60.0
-# How long a passing instance/storage answer is reused: during a burst of submissions the SQLite
-# instance is busy with writes, and a liveness probe every second must not queue behind them.
+# How old the instance/storage answer may get before a background check refreshes it.
 STATE_CHECK_CACHE_S = 2.0
+
+
+class CachedAnswer:
+    """The last answer of `compute`, refreshed in the background once older than `max_age_s`.
+
+    Only the first call waits for `compute`; later calls return the last answer at once (at most
+    `max_age_s` plus one check old) while one background thread computes the next. During a burst of
+    submissions the SQLite instance is busy with writes, and a liveness probe must not queue behind
+    them.
+    """
+
+    def __init__(self, compute: Callable[[], T], max_age_s: float):
+        self._compute = compute
+        self.max_age_s = max_age_s
+        self._answer: tuple[float, T] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        answer = self._answer
+        if answer is None:
+            with self._lock:
+                if self._answer is None:
+                    self._answer = (time.monotonic(), self._compute())
+                return self._answer[1]
+        if time.monotonic() - answer[0] >= self.max_age_s and self._lock.acquire(blocking=False):
+            threading.Thread(target=self._refresh, name="wandr-health-refresh", daemon=True).start()
+        return answer[1]
+
+    def _refresh(self) -> None:
+        try:
+            self._answer = (time.monotonic(), self._compute())
+        finally:
+            self._lock.release()
 
 
 def as_health(check: Check) -> dict:
@@ -42,8 +77,7 @@ class HealthChecker:
         self.instance_factory = instance_factory
         self.cache_s = cache_s
         self._models: tuple[float, dict] | None = None
-        self._state: tuple[float, dict] | None = None
-        self._state_lock = threading.Lock()
+        self._state = CachedAnswer(self._check_state, STATE_CHECK_CACHE_S)
 
     def models(self) -> dict:
         now = time.monotonic()
@@ -55,24 +89,14 @@ class HealthChecker:
         return models
 
     def state(self) -> dict[str, dict]:
-        """The instance and storage checks; a passing answer younger than STATE_CHECK_CACHE_S is reused,
-        and while one probe checks, the others take the last answer instead of queueing behind it."""
-        cached = self._state
-        now = time.monotonic()
-        fresh = cached and now - cached[0] < STATE_CHECK_CACHE_S and all(c["ok"] for c in cached[1].values())
-        if fresh or (cached and not self._state_lock.acquire(blocking=False)):
-            return cached[1]
-        if not cached:
-            self._state_lock.acquire()
-        try:
-            instance, storage = run_checks(
-                self.settings, ["instance", "storage"], storage=self.storage, instance_factory=self.instance_factory
-            )
-            answer = {"instance": as_health(instance), "storage": as_health(storage)}
-            self._state = (time.monotonic(), answer)
-            return answer
-        finally:
-            self._state_lock.release()
+        """The instance and storage checks, from `CachedAnswer`: a probe never waits for the instance."""
+        return self._state.get()
+
+    def _check_state(self) -> dict[str, dict]:
+        instance, storage = run_checks(
+            self.settings, ["instance", "storage"], storage=self.storage, instance_factory=self.instance_factory
+        )
+        return {"instance": as_health(instance), "storage": as_health(storage)}
 
     def run(self) -> dict[str, dict]:
         return {**self.state(), "models": self.models()}

@@ -10,27 +10,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import DagsterInstance, DagsterRunStatus
-from dagster._core.errors import DagsterRunAlreadyExists
-from dagster._core.storage.dagster_run import RunsFilter
+from dagster import DagsterInstance
 
-from wandr_pipeline.api.health import HealthChecker
+from wandr_pipeline.api.health import STATE_CHECK_CACHE_S, CachedAnswer, HealthChecker
+from wandr_pipeline.api.registration import KNOWN, WAITING, Registrar
 from wandr_pipeline.api.results import read_result
-from wandr_pipeline.api.status import DONE, JOB_FAILED, JobStatus, read_status
-from wandr_pipeline.api.submit import PARTITION_TAG, RunSubmitter, run_id_for
+from wandr_pipeline.api.run_queue import RunQueue
+from wandr_pipeline.api.status import DONE, JOB_FAILED, QUEUED, RUNNING, JobStatus, StageStatus, read_status
+from wandr_pipeline.api.submit import RunSubmitter
 from wandr_pipeline.api.validation import UrlPolicy, check_url
-from wandr_pipeline.defs.partitions import register_videos
 from wandr_pipeline.lib.outcomes import FAILED, is_transient_error
 from wandr_pipeline.lib.redaction import redact_url, redact_value
 from wandr_pipeline.lib.stages import PROCESS_VIDEOS, STAGES
 from wandr_pipeline.lib.storage import storage_for
+from wandr_pipeline.lib.submissions import record_submissions
 from wandr_pipeline.lib.urls import VideoRef, is_valid_key
 from wandr_pipeline.settings import Settings
 
 log = logging.getLogger("wandr_pipeline.api")
-
-# A run created but still NOT_STARTED after this long lost its submitter: submit it again.
-_STALE_NOT_STARTED_S = 60.0
 
 
 class InstanceUnavailable(RuntimeError):
@@ -55,10 +52,13 @@ class JobService:
         self.stages = STAGES
         self._submitter: RunSubmitter | None = None
         self._submitter_lock = threading.Lock()
+        self._queue: RunQueue | None = None
+        self._registrar: Registrar | None = None
         # one lock per video key being submitted (dropped when no request holds it)
         self._key_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
         self._key_locks_guard = threading.Lock()
         self.health = HealthChecker(settings, self.storage, lambda: self.instance)
+        self._daemon_info = CachedAnswer(self._read_daemon_info, STATE_CHECK_CACHE_S)
 
     # -- shared pieces ------------------------------------------------------------------------
     @property
@@ -84,12 +84,45 @@ class JobService:
                     )
         return self._submitter
 
+    @property
+    def queue(self) -> RunQueue:
+        if self._queue is None:
+            with self._submitter_lock:
+                if self._queue is None:
+                    self._queue = RunQueue(
+                        lambda: self.instance,
+                        lambda: self.submitter,
+                        self.settings.storage_uri,
+                        batch_size=self.settings.partitions_per_run,
+                        window_s=self.settings.api_batch_window_s,
+                        poll_s=self.settings.api_queue_poll_s,
+                        needs_run=self._video_needs_run,
+                    )
+        return self._queue
+
+    @property
+    def registrar(self) -> Registrar:
+        if self._registrar is None:
+            with self._submitter_lock:
+                if self._registrar is None:
+                    self._registrar = Registrar(lambda: self.instance, lambda: self.queue.wake())
+        return self._registrar
+
     def warm(self) -> None:
+        """Load the code location, then start the run queue (which submits what a dead worker left)."""
         start = time.perf_counter()
         self.submitter.warm()
         log.info("workspace loaded in %.1f s", time.perf_counter() - start)
+        try:
+            self.queue.start()
+        except InstanceUnavailable as exc:
+            log.warning("the run queue waits for the instance: %s", exc)
 
     def close(self) -> None:
+        if self._registrar is not None:
+            self._registrar.stop()
+        if self._queue is not None:
+            self._queue.stop()
         if self._submitter is not None:
             self._submitter.close()
 
@@ -99,17 +132,28 @@ class JobService:
         return check_url(url, self.policy)
 
     def submit(self, ref: VideoRef) -> Submitted:
-        """Register the video and queue one run for it, unless it is queued, running or processed.
+        """Register the video and put it in the run queue, unless it is queued, running or processed.
 
-        Raises `SubmitUnavailable` before anything is recorded when the code location cannot be loaded.
+        Answers as soon as the video is registered: the run is created by the queue's thread
+        (`run_queue.py`), shared with the videos that arrive at the same time. Raises
+        `SubmitUnavailable` before anything is recorded when the code location cannot be loaded.
         """
-        submitter = self.submitter
-        submitter.check()  # fail before registering anything
+        self.submitter.check()  # fail before registering anything
         key = ref.video_key
-        # Only requests for the same video wait for each other (in this process; across processes two
-        # requests compute the same run id, `run_id_for`, and the run storage lets one create it).
+        # Only requests for the same video wait for each other (in this process; across processes
+        # the run queue is a set, so a video posted to two workers at once still waits once).
         with self._key_lock(key):
-            return self._submit_locked(submitter, ref)
+            record_submissions(self.storage, [ref], source="api")  # before the partition: raw_video reads it
+            answer = self.registrar.register(key)
+            if answer == KNOWN:
+                status = read_status(self.instance, self.storage, key, self.stages)
+                if status is not None and not self._needs_run(status):
+                    return Submitted(key, status, created=False)
+                self.queue.add(key)
+            elif answer == WAITING:
+                return Submitted(key, self._waiting_status(key), created=False)
+            log.info("queued %s (%s) for a run", key, redact_url(ref.source_url))
+            return Submitted(key, self._waiting_status(key), created=True)
 
     def _key_lock(self, key: str) -> threading.Lock:
         with self._key_locks_guard:
@@ -119,30 +163,18 @@ class JobService:
                 self._key_locks[key] = lock
             return lock
 
-    def _submit_locked(self, submitter: RunSubmitter, ref: VideoRef) -> Submitted:
-        key = ref.video_key
+    def _waiting_status(self, key: str, submission: dict[str, Any] | None = None) -> JobStatus:
+        """A video in the run queue: queued, every stage too (its run will process all of them)."""
+        return JobStatus(
+            job_id=key,
+            status=QUEUED,
+            stages={stage.asset: StageStatus("queued") for stage in self.stages},
+            submission=submission,
+        )
+
+    def _video_needs_run(self, key: str) -> bool:
         status = read_status(self.instance, self.storage, key, self.stages)
-        if status is not None and not self._needs_run(status):
-            self._resubmit_if_stale(status)
-            return Submitted(key, status, created=False)
-        register_videos(self.instance, self.storage, [ref], source="api")
-        earlier_runs = self.instance.get_runs_count(RunsFilter(tags={PARTITION_TAG: key}))
-        for attempt in range(earlier_runs, earlier_runs + 5):
-            try:
-                run = submitter.create_and_submit(key, run_id_for(key, attempt))
-                log.info("queued run %s for %s (%s)", run.run_id, key, redact_url(ref.source_url))
-                created = True
-                break
-            except DagsterRunAlreadyExists:
-                # Another process submitted the same video at the same moment (same derived id),
-                # or runs of this video were deleted and the count went back: look again.
-                created = False
-                status = read_status(self.instance, self.storage, key, self.stages)
-                if status is not None and not self._needs_run(status):
-                    break
-        status = read_status(self.instance, self.storage, key, self.stages)
-        assert status is not None
-        return Submitted(key, status, created=created)
+        return status is None or self._needs_run(status)
 
     @staticmethod
     def _needs_run(status: JobStatus) -> bool:
@@ -157,18 +189,15 @@ class JobService:
             return False  # queued or running
         return any(s.outcome == FAILED and is_transient_error(s.error) for s in status.stages.values())
 
-    def _resubmit_if_stale(self, status: JobStatus) -> None:
-        if status.run_status != DagsterRunStatus.NOT_STARTED.value or not status.run_id:
-            return
-        run = self.instance.get_run_by_id(status.run_id)
-        if run and time.time() - run.create_timestamp.timestamp() > _STALE_NOT_STARTED_S:
-            log.warning("run %s was never submitted; submitting it now", run.run_id)
-            self.submitter.resubmit(run.run_id)
-
     def status(self, job_id: str) -> JobStatus | None:
         if not is_valid_key(job_id):
             return None
-        return read_status(self.instance, self.storage, job_id, self.stages)
+        status = read_status(self.instance, self.storage, job_id, self.stages)
+        in_its_run = status is not None and status.has_run and status.status in (QUEUED, RUNNING)
+        if status is not None and not in_its_run and self.queue.is_waiting(job_id):
+            # Waiting for its (next) run: what an earlier run recorded is no longer its state.
+            return self._waiting_status(job_id, status.submission)
+        return status
 
     def result(self, job_id: str) -> tuple[JobStatus | None, dict[str, Any] | None]:
         status = self.status(job_id)
@@ -181,7 +210,10 @@ class JobService:
         return self.health.run()
 
     def daemon_info(self) -> dict[str, Any]:
-        """When the daemon (which dequeues and launches runs) last reported; informational."""
+        """When the daemon (which dequeues and launches runs) last reported; informational (cached)."""
+        return self._daemon_info.get()
+
+    def _read_daemon_info(self) -> dict[str, Any]:
         try:
             beats = self.instance.get_daemon_heartbeats()
         except Exception as exc:  # noqa: BLE001

@@ -1,4 +1,4 @@
-"""Creating a `process_videos` run for one video partition and handing it to the run queue.
+"""Creating a `process_videos` run over a range of video partitions and handing it to the run queue.
 
 This does what `dagster job launch` does: it loads the code locations of `workspace.yaml` (a code
 server subprocess, like the UI's and the daemon's), builds the run from that location's job (snapshot,
@@ -9,16 +9,16 @@ any other run.
 The workspace is loaded once per process (on first use or by `warm()`) and kept; `close()` stops its
 code server. A location that fails to load is retried on the next call. The job's snapshot and
 execution plan are the same for every partition: they are fetched from the code server once and kept
-with the workspace, so a submission is two writes to the instance, and submissions run side by side
-(the lock covers only loading the workspace and the job, never a run's creation or submission).
+with the workspace, so a submission is two writes to the instance (the lock covers only loading the
+workspace and the job, never a run's creation or submission). Which videos go into which run is
+`run_queue.py`'s business: it calls this from its own thread, never from a request.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from dagster import DagsterInstance
 from dagster._core.definitions.selector import JobSubsetSelector
@@ -27,19 +27,11 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster.version import __version__ as dagster_version
 
-from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, PARTITION_TAG
-
-# Run ids are derived from (video key, attempt number): two processes submitting the same video at
-# the same moment compute the same id, and the run storage lets only one of them create it.
-_RUN_ID_NAMESPACE = uuid.UUID("6f1c3d2e-3a4b-5c6d-8e9f-0a1b2c3d4e5f")
+from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
 
 
 class SubmitUnavailable(RuntimeError):
     """The code location cannot be loaded (or lacks the job): nothing can be submitted right now."""
-
-
-def run_id_for(video_key: str, attempt: int) -> str:
-    return str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{video_key}/{attempt}"))
 
 
 class RunSubmitter:
@@ -136,14 +128,16 @@ class RunSubmitter:
             return self._job
 
     # -- runs ---------------------------------------------------------------------------------
-    def create_and_submit(self, video_key: str, run_id: str, tags: Mapping[str, str] | None = None) -> DagsterRun:
-        """Create the run for one partition with id `run_id` and submit it to the run coordinator.
+    def create_and_submit(
+        self, video_keys: Sequence[str], run_id: str, tags: Mapping[str, str] | None = None
+    ) -> DagsterRun:
+        """Create one run over the adjacent partitions `video_keys` (first..last, with the same range
+        tags the CLI and the sensors set) with id `run_id`, and submit it to the run coordinator.
 
-        Raises `DagsterRunAlreadyExists` when a run with that id exists (another process won).
-        No lock is held: concurrent submissions of different videos do not wait for each other.
+        Raises `DagsterRunAlreadyExists` when a run with that id exists.
         """
         request, location, repo, remote_job, plan = self._prepared()
-        run_tags = {**remote_job.tags, PARTITION_TAG: video_key, LAUNCHED_BY_TAG: "api", **(tags or {})}
+        run_tags = {**remote_job.tags, **range_tags(video_keys), LAUNCHED_BY_TAG: "api", **(tags or {})}
         run = self.instance.create_run(
             job_name=self.job_name,
             run_id=run_id,

@@ -252,6 +252,14 @@ class Storage:
         if self.fs.exists(target):
             self.fs.rm(target, recursive=True)
 
+    def list_names(self, relative: str) -> list[str]:
+        """The names of the files and folders directly in `relative` (none when it does not exist)."""
+        try:
+            entries = self.fs.ls(self.path(relative), detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted({posixpath.basename(str(entry).rstrip("/")) for entry in entries} - {""})
+
     def fetch(self, uri: str, local_path: str | Path) -> Path:
         """Copy any `gs://` object or path (not only under this root) to a local file."""
         fs = self.fs if _protocol(uri) == _protocol(self.root_uri) else filesystem_for(uri)

@@ -5,7 +5,9 @@ from dagster import AssetExecutionContext
 from wandr_pipeline.defs.resources import FrameSamplingResource, StorageResource
 from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
 from wandr_pipeline.engines.device import choose_frame_decoder
+from wandr_pipeline.lib.media_versions import new_version, remove_old_versions, version_of
 from wandr_pipeline.lib.outcomes import OK, NotApplicable
+from wandr_pipeline.lib.stages import STAGES_BY_ASSET
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 
 
@@ -43,8 +45,13 @@ def sampled_frames(
 def _sample_one(store, sampler: FrameSamplingResource, key: str, video: dict, decoder: str = "cpu") -> list[dict]:
     if video.get("has_video") is False:  # None: a row written before the column existed
         raise NotApplicable("no video stream (audio-only post, e.g. a photo slideshow)")
-    frames_dir = f"{store.media_dir(key)}/frames"
-    store.remove_tree(frames_dir)  # a re-run with another N must not leave stale frames behind
+    # A new folder per write, never the one a concurrent reader may be reading (lib/media_versions.py):
+    # the frames partition written after this returns switches readers to it.
+    frames_root = f"{store.media_dir(key)}/frames"
+    published = _published_version(store, key)
+    if published is not _UNKNOWN:
+        remove_old_versions(store, frames_root, keep={published})
+    frames_dir = f"{frames_root}/{new_version()}"
     rows = []
     with store.local_copy(video["video_uri"]) as local_video:
         for frame in sample_frames(
@@ -71,3 +78,19 @@ def _sample_one(store, sampler: FrameSamplingResource, key: str, video: dict, de
                 }
             )
     return rows
+
+
+_UNKNOWN = object()
+FRAMES_TABLE = STAGES_BY_ASSET["sampled_frames"].table
+
+
+def _published_version(store, key: str):
+    """The frames version the video's `frames` partition points to now (None: no partition or no
+    frame; `_UNKNOWN`: unreadable, so nothing is removed)."""
+    try:
+        if not store.has_partition(FRAMES_TABLE, key):
+            return None
+        uris = [uri for uri in store.read_partition(FRAMES_TABLE, key).column("image_uri").to_pylist() if uri]
+    except Exception:  # noqa: BLE001 - unreadable: keep every version rather than guess
+        return _UNKNOWN
+    return version_of(uris[0], "frames") if uris else None
