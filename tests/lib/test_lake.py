@@ -94,6 +94,21 @@ def test_backfill_replaces_rows_and_a_removed_partition_removes_them(tmp_path):
     assert joined == (6,)
 
 
+def test_the_watermark_is_the_lowest_every_table_committed(tmp_path):
+    storage = Storage(tmp_path)
+    lake = Lake(storage, commit_videos=2)
+    keys = [f"tiktok-{i}" for i in range(5)]
+    for key in keys:
+        write_video(storage, key, segments=1)
+    assert lake.watermark() is None  # no lake yet
+    lake.sync(keys, watermark=7)  # three commits per table; the last one records 7
+    assert lake.watermark() == 7
+    lake.sync(keys[:1], tables=["videos"], watermark=9)  # one table ahead: the others still say 7
+    assert lake.watermark() == 7
+    lake.sync(keys[:1])  # a sync without a watermark (the CLI's) leaves it
+    assert lake.watermark() == 7
+
+
 _WRITER = textwrap.dedent(
     """
     import sys
