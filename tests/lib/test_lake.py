@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("deltalake")
 
-from wandr_pipeline.lib.lake import KEY_COLUMN, Lake, lake_schema, lake_tables  # noqa: E402
+from wandr_pipeline.lib.lake import KEY_COLUMN, SYNC_APP_ID, Lake, lake_schema, lake_tables  # noqa: E402
 from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES, to_table  # noqa: E402
 from wandr_pipeline.lib.storage import Storage  # noqa: E402
 
@@ -177,7 +177,8 @@ def test_the_lake_on_the_gcs_emulator_reads_back_with_pandas_and_duckdb(gcs_xml_
     lake = Lake(storage)
     lake.sync(keys, tables=tables)
     write_video(storage, keys[1], segments=4, generation="g1", tables=tables)
-    lake.sync([keys[1]], tables=tables)
+    lake.sync([keys[1]], tables=tables, watermark=5)
+    assert {lake.delta_table(table).transaction_version(SYNC_APP_ID) for table in tables} == {5}
 
     assert all(uri.startswith(f"gs://{gcs_xml_bucket}/wandr/lake/") for uri in lake.file_uris("transcript_segments"))
     frame = lake.read_pandas("transcript_segments")
