@@ -254,10 +254,12 @@ class Settings(BaseSettings):
     )
     lake_commit_videos: int = setting(500, "WANDR_LAKE_COMMIT_VIDEOS", doc="most videos per lake commit")
     lake_compact_min_files: int = setting(
-        32, "WANDR_LAKE_COMPACT_MIN_FILES", doc="a lake table with more files than this is compacted after a sync"
+        32,
+        "WANDR_LAKE_COMPACT_MIN_FILES",
+        doc="a lake table with more small files (under half the target) than this is compacted after a sync",
     )
     lake_compact_target_mb: int = setting(
-        8, "WANDR_LAKE_COMPACT_TARGET_MB", doc="target size of the files compaction writes"
+        2, "WANDR_LAKE_COMPACT_TARGET_MB", doc="target size of the files compaction writes"
     )
     lake_vacuum_retention_h: float = setting(
         24.0, "WANDR_LAKE_VACUUM_RETENTION_H", doc="files older versions need are kept this long for running readers"

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("deltalake")
 
-from wandr_pipeline.lib.lake import KEY_COLUMN, Lake, lake_schema, lake_tables  # noqa: E402
+from wandr_pipeline.lib.lake import KEY_COLUMN, SYNC_APP_ID, Lake, lake_schema, lake_tables  # noqa: E402
 from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES, to_table  # noqa: E402
 from wandr_pipeline.lib.storage import Storage  # noqa: E402
 
@@ -94,6 +94,21 @@ def test_backfill_replaces_rows_and_a_removed_partition_removes_them(tmp_path):
     assert joined == (6,)
 
 
+def test_the_watermark_is_the_lowest_every_table_committed(tmp_path):
+    storage = Storage(tmp_path)
+    lake = Lake(storage, commit_videos=2)
+    keys = [f"tiktok-{i}" for i in range(5)]
+    for key in keys:
+        write_video(storage, key, segments=1)
+    assert lake.watermark() is None  # no lake yet
+    lake.sync(keys, watermark=7)  # three commits per table; the last one records 7
+    assert lake.watermark() == 7
+    lake.sync(keys[:1], tables=["videos"], watermark=9)  # one table ahead: the others still say 7
+    assert lake.watermark() == 7
+    lake.sync(keys[:1])  # a sync without a watermark (the CLI's) leaves it
+    assert lake.watermark() == 7
+
+
 _WRITER = textwrap.dedent(
     """
     import sys
@@ -162,7 +177,8 @@ def test_the_lake_on_the_gcs_emulator_reads_back_with_pandas_and_duckdb(gcs_xml_
     lake = Lake(storage)
     lake.sync(keys, tables=tables)
     write_video(storage, keys[1], segments=4, generation="g1", tables=tables)
-    lake.sync([keys[1]], tables=tables)
+    lake.sync([keys[1]], tables=tables, watermark=5)
+    assert {lake.delta_table(table).transaction_version(SYNC_APP_ID) for table in tables} == {5}
 
     assert all(uri.startswith(f"gs://{gcs_xml_bucket}/wandr/lake/") for uri in lake.file_uris("transcript_segments"))
     frame = lake.read_pandas("transcript_segments")

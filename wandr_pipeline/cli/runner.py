@@ -278,7 +278,7 @@ def print_summary(outcome: PipelineOutcome) -> None:
     print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")
     if outcome.lake:
         tables = sorted({item.table for item in outcome.lake})
-        seconds = sum(item.seconds for item in outcome.lake)
+        seconds = sum(item.seconds + item.compact_seconds for item in outcome.lake)
         videos = sum(item.videos for item in outcome.lake if item.table == tables[0])
         print(f"lake/ updated for {videos} video(s): {', '.join(tables)} ({seconds:.1f} s)")
     if outcome.lake_error:

@@ -13,10 +13,14 @@ module copies them into `lake/<table>/`, a Delta table per analyst table with th
   loses its rows. A commit writes its data files first and publishes them with one log entry, created
   only if that version does not exist yet (on GCS and locally), so a writer killed at any point leaves
   the previous version, and readers always see a whole commit.
-- Compaction: once a table holds more than `compact_min_files` files, `sync` merges the small ones
-  into files of `compact_target_mb` (`optimize.compact`), and `vacuum` deletes files that only versions
-  older than `vacuum_retention_hours` need (readers that planned a scan on an older version still find
-  theirs). Small files also bound what re-processing costs: a replaced row rewrites its whole file.
+- Watermark: a sync given one records it in each table's last commit (a Delta app transaction);
+  `watermark()` is the lowest over the tables, so the sensor's "what still needs syncing" survives a
+  sync that fails midway (defs/lake/).
+- Compaction: once every table has committed, a table with more than `compact_min_files` small files
+  (under half the target) has them merged into files of `compact_target_mb`, or of `COMPACT_MAX_ROWS`
+  rows where that is less (`optimize.compact`), and `vacuum` deletes files that only versions older
+  than `vacuum_retention_hours` need (readers that planned a scan on an older version still find
+  theirs). The target bounds what re-processing costs: a replaced row rewrites its whole file.
 - Tables: every per-video table (`schemas.TABLES` and `SIDE_TABLES`) except the media inventories
   (`MEDIA_TABLES`), so a table a new stage adds is picked up without an edit here.
 
@@ -33,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES
 from wandr_pipeline.lib.stages import LAST_STAGE
@@ -48,8 +53,13 @@ KEY_COLUMN = "video_key"
 # Videos per Delta commit: the `IN (...)` predicate and the data of one commit stay a few MB.
 DEFAULT_COMMIT_VIDEOS = 500
 DEFAULT_COMPACT_MIN_FILES = 32
-DEFAULT_COMPACT_TARGET_MB = 8
+DEFAULT_COMPACT_TARGET_MB = 2
+# Rows per compacted file at most (the target shrinks for tables of short rows), and the smallest target.
+COMPACT_MAX_ROWS = 50_000
+COMPACT_MIN_BYTES = 2**17
 DEFAULT_VACUUM_RETENTION_HOURS = 24.0
+# The Delta app-transaction id under which a sync records its watermark (`Lake.sync`, `Lake.watermark`).
+SYNC_APP_ID = "wandr-lake-sync"
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +82,10 @@ class TableSync:
     videos: int  # videos whose rows were replaced
     rows: int  # rows written
     version: int  # the table's Delta version after the commit
-    seconds: float
+    seconds: float  # reading the partitions and the commit
     bytes_written: int
     compacted: bool = False
+    compact_seconds: float = 0.0  # the check for compaction, and compaction and vacuum when it ran
 
 
 class Lake:
@@ -173,20 +184,50 @@ class Lake:
         return connection
 
     # -- writing ------------------------------------------------------------------------------
-    def sync(self, keys: Iterable[str], tables: Iterable[str] | None = None) -> list[TableSync]:
-        """Make the lake rows of `keys` equal to their per-video partitions now, table by table."""
+    def sync(
+        self, keys: Iterable[str], tables: Iterable[str] | None = None, *, watermark: int | None = None
+    ) -> list[TableSync]:
+        """Make the lake rows of `keys` equal to their per-video partitions now, table by table.
+
+        `watermark`: the caller's position in what needs syncing (the sensor's: the newest
+        `video_documents` materialisation these keys cover). Each table's last commit of this sync
+        records it (a Delta app transaction, `SYNC_APP_ID`), so `watermark()` moves only once every
+        table has committed, and a sync that fails anywhere leaves it where it was.
+        """
         keys = list(dict.fromkeys(key for key in keys if is_valid_key(key)))
         results: list[TableSync] = []
         if not keys:
             return results
+        last_commit: dict[str, TableSync] = {}
         for table in tables or lake_tables():
-            for start in range(0, len(keys), self.commit_videos):
-                results.append(self._sync_chunk(table, keys[start : start + self.commit_videos]))
-            if self.compact_min_files > 0:
-                results[-1].compacted = self.compact_if_needed(table)
+            starts = range(0, len(keys), self.commit_videos)
+            for start in starts:
+                chunk = keys[start : start + self.commit_videos]
+                results.append(self._sync_chunk(table, chunk, watermark if start == starts[-1] else None))
+            last_commit[table] = results[-1]
+        # Compaction only once every table has committed: the rows are visible first, and the update of
+        # a batch never waits for a rewrite of files it did not touch.
+        if self.compact_min_files > 0:
+            for table, result in last_commit.items():
+                started = time.perf_counter()
+                result.compacted = self.compact_if_needed(table)
+                result.compact_seconds = time.perf_counter() - started
         return results
 
-    def _sync_chunk(self, table: str, keys: list[str]) -> TableSync:
+    def watermark(self) -> int | None:
+        """The watermark every lake table has committed (the lowest of theirs); None while any table
+        lacks one (no lake yet, or a table the registry added since), which means: sync from the start."""
+        from deltalake.exceptions import TableNotFoundError
+
+        marks = []
+        for table in lake_tables():
+            try:
+                marks.append(self.delta_table(table).transaction_version(SYNC_APP_ID))
+            except TableNotFoundError:
+                return None
+        return None if None in marks else min(marks)
+
+    def _sync_chunk(self, table: str, keys: list[str], watermark: int | None = None) -> TableSync:
         started = time.perf_counter()
         schema = lake_schema(table)
         found = self.storage.read_existing([self.storage.partition_path(table, key) for key in keys])
@@ -198,17 +239,20 @@ class Lake:
             part = read_parquet_bytes(data, _SCHEMAS[table])
             parts.append(part.append_column(schema.field(KEY_COLUMN), pa.array([key] * part.num_rows, pa.string())))
         rows = pa.concat_tables(parts) if parts else schema.empty_table()
-        result = self.replace(table, keys, rows)
+        result = self.replace(table, keys, rows, watermark=watermark)
         result.seconds = time.perf_counter() - started
         return result
 
-    def replace(self, table: str, keys: list[str], rows: pa.Table, *, new_keys: bool = False) -> TableSync:
+    def replace(
+        self, table: str, keys: list[str], rows: pa.Table, *, new_keys: bool = False, watermark: int | None = None
+    ) -> TableSync:
         """One commit: the rows of `keys` become `rows` (which hold `video_key`; keys without rows lose theirs).
 
         `new_keys`: the caller knows that no row of `keys` is in the table yet (a first load), so the
-        commit appends without looking for rows to remove.
+        commit appends without looking for rows to remove. `watermark`: recorded in the same commit
+        (see `sync`).
         """
-        from deltalake import write_deltalake
+        from deltalake import CommitProperties, Transaction, write_deltalake
         from deltalake.exceptions import TableNotFoundError
 
         started = time.perf_counter()
@@ -216,19 +260,23 @@ class Lake:
             raise ValueError("refusing keys outside [A-Za-z0-9_-]")
         rows = rows.cast(lake_schema(table))
         options = self.storage_options()
+        commit = None if watermark is None else CommitProperties(app_transactions=[Transaction(SYNC_APP_ID, watermark)])
         try:
             current = self.delta_table(table)
         except TableNotFoundError:
-            write_deltalake(self.table_uri(table), rows, mode="append", storage_options=options, name=table)
+            uri = self.table_uri(table)
+            write_deltalake(uri, rows, mode="append", storage_options=options, name=table, commit_properties=commit)
             current, before = self.delta_table(table), {}
         else:
             before = _file_sizes(current)
             if new_keys:
-                write_deltalake(current, rows, mode="append", schema_mode="merge")
+                write_deltalake(current, rows, mode="append", schema_mode="merge", commit_properties=commit)
             else:
                 # Keys are [A-Za-z0-9_-] (checked above), so quoting them needs no escaping.
                 predicate = f"{KEY_COLUMN} IN ({', '.join(repr(key) for key in keys)})"
-                write_deltalake(current, rows, mode="overwrite", predicate=predicate, schema_mode="merge")
+                write_deltalake(
+                    current, rows, mode="overwrite", predicate=predicate, schema_mode="merge", commit_properties=commit
+                )
         added = {path: size for path, size in _file_sizes(current).items() if path not in before}
         return TableSync(
             table=table,
@@ -240,12 +288,19 @@ class Lake:
         )
 
     def compact_if_needed(self, table: str) -> bool:
-        """Rewrite small files into large ones once there are more than `compact_min_files`; then vacuum."""
+        """Rewrite small files into large ones once more than `compact_min_files` are small; then vacuum.
+
+        Small: under half the target. Only those count, so a table that has grown to many full-size
+        files is not compacted again after every sync (which then rewrites its part-full files).
+        """
         table_now = self.delta_table(table)
-        if len(table_now.file_uris()) <= self.compact_min_files:
+        actions = pa.table(table_now.get_add_actions(flatten=True))
+        target = self.compact_target_bytes(actions)
+        small = [size for size in actions.column("size_bytes").to_pylist() if size < target // 2]
+        if len(small) <= self.compact_min_files:
             return False
         started = time.perf_counter()
-        metrics = table_now.optimize.compact(target_size=self.compact_target_mb * 2**20)
+        metrics = table_now.optimize.compact(target_size=target)
         self.vacuum(table)
         log.info(
             "compacted lake table %s: %s files into %s in %.1f s",
@@ -255,6 +310,19 @@ class Lake:
             time.perf_counter() - started,
         )
         return True
+
+    def compact_target_bytes(self, actions: pa.Table) -> int:
+        """The file size compaction aims at for a table (its add actions): `compact_target_mb`, or less where
+        that many bytes would hold more than `COMPACT_MAX_ROWS` rows (tables of short rows: `videos`, words).
+
+        A re-processed video rewrites the whole file holding its rows, and that costs by rows more than
+        by bytes: a 2 MB file of `transcript_words` holds ~40x the rows of one of `ocr_text`.
+        """
+        target = self.compact_target_mb * 2**20
+        size, rows = pc.sum(actions.column("size_bytes")).as_py(), pc.sum(actions.column("num_records")).as_py()
+        if size and rows and size * COMPACT_MAX_ROWS // rows < target:
+            target = max(COMPACT_MIN_BYTES, size * COMPACT_MAX_ROWS // rows)
+        return target
 
     def vacuum(self, table: str) -> list[str]:
         """Delete the files no version of the last `vacuum_retention_hours` refers to."""

@@ -328,7 +328,7 @@ def read_parquet_bytes(data: bytes, schema: pa.Schema | None = None) -> pa.Table
     after all its work is done (seen with gdb on a core of `wandr-pipeline run`).
     """
     table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
-    if schema is None:
+    if schema is None or table.schema.equals(schema):  # the usual case: written with this very schema
         return table
     columns = {
         field.name: table.column(field.name)

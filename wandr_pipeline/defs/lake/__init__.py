@@ -1,11 +1,15 @@
 """The `analyst_lake` asset and the sensor that keeps it in step with the per-video partitions.
 
 Every change to a video ends in a new `video_documents` materialisation (the downstream sensor
-re-runs documents after any upstream backfill), so the sensor follows that asset's materialisations:
-each tick it collects the videos documented since its cursor and requests one `sync_lake` run for
-them (at most one such run at a time, so two syncs never race for the same Delta commit). The run
-replaces those videos' rows in every lake table (lib/lake.py) and compacts a table once it has too
-many files. Launched by hand with no `video_keys`, the asset re-syncs every registered video.
+re-runs documents after any upstream backfill), so the sensor follows that asset's materialisations
+from the lake's own watermark: the event-log storage id up to which every lake table has committed
+(`Lake.watermark`, a Delta app transaction in each table's log). Each tick it collects the videos
+documented after it and requests one `sync_lake` run for them (at most one such run at a time, so two
+syncs never race for the same Delta commit), passing the newest storage id it covers; the run's
+commits record it. A run that fails, at any table, leaves the watermark where it was, so the next
+tick asks for the same videos again: nothing is lost until a full resync. Launched by hand with no
+`video_keys`, the asset re-syncs every registered video (and moves the watermark to the newest
+document it started from).
 """
 
 from dagster import (
@@ -30,6 +34,7 @@ from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.defs.resources.storage import StorageResource
 from wandr_pipeline.lib.lake import Lake, lake_tables
 from wandr_pipeline.lib.stages import LAST_STAGE, STAGES
+from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.tags import COMPUTE_TAG, CPU
 from wandr_pipeline.settings import Settings
 
@@ -43,6 +48,14 @@ _ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.
 
 class LakeSyncConfig(Config):
     video_keys: list[str] = []  # empty: every registered video
+    # the newest video_documents materialisation (event-log storage id) the keys cover; the sensor sets it
+    through_storage_id: int | None = None
+
+
+def latest_document_id(instance) -> int | None:
+    """The storage id of the newest `video_documents` materialisation, if any."""
+    records = instance.fetch_materializations(AssetKey(LAST_STAGE.asset), limit=1, ascending=False).records
+    return records[0].storage_id if records else None
 
 
 def build_lake_asset(settings: Settings):
@@ -58,21 +71,31 @@ def build_lake_asset(settings: Settings):
         metadata={"tables": ", ".join(lake_tables()), "location": "lake/<table>"},
     )
     def analyst_lake(context: AssetExecutionContext, config: LakeSyncConfig, storage: StorageResource):
-        keys = config.video_keys or context.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+        watermark = config.through_storage_id
+        if config.video_keys:
+            keys = config.video_keys
+        else:  # a full resync: every partition now holds at least what the newest document recorded
+            watermark = latest_document_id(context.instance)
+            keys = context.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
         lake = Lake.from_settings(storage.get(), settings)
-        synced = lake.sync(keys)
+        synced = lake.sync(keys, watermark=watermark)
         by_table: dict[str, dict] = {}
         for item in synced:
-            entry = by_table.setdefault(item.table, {"rows": 0, "seconds": 0.0, "bytes": 0, "compacted": False})
+            entry = by_table.setdefault(
+                item.table, {"rows": 0, "seconds": 0.0, "compact_seconds": 0.0, "bytes": 0, "compacted": False}
+            )
             entry.update(version=item.version, compacted=entry["compacted"] or item.compacted)
             entry["rows"] += item.rows
             entry["seconds"] += item.seconds
+            entry["compact_seconds"] += item.compact_seconds
             entry["bytes"] += item.bytes_written
         context.log.info(f"lake: {len(keys)} video(s) synced into {len(by_table)} table(s)")
         return MaterializeResult(
             metadata={
                 "videos": len(keys),
+                "watermark": watermark if watermark is not None else "unchanged",
                 "seconds": round(sum(entry["seconds"] for entry in by_table.values()), 2),
+                "compact_seconds": round(sum(entry["compact_seconds"] for entry in by_table.values()), 2),
                 "bytes_written": sum(entry["bytes"] for entry in by_table.values()),
                 **{f"{table}_version": entry["version"] for table, entry in by_table.items()},
                 **{f"{table}_rows_written": entry["rows"] for table, entry in by_table.items()},
@@ -98,29 +121,27 @@ def build_lake_sensor(settings: Settings, job):
         name=LAKE_SENSOR,
         job=job,
         minimum_interval_seconds=max(1, settings.lake_sync_interval_s),
-        description="Syncs the videos documented since the last tick into the analyst lake, one run at a time.",
+        description="Syncs the videos documented after the lake's watermark into the analyst lake, one run at a time.",
     )
     def lake_sync_sensor(context: SensorEvaluationContext):
         if not settings.lake_sync:
             return SkipReason("WANDR_LAKE_SYNC is off")
         if context.instance.get_runs_count(RunsFilter(job_name=LAKE_JOB, statuses=_ACTIVE)):
             return SkipReason("a sync_lake run is in flight")
-        after = int(context.cursor) if context.cursor else None
+        # The lake's watermark, not a sensor cursor: a failed run must not move it (docstring above).
+        after = Lake.from_settings(storage_for(settings.storage_uri), settings).watermark()
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=AssetKey(LAST_STAGE.asset), after_storage_id=after),
             limit=MAX_RECORDS_PER_TICK,
             ascending=True,
         ).records
         keys = list(dict.fromkeys(record.partition_key for record in records if record.partition_key))
-        if not records:
-            return SkipReason(f"no {LAST_STAGE.asset} materialisation since the last sync")
-        last = max(record.storage_id for record in records)
-        context.update_cursor(str(last))
         if not keys:
-            return SkipReason("no partitioned materialisations")
-        return RunRequest(
-            run_key=f"lake-{last}",
-            run_config={"ops": {LAKE_ASSET: {"config": {"video_keys": keys}}}},
+            return SkipReason(f"no {LAST_STAGE.asset} materialisation after the lake's watermark ({after})")
+        last = max(record.storage_id for record in records)
+        return RunRequest(  # a retry after a failed run asks for the same range: its run key must differ
+            run_key=f"lake-{after}-{last}-{context.instance.get_runs_count(RunsFilter(job_name=LAKE_JOB))}",
+            run_config={"ops": {LAKE_ASSET: {"config": {"video_keys": keys, "through_storage_id": last}}}},
         )
 
     return lake_sync_sensor
