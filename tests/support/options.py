@@ -11,4 +11,4 @@ from wandr_pipeline.engines.ytdlp import DownloadOptions
 def download_options(**overrides) -> DownloadOptions:
     """`DownloadOptions` from the downloader resource's defaults (the settings'), with yt-dlp's own
     retries on (the resource leaves retrying to its own loop), and `overrides`."""
-    return dataclasses.replace(VideoDownloader().options(), http_retries=3, **overrides)
+    return dataclasses.replace(VideoDownloader().options(), **{"http_retries": 3, **overrides})
