@@ -162,15 +162,50 @@ def transcriber(**overrides):
         vad=True,
         chunk_s=settings.whisper_chunk_s,
         second_pass_chunk_s=settings.whisper_second_pass_chunk_s,
+        vad_threshold=settings.whisper_vad_threshold,
+        chunk_pause_ms=settings.whisper_chunk_pause_ms,
     )
     return WhisperTranscriber(BUNDLED_MODEL, **{**knobs, **overrides})
 
 
-def speech_benchmark(quick: bool = False) -> dict:
+# Faster-whisper's VAD and chunking as the pipeline used them before `WHISPER_VAD_THRESHOLD` and
+# `WHISPER_CHUNK_PAUSE_MS`: speech from probability 0.5, merged into chunks up to `chunk_s`.
+MERGED_CHUNKS = dict(vad_threshold=0.5, chunk_pause_ms=0)
+OLD = dict(chunk_s=30, second_pass_chunk_s=0, **MERGED_CHUNKS)  # before issue 14: 30 s chunks, no coverage check
+
+
+def shuffled_tracks(count: int, seed: int = 7) -> dict[str, tuple]:
+    """`count` more tracks of all the English sentences in random order, with random 0.3-0.9 s pauses:
+    chunk boundaries fall elsewhere, so a setting tuned to one layout shows it."""
+    import random
+
+    rng = random.Random(seed)
+    names = list(ENGLISH_SINGLE)
+    out = {}
+    for number in range(count):
+        rng.shuffle(names)
+        out[f"shuffled {number}"] = tuple((name, rng.uniform(0.3, 0.9)) for name in names)
+    return out
+
+
+def speech_benchmark(quick: bool = False, shuffles: int = 3) -> dict:
     refs = references()
     track = speech_track(ENGLISH_TRACK[:5] if quick else ENGLISH_TRACK)
-    current, old = transcriber(), transcriber(chunk_s=30, second_pass_chunk_s=0)
-    out = {"track": {"current": transcribe_track(current, track, refs), "old": transcribe_track(old, track, refs)}}
+    current, merged, old = transcriber(), transcriber(**MERGED_CHUNKS), transcriber(**OLD)
+    out = {
+        "track": {
+            "current": transcribe_track(current, track, refs),
+            "merged_chunks": transcribe_track(merged, track, refs),
+            "old": transcribe_track(old, track, refs),
+        }
+    }
+    out["shuffled"] = {
+        name: {
+            "current": transcribe_track(current, speech_track(parts), refs),
+            "merged_chunks": transcribe_track(merged, speech_track(parts), refs),
+        }
+        for name, parts in shuffled_tracks(0 if quick else shuffles).items()
+    }
     clips = {}
     for name in (ENGLISH_SINGLE[:5] if quick else ENGLISH_SINGLE) + NON_ENGLISH:
         language = refs[name]["language"]
@@ -184,6 +219,11 @@ def speech_benchmark(quick: bool = False) -> dict:
             "seconds": round(time.perf_counter() - started, 2),
             "text": result.text,
         }
+        before = merged.transcribe(load(name))
+        clips[name]["merged_chunks"] = {
+            "error_rate": round(error_rate(refs[name]["text"], before.text, language), 3),
+            "flagged": not before.assessment.trusted,
+        }
     out["clips"] = clips
     english = [c for c in clips.values() if c["language"] == "en"]
     others = [c for c in clips.values() if c["language"] != "en"]
@@ -193,6 +233,10 @@ def speech_benchmark(quick: bool = False) -> dict:
         "non_english_flagged": sum(c["flagged"] for c in others),
         "non_english_clips": len(others),
         "english_single_wer": round(float(np.mean([c["error_rate"] for c in english])), 3),
+        "english_single_wer_merged_chunks": round(
+            float(np.mean([c["merged_chunks"]["error_rate"] for c in english])), 3
+        ),
+        "flagged_merged_chunks": [sum(c["merged_chunks"]["flagged"] for c in group) for group in (english, others)],
     }
     return out
 
@@ -372,6 +416,7 @@ def onscreen_benchmark(engine=None, names: tuple[str, ...] | None = None) -> dic
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="five sentences, five English clips")
+    parser.add_argument("--shuffles", type=int, default=3, help="more English tracks in random order")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "real_media.json")
     parser.add_argument("--no-ocr", action="store_true", help="speech only")
     parser.add_argument("--hints", action="store_true", help="also: no hints vs hotwords vs correction")
@@ -382,7 +427,7 @@ def main(argv=None) -> int:
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load": os.getloadavg(),
-        "speech": speech_benchmark(args.quick),
+        "speech": speech_benchmark(args.quick, args.shuffles),
     }
     if not args.no_ocr:
         report["onscreen"] = onscreen_benchmark()
@@ -396,6 +441,9 @@ def main(argv=None) -> int:
             f"track {label}: {row['audio_s']} s, WER {row['wer']}, dropped {len(row['dropped'])} {row['dropped']}, "
             f"coverage {row['speech_coverage']}, second-pass regions {row['second_pass_regions']}, {row['seconds']} s"
         )
+    for name, rows in speech["shuffled"].items():
+        for label, row in rows.items():
+            print(f"{name} {label}: {row['audio_s']} s, WER {row['wer']}, dropped {row['dropped']}, {row['seconds']} s")
     print("flags:", speech["flags"])
     if "onscreen" in report:
         print(
