@@ -107,11 +107,11 @@ class Settings(BaseSettings):
         "cut quiet sentence starts and merged chunks that tiny.en half-decoded (docs/BENCHMARKS.md)",
     )
     whisper_chunk_pause_ms: int = setting(
-        300,
+        0,
         "WHISPER_CHUNK_PAUSE_MS",
         doc="a pause at least this long ends a chunk: speech either side is decoded as separate pieces "
-        "(tiny.en drops sentences from chunks that hold several); 0: speech is merged into chunks up to "
-        "WHISPER_CHUNK_S",
+        "(fewer sentences dropped from long narration, worse on short clips: docs/BENCHMARKS.md); 0: speech "
+        "is merged into chunks up to WHISPER_CHUNK_S",
     )
     whisper_second_pass_chunk_s: int = setting(
         5,
