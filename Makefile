@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 URL_LIST ?= data/url_lists/sample.txt
 DEV_PORT ?= 3000
 
-.PHONY: install run test dev api clean-data
+.PHONY: install run test dev api clean-data benchmark-tools
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ dev: install
 # daemon of `make dev` (same DAGSTER_HOME), so start that too.
 api: install
 	$(BIN)/wandr-pipeline api
+
+# What benchmarks/make_caption_set.py needs to generate the synthetic caption set (Debian/Ubuntu, as
+# root): espeak-ng speaks the scripts, ffmpeg's drawtext burns in the captions in these fonts.
+benchmark-tools:
+	apt-get update
+	apt-get install -y --no-install-recommends espeak-ng ffmpeg fonts-dejavu-core fonts-liberation fonts-lato \
+		fonts-open-sans fonts-freefont-ttf fonts-roboto-unhinted
 
 clean-data:
 	rm -rf data/media data/warehouse data/submissions data/ingestion

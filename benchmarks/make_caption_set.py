@@ -12,7 +12,7 @@ Writes `<out>/<name>.mp4` (540x960, 30 fps, H.264 + AAC mono) and `<out>/manifes
 truth: for every clip its captions (text, start_s, end_s, box position, style, font, size), the
 spoken text, and the place names in it.
 
-Tools (only to generate; the benchmark reads the files):
+Tools (only to generate; the benchmark reads the files; `make benchmark-tools` installs them):
     apt-get install -y espeak-ng ffmpeg fonts-dejavu-core fonts-liberation fonts-lato \
         fonts-open-sans fonts-freefont-ttf fonts-roboto-unhinted
     .venv/bin/python benchmarks/make_caption_set.py [--out benchmarks/out/caption_set]

@@ -162,15 +162,61 @@ def transcriber(**overrides):
         vad=True,
         chunk_s=settings.whisper_chunk_s,
         second_pass_chunk_s=settings.whisper_second_pass_chunk_s,
+        vad_threshold=settings.whisper_vad_threshold,
+        chunk_pause_ms=settings.whisper_chunk_pause_ms,
     )
     return WhisperTranscriber(BUNDLED_MODEL, **{**knobs, **overrides})
 
 
-def speech_benchmark(quick: bool = False) -> dict:
+# Faster-whisper's VAD as the pipeline used it before `WHISPER_VAD_THRESHOLD`: speech from probability 0.5.
+VAD_05 = dict(vad_threshold=0.5, chunk_pause_ms=0)
+PAUSE_CHUNKS = dict(chunk_pause_ms=300)  # the alternative measured: a 300 ms pause ends a chunk
+OLD = dict(chunk_s=30, second_pass_chunk_s=0, **VAD_05)  # before issue 14: 30 s chunks, no coverage check
+
+
+def shuffled_tracks(count: int, seed: int = 7) -> dict[str, tuple]:
+    """`count` more tracks of all the English sentences in random order, with random 0.3-0.9 s pauses:
+    chunk boundaries fall elsewhere, so a setting tuned to one layout shows it."""
+    import random
+
+    rng = random.Random(seed)
+    names = list(ENGLISH_SINGLE)
+    out = {}
+    for number in range(count):
+        rng.shuffle(names)
+        out[f"shuffled {number}"] = tuple((name, rng.uniform(0.3, 0.9)) for name in names)
+    return out
+
+
+def sample_clips_wer(configs: dict) -> dict:
+    """WER of the three TTS sample clips (`data/samples/`), their captions as hotwords as the pipeline
+    gives them, per transcriber of `configs`: short clips, where chunking choices show differently."""
+    from wandr_pipeline.media.captions import hint_text
+
+    samples = REPO / "data" / "samples"
+    out = {}
+    for item in json.loads((samples / "manifest.json").read_text()):
+        audio = load_any(samples / item["file"])
+        hint = hint_text([c["text"] for c in item["captions"]]).replace("\n", ", ")
+        out[item["file"]] = {
+            label: round(error_rate(item["speech"], tx.transcribe(audio, hotwords=hint).text, "en"), 3)
+            for label, tx in configs.items()
+        }
+    return out
+
+
+def speech_benchmark(quick: bool = False, shuffles: int = 3) -> dict:
     refs = references()
     track = speech_track(ENGLISH_TRACK[:5] if quick else ENGLISH_TRACK)
-    current, old = transcriber(), transcriber(chunk_s=30, second_pass_chunk_s=0)
-    out = {"track": {"current": transcribe_track(current, track, refs), "old": transcribe_track(old, track, refs)}}
+    configs = {"current": transcriber(), "vad_0.5": transcriber(**VAD_05), "pause_chunks": transcriber(**PAUSE_CHUNKS)}
+    out = {"track": {label: transcribe_track(tx, track, refs) for label, tx in configs.items()}}
+    out["track"]["old"] = transcribe_track(transcriber(**OLD), track, refs)
+    out["shuffled"] = {
+        name: {label: transcribe_track(tx, speech_track(parts), refs) for label, tx in configs.items()}
+        for name, parts in shuffled_tracks(0 if quick else shuffles).items()
+    }
+    out["samples"] = sample_clips_wer(configs)
+    current, before = configs["current"], configs["vad_0.5"]
     clips = {}
     for name in (ENGLISH_SINGLE[:5] if quick else ENGLISH_SINGLE) + NON_ENGLISH:
         language = refs[name]["language"]
@@ -184,6 +230,11 @@ def speech_benchmark(quick: bool = False) -> dict:
             "seconds": round(time.perf_counter() - started, 2),
             "text": result.text,
         }
+        earlier = before.transcribe(load(name))
+        clips[name]["vad_0.5"] = {
+            "error_rate": round(error_rate(refs[name]["text"], earlier.text, language), 3),
+            "flagged": not earlier.assessment.trusted,
+        }
     out["clips"] = clips
     english = [c for c in clips.values() if c["language"] == "en"]
     others = [c for c in clips.values() if c["language"] != "en"]
@@ -193,6 +244,8 @@ def speech_benchmark(quick: bool = False) -> dict:
         "non_english_flagged": sum(c["flagged"] for c in others),
         "non_english_clips": len(others),
         "english_single_wer": round(float(np.mean([c["error_rate"] for c in english])), 3),
+        "english_single_wer_vad_0.5": round(float(np.mean([c["vad_0.5"]["error_rate"] for c in english])), 3),
+        "flagged_vad_0.5": [sum(c["vad_0.5"]["flagged"] for c in group) for group in (english, others)],
     }
     return out
 
@@ -372,6 +425,7 @@ def onscreen_benchmark(engine=None, names: tuple[str, ...] | None = None) -> dic
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="five sentences, five English clips")
+    parser.add_argument("--shuffles", type=int, default=3, help="more English tracks in random order")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "real_media.json")
     parser.add_argument("--no-ocr", action="store_true", help="speech only")
     parser.add_argument("--hints", action="store_true", help="also: no hints vs hotwords vs correction")
@@ -382,7 +436,7 @@ def main(argv=None) -> int:
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load": os.getloadavg(),
-        "speech": speech_benchmark(args.quick),
+        "speech": speech_benchmark(args.quick, args.shuffles),
     }
     if not args.no_ocr:
         report["onscreen"] = onscreen_benchmark()
@@ -396,6 +450,10 @@ def main(argv=None) -> int:
             f"track {label}: {row['audio_s']} s, WER {row['wer']}, dropped {len(row['dropped'])} {row['dropped']}, "
             f"coverage {row['speech_coverage']}, second-pass regions {row['second_pass_regions']}, {row['seconds']} s"
         )
+    for name, rows in speech["shuffled"].items():
+        for label, row in rows.items():
+            print(f"{name} {label}: {row['audio_s']} s, WER {row['wer']}, dropped {row['dropped']}, {row['seconds']} s")
+    print("TTS samples with hotwords:", speech["samples"])
     print("flags:", speech["flags"])
     if "onscreen" in report:
         print(

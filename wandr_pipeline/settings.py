@@ -100,6 +100,19 @@ class Settings(BaseSettings):
         doc="longest stretch of speech decoded as one piece (batched pipeline, 1-30 s); "
         "tiny.en drops sentences from longer chunks (docs/BENCHMARKS.md)",
     )
+    whisper_vad_threshold: float = setting(
+        0.35,
+        "WHISPER_VAD_THRESHOLD",
+        doc="Silero speech probability from which audio counts as speech (0-1); faster-whisper's 0.5 "
+        "cut quiet sentence starts and merged chunks that tiny.en half-decoded (docs/BENCHMARKS.md)",
+    )
+    whisper_chunk_pause_ms: int = setting(
+        0,
+        "WHISPER_CHUNK_PAUSE_MS",
+        doc="a pause at least this long ends a chunk: speech either side is decoded as separate pieces "
+        "(fewer sentences dropped from long narration, worse on short clips: docs/BENCHMARKS.md); 0: speech "
+        "is merged into chunks up to WHISPER_CHUNK_S",
+    )
     whisper_second_pass_chunk_s: int = setting(
         5,
         "WHISPER_SECOND_PASS_CHUNK_S",

@@ -54,3 +54,27 @@ def test_cross_clip_off_without_vad_or_batching_and_auto_only_on_gpu():
     assert transcriber(cross_clip=False)._cross_clip is None
     auto = transcriber(device="cpu")
     assert auto._cross_clip is None  # auto: on with CUDA only
+
+
+@pytest.mark.slow
+def test_vad_threshold_and_pause_chunks_reach_every_pass():
+    """The VAD settings cut the first pass's chunks, the coverage check's speech and the second pass alike;
+    with `chunk_pause_ms` every speech region is its own chunk, also when clips share batches."""
+    from benchmarks.real_media import references, speech_track
+
+    track = speech_track((("sb_spk1_snt1.wav", 0.8), ("sb_spk2_snt3.wav", 0.0)))
+    pauses = transcriber(chunk_s=10, vad_threshold=0.35, chunk_pause_ms=300, cross_clip=True, batch_size=4)
+    speech = pauses.speech_regions(track.audio)
+    assert len(speech) >= 2 and all(end - start <= 10 for start, end in speech)
+    assert pauses.chunking(speech) == {"clip_timestamps": [{"start": s, "end": e} for s, e in speech]}
+    merged = transcriber(chunk_s=10, vad_threshold=0.35)
+    assert merged.chunking(speech) == {"vad_parameters": {"threshold": 0.35, "min_silence_duration_ms": 160}}
+    assert merged.chunking(None) == {}  # VAD off: faster-whisper's own handling
+
+    alone = pauses.transcribe(track.audio)
+    batched = dict(pauses.transcribe_many([("a", "a"), ("b", "b")], load=lambda _: track.audio))
+    assert batched["a"].text == batched["b"].text == alone.text
+    refs = references()
+    for (name, start, end), text in zip(track.sentences, ("small dog", "yellow")):
+        said = " ".join(w.word for s in alone.segments for w in s.words if start <= w.start_s <= end).lower()
+        assert text in said, (name, said, refs[name]["text"])

@@ -28,10 +28,10 @@ def current():
 
 
 def test_no_sentence_of_a_narrated_track_is_dropped(refs, current):
-    from benchmarks.real_media import ENGLISH_TRACK, dropped_sentences, speech_track, transcribe_track, transcriber
+    from benchmarks.real_media import ENGLISH_TRACK, OLD, dropped_sentences, speech_track, transcribe_track, transcriber
 
     track = speech_track(ENGLISH_TRACK[:5])
-    old = transcriber(chunk_s=30, second_pass_chunk_s=0).transcribe(track.audio)
+    old = transcriber(**OLD).transcribe(track.audio)
     assert dropped_sentences(track, old, refs), "the control no longer drops a sentence: the test proves nothing"
 
     result = transcribe_track(current, track, refs)

@@ -20,7 +20,8 @@ from dagster import AssetKey, DagsterInstance
 
 from tests.support.paths import REPO
 from wandr_pipeline.cli.runner import run_url_list
-from wandr_pipeline.lib.schemas import TABLES
+from wandr_pipeline.lib.schemas import TABLES, TRANSCRIPT_WORDS, to_table
+from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.urls import parse_video_url
 from wandr_pipeline.settings import Settings
 
@@ -55,6 +56,10 @@ def pipeline(tmp_path_factory, http_server, manifest):
         settings = Settings.from_env()
         first = run_url_list(url_list, settings, instance)
         counts_after_first = {t: len(pd.read_parquet(storage / "warehouse" / t)) for t in TABLES}
+        # words an earlier run left for the clip that has no audio: skipped next time, they must go
+        stale_key = parse_video_url(http_server.url("no_audio.mp4")).video_key
+        stale = [{"segment_index": 0, "word_index": 0, "word": "stale", "start_s": 0.0, "end_s": 0.5}]
+        storage_for(str(storage)).write_partition("transcript_words", stale_key, to_table(TRANSCRIPT_WORDS, stale))
         # everything again (--reprocess): partitions are replaced, never appended to
         second = run_url_list(url_list, settings, instance, reprocess=True)
         counts_after_second = {t: len(pd.read_parquet(storage / "warehouse" / t)) for t in TABLES}
@@ -138,6 +143,8 @@ def test_no_audio_clip_is_skipped_for_speech_but_keeps_its_captions(pipeline):
     transcript = _table(pipeline, "transcript_segments")
     row = transcript[transcript.video_key == key].iloc[0]
     assert row.status == "skipped" and "no audio stream" in row.error
+    words = _table(pipeline, "transcript_words")
+    assert (words.video_key == key).sum() == 0, "an earlier run's words outlived the skipped transcript"
     doc = _table(pipeline, "video_documents").set_index("video_key").loc[key]
     assert doc.status == "ok" and doc.transcript_text is None
     assert "FUSHIMI INARI" in list(doc.onscreen_lines)

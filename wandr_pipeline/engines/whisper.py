@@ -201,6 +201,8 @@ class WhisperTranscriber:
         chinese_script: str = "as-is",
         chunk_s: int = 30,
         second_pass_chunk_s: int = 0,
+        vad_threshold: float = 0.5,
+        chunk_pause_ms: int = 0,
     ):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
         from faster_whisper.tokenizer import _LANGUAGE_CODES
@@ -231,6 +233,10 @@ class WhisperTranscriber:
         # into chunks up to this long); 0 disables the coverage check and its second pass.
         self.chunk_s = max(1, min(30, chunk_s))
         self.second_pass_chunk_s = max(0, min(30, second_pass_chunk_s))
+        # Silero's speech threshold, and the pause that ends a chunk (0: faster-whisper merges speech
+        # into chunks up to chunk_s, the silences between cut out).
+        self.vad_threshold = min(0.95, max(0.05, float(vad_threshold)))
+        self.chunk_pause_ms = max(0, int(chunk_pause_ms))
         self._second_pipeline = None
         self.beam_size = beam_size
         self.vad = vad
@@ -264,13 +270,19 @@ class WhisperTranscriber:
             condition_on_previous_text=False,
             word_timestamps=True,
         )
+        speech = self.speech_regions(audio) if self.vad else None
         with self._lock:
             if self.pipeline is not None:
                 segments, info = self.pipeline.transcribe(
-                    audio, batch_size=self.batch_size, chunk_length=self.chunk_s, **kwargs
+                    audio,
+                    batch_size=self.batch_size,
+                    chunk_length=self.chunk_s,
+                    **kwargs,
+                    **self.chunking(speech),
                 )
             else:
-                segments, info = self.model.transcribe(audio, **kwargs)
+                vad_parameters = {"threshold": self.vad_threshold} if self.vad else None
+                segments, info = self.model.transcribe(audio, vad_parameters=vad_parameters, **kwargs)
             collected = _transcript_segments(segments)
         return self.complete(
             audio,
@@ -279,7 +291,31 @@ class WhisperTranscriber:
             self._detected_probability(info),
             started,
             hints=hotwords or initial_prompt or None,
+            speech=speech,
         )
+
+    def vad_options(self, max_speech_s: float) -> dict:
+        """Silero options for the first pass, the coverage check and the second pass alike."""
+        return dict(
+            threshold=self.vad_threshold,
+            min_silence_duration_ms=self.chunk_pause_ms or 160,  # 160: the batched pipeline's own
+            max_speech_duration_s=max_speech_s,
+        )
+
+    def speech_regions(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        """The detected speech in seconds, each region at most `chunk_s` long."""
+        return speech_regions(audio, self.chunk_s, **self.vad_options(self.chunk_s))
+
+    def chunking(self, speech: list[tuple[float, float]] | None) -> dict:
+        """Batched-pipeline arguments that cut the audio into chunks: one per speech region when a pause
+        ends a chunk (`chunk_pause_ms`), else faster-whisper's own merging with our VAD options."""
+        if speech is None:
+            return {}
+        if self.chunk_pause_ms and speech:
+            return {"clip_timestamps": [{"start": start, "end": end} for start, end in speech]}
+        options = self.vad_options(self.chunk_s)
+        options.pop("max_speech_duration_s")  # the pipeline sets it to chunk_length itself
+        return {"vad_parameters": options}
 
     def complete(
         self,
@@ -291,13 +327,14 @@ class WhisperTranscriber:
         *,
         hints: str | None,
         decode_s: float | None = None,
+        speech: list[tuple[float, float]] | None = None,
     ) -> Transcript:
         """The first pass's segments checked against the detected speech: stretches of speech that no
         decoded word covers are decoded again (shorter chunks, no hints) and their words added."""
         speech_s = speech_coverage = None
         gaps: list[tuple[float, float]] = []
         if self.vad and self.second_pass_chunk_s:
-            speech = speech_regions(audio, self.chunk_s)
+            speech = self.speech_regions(audio) if speech is None else speech
             words = [(w.start_s, w.end_s) for s in segments for w in s.words]
             gaps = uncovered(speech, words)
             if gaps:
@@ -352,6 +389,7 @@ class WhisperTranscriber:
                     language=self.language,
                     beam_size=self.beam_size,
                     vad_filter=True,
+                    vad_parameters={"threshold": self.vad_threshold, "min_silence_duration_ms": 160},
                     chunk_length=self.second_pass_chunk_s,
                     condition_on_previous_text=False,
                     word_timestamps=True,
@@ -426,6 +464,7 @@ class WhisperTranscriber:
             batch_size=self.batch_size,
             prefetch=self.prefetch,
             lock=self._lock,
+            chunking=lambda audio: self.chunking(self.speech_regions(audio)),
         ):
             if isinstance(clip, BaseException):
                 yield key, clip
@@ -537,11 +576,12 @@ def merged_segments(first: list[TranscriptSegment], second: list[TranscriptSegme
     return [replace(s, index=i) for i, s in enumerate(ordered)]
 
 
-def speech_regions(audio: np.ndarray, chunk_s: int) -> list[tuple[float, float]]:
-    """Silero VAD's speech, in seconds, with the settings the batched pipeline uses to cut its chunks."""
+def speech_regions(audio: np.ndarray, chunk_s: int, **vad_options) -> list[tuple[float, float]]:
+    """Silero VAD's speech, in seconds; by default with the options the batched pipeline uses to cut its
+    chunks (`vad_options`: other `VadOptions` fields)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    options = VadOptions(max_speech_duration_s=chunk_s, min_silence_duration_ms=160)
+    options = VadOptions(**{"max_speech_duration_s": chunk_s, "min_silence_duration_ms": 160, **vad_options})
     return [(r["start"] / 16_000, r["end"] / 16_000) for r in get_speech_timestamps(audio, options)]
 
 

@@ -174,20 +174,23 @@ def decode_across_clips(
     batch_size: int,
     prefetch: int,
     lock: threading.Lock,
+    chunking: Callable[[np.ndarray], Mapping[str, Any]] | None = None,
 ) -> Iterator[tuple[str, DecodedClip | BaseException]]:
     """Windows of `batch_size` clips: CPU threads load, VAD-split and featurise the next window
     while the model decodes this one, in batches that mix chunks of different clips.
 
     `options`: `BatchedInferencePipeline.transcribe` keyword arguments, with `hints[key]` on top for
     that clip. Clips with hints only share batches with clips that have the same hints: a batch has
-    one prompt. (CTranslate2 could take one prompt per clip if their previous-text parts were padded
+    one prompt. `chunking(audio)`: more keyword arguments per clip (how its audio is cut into chunks).
+    (CTranslate2 could take one prompt per clip if their previous-text parts were padded
     to one length; not done yet, so hinted clips decode in batches of their own.) `lock` is held
     while the model decodes. Yields `(key, DecodedClip)` or `(key, exception)` in input order.
     """
 
     def prepare(key: str, source: T):
         audio = load(source)
-        return audio, pipeline.prepare(audio, **{**options, **dict(hints.get(key, {}))})
+        per_clip = dict(chunking(audio)) if chunking else {}
+        return audio, pipeline.prepare(audio, **{**options, **per_clip, **dict(hints.get(key, {}))})
 
     window = max(1, batch_size)
     windows = [items[i : i + window] for i in range(0, len(items), window)]

@@ -29,6 +29,8 @@ class WhisperResource(ConfigurableResource):
     cross_clip: str = from_setting("whisper_cross_clip")
     chunk_s: int = from_setting("whisper_chunk_s")
     second_pass_chunk_s: int = from_setting("whisper_second_pass_chunk_s")
+    vad_threshold: float = from_setting("whisper_vad_threshold")
+    chunk_pause_ms: int = from_setting("whisper_chunk_pause_ms")
 
     def _key(self) -> tuple:
         return (
@@ -45,6 +47,8 @@ class WhisperResource(ConfigurableResource):
             self.chinese_script,
             self.chunk_s,
             self.second_pass_chunk_s,
+            self.vad_threshold,
+            self.chunk_pause_ms,
         )
 
     def get_transcriber(self) -> WhisperTranscriber:
@@ -68,5 +72,7 @@ class WhisperResource(ConfigurableResource):
                     else self.cross_clip.lower() in ("1", "true", "yes", "on"),
                     chunk_s=self.chunk_s,
                     second_pass_chunk_s=self.second_pass_chunk_s,
+                    vad_threshold=self.vad_threshold,
+                    chunk_pause_ms=self.chunk_pause_ms,
                 )
             return _LOADED[key]

@@ -47,6 +47,9 @@ def transcript(
         for key in stage.keys
         if not stage.skip_unless_usable(key, audio[key], "audio")
     ]
+    for key in set(stage.keys) - {key for key, _ in ready}:
+        # skipped: its segments are replaced by a `skipped` row, so an earlier run's words must go too
+        store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, []))
     if not ready:
         yield from stage.results()
         return
