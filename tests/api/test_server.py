@@ -355,7 +355,12 @@ def test_the_documented_curl_commands_work(stack):
     assert (health, process, status) == (200, 202, 200), answers
     assert state["job_id"] == submitted["job_id"] and state["status"] == "queued"
     assert result == 409 and pending["error"] == "not_done"  # the daemon is not running in this test
-    stack["instance"].report_run_canceled(_runs_for(stack, job_id)[0])
+    # the run queue creates the job's run a moment after the answer: cancel it, nothing here runs it
+    deadline = time.monotonic() + 60
+    while not (runs := _runs_for(stack, job_id)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert runs, "the run queue made no run for the job"
+    stack["instance"].report_run_canceled(runs[0])
 
 
 def test_schemathesis_finds_no_server_errors(stack):
