@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 URL_LIST ?= data/url_lists/sample.txt
 DEV_PORT ?= 3000
+# Test processes: the slow tests mostly wait on servers and subprocesses, so two share 2 cores well.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install run test dev api clean-data benchmark-tools
 
@@ -22,7 +24,7 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra -n $(PYTEST_WORKERS) --dist loadfile
 
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -p $(DEV_PORT)

@@ -196,7 +196,7 @@ def check_the_dagster_ui(dagster: Dagster, instance, *, good: str, failed: str, 
         assert ui.partition_dots(failed) == ["var(--color-accent-red)"]
         assert ui.partition_dots(good) and "var(--color-accent-red)" not in ui.partition_dots(good)
         ui.select_partition(failed)
-        ui.page.get_by_text("HTTP Error 404").first.wait_for()
+        ui.page.get_by_text("HTTP Error 404").filter(visible=True).first.wait_for()
         ui.shot("raw_video-video_not_failed-partitions")
 
         # a good video's own OCR metadata and its contact sheet, shown as an image

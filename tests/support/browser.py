@@ -61,8 +61,8 @@ class DagsterUI:
         return [dot for dot in dots if dot]
 
     def select_partition(self, key: str) -> None:
-        self.page.locator(f'div[title="{key}"]').last.click()
-        self.page.get_by_text(key).last.wait_for(timeout=TIMEOUT_MS)
+        """Click partition `key` in the page's partition list (the caller waits for what it opens)."""
+        self.page.locator(f'div[title="{key}"]').filter(visible=True).last.click()
 
     def metadata(self) -> dict[str, str]:
         """The partition page's metadata table, label -> shown value."""
