@@ -14,6 +14,9 @@ from pathlib import Path
 from tests.support.fault_server import LOGIN_WALL
 from tests.support.paths import SAMPLES
 
+# the usual encoding of a post
+H264_AAC = ("-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac")
+
 
 def _ffmpeg(ffmpeg: str, *args: str) -> None:
     subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", *args], check=True)
@@ -99,14 +102,7 @@ def build_corpus_media(root: Path, ffmpeg: str) -> Path:
         "-i",
         "anullsrc=r=44100:cl=mono",
         "-shortest",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
+        *H264_AAC,
         str(root / "silent.mp4"),
     )
     _ffmpeg(
@@ -138,14 +134,7 @@ def build_corpus_media(root: Path, ffmpeg: str) -> Path:
         "lavfi",
         "-i",
         "sine=frequency=440:sample_rate=16000:duration=25",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
+        *H264_AAC,
         str(root / "long.mp4"),
     )
     _ffmpeg(
@@ -202,14 +191,7 @@ def build_duration_liars(root: Path, ffmpeg: str) -> Path:
         "lavfi",
         "-i",
         "sine=frequency=440:sample_rate=16000:duration=10",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
+        *H264_AAC,
         "-f",
         "mpegts",
         str(segment),
