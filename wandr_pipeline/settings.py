@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     storage_uri: str = setting("data", "WANDR_STORAGE_URI", doc="storage root: a local folder or gs://bucket/prefix")
     log_level: str = setting("INFO", "LOG_LEVEL", doc="log level of the CLI, the API and the runs' console logs")
     partitions_per_run: int = setting(50, "WANDR_PARTITIONS_PER_RUN", doc="most videos per run (backfills and the CLI)")
+    videos_in_flight: int = setting(
+        4,
+        "WANDR_VIDEOS_IN_FLIGHT",
+        doc="videos a run works on at once: each stage of a stage op works on its own video, a video moves on "
+        "as soon as its previous stage is done; 1: one video at a time through every stage",
+    )
 
     # Speech (faster-whisper)
     whisper_model: str = setting(

@@ -32,6 +32,7 @@ def describe(defs) -> dict:
             "group": node.group_name,
             "kinds": sorted(node.kinds),
             "metadata": {k: str(getattr(v, "value", v)) for k, v in sorted(node.metadata.items())},
+            "op": node.assets_def.node_def.name if node.is_executable else None,
             "op_tags": dict(node.assets_def.node_def.tags) if node.is_executable else None,
             "description": node.description,
             "code_version": node.code_version,

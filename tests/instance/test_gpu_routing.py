@@ -183,10 +183,11 @@ def test_k8s_step_executor_gets_gpu_from_op_tags():
     defs = build_definitions(Settings.from_env(k8s_gpu_tags=True))
 
     job = defs.resolve_job_def("process_videos")
+    assert sorted(node.name for node in job.graph.node_defs) == ["document_stage", "ingest_stages", "model_stages"]
     for node in job.graph.node_defs:
         config = get_user_defined_k8s_config(node.tags)
         limits = config.container_config.get("resources", {}).get("limits", {})
-        if node.name in ("transcript", "sampled_frames", "ocr_text"):
+        if node.name == "model_stages":  # transcript, frames, OCR and caption spans, pipelined in one op
             assert limits.get(GPU_RESOURCE) == "1", node.name
             assert config.pod_spec_config["node_selector"][GKE_ACCELERATOR_LABEL] == "nvidia-l4"
         else:

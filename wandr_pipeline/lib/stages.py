@@ -35,23 +35,21 @@ class Stage:
     table: str
     schema: pa.Schema
     inputs: tuple[str, ...]  # upstream stage assets, loaded as this stage's inputs
-    compute: str  # GPU: a model stage, whose op tags send its steps to an L4 in production; else CPU
     summary_label: str | None = None  # its column in the CLI's per-video summary, if it has one
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("raw_video", "videos", VIDEOS, (), CPU, "download"),
-    Stage("audio", "audio", AUDIO, ("raw_video",), CPU),
-    Stage("transcript", "transcript_segments", TRANSCRIPT_SEGMENTS, ("audio", "caption_spans"), GPU, "transcript"),
-    Stage("sampled_frames", "frames", FRAMES, ("raw_video",), GPU),
-    Stage("ocr_text", "ocr_text", OCR_TEXT, ("sampled_frames",), GPU, "ocr"),
-    Stage("caption_spans", "caption_spans", CAPTION_SPANS, ("ocr_text", "raw_video", "sampled_frames"), CPU),
+    Stage("raw_video", "videos", VIDEOS, (), "download"),
+    Stage("audio", "audio", AUDIO, ("raw_video",)),
+    Stage("transcript", "transcript_segments", TRANSCRIPT_SEGMENTS, ("audio", "caption_spans"), "transcript"),
+    Stage("sampled_frames", "frames", FRAMES, ("raw_video",)),
+    Stage("ocr_text", "ocr_text", OCR_TEXT, ("sampled_frames",), "ocr"),
+    Stage("caption_spans", "caption_spans", CAPTION_SPANS, ("ocr_text", "raw_video", "sampled_frames")),
     Stage(
         "video_documents",
         "video_documents",
         VIDEO_DOCUMENTS,
         ("raw_video", "audio", "transcript", "sampled_frames", "ocr_text", "caption_spans"),
-        CPU,
         "document",
     ),
 )
@@ -60,6 +58,30 @@ STAGE_ASSET_NAMES: tuple[str, ...] = tuple(stage.asset for stage in STAGES)
 # The first stage (a video is ingested once it ran) and the last (a video is finished once it ran).
 FIRST_STAGE = STAGES[0]
 LAST_STAGE = STAGES[-1]
+
+
+@dataclass(frozen=True)
+class StageOp:
+    """Stages computed by one Dagster op (a multi-asset that can subset), pipelined over its batch: each
+    stage in its own thread, each video moving on as soon as it is ready (lib/pipelining.py). An op holds
+    the stages that run in one place; GPU: its op tags send it to an L4 in production."""
+
+    name: str
+    assets: tuple[str, ...]  # in registry order
+    compute: str
+    description: str
+
+
+STAGE_OPS: tuple[StageOp, ...] = (
+    StageOp("ingest_stages", ("raw_video", "audio"), CPU, "Download (yt-dlp) and audio extraction (ffmpeg)."),
+    StageOp(
+        "model_stages",
+        ("transcript", "sampled_frames", "ocr_text", "caption_spans"),
+        GPU,
+        "Frames, OCR, caption spans and the transcript (the captions are its hints), pipelined per video.",
+    ),
+    StageOp("document_stage", ("video_documents",), CPU, "The per-video document joining every stage."),
+)
 
 
 def stage(asset: str) -> Stage:

@@ -10,6 +10,7 @@ from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, O
 
 from wandr_pipeline.lib.outcomes import SKIPPED
 from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
+from wandr_pipeline.lib.stages import Stage
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.settings import from_setting
 
@@ -59,24 +60,31 @@ class WarehouseIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> dict[str, pa.Table]:
         table = self._table(context)
         storage = storage_for(self.storage_uri)
-        keys = list(context.asset_partition_keys)
-        paths = {key: storage.partition_path(table, key) for key in keys}
-        found = storage.read_existing(list(paths.values()))  # concurrent reads on GCS
-        loaded = {}
-        for key in keys:
-            data = found.get(paths[key])
-            loaded[key] = (
-                read_parquet_bytes(data, TABLES[table])
-                if data is not None
-                else missing_partition(table, context.upstream_output.asset_key.to_user_string())
-            )
-        missing = [key for key in keys if paths[key] not in found]
+        asset = context.upstream_output.asset_key.to_user_string()
+        loaded, missing = read_partitions(storage, table, asset, list(context.asset_partition_keys))
         if missing:
             context.log.warning(
                 f"{table}: {len(missing)} partition(s) never materialised, their videos are skipped: "
                 f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
             )
         return loaded
+
+
+def read_partitions(storage: Storage, table: str, asset: str, keys: list[str]) -> tuple[dict[str, pa.Table], list[str]]:
+    """`table`'s partitions of `keys` (concurrent reads on GCS), and the keys that have none: those load
+    as `missing_partition`, one `skipped` row saying why."""
+    paths = {key: storage.partition_path(table, key) for key in keys}
+    found = storage.read_existing(list(paths.values()))
+    loaded = {
+        key: read_parquet_bytes(found[path], TABLES[table]) if path in found else missing_partition(table, asset)
+        for key, path in paths.items()
+    }
+    return loaded, [key for key, path in paths.items() if path not in found]
+
+
+def read_stage_partitions(storage: Storage, stage: Stage, keys: list[str]) -> tuple[dict[str, pa.Table], list[str]]:
+    """A stage's table for `keys`, as its downstream stages get it (see `read_partitions`)."""
+    return read_partitions(storage, stage.table, stage.asset, keys)
 
 
 def missing_partition(table: str, asset: str) -> pa.Table:

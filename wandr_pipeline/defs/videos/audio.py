@@ -3,28 +3,22 @@
 import tempfile
 from pathlib import Path
 
-from dagster import AssetExecutionContext
-
-from wandr_pipeline.defs.resources import StorageResource
-from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.defs.videos.stage import StageWorker, first_row
 from wandr_pipeline.lib.outcomes import OK, NotApplicable
 from wandr_pipeline.media.audio import extract_audio
 
 
-@stage_asset(
-    kinds={"ffmpeg", "parquet"},
-    description="16 kHz mono WAV of each video's soundtrack (ffmpeg); table `audio`.",
-)
-def audio(context: AssetExecutionContext, storage: StorageResource, raw_video: dict):
-    store = storage.get()
-    stage = StageRun(context, store=store)
-    for key in stage.keys:
-        upstream = raw_video[key]
-        if stage.skip_unless_usable(key, upstream, "raw_video"):
-            continue
+class AudioWorker(StageWorker):
+    asset = "audio"
+    kinds = frozenset({"ffmpeg", "parquet"})
+    description = "16 kHz mono WAV of each video's soundtrack (ffmpeg); table `audio`."
+
+    def process_one(self, key: str, inputs) -> None:
+        upstream = inputs["raw_video"][key]
+        if self.run.skip_unless_usable(key, upstream, "raw_video"):
+            return
         video = first_row(upstream)
-        stage.run_one(key, lambda key=key, video=video: [_extract_one(store, key, video)])
-    yield from stage.results()
+        self.run.run_one(key, lambda: [_extract_one(self.store, key, video)])
 
 
 def _extract_one(store, key: str, video: dict) -> dict:

@@ -5,50 +5,49 @@ line become one span, text in different screen regions stays apart, low-confiden
 one-character noise is dropped. Writes `media/<video_key>/captions.srt` and `captions.vtt`.
 """
 
-from dagster import AssetExecutionContext
-
-from wandr_pipeline.defs.resources import CaptionsResource, StorageResource
-from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.defs.videos.stage import StageRun, StageWorker, first_row
 from wandr_pipeline.lib.outcomes import EMPTY, OK
 from wandr_pipeline.media.captions import build_spans, reads_from_rows
 from wandr_pipeline.media.subtitles import caption_cues, to_srt, to_vtt
 
 
-@stage_asset(
-    kinds={"python", "parquet"},
-    description="Caption lines with the time they were on screen (OCR reads merged across frames), plus "
-    "captions.srt/.vtt per video; table `caption_spans`.",
-)
-def caption_spans(
-    context: AssetExecutionContext,
-    storage: StorageResource,
-    captions: CaptionsResource,
-    ocr_text: dict,
-    raw_video: dict,
-    sampled_frames: dict,
-):
-    store = storage.get()
-    rules = captions.rules()
-    thresholds = {"min_line_confidence": rules.min_confidence, "min_span_confidence": rules.min_span_confidence}
-    stage = StageRun(context, store=store, parameters=thresholds, row_values=thresholds)
-    spans_total = 0
-    for key in stage.keys:
-        if stage.skip_unless_usable(key, ocr_text[key], "ocr_text", usable=(OK, EMPTY)):
-            continue
-        rows = ocr_text[key].to_pylist()
-        duration = first_row(raw_video[key]).get("duration_s")
-        frame = first_row(sampled_frames[key])
+class CaptionSpansWorker(StageWorker):
+    asset = "caption_spans"
+    kinds = frozenset({"python", "parquet"})
+    description = (
+        "Caption lines with the time they were on screen (OCR reads merged across frames), plus "
+        "captions.srt/.vtt per video; table `caption_spans`."
+    )
+    resources = frozenset({"storage", "captions"})
+
+    def __init__(self, run: StageRun, resources):
+        super().__init__(run, resources)
+        self.rules = resources.captions.rules()
+        thresholds = {
+            "min_line_confidence": self.rules.min_confidence,
+            "min_span_confidence": self.rules.min_span_confidence,
+        }
+        run.configure(parameters=thresholds, row_values=thresholds)
+        self.spans_total = 0
+
+    def process_one(self, key: str, inputs) -> None:
+        ocr = inputs["ocr_text"][key]
+        if self.run.skip_unless_usable(key, ocr, "ocr_text", usable=(OK, EMPTY)):
+            return
+        rows = ocr.to_pylist()
+        duration = first_row(inputs["raw_video"][key]).get("duration_s")
+        frame = first_row(inputs["sampled_frames"][key])
         aspect = frame["width"] / frame["height"] if frame.get("width") and frame.get("height") else None
-        stage.run_one(
+        self.run.run_one(
             key,
-            lambda key=key, rows=rows, duration=duration, aspect=aspect: _spans_one(
-                store, key, rows, rules, duration, aspect
-            ),
+            lambda: _spans_one(self.store, key, rows, self.rules, duration, aspect),
             empty_reason="no caption text",
             preview=lambda rows: " / ".join(r["text"] for r in rows)[:160],
         )
-        spans_total += stage.tables[key].num_rows if stage.summary[-1]["status"] == OK else 0
-    yield from stage.results({"spans": spans_total})
+        self.spans_total += self.run.tables[key].num_rows if self.run.summary[-1]["status"] == OK else 0
+
+    def run_metadata(self) -> dict:
+        return {"spans": self.spans_total}
 
 
 def _spans_one(store, key: str, rows: list[dict], rules, duration_s, aspect) -> list[dict]:

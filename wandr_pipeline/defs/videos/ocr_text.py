@@ -10,10 +10,10 @@ import base64
 import math
 import time
 
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import MetadataValue
 
-from wandr_pipeline.defs.resources import CaptionsResource, OcrResource, StorageResource
-from wandr_pipeline.defs.videos.stage import StageRun, stage_asset
+from wandr_pipeline.defs.resources import CaptionsResource, OcrResource
+from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, short_error
 from wandr_pipeline.lib.schemas import OCR_TEXT, status_row
 from wandr_pipeline.media.contact_sheet import ContactSheet, encode_sheet
@@ -24,66 +24,72 @@ FRAMES_PER_REQUEST = 16  # frames handed to the engine at once, unless it prefer
 INLINE_SHEET_WIDTH = 480  # px of the sheet in a partition's metadata (kept small: it lives in Dagster's event log)
 
 
-@stage_asset(
-    kinds={"python", "parquet"},
-    description="Text lines read on each sampled frame, with boxes and confidence; frames whose text did not "
-    "change reuse the last read; table `ocr_text`.",
-)
-def ocr_text(
-    context: AssetExecutionContext,
-    storage: StorageResource,
-    ocr: OcrResource,
-    captions: CaptionsResource,
-    sampled_frames: dict,
-):
-    store = storage.get()
-    gate = captions.frame_gate_config()
-    settings = {"min_confidence": ocr.min_confidence, "similarity_threshold": gate.threshold if gate else None}
-    stage = StageRun(context, store=store, parameters={"engine": ocr.engine, **settings}, row_values=settings)
-    engine = None
-    frames_total = frames_read = 0
-    busy = 0.0
-    billed = [0]  # billable units of the whole run
-    for key in stage.keys:
-        upstream = sampled_frames[key]
-        if stage.skip_unless_usable(key, upstream, "sampled_frames"):
-            continue
-        if engine is None:
-            engine = ocr.get_engine()
+class OcrTextWorker(StageWorker):
+    asset = "ocr_text"
+    kinds = frozenset({"python", "parquet"})
+    description = (
+        "Text lines read on each sampled frame, with boxes and confidence; frames whose text did not "
+        "change reuse the last read; table `ocr_text`."
+    )
+    resources = frozenset({"storage", "ocr", "captions"})
+
+    def __init__(self, run: StageRun, resources):
+        super().__init__(run, resources)
+        self.ocr: OcrResource = resources.ocr
+        self.captions: CaptionsResource = resources.captions
+        gate = self.captions.frame_gate_config()
+        settings = {
+            "min_confidence": self.ocr.min_confidence,
+            "similarity_threshold": gate.threshold if gate else None,
+        }
+        run.configure(parameters={"engine": self.ocr.engine, **settings}, row_values=settings)
+        self.engine = None  # loaded in the stage's thread, on the first video with frames
+        self.frames_total = self.frames_read = 0
+        self.busy = 0.0
+        self.billed = [0]  # billable units of the whole run
+
+    def process_one(self, key: str, inputs) -> None:
+        upstream = inputs["sampled_frames"][key]
+        if self.run.skip_unless_usable(key, upstream, "sampled_frames"):
+            return
+        if self.engine is None:
+            self.engine = self.ocr.get_engine()
+        engine = self.engine
         frames = sorted((f for f in upstream.to_pylist() if f["status"] == OK), key=lambda f: f["timestamp_s"])
         step = next((f["every_n_frames"] for f in frames if f.get("every_n_frames")), None)
-        start, billed_before = time.perf_counter(), billed[0]
+        start, billed_before = time.perf_counter(), self.billed[0]
         outcome: dict = {}
-        stage.run_one(
+        self.run.run_one(
             key,
-            lambda key=key, frames=frames, outcome=outcome, engine=engine, step=step: [
+            lambda: [
                 {**row, "every_n_frames": step}
-                for row in _read_one(store, engine, captions, key, frames, outcome, billed)
+                for row in _read_one(self.store, engine, self.captions, key, frames, outcome, self.billed)
             ],
             empty_reason="no on-screen text found",
             preview=lambda rows: " / ".join(dict.fromkeys(r["text"] for r in rows if r.get("text")))[:160],
         )
-        busy += time.perf_counter() - start
-        frames_total += len(frames)
-        frames_read += outcome.get("read", 0)
-        stage.extra[key] = {
+        self.busy += time.perf_counter() - start
+        self.frames_total += len(frames)
+        self.frames_read += outcome.get("read", 0)
+        self.run.extra[key] = {
             "frames": len(frames),
             "frames_read": outcome.get("read", 0),
-            "billable_units": billed[0] - billed_before,
+            "billable_units": self.billed[0] - billed_before,
             **_sheet_metadata(outcome),
         }
-    yield from stage.results(
-        {
-            "engine": engine.name if engine else ocr.engine,
-            "frames": frames_total,
-            "frames_read": frames_read,
-            "frames_reused": frames_total - frames_read,
-            "share_read": round(frames_read / frames_total, 3) if frames_total else 0.0,
-            "seconds_per_frame": round(busy / frames_total, 3) if frames_total else 0.0,
+
+    def run_metadata(self) -> dict:
+        total, read = self.frames_total, self.frames_read
+        return {
+            "engine": self.engine.name if self.engine else self.ocr.engine,
+            "frames": total,
+            "frames_read": read,
+            "frames_reused": total - read,
+            "share_read": round(read / total, 3) if total else 0.0,
+            "seconds_per_frame": round(self.busy / total, 3) if total else 0.0,
             # Vision bills per image and feature: the run's total (per video: ocr_text.billable_units).
-            "billable_units": billed[0],
+            "billable_units": self.billed[0],
         }
-    )
 
 
 def _frame_sources(store, frames: list[dict], batch: int):

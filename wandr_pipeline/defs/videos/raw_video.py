@@ -6,10 +6,8 @@ import logging
 import tempfile
 from pathlib import Path
 
-from dagster import AssetExecutionContext
-
-from wandr_pipeline.defs.resources import StorageResource, VideoDownloader
-from wandr_pipeline.defs.videos.stage import StageRun, stage_asset
+from wandr_pipeline.defs.resources import VideoDownloader
+from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.engines.ytdlp import post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
@@ -28,60 +26,65 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@stage_asset(
-    kinds={"python", "parquet"},
-    description="The downloaded post (yt-dlp) with its metadata; table `videos`.",
-)
-def raw_video(context: AssetExecutionContext, storage: StorageResource, downloader: VideoDownloader):
-    store = storage.get()
-    stage = StageRun(
-        context,
-        store=store,
-        parameters={"max_duration_s": downloader.max_duration_s, "max_video_mb": downloader.max_filesize_mb},
-    )
-    for key in stage.keys:
-        ref = load_submission(store, key)
+class RawVideoWorker(StageWorker):
+    asset = "raw_video"
+    kinds = frozenset({"python", "parquet"})
+    description = "The downloaded post (yt-dlp) with its metadata; table `videos`."
+    resources = frozenset({"storage", "downloader"})
+
+    def __init__(self, run: StageRun, resources):
+        super().__init__(run, resources)
+        self.downloader: VideoDownloader = resources.downloader
+        run.configure(
+            parameters={
+                "max_duration_s": self.downloader.max_duration_s,
+                "max_video_mb": self.downloader.max_filesize_mb,
+            }
+        )
+
+    def process_one(self, key: str, inputs) -> None:
+        ref = load_submission(self.store, key)
         if ref is None:
-            stage.record(
+            self.run.record(
                 key,
                 [],
                 status=FAILED,
                 base={"source_url": ""},
                 error="no submission record for this key (add videos with the CLI, sensor or schedule)",
             )
-            continue
+            return
         # Tables and metadata show URLs without passwords or signed query values; yt-dlp gets the real one.
         shown = {
             "source_url": redact_url(ref.source_url),
             "download_url": redact_url(ref.download_url),
             "platform": ref.platform,
         }
-        stage.run_one(
+        self.run.run_one(
             key,
-            lambda key=key, ref=ref, shown=shown: [
-                _download_one(context, store, downloader, key, ref.download_url, shown)
-            ],
+            lambda: [_download_one(self.run.log, self.store, self.downloader, key, ref.download_url, shown)],
             preview=lambda rows: rows[0].get("title") or "",
             base=shown,
         )
-    yield from stage.results({"storage_root": store.root})
+
+    def run_metadata(self) -> dict:
+        return {"storage_root": self.store.root}
 
 
-def _download_one(context, store, downloader: VideoDownloader, key: str, download_url: str, shown: dict) -> dict:
+def _download_one(log, store, downloader: VideoDownloader, key: str, download_url: str, shown: dict) -> dict:
     row = dict(shown)
     with tempfile.TemporaryDirectory(prefix=f"wandr-{key}-") as tmp:
         post = downloader.download(
             download_url,
             tmp,
             log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
-            warn=lambda msg: context.log.warning(f"{key}: {msg}"),
+            warn=lambda msg: log.warning(f"{key}: {msg}"),
             fetch_object=store.fetch,
         )
         info = probe_media(post.path)
         if not info.has_video and not info.has_audio:
             raise PermanentError("the file has neither a video nor an audio stream")
         if not info.has_video:  # a photo slideshow's soundtrack, or an audio post: speech is still wanted
-            context.log.info(f"{key}: no video stream (audio-only post, e.g. a photo slideshow): frames are skipped")
+            log.info(f"{key}: no video stream (audio-only post, e.g. a photo slideshow): frames are skipped")
         limit = downloader.max_duration_s
         if limit and info.duration_s and info.duration_s > limit:
             raise PermanentError(

@@ -1,9 +1,7 @@
 """`sampled_frames`: every Nth frame of each video as JPEG, timestamped by presentation time."""
 
-from dagster import AssetExecutionContext
-
-from wandr_pipeline.defs.resources import FrameSamplingResource, StorageResource
-from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.defs.resources import FrameSamplingResource
+from wandr_pipeline.defs.videos.stage import StageRun, StageWorker, first_row
 from wandr_pipeline.engines.device import choose_frame_decoder
 from wandr_pipeline.lib.media_versions import new_version, remove_old_versions, version_of
 from wandr_pipeline.lib.outcomes import OK, NotApplicable
@@ -11,35 +9,34 @@ from wandr_pipeline.lib.stages import STAGES_BY_ASSET
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 
 
-@stage_asset(
-    kinds={"opencv", "parquet"},
-    description="Every Nth frame (default 30) as JPEG with its presentation timestamp; table `frames`.",
-)
-def sampled_frames(
-    context: AssetExecutionContext, storage: StorageResource, frame_sampler: FrameSamplingResource, raw_video: dict
-):
-    store = storage.get()
-    decoder = choose_frame_decoder(frame_sampler.decoder)
-    stage = StageRun(
-        context,
-        store=store,
-        parameters={
-            "every_n_frames": frame_sampler.every_n_frames,
-            "max_long_side": frame_sampler.max_long_side,
-            "decoder": decoder,
-        },
-    )
-    for key in stage.keys:
-        upstream = raw_video[key]
-        if stage.skip_unless_usable(key, upstream, "raw_video"):
-            continue
+class SampledFramesWorker(StageWorker):
+    asset = "sampled_frames"
+    kinds = frozenset({"opencv", "parquet"})
+    description = "Every Nth frame (default 30) as JPEG with its presentation timestamp; table `frames`."
+    resources = frozenset({"storage", "frame_sampler"})
+
+    def __init__(self, run: StageRun, resources):
+        super().__init__(run, resources)
+        self.sampler: FrameSamplingResource = resources.frame_sampler
+        self.decoder = choose_frame_decoder(self.sampler.decoder)
+        run.configure(
+            parameters={
+                "every_n_frames": self.sampler.every_n_frames,
+                "max_long_side": self.sampler.max_long_side,
+                "decoder": self.decoder,
+            }
+        )
+
+    def process_one(self, key: str, inputs) -> None:
+        upstream = inputs["raw_video"][key]
+        if self.run.skip_unless_usable(key, upstream, "raw_video"):
+            return
         video = first_row(upstream)
-        stage.run_one(
+        self.run.run_one(
             key,
-            lambda key=key, video=video: _sample_one(store, frame_sampler, key, video, decoder),
+            lambda: _sample_one(self.store, self.sampler, key, video, self.decoder),
             empty_reason="no decodable frames",
         )
-    yield from stage.results()
 
 
 def _sample_one(store, sampler: FrameSamplingResource, key: str, video: dict, decoder: str = "cpu") -> list[dict]:

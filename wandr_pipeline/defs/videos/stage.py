@@ -1,13 +1,12 @@
-"""What every stage asset shares: per-video isolation, progress logs, per-video UI metadata and checks."""
+"""What every stage shares: its worker's interface, per-video isolation, per-video UI metadata and checks."""
 
 from __future__ import annotations
 
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from dagster import (
@@ -17,17 +16,15 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
+    AssetKey,
     AssetRecordsFilter,
-    AssetsDefinition,
-    BackfillPolicy,
+    AssetSpec,
     MetadataValue,
     Output,
     TableColumn,
     TableColumnConstraints,
     TableRecord,
     TableSchema,
-    asset,
 )
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
@@ -48,14 +45,11 @@ from wandr_pipeline.lib.outcomes import (
 from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
 from wandr_pipeline.lib.stages import STAGES, Stage, stage
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
-from wandr_pipeline.lib.tags import GPU, gpu_tags_from_settings
-from wandr_pipeline.settings import Settings
 
 FAILED_VIDEOS_CHECK = "no_failed_videos"  # per run: did any video of the run fail? (+ the run's roll-up)
 VIDEO_CHECK = "video_not_failed"  # per partition: did this video fail in this stage?
-# Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): progress is throttled
-# (every 10 s and at the end), and a failed video is reported by its check result, not a log line.
-PROGRESS_EVERY_S = 10.0
+# Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): a failed video is reported
+# by its check result, not a log line (progress: stage_op.py).
 SUMMARY_ROWS = 500  # videos listed in a run's summary table (a run holds WANDR_PARTITIONS_PER_RUN)
 FAILED_HISTORY_LIMIT = 5000  # latest per-video check results read to find videos that failed before
 
@@ -83,51 +77,62 @@ def video_check(asset_name: str) -> AssetCheckSpec:
         )
 
 
-@dataclass(frozen=True)
-class StageAsset:
-    """A stage's compute function and what the registry does not say; `build(settings)` makes its asset.
+class StageWorker:
+    """One stage's work over the videos of a run, in the stage's own thread (`lib/pipelining.py`).
 
-    Built when the definitions are, so the backfill size and the GPU op tags come from the settings
-    the definitions are built with, never from the environment at import time.
+    A subclass names its stage (`asset`, a registered stage of lib/stages.py), what the UI shows of it
+    (`kinds`, `description`) and the resources it uses. The stage op builds one worker per run, so
+    models load once (lazily, in the worker's thread, on the first video); `process` gets videos
+    whose upstream stages are done, `inputs[stage][key]` holds each upstream stage's table of a video.
     """
 
-    compute_fn: Callable[..., Any]
-    kinds: frozenset[str]
-    description: str
+    asset: ClassVar[str]
+    kinds: ClassVar[frozenset[str]]
+    description: ClassVar[str]
+    resources: ClassVar[frozenset[str]] = frozenset({"storage"})
+    batch: ClassVar[int] = 1  # most videos one `process` call gets (more: those waiting at that moment)
 
-    @property
-    def stage(self) -> Stage:
-        return stage(self.compute_fn.__name__)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        stage(cls.asset)  # fails at import for a class whose stage is not registered
 
-    def build(self, settings: Settings) -> AssetsDefinition:
-        """`@asset` for the stage: `videos` partitions, the warehouse IO manager writing the stage's
-        table (its columns as `dagster/column_schema`), multi-run backfills of `partitions_per_run` videos,
-        the run-level `no_failed_videos` and per-video `video_not_failed` checks, and for
-        a GPU stage the `wandr/compute=gpu` op tags that route it to an L4 in production (lib/tags.py)."""
-        spec = self.stage
-        return asset(
-            name=spec.asset,
-            partitions_def=videos_partitions,
-            io_manager_key="warehouse_io_manager",
+    def __init__(self, run: StageRun, resources: Any):
+        self.run = run
+        self.store = run.store
+        self.resources = resources
+
+    @classmethod
+    def stage(cls) -> Stage:
+        return stage(cls.asset)
+
+    @classmethod
+    def spec(cls) -> AssetSpec:
+        """The stage's asset: `videos` partitions, its table written by the warehouse IO manager (its
+        columns as `dagster/column_schema`), lineage from its inputs."""
+        spec = cls.stage()
+        return AssetSpec(
+            spec.asset,
+            deps=list(spec.inputs),
+            description=cls.description,
             metadata={"table": spec.table, "dagster/column_schema": column_schema(spec.table, spec.schema)},
-            ins={name: AssetIn() for name in spec.inputs},
-            backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=settings.partitions_per_run),
-            check_specs=[failed_videos_check(spec.asset), video_check(spec.asset)],
-            op_tags=gpu_tags_from_settings(settings) if spec.compute == GPU else None,
             group_name="videos",
-            kinds=set(self.kinds),
-            description=self.description,
-        )(self.compute_fn)
+            kinds=set(cls.kinds),
+        ).with_io_manager_key("warehouse_io_manager")
 
+    @classmethod
+    def check_specs(cls) -> list[AssetCheckSpec]:
+        return [failed_videos_check(cls.asset), video_check(cls.asset)]
 
-def stage_asset(*, kinds: set[str], description: str) -> Callable[[Callable[..., Any]], StageAsset]:
-    """Marks a function as the compute function of the registered stage of the same name (lib/stages.py)."""
+    def process(self, keys: list[str], inputs: Mapping[str, Mapping[str, pa.Table]]) -> None:
+        for key in keys:
+            self.process_one(key, inputs)
 
-    def decorate(fn: Callable[..., Any]) -> StageAsset:
-        stage(fn.__name__)  # fails at import for a function that is not a registered stage
-        return StageAsset(fn, frozenset(kinds), description)
+    def process_one(self, key: str, inputs: Mapping[str, Mapping[str, pa.Table]]) -> None:
+        raise NotImplementedError
 
-    return decorate
+    def run_metadata(self) -> dict[str, Any]:
+        """The run-level values the stage adds to its roll-up, once every video is done."""
+        return {}
 
 
 def first_row(table: pa.Table) -> dict[str, Any]:
@@ -151,27 +156,41 @@ class StageRun:
     def __init__(
         self,
         context: AssetExecutionContext,
+        asset: str,
         *,
+        keys: Sequence[str] | None = None,
         store: Storage | None = None,
+        log: Any = None,
         parameters: Mapping[str, Any] | None = None,
         row_values: Mapping[str, Any] | None = None,
     ):
-        """`parameters`: the stage's processing settings, shown on every partition; `row_values`:
-        columns every row of this run carries (the settings recorded in the table itself); `store`:
-        where to look up each video's source URL and title (the `videos` table) for its metadata."""
+        """`asset`: the stage (one of the op's assets); `store`: where its files go and where each video's
+        source URL and title are looked up (the `videos` table) for its metadata; `log`: where the
+        stage's lines go from its worker thread (the op passes them on to Dagster from its own thread);
+        `parameters`: the stage's processing settings, shown on every partition; `row_values`: columns
+        every row of this run carries (the settings recorded in the table itself)."""
         self.context = context
-        spec = stage(context.asset_key.to_user_string())
+        spec = stage(asset)
+        self.asset_key = AssetKey(spec.asset)
         self.table_name = spec.table
         self.schema = spec.schema
         self.store = store
+        self.log = log if log is not None else context.log
         self.parameters = dict(parameters or {})
         self.row_values = {k: v for k, v in (row_values or {}).items() if k in self.schema.names}
-        self.keys: list[str] = list(context.partition_keys)
+        self.keys: list[str] = list(context.partition_keys if keys is None else keys)
         self.tables: dict[str, pa.Table] = {}
         self.summary: list[dict[str, Any]] = []
         self.extra: dict[str, dict[str, Any]] = {}  # per-video metadata a stage adds (e.g. a contact sheet)
         self.started = time.perf_counter()
-        self._last_progress = self.started
+        self.finished: float | None = None
+
+    def configure(self, *, parameters: Mapping[str, Any] | None = None, row_values: Mapping[str, Any] | None = None):
+        """Set the stage's parameters and row values (a worker knows them once its resources are read)."""
+        if parameters is not None:
+            self.parameters = dict(parameters)
+        if row_values is not None:
+            self.row_values = {k: v for k, v in row_values.items() if k in self.schema.names}
 
     def skip_unless_usable(self, key: str, upstream: pa.Table, stage: str, usable=(OK,)) -> bool:
         """Record a `skipped` row and return True when the upstream stage has nothing to work on."""
@@ -244,18 +263,10 @@ class StageRun:
                 "preview": preview,
             }
         )
-        self._progress()
 
-    def _progress(self) -> None:
-        done, now = len(self.tables), time.perf_counter()
-        if done != len(self.keys) and now - self._last_progress < PROGRESS_EVERY_S:
-            return
-        self._last_progress = now
-        counts = Counter(s["status"] for s in self.summary)
-        tally = ", ".join(f"{name} {counts[name]}" for name in STATUSES if counts.get(name))
-        self.context.log.info(
-            f"{self.table_name}: {done}/{len(self.keys)} videos done in {now - self.started:.1f} s ({tally})"
-        )
+    def tally(self) -> str:
+        counts = Counter(item["status"] for item in self.summary)
+        return ", ".join(f"{name} {counts[name]}" for name in STATUSES if counts.get(name))
 
     def results(self, extra_metadata: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """The asset's output (one table per partition) with each partition's own metadata, the
@@ -263,18 +274,21 @@ class StageRun:
         missing = [k for k in self.keys if k not in self.tables]
         for key in missing:  # a stage bug must still leave a row behind, not a hole
             self.record(key, [], status=FAILED, error="stage produced no result for this video")
+        self.finished = self.finished or time.perf_counter()
         videos = self._video_info()
         for item in self.summary:
             item.update(videos.get(item["video_key"], {}))
-            self.context.add_asset_metadata(self._partition_metadata(item), partition_key=item["video_key"])
-        yield Output(self.tables)
+            self.context.add_asset_metadata(
+                self._partition_metadata(item), asset_key=self.asset_key, partition_key=item["video_key"]
+            )
+        yield Output(self.tables, output_name=self.context.assets_def.get_output_name_for_asset_key(self.asset_key))
         yield from self._partition_checks()
         counts = Counter(s["status"] for s in self.summary)
         failed = [s for s in self.summary if s["status"] == FAILED]
         metadata: dict[str, Any] = {
             "videos": len(self.keys),
             "rows": sum(t.num_rows for t in self.tables.values()),
-            "seconds": round(time.perf_counter() - self.started, 2),
+            "seconds": round(self.finished - self.started, 2),
             **{f"status_{name}": counts.get(name, 0) for name in STATUSES},
             **{f"parameter_{name}": value for name, value in self.parameters.items() if value is not None},
             "summary": summary_table(self.summary),
@@ -286,6 +300,7 @@ class StageRun:
             [{"video_key": s["video_key"], "error": s["error"]} for s in failed[:SUMMARY_ROWS]]
         )
         yield AssetCheckResult(
+            asset_key=self.asset_key,
             check_name=FAILED_VIDEOS_CHECK,
             passed=not failed,
             severity=AssetCheckSeverity.WARN,
@@ -347,7 +362,7 @@ class StageRun:
     def _partition_checks(self) -> Iterator[Output | AssetCheckEvaluation]:
         """A failed `video_not_failed` result on each failed video's partition, and a passing one on each
         video of the run that failed before and no longer does (its partition's check turns green)."""
-        asset_key = self.context.asset_key
+        asset_key = self.asset_key
         check_key = AssetCheckKey(asset_key, VIDEO_CHECK)
         if check_key not in self.context.selected_asset_check_keys:
             return
@@ -381,7 +396,7 @@ class StageRun:
         from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
         done = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
-        check_key = AssetCheckKey(self.context.asset_key, VIDEO_CHECK)
+        check_key = AssetCheckKey(self.asset_key, VIDEO_CHECK)
         try:
             history = self.context.instance.event_log_storage.get_asset_check_execution_history(
                 check_key, limit=FAILED_HISTORY_LIMIT, status=done
@@ -398,7 +413,7 @@ class StageRun:
     def _materialization(self, key: str) -> AssetCheckEvaluationTargetMaterializationData | None:
         """The partition's materialisation this run just stored: the check result refers to it."""
         records = self.context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=self.context.asset_key, asset_partitions=[key]), limit=1
+            AssetRecordsFilter(asset_key=self.asset_key, asset_partitions=[key]), limit=1
         ).records
         if not records:
             return None

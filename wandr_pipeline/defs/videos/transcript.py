@@ -14,10 +14,8 @@ detected from the audio) are kept. Writes `media/<video_key>/transcript.srt` and
 
 import time
 
-from dagster import AssetExecutionContext
-
-from wandr_pipeline.defs.resources import CaptionsResource, StorageResource, WhisperResource
-from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.defs.resources import WhisperResource
+from wandr_pipeline.defs.videos.stage import StageRun, StageWorker, first_row
 from wandr_pipeline.engines.whisper import load_audio
 from wandr_pipeline.lib.outcomes import OK, SUSPECT
 from wandr_pipeline.lib.schemas import TRANSCRIPT_WORDS, to_table
@@ -25,94 +23,106 @@ from wandr_pipeline.media.captions import echoes_hints, hint_text
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
 
 
-@stage_asset(
-    kinds={"pytorch", "parquet"},
-    description="Speech segments with start/end times (faster-whisper, VAD on, the video's captions as hints), "
-    "plus transcript.srt/.vtt per video; table `transcript_segments`.",
-)
-def transcript(
-    context: AssetExecutionContext,
-    storage: StorageResource,
-    whisper: WhisperResource,
-    captions: CaptionsResource,
-    audio: dict,
-    caption_spans: dict,
-):
-    store = storage.get()
-    mode = captions.hint_mode()
-    decoding = {"beam_size": whisper.beam_size, "batch_size": whisper.batch_size, "vad": whisper.vad, "hint_mode": mode}
-    stage = StageRun(context, store=store, parameters={"whisper_model": whisper.model, **decoding}, row_values=decoding)
-    ready = [
-        (key, first_row(audio[key])["audio_uri"])
-        for key in stage.keys
-        if not stage.skip_unless_usable(key, audio[key], "audio")
-    ]
-    for key in set(stage.keys) - {key for key, _ in ready}:
-        # skipped: its segments are replaced by a `skipped` row, so an earlier run's words must go too
-        store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, []))
-    if not ready:
-        yield from stage.results()
-        return
-
-    load_start = time.perf_counter()
-    transcriber = whisper.get_transcriber()
-    stage.parameters.update(
-        whisper_model=transcriber.model_name, device=f"{transcriber.device}/{transcriber.compute_type}"
+class TranscriptWorker(StageWorker):
+    asset = "transcript"
+    kinds = frozenset({"pytorch", "parquet"})
+    description = (
+        "Speech segments with start/end times (faster-whisper, VAD on, the video's captions as hints), "
+        "plus transcript.srt/.vtt per video; table `transcript_segments`."
     )
-    context.log.info(
-        f"whisper model {transcriber.model_name} on {transcriber.device}/{transcriber.compute_type} "
-        f"ready in {time.perf_counter() - load_start:.1f} s; transcribing {len(ready)} clip(s)"
-    )
-    # the transcriber keeps only the lines written in the script of the clip's language
-    hints = {}
-    for key, _ in ready:
-        hint = caption_hints(caption_spans.get(key), mode)
-        if hint:
-            hints[key] = hint
+    resources = frozenset({"storage", "whisper", "captions"})
+    batch = 8  # clips waiting together go to Whisper together (on a GPU their chunks share batches)
 
-    def load(uri: str):
-        with store.local_copy(uri) as path:
-            return load_audio(path)
+    def __init__(self, run: StageRun, resources):
+        super().__init__(run, resources)
+        self.whisper: WhisperResource = resources.whisper
+        self.mode = resources.captions.hint_mode()
+        decoding = {
+            "beam_size": self.whisper.beam_size,
+            "batch_size": self.whisper.batch_size,
+            "vad": self.whisper.vad,
+            "hint_mode": self.mode,
+        }
+        run.configure(parameters={"whisper_model": self.whisper.model, **decoding}, row_values=decoding)
+        self.transcriber = None  # loaded in the stage's thread, on the first clip with audio
+        self.audio_seconds = self.busy = 0.0
+        self.coverages: list[float] = []
+        self.second_pass_regions = 0
 
-    audio_seconds = 0.0
-    coverages, second_pass_regions = [], 0
-    busy_start = time.perf_counter()
-    results = transcriber.transcribe_many(ready, load=load, hints=hints, redo_without_hints=echoes_hints)
-    for key, result in results:
+    def process(self, keys: list[str], inputs) -> None:
+        store, run = self.store, self.run
+        ready = []
+        for key in keys:
+            if run.skip_unless_usable(key, inputs["audio"][key], "audio"):
+                # skipped: its segments are replaced by a `skipped` row, so an earlier run's words must go too
+                store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, []))
+            else:
+                ready.append((key, first_row(inputs["audio"][key])["audio_uri"]))
+        if not ready:
+            return
+        transcriber = self._transcriber()
+        # the transcriber keeps only the lines written in the script of the clip's language
+        hints = {}
+        for key, _ in ready:
+            hint = caption_hints(inputs["caption_spans"].get(key), self.mode)
+            if hint:
+                hints[key] = hint
 
-        def rows(result=result, key=key):
-            words = [] if isinstance(result, BaseException) else word_rows(result)
-            store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, words))  # no stale words
-            if isinstance(result, BaseException):
-                raise result
-            out = segment_rows(result, transcriber.model_name)
-            _write_subtitles(store, key, [r for r in out if r["status"] == OK])
-            return out
+        def load(uri: str):
+            with store.local_copy(uri) as path:
+                return load_audio(path)
 
-        if not isinstance(result, BaseException):
-            audio_seconds += result.duration_s
-            second_pass_regions += result.uncovered_regions
-            if result.speech_coverage is not None:
-                coverages.append(result.speech_coverage)
-        stage.run_one(
-            key,
-            rows,
-            empty_reason="no speech detected",
-            preview=lambda rows: " ".join(r["text"] for r in rows)[:160],
-            elapsed_s=None if isinstance(result, BaseException) else result.elapsed_s,
-        )
-    busy = time.perf_counter() - busy_start
-    yield from stage.results(
-        {
+        busy_start = time.perf_counter()
+        results = transcriber.transcribe_many(ready, load=load, hints=hints, redo_without_hints=echoes_hints)
+        for key, result in results:
+
+            def rows(result=result, key=key):
+                words = [] if isinstance(result, BaseException) else word_rows(result)
+                store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, words))  # no stale words
+                if isinstance(result, BaseException):
+                    raise result
+                out = segment_rows(result, transcriber.model_name)
+                _write_subtitles(store, key, [r for r in out if r["status"] == OK])
+                return out
+
+            if not isinstance(result, BaseException):
+                self.audio_seconds += result.duration_s
+                self.second_pass_regions += result.uncovered_regions
+                if result.speech_coverage is not None:
+                    self.coverages.append(result.speech_coverage)
+            run.run_one(
+                key,
+                rows,
+                empty_reason="no speech detected",
+                preview=lambda rows: " ".join(r["text"] for r in rows)[:160],
+                elapsed_s=None if isinstance(result, BaseException) else result.elapsed_s,
+            )
+        self.busy += time.perf_counter() - busy_start
+
+    def _transcriber(self):
+        if self.transcriber is None:
+            load_start = time.perf_counter()
+            self.transcriber = transcriber = self.whisper.get_transcriber()
+            device = f"{transcriber.device}/{transcriber.compute_type}"
+            self.run.parameters.update(whisper_model=transcriber.model_name, device=device)
+            self.run.log.info(
+                f"whisper model {transcriber.model_name} on {device} ready in {time.perf_counter() - load_start:.1f} s"
+            )
+        return self.transcriber
+
+    def run_metadata(self) -> dict:
+        if self.transcriber is None:
+            return {}
+        transcriber = self.transcriber
+        return {
             "whisper_model": transcriber.model_name,
             "device": f"{transcriber.device}/{transcriber.compute_type}",
-            "audio_seconds": round(audio_seconds, 1),
-            "realtime_factor": round(audio_seconds / busy, 1) if busy > 0 else 0.0,
+            "audio_seconds": round(self.audio_seconds, 1),
+            "realtime_factor": round(self.audio_seconds / self.busy, 1) if self.busy > 0 else 0.0,
             # speech without decoded words after the first pass, decoded again (issue 14)
-            "second_pass_regions": second_pass_regions,
-            **({"speech_coverage_min": min(coverages)} if coverages else {}),
+            "second_pass_regions": self.second_pass_regions,
+            **({"speech_coverage_min": min(self.coverages)} if self.coverages else {}),
         }
-    )
 
 
 def segment_rows(result, model_name: str) -> list[dict]:

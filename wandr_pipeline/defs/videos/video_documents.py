@@ -6,40 +6,36 @@ speech and captions in time order for downstream extraction (`media/document_tex
 
 import datetime as dt
 
-from dagster import AssetExecutionContext
-
-from wandr_pipeline.defs.videos.stage import StageRun, first_row, stage_asset
+from wandr_pipeline.defs.videos.stage import StageWorker, first_row
 from wandr_pipeline.lib.outcomes import FAILED, OK, SKIPPED, NotApplicable, PermanentError, upstream_status
 from wandr_pipeline.media.document_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
 from wandr_pipeline.media.text import distinct_lines
 
 
-@stage_asset(
-    kinds={"parquet"},
-    description="One row per video: post metadata, full transcript, caption spans, on-screen text, and speech + "
-    "captions merged into one clean text; table `video_documents`.",
-)
-def video_documents(
-    context: AssetExecutionContext,
-    raw_video: dict,
-    audio: dict,
-    transcript: dict,
-    sampled_frames: dict,
-    ocr_text: dict,
-    caption_spans: dict,
-):
-    stage = StageRun(context)  # its rows carry each video's source URL and title
-    for key in stage.keys:
-        stage.run_one(
+class VideoDocumentsWorker(StageWorker):
+    asset = "video_documents"
+    kinds = frozenset({"parquet"})
+    description = (
+        "One row per video: post metadata, full transcript, caption spans, on-screen text, and speech + "
+        "captions merged into one clean text; table `video_documents`."
+    )
+
+    def process_one(self, key: str, inputs) -> None:
+        tables = {name: inputs[name][key] for name in self.stage().inputs}
+        self.run.run_one(
             key,
-            lambda key=key: [
+            lambda: [
                 build_document(
-                    raw_video[key], audio[key], transcript[key], sampled_frames[key], ocr_text[key], caption_spans[key]
+                    tables["raw_video"],
+                    tables["audio"],
+                    tables["transcript"],
+                    tables["sampled_frames"],
+                    tables["ocr_text"],
+                    tables["caption_spans"],
                 )
             ],
             preview=lambda rows: (rows[0]["transcript_text"] or rows[0]["onscreen_text"] or "")[:160],
         )
-    yield from stage.results()
 
 
 def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:

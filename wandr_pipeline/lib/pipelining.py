@@ -1,0 +1,124 @@
+"""Stages of a batch run working at once: each video moves on to its next stage as soon as it is ready.
+
+Run one stage after another over a whole batch and the run takes the *sum* of the stages: while OCR
+reads, the frame decoder idles, and the other way round. Here every stage has one worker thread of its
+own (its model loads once and is never used by two threads), videos flow from stage to stage, and at
+most `in_flight` videos are between their first stage and their last: a slow stage makes the stages
+before it wait (back-pressure) instead of piling up decoded work. The run then takes about as long as
+its slowest stage. The heavy work (ffmpeg, PyAV, ONNX Runtime, CTranslate2) releases the GIL.
+
+No Dagster here: the stage functions record their own outcomes; a stage function that raises is
+reported through `on_error` for the videos it was given, and those videos still move on (the next
+stage sees the recorded failure as its input), so one bug never stalls the batch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PipelineStage:
+    """One stage: `process(keys)` does its work for those videos, once every stage in `after` did."""
+
+    name: str
+    process: Callable[[list[str]], None]
+    after: tuple[str, ...] = ()  # stages of this pipeline each video must have finished first
+    batch: int = 1  # most videos handed to one `process` call (more: the ones waiting at that moment)
+
+
+@dataclass(frozen=True)
+class StageDone:
+    """Yielded when `stage` has finished the last video of the batch."""
+
+    stage: str
+
+
+def run_pipelined(
+    keys: Sequence[str],
+    stages: Sequence[PipelineStage],
+    *,
+    in_flight: int,
+    on_error: Callable[[str, list[str], BaseException], None],
+    tick_s: float = 1.0,
+    on_tick: Callable[[], None] | None = None,
+) -> Iterator[StageDone]:
+    """Run every stage over every key; yields `StageDone` as each stage finishes its last video.
+
+    `on_tick` is called on the calling thread at least every `tick_s` seconds and after each finished
+    piece of work (e.g. to pass log lines queued by the workers on to a logger that wants one thread).
+    """
+    names = [s.name for s in stages]
+    if len(set(names)) != len(names):
+        raise ValueError(f"stage names repeat: {names}")
+    by_name = {s.name: s for s in stages}
+    for s in stages:
+        unknown = set(s.after) - set(by_name)
+        if unknown:
+            raise ValueError(f"stage {s.name} waits for stages not in this pipeline: {sorted(unknown)}")
+    keys = list(dict.fromkeys(keys))
+    if not keys or not stages:
+        yield from (StageDone(s.name) for s in stages)
+        return
+
+    pending = deque(keys)  # not admitted yet
+    done: dict[str, set[str]] = {s.name: set() for s in stages}
+    ready: dict[str, deque[str]] = {s.name: deque() for s in stages}
+    queued: dict[str, set[str]] = {s.name: set() for s in stages}  # ready, running or done
+    busy: dict[Future, tuple[str, list[str]]] = {}
+    running = {s.name: False for s in stages}
+    admitted = 0
+    announced: set[str] = set()
+    workers = {s.name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{s.name}") for s in stages}
+
+    def release_ready(key: str) -> None:
+        for s in stages:
+            if key not in queued[s.name] and all(key in done[a] for a in s.after):
+                queued[s.name].add(key)
+                ready[s.name].append(key)
+
+    def admit() -> None:
+        nonlocal admitted
+        while pending and admitted < max(1, in_flight):
+            key = pending.popleft()
+            admitted += 1
+            release_ready(key)
+
+    def start_idle() -> None:
+        for s in stages:
+            if running[s.name] or not ready[s.name]:
+                continue
+            given = [ready[s.name].popleft() for _ in range(min(max(1, s.batch), len(ready[s.name])))]
+            running[s.name] = True
+            busy[workers[s.name].submit(s.process, given)] = (s.name, given)
+
+    try:
+        admit()
+        start_idle()
+        while busy:
+            finished, _ = wait(list(busy), timeout=tick_s, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name, given = busy.pop(future)
+                running[name] = False
+                error = future.exception()
+                if error is not None:
+                    on_error(name, given, error)
+                done[name].update(given)
+                for key in given:
+                    if all(key in done[s.name] for s in stages):
+                        admitted -= 1
+                    release_ready(key)
+            admit()
+            start_idle()
+            if on_tick is not None:
+                on_tick()
+            for s in stages:
+                if s.name not in announced and len(done[s.name]) == len(keys):
+                    announced.add(s.name)
+                    yield StageDone(s.name)
+    finally:
+        for pool in workers.values():
+            pool.shutdown(wait=True, cancel_futures=True)
