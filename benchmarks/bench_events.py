@@ -1,6 +1,6 @@
 """Events Dagster stores per video, by type, and orchestration seconds per video, for one batch run.
 
-    .venv/bin/python -m benchmarks.bench_events [--batch 50] [--failed 1] [--direct]
+    .venv/bin/python -m benchmarks.bench_events [--batch 50] [--failed 1] [--direct] [--in-flight 1]
 
 Every event Dagster stores is a write to its event log (one SQLite write each locally), so the
 metadata and check results the stage assets emit per video must not add events per video. This
@@ -8,6 +8,10 @@ runs `--batch` short clips plus `--failed` URLs that answer 404 through the whol
 in-process run (as `wandr-pipeline run`), counts the run's stored events by type, and with `--direct`
 times the same work by direct function calls (the orchestration cost, as in bench_pipeline.py).
 To compare two versions side by side, run this file from each checkout in the same session.
+
+The direct calls do one video after another, so the Dagster run is timed one video at a time too
+(`--in-flight 1`, `WANDR_VIDEOS_IN_FLIGHT`): with the stages pipelined the run would be faster than
+the serial direct calls and the difference would no longer be orchestration.
 """
 
 from __future__ import annotations
@@ -47,8 +51,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--failed", type=int, default=1, help="videos whose download fails (HTTP 404)")
     parser.add_argument("--direct", action="store_true", help="also time the work by direct calls")
+    parser.add_argument("--in-flight", type=int, default=1, help="WANDR_VIDEOS_IN_FLIGHT of the Dagster run")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "events.json")
     args = parser.parse_args()
+    os.environ["WANDR_VIDEOS_IN_FLIGHT"] = str(args.in_flight)
 
     videos = args.batch + args.failed
     results: dict = {
@@ -58,6 +64,7 @@ def main() -> None:
         "load": os.getloadavg(),
         "videos": videos,
         "failed_videos": args.failed,
+        "videos_in_flight": args.in_flight,
     }
     with tempfile.TemporaryDirectory(prefix="wandr-bench-events-") as tmp:
         tmp = Path(tmp)

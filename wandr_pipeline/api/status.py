@@ -21,7 +21,7 @@ from dagster._core.event_api import AssetRecordsFilter
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib.outcomes import FAILED, upstream_status
 from wandr_pipeline.lib.redaction import redact_value
-from wandr_pipeline.lib.stages import Stage
+from wandr_pipeline.lib.stages import STAGE_OPS_BY_ASSET, Stage
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import submission_path
 
@@ -188,21 +188,22 @@ def _planned_stage(stage: Stage, run: _RunFacts, run_id: str) -> StageStatus:
     updated = run.updated_at
     if status in NOT_YET_STARTED:
         return StageStatus("queued", run_id=run_id, updated_at=updated)
-    step_state = run.step_states.get(stage.asset)
+    step = STAGE_OPS_BY_ASSET[stage.asset].name  # the stage op computing the stage is the run's step
+    step_state = run.step_states.get(step)
     if status in IN_FLIGHT:
         if step_state == "IN_PROGRESS":
             return StageStatus("running", run_id=run_id, updated_at=updated)
         if step_state == "FAILURE":
             return StageStatus(
-                "failed", run_id=run_id, updated_at=updated, error=run.step_errors.get(stage.asset) or "step failed"
+                "failed", run_id=run_id, updated_at=updated, error=run.step_errors.get(step) or "step failed"
             )
         return StageStatus("waiting", run_id=run_id, updated_at=updated)
-    if stage.asset in run.step_errors or step_state == "FAILURE":
+    if step in run.step_errors or step_state == "FAILURE":
         return StageStatus(
             "failed",
             run_id=run_id,
             updated_at=updated,
-            error=run.step_errors.get(stage.asset) or run.run_error or "step failed",
+            error=run.step_errors.get(step) or run.run_error or "step failed",
         )
     return StageStatus(
         "not_run",

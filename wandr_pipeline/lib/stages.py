@@ -7,6 +7,9 @@ Runs group stages by where they run. `ingest_videos` downloads and extracts audi
 `gpu_stages` holds every model stage (frames are decoded next to the OCR that reads them, and the
 caption spans feed Whisper's hints); `extract_media` and `refresh_documents` redo one stage after an
 upstream backfill. `process_videos` runs all of them in one process (the CLI and the API).
+
+Stage ops group stages by what is computed together: each op is one Dagster multi-asset whose stages
+work at once, video by video (lib/pipelining.py); every stage is in exactly one op.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ STAGE_OPS: tuple[StageOp, ...] = (
     ),
     StageOp("document_stage", ("video_documents",), CPU, "The per-video document joining every stage."),
 )
+STAGE_OPS_BY_ASSET: dict[str, StageOp] = {asset: op for op in STAGE_OPS for asset in op.assets}
 
 
 def stage(asset: str) -> Stage:
