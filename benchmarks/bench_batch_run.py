@@ -6,7 +6,8 @@
 Builds `--videos` portrait 1080x1920 H.264/AAC clips of `--seconds` each from the sample clips (speech
 and burned-in captions; three orders of the samples, so the clips differ), serves them on loopback,
 and runs `wandr-pipeline run LIST` on them as a subprocess from each checkout (its code on
-PYTHONPATH, this venv's packages), on a fresh storage root and SQLite instance each time, the two
+PYTHONPATH, this venv's packages), on a fresh storage root and SQLite instance each time (configured by
+that checkout's dagster_home/dagster.yaml, as `make run` is), the two
 checkouts alternating for `--rounds` rounds. CPU busy is the run's user + system CPU seconds (the
 CLI and every process it waited for: ffmpeg) over its wall time, out of 100 % per core. After each
 run the transcripts and caption spans are compared with the first run's, video by video.
@@ -55,7 +56,7 @@ def run_cli(checkout: Path, url_list: Path, root: Path, extra_env: dict[str, str
     """`wandr-pipeline run` from `checkout`; wall seconds, CPU seconds of it and its children."""
     home = root / "home"
     home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    shutil.copy(checkout / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # as `make run` has it
     env = {
         **os.environ,
         "PYTHONPATH": str(checkout),

@@ -156,7 +156,7 @@ def dagster_run(urls: list[str], root: Path, partitions_per_run: int) -> tuple[f
 
     home = root / "home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # the instance `make run` uses
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["WANDR_STORAGE_URI"] = str(root / "storage")
     os.environ["WANDR_PARTITIONS_PER_RUN"] = str(partitions_per_run)

@@ -12,7 +12,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dagster import AssetIn, DagsterInstance, DagsterRunStatus, Definitions, asset, define_asset_job
+from dagster import (
+    AssetSpec,
+    DagsterInstance,
+    DagsterRunStatus,
+    Definitions,
+    asset,
+    define_asset_job,
+    multi_asset,
+)
 from dagster._core.execution.api import create_execution_plan
 
 from wandr_pipeline.api.app import create_app
@@ -28,7 +36,7 @@ from wandr_pipeline.lib.urls import parse_video_url
 from wandr_pipeline.settings import Settings
 
 TOKEN = "unit-test-token"
-STAGES = [STAGES_BY_ASSET["raw_video"], STAGES_BY_ASSET["audio"]]
+STAGES = [STAGES_BY_ASSET["raw_video"], STAGES_BY_ASSET["audio"], STAGES_BY_ASSET["sampled_frames"]]
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +85,25 @@ def _register(instance, storage: Storage, url: str) -> str:
 
 
 def _failing_job():
-    @asset(partitions_def=videos_partitions, name="raw_video")
-    def raw_video():
+    """Steps named like the real stage ops: `ingest_stages` (raw_video, audio) fails, `model_stages` never runs."""
+
+    @multi_asset(
+        name="ingest_stages",
+        specs=[AssetSpec("raw_video"), AssetSpec("audio", deps=["raw_video"])],
+        partitions_def=videos_partitions,
+    )
+    def ingest_stages():
         raise RuntimeError("bucket gs://nowhere is not reachable")
 
-    @asset(partitions_def=videos_partitions, name="audio", ins={"raw_video": AssetIn()})
-    def audio(raw_video):
-        return raw_video
+    @multi_asset(
+        name="model_stages", specs=[AssetSpec("sampled_frames", deps=["raw_video"])], partitions_def=videos_partitions
+    )
+    def model_stages():
+        return None
 
     return Definitions(
-        assets=[raw_video, audio], jobs=[define_asset_job("process_videos", partitions_def=videos_partitions)]
+        assets=[ingest_stages, model_stages],
+        jobs=[define_asset_job("process_videos", partitions_def=videos_partitions)],
     ).resolve_job_def("process_videos")
 
 
@@ -101,7 +118,8 @@ def test_a_failed_step_is_reported_with_its_error(instance, storage_root):
     assert status.run_id == result.run_id and status.run_status == "FAILURE"
     raw = status.stages["raw_video"]
     assert raw.state == "failed" and "bucket gs://nowhere is not reachable" in raw.error
-    assert status.stages["audio"].state == "not_run"
+    assert status.stages["audio"].state == "failed"  # computed by the same step
+    assert status.stages["sampled_frames"].state == "not_run"
     assert status.error.startswith("raw_video: ") and "not reachable" in status.error
     assert status.submission["source_url"] == "https://example.com/clip.mp4"
     assert status.as_dict()["stages"]["raw_video"]["error"] == raw.error

@@ -15,6 +15,7 @@ from dagster import DagsterInstance
 
 from wandr_pipeline.cli.doctor import FAIL, doctor_checks, report
 from wandr_pipeline.cli.runner import print_summary, run_url_list
+from wandr_pipeline.instance.sqlite_event_log import instance_overrides
 from wandr_pipeline.settings import Settings, load_dotenv_file
 
 log = logging.getLogger("wandr_pipeline")
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         temp_home = tempfile.mkdtemp(prefix="wandr-dagster-home-")
         print(f"DAGSTER_HOME is not set: using a temporary instance in {temp_home}")
-        instance = DagsterInstance.local_temp(temp_home)
+        instance = DagsterInstance.local_temp(temp_home, overrides=instance_overrides(temp_home))
     with instance:
         try:
             outcome = run_url_list(args.url_list, settings, instance, reprocess=args.reprocess)

@@ -1,0 +1,101 @@
+"""The local instance's SQLite event log: open connections, Dagster's files, other processes see every event."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from dagster import AssetKey, AssetMaterialization, DagsterInstance
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.events.log import EventLogEntry
+
+from tests.support.paths import REPO
+from wandr_pipeline.instance import sqlite_event_log
+from wandr_pipeline.instance.sqlite_event_log import OpenSqliteEventLogStorage
+
+
+def _materialize(instance: DagsterInstance, run_id: str, partition: str) -> None:
+    data = StepMaterializationData(AssetMaterialization(AssetKey("clip"), partition=partition, metadata={"rows": 1}))
+    event = DagsterEvent(DagsterEventType.ASSET_MATERIALIZATION.value, "job", event_specific_data=data)
+    instance.handle_new_event(
+        EventLogEntry(
+            user_message="",
+            level=20,
+            job_name="job",
+            run_id=run_id,
+            error_info=None,
+            timestamp=time.time(),
+            step_key="ingest_stages",
+            dagster_event=event,
+        )
+    )
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # what `make run` uses
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+def test_the_project_instance_uses_it_in_dagsters_own_folder(home):
+    with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, OpenSqliteEventLogStorage)
+        _materialize(instance, "run-a", "v1")
+        with storage.run_connection("run-a") as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert (home / "history" / "runs" / "run-a.db").is_file()  # where the stock storage keeps it
+    assert (home / "history" / "runs" / "index.db").is_file()
+
+
+def test_another_process_reads_what_it_wrote_while_its_connections_stay_open(home):
+    with DagsterInstance.get() as writer:
+        for i in range(5):
+            _materialize(writer, "run-a", f"v{i}")
+        reader = (
+            "import sys\n"
+            f"sys.path.insert(0, {str(REPO)!r})\n"
+            "from dagster import AssetKey, DagsterInstance\n"
+            "from tests.instance.test_sqlite_event_log import _materialize\n"
+            "instance = DagsterInstance.get()\n"
+            "print(len(instance.fetch_materializations(AssetKey('clip'), limit=100).records))\n"
+            "_materialize(instance, 'run-b', 'v9')\n"
+        )
+        out = subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True, cwd=REPO, check=True)
+        assert out.stdout.strip().splitlines()[-1] == "5"
+        records = writer.fetch_materializations(AssetKey("clip"), limit=100).records
+        assert sorted(r.event_log_entry.dagster_event.partition for r in records) == [
+            "v0",
+            "v1",
+            "v2",
+            "v3",
+            "v4",
+            "v9",
+        ]
+
+
+def test_it_keeps_a_bounded_number_of_databases_open(home, monkeypatch):
+    monkeypatch.setattr(sqlite_event_log, "MAX_OPEN_DATABASES", 3)
+    with DagsterInstance.get() as instance:
+        for i in range(6):
+            _materialize(instance, f"run-{i}", "v1")
+        storage = instance.event_log_storage
+        assert len(storage._engines) == 3
+        assert [r.event_log_entry.run_id for r in instance.fetch_materializations(AssetKey("clip"), limit=10).records]
+
+
+def test_wipe_closes_the_files_it_deletes_and_writing_goes_on(home):
+    with DagsterInstance.get() as instance:
+        _materialize(instance, "run-a", "v1")
+        instance.event_log_storage.wipe()
+        assert not (home / "history" / "runs" / "run-a.db").exists()
+        _materialize(instance, "run-b", "v2")
+        records = instance.fetch_materializations(AssetKey("clip"), limit=10).records
+        assert [r.event_log_entry.run_id for r in records] == ["run-b"]
