@@ -73,14 +73,20 @@ class CachedEngine:
         self.calls = 0
         self.seconds = 0.0
         self.clip = ""
+        self.reads_regions = getattr(engine, "reads_regions", False)
 
-    def read(self, images):
+    def read(self, images, regions=None):
         out = []
-        for image in images:
+        for position, image in enumerate(images):
+            region = regions[position] if regions is not None else None
             key = (self.clip, hashlib.sha1(image.tobytes()).hexdigest())
+            if region:  # a read of the frame's text strips only (`read_frames(crop_to_text=True)`)
+                key += (tuple(region),)
             if key not in self.cache:
                 start = time.perf_counter()
-                self.cache[key] = self.engine.read([image])[0]
+                self.cache[key] = (
+                    self.engine.read([image], regions=[region])[0] if region else self.engine.read([image])[0]
+                )
                 self.seconds += time.perf_counter() - start
                 self.calls += 1
             out.append(self.cache[key])
