@@ -7,7 +7,8 @@
    `read_frames(crop_to_text=False)` (every read looks at the whole frame: the behaviour before) and
    `crop_to_text=True` (reads look only at the strips where the gate saw text, see
    `media/frame_reading.py`). No cache: the seconds are the engine's. Caption recall/precision and the
-   share of frames read are scored as in `benchmarks/caption_quality.py`.
+   share of frames read are scored as in `benchmarks/caption_quality.py`. The same for the three
+   sample clips in `data/samples/` (720x1280 captions the integration tests check).
 2. Real OCR images (`data/real/images`, shown as inserts on a portrait background, as in
    `benchmarks/real_media.py`): caption recall per script both ways, against the lines the engine reads
    on the whole frame; and, as the worst case, each insert frame read only inside the gate's text strips,
@@ -41,8 +42,9 @@ EVERY_N, LONG_SIDE = 30, 960
 MODES = {"whole": False, "strips": True}
 
 
-def caption_set(engine, set_path: Path, clips: int | None) -> dict:
-    manifest = ensure_set(set_path)[:clips] if clips else ensure_set(set_path)
+def caption_set(engine, set_path: Path, clips: int | None, manifest: list[dict] | None = None) -> dict:
+    if manifest is None:
+        manifest = ensure_set(set_path)[:clips] if clips else ensure_set(set_path)
     rules = CaptionRules()
     per_clip: dict[str, dict] = {}
     seconds = dict.fromkeys(MODES, 0.0)
@@ -127,6 +129,8 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_1min_start": round(os.getloadavg()[0], 2),
     }
+    samples = REPO / "data" / "samples"
+    report["samples"] = caption_set(engine, samples, None, json.loads((samples / "manifest.json").read_text()))
     report["caption_set"] = caption_set(engine, args.set, args.clips)
     real = {}
     for mode in MODES:
@@ -139,7 +143,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     summary = {
-        "caption_set": {m: {k: v for k, v in report["caption_set"][m].items()} for m in MODES},
+        "samples": {m: report["samples"][m] for m in MODES},
+        "caption_set": {m: report["caption_set"][m] for m in MODES},
         "real_images": {m: {"scripts": real[m]["scripts"], "seconds": real[m]["seconds"]} for m in MODES},
         "strips_only_worst_case": real["strips_only_worst_case"],
     }
