@@ -3,6 +3,10 @@
 Two decoders behind one function: PyAV on the CPU (always there), and NVDEC on the GPU through
 torchcodec (optional, imported only when asked for). A video NVDEC cannot open (a codec it lacks,
 no GPU memory) falls back to the CPU path, so the choice only changes speed, never the output.
+
+On the CPU, decoding is the cost (1,800 frames a minute for 60 sampled ones): H.264 frames that are
+not sampled and that no other frame predicts from (most B-frames) are left out of decoding, which
+takes a frame stage from above ffmpeg's plain decode time to below it (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
