@@ -39,7 +39,7 @@ class FrameOcr:
     similarity: float | None  # text-mask similarity to the last read frame (None: first frame)
     boxes: list = field(default_factory=list)  # engine TextBox objects
     error: str | None = None  # the read (or the reused read) failed
-    whole: bool = True  # the engine looked at the whole frame (False: only at its text strips)
+    whole: bool = True  # the read (or the reused read) looked at the whole frame (False: its text strips)
 
 
 ImageSource = Callable[[], np.ndarray]
@@ -151,7 +151,7 @@ def read_frames(
     for item in results:
         if not item.read:
             source = results[item.source_position]
-            item.boxes, item.error = source.boxes, source.error
+            item.boxes, item.error, item.whole = source.boxes, source.error, source.whole
     return results
 
 
