@@ -38,3 +38,12 @@ def test_an_empty_strip_list_reads_the_whole_frame_and_strips_over_most_of_it_to
     image = _poster()
     empty, most = engine.read([image, image], regions=[(), [(0.0, 0.9)]])
     assert [b.text for b in empty] == [b.text for b in most] == ["FREE ENTRY", "OPEN DAILY"]
+
+
+def test_on_cuda_frames_are_read_whole(monkeypatch):
+    # Stacked strips are measured on the CPU only: a CUDA engine tells read_frames to send whole frames.
+    import rapidocr
+
+    monkeypatch.setattr(rapidocr, "RapidOCR", lambda params: object())
+    assert RapidOcrEngine(min_confidence=0.5, use_cuda=True).reads_regions is False
+    assert RapidOcrEngine(min_confidence=0.5, use_cuda=False).reads_regions is True

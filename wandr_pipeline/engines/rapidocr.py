@@ -23,7 +23,7 @@ class RapidOcrEngine:
 
     name = "rapidocr"
     use_cuda = False
-    reads_regions = True  # `read(images, regions=...)` looks only inside the given strips
+    reads_regions = True  # `read_frames` may pass `regions` (strips to look in); off on CUDA, see __init__
     STRIP_GAP = 32  # blank rows between stacked strips: no detected box spans two of them
 
     def __init__(
@@ -55,6 +55,9 @@ class RapidOcrEngine:
             params["EngineConfig.onnxruntime.cuda_ep_cfg.cudnn_conv_algo_search"] = "HEURISTIC"
             params["Rec.rec_batch_num"] = int(rec_batch_size)
         self.use_cuda = bool(use_cuda)
+        # On CUDA detection is cheap and stacked strips would give it a new input shape per frame:
+        # unmeasured there, so `read_frames` sends whole frames (`read` still takes regions).
+        self.reads_regions = not self.use_cuda
         self._engine = RapidOCR(params=params)
 
     def read(
