@@ -36,8 +36,9 @@ def ffmpeg() -> str:
 
 
 def make_long_clip(target: Path, seconds: int = 30) -> None:
-    """Concatenate the sample clips, scaled to 1080x1920, and cut to `seconds`."""
+    """Concatenate the sample clips (repeated as often as `seconds` needs), scaled to 1080x1920, cut to `seconds`."""
     samples = sorted((REPO / "data" / "samples").glob("*.mp4"))
+    samples *= max(1, -(-seconds // 30))  # the three samples last 36 s together
     inputs = []
     for clip in samples:
         inputs += ["-i", str(clip)]

@@ -353,9 +353,10 @@ def portrait_frames(image_path: Path, shown: range, total: int = 5) -> list[np.n
     return frames
 
 
-def onscreen_benchmark(engine=None, names: tuple[str, ...] | None = None) -> dict:
-    """Caption recall/precision per script: the lines the engine reads on each image on its own are
-    the truth; the clip's caption spans (frame gate, merging, noise filters) are scored against them."""
+def onscreen_benchmark(engine=None, names: tuple[str, ...] | None = None, crop_to_text: bool = True) -> dict:
+    """Caption recall/precision per script: the lines the engine reads on each image on its own (the
+    whole frame) are the truth; the clip's caption spans (frame gate, merging, noise filters) are scored
+    against them. `crop_to_text=False`: every read looks at the whole frame (`read_frames`)."""
     from rapidfuzz import fuzz
 
     from wandr_pipeline.media.captions import build_spans, fold, reads_from_rows
@@ -373,7 +374,9 @@ def onscreen_benchmark(engine=None, names: tuple[str, ...] | None = None) -> dic
         frames = portrait_frames(path, shown=range(1, 4))
         truth_boxes = engine.read([frames[2]])[0]  # the insert alone, read directly: what OCR can see
         truth = [b.text for b in truth_boxes if len(fold(b.text)) >= 2 and b.confidence >= 0.6]
-        results = read_frames([(i * 30, float(i), lambda f=f: f) for i, f in enumerate(frames)], engine)
+        results = read_frames(
+            [(i * 30, float(i), lambda f=f: f) for i, f in enumerate(frames)], engine, crop_to_text=crop_to_text
+        )
         rows = [
             {
                 "status": "ok",

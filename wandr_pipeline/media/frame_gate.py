@@ -29,7 +29,9 @@ title that stays) is enough to send the frame to OCR: a big unchanged caption ca
 new one.
 
 `FrameGate` applies this to a stream of frames: it answers "read" or "reuse the last read", and
-forces a read after `max_reuse` reused frames in a row as a safety net.
+forces a read after `max_reuse` reused frames in a row as a safety net. With a "read" it says where
+the mask saw text (`text_rows`: horizontal strips), so an engine can look only there
+(`media/frame_reading.py` decides when that is safe).
 """
 
 from __future__ import annotations
@@ -194,11 +196,28 @@ def similarity(a: TextSignature, b: TextSignature, config: FrameGateConfig = Fra
     return min(band_similarities(a, b, config))
 
 
+def text_rows(mask: np.ndarray, margin: float = 0.025, merge: float = 0.06) -> tuple[tuple[float, float], ...]:
+    """The horizontal strips (top, bottom as shares of the height) that hold the mask's text pixels,
+    each widened by `margin` on both sides; strips closer than `merge` become one."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return ()
+    height = mask.shape[0]
+    breaks = np.flatnonzero(np.diff(rows) > (merge + 2 * margin) * height)
+    tops = np.concatenate([[rows[0]], rows[breaks + 1]])
+    bottoms = np.concatenate([rows[breaks], [rows[-1]]]) + 1
+    return tuple(
+        (max(0.0, float(top) / height - margin), min(1.0, float(bottom) / height + margin))
+        for top, bottom in zip(tops, bottoms)
+    )
+
+
 @dataclass(frozen=True)
 class GateDecision:
     read: bool  # True: send to OCR; False: reuse the result of `source_position`
     similarity: float | None  # to the last read frame (None for the first frame)
     source_position: int  # position (in the stream) of the frame whose OCR result applies
+    text_rows: tuple[tuple[float, float], ...] = ()  # a read frame's strips with text-like pixels
 
 
 class FrameGate:
@@ -225,7 +244,7 @@ class FrameGate:
 
     def _read(self, sig: TextSignature, score: float | None) -> GateDecision:
         self._last, self._last_position, self._reused = sig, self._position, 0
-        return GateDecision(True, score, self._position)
+        return GateDecision(True, score, self._position, text_rows(sig.mask))
 
     def forget(self) -> None:
         """The last read failed: the next frame must be read."""

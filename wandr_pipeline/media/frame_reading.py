@@ -5,6 +5,13 @@ frames the engine reads, and the others reuse the result of the last frame read.
 the engine in batches (the Cloud Vision engine takes 16 images a request). If a read fails, or reads a line with
 low confidence (a caption the engine found hard, which another frame may show better), the next
 frames that were going to reuse it are read themselves, until one reads cleanly.
+
+An engine that can read parts of an image (`reads_regions`, the local one) is told to look only at
+the strips where the gate saw text, plus the strips where the last whole-frame read found text (text
+the gate's mask does not see, e.g. a logo on a mid-tone banner, stays looked at). A frame is read
+whole when the gate saw no text-like pixels in it or text over most of it, when it is the first
+frame with text, and every `full_read_every`th read, so text that appears where the gate sees none
+is still found within a few reads.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ class FrameOcr:
     similarity: float | None  # text-mask similarity to the last read frame (None: first frame)
     boxes: list = field(default_factory=list)  # engine TextBox objects
     error: str | None = None  # the read (or the reused read) failed
+    whole: bool = True  # the read (or the reused read) looked at the whole frame (False: its text strips)
 
 
 ImageSource = Callable[[], np.ndarray]
@@ -47,39 +55,54 @@ def read_frames(
     max_rereads: int = 2,
     on_image: Callable[[int, np.ndarray], None] | None = None,
     describe_error: Callable[[BaseException], str] = str,
+    crop_to_text: bool = True,
+    full_read_every: int = 4,
 ) -> list[FrameOcr]:
     """OCR results for every frame `(frame_index, timestamp_s, load_image)`, in order.
 
     `config=None` reads every frame. A read with a line under `trust_confidence` is not reused: up to
     `max_rereads` of the frames after it are read too (a failed read: until one succeeds).
     `on_image(position, image)` sees each decoded image once (for contact sheets). The engine's
-    `read(images)` returns per image a list of boxes or an exception.
+    `read(images)` returns per image a list of boxes or an exception. `crop_to_text` (with a gate and
+    an engine that `reads_regions`) reads frames only where there is text, see the module docstring.
     """
     gate = FrameGate(config) if config is not None else None
+    cropping = gate is not None and crop_to_text and getattr(engine, "reads_regions", False)
     results: list[FrameOcr] = []
     sources: dict[int, ImageSource] = {}
-    pending: list[tuple[int, np.ndarray]] = []
+    pending: list[tuple[int, np.ndarray, tuple]] = []
+    crop = _CropPlanner(full_read_every)
 
     def flush() -> None:
         if not pending:
             return
-        outputs = engine.read([image for _, image in pending])
-        for (position, _), output in zip(pending, outputs):
+        if cropping:
+            regions = [crop.regions(rows) for _, _, rows in pending]
+            outputs = engine.read([image for _, image, _ in pending], regions=regions)
+        else:
+            regions = [None] * len(pending)
+            outputs = engine.read([image for _, image, _ in pending])
+        for (position, _, _), region, output in zip(pending, regions, outputs):
+            results[position].whole = region is None
             if isinstance(output, BaseException):
                 results[position].error = describe_error(output)
             else:
                 results[position].boxes = list(output)
+                if region is None:
+                    crop.found(results[position].boxes)
         pending.clear()
 
     for position, (frame_index, timestamp_s, load) in enumerate(frames):
         image = load()
         if on_image is not None:
             on_image(position, image)
+        text_rows: tuple = ()
         if gate is None:
             decision_read, score, source = True, None, position
         else:
             decision = gate.decide(image)
             decision_read, score, source = decision.read, decision.similarity, decision.source_position
+            text_rows = decision.text_rows
         results.append(
             FrameOcr(
                 position,
@@ -93,7 +116,7 @@ def read_frames(
         )
         sources[position] = load
         if decision_read:
-            pending.append((position, image))
+            pending.append((position, image, text_rows))
             if len(pending) >= batch_size:
                 flush()
     flush()
@@ -128,8 +151,41 @@ def read_frames(
     for item in results:
         if not item.read:
             source = results[item.source_position]
-            item.boxes, item.error = source.boxes, source.error
+            item.boxes, item.error, item.whole = source.boxes, source.error, source.whole
     return results
+
+
+class _CropPlanner:
+    """Which strips of each read frame the engine looks at (None: the whole frame)."""
+
+    MOST_OF_THE_FRAME = 0.5  # text strips covering more than this share of the rows: read it whole
+    BOX_MARGIN = 0.02  # rows kept above and below a box found by a whole-frame read (share of the height)
+
+    def __init__(self, full_read_every: int):
+        self.full_read_every = max(1, full_read_every)
+        self.crops_since_whole = 0
+        self.text_seen_whole = False
+        self.known_rows: tuple[tuple[float, float], ...] = ()  # text strips of the last whole-frame read
+
+    def regions(self, text_rows: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...] | None:
+        whole = (
+            not text_rows
+            or sum(bottom - top for top, bottom in text_rows) > self.MOST_OF_THE_FRAME
+            or not self.text_seen_whole
+            or self.crops_since_whole >= self.full_read_every - 1
+        )
+        if whole:
+            self.crops_since_whole = 0
+            self.text_seen_whole = self.text_seen_whole or bool(text_rows)
+            return None
+        self.crops_since_whole += 1
+        return tuple(sorted(text_rows + self.known_rows))
+
+    def found(self, boxes) -> None:
+        """A whole-frame read's boxes: their rows stay looked at in the cropped reads that follow."""
+        self.known_rows = tuple(
+            (max(0.0, box.y0 - self.BOX_MARGIN), min(1.0, box.y1 + self.BOX_MARGIN)) for box in boxes
+        )
 
 
 def read_share(results: Sequence[FrameOcr]) -> float:

@@ -3,6 +3,10 @@
 Two decoders behind one function: PyAV on the CPU (always there), and NVDEC on the GPU through
 torchcodec (optional, imported only when asked for). A video NVDEC cannot open (a codec it lacks,
 no GPU memory) falls back to the CPU path, so the choice only changes speed, never the output.
+
+On the CPU, decoding is the cost (1,800 frames a minute for 60 sampled ones): H.264 frames that are
+not sampled and that no other frame predicts from (most B-frames) are left out of decoding, which
+takes a frame stage from above ffmpeg's plain decode time to below it (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -63,18 +67,58 @@ def sample_frames(
 def _sample_cpu(
     path: str | Path, every_n_frames: int, max_long_side: int, max_frames: int | None
 ) -> Iterator[SampledFrame]:
+    """Decode with PyAV; H.264 frames nothing refers to and that are not sampled are never decoded.
+
+    The skipping path numbers frames by presentation order (their rank among the stream's packet
+    PTS), which is the decoded-frame count of the plain path on any well-formed file. Whenever the
+    two could disagree (no usable PTS table, a decode error, a frame out of order or missing), it
+    stops and the plain path, which decodes every frame, yields the frames after the last one given.
+    """
+    last_index = -1
+    yielded = 0
+    plan = _skip_plan(path, every_n_frames)
+    if plan is not None:
+        try:
+            for frame in _sample_skipping(path, plan, every_n_frames, max_long_side):
+                yield frame
+                last_index, yielded = frame.frame_index, yielded + 1
+                if max_frames is not None and yielded >= max_frames:
+                    return
+            return
+        except _Unsure as exc:
+            log.info("frame skipping unsure on %s (%s); decoding every frame after frame %d", path, exc, last_index)
+    for frame in _sample_every(path, every_n_frames, max_long_side):
+        if frame.frame_index <= last_index:
+            continue
+        yield frame
+        yielded += 1
+        if max_frames is not None and yielded >= max_frames:
+            return
+
+
+def _open_video(path: str | Path):
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
         raise PermanentError(f"cannot open video: {exc}") from exc
+    if not container.streams.video:
+        container.close()
+        raise PermanentError("no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"  # frame + slice threads: decoding is the bottleneck
+    return container, stream
+
+
+def _stream_start(stream) -> float:
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+def _sample_every(path: str | Path, every_n_frames: int, max_long_side: int) -> Iterator[SampledFrame]:
+    """Every frame decoded and counted in output order: works on anything FFmpeg can decode."""
+    container, stream = _open_video(path)
     with container:
-        if not container.streams.video:
-            raise PermanentError("no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # frame + slice threads: decoding is the bottleneck
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        start = _stream_start(stream)
         index = -1
-        yielded = 0
         for frame in _decode_tolerant(container, stream):
             index += 1
             if index % every_n_frames:
@@ -83,14 +127,125 @@ def _sample_cpu(
                 timestamp = float(frame.time) - start
             else:
                 timestamp = index / float(stream.average_rate or 30)
-            image = frame.to_ndarray(format="bgr24")
-            image = _upright(image, int(getattr(frame, "rotation", 0) or 0))
-            if max_long_side:
-                image = resize_long_side(image, max_long_side)
-            yield SampledFrame(index, max(0.0, timestamp), image, decoder="cpu")
-            yielded += 1
-            if max_frames is not None and yielded >= max_frames:
-                return
+            yield SampledFrame(index, max(0.0, timestamp), _frame_image(frame, max_long_side), decoder="cpu")
+
+
+class _Unsure(Exception):
+    """The skipping path cannot vouch for the next frame's index: the plain path takes over."""
+
+
+@dataclass(frozen=True)
+class _SkipPlan:
+    ranks: dict[int, int]  # packet PTS -> presentation-order index
+    nal_length_size: int  # bytes of each NAL unit's length prefix (avcC)
+
+
+def _skip_plan(path: str | Path, every_n_frames: int) -> _SkipPlan | None:
+    """The PTS -> frame index table of an H.264 stream in avcC packets (MP4/MOV/MKV), or None when
+    frames cannot be skipped safely: another codec, Annex B packets, a packet without PTS or
+    with a PTS seen before, packets the demuxer marks to discard (edit lists)."""
+    if every_n_frames < 2:
+        return None
+    try:
+        container, stream = _open_video(path)
+    except PermanentError:
+        return None  # the plain path raises it
+    with container:
+        context = stream.codec_context
+        extradata = bytes(context.extradata or b"")
+        if context.name != "h264" or len(extradata) < 7 or extradata[0] != 1:
+            return None
+        stamps = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if packet.pts is None or packet.is_discard:
+                    return None
+                stamps.append(int(packet.pts))
+        except av.error.FFmpegError:
+            return None
+    ranks = {pts: rank for rank, pts in enumerate(sorted(stamps))}
+    if len(ranks) != len(stamps):
+        return None
+    return _SkipPlan(ranks, (extradata[4] & 3) + 1)
+
+
+# NAL unit types a packet may hold and still be dropped: coded slice (non-IDR), SEI, access unit
+# delimiter, filler. Parameter sets, IDR, data partitions and SVC/MVC extensions keep the packet.
+_DROPPABLE_NAL_TYPES = frozenset({1, 6, 9, 12})
+
+
+def h264_nonref(data: bytes, nal_length_size: int = 4) -> bool:
+    """True when an avcC H.264 packet holds only slices with nal_ref_idc 0 (no later frame predicts from
+    them, so they can be left out of decoding without changing any other frame) and nothing else
+    that matters. Anything that does not parse cleanly is False."""
+    position, slices = 0, 0
+    while position < len(data):
+        if position + nal_length_size >= len(data):
+            return False
+        length = int.from_bytes(data[position : position + nal_length_size], "big")
+        header = data[position + nal_length_size]
+        position += nal_length_size + length
+        if length == 0 or position > len(data) or header & 0x80:
+            return False
+        nal_type = header & 0x1F
+        if nal_type not in _DROPPABLE_NAL_TYPES:
+            return False
+        if nal_type == 1:
+            if header & 0x60:  # nal_ref_idc != 0: a reference picture
+                return False
+            slices += 1
+    return slices > 0
+
+
+def _sample_skipping(path: str | Path, plan: _SkipPlan, every_n_frames: int, max_long_side: int):
+    container, stream = _open_video(path)
+    with container:
+        start = _stream_start(stream)
+        last_sampled = (len(plan.ranks) - 1) // every_n_frames * every_n_frames
+        next_sampled, previous = 0, -1
+        for packet in container.demux(stream):
+            if packet.size and packet.pts is not None:
+                rank = plan.ranks.get(int(packet.pts))
+                if rank is None:
+                    raise _Unsure("a packet PTS not in the table")
+                if rank % every_n_frames and h264_nonref(bytes(packet), plan.nal_length_size):
+                    continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                raise _Unsure(f"decode error: {exc}") from exc
+            for frame in frames:
+                rank = plan.ranks.get(frame.pts) if frame.pts is not None else None
+                if rank is None or rank <= previous:
+                    raise _Unsure("a frame without PTS or out of presentation order")
+                if rank > next_sampled:
+                    raise _Unsure(f"frame {next_sampled} did not come out of the decoder")
+                previous = rank
+                if rank < next_sampled:
+                    continue
+                timestamp = float(frame.time) - start
+                yield SampledFrame(rank, max(0.0, timestamp), _frame_image(frame, max_long_side), decoder="cpu")
+                if rank >= last_sampled:
+                    return
+                next_sampled += every_n_frames
+        raise _Unsure(f"the stream ended before frame {next_sampled}")
+
+
+def _frame_image(frame: av.VideoFrame, max_long_side: int) -> np.ndarray:
+    """BGR, upright, shrunk to `max_long_side`: colour conversion and scaling in one swscale pass."""
+    rotation = int(getattr(frame, "rotation", 0) or 0)
+    width, height = frame.width, frame.height
+    long_side = max(width, height)
+    if max_long_side and long_side > max_long_side:
+        scale = max_long_side / long_side
+        image = frame.to_ndarray(
+            width=round(width * scale), height=round(height * scale), format="bgr24", interpolation="AREA"
+        )
+    else:
+        image = frame.to_ndarray(format="bgr24")
+    return _upright(image, rotation)
 
 
 def _open_nvdec(path: str | Path):
