@@ -276,6 +276,30 @@ def speech_benchmark(quick: bool = False, shuffles: int = 3) -> dict:
     return out
 
 
+def timing_benchmark(shuffles: int = 3) -> dict:
+    """Seconds per track with and without the second VAD look, side by side: both transcribers warmed
+    up, each track transcribed in the order now, before, before, now (load drifts cancel), means; and the
+    second look's own VAD time."""
+    now, before = transcriber(), transcriber(**NO_SECOND_LOOK)
+    warm = load("sb_spk1_snt1.wav")
+    now.transcribe(warm), before.transcribe(warm)
+    out = {}
+    for name, parts in {"track": ENGLISH_TRACK, **shuffled_tracks(shuffles)}.items():
+        track = speech_track(parts)
+        seconds: dict[str, list[float]] = {"now": [], "before": []}
+        for label, tx in (("now", now), ("before", before), ("before", before), ("now", now)):
+            started = time.perf_counter()
+            tx.transcribe(track.audio)
+            seconds[label].append(time.perf_counter() - started)
+        speech = now.speech_regions(track.audio)
+        started = time.perf_counter()
+        now.missed_speech(track.audio, speech)
+        look = time.perf_counter() - started
+        out[name] = {label: round(float(np.mean(v)), 1) for label, v in seconds.items()}
+        out[name]["second_look_vad_s"] = round(look, 2)
+    return out
+
+
 # -- caption hints ------------------------------------------------------------------------------------
 
 # The captions a narrated clip of the English track would show (names and key phrases of its sentences).
@@ -438,8 +462,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "real_media.json")
     parser.add_argument("--no-ocr", action="store_true", help="speech only")
     parser.add_argument("--hints", action="store_true", help="also: no hints vs hotwords vs correction")
+    parser.add_argument("--timing", action="store_true", help="only: seconds with and without the second VAD look")
     args = parser.parse_args(argv)
     import os
+
+    if args.timing:
+        started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        print("timing", started, "load", os.getloadavg(), json.dumps(timing_benchmark(args.shuffles)), os.getloadavg())
+        return 0
 
     report = {
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
