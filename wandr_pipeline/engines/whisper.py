@@ -61,9 +61,7 @@ KNOWN_MODELS = (
 
 
 FIRST_PASS = 1
-SECOND_PASS = (
-    2  # speech the first pass left without words (or the VAD first missed), decoded again: short chunks, no hints
-)
+SECOND_PASS = 2  # speech the first pass left without words or the VAD first missed, decoded again, no hints
 GAP_CONTEXT_S = 0.2  # audio either side of an uncovered stretch given to the second pass
 
 
@@ -98,9 +96,7 @@ class Transcript:
     hints: str | None = None  # the hint text (hotwords / initial prompt) this transcript was made with
     speech_s: float | None = None  # seconds of speech the voice activity detector found (None: VAD off)
     speech_coverage: float | None = None  # share of that speech that decoded words cover
-    uncovered_regions: int = (
-        0  # stretches of speech without words after the first pass (decoded again), incl. missed speech
-    )
+    uncovered_regions: int = 0  # stretches of speech (or missed speech) without words, decoded again
     assessment: Assessment | None = None  # can the text be trusted (`media.speech_quality`)
 
     @property
