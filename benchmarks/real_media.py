@@ -11,9 +11,11 @@ attributions in `data/real/README.md`):
    sounds. Each sentence's place on the time line is known, so a sentence is *dropped* when fewer
    than half of its reference words' worth of decoded words fall inside it, whatever the WER says.
 2. *Transcription*: through `WhisperTranscriber.transcribe`, the pipeline's own path, with the
-   settings' defaults (chunk length, second pass) and, side by side, the old behaviour (30 s chunks,
-   no second pass). WER after Whisper's English normaliser (the `whisper-normalizer` package, MIT)
-   for English, its basic normaliser for Spanish and Portuguese, CER for Mandarin.
+   settings' defaults (chunk length, second pass) and, side by side, the defaults without the second
+   VAD look at the pauses (`no_second_look`), with VAD threshold 0.5, with pause-cut chunks, and the
+   old behaviour (30 s chunks, no second pass). WER after Whisper's English normaliser (the
+   `whisper-normalizer` package, MIT) for English, its basic normaliser for Spanish and Portuguese,
+   CER for Mandarin.
 3. *Quality flags*: every clip's trust verdict (`media/speech_quality.py`); every non-English clip
    should be flagged by the English-only model and no English one.
 4. *On-screen text*: each OCR image shown full-width on a portrait (1080x1920) background the way an
@@ -149,7 +151,9 @@ def transcribe_track(transcriber, track: Track, refs: dict) -> dict:
     }
 
 
-def transcriber(**overrides):
+def transcriber(*, second_look: bool = True, **overrides):
+    """The bundled model with the settings' defaults and `overrides`; `second_look=False`: without the
+    second VAD look for speech it missed (`WhisperTranscriber.missed_speech`), as before it existed."""
     from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
     from wandr_pipeline.settings import Settings
 
@@ -165,13 +169,17 @@ def transcriber(**overrides):
         vad_threshold=settings.whisper_vad_threshold,
         chunk_pause_ms=settings.whisper_chunk_pause_ms,
     )
-    return WhisperTranscriber(BUNDLED_MODEL, **{**knobs, **overrides})
+    loaded = WhisperTranscriber(BUNDLED_MODEL, **{**knobs, **overrides})
+    if not second_look:
+        loaded.missed_speech = lambda audio, speech: []
+    return loaded
 
 
 # Faster-whisper's VAD as the pipeline used it before `WHISPER_VAD_THRESHOLD`: speech from probability 0.5.
 VAD_05 = dict(vad_threshold=0.5, chunk_pause_ms=0)
 PAUSE_CHUNKS = dict(chunk_pause_ms=300)  # the alternative measured: a 300 ms pause ends a chunk
 OLD = dict(chunk_s=30, second_pass_chunk_s=0, **VAD_05)  # before issue 14: 30 s chunks, no coverage check
+NO_SECOND_LOOK = dict(second_look=False)  # the defaults before the second VAD look at the pauses
 
 
 def shuffled_tracks(count: int, seed: int = 7) -> dict[str, tuple]:
@@ -208,7 +216,12 @@ def sample_clips_wer(configs: dict) -> dict:
 def speech_benchmark(quick: bool = False, shuffles: int = 3) -> dict:
     refs = references()
     track = speech_track(ENGLISH_TRACK[:5] if quick else ENGLISH_TRACK)
-    configs = {"current": transcriber(), "vad_0.5": transcriber(**VAD_05), "pause_chunks": transcriber(**PAUSE_CHUNKS)}
+    configs = {
+        "current": transcriber(),
+        "no_second_look": transcriber(**NO_SECOND_LOOK),
+        "vad_0.5": transcriber(**VAD_05),
+        "pause_chunks": transcriber(**PAUSE_CHUNKS),
+    }
     out = {"track": {label: transcribe_track(tx, track, refs) for label, tx in configs.items()}}
     out["track"]["old"] = transcribe_track(transcriber(**OLD), track, refs)
     out["shuffled"] = {
@@ -216,7 +229,7 @@ def speech_benchmark(quick: bool = False, shuffles: int = 3) -> dict:
         for name, parts in shuffled_tracks(0 if quick else shuffles).items()
     }
     out["samples"] = sample_clips_wer(configs)
-    current, before = configs["current"], configs["vad_0.5"]
+    current, before = configs["current"], configs["no_second_look"]
     clips = {}
     for name in (ENGLISH_SINGLE[:5] if quick else ENGLISH_SINGLE) + NON_ENGLISH:
         language = refs[name]["language"]
@@ -230,10 +243,12 @@ def speech_benchmark(quick: bool = False, shuffles: int = 3) -> dict:
             "seconds": round(time.perf_counter() - started, 2),
             "text": result.text,
         }
+        started = time.perf_counter()
         earlier = before.transcribe(load(name))
-        clips[name]["vad_0.5"] = {
+        clips[name]["no_second_look"] = {
             "error_rate": round(error_rate(refs[name]["text"], earlier.text, language), 3),
             "flagged": not earlier.assessment.trusted,
+            "seconds": round(time.perf_counter() - started, 2),
         }
     out["clips"] = clips
     english = [c for c in clips.values() if c["language"] == "en"]
@@ -244,9 +259,44 @@ def speech_benchmark(quick: bool = False, shuffles: int = 3) -> dict:
         "non_english_flagged": sum(c["flagged"] for c in others),
         "non_english_clips": len(others),
         "english_single_wer": round(float(np.mean([c["error_rate"] for c in english])), 3),
-        "english_single_wer_vad_0.5": round(float(np.mean([c["vad_0.5"]["error_rate"] for c in english])), 3),
-        "flagged_vad_0.5": [sum(c["vad_0.5"]["flagged"] for c in group) for group in (english, others)],
+        "english_single_wer_no_second_look": round(
+            float(np.mean([c["no_second_look"]["error_rate"] for c in english])), 3
+        ),
+        "flagged_no_second_look": [sum(c["no_second_look"]["flagged"] for c in group) for group in (english, others)],
+        # every English sentence decoded alone, WER over all their words: the ceiling of a track of them
+        "english_single_pooled_wer": round(
+            error_rate(
+                " ".join(refs[n]["text"] for n in clips if refs[n]["language"] == "en"),
+                " ".join(c["text"] for c in english),
+                "en",
+            ),
+            3,
+        ),
     }
+    return out
+
+
+def timing_benchmark(shuffles: int = 3) -> dict:
+    """Seconds per track with and without the second VAD look, side by side: both transcribers warmed
+    up, each track transcribed in the order now, before, before, now (load drifts cancel), means; and the
+    second look's own VAD time."""
+    now, before = transcriber(), transcriber(**NO_SECOND_LOOK)
+    warm = load("sb_spk1_snt1.wav")
+    now.transcribe(warm), before.transcribe(warm)
+    out = {}
+    for name, parts in {"track": ENGLISH_TRACK, **shuffled_tracks(shuffles)}.items():
+        track = speech_track(parts)
+        seconds: dict[str, list[float]] = {"now": [], "before": []}
+        for label, tx in (("now", now), ("before", before), ("before", before), ("now", now)):
+            started = time.perf_counter()
+            tx.transcribe(track.audio)
+            seconds[label].append(time.perf_counter() - started)
+        speech = now.speech_regions(track.audio)
+        started = time.perf_counter()
+        now.missed_speech(track.audio, speech)
+        look = time.perf_counter() - started
+        out[name] = {label: round(float(np.mean(v)), 1) for label, v in seconds.items()}
+        out[name]["second_look_vad_s"] = round(look, 2)
     return out
 
 
@@ -359,6 +409,7 @@ def onscreen_benchmark(engine=None, names: tuple[str, ...] | None = None, crop_t
     against them. `crop_to_text=False`: every read looks at the whole frame (`read_frames`)."""
     from rapidfuzz import fuzz
 
+    from benchmarks.caption_quality import ocr_rows
     from wandr_pipeline.media.captions import build_spans, fold, reads_from_rows
     from wandr_pipeline.media.frame_reading import read_frames, read_share
 
@@ -377,25 +428,7 @@ def onscreen_benchmark(engine=None, names: tuple[str, ...] | None = None, crop_t
         results = read_frames(
             [(i * 30, float(i), lambda f=f: f) for i, f in enumerate(frames)], engine, crop_to_text=crop_to_text
         )
-        rows = [
-            {
-                "status": "ok",
-                "frame_index": r.frame_index,
-                "timestamp_s": r.timestamp_s,
-                "text": b.text,
-                "confidence": b.confidence,
-                "box_x0": b.x0,
-                "box_y0": b.y0,
-                "box_x1": b.x1,
-                "box_y1": b.y1,
-            }
-            for r in results
-            for b in (r.boxes or [None])
-            if b is not None
-        ] + [
-            {"status": "ok", "frame_index": r.frame_index, "timestamp_s": r.timestamp_s, "text": None} for r in results
-        ]
-        frame_times, reads = reads_from_rows(rows)
+        frame_times, reads = reads_from_rows(ocr_rows(results))
         spans = [s.text for s in build_spans(frame_times, reads, aspect=540 / 960)]
         reads_total += sum(r.read for r in results)
         frames_total += len(results)
@@ -432,8 +465,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "real_media.json")
     parser.add_argument("--no-ocr", action="store_true", help="speech only")
     parser.add_argument("--hints", action="store_true", help="also: no hints vs hotwords vs correction")
+    parser.add_argument("--timing", action="store_true", help="only: seconds with and without the second VAD look")
     args = parser.parse_args(argv)
     import os
+
+    if args.timing:
+        started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        print("timing", started, "load", os.getloadavg(), json.dumps(timing_benchmark(args.shuffles)), os.getloadavg())
+        return 0
 
     report = {
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
@@ -455,7 +494,10 @@ def main(argv=None) -> int:
         )
     for name, rows in speech["shuffled"].items():
         for label, row in rows.items():
-            print(f"{name} {label}: {row['audio_s']} s, WER {row['wer']}, dropped {row['dropped']}, {row['seconds']} s")
+            print(
+                f"{name} {label}: {row['audio_s']} s, WER {row['wer']}, dropped {row['dropped']}, "
+                f"second-pass regions {row['second_pass_regions']}, {row['seconds']} s"
+            )
     print("TTS samples with hotwords:", speech["samples"])
     print("flags:", speech["flags"])
     if "onscreen" in report:

@@ -56,6 +56,27 @@ def test_cross_clip_off_without_vad_or_batching_and_auto_only_on_gpu():
     assert auto._cross_clip is None  # auto: on with CUDA only
 
 
+def test_a_quiet_sentence_after_a_loud_one_is_found_on_the_second_look():
+    """Silero carries state: after a loud sentence, a FLEURS sentence 35 dB quieter scores as silence in one
+    run over the track, but alone it is speech (`missed_speech`). Only the VAD model runs here."""
+    from benchmarks.real_media import speech_track
+    from wandr_pipeline.engines.whisper import missed_speech, speech_regions
+    from wandr_pipeline.media.speech_coverage import merge, uncovered
+
+    track = speech_track((("sb_LJ050-0131.wav", 0.4), ("fleurs-en-004.ogg", 0.0)))
+    (_, _, loud_end), (_, quiet_start, quiet_end) = track.sentences
+    options = dict(threshold=0.35, min_silence_duration_ms=160, max_speech_duration_s=10)
+    speech = speech_regions(track.audio, 10, **options)
+    assert speech and all(end < quiet_start + 0.5 for _, end in speech), speech  # the premise: it is missed
+
+    found = missed_speech(track.audio, speech, 10, **options)
+    assert found and found[0][0] < quiet_start + 0.5 and found[-1][1] > quiet_end - 0.5, found
+    assert all(start > loud_end - 0.5 for start, _ in found)  # nothing found again inside the loud sentence
+    # with no word decoded there yet, the coverage check sends it to the second pass
+    (gap,) = uncovered(merge(speech + found), [(0.5, loud_end)])
+    assert gap[0] < quiet_start + 0.5 and gap[1] > quiet_end - 0.5, gap
+
+
 @pytest.mark.slow
 def test_vad_threshold_and_pause_chunks_reach_every_pass():
     """The VAD settings cut the first pass's chunks, the coverage check's speech and the second pass alike;

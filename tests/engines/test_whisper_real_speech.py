@@ -51,3 +51,18 @@ def test_speech_the_english_model_cannot_know_is_flagged_and_english_is_not(refs
     assert result.assessment.trusted == english, (result.text, result.assessment)
     if not english:
         assert "not in en" in result.assessment.reason
+
+
+def test_a_quiet_sentence_after_a_loud_one_is_transcribed_and_recorded_as_second_pass(refs, current):
+    """After a loud sentence the VAD scores a FLEURS sentence 35 dB quieter as silence; the second look at
+    its pauses finds it, and its words come from the second pass (counted in `uncovered_regions`)."""
+    from benchmarks.real_media import dropped_sentences, speech_track
+    from wandr_pipeline.engines.whisper import SECOND_PASS
+
+    track = speech_track((("sb_LJ050-0131.wav", 0.4), ("fleurs-en-004.ogg", 0.0)))
+    result = current.transcribe(track.audio)
+    assert dropped_sentences(track, result, refs) == [], result.text
+    _, quiet_start, _ = track.sentences[1]
+    quiet = [s for s in result.segments if s.start_s >= quiet_start - 0.5]
+    assert quiet and all(s.decode_pass == SECOND_PASS for s in quiet), result.segments
+    assert result.uncovered_regions >= 1 and result.speech_coverage >= 0.9

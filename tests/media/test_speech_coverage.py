@@ -39,3 +39,13 @@ def test_second_pass_segments_are_merged_in_time_order_and_renumbered():
     first = [seg(0, 0.0, 2.0, "one"), seg(1, 8.0, 9.0, "three")]
     merged = merged_segments(first, [seg(0, 3.0, 6.0, "two", SECOND_PASS)])
     assert [(s.index, s.text, s.decode_pass) for s in merged] == [(0, "one", 1), (1, "two", 2), (2, "three", 1)]
+
+
+def test_pauses_are_the_long_stretches_outside_speech_up_to_the_end():
+    from wandr_pipeline.media.speech_coverage import pauses
+
+    speech = [(1.5, 4.0), (4.5, 6.0), (5.0, 7.0), (12.0, 14.0)]
+    # 0.5 s between the first two regions is too short; the clip's start and end count
+    assert pauses(speech, 20.0) == [(0.0, 1.5), (7.0, 12.0), (14.0, 20.0)]
+    assert pauses([], 3.0) == [(0.0, 3.0)]
+    assert pauses([(0.0, 3.0)], 3.0) == []

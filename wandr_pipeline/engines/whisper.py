@@ -28,7 +28,7 @@ from wandr_pipeline.engines.whisper_models import (
 )
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
-from wandr_pipeline.media.speech_coverage import coverage, uncovered
+from wandr_pipeline.media.speech_coverage import coverage, merge, pauses, uncovered
 from wandr_pipeline.media.speech_quality import Assessment, SegmentEvidence, assess
 
 # A wrong model name must fail loudly, not try to reach a model hub.
@@ -61,7 +61,7 @@ KNOWN_MODELS = (
 
 
 FIRST_PASS = 1
-SECOND_PASS = 2  # speech the first pass left without words, decoded again in shorter chunks, without hints
+SECOND_PASS = 2  # speech the first pass left without words or the VAD first missed, decoded again, no hints
 GAP_CONTEXT_S = 0.2  # audio either side of an uncovered stretch given to the second pass
 
 
@@ -96,7 +96,7 @@ class Transcript:
     hints: str | None = None  # the hint text (hotwords / initial prompt) this transcript was made with
     speech_s: float | None = None  # seconds of speech the voice activity detector found (None: VAD off)
     speech_coverage: float | None = None  # share of that speech that decoded words cover
-    uncovered_regions: int = 0  # stretches of speech without words after the first pass (decoded again)
+    uncovered_regions: int = 0  # stretches of speech (or missed speech) without words, decoded again
     assessment: Assessment | None = None  # can the text be trusted (`media.speech_quality`)
 
     @property
@@ -306,6 +306,10 @@ class WhisperTranscriber:
         """The detected speech in seconds, each region at most `chunk_s` long."""
         return speech_regions(audio, self.chunk_s, **self.vad_options(self.chunk_s))
 
+    def missed_speech(self, audio: np.ndarray, speech: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """`missed_speech` with this transcriber's VAD options."""
+        return missed_speech(audio, speech, self.chunk_s, **self.vad_options(self.chunk_s))
+
     def chunking(self, speech: list[tuple[float, float]] | None) -> dict:
         """Batched-pipeline arguments that cut the audio into chunks: one per speech region when a pause
         ends a chunk (`chunk_pause_ms`), else faster-whisper's own merging with our VAD options."""
@@ -329,14 +333,18 @@ class WhisperTranscriber:
         decode_s: float | None = None,
         speech: list[tuple[float, float]] | None = None,
     ) -> Transcript:
-        """The first pass's segments checked against the detected speech: stretches of speech that no
-        decoded word covers are decoded again (shorter chunks, no hints) and their words added."""
+        """The first pass's segments checked against the detected speech (plus the speech the detector finds
+        in its own pauses on a second look, `missed_speech`): stretches of speech that no decoded word covers
+        are decoded again (shorter chunks, no hints) and their words added."""
         speech_s = speech_coverage = None
         gaps: list[tuple[float, float]] = []
         if self.vad and self.second_pass_chunk_s:
             speech = self.speech_regions(audio) if speech is None else speech
+            missed = self.missed_speech(audio, speech)
             words = [(w.start_s, w.end_s) for s in segments for w in s.words]
-            gaps = uncovered(speech, words)
+            # missed speech is decoded apart from its neighbours: a VAD run over both would miss it again
+            gaps = sorted(uncovered(speech, words) + uncovered(missed, words))
+            speech = merge(speech + missed)
             if gaps:
                 extra = self._decode_gaps(audio, gaps)
                 segments = merged_segments(segments, extra)
@@ -583,6 +591,19 @@ def speech_regions(audio: np.ndarray, chunk_s: int, **vad_options) -> list[tuple
 
     options = VadOptions(**{"max_speech_duration_s": chunk_s, "min_silence_duration_ms": 160, **vad_options})
     return [(r["start"] / 16_000, r["end"] / 16_000) for r in get_speech_timestamps(audio, options)]
+
+
+def missed_speech(
+    audio: np.ndarray, speech: list[tuple[float, float]], chunk_s: int, **vad_options
+) -> list[tuple[float, float]]:
+    """Speech the detector missed: each pause between the `speech` regions run through it again on its own.
+    Silero carries state through a clip, and after loud speech it scores a much quieter sentence as
+    silence (`media.speech_coverage`); alone, with a fresh state, the sentence is speech."""
+    found: list[tuple[float, float]] = []
+    for start, end in pauses(speech, len(audio) / 16_000):
+        piece = audio[int(start * 16_000) : int(end * 16_000)]
+        found += [(start + s, start + e) for s, e in speech_regions(piece, chunk_s, **vad_options)]
+    return found
 
 
 def load_audio(path: str | Path) -> np.ndarray:

@@ -4,6 +4,11 @@ Whisper can stop decoding a chunk early (tiny.en often stops after one or two se
 while its segment still claims the whole chunk, so the segment table alone cannot show the gap. Word
 timestamps can: speech that the voice activity detector heard and no decoded word overlaps is
 *uncovered*; the transcriber decodes those stretches again and records the share it covered.
+
+The detector can miss speech too: Silero carries state through the clip, and after loud speech a much
+quieter sentence (a FLEURS recording 35 dB below the sentence before it) scores 0.03-0.3 and is not
+speech at all, so no coverage check can see it. `pauses` are the stretches between its regions long
+enough to hold a sentence; the transcriber runs the detector again on each alone, fresh.
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ def overlap_s(a: list[Interval], b: list[Interval]) -> float:
         else:
             j += 1
     return total
+
+
+def pauses(speech: Iterable[Interval], duration_s: float, *, min_s: float = MIN_GAP_S) -> list[Interval]:
+    """Stretches of `[0, duration_s]` of at least `min_s` outside every `speech` region."""
+    out, cursor = [], 0.0
+    for start, end in merge(speech) + [(duration_s, duration_s)]:
+        if start - cursor >= min_s:
+            out.append((cursor, min(start, duration_s)))
+        cursor = max(cursor, end)
+    return out
 
 
 def word_cover(words: Iterable[Interval], pad_s: float = WORD_PAD_S) -> list[Interval]:

@@ -140,7 +140,10 @@ def first_row(table: pa.Table) -> dict[str, Any]:
 
 
 class StageRun:
-    """Runs one stage over the partitions of a run; each video's failure stays that video's.
+    """One stage's record of a run: a table per video, each video's failure that video's own.
+
+    Its worker records into it from the stage's thread (`record`, `run_one`, `skip_unless_usable`);
+    the stage op calls `results` from Dagster's thread once the stage has done the whole batch.
 
     What it reports (README "The Dagster UI"):
     - each partition's materialisation carries that video's own metadata (status, error, rows,
