@@ -99,3 +99,19 @@ def test_wipe_closes_the_files_it_deletes_and_writing_goes_on(home):
         _materialize(instance, "run-b", "v2")
         records = instance.fetch_materializations(AssetKey("clip"), limit=10).records
         assert [r.event_log_entry.run_id for r in records] == ["run-b"]
+
+
+def test_a_table_found_once_is_not_looked_up_again(home, monkeypatch):
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    lookups: list[str] = []
+    stock = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(
+        SqliteEventLogStorage, "has_table", lambda self, name: lookups.append(name) or stock(self, name)
+    )
+    with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert storage.has_table("asset_event_tags") and storage.has_table("asset_event_tags")
+        assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+    assert lookups.count("asset_event_tags") == 1
+    assert lookups.count("no_such_table") == 2  # a missing table may be made later: asked each time
