@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from benchmarks.caption_quality import DEFAULT_SET, ensure_set, ocr_rows, score_clip, summarise  # noqa: E402
+from benchmarks.caption_quality import DEFAULT_SET, clip_spans, ensure_set, score_clip, summarise  # noqa: E402
 from benchmarks.real_media import IMAGES, onscreen_benchmark, portrait_frames  # noqa: E402
-from wandr_pipeline.media.captions import CaptionRules, build_spans, fold, reads_from_rows  # noqa: E402
+from wandr_pipeline.media.captions import CaptionRules, fold  # noqa: E402
 from wandr_pipeline.media.frame_gate import FrameGate  # noqa: E402
 from wandr_pipeline.media.frame_reading import read_frames  # noqa: E402
 from wandr_pipeline.media.frames import sample_frames  # noqa: E402
@@ -59,14 +59,7 @@ def caption_set(engine, set_path: Path, clips: int | None, manifest: list[dict] 
             start = time.perf_counter()
             results = read_frames(source, engine, crop_to_text=MODES[mode])
             seconds[mode] += time.perf_counter() - start
-            times, reads = reads_from_rows(ocr_rows(results))
-            spans = [
-                s.as_row()
-                for s in build_spans(
-                    times, reads, rules, duration_s=item["duration_s"], aspect=item["width"] / item["height"]
-                )
-            ]
-            entry[mode] = score_clip(item["captions"], spans)
+            entry[mode] = score_clip(item["captions"], clip_spans(results, rules, item))
             entry[f"{mode}_reads"] = sum(r.read for r in results)
             entry[f"{mode}_whole_reads"] = sum(r.read and r.whole for r in results)
         per_clip[item["file"]] = entry

@@ -128,6 +128,13 @@ def text_alike(a: str, b: str) -> float:
     return fuzz.ratio(fold(a), fold(b)) / 100
 
 
+def clip_spans(results, rules, item: dict) -> list[dict]:
+    """The caption span rows a set clip's OCR results make (as the `caption_spans` stage builds them)."""
+    times, reads = reads_from_rows(ocr_rows(results))
+    spans = build_spans(times, reads, rules, duration_s=item["duration_s"], aspect=item["width"] / item["height"])
+    return [span.as_row() for span in spans]
+
+
 def score_clip(truth: list[dict], spans: list[dict]) -> dict:
     """Greedy one-to-one matching of ground-truth caption lines and predicted spans."""
     pairs = []
@@ -358,13 +365,7 @@ def main() -> None:
         gate_seconds += time.perf_counter() - start - (engine.seconds - engine_before)
         entry = {"frames": len(frames), "ideal_reads": ideal_reads(item["captions"], [t for _, t, _ in frames])}
         for key, results in (("every_frame", every), ("gated", gated)):
-            times, reads = reads_from_rows(ocr_rows(results))
-            spans = [
-                s.as_row()
-                for s in build_spans(
-                    times, reads, rules, duration_s=item["duration_s"], aspect=item["width"] / item["height"]
-                )
-            ]
+            spans = clip_spans(results, rules, item)
             entry[key] = score_clip(item["captions"], spans)
             entry[f"{key}_reads"] = sum(r.read for r in results)
             if key == "gated":
