@@ -10,7 +10,6 @@ from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, O
 
 from wandr_pipeline.lib.outcomes import SKIPPED
 from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
-from wandr_pipeline.lib.stages import Stage
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.settings import from_setting
 
@@ -58,33 +57,27 @@ class WarehouseIOManager(ConfigurableIOManager):
             storage.write_partition(table, key, _as_arrow(data, TABLES[table]))
 
     def load_input(self, context: InputContext) -> dict[str, pa.Table]:
-        table = self._table(context)
-        storage = storage_for(self.storage_uri)
         asset = context.upstream_output.asset_key.to_user_string()
-        loaded, missing = read_partitions(storage, table, asset, list(context.asset_partition_keys))
-        if missing:
-            context.log.warning(
-                f"{table}: {len(missing)} partition(s) never materialised, their videos are skipped: "
-                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
-            )
-        return loaded
+        return read_partitions(
+            storage_for(self.storage_uri), self._table(context), asset, list(context.asset_partition_keys), context.log
+        )
 
 
-def read_partitions(storage: Storage, table: str, asset: str, keys: list[str]) -> tuple[dict[str, pa.Table], list[str]]:
-    """`table`'s partitions of `keys` (concurrent reads on GCS), and the keys that have none: those load
-    as `missing_partition`, one `skipped` row saying why."""
+def read_partitions(storage: Storage, table: str, asset: str, keys: list[str], log: Any) -> dict[str, pa.Table]:
+    """`table`'s partitions of `keys` (concurrent reads on GCS). A key without one loads as
+    `missing_partition`, one `skipped` row saying why, and `log` warns which keys those are."""
     paths = {key: storage.partition_path(table, key) for key in keys}
     found = storage.read_existing(list(paths.values()))
-    loaded = {
+    missing = [key for key, path in paths.items() if path not in found]
+    if missing:
+        log.warning(
+            f"{table}: {len(missing)} partition(s) never materialised, their videos are skipped: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
+    return {
         key: read_parquet_bytes(found[path], TABLES[table]) if path in found else missing_partition(table, asset)
         for key, path in paths.items()
     }
-    return loaded, [key for key, path in paths.items() if path not in found]
-
-
-def read_stage_partitions(storage: Storage, stage: Stage, keys: list[str]) -> tuple[dict[str, pa.Table], list[str]]:
-    """A stage's table for `keys`, as its downstream stages get it (see `read_partitions`)."""
-    return read_partitions(storage, stage.table, stage.asset, keys)
 
 
 def missing_partition(table: str, asset: str) -> pa.Table:

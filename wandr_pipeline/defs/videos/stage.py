@@ -97,9 +97,9 @@ class StageWorker:
         stage(cls.asset)  # fails at import for a class whose stage is not registered
 
     def __init__(self, run: StageRun, resources: Any):
+        """`resources`: the op's Dagster resources; a subclass takes the ones it named."""
         self.run = run
         self.store = run.store
-        self.resources = resources
 
     @classmethod
     def stage(cls) -> Stage:
@@ -156,32 +156,21 @@ class StageRun:
       more events per video than before (docs/BENCHMARKS.md "Events per video").
     """
 
-    def __init__(
-        self,
-        context: AssetExecutionContext,
-        asset: str,
-        *,
-        keys: Sequence[str] | None = None,
-        store: Storage | None = None,
-        log: Any = None,
-        parameters: Mapping[str, Any] | None = None,
-        row_values: Mapping[str, Any] | None = None,
-    ):
-        """`asset`: the stage (one of the op's assets); `store`: where its files go and where each video's
-        source URL and title are looked up (the `videos` table) for its metadata; `log`: where the
-        stage's lines go from its worker thread (the op passes them on to Dagster from its own thread);
-        `parameters`: the stage's processing settings, shown on every partition; `row_values`: columns
-        every row of this run carries (the settings recorded in the table itself)."""
+    def __init__(self, context: AssetExecutionContext, asset: str, *, keys: Sequence[str], store: Storage, log: Any):
+        """`asset`: the stage (one of the op's assets); `keys`: the run's videos; `store`: where its files
+        go and where each video's source URL and title are looked up (the `videos` table) for its
+        metadata; `log`: where the stage's lines go from its worker thread (the op passes them on to
+        Dagster from its own thread). The worker sets the stage's parameters with `configure`."""
         self.context = context
         spec = stage(asset)
         self.asset_key = AssetKey(spec.asset)
         self.table_name = spec.table
         self.schema = spec.schema
         self.store = store
-        self.log = log if log is not None else context.log
-        self.parameters = dict(parameters or {})
-        self.row_values = {k: v for k, v in (row_values or {}).items() if k in self.schema.names}
-        self.keys: list[str] = list(context.partition_keys if keys is None else keys)
+        self.log = log
+        self.parameters: dict[str, Any] = {}
+        self.row_values: dict[str, Any] = {}
+        self.keys: list[str] = list(keys)
         self.tables: dict[str, pa.Table] = {}
         self.summary: list[dict[str, Any]] = []
         self.extra: dict[str, dict[str, Any]] = {}  # per-video metadata a stage adds (e.g. a contact sheet)
@@ -189,7 +178,8 @@ class StageRun:
         self.finished: float | None = None
 
     def configure(self, *, parameters: Mapping[str, Any] | None = None, row_values: Mapping[str, Any] | None = None):
-        """Set the stage's parameters and row values (a worker knows them once its resources are read)."""
+        """`parameters`: the stage's processing settings, shown on every partition; `row_values`: columns
+        every row of this run carries (the settings recorded in the table itself)."""
         if parameters is not None:
             self.parameters = dict(parameters)
         if row_values is not None:
@@ -345,7 +335,7 @@ class StageRun:
                 if row.get("source_url") or row.get("title"):
                     info[key] = {"source_url": row.get("source_url"), "title": row.get("title")}
         wanted = [key for key in self.keys if key not in info]
-        if not wanted or self.store is None:
+        if not wanted:
             return info
         videos_table = STAGES[0].table
         paths = {self.store.partition_path(videos_table, key): key for key in wanted}

@@ -22,7 +22,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, multi_asset
 
 from wandr_pipeline.defs.partitions import videos_partitions
-from wandr_pipeline.defs.resources.storage import read_stage_partitions
+from wandr_pipeline.defs.resources.storage import read_partitions
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.lib.outcomes import FAILED, short_error
 from wandr_pipeline.lib.pipelining import PipelineStage, run_pipelined
@@ -99,13 +99,7 @@ def run_stage_op(context: AssetExecutionContext, workers: Sequence[type[StageWor
     stage_workers = {w.asset: w(runs[w.asset], context.resources) for w in selected}
     inputs: dict[str, Mapping[str, pa.Table]] = {name: run.tables for name, run in runs.items()}
     for name in dict.fromkeys(i for w in selected for i in w.stage().inputs if i not in runs):
-        tables, missing = read_stage_partitions(store, stage(name), keys)
-        inputs[name] = tables
-        if missing:
-            context.log.warning(
-                f"{stage(name).table}: {len(missing)} partition(s) never materialised, their videos are skipped: "
-                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
-            )
+        inputs[name] = read_partitions(store, stage(name).table, name, keys, context.log)
 
     def on_error(name: str, failed_keys: list[str], error: BaseException) -> None:
         for key in failed_keys:  # a stage bug: still a row per video, and the next stage goes on
