@@ -328,6 +328,8 @@ def test_overall_state_and_when_a_resubmission_runs_again():
         }
     )
     assert vision.status == "done" and JobService._needs_run(vision)  # its OCR is redone
+    # done with the transcript, but the lost OCR is said at the top, not only in its stage
+    assert vision.error == "ocr_text failed: Vision request failed: ServiceUnavailable: 503 (transient)"
 
     crashed = _job(
         {

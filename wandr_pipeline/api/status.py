@@ -236,7 +236,14 @@ def _summarise(result: JobStatus) -> None:
         if final.outcome == FAILED:
             result.status, result.error = JOB_FAILED, final.error or "the video could not be processed"
         else:
+            # done with what the other stages made, but a stage that failed is said at the top too
             result.status = DONE
+            failed = [
+                f"{name} failed: {s.error or 'no reason recorded'}"
+                for name, s in result.stages.items()
+                if s.outcome == FAILED
+            ]
+            result.error = "; ".join(failed) or None
     elif values & {"failed", "not_run"}:
         result.status = JOB_FAILED
         first = next(name for name, s in result.stages.items() if s.state in ("failed", "not_run"))
