@@ -47,3 +47,18 @@ def test_on_cuda_frames_are_read_whole(monkeypatch):
     monkeypatch.setattr(rapidocr, "RapidOCR", lambda params: object())
     assert RapidOcrEngine(min_confidence=0.5, use_cuda=True).reads_regions is False
     assert RapidOcrEngine(min_confidence=0.5, use_cuda=False).reads_regions is True
+
+
+def test_its_onnxruntime_sessions_let_idle_threads_sleep(engine):
+    # Spinning threads took the CPU that frame decoding and Whisper need in the same stage op.
+    image = _poster()
+    assert [b.text for b in engine.read([image])[0]] == ["FREE ENTRY", "OPEN DAILY"]  # models now loaded
+    sessions = [engine._engine.text_det.session.session, engine._engine.text_rec.session.session]
+    for session in sessions:
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    RapidOcrEngine(min_confidence=0.5, use_cuda=False)  # a second engine does not wrap the builder twice
+    from rapidocr.inference_engine.onnxruntime.main import OrtInferSession
+
+    assert OrtInferSession._init_sess_opts.__closure__[0].cell_contents.__name__ == "_init_sess_opts"

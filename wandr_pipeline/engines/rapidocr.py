@@ -4,6 +4,9 @@ Text detection is three quarters of a frame's time on the CPU and scales with th
 `read` can be told to look only at some horizontal strips of an image (`regions`, where the frame gate
 saw text): the strips are stacked into one smaller image with blank rows between them, detected and
 recognised at the same scale as the whole frame, and the boxes mapped back.
+
+Its onnxruntime threads sleep when idle instead of spinning (`no_spinning_sessions`): OCR shares the
+cores with frame decoding and Whisper in a stage op, and spinning threads took the CPU they needed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,32 @@ import numpy as np
 from wandr_pipeline.engines.ocr import TextBox
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
+def no_spinning_sessions() -> None:
+    """Make every onnxruntime session RapidOCR creates from now on let its idle threads sleep.
+
+    onnxruntime's thread pool spins between operators by default, waiting for the next one. Alone on
+    a machine that saves a little latency. In a stage op, frame decoding and Whisper run in the same
+    process on the same cores, and the spinning threads take the CPU those stages need. With spinning
+    on, six one-minute clips took 50 s on 2 cores; with it off, 43 s (docs/BENCHMARKS.md, "Batch run").
+    RapidOCR builds its session options itself (`OrtInferSession._init_sess_opts`) and has no setting
+    for this, so that builder is wrapped, once per process. The computed results are the same.
+    """
+    from rapidocr.inference_engine.onnxruntime.main import OrtInferSession
+
+    build = OrtInferSession._init_sess_opts
+    if getattr(build, "no_spinning", False):
+        return
+
+    def session_options(cfg):
+        options = build(cfg)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        return options
+
+    session_options.no_spinning = True
+    OrtInferSession._init_sess_opts = staticmethod(session_options)
 
 
 class RapidOcrEngine:
@@ -58,6 +87,7 @@ class RapidOcrEngine:
         # On CUDA detection is cheap and stacked strips would give it a new input shape per frame:
         # unmeasured there, so `read_frames` sends whole frames (`read` still takes regions).
         self.reads_regions = not self.use_cuda
+        no_spinning_sessions()
         self._engine = RapidOCR(params=params)
 
     def read(
