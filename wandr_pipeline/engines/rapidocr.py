@@ -26,8 +26,8 @@ def no_spinning_sessions() -> None:
 
     onnxruntime's thread pool spins between operators by default, waiting for the next one. Alone on
     a machine that saves a little latency. In a stage op, frame decoding and Whisper run in the same
-    process on the same cores, and the spinning threads take the CPU those stages need. With spinning
-    on, six one-minute clips took 50 s on 2 cores; with it off, 43 s (docs/BENCHMARKS.md, "Batch run").
+    process on the same cores, and the spinning threads take the CPU those stages need: six one-minute
+    clips took 50.3 s on 2 cores with spinning, 45.5 s without (docs/BENCHMARKS.md, "Batch run").
     RapidOCR builds its session options itself (`OrtInferSession._init_sess_opts`) and has no setting
     for this, so that builder is wrapped, once per process. The computed results are the same.
     """
