@@ -10,10 +10,10 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: install run test dev api clean-data benchmark-tools
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
-	$(BIN)/pip install --quiet -e ".[gcp,prod,dev,api]"
+	$(BIN)/pip install --quiet -e ".[gcp,prod,dev,api]" -c constraints.txt
 	touch $@
 
 install: $(VENV)/.installed

@@ -66,6 +66,7 @@ def test_installs_the_gpu_engines_and_copies_only_existing_files():
     extras = set(re.search(r'pip install "\.\[([a-z,]+)\]"', runs).group(1).split(","))
     declared = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"])
     assert extras <= declared and {"gcp", "prod"} <= extras
+    assert re.search(r'pip install "\.\[[a-z,]+\]" -c constraints\.txt', runs)  # the versions CI tested
     assert "pip uninstall -y onnxruntime" in runs and "onnxruntime-gpu" in runs
     assert "torchcodec" in runs and "wandr-pipeline doctor" in runs
     for keyword, rest in instructions:
