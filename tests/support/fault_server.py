@@ -8,8 +8,10 @@ Routes (everything else answers 404):
 - `/short/<file>`          announces the whole file's Content-Length, sends half, hangs up
 - `/page/<name>`           an HTML page with no media in it (a login wall, a blog post)
 - `/nolength/<file>`       the file with no Content-Length (the body ends when the connection closes)
-- `/endless/<name>`        `video/mp4` with no Content-Length and a body that never ends (up to 64 MB,
+- `/endless/<name>`        `video/mp4` with no Content-Length and a body that never ends (up to 256 MB,
                            or until the client hangs up); `sent[path]` counts the bytes that went out
+                           (into kernel socket buffers too), `hung_up` holds the paths whose client
+                           hung up before the end
 - `/drip/<file>`           the file's Content-Length, then 1 KB a second (never a read timeout)
 - `/slowheaders/<name>`    a status line and headers at 1 byte a second, never finished
 - `/retry-after/<s>/<file>` HTTP 429 with `Retry-After: <s>` for the first request of this path, then
@@ -120,12 +122,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         chunk = bytes(range(256)) * 256  # 64 KB
         try:
-            while self.server.sent[path] < 64 * 2**20 and not self.server.stopping.is_set():
+            while self.server.sent[path] < 256 * 2**20 and not self.server.stopping.is_set():
                 self.wfile.write(chunk)
                 with self.server.lock:
                     self.server.sent[path] += len(chunk)
         except OSError:
-            pass  # the client hung up: what the test wants
+            self.server.hung_up.add(path)  # what the test wants
 
     def _slow_headers(self) -> None:
         head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nX-Padding: " + b"a" * 10_000
@@ -188,6 +190,7 @@ class FaultServer(BackgroundServer):
             lock=threading.Lock(),
             stopping=threading.Event(),
             sent=Counter(),
+            hung_up=set(),
             times=defaultdict(list),
         )
 
@@ -205,6 +208,10 @@ class FaultServer(BackgroundServer):
     @property
     def sent(self) -> Counter:
         return self.httpd.sent
+
+    @property
+    def hung_up(self) -> set[str]:
+        return self.httpd.hung_up
 
     @property
     def times(self) -> dict[str, list[float]]:
