@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from dagster import DagsterInstance
+from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.storage.dagster_run import RunsFilter
 
 from tests.support.paths import REPO
@@ -168,6 +168,18 @@ def _wait_for_run(stack, key: str, timeout: float = 60.0) -> str:
         time.sleep(0.2)
 
 
+def _cancel_from_the_queue(stack, run_id: str, timeout: float = 60.0) -> None:
+    """Cancel the run as the UI would, once the API's run queue has submitted it (status QUEUED): a
+    cancel between its create_run and submit_run would be undone by the submit's enqueue event."""
+    instance = stack["instance"]
+    deadline = time.monotonic() + timeout
+    while (run := instance.get_run_by_id(run_id)).status != DagsterRunStatus.QUEUED:
+        assert run.status == DagsterRunStatus.NOT_STARTED, run.status
+        assert time.monotonic() < deadline, f"run {run_id} not submitted after {timeout} s"
+        time.sleep(0.1)
+    instance.report_run_canceled(run)
+
+
 def _words(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split()
 
@@ -242,7 +254,7 @@ def test_the_same_video_twice_at_once_makes_one_run(stack, http_server):
     assert _get(stack, f"/result/{key}").status_code == 409
 
     # A run that failed as a whole (here: canceled from the queue) is tried again on the next submission.
-    stack["instance"].report_run_canceled(runs[0])
+    _cancel_from_the_queue(stack, runs[0].run_id)
     assert _get(stack, f"/status/{key}").json()["status"] == "failed"
     again = _post(stack, {"url": urls[0]}).json()
     assert again["created"] is True and again["run_id"] is None and again["status"] == "queued"
@@ -252,7 +264,7 @@ def test_the_same_video_twice_at_once_makes_one_run(stack, http_server):
     second = _wait_for_run(stack, key)
     assert second != runs[0].run_id and len(_runs_for(stack, key)) == 2
     # Leave nothing for the daemon of the next test.
-    stack["instance"].report_run_canceled(stack["instance"].get_run_by_id(second))
+    _cancel_from_the_queue(stack, second)
 
 
 def test_end_to_end_one_clip_through_the_daemon(stack, daemon, http_server, manifest):
@@ -360,7 +372,7 @@ def test_the_documented_curl_commands_work(stack):
     while not (runs := _runs_for(stack, job_id)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert runs, "the run queue made no run for the job"
-    stack["instance"].report_run_canceled(runs[0])
+    _cancel_from_the_queue(stack, runs[0].run_id)
 
 
 def test_schemathesis_finds_no_server_errors(stack):
