@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_pipeline import dagster_run, direct_work, make_short_clip, timed  # noqa: E402
 from tests.support.servers import LoopbackServer  # noqa: E402
+from wandr_pipeline.lib import pipelining  # noqa: E402
 
 
 def event_counts(run_ids: list[str]) -> Counter:
@@ -55,8 +56,6 @@ class WaitClock:
     """Seconds the op thread spends in `run_pipelined`'s wait for its stage workers."""
 
     def __init__(self):
-        import wandr_pipeline.lib.pipelining as pipelining
-
         self.waited_s = 0.0
         inner = pipelining.wait
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from rapidocr.inference_engine.onnxruntime.main import OrtInferSession
 
 from wandr_pipeline.engines.rapidocr import RapidOcrEngine
 
@@ -58,8 +59,6 @@ def test_its_onnxruntime_sessions_let_idle_threads_sleep(engine):
         options = session.get_session_options()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
         assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
-    from rapidocr.inference_engine.onnxruntime.main import OrtInferSession
-
     builder = OrtInferSession._init_sess_opts
     RapidOcrEngine(min_confidence=0.5, use_cuda=False)
     assert OrtInferSession._init_sess_opts is builder  # a second engine does not wrap the builder again
