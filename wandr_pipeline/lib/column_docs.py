@@ -136,7 +136,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "transcript_text": "the whole transcript",
         "onscreen_lines": "distinct caption lines, first-seen order",
         "onscreen_text": "the same, newline-joined",
-        "whisper_model": "the Whisper model of the transcript",
+        "whisper_model": "the Whisper model of the transcript, also when a suspect one's text is left out",
         "ocr_engine": "the OCR engine of the on-screen text",
         "stage_statuses": "map stage -> status",
         "processed_at": "when the document was built (UTC)",

@@ -54,7 +54,8 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     if statuses["raw_video"][0] != OK:
         raise PermanentError(f"raw_video {statuses['raw_video'][0]}: {statuses['raw_video'][1]}")
     post = first_row(video)
-    segments = [r for r in transcript.to_pylist() if r["status"] == OK]
+    transcript_rows = transcript.to_pylist()
+    segments = [r for r in transcript_rows if r["status"] == OK]
     segments.sort(key=lambda r: r["segment_index"])
     lines = [r for r in ocr.to_pylist() if r["status"] == OK and r["text"]]
     lines.sort(key=lambda r: (r["timestamp_s"], r["box_y0"], r["box_x0"]))
@@ -88,7 +89,8 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
         "transcript_text": " ".join(r["text"] for r in segments).strip() or None,
         "onscreen_lines": onscreen,
         "onscreen_text": "\n".join(onscreen) or None,
-        "whisper_model": segments[0]["model"] if segments else None,
+        # the model of the transcript this document was built from, also when its text was left out (suspect)
+        "whisper_model": next((r["model"] for r in transcript_rows if r.get("model")), None),
         "ocr_engine": lines[0]["engine"] if lines else None,
         "stage_statuses": [(stage, status) for stage, (status, _) in statuses.items()],
         "processed_at": dt.datetime.now(dt.UTC),

@@ -1,0 +1,37 @@
+"""A video's document row: what it says about the transcript it was built beside."""
+
+from wandr_pipeline.defs.videos.video_documents import build_document
+from wandr_pipeline.lib.outcomes import EMPTY, OK, SUSPECT
+from wandr_pipeline.lib.schemas import AUDIO, FRAMES, OCR_TEXT, TRANSCRIPT_SEGMENTS, VIDEOS, status_row, to_table
+
+REASON = "the model was unsure of its words (mean word probability 0.59 < 0.7)"
+
+
+def _inputs(transcript_status: str):
+    video = to_table(VIDEOS, [status_row(VIDEOS, OK, None, source_url="https://example.com/v.mp4", title="t")])
+    audio = to_table(AUDIO, [status_row(AUDIO, OK, None)])
+    segment = {"segment_index": 0, "start_s": 0.0, "end_s": 2.0, "text": "hello there", "model": "tiny.en"}
+    transcript = to_table(
+        TRANSCRIPT_SEGMENTS,
+        [
+            {
+                **status_row(TRANSCRIPT_SEGMENTS, transcript_status, REASON if transcript_status != OK else None),
+                **segment,
+            }
+        ],
+    )
+    frames = to_table(FRAMES, [status_row(FRAMES, EMPTY, "no frames")])
+    ocr = to_table(OCR_TEXT, [status_row(OCR_TEXT, EMPTY, "no text")])
+    return video, audio, transcript, frames, ocr
+
+
+def test_a_trusted_transcript_gives_its_text_and_model():
+    document = build_document(*_inputs(OK))
+    assert document["transcript_text"] == "hello there"
+    assert document["whisper_model"] == "tiny.en"
+
+
+def test_a_suspect_transcript_is_left_out_but_its_model_is_named():
+    document = build_document(*_inputs(SUSPECT))
+    assert document["transcript_text"] is None
+    assert document["whisper_model"] == "tiny.en"
