@@ -80,6 +80,16 @@ def is_transient_error(error: str | None) -> bool:
     return bool(error) and TRANSIENT_MARK in error
 
 
+def failure_is_retryable(table: pa.Table) -> bool:
+    """True when a stage partition's failure is worth another try: its `retryable` column says so (a
+    partition written before that column existed: its error text ends in the transient mark)."""
+    if table.num_rows == 0:
+        return False
+    if "retryable" in table.column_names:
+        return any(table.column("retryable").to_pylist())
+    return any(is_transient_error(error) for error in table.column("error").to_pylist())
+
+
 def short_error(exc: BaseException, limit: int = 500) -> str:
     """A one-line, bounded description of `exc` for the `error` column (URLs and credentials redacted);
     a passing failure ends in `(transient)` so that a re-run knows to redo it."""
