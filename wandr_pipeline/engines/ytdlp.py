@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
 from wandr_pipeline.lib.outcomes import PermanentError, StageError, TransientError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
+from wandr_pipeline.lib.stopping import raise_if_stopping
 from wandr_pipeline.lib.text import sanitize_text
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 
@@ -290,6 +291,7 @@ def download_post(
             raise PermanentError(_oversize_message(got, options.max_filesize_bytes))
         if deadline is not None and time.monotonic() >= deadline:
             raise DeadlineReached(deadline_message(options.deadline_s, got))
+        raise_if_stopping()  # the process is shutting down (SIGTERM): lib/stopping.py
 
     ydl_options["progress_hooks"] = [on_progress]
     ydl_options.update(options.extra_options)
@@ -307,6 +309,7 @@ def download_post(
             with yt_dlp.YoutubeDL(ydl_options) as ydl:
                 info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as exc:
+        raise_if_stopping()  # its connections were shut because the process is stopping: not the server's fault
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
@@ -318,6 +321,7 @@ def download_post(
     except StageError:
         raise  # the progress hook's limits
     except (OSError, TimeoutError) as exc:
+        raise_if_stopping()
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
         raise TransientError(redact(f"network error: {exc}")) from None

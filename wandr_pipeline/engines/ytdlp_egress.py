@@ -11,7 +11,7 @@ connecting, and the peer address after, so DNS rebinding does not get around it.
 While a `DownloadBudget` is active in a thread, the connections that thread opens are tracked: at the
 deadline a watchdog shuts them down (a server that sends its headers at 1 byte/s never trips a socket
 timeout, and nothing else would stop yt-dlp), and no new connection is opened after it (yt-dlp resumes
-with `Range` after a drop).
+with `Range` after a drop). A stop request (lib/stopping.py, SIGTERM) shuts them down the same way.
 
 Downloads that yt-dlp hands to an external program (ffmpeg for some HLS/DASH streams) open their
 own connections and are not covered: deployments that must be airtight also limit egress.
@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Iterator
 
 from wandr_pipeline.lib.network_policy import AllowList, address_problem
+from wandr_pipeline.lib.stopping import on_stop
 
 _lock = threading.Lock()
 _active: list[AllowList] = []
@@ -99,6 +100,7 @@ def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
         _install()
     previous = getattr(_local, "budget", None)
     _local.budget = budget
+    forget = on_stop(budget.expire)  # a process told to stop (SIGTERM) ends its downloads now
     timer = None
     if deadline is not None:
         timer = threading.Timer(max(0.0, deadline - time.monotonic()), budget.expire)
@@ -107,6 +109,7 @@ def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
     try:
         yield budget
     finally:
+        forget()
         if timer is not None:
             timer.cancel()
         _local.budget = previous

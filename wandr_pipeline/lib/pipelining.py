@@ -10,6 +10,12 @@ its slowest stage. The heavy work (ffmpeg, PyAV, ONNX Runtime, CTranslate2) rele
 No Dagster here: the stage functions record their own outcomes; a stage function that raises is
 reported through `on_error` for the videos it was given, and those videos still move on (the next
 stage sees the recorded failure as its input), so one bug never stalls the batch.
+
+A stop request (lib/stopping.py: the CLI got SIGTERM) ends the loop with `PipelineStopped` within a
+tick: no video is started any more, the workers' queued work is cancelled, and the loop does not wait
+for the pieces of work still running (a download unwinds at its next progress hook; the process that
+asked to stop decides how long to give them). The same holds when the caller is interrupted (Dagster
+raises its interrupt in the calling thread): the loop never blocks on its workers then.
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+
+from wandr_pipeline.lib.stopping import StopRequested, stop_reason, stop_requested
+
+
+class PipelineStopped(Exception):
+    """The process was asked to stop (lib/stopping.py) before every video went through every stage."""
 
 
 @dataclass(frozen=True)
@@ -95,15 +107,20 @@ def run_pipelined(
             running[s.name] = True
             busy[workers[s.name].submit(s.process, given)] = (s.name, given)
 
+    completed = False
     try:
         admit()
         start_idle()
         while busy:
             finished, _ = wait(list(busy), timeout=tick_s, return_when=FIRST_COMPLETED)
+            if stop_requested():
+                raise PipelineStopped(stop_reason() or "stop requested")
             for future in finished:
                 name, given = busy.pop(future)
                 running[name] = False
                 error = future.exception()
+                if isinstance(error, StopRequested):  # the worker saw the request before this loop did
+                    raise PipelineStopped(stop_reason() or str(error))
                 if error is not None:
                     on_error(name, given, error)
                 done[name].update(given)
@@ -119,6 +136,7 @@ def run_pipelined(
                 if s.name not in announced and len(done[s.name]) == len(keys):
                     announced.add(s.name)
                     yield StageDone(s.name)
+        completed = True
     finally:
-        for pool in workers.values():
-            pool.shutdown(wait=True, cancel_futures=True)
+        for pool in workers.values():  # unwinding early: work still running is left to finish or stop on its own
+            pool.shutdown(wait=completed, cancel_futures=True)

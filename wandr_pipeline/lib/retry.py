@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from wandr_pipeline.lib import stopping
 from wandr_pipeline.lib.outcomes import TransientError
 
 T = TypeVar("T")
@@ -26,7 +27,7 @@ def call_with_retries(
     base_delay_s: float = 1.0,
     max_delay_s: float = 30.0,
     on_retry: Callable[[int, BaseException, float], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = stopping.sleep,  # cut short (StopRequested) when the process stops
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:

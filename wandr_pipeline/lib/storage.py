@@ -31,7 +31,6 @@ import logging
 import os
 import posixpath
 import re
-import tempfile
 import threading
 import time
 import uuid
@@ -44,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wandr_pipeline.lib.liveness import ProcessId
+from wandr_pipeline.lib.scratch import scratch_dir
 from wandr_pipeline.lib.urls import is_valid_key
 
 PARTITION_FILE = "part-0.parquet"
@@ -280,7 +280,7 @@ class Storage:
             yield Path(source)
             return
         suffix = Path(source).suffix
-        with tempfile.TemporaryDirectory(prefix="wandr-") as tmp:
+        with scratch_dir("object") as tmp:
             local = Path(tmp) / f"object{suffix}"
             self.fs.get_file(source, str(local))
             yield local

@@ -1,10 +1,10 @@
 """`audio`: the soundtrack as 16 kHz mono WAV, for Whisper."""
 
-import tempfile
 from pathlib import Path
 
 from wandr_pipeline.defs.videos.stage import StageWorker, first_row
 from wandr_pipeline.lib.outcomes import OK, NotApplicable
+from wandr_pipeline.lib.scratch import scratch_dir
 from wandr_pipeline.media.audio import extract_audio
 
 
@@ -24,7 +24,7 @@ class AudioWorker(StageWorker):
 def _extract_one(store, key: str, video: dict) -> dict:
     if not video.get("has_audio"):
         raise NotApplicable("video has no audio stream")
-    with store.local_copy(video["video_uri"]) as local_video, tempfile.TemporaryDirectory(prefix="wandr-audio-") as tmp:
+    with store.local_copy(video["video_uri"]) as local_video, scratch_dir("audio") as tmp:
         wav = Path(tmp) / "audio.wav"
         info = extract_audio(local_video, wav)
         audio_uri = store.put_file(wav, f"{store.media_dir(key)}/audio.wav")

@@ -3,7 +3,6 @@
 import datetime as dt
 import hashlib
 import logging
-import tempfile
 from pathlib import Path
 
 from wandr_pipeline.defs.resources import VideoDownloader
@@ -11,6 +10,7 @@ from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.engines.ytdlp import post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
+from wandr_pipeline.lib.scratch import scratch_dir
 from wandr_pipeline.lib.submissions import load_submission
 from wandr_pipeline.media.probe import measured_duration_s, probe_media
 
@@ -72,7 +72,7 @@ class RawVideoWorker(StageWorker):
 
 def _download_one(log, store, downloader: VideoDownloader, key: str, download_url: str, shown: dict) -> dict:
     row = dict(shown)
-    with tempfile.TemporaryDirectory(prefix=f"wandr-{key}-") as tmp:
+    with scratch_dir(key) as tmp:  # named after this process: a killed run's is removed later
         post = downloader.download(
             download_url,
             tmp,
