@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     storage_uri: str = setting("data", "WANDR_STORAGE_URI", doc="storage root: a local folder or gs://bucket/prefix")
     log_level: str = setting("INFO", "LOG_LEVEL", doc="log level of the CLI, the API and the runs' console logs")
     partitions_per_run: int = setting(50, "WANDR_PARTITIONS_PER_RUN", doc="most videos per run (backfills and the CLI)")
+    progress_every_s: float = setting(
+        30.0,
+        "WANDR_PROGRESS_EVERY_S",
+        doc="`wandr-pipeline run` with its output not on a terminal: a progress line every this many seconds",
+    )
     videos_in_flight: int = setting(
         4,
         "WANDR_VIDEOS_IN_FLIGHT",

@@ -1,53 +1,96 @@
-"""What a plain re-run redoes: the stage that failed for a passing reason and what depends on it."""
+"""`wandr-pipeline run` on the shared planner (lib/planner.py): what a re-run redoes, what it leaves.
+
+A download that failed for a passing reason (HTTP 5xx) is tried again by the next run; one that failed
+for good (404) is not, unless `--reprocess`; videos another process or run holds are left to it.
+"""
 
 from __future__ import annotations
 
-import pyarrow as pa
+import os
+import subprocess
+import sys
+import uuid
 
-from wandr_pipeline.cli.runner import downstream_of, transient_failures
-from wandr_pipeline.lib.stages import STAGES
+import pytest
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+
+from tests.support.fault_server import FaultServer
+from tests.support.paths import REPO, SAMPLES
+from wandr_pipeline.cli.runner import (
+    FAILURES_LISTED_MAX,
+    PipelineOutcome,
+    adjacent_batches,
+    print_summary,
+    run_url_list,
+)
+from wandr_pipeline.lib.planner import FAILED_FOR_GOOD, FINISHED, RETRYABLE, assess_videos
 from wandr_pipeline.lib.storage import Storage
+from wandr_pipeline.lib.tags import PARTITION_TAG
+from wandr_pipeline.lib.urls import parse_video_url
+from wandr_pipeline.lib.video_locks import VideoLocks
+from wandr_pipeline.settings import Settings
 
 
-def _write(storage: Storage, table: str, key: str, status: str, error: str | None = None) -> None:
-    schema = next(stage.schema for stage in STAGES if stage.table == table)
-    row = {field.name: None if field.nullable else _blank(field.type) for field in schema}
-    row.update(video_key=key, status=status, error=error)
-    storage.write_partition(table, key, pa.Table.from_pylist([row], schema=schema))
+def test_adjacent_batches_cut_at_gaps_and_at_the_run_size():
+    position = {key: i for i, key in enumerate("abcdefgh")}
+    assert list(adjacent_batches(position, ["h", "a", "b", "c", "e", "f"], 2)) == [["a", "b"], ["c"], ["e", "f"], ["h"]]
+    assert list(adjacent_batches(position, [], 5)) == []
 
 
-def _blank(kind: pa.DataType):
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return ""
-    if pa.types.is_list(kind):
-        return []
-    if pa.types.is_boolean(kind):
-        return False
-    if pa.types.is_timestamp(kind):
-        return None
-    return 0
+@pytest.fixture()
+def fault_server(tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "clip.mp4").write_bytes((SAMPLES / "kyoto_temples.mp4").read_bytes())
+    server = FaultServer(clips)
+    yield server
+    server.close()
 
 
-def test_downstream_of_follows_the_graph():
-    # transcript reads caption_spans, which reads ocr_text: an OCR redo redoes the transcript too.
-    assert set(downstream_of("ocr_text")) == {"ocr_text", "caption_spans", "transcript", "video_documents"}
-    assert set(downstream_of("transcript")) == {"transcript", "video_documents"}
-    assert downstream_of("video_documents") == ["video_documents"]
-    assert "raw_video" not in downstream_of("audio")
+@pytest.mark.slow
+def test_a_plain_rerun_retries_a_passing_failure_and_not_a_404(tmp_path, fault_server, capsys):
+    """Run 1: a 503-like failure (HTTP 500 once) and a 404. Run 2: the first is downloaded and processed,
+    the 404 is not asked for again. Run 3 with --reprocess asks for the 404 again."""
+    listing = tmp_path / "list.txt"
+    flaky, gone = fault_server.url("flaky/1/clip.mp4"), fault_server.url("media/gone.mp4")
+    listing.write_text(f"{flaky}\n{gone}\n")
+    flaky_key, gone_key = (parse_video_url(url).video_key for url in (flaky, gone))
+    settings = Settings.from_env(storage_uri=str(tmp_path / "root"), download_attempts=1, download_backoff_s=0.1)
+    storage = Storage(settings.storage_uri)
+    instance = DagsterInstance.ephemeral()
+
+    first = run_url_list(listing, settings, instance)
+    verdicts = assess_videos(storage, [flaky_key, gone_key])
+    assert (verdicts[flaky_key].state, verdicts[gone_key].state) == (RETRYABLE, FAILED_FOR_GOOD), verdicts
+    assert sorted(first.failed) == sorted([flaky_key, gone_key])
+    gone_hits = fault_server.hits["/media/gone.mp4"]
+
+    second = run_url_list(listing, settings, instance)
+    assert [run.keys for run in second.runs] == [[flaky_key]]
+    assert second.failed_before == [gone_key] and second.finished == [flaky_key]
+    assert fault_server.hits["/media/gone.mp4"] == gone_hits  # not asked for again
+    assert assess_videos(storage, [flaky_key])[flaky_key].state == FINISHED
+    print_summary(second)
+    out = capsys.readouterr().out
+    assert "1 of them had failed for good in an earlier run" in out and "1/2 video(s) processed" in out
+
+    third = run_url_list(listing, settings, instance, reprocess=True)
+    assert [run.keys for run in third.runs] == [[flaky_key, gone_key]]
+    assert fault_server.hits["/media/gone.mp4"] > gone_hits
 
 
-def test_only_passing_failures_after_the_download_are_redone(tmp_path):
-    storage = Storage(str(tmp_path))
-    for key in ("vision-503", "ocr-404", "all-ok", "skipped-after-503"):
-        for stage in STAGES:
-            _write(storage, stage.table, key, "ok")
-    _write(storage, "ocr_text", "vision-503", "failed", "Vision request failed: ServiceUnavailable: 503 (transient)")
-    _write(storage, "ocr_text", "ocr-404", "failed", "Vision request failed: NotFound: 404")
-    # Only a stage's own failure counts: a skip that quotes an upstream passing failure is not the stage to redo.
-    _write(storage, "transcript_segments", "skipped-after-503", "skipped", "audio failed: GCS 503 (transient)")
-    _write(storage, "audio", "skipped-after-503", "failed", "OSError: GCS 503 (transient)")
-    redo = transient_failures(storage, ["vision-503", "ocr-404", "all-ok", "skipped-after-503"])
-    assert redo == {"vision-503": "ocr_text", "skipped-after-503": "audio"}
+def test_a_long_list_gets_counts_and_the_first_failures_not_a_line_per_video(capsys):
+    keys = [f"url-{i:04x}" for i in range(200)]
+    outcome = PipelineOutcome(keys=keys, finished=keys[:20], failed=keys[20:], already_done=[])
+    outcome.failures = [
+        (key, "failed for good: HTTP Error 404: Not Found") for key in keys[20 : 20 + FAILURES_LISTED_MAX]
+    ]
+    print_summary(outcome)
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) < FAILURES_LISTED_MAX + 15
+    assert "finished now" in out and "180" in out
+    assert f"... and {180 - FAILURES_LISTED_MAX} more; all in the videos table" in out
+    assert "20/200 video(s) finished" in out
 
 
 # -- one writer per video -------------------------------------------------------------------------
@@ -63,12 +106,6 @@ time.sleep(60)
 
 def _holder(root: str, *keys: str):
     """Another process holding the locks of `keys` (killed by the caller)."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.support.paths import REPO
-
     child = subprocess.Popen(
         [sys.executable, "-c", HOLD, root, *keys],
         stdout=subprocess.PIPE,
@@ -80,8 +117,6 @@ def _holder(root: str, *keys: str):
 
 
 def test_a_video_locked_by_another_process_is_not_taken_until_that_process_is_gone(tmp_path):
-    from wandr_pipeline.lib.video_locks import VideoLocks
-
     child = _holder(str(tmp_path), "url-aaaa")
     try:
         locks = VideoLocks(str(tmp_path))
@@ -98,16 +133,6 @@ def test_a_video_locked_by_another_process_is_not_taken_until_that_process_is_go
 def test_the_cli_leaves_videos_another_run_holds_to_it(tmp_path, capsys):
     """A second `wandr-pipeline run` over the same videos: the one another process has locked and the one
     a STARTED run of the instance covers are not processed (nothing downloaded, no run), and say why."""
-    import uuid
-
-    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
-
-    from tests.support.paths import SAMPLES
-    from wandr_pipeline.cli.runner import print_summary, run_url_list
-    from wandr_pipeline.lib.tags import PARTITION_TAG
-    from wandr_pipeline.lib.urls import parse_video_url
-    from wandr_pipeline.settings import Settings
-
     clips = [SAMPLES / "kyoto_temples.mp4", SAMPLES / "lisbon_pasteis.mp4"]
     listing = tmp_path / "list.txt"
     listing.write_text("".join(f"{clip}\n" for clip in clips))

@@ -27,6 +27,7 @@ import pytest
 from tests.support.paths import SAMPLES
 from tests.support.servers import LoopbackServer
 from wandr_pipeline.lib.liveness import ProcessId, host_name, pid_is_alive, process_start_ticks
+from wandr_pipeline.lib.planner import FAILED_FOR_GOOD, FINISHED, NEW, RETRYABLE, assess_videos, plan_runs
 from wandr_pipeline.lib.schemas import TABLES, VIDEO_DOCUMENTS, VIDEOS, status_row, to_table
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.urls import parse_video_url
@@ -100,47 +101,41 @@ def test_killed_write_leftovers_are_hidden_from_readers_and_removed_by_the_next_
     assert [p.name for p in (tmp_path / "warehouse" / "videos" / "video_key=k2").iterdir()] == ["part-0.parquet"]
 
 
-def test_finished_videos_are_those_with_a_document_and_a_download_that_did_not_fail(tmp_path):
-    from wandr_pipeline.cli.runner import finished_videos
-
+def test_a_rerun_redoes_what_a_kill_left_unfinished_and_a_passing_download_failure(tmp_path):
+    """The planner's verdicts (lib/planner.py) on what a killed run leaves: a video with its download
+    but no document is new again; a download that failed for a passing reason is retried, one that
+    failed for good (404) or was skipped (over a limit) is not."""
     storage = Storage(str(tmp_path))
+    errors = {"failed-503": "HTTP Error 503 (transient; gave up after 3 tries)", "failed-404": "HTTP Error 404"}
 
     def write(key, video_status, document):
+        error = errors.get(key) if video_status != "ok" else None
         storage.write_partition(
-            "videos",
-            key,
-            to_table(
-                VIDEOS,
-                [
-                    status_row(
-                        VIDEOS, video_status, None if video_status == "ok" else "HTTP Error 503", source_url="http://x"
-                    )
-                ],
-            ),
+            "videos", key, to_table(VIDEOS, [status_row(VIDEOS, video_status, error, source_url="http://x")])
         )
         if document:
-            storage.write_partition(
-                "video_documents",
-                key,
-                to_table(
-                    VIDEO_DOCUMENTS,
-                    [
-                        status_row(
-                            VIDEO_DOCUMENTS, "ok" if video_status == "ok" else "failed", None, source_url="http://x"
-                        )
-                    ],
-                ),
-            )
+            status = "ok" if video_status == "ok" else "failed"
+            row = status_row(VIDEO_DOCUMENTS, status, None, source_url="http://x")
+            storage.write_partition("video_documents", key, to_table(VIDEO_DOCUMENTS, [row]))
 
     write("done", "ok", True)
     write("killed-mid-batch", "ok", False)  # downloaded, but the run died before its document
-    write("failed-download", "failed", True)  # a transient failure gets another try
+    write("failed-503", "failed", True)
+    write("failed-404", "failed", True)
     write("skipped-download", "skipped", True)  # e.g. over the length limit: no point retrying
-    assert finished_videos(
-        storage, ["done", "killed-mid-batch", "failed-download", "skipped-download", "never-seen"]
-    ) == {"done", "skipped-download"}
-    assert finished_videos(storage, []) == set()
-    assert finished_videos(storage, ["never-seen"]) == set()
+    keys = ["done", "killed-mid-batch", "failed-503", "failed-404", "skipped-download", "never-seen"]
+    verdicts = assess_videos(storage, keys)
+    assert {key: verdict.state for key, verdict in verdicts.items()} == {
+        "done": FINISHED,
+        "killed-mid-batch": NEW,
+        "failed-503": RETRYABLE,
+        "failed-404": FAILED_FOR_GOOD,
+        "skipped-download": FINISHED,
+        "never-seen": NEW,
+    }
+    plan = plan_runs(keys, keys, verdicts, max_per_run=50)
+    assert sorted(plan.keys) == ["failed-503", "killed-mid-batch", "never-seen"]
+    assert assess_videos(storage, []) == {}
 
 
 def test_runs_left_started_by_a_dead_cli_process_are_marked_failed(dagster_home):

@@ -63,7 +63,7 @@ def pipeline(tmp_path_factory, http_server, manifest):
         # everything again (--reprocess): partitions are replaced, never appended to
         second = run_url_list(url_list, settings, instance, reprocess=True)
         counts_after_second = {t: len(pd.read_parquet(storage / "warehouse" / t)) for t in TABLES}
-        # and a plain re-run resumes: only the video that failed (the 404) is tried again
+        # and a plain re-run resumes: nothing is left to do (the 404 failed for good: not tried again)
         third = run_url_list(url_list, settings, instance)
         yield {
             "storage": storage,
@@ -193,10 +193,10 @@ def test_rerun_replaces_partitions_instead_of_duplicating(pipeline):
             assert [p.name for p in partition.iterdir()] == ["part-0.parquet"]
 
 
-def test_plain_rerun_resumes_and_retries_only_the_failed_video(pipeline):
+def test_plain_rerun_resumes_and_does_not_retry_a_404(pipeline):
     third, keys = pipeline["third"], pipeline["keys"]
     assert third.pipeline_ok
-    assert [run.keys for run in third.runs] == [[keys["gone.mp4"]]]
+    assert third.runs == [] and third.failed_before == [keys["gone.mp4"]]
     assert third.already_done == [key for name, key in keys.items() if name != "gone.mp4"]
     assert [item["video_key"] for item in third.videos] == list(keys.values())  # the summary lists them all
     assert [item["already_done"] for item in third.videos] == [True] * 4 + [False]
@@ -205,7 +205,7 @@ def test_plain_rerun_resumes_and_retries_only_the_failed_video(pipeline):
 def test_dagster_instance_records_materialisations_and_checks(pipeline):
     instance = pipeline["instance"]
     runs = instance.get_runs()
-    assert len(runs) == 3 and all(run.is_success for run in runs)
+    assert len(runs) == 2 and all(run.is_success for run in runs)  # the third invocation had nothing to run
     bad = pipeline["keys"]["gone.mp4"]
     for stage in STAGES:
         assert instance.get_materialized_partitions(AssetKey(stage)) >= set(pipeline["keys"].values())
@@ -318,8 +318,9 @@ def test_the_lake_holds_the_partitions_rows_after_reprocessing(pipeline):
     from wandr_pipeline.lib.lake import Lake, lake_tables
     from wandr_pipeline.lib.storage import storage_for
 
-    for outcome in (pipeline["first"], pipeline["second"], pipeline["third"]):
+    for outcome in (pipeline["first"], pipeline["second"]):
         assert outcome.lake_error is None and {item.table for item in outcome.lake} == set(lake_tables())
+    assert pipeline["third"].lake_error is None and pipeline["third"].lake == []  # nothing new to sync
     lake = Lake(storage_for(str(pipeline["storage"])))
     for name in lake_tables():
         expected, got = _table(pipeline, name), lake.read_pandas(name)

@@ -13,6 +13,8 @@ Routes (everything else answers 404):
                            (into kernel socket buffers too), `hung_up` holds the paths whose client
                            hung up before the end
 - `/drip/<file>`           the file's Content-Length, then 1 KB a second (never a read timeout)
+- `/drip-until-hangup/<file>` as `/drip/` until a client hangs up on this path (`hung_up`), then the
+                           file at once (a download cut short by a signal, then redone by the next run)
 - `/slowheaders/<name>`    a status line and headers at 1 byte a second, never finished
 - `/retry-after/<s>/<file>` HTTP 429 with `Retry-After: <s>` for the first request of this path, then
                            the file; `times[path]` keeps each request's arrival (time.monotonic())
@@ -82,6 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._endless(path, head=head)
         elif kind == "drip" and len(parts) == 2:
             self._file(parts[1], head=head, drip=True)
+        elif kind == "drip-until-hangup" and len(parts) == 2:
+            self._file(parts[1], head=head, drip=path not in self.server.hung_up, path=path)
         elif kind == "slowheaders":
             self._slow_headers()
         elif kind in ("retry-after", "always-429") and len(parts) == 3 and parts[1].isdigit():
@@ -141,7 +145,16 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _file(self, name: str, *, head: bool, fraction: float = 1.0, announce: bool = True, drip: bool = False) -> None:
+    def _file(
+        self,
+        name: str,
+        *,
+        head: bool,
+        fraction: float = 1.0,
+        announce: bool = True,
+        drip: bool = False,
+        path: str | None = None,
+    ) -> None:
         target = self.server.root / name
         if "/" in name or not target.is_file():
             self._reply(404, b"not found", "text/plain", head=head)
@@ -170,7 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(data[start : start + 1024])
                     self.wfile.flush()
             except OSError:
-                pass
+                if path:
+                    self.server.hung_up.add(path)
             return
         self.wfile.write(data[: int(len(data) * fraction)])
         if fraction < 1.0:

@@ -14,6 +14,8 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from wandr_pipeline.cli.doctor import FAIL, doctor_checks, report
+from wandr_pipeline.cli.interrupts import SignalWatch, exit_code
+from wandr_pipeline.cli.progress import Progress
 from wandr_pipeline.cli.runner import print_summary, run_url_list
 from wandr_pipeline.instance.sqlite_event_log import instance_overrides
 from wandr_pipeline.settings import Settings, load_dotenv_file
@@ -63,15 +65,29 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot read the URL list {args.url_list}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    with SignalWatch() as signals:
+        code = _run(args, settings)
+    if signals.received is not None:
+        # threads stuck in native code (a transcription) would keep the interpreter from exiting
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exit_code(signals.received))
+    return code
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if os.environ.get("DAGSTER_HOME"):
         instance = DagsterInstance.get()
     else:
         temp_home = tempfile.mkdtemp(prefix="wandr-dagster-home-")
         print(f"DAGSTER_HOME is not set: using a temporary instance in {temp_home}")
         instance = DagsterInstance.local_temp(temp_home, overrides=instance_overrides(temp_home))
+    progress = Progress(settings.progress_every_s)
     with instance:
         try:
-            outcome = run_url_list(args.url_list, settings, instance, reprocess=args.reprocess)
+            outcome = run_url_list(
+                args.url_list, settings, instance, reprocess=args.reprocess, on_progress=progress.update
+            )
         except OSError as exc:  # a read-only or full storage root, a folder that cannot be made
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
             print(
@@ -79,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        finally:
+            progress.close()
     print_summary(outcome)
     return 0 if outcome.pipeline_ok else 1
 

@@ -1,19 +1,25 @@
-"""Registering videos in a Dagster instance and materialising them in batched runs.
+"""`wandr-pipeline run <list>`: register a URL list's videos and run the planner's runs for them, batch by batch.
 
-A URL list run resumes: a video whose processing finished (its `video_documents` partition exists and
-its `videos` row is not `failed`) is not processed again unless asked (`reprocess=True`, the CLI's
-`--reprocess`), so a list re-run after a crash redoes only the batch the crash interrupted, plus the
-videos that failed to download (a transient failure gets another try). A finished video one of whose
-later stages failed for a passing reason (a Vision 503, a storage hiccup, CUDA out of memory: its
-error says `(transient`) has that stage and the stages downstream of it redone, from the media already
-downloaded. See docs/RELIABILITY.md.
+What to run comes from the shared planner (lib/planner.py), as for the API and the sensors: a video
+not processed yet runs every stage; one whose stage failed for a passing reason (HTTP 429/5xx, a
+timeout, CUDA out of memory: its `retryable` column, or the `(transient` mark of older rows) runs that
+stage and what depends on it; a finished one, and one whose download failed for good (404, private,
+over a limit), is not run again unless asked (`reprocess=True`, the CLI's `--reprocess`); a video
+that a queued or running run of the instance covers is left to that run. See docs/RELIABILITY.md.
+
+Lists of any length: the verdicts are read in chunks (`ASSESS_CHUNK` videos), a video's lock
+(lib/video_locks.py) is held only while the run that works on it executes, and what is kept per video
+is its key and, for a failure, its error: a 100,000-line list holds no more descriptors than a
+50-line one. A SIGTERM or SIGINT (cli/interrupts.py) ends the run in progress at once, the videos it
+had not finished stay without a document (the next run sees them as new and redoes them), and no
+further run starts.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,19 +29,35 @@ from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.defs.instance_state import in_flight
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, register_videos
-from wandr_pipeline.lib.batching import contiguous_batches
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
 from wandr_pipeline.lib.lake import Lake, TableSync
-from wandr_pipeline.lib.outcomes import FAILED, is_transient_error, upstream_status
-from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGE_ASSET_NAMES, STAGES
-from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
+from wandr_pipeline.lib.outcomes import upstream_status
+from wandr_pipeline.lib.planner import (
+    FAILED_FOR_GOOD,
+    FINISHED,
+    NEW,
+    RETRYABLE,
+    Assessment,
+    PlannedRun,
+    assess_videos,
+    plan_runs,
+)
+from wandr_pipeline.lib.scratch import remove_orphaned_scratch
+from wandr_pipeline.lib.stages import LAST_STAGE, PROCESS_VIDEOS, STAGE_ASSET_NAMES, STAGES
+from wandr_pipeline.lib.stopping import stop_reason, stop_requested
+from wandr_pipeline.lib.storage import Storage, storage_for
 from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
 from wandr_pipeline.lib.url_lists import RejectedLine
-from wandr_pipeline.lib.video_locks import video_locks
+from wandr_pipeline.lib.video_locks import VideoLocks
 from wandr_pipeline.settings import Settings
 
 # (table, label) of the stages the per-video summary shows, in graph order.
 SUMMARY_COLUMNS = [(stage.table, stage.summary_label) for stage in STAGES if stage.summary_label]
+# Lists up to this long get a line per video in the summary; longer ones counts and the first failures.
+PER_VIDEO_SUMMARY_MAX = 50
+FAILURES_LISTED_MAX = 50
+# Verdicts are read this many videos at a time: two small partitions each, never the whole list at once.
+ASSESS_CHUNK = 1000
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +69,26 @@ class BatchRun:
     success: bool
     seconds: float
     error: str | None = None
+    reason: str = "new"  # the planner's: "new", "retry <stage>", "reprocess"
+
+
+@dataclass
+class Tally:
+    """What the runs of this invocation did so far, for the progress display and the summary."""
+
+    planned: int = 0  # videos the plan gave a run
+    finished: int = 0
+    failed: int = 0  # failed for good, or again for a passing reason (the next run retries those)
+    interrupted: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def done(self) -> int:
+        return self.finished + self.failed + self.interrupted
+
+    @property
+    def left(self) -> int:
+        return max(0, self.planned - self.done)
 
 
 @dataclass
@@ -54,22 +96,36 @@ class PipelineOutcome:
     keys: list[str]
     rejected: list[RejectedLine] = field(default_factory=list)
     runs: list[BatchRun] = field(default_factory=list)
+    # one summary line per video: only for lists of at most PER_VIDEO_SUMMARY_MAX videos
     videos: list[dict] = field(default_factory=list)
     # keys of the list that were finished before this run and were not processed again
     already_done: list[str] = field(default_factory=list)
+    # keys whose download failed for good in an earlier run (404, private): not tried again
+    failed_before: list[str] = field(default_factory=list)
     # Dagster runs that a killed earlier run left STARTED, marked failed at the start of this one
     orphaned_runs: list[str] = field(default_factory=list)
-    # finished keys one of whose later stages failed for a passing reason: that stage on was redone
+    # temporary folders (and cookie copies in them) that killed earlier runs left, removed
+    orphaned_folders: int = 0
+    # keys with a stage that had failed for a passing reason: that stage on was redone
     redone: list[str] = field(default_factory=list)
     # keys another run was processing (in flight in the instance, or locked by another process): left alone
     busy: list[str] = field(default_factory=list)
+    # this invocation's videos by how they ended, and the failures' errors (the first FAILURES_LISTED_MAX)
+    finished: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    # stopped by a signal: the videos of the run it cut short, and those of the runs it never started
+    stopped_by: str | None = None
+    interrupted: list[str] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
     # the analysts' lake after the runs (lib/lake.py): one entry per commit, or why it could not be updated
     lake: list[TableSync] = field(default_factory=list)
     lake_error: str | None = None
 
     @property
     def pipeline_ok(self) -> bool:
-        return all(run.success for run in self.runs)
+        return all(run.success for run in self.runs) and self.stopped_by is None
 
 
 def materialize_videos(
@@ -80,76 +136,53 @@ def materialize_videos(
     tags: dict[str, str] | None = None,
     assets: Sequence[str] | None = None,
 ) -> list[BatchRun]:
-    """Run every stage (or only `assets`) for `keys`, in as few in-process runs as the partition order allows."""
+    """Run every stage (or only `assets`) for `keys`, in as few in-process runs as the partition order
+    allows (no planning, no locks: benchmarks/bench_pipeline.py measures the runs alone)."""
     job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS.job)
-    all_keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
-    selection = [AssetKey(asset) for asset in assets] if assets else None
-    runs: list[BatchRun] = []
-    for batch in contiguous_batches(all_keys, keys, max(1, settings.partitions_per_run)):
-        start = time.perf_counter()
-        result = job.execute_in_process(
-            instance=instance,
-            tags={**range_tags(batch), LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
-            run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
-            raise_on_error=False,
-            asset_selection=selection,
-        )
-        error = None
-        if not result.success:
-            failures = [event for event in result.all_events if event.is_step_failure]
-            error = (
-                "; ".join(str(event.step_failure_data.error.message).strip()[:300] for event in failures)
-                or "run failed"
-            )
-        runs.append(BatchRun(result.run_id, batch, result.success, time.perf_counter() - start, error))
+    position = {key: i for i, key in enumerate(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))}
+    runs = []
+    for batch in adjacent_batches(position, keys, max(1, settings.partitions_per_run)):
+        runs.append(_execute(job, instance, batch, assets, settings, tags))
     return runs
 
 
-def finished_videos(storage: Storage, keys: Sequence[str]) -> set[str]:
-    """The keys whose processing finished: a `video_documents` partition, and a `videos` row not `failed`.
-
-    Partitions are written atomically, so an existing file is a whole one. A video that failed to
-    download is not finished: the next run tries it again (its failure may have been transient).
-    """
-    keys = list(dict.fromkeys(keys))
-    documents = storage.read_existing([storage.partition_path(LAST_STAGE.table, key) for key in keys])
-    with_document = [key for key in keys if storage.partition_path(LAST_STAGE.table, key) in documents]
-    videos = storage.read_existing([storage.partition_path(FIRST_STAGE.table, key) for key in with_document])
-    finished = set()
-    for key in with_document:
-        data = videos.get(storage.partition_path(FIRST_STAGE.table, key))
-        if data is not None and upstream_status(read_parquet_bytes(data))[0] != FAILED:
-            finished.add(key)
-    return finished
+def adjacent_batches(position: dict[str, int], keys: Sequence[str], max_size: int) -> Iterator[list[str]]:
+    """`keys` in partition order, cut wherever two are not neighbours there or a batch is full
+    (`position`: each key's index in the partition order, built once for the whole list)."""
+    batch: list[str] = []
+    for key in sorted(dict.fromkeys(keys), key=position.__getitem__):
+        if batch and (position[key] != position[batch[-1]] + 1 or len(batch) >= max_size):
+            yield batch
+            batch = []
+        batch.append(key)
+    if batch:
+        yield batch
 
 
-def downstream_of(asset: str) -> list[str]:
-    """`asset` and every stage that depends on it, directly or not (in the registry's order)."""
-    wanted = {asset}
-    while True:
-        more = {stage.asset for stage in STAGES if wanted & set(stage.inputs)} - wanted
-        if not more:
-            return [stage.asset for stage in STAGES if stage.asset in wanted]
-        wanted |= more
+def _execute(job, instance, keys, assets, settings, tags=None, reason: str = "new") -> BatchRun:
+    start = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        tags={**range_tags(keys), LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
+        run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
+        raise_on_error=False,  # a SIGTERM/SIGINT inside the run fails it (Dagster records why) and returns here
+        asset_selection=[AssetKey(asset) for asset in assets] if assets else None,
+    )
+    error = None
+    if not result.success:
+        failures = [event for event in result.all_events if event.is_step_failure]
+        error = (
+            "; ".join(str(event.step_failure_data.error.message).strip()[:300] for event in failures) or "run failed"
+        )
+    return BatchRun(result.run_id, list(keys), result.success, time.perf_counter() - start, error, reason)
 
 
-def transient_failures(storage: Storage, keys: Sequence[str]) -> dict[str, str]:
-    """Finished videos whose earliest stage that `failed` did so for a passing reason: key -> that stage."""
-    redo: dict[str, str] = {}
-    for key in keys:
-        for stage in STAGES[1:]:  # a failed download is not finished: it is redone whole anyway
-            path = storage.partition_path(stage.table, key)
-            try:
-                if not storage.exists(path):
-                    continue
-                status, error = upstream_status(read_parquet_bytes(storage.read_bytes(path)))
-            except Exception:  # noqa: BLE001 - unreadable: the stage is redone
-                redo[key] = stage.asset
-                break
-            if status == FAILED and is_transient_error(error):
-                redo[key] = stage.asset
-                break
-    return redo
+def assess_in_chunks(storage: Storage, keys: Sequence[str]) -> dict[str, Assessment]:
+    """`assess_videos` over `keys`, ASSESS_CHUNK at a time (the partitions' bytes are dropped per chunk)."""
+    verdicts: dict[str, Assessment] = {}
+    for start in range(0, len(keys), ASSESS_CHUNK):
+        verdicts.update(assess_videos(storage, keys[start : start + ASSESS_CHUNK]))
+    return verdicts
 
 
 def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
@@ -178,89 +211,204 @@ def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
 
 
 def run_url_list(
-    path: Path, settings: Settings, instance: DagsterInstance | None = None, *, reprocess: bool = False
+    path: Path,
+    settings: Settings,
+    instance: DagsterInstance | None = None,
+    *,
+    reprocess: bool = False,
+    on_progress: Callable[[Tally], None] | None = None,
 ) -> PipelineOutcome:
-    """Register every video of a URL list and materialise all stages for those not finished yet
-    (all of them with `reprocess`). Runs a killed earlier CLI run left STARTED are marked failed first."""
+    """Register every video of a URL list, plan (lib/planner.py) and execute the runs it needs, one at a
+    time; `on_progress` is called with the running tally after registration and after each run.
+    Runs a killed earlier CLI run left STARTED are marked failed first, its temporary folders removed."""
     data = Path(path).read_bytes()  # read once: parsed here, hashed for the rejections table below
     parsed = parse_list_bytes(
         str(path), data, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots
     )
     storage = storage_for(settings.storage_uri)
     instance = instance or DagsterInstance.get()
-    keys = [ref.video_key for ref in parsed.accepted]
+    keys = list(dict.fromkeys(ref.video_key for ref in parsed.accepted))
     outcome = PipelineOutcome(keys=keys, rejected=parsed.rejected)
+    _clean_up_after_killed_runs(instance, outcome)
+    if parsed.rejected:  # the sensor's table, so every line of a list ends up somewhere queryable
+        write_rejections(storage, str(Path(path).resolve()), content_sha256(data), parsed.rejected)
+    if not keys:
+        return outcome
+    started = time.perf_counter()
+    register_videos(instance, storage, parsed.accepted, source=str(path))
+    del parsed, data
+    log.info("registered %d video(s) in %.1f s", len(keys), time.perf_counter() - started)
+
+    order = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    verdicts = {} if reprocess else assess_in_chunks(storage, keys)
+    running = in_flight(instance, order).keys(STAGE_ASSET_NAMES)
+    size = max(1, settings.partitions_per_run)
+    plan = plan_runs(order, keys, verdicts, in_flight=running, max_per_run=size, reprocess=reprocess)
+    outcome.already_done, outcome.failed_before, outcome.busy = plan.finished, plan.failed_for_good, plan.busy
+    position = {key: i for i, key in enumerate(order)}
+    del order, verdicts, running
+    if plan.finished or plan.failed_for_good:
+        log.info(
+            "of %d video(s), %d were finished and %d had failed for good (404, private, over a limit) in earlier "
+            "runs: not processed again (--reprocess redoes them)",
+            len(keys),
+            len(plan.finished),
+            len(plan.failed_for_good),
+        )
+    if plan.busy:
+        log.warning(
+            "%d video(s) are being processed by another run right now and are left to it: %s",
+            len(plan.busy),
+            ", ".join(plan.busy[:10]),
+        )
+    outcome.tally.planned = len(plan.keys)
+    if on_progress:
+        on_progress(outcome.tally)
+    _execute_plan(plan.runs, position, instance, storage, settings, outcome, on_progress)
+    if outcome.busy:  # in list order: those in flight at planning time and those locked since
+        busy = set(outcome.busy)
+        outcome.busy = [key for key in keys if key in busy]
+
+    if len(keys) <= PER_VIDEO_SUMMARY_MAX:
+        outcome.videos = video_summaries(storage, keys)
+        done, busy = set(outcome.already_done), set(outcome.busy)
+        for item in outcome.videos:
+            item["already_done"] = item["video_key"] in done
+            item["busy"] = item["video_key"] in busy
+    if settings.lake_sync and outcome.stopped_by is None:
+        try:  # the per-video partitions are the truth; the lake catches up on the next sync
+            lake = Lake.from_settings(storage, settings)
+            # what this run processed, and finished videos the lake lacks (e.g. from before it existed)
+            processed = [key for run in outcome.runs for key in run.keys]
+            outcome.lake = lake.sync([*processed, *lake.missing(outcome.already_done)])
+        except Exception as error:  # noqa: BLE001
+            log.exception("could not update the lake")
+            outcome.lake_error = f"{type(error).__name__}: {error}"[:300]
+    return outcome
+
+
+def _clean_up_after_killed_runs(instance: DagsterInstance, outcome: PipelineOutcome) -> None:
     try:
         outcome.orphaned_runs = [run.run_id for run in mark_orphaned_runs(instance)]
     except Exception:  # noqa: BLE001 - tidying the instance must not stop the videos from being processed
         log.exception("could not check for runs that a killed earlier run left STARTED")
-    if parsed.rejected:  # the sensor's table, so every line of a list ends up somewhere queryable
-        write_rejections(storage, str(Path(path).resolve()), content_sha256(data), parsed.rejected)
-    if keys:
-        register_videos(instance, storage, parsed.accepted, source=str(path))
-        finished = set() if reprocess else finished_videos(storage, keys)
-        redo = transient_failures(storage, [key for key in keys if key in finished])
-        done = finished - set(redo)
-        outcome.already_done = [key for key in keys if key in done]
-        if done:
-            log.info(
-                "%d of %d video(s) were finished by an earlier run and are not processed again "
-                "(--reprocess redoes them)",
-                len(done),
-                len(set(keys)),
-            )
-        todo = [key for key in keys if key not in finished]
-        # One writer per video: keys a queued/running run covers (another CLI, the daemon), and keys
-        # another process on this machine holds the lock of, are left to that run.
-        order = list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
-        running = in_flight(instance, order).keys(STAGE_ASSET_NAMES)
-        wanted = [key for key in dict.fromkeys(todo + list(redo)) if key not in running]
-        with video_locks(settings.storage_uri, wanted) as (mine, locked_elsewhere):
-            outcome.busy = [key for key in dict.fromkeys(keys) if key in running or key in locked_elsewhere]
-            if outcome.busy:
-                log.warning(
-                    "%d video(s) are being processed by another run right now and are left to it: %s",
-                    len(outcome.busy),
-                    ", ".join(outcome.busy[:10]),
-                )
-            todo = [key for key in todo if key in mine]
-            redo = {key: asset for key, asset in redo.items() if key in mine}
-            if todo:
-                outcome.runs = materialize_videos(instance, todo, settings)
-            for first in dict.fromkeys(redo.values()):
-                again = [key for key, asset in redo.items() if asset == first]
-                assets = downstream_of(first)
-                log.info(
-                    "%d video(s) had %s fail for a passing reason: redoing %s", len(again), first, ", ".join(assets)
-                )
-                outcome.runs += materialize_videos(instance, again, settings, assets=assets)
-                outcome.redone += again
-        outcome.videos = video_summaries(storage, keys)
-        for item in outcome.videos:
-            item["already_done"] = item["video_key"] in done
-            item["busy"] = item["video_key"] in outcome.busy
-        if settings.lake_sync:
-            try:  # the per-video partitions are the truth; the lake catches up on the next sync
-                lake = Lake.from_settings(storage, settings)
-                # what this run processed, and finished videos the lake lacks (e.g. from before it existed)
-                outcome.lake = lake.sync([*todo, *outcome.redone, *lake.missing(outcome.already_done)])
-            except Exception as error:  # noqa: BLE001
-                log.exception("could not update the lake")
-                outcome.lake_error = f"{type(error).__name__}: {error}"[:300]
-    return outcome
+    removed = remove_orphaned_scratch()
+    outcome.orphaned_folders = len(removed)
+    if removed:
+        log.warning("removed %d temporary folder(s) that killed earlier runs left: %s", len(removed), removed[0])
+
+
+def _execute_plan(
+    runs: Sequence[PlannedRun],
+    position: dict[str, int],
+    instance: DagsterInstance,
+    storage: Storage,
+    settings: Settings,
+    outcome: PipelineOutcome,
+    on_progress: Callable[[Tally], None] | None,
+) -> None:
+    """Execute the planned runs in order; each video's lock is held only while its run executes."""
+    job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS.job) if runs else None
+    locks = VideoLocks(settings.storage_uri)
+    size = max(1, settings.partitions_per_run)
+    for planned in runs:
+        if stop_requested():
+            outcome.stopped_by = stop_reason()
+            outcome.not_started.extend(planned.keys)
+            continue
+        try:
+            mine, elsewhere = locks.acquire(planned.keys)
+            outcome.busy.extend(elsewhere)  # another process took it since the plan was made
+            for batch in adjacent_batches(position, mine, size):
+                if stop_requested():
+                    outcome.not_started.extend(batch)
+                    continue
+                run = _execute(job, instance, batch, planned.assets, settings, reason=planned.reason)
+                outcome.runs.append(run)
+                if planned.reason.startswith("retry"):
+                    outcome.redone.extend(batch)
+                _count(storage, run, outcome)
+                if on_progress:
+                    on_progress(outcome.tally)
+        finally:
+            locks.release()
+    if stop_requested():
+        outcome.stopped_by = stop_reason()
+
+
+def _count(storage: Storage, run: BatchRun, outcome: PipelineOutcome) -> None:
+    """Read back how the run's videos ended (two small partitions each) into the outcome and tally."""
+    for key, verdict in assess_videos(storage, run.keys).items():
+        if verdict.state == FINISHED:
+            outcome.finished.append(key)
+            outcome.tally.finished += 1
+        elif verdict.state == NEW or (verdict.state == RETRYABLE and stop_requested() and not run.success):
+            # no document: the run ended before this video's last stage (a signal, a crash of the run)
+            outcome.interrupted.append(key)
+            outcome.tally.interrupted += 1
+        else:
+            outcome.failed.append(key)
+            outcome.tally.failed += 1
+            if len(outcome.failures) < FAILURES_LISTED_MAX:
+                kind = "failed for good" if verdict.state == FAILED_FOR_GOOD else "retryable"
+                outcome.failures.append((key, f"{kind}: {verdict.error or 'failed'}"))
+    if not run.success and stop_requested():
+        outcome.stopped_by = stop_reason()
 
 
 def print_summary(outcome: PipelineOutcome) -> None:
     for run_id in outcome.orphaned_runs:
         print(f"run {run_id[:8]}: left running by a process that is gone (killed?): marked failed")
-    for line in outcome.rejected:
+    if outcome.orphaned_folders:
+        print(f"removed {outcome.orphaned_folders} temporary folder(s) left by killed runs")
+    for line in outcome.rejected[:FAILURES_LISTED_MAX]:
         print(f"rejected line {line.line_number}: {line.text!r}: {line.reason}")
-    for run in outcome.runs:
-        state = "ok" if run.success else f"FAILED: {run.error}"
-        print(f"run {run.run_id[:8]}: {len(run.keys)} video(s) in {run.seconds:.1f} s: {state}")
-    if not outcome.videos:
+    if len(outcome.rejected) > FAILURES_LISTED_MAX:
+        print(f"... and {len(outcome.rejected) - FAILURES_LISTED_MAX} more rejected lines; all in url_list_rejections")
+    _print_runs(outcome.runs)
+    if not outcome.keys:
         print("no videos to process")
         return
+    if outcome.videos:
+        _print_videos(outcome)
+    else:
+        _print_counts(outcome)
+    if outcome.lake:
+        tables = sorted({item.table for item in outcome.lake})
+        seconds = sum(item.seconds + item.compact_seconds for item in outcome.lake)
+        videos = sum(item.videos for item in outcome.lake if item.table == tables[0])
+        print(f"lake/ updated for {videos} video(s): {', '.join(tables)} ({seconds:.1f} s)")
+    if outcome.lake_error:
+        print(f"lake/ NOT updated: {outcome.lake_error} (the next run or lake_sync_sensor catches up)")
+    if outcome.already_done:
+        print(
+            f"{len(outcome.already_done)} of them were finished by an earlier run and were not processed again "
+            f"(--reprocess redoes them)"
+        )
+    if outcome.failed_before:
+        print(
+            f"{len(outcome.failed_before)} of them had failed for good in an earlier run (404, private, over a "
+            f"limit) and were not tried again (--reprocess tries them)"
+        )
+    if outcome.stopped_by:
+        print(
+            f"STOPPED ({outcome.stopped_by}): {len(outcome.interrupted)} video(s) interrupted, "
+            f"{len(outcome.not_started)} not started; run the same list again to finish them"
+        )
+
+
+def _print_runs(runs: Sequence[BatchRun]) -> None:
+    if len(runs) > FAILURES_LISTED_MAX:
+        ok = sum(run.success for run in runs)
+        seconds = sum(run.seconds for run in runs)
+        print(f"{len(runs)} runs in {seconds:.1f} s: {ok} ok, {len(runs) - ok} failed")
+        runs = [run for run in runs if not run.success][:FAILURES_LISTED_MAX]
+    for run in runs:
+        state = "ok" if run.success else f"FAILED: {run.error}"
+        print(f"run {run.run_id[:8]}: {len(run.keys)} video(s) in {run.seconds:.1f} s: {state}")
+
+
+def _print_videos(outcome: PipelineOutcome) -> None:
     header = f"{'video_key':<28} {'download':<9} {'transcript':<10} {'ocr':<8} {'words':>5} {'lines':>5}  detail"
     print(header)
     print("-" * len(header))
@@ -276,15 +424,28 @@ def print_summary(outcome: PipelineOutcome) -> None:
         )
     ok = sum(1 for item in outcome.videos if item["download"] == "ok")
     print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")
-    if outcome.lake:
-        tables = sorted({item.table for item in outcome.lake})
-        seconds = sum(item.seconds + item.compact_seconds for item in outcome.lake)
-        videos = sum(item.videos for item in outcome.lake if item.table == tables[0])
-        print(f"lake/ updated for {videos} video(s): {', '.join(tables)} ({seconds:.1f} s)")
-    if outcome.lake_error:
-        print(f"lake/ NOT updated: {outcome.lake_error} (the next run or lake_sync_sensor catches up)")
-    if outcome.already_done:
-        print(
-            f"{len(outcome.already_done)} of them were finished by an earlier run and were not processed again "
-            f"(--reprocess redoes them)"
-        )
+
+
+def _print_counts(outcome: PipelineOutcome) -> None:
+    """The summary of a long list: counts by outcome, then the first failures."""
+    counts = {
+        "finished now": len(outcome.finished),
+        "failed now": len(outcome.failed),
+        "interrupted": len(outcome.interrupted),
+        "not started": len(outcome.not_started),
+        "already done": len(outcome.already_done),
+        "failed for good before": len(outcome.failed_before),
+        "busy (another run has them)": len(outcome.busy),
+    }
+    print(f"{len(outcome.keys)} video(s) in the list:")
+    for label, count in counts.items():
+        if count:
+            print(f"  {label:<28} {count:>8}")
+    if outcome.failures:
+        print(f"failures ({len(outcome.failed)}):")
+        for key, error in outcome.failures:
+            print(f"  {key:<28} {error[:160]}")
+        if len(outcome.failed) > len(outcome.failures):
+            print(f"  ... and {len(outcome.failed) - len(outcome.failures)} more; all in the videos table")
+    processed = len(outcome.finished) + len(outcome.already_done)
+    print(f"{processed}/{len(outcome.keys)} video(s) finished; tables under the storage root's warehouse/ folder")
