@@ -18,6 +18,7 @@ further run starts.
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ PER_VIDEO_SUMMARY_MAX = 50
 FAILURES_LISTED_MAX = 50
 # Verdicts are read this many videos at a time: two small partitions each, never the whole list at once.
 ASSESS_CHUNK = 1000
+# A run holds one lock descriptor per video; this many descriptors are kept for everything else (Dagster's
+# SQLite files, yt-dlp's connections, the models' files): a run is made smaller when they would not fit.
+DESCRIPTORS_KEPT_FREE = 128
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +181,23 @@ def _execute(job, instance, keys, assets, settings, tags=None, reason: str = "ne
     return BatchRun(result.run_id, list(keys), result.success, time.perf_counter() - start, error, reason)
 
 
+def run_size(partitions_per_run: int) -> int:
+    """`WANDR_PARTITIONS_PER_RUN`, made smaller where a run's locks would not fit under `ulimit -n`."""
+    size = max(1, partitions_per_run)
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and size > soft - DESCRIPTORS_KEPT_FREE:
+        fits = max(1, soft - DESCRIPTORS_KEPT_FREE)
+        log.warning(
+            "%d videos per run need %d lock descriptors, more than `ulimit -n` %d leaves: runs of %d instead",
+            size,
+            size,
+            soft,
+            fits,
+        )
+        return fits
+    return size
+
+
 def assess_in_chunks(storage: Storage, keys: Sequence[str]) -> dict[str, Assessment]:
     """`assess_videos` over `keys`, ASSESS_CHUNK at a time (the partitions' bytes are dropped per chunk)."""
     verdicts: dict[str, Assessment] = {}
@@ -242,7 +263,7 @@ def run_url_list(
     order = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
     verdicts = {} if reprocess else assess_in_chunks(storage, keys)
     running = in_flight(instance, order).keys(STAGE_ASSET_NAMES)
-    size = max(1, settings.partitions_per_run)
+    size = run_size(settings.partitions_per_run)
     plan = plan_runs(order, keys, verdicts, in_flight=running, max_per_run=size, reprocess=reprocess)
     outcome.already_done, outcome.failed_before, outcome.busy = plan.finished, plan.failed_for_good, plan.busy
     position = {key: i for i, key in enumerate(order)}
@@ -310,7 +331,7 @@ def _execute_plan(
     """Execute the planned runs in order; each video's lock is held only while its run executes."""
     job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS.job) if runs else None
     locks = VideoLocks(settings.storage_uri)
-    size = max(1, settings.partitions_per_run)
+    size = run_size(settings.partitions_per_run)
     for planned in runs:
         if stop_requested():
             outcome.stopped_by = stop_reason()
