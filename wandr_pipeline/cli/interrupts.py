@@ -47,6 +47,9 @@ class SignalWatch:
         self._lock = threading.Lock()
 
     def __enter__(self) -> SignalWatch:
+        self.active = threading.current_thread() is threading.main_thread()
+        if not self.active:  # signals reach the main thread only; a caller in another thread keeps its own
+            return self
         self._reader, self._writer = socket.socketpair()
         self._writer.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
@@ -57,6 +60,8 @@ class SignalWatch:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        if not self.active:
+            return
         for number, handler in self._previous.items():
             signal.signal(number, handler)
         signal.set_wakeup_fd(self._previous_fd)
