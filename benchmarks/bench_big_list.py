@@ -33,6 +33,7 @@ from tests.support.fault_server import FaultServer  # noqa: E402
 
 DESCRIPTOR_LIMIT = 1024
 REGISTERED = re.compile(r"registered (\d+) video\(s\) in ([\d.]+) s")
+PLANNED = re.compile(r"planned (\d+) run\(s\) for (\d+) video\(s\) in ([\d.]+) s")
 
 
 def _limit_descriptors() -> None:
@@ -117,11 +118,14 @@ def main() -> None:
         videos_dir = tmp_path / "storage" / "warehouse" / "videos"
         rows = len(list(videos_dir.iterdir())) if videos_dir.is_dir() else 0
         registered = REGISTERED.search(output)
+        planned = PLANNED.search(output)
         result = {
             "lines": args.lines,
             "descriptor_limit": DESCRIPTOR_LIMIT,
             "registration_s": float(registered.group(2)) if registered else None,
             "registration_urls_per_s": round(args.lines / float(registered.group(2)), 1) if registered else None,
+            "planning_s": float(planned.group(3)) if planned else None,
+            "planned_runs": int(planned.group(1)) if planned else None,
             "first_run_done_s": round(first_run_s, 1) if first_run_s else None,
             "sigterm_after_s": args.run_s,
             "exit_code": process.returncode,

@@ -502,7 +502,7 @@ def test_credentials_and_cookies_never_reach_logs_tables_or_metadata(corpus):
 def test_a_transient_failure_in_a_later_stage_is_redone_without_downloading_again(corpus):
     """`rotated` finished; its OCR is made to have failed on a Vision 503 (as the stage records it). A
     plain re-run of its line redoes OCR and what depends on it, from the stored media: no download."""
-    from wandr_pipeline.lib.schemas import OCR_TEXT
+    from wandr_pipeline.lib.schemas import OCR_TEXT, VIDEO_DOCUMENTS
     from wandr_pipeline.lib.storage import Storage
 
     storage = Storage(str(corpus["storage"]))
@@ -515,6 +515,13 @@ def test_a_transient_failure_in_a_later_stage_is_redone_without_downloading_agai
         "ServiceUnavailable: 503 The service is currently unavailable (transient)",
     )
     storage.write_partition("ocr_text", key, pa.Table.from_pylist(ocr, schema=OCR_TEXT))
+    # ...and its document says so, as the document a real run builds after that OCR would (the planner
+    # reads which stages failed from the document, then only those stages' tables)
+    document = storage.read_partition("video_documents", key)
+    statuses = dict(document.column("stage_statuses")[0].as_py()) | {"ocr_text": "failed"}
+    rows = document.to_pylist()
+    rows[0]["stage_statuses"] = list(statuses.items())
+    storage.write_partition("video_documents", key, pa.Table.from_pylist(rows, schema=VIDEO_DOCUMENTS))
     documents_before = (
         (corpus["storage"] / "warehouse/video_documents" / f"video_key={key}/part-0.parquet").stat().st_mtime_ns
     )

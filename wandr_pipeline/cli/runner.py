@@ -260,14 +260,19 @@ def run_url_list(
     del parsed, data
     log.info("registered %d video(s) in %.1f s", len(keys), time.perf_counter() - started)
 
+    started = time.perf_counter()
     order = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
     verdicts = {} if reprocess else assess_in_chunks(storage, keys)
     running = in_flight(instance, order).keys(STAGE_ASSET_NAMES)
     size = run_size(settings.partitions_per_run)
     plan = plan_runs(order, keys, verdicts, in_flight=running, max_per_run=size, reprocess=reprocess)
     outcome.already_done, outcome.failed_before, outcome.busy = plan.finished, plan.failed_for_good, plan.busy
-    position = {key: i for i, key in enumerate(order)}
-    del order, verdicts, running
+    listed = set(keys)  # positions in the whole partition order, kept for this list's keys only
+    position = {key: i for i, key in enumerate(order) if key in listed}
+    del order, verdicts, running, listed
+    log.info(
+        "planned %d run(s) for %d video(s) in %.1f s", len(plan.runs), len(plan.keys), time.perf_counter() - started
+    )
     if plan.finished or plan.failed_for_good:
         log.info(
             "of %d video(s), %d were finished and %d had failed for good (404, private, over a limit) in earlier "
