@@ -259,6 +259,9 @@ def run_url_list(
     register_videos(instance, storage, parsed.accepted, source=str(path))
     del parsed, data
     log.info("registered %d video(s) in %.1f s", len(keys), time.perf_counter() - started)
+    if stop_requested():  # a signal during registration: nothing was run yet
+        outcome.stopped_by, outcome.not_started = stop_reason(), list(keys)
+        return outcome
 
     started = time.perf_counter()
     order = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
@@ -287,7 +290,7 @@ def run_url_list(
             len(plan.busy),
             ", ".join(plan.busy[:10]),
         )
-    outcome.tally.planned = len(plan.keys)
+    outcome.tally.planned, outcome.tally.started_at = len(plan.keys), time.monotonic()  # rate: of the runs
     if on_progress:
         on_progress(outcome.tally)
     _execute_plan(plan.runs, position, instance, storage, settings, outcome, on_progress)
