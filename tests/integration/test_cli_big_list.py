@@ -112,7 +112,7 @@ def test_a_list_longer_than_ulimit_n_runs_to_the_end_with_bounded_descriptors(tm
     assert set(videos[videos.status != "ok"].status) == {"failed"}
     # bounded by a run's locks (at most the limit less what the CLI keeps free) plus the CLI's own files
     assert peak < DESCRIPTOR_LIMIT, peak
-    assert "runs of 128 instead" in output  # WANDR_PARTITIONS_PER_RUN=1000 would not have fitted
+    assert "runs of 96 instead" in output  # WANDR_PARTITIONS_PER_RUN=1000 would not have fitted
     # a file, not a terminal: plain progress lines, then counts and the first failures, not a row per video
     assert "progress: " in output and f"{LINES}/{LINES} videos" in output
     assert "... and " in output and "more; all in the videos table" in output

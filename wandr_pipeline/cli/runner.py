@@ -59,9 +59,10 @@ PER_VIDEO_SUMMARY_MAX = 50
 FAILURES_LISTED_MAX = 50
 # Verdicts are read this many videos at a time: two small partitions each, never the whole list at once.
 ASSESS_CHUNK = 1000
-# A run holds one lock descriptor per video; this many descriptors are kept for everything else (Dagster's
-# SQLite files, yt-dlp's connections, the models' files): a run is made smaller when they would not fit.
-DESCRIPTORS_KEPT_FREE = 128
+# A run holds one lock descriptor per video. Everything else (Dagster's SQLite files, yt-dlp's
+# connections, the models' files) needed 45 descriptors beside a run of 128 and 106 beside a run of 896
+# (docs/BENCHMARKS.md "A long list"): a run may take half of what is left after DESCRIPTORS_KEPT_FREE.
+DESCRIPTORS_KEPT_FREE = 64
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,8 @@ def run_size(partitions_per_run: int) -> int:
     """`WANDR_PARTITIONS_PER_RUN`, made smaller where a run's locks would not fit under `ulimit -n`."""
     size = max(1, partitions_per_run)
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and size > soft - DESCRIPTORS_KEPT_FREE:
-        fits = max(1, soft - DESCRIPTORS_KEPT_FREE)
+    fits = max(1, (soft - DESCRIPTORS_KEPT_FREE) // 2)
+    if soft != resource.RLIM_INFINITY and size > fits:
         log.warning(
             "%d videos per run need %d lock descriptors, more than `ulimit -n` %d leaves: runs of %d instead",
             size,
