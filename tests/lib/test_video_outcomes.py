@@ -10,7 +10,8 @@ from wandr_pipeline.lib.video_outcomes import NO_RESULT, OutcomeRecord
 def test_content_rows_make_an_ok_video_and_carry_the_run_values():
     record = OutcomeRecord(OCR_TEXT, ["a"])
     record.set_row_values({"min_confidence": 0.5, "not_a_column": 1})
-    outcome = record.record("a", [{"text": "hi", "status": OK}, {"text": "yo", "status": OK}], seconds=1.5, preview="hi")
+    rows = [{"text": "hi", "status": OK}, {"text": "yo", "status": OK}]
+    outcome = record.record("a", rows, seconds=1.5, preview="hi")
     assert (outcome.status, outcome.rows, outcome.error, outcome.retryable) == (OK, 2, None, False)
     table = record.tables["a"]
     assert table.column("min_confidence").to_pylist() == [0.5, 0.5]

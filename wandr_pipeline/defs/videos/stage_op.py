@@ -77,7 +77,7 @@ def build_stage_op(op: StageOp, workers: Sequence[type[StageWorker]], settings: 
         can_subset=True,
         partitions_def=videos_partitions,
         backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=settings.partitions_per_run),
-        op_tags=gpu_tags_from_settings(settings) if op.compute == GPU else None,
+        op_tags=gpu_tags_from_settings(settings.gpu) if op.compute == GPU else None,
         required_resource_keys=set().union(*(w.resources for w in workers)),
         description=op.description,
     )
