@@ -200,22 +200,9 @@ class StageRun:
             base=base,
         )
 
-    def record(
-        self,
-        key: str,
-        rows: list[Mapping[str, Any]],
-        *,
-        status: str | None = None,
-        error: str | None = None,
-        retryable: bool = False,
-        seconds: float | None = None,
-        preview: str | None = None,
-        base: Mapping[str, Any] | None = None,
-    ) -> VideoOutcome:
-        """A video's rows, or with `status` its placeholder row (`OutcomeRecord.record`)."""
-        return self.outcomes.record(
-            key, rows, status=status, error=error, retryable=retryable, seconds=seconds, preview=preview, base=base
-        )
+    def record(self, key: str, rows: list[Mapping[str, Any]], **outcome: Any) -> VideoOutcome:
+        """A video's rows, or with `status=` its placeholder row: `OutcomeRecord.record`, whose keywords it takes."""
+        return self.outcomes.record(key, rows, **outcome)
 
     def tally(self) -> str:
         return self.outcomes.tally()
