@@ -1,7 +1,5 @@
 """The planner: one verdict per video from the warehouse, one set of runs for every road."""
 
-import pyarrow as pa
-
 from wandr_pipeline.lib.outcomes import FAILED, OK
 from wandr_pipeline.lib.planner import (
     FAILED_FOR_GOOD,
@@ -34,9 +32,11 @@ def test_verdicts_from_the_warehouse(tmp_path):
     storage = Storage(str(tmp_path))
     _finished(storage, "done")
     _write(storage, "videos", "gone", FAILED, "HTTP Error 404: Not Found", source_url="x")
-    _write(storage, "videos", "throttled", FAILED, "HTTP Error 429 (transient; gave up after 3 tries)", source_url="x")
+    _write(
+        storage, "videos", "throttled", FAILED, "HTTP Error 429: gave up after 3 tries", retryable=True, source_url="x"
+    )
     _finished(storage, "ocr_503", failed={"ocr_text": "ocr_text"})
-    _write(storage, "ocr_text", "ocr_503", FAILED, "ServiceUnavailable: 503 (transient)")
+    _write(storage, "ocr_text", "ocr_503", FAILED, "ServiceUnavailable: 503", retryable=True)
     _finished(storage, "ocr_broken", failed={"ocr_text": "ocr_text"})
     _write(storage, "ocr_text", "ocr_broken", FAILED, "cannot decode the frame")
     _write(storage, "videos", "half", OK, source_url="x")  # downloaded, never finished
@@ -59,15 +59,20 @@ def test_verdicts_from_the_warehouse(tmp_path):
 
 def test_the_retryable_column_is_the_truth_not_the_error_text(tmp_path):
     storage = Storage(str(tmp_path))
+    _write(storage, "videos", "marked", FAILED, "the host said: try later", retryable=True, source_url="x")
+    _write(storage, "videos", "says_transient", FAILED, "HTTP Error 503 (transient)", retryable=False, source_url="x")
+    verdicts = assess_videos(storage, ["marked", "says_transient"])
+    assert verdicts["marked"].state == RETRYABLE and verdicts["says_transient"].state == FAILED_FOR_GOOD
+
+
+def test_a_partition_from_before_the_retryable_column_falls_back_to_its_error_text(tmp_path):
+    storage = Storage(str(tmp_path))
     schema = TABLES["videos"]
-    row = status_row(schema, FAILED, "the host said: try later", source_url="x")
-    if "retryable" in schema.names:
-        row["retryable"] = True
-        storage.write_partition("videos", "marked", to_table(schema, [row]))
-    else:  # until the column lands, an appended column is read the same way
-        table = to_table(schema, [row]).append_column("retryable", pa.array([True]))
-        storage.write_partition("videos", "marked", table)
-    assert assess_videos(storage, ["marked"])["marked"].state == RETRYABLE
+    for key, error in (("old_429", "HTTP Error 429 (transient; gave up after 3 tries)"), ("old_404", "HTTP 404")):
+        table = to_table(schema, [status_row(schema, FAILED, error, source_url="x")])
+        storage.write_partition("videos", key, table.drop_columns(["retryable"]))
+    verdicts = assess_videos(storage, ["old_429", "old_404"])
+    assert verdicts["old_429"].state == RETRYABLE and verdicts["old_404"].state == FAILED_FOR_GOOD
 
 
 def test_an_unreadable_document_counts_as_not_finished(tmp_path):
