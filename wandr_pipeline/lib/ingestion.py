@@ -1,8 +1,9 @@
-"""URL list ingestion without Dagster: find list files, read them, pick the videos to register.
+"""URL list ingestion without Dagster: find list files, read them, pick the videos to register, and
+ask the planner about known ones within a tick's budget.
 
-Used by `sensors.url_list_sensor` (a folder or `gs://` prefix) and `schedules.url_list_schedule`
-(one list at a URL, local path or `gs://`). Dagster-side code only adds the partitions and turns
-the chosen keys into runs. See docs/INGESTION.md.
+Used by `url_list_sensor` (a folder or `gs://` prefix) and `url_list_schedule` (one list at a URL,
+local path or `gs://`), and the budgeted planner reads by `registered_videos_sensor` too. Dagster-side
+code only adds the partitions and turns the planner's runs into run requests. See docs/INGESTION.md.
 """
 
 from __future__ import annotations
