@@ -270,7 +270,8 @@ def test_health_reports_what_is_unreachable(instance, tmp_path, monkeypatch):
     assert body["checks"]["storage"]["ok"] is False and body["checks"]["models"]["ok"] is False
     assert "storage:" in body["reason"] and "cannot be created" in body["reason"]
     assert "model.bin" in body["reason"]
-    assert body["daemon"]["running"] is False
+    assert body["daemon"]["running"] is False  # no daemon here: posted videos would stay queued
+    assert "no daemon heartbeat" in body["daemon"]["detail"] and "dagster-daemon run" in body["daemon"]["detail"]
 
 
 def test_health_ok_with_the_bundled_models(client_for):
