@@ -95,14 +95,6 @@ def setting(default: Any, env: str, *aliases: str, doc: str, **bounds: float) ->
     )
 
 
-def _default_workspace() -> str:
-    """`workspace.yaml` in the working directory, else the one next to the package (a source checkout)."""
-    here = Path("workspace.yaml")
-    if here.is_file():
-        return str(here.resolve())
-    return str(Path(__file__).resolve().parents[1] / "workspace.yaml")
-
-
 class SettingsGroup(BaseModel):
     """One group of settings; as `settings.<group>`, a read-only view of the values `Settings` read."""
 
@@ -450,30 +442,6 @@ class ApiSettings(SettingsGroup):
     )
     api_resolve_timeout_s: float = setting(3.0, "WANDR_API_RESOLVE_TIMEOUT_S", doc="DNS look-up time limit", gt=0)
     api_max_body_bytes: int = setting(16 * 1024, "WANDR_API_MAX_BODY_BYTES", doc="largest request body accepted", ge=1)
-    workspace_file: str = setting(
-        "",
-        "WANDR_WORKSPACE_FILE",
-        doc="the workspace.yaml whose code location the API "
-        "submits runs to; empty: ./workspace.yaml, else the source checkout's",
-    )
-    api_location: str = setting(
-        "", "WANDR_API_LOCATION", doc="code location that has the job; empty: the workspace's location that has it"
-    )
-    api_warm_workspace: bool = setting(
-        True, "WANDR_API_WARM_WORKSPACE", doc="load the code location when the API starts, not on the first POST"
-    )
-    api_batch_window_s: float = setting(
-        0.5,
-        "WANDR_API_BATCH_WINDOW_S",
-        doc="how long the API's run queue waits after a POST for more videos to share the run",
-        ge=0,
-    )
-    api_queue_poll_s: float = setting(
-        10.0,
-        "WANDR_API_QUEUE_POLL_S",
-        doc="how often the API's run queue looks for videos other workers or a dead worker left waiting",
-        gt=0,
-    )
     api_host: str = setting("0.0.0.0", "WANDR_API_HOST", doc="address gunicorn binds")
     api_port: int = setting(8080, "PORT", doc="port gunicorn binds (Cloud Run sets it)", ge=1, le=65535)
     api_workers: int = setting(1, "WEB_CONCURRENCY", doc="gunicorn worker processes", ge=1)
@@ -509,7 +477,7 @@ class Settings(
 
     @model_validator(mode="after")
     def _derived_defaults(self) -> Settings:
-        """Defaults that depend on other settings: the bucket root, the watched folders, the workspace."""
+        """Defaults that depend on other settings: the bucket root, the watched folders."""
         if "storage_uri" not in self.model_fields_set and self.gcs_bucket:
             self.storage_uri = f"gs://{self.gcs_bucket}/wandr"
         if not self.url_list_dirs:
@@ -517,8 +485,6 @@ class Settings(
             if "://" in self.storage_uri and not self.storage_uri.startswith("file://"):
                 dirs.append(self.storage_uri.rstrip("/") + "/url_lists")
             self.url_list_dirs = tuple(dirs)
-        if not self.workspace_file:
-            self.workspace_file = _default_workspace()
         return self
 
     @property

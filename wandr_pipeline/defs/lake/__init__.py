@@ -15,6 +15,7 @@ document it started from).
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     AssetSelection,
     Config,
     DagsterRunStatus,
@@ -28,7 +29,6 @@ from dagster import (
     in_process_executor,
     sensor,
 )
-from dagster._core.event_api import AssetRecordsFilter
 
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.defs.resources.storage import StorageResource
