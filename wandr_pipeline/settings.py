@@ -295,6 +295,12 @@ class Settings(BaseSettings):
         doc="give GPU stages and runs the dagster-k8s/config tag (GPU request, L4 node selector): on where runs "
         "go to Kubernetes (deploy/), off locally",
     )
+    executor: str = setting(
+        "in_process",
+        "WANDR_EXECUTOR",
+        doc="in_process: every step of a run in its process (local, CLI) | k8s: dagster-k8s's k8s_job_executor, "
+        "each step its own pod, the GPU stage's on an L4 (deploy/)",
+    )
 
     # The HTTP API (docs/API.md)
     api_token: str = setting("", "WANDR_API_TOKEN", doc="bearer token the API requires; empty: no token")
