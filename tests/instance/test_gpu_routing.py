@@ -34,7 +34,9 @@ from dagster_k8s.container_context import K8sContainerContext
 from dagster_k8s.executor import K8sStepHandler
 
 from tests.support.paths import REPO
+from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.lib.tags import COMPUTE_TAG, GKE_ACCELERATOR_LABEL, GPU, GPU_POOL, GPU_RESOURCE
+from wandr_pipeline.settings import Settings
 
 DEPLOY = REPO / "deploy"
 IMAGE = "wandr-pipeline-gpu:test"  # what the code location's Helm deployment gives its runs
@@ -179,6 +181,11 @@ def test_the_code_location_runs_every_job_with_the_k8s_executor(repository, code
         assert definitions.get_job(job_name).executor_def.name == "k8s", job_name
     model_stages = definitions.get_job("process_videos").graph.node_named("model_stages").definition
     assert model_stages.pool == GPU_POOL
+
+
+def test_an_unknown_executor_fails_when_the_definitions_load():
+    with pytest.raises(ValueError, match="WANDR_EXECUTOR='k8s_job'"):
+        build_definitions(Settings.from_env(executor="k8s_job"))
 
 
 def test_a_gpu_job_run_pod_only_orchestrates_and_its_model_step_gets_one_l4(instance, repository, launcher_config):

@@ -32,6 +32,7 @@ LAUNCHED_BY_TAG = "wandr/launched_by"
 HOST_TAG = "wandr/host"
 PID_TAG = "wandr/pid"
 PID_START_TAG = "wandr/pid_start"
+
 COMPUTE_TAG = "wandr/compute"
 # The Dagster concurrency pool of the GPU stage op: at most the pool's limit of GPU steps run at once.
 GPU_POOL = "gpu"
