@@ -12,7 +12,6 @@ only a pool at `op` granularity limits them.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import threading
 import time
 import uuid
@@ -20,7 +19,6 @@ import uuid
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from tests.support.paths import REPO
 from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.defs.videos.caption_spans import CaptionSpansWorker
@@ -55,11 +53,7 @@ def _wait_until(condition, what: str):
 
 
 @pytest.fixture
-def instance(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # what `make run` uses
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+def instance(home, tmp_path, monkeypatch):  # `home`: tests/instance/conftest.py
     monkeypatch.setenv("WANDR_STORAGE_URI", str(tmp_path / "storage"))
     with DagsterInstance.get() as instance:
         yield instance
