@@ -254,6 +254,8 @@ def test_helm_values_render_the_same_instance_as_deploy_dagster_yaml():
             "default_limit": concurrency["pools"]["defaultLimit"],
         },
     } == instance["concurrency"]
+    monitoring = values["dagsterDaemon"]["runMonitoring"]
+    assert monitoring["freeSlotsAfterRunEndSeconds"] == instance["run_monitoring"]["free_slots_after_run_end_seconds"]
     assert values["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
 
 
