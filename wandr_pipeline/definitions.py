@@ -14,7 +14,7 @@ from wandr_pipeline.defs.ingestion.tick import URL_LISTS_ASSET
 from wandr_pipeline.defs.ingestion.url_list_schedule import build_url_list_schedule
 from wandr_pipeline.defs.ingestion.url_list_sensor import build_url_list_sensor
 from wandr_pipeline.defs.ingestion.video_requests import VIDEO_REQUESTS_ASSET
-from wandr_pipeline.defs.jobs import build_jobs
+from wandr_pipeline.defs.jobs import build_jobs, job_executor
 from wandr_pipeline.defs.lake import build_lake_asset, build_lake_job, build_lake_sensor
 from wandr_pipeline.defs.resources import build_resources
 from wandr_pipeline.defs.videos import build_stage_assets
@@ -35,6 +35,7 @@ def build_definitions(settings: Settings) -> Definitions:
             build_lake_sensor(settings, lake_job),
         ],
         schedules=[build_url_list_schedule(settings, jobs)],
+        executor=job_executor(settings),
     )
 
 

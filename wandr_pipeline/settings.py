@@ -81,6 +81,7 @@ ComputeType = Annotated[
 CrossClip = Annotated[Literal["auto", "true", "false"], BeforeValidator(_switch)]
 HintMode = Annotated[Literal["hotwords", "prompt", "off"], BeforeValidator(_lower)]
 OcrEngineName = Annotated[Literal["local", "google"], BeforeValidator(_lower)]
+ExecutorName = Annotated[Literal["in_process", "k8s"], BeforeValidator(_lower)]
 
 
 def setting(default: Any, env: str, *aliases: str, doc: str, **bounds: float) -> Any:
@@ -425,6 +426,12 @@ class GpuSettings(SettingsGroup):
         "WANDR_K8S_GPU_TAGS",
         doc="give GPU stages and runs the dagster-k8s/config tag (GPU request, L4 node selector): on where runs "
         "go to Kubernetes (deploy/), off locally",
+    )
+    executor: ExecutorName = setting(
+        "in_process",
+        "WANDR_EXECUTOR",
+        doc="in_process: every step of a run in its process (local, CLI) | k8s: dagster-k8s's k8s_job_executor, "
+        "each step its own pod, the GPU stage's on an L4 (deploy/)",
     )
 
 

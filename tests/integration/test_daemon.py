@@ -255,15 +255,11 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     home = tmp_path / "dagster_home"
     home.mkdir()
     config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text())
-    # The shipped coordinator and limits, made faster for a test: dequeue every second, and two
-    # GPU runs at once (the limit itself is Dagster's; that our runs carry its tag is checked below).
-    config["run_coordinator"]["config"]["dequeue_interval_seconds"] = 1
-    [gpu_limit] = [
-        limit
-        for limit in config["run_coordinator"]["config"]["tag_concurrency_limits"]
-        if limit == {"key": "wandr/compute", "value": "gpu", "limit": 1}
-    ]
-    gpu_limit["limit"] = 2
+    # The shipped queue and GPU pool, made faster for a test: dequeue every second, and two GPU steps
+    # at once (the limit itself is Dagster's; that the GPU op is in the pool is tests/instance/test_gpu_pool.py).
+    config["run_queue"] = {"dequeue_interval_seconds": 1}
+    assert config["concurrency"]["pools"] == {"granularity": "op", "default_limit": 1}
+    config["concurrency"]["pools"]["default_limit"] = 2
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     lists = tmp_path / "url_lists"
     lists.mkdir()

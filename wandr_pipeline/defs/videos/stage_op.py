@@ -26,7 +26,7 @@ from wandr_pipeline.defs.resources.storage import read_partitions
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.lib.pipelining import PipelineStage, run_pipelined
 from wandr_pipeline.lib.stages import StageOp, stage
-from wandr_pipeline.lib.tags import GPU, gpu_tags_from_settings
+from wandr_pipeline.lib.tags import GPU, GPU_POOL, gpu_tags_from_settings
 from wandr_pipeline.settings import Settings
 
 # Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): one progress line for
@@ -78,6 +78,7 @@ def build_stage_op(op: StageOp, workers: Sequence[type[StageWorker]], settings: 
         partitions_def=videos_partitions,
         backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=settings.partitions_per_run),
         op_tags=gpu_tags_from_settings(settings.gpu) if op.compute == GPU else None,
+        pool=GPU_POOL if op.compute == GPU else None,
         required_resource_keys=set().union(*(w.resources for w in workers)),
         description=op.description,
     )
