@@ -13,6 +13,7 @@ Routes (everything else answers 404):
                            (into kernel socket buffers too), `hung_up` holds the paths whose client
                            hung up before the end
 - `/drip/<file>`           the file's Content-Length, then 1 KB a second (never a read timeout)
+- `/gate/<file>`           the file, once the test opens the gate (`open_gate()`): a download held in flight
 - `/slowheaders/<name>`    a status line and headers at 1 byte a second, never finished
 - `/retry-after/<s>/<file>` HTTP 429 with `Retry-After: <s>` for the first request of this path, then
                            the file; `times[path]` keeps each request's arrival (time.monotonic())
@@ -82,6 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._endless(path, head=head)
         elif kind == "drip" and len(parts) == 2:
             self._file(parts[1], head=head, drip=True)
+        elif kind == "gate" and len(parts) == 2:
+            while not self.server.gate.wait(0.2):
+                if self.server.stopping.is_set():
+                    return
+            self._file(parts[1], head=head)
         elif kind == "slowheaders":
             self._slow_headers()
         elif kind in ("retry-after", "always-429") and len(parts) == 3 and parts[1].isdigit():
@@ -192,7 +198,12 @@ class FaultServer(BackgroundServer):
             sent=Counter(),
             hung_up=set(),
             times=defaultdict(list),
+            gate=threading.Event(),
         )
+
+    def open_gate(self) -> None:
+        """Let the requests waiting under `/gate/` (and every later one) have their file."""
+        self.httpd.gate.set()
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
