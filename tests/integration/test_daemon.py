@@ -421,7 +421,9 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             for r in backfill_runs
         )
         assert covered == [len(keys) - BATCH, BATCH], covered  # several videos per run, every video once
-        assert all(r.tags.get("wandr/compute") == "gpu" for r in backfill_runs)  # tagged by the coordinator
+        for run in backfill_runs:  # the UI's runs take a slot of the gpu pool for the model step, as the jobs do
+            plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            assert {step.pool for step in plan.steps if step.key.startswith("model_stages")} == {"gpu"}, run.run_id
         for key in spoken:
             models = set(storage.read_partition("transcript_segments", key).column("model").to_pylist())
             assert models == {Path(model_dir).name}, (key, models)
