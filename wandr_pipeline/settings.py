@@ -374,7 +374,10 @@ class IngestionSettings(SettingsGroup):
         2000, "WANDR_INGEST_MAX_VIDEOS_PER_TICK", doc="new videos registered per tick (large lists are chunked)", ge=1
     )
     ingest_tick_budget_s: float = setting(
-        20.0, "WANDR_INGEST_TICK_BUDGET_S", doc="seconds a tick may spend writing submission records", ge=0
+        20.0,
+        "WANDR_INGEST_TICK_BUDGET_S",
+        doc="seconds a tick may spend writing submission records and reading the warehouse for the planner",
+        ge=0,
     )
     batch_max_wait_s: float = setting(
         120.0, "WANDR_BATCH_MAX_WAIT_S", doc="how long a short batch waits for in-flight neighbours to join it", ge=0
