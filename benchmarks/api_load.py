@@ -4,14 +4,14 @@
     .venv/bin/python -m benchmarks.api_load [--posts 100] [--repo PATH] [--out benchmarks/out/api_load.json]
 
 Starts `wandr-pipeline api` (gunicorn, the default workers and threads) on a free loopback port with a
-temporary DAGSTER_HOME (queued run coordinator, no daemon: the runs stay queued and cost nothing) and
-a temporary storage root; submits one video first (the workspace load is not part of the burst), then
-`--posts` POSTs of distinct URLs all at once while another thread asks `/health` every 100 ms, then
-waits until every video's status names its run (the API creates runs in the background, several
-videos per run) and counts the runs. Prints and writes the latency percentiles and the run count.
-Bounded: every request times out after `--timeout` s, the whole burst after `--timeout` + 30 s, the
-wait for the runs after `--drain-timeout` s. `--repo` runs another checkout's API (a side-by-side
-comparison). Exit status 1 when POST p99 >= 2 s or the slowest /health >= 0.5 s.
+temporary DAGSTER_HOME (queued run coordinator, no daemon: nothing runs) and a temporary storage root;
+submits one video first (start-up costs are not part of the burst), then `--posts` POSTs of distinct
+URLs all at once while another thread asks `/health` every 100 ms. The API registers, the daemon
+runs: then one tick of the daemon's `registered_videos_sensor` is evaluated here, against the same
+instance (this checkout's sensor), and its run requests counted and timed. Prints and writes the
+latency percentiles, the sensor's tick time and the runs it requested. Bounded: every request times
+out after `--timeout` s, the whole burst after `--timeout` + 30 s. `--repo` runs another checkout's API
+(a side-by-side comparison). Exit status 1 when POST p99 >= 2 s or the slowest /health >= 0.5 s.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from dagster import DagsterInstance, SkipReason, build_sensor_context
+
+from wandr_pipeline.defs.ingestion.registered_videos_sensor import evaluate_registered_videos
+from wandr_pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,7 +64,23 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def run(posts: int, repo: Path, timeout: float, drain_timeout: float) -> dict:
+def sensor_tick(home: Path, storage_root: Path) -> dict:
+    """One tick of registered_videos_sensor over what the burst registered, as the daemon evaluates it."""
+    with DagsterInstance.from_config(str(home)) as instance:
+        began = time.perf_counter()
+        result = evaluate_registered_videos(
+            build_sensor_context(instance=instance), Settings.from_env(storage_uri=str(storage_root))
+        )
+        seconds = time.perf_counter() - began
+    run_requests = [] if isinstance(result, SkipReason) else list(result.run_requests)
+    return {
+        "sensor_tick_s": round(seconds, 2),
+        "runs_requested": len(run_requests),
+        "videos_requested": sum(int(r.tags["wandr/videos"].split(" ", 1)[0]) for r in run_requests),
+    }
+
+
+def run(posts: int, repo: Path, timeout: float) -> dict:
     root = Path(tempfile.mkdtemp(prefix="wandr-api-load-"))
     home = root / "dagster_home"
     home.mkdir()
@@ -148,20 +168,7 @@ def run(posts: int, repo: Path, timeout: float, drain_timeout: float) -> dict:
         for _, code, _ in answers:
             codes[str(code)] = codes.get(str(code), 0) + 1
 
-        # The runs are created in the background after the answers: wait (bounded) until every video's
-        # status names its run, and count the runs the burst became.
-        # One status read per second (reads compete with run creation for the worker's GIL): the next
-        # video without a run is asked until it has one.
-        job_ids = [job_id for _, _, job_id in answers if job_id]
-        runs: dict[str, str | None] = dict.fromkeys(job_ids)
-        drain_deadline = time.monotonic() + drain_timeout
-        for job_id in job_ids:
-            while time.monotonic() < drain_deadline:
-                runs[job_id] = requests.get(f"{base}/status/{job_id}", timeout=timeout).json().get("run_id")
-                if runs[job_id]:
-                    break
-                time.sleep(1.0)
-        runs_s = time.perf_counter() - burst_start
+        sensor = sensor_tick(home, root / "storage")
         return {
             "repo": str(repo),
             "posts": posts,
@@ -171,9 +178,7 @@ def run(posts: int, repo: Path, timeout: float, drain_timeout: float) -> dict:
             "post_status_codes": codes,
             "health_latency_s": _percentiles(health),
             "health_status_codes": sorted(set(health_codes)),
-            "videos_with_a_run": sum(1 for run_id in runs.values() if run_id),
-            "runs_created": len({run_id for run_id in runs.values() if run_id}),
-            "all_runs_created_after_s": round(runs_s, 1) if runs and all(runs.values()) else None,
+            **sensor,
         }
     finally:
         if server.poll() is None:
@@ -194,12 +199,9 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose API is measured")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    parser.add_argument(
-        "--drain-timeout", type=float, default=180.0, help="seconds to wait for the runs after the burst (0: do not)"
-    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    result = run(args.posts, args.repo.resolve(), args.timeout, args.drain_timeout)
+    result = run(args.posts, args.repo.resolve(), args.timeout)
     result["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores"
     result["load"] = os.getloadavg()
     print(json.dumps(result, indent=2))

@@ -1,4 +1,5 @@
-"""Each setting is declared once (settings.py), documented where users look, and reaches its resource."""
+"""Each setting is declared once (settings.py), in one group, checked at start-up, documented where users look,
+and reaches its resource."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import ast
 import re
 
 import pytest
+from pydantic import ValidationError
 
 from tests.support.paths import REPO
 from wandr_pipeline.definitions import build_definitions
-from wandr_pipeline.defs.resources import RESOURCE_CLASSES, build_resources, fed_settings
-from wandr_pipeline.settings import Settings, environment_variables
+from wandr_pipeline.defs.resources import (
+    RESOURCE_CLASSES,
+    CaptionsResource,
+    FrameSamplingResource,
+    build_resources,
+    fed_settings,
+)
+from wandr_pipeline.settings import Settings, SettingsGroup, WhisperSettings, environment_variables
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # Variables that libraries or the platform define and read themselves: named in one place each, not ours.
@@ -170,3 +178,62 @@ def test_an_invalid_value_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("WHISPER_BATCH_SIZE", "eight")
     with pytest.raises(ValueError, match="WHISPER_BATCH_SIZE"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    "env, value",
+    [
+        ("OCR_ENGINE", "tesseract"),
+        ("OCR_DEVICE", "tpu"),
+        ("WHISPER_DEVICE", "gpu"),
+        ("WHISPER_COMPUTE_TYPE", "float8"),
+        ("WHISPER_CROSS_CLIP", "sometimes"),
+        ("WHISPER_CAPTION_HINTS", "always"),
+        ("WHISPER_CHINESE_SCRIPT", "pinyin"),
+        ("WANDR_FRAME_DECODER", "vaapi"),
+        ("LOG_LEVEL", "LOUD"),
+        ("WANDR_FRAME_EVERY_N", "0"),
+        ("OCR_MIN_CONFIDENCE", "1.5"),
+        ("WHISPER_CHUNK_S", "31"),
+        ("WHISPER_VAD_THRESHOLD", "-0.1"),
+        ("WANDR_PARTITIONS_PER_RUN", "0"),
+        ("VISION_TIMEOUT_S", "0"),
+        ("PORT", "70000"),
+    ],
+)
+def test_a_value_outside_its_choices_or_bounds_fails_at_start_up_naming_the_variable(monkeypatch, env, value):
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ValueError, match=env):
+        Settings.from_env()
+
+
+def test_choices_are_read_the_way_people_write_them(monkeypatch):
+    for env, value in {"OCR_ENGINE": " Google ", "WHISPER_CROSS_CLIP": "on", "LOG_LEVEL": "warn"}.items():
+        monkeypatch.setenv(env, value)
+    settings = Settings.from_env()
+    assert (settings.ocr_engine, settings.whisper_cross_clip, settings.log_level) == ("google", "true", "WARNING")
+    assert build_resources(settings)["whisper"].cross_clip == "true"
+
+
+def test_every_setting_is_declared_once_in_one_group_and_its_view_is_frozen():
+    groups = [cls for cls in Settings.__mro__ if issubclass(cls, SettingsGroup) and SettingsGroup in cls.__bases__]
+    owners: dict[str, list[str]] = {}
+    for group in groups:
+        for name in group.model_fields:
+            owners.setdefault(name, []).append(group.__name__)
+    assert set(owners) == set(Settings.model_fields)  # no setting outside a group
+    assert not {name: names for name, names in owners.items() if len(names) > 1}
+    settings = Settings.from_env(whisper_beam_size=2, lake_commit_videos=7)
+    assert isinstance(settings.whisper, WhisperSettings) and settings.whisper.whisper_beam_size == 2
+    assert settings.lake.lake_commit_videos == 7 and not isinstance(settings.lake, Settings)
+    with pytest.raises(ValidationError):
+        settings.whisper.whisper_beam_size = 3
+    views = ("storage", "runs", "whisper", "ocr", "captions", "frames", "download", "ingestion", "lake", "gpu", "api")
+    assert {type(getattr(settings, view)) for view in views} == set(groups)  # every group has its view
+
+
+def test_a_resource_field_keeps_the_bounds_of_its_setting():
+    with pytest.raises(ValidationError):
+        FrameSamplingResource(every_n_frames=0)
+    with pytest.raises(ValidationError):
+        CaptionsResource(min_line_confidence=1.5)

@@ -1,13 +1,13 @@
-"""The API in-process: status read from real Dagster records, and every error path as JSON.
+"""The API in-process: status read from real Dagster records, every error path as JSON, and the API's
+road to a run: a POST registers, `registered_videos_sensor` (evaluated here as the daemon would)
+requests the run.
 
-Nothing here loads the code location (no run is submitted): that is `test_api_server.py`'s job.
+No daemon runs here: `test_server.py` runs the API under gunicorn with a real daemon.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -15,23 +15,29 @@ import pytest
 from dagster import (
     AssetSpec,
     DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     Definitions,
+    RunsFilter,
+    SkipReason,
     asset,
+    build_sensor_context,
     define_asset_job,
     multi_asset,
 )
 from dagster._core.execution.api import create_execution_plan
 
+from tests.support.warehouse_rows import write_row
 from wandr_pipeline.api.app import create_app
-from wandr_pipeline.api.run_queue import QUEUE_PARTITIONS_NAME
 from wandr_pipeline.api.service import JobService
 from wandr_pipeline.api.status import read_status
+from wandr_pipeline.defs.ingestion.registered_videos_sensor import evaluate_registered_videos
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, videos_partitions
-from wandr_pipeline.lib.stages import STAGES_BY_ASSET
+from wandr_pipeline.lib.outcomes import FAILED, OK
+from wandr_pipeline.lib.stages import STAGE_ASSET_NAMES, STAGES_BY_ASSET
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import record_submissions
-from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
+from wandr_pipeline.lib.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, range_tags
 from wandr_pipeline.lib.urls import parse_video_url
 from wandr_pipeline.settings import Settings
 
@@ -62,7 +68,7 @@ def _submissions(storage_root: Path) -> set[str]:
 
 
 def _settings(storage_root: Path, **overrides) -> Settings:
-    values = dict(storage_uri=str(storage_root), api_token="", api_allowed_networks="", api_warm_workspace=False)
+    values = dict(storage_uri=str(storage_root), api_token="", api_allowed_networks="")
     values.update(overrides)
     return Settings.from_env(**values)
 
@@ -264,7 +270,8 @@ def test_health_reports_what_is_unreachable(instance, tmp_path, monkeypatch):
     assert body["checks"]["storage"]["ok"] is False and body["checks"]["models"]["ok"] is False
     assert "storage:" in body["reason"] and "cannot be created" in body["reason"]
     assert "model.bin" in body["reason"]
-    assert body["daemon"]["running"] is False
+    assert body["daemon"]["running"] is False  # no daemon here: posted videos would stay queued
+    assert "no daemon heartbeat" in body["daemon"]["detail"] and "dagster-daemon run" in body["daemon"]["detail"]
 
 
 def test_health_ok_with_the_bundled_models(client_for):
@@ -292,13 +299,10 @@ def _job(states: dict[str, tuple[str, str | None, str | None]], run_status: str 
     return status
 
 
-def test_overall_state_and_when_a_resubmission_runs_again():
-    from wandr_pipeline.api.service import JobService
-
+def test_overall_state():
     ok = ("done", "ok", None)
     done = _job({"raw_video": ok, "transcript": ("done", "skipped", "no audio stream"), "video_documents": ok})
     assert (done.status, done.error) == ("done", None)
-    assert not JobService._needs_run(done)
 
     gone = _job(
         {
@@ -307,7 +311,6 @@ def test_overall_state_and_when_a_resubmission_runs_again():
         }
     )
     assert gone.status == "failed" and gone.error == "raw_video failed: HTTP Error 404: Not Found"
-    assert not JobService._needs_run(gone)  # the video's outcome is final: no second run
 
     throttled = _job(
         {
@@ -319,7 +322,7 @@ def test_overall_state_and_when_a_resubmission_runs_again():
             ),
         }
     )
-    assert throttled.status == "failed" and JobService._needs_run(throttled)  # a passing failure: run again
+    assert throttled.status == "failed"
     vision = _job(
         {
             "raw_video": ok,
@@ -327,7 +330,7 @@ def test_overall_state_and_when_a_resubmission_runs_again():
             "video_documents": ("done", "ok", None),
         }
     )
-    assert vision.status == "done" and JobService._needs_run(vision)  # its OCR is redone
+    assert vision.status == "done"
     # done with the transcript, but the lost OCR is said at the top, not only in its stage
     assert vision.error == "ocr_text failed: Vision request failed: ServiceUnavailable: 503 (transient)"
 
@@ -340,15 +343,14 @@ def test_overall_state_and_when_a_resubmission_runs_again():
         run_status="FAILURE",
     )
     assert crashed.status == "failed" and crashed.error == "transcript: MemoryError: out of memory"
-    assert JobService._needs_run(crashed)
 
     running = _job(
         {"raw_video": ok, "transcript": ("running", None, None), "video_documents": ("waiting", None, None)},
         run_status="STARTED",
     )
-    assert running.status == "running" and not JobService._needs_run(running)
+    assert running.status == "running"
     queued = _job({"raw_video": ("queued", None, None), "video_documents": ("queued", None, None)}, run_status="QUEUED")
-    assert queued.status == "queued" and not JobService._needs_run(queued)
+    assert queued.status == "queued"
 
 
 def test_no_instance_is_a_503_with_the_reason(storage_root):
@@ -389,166 +391,146 @@ def test_status_never_shows_signed_url_values_or_secrets_in_errors(client_for, i
     assert "cannot fetch https://cdn.example/v.mp4" in data["stages"]["raw_video"]["error"]
 
 
-class SlowSubmitter:
-    """Creates real runs (planned materialisations included; NOT_STARTED, since a QUEUED run needs a
-    code location origin) of the two-stage job, each taking `delay` seconds as run creation does on a
-    busy SQLite instance; `gate` holds creation back."""
+# ---------------------------------------------------------------------------------------------
+# The API's road to a run: POST registers, registered_videos_sensor requests, nothing twice
+# ---------------------------------------------------------------------------------------------
+class Daemon:
+    """registered_videos_sensor evaluated as the daemon would, keeping its cursor between ticks."""
 
-    def __init__(self, instance, delay: float = 1.0):
-        self.instance = instance
-        self.delay = delay
-        self.runs: list[list[str]] = []
-        self.resubmitted: list[str] = []
-        self.creating = threading.Event()
-        self.gate = threading.Event()
-        self.gate.set()
-        self.job = _failing_job()
+    def __init__(self, instance, settings: Settings):
+        self.instance, self.settings, self.cursor = instance, settings, None
 
-    def check(self):
-        pass
-
-    def create_and_submit(self, keys, run_id, tags=None):
-        self.creating.set()
-        self.gate.wait(30)
-        time.sleep(self.delay)
-        run_tags = {**range_tags(keys), LAUNCHED_BY_TAG: "api"}
-        plan = create_execution_plan(self.job, instance_ref=self.instance.get_ref(), tags=run_tags)
-        run = self.instance.create_run_for_job(
-            self.job, execution_plan=plan, tags=run_tags, status=DagsterRunStatus.NOT_STARTED, run_id=run_id
+    def tick(self) -> list:
+        result = evaluate_registered_videos(
+            build_sensor_context(instance=self.instance, cursor=self.cursor), self.settings
         )
-        self.runs.append(list(keys))
-        return run
+        if isinstance(result, SkipReason):
+            return []
+        self.cursor = result.cursor or self.cursor
+        for event in result.asset_events or []:
+            self.instance.report_runless_asset_event(event)
+        return list(result.run_requests or [])
 
-    def resubmit(self, run_id):
-        self.resubmitted.append(run_id)
+    def requests_for(self, key: str) -> list:
+        """This tick's requests whose partition range covers `key` (other tests' videos share the instance)."""
+        order = self.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+        position = {k: i for i, k in enumerate(order)}
+        return [
+            r
+            for r in self.tick()
+            if position[r.tags[PARTITION_RANGE_START_TAG]] <= position[key] <= position[r.tags[PARTITION_RANGE_END_TAG]]
+        ]
 
-    def close(self):
-        pass
+    def create_run(self, key: str):
+        """The run the daemon creates for a request: planned materialisations and range tags, not started."""
+        job = _failing_job()
+        tags = range_tags([key])
+        plan = create_execution_plan(job, instance_ref=self.instance.get_ref(), tags=tags)
+        return self.instance.create_run_for_job(
+            job, execution_plan=plan, tags=tags, status=DagsterRunStatus.NOT_STARTED, run_id=str(uuid.uuid4())
+        )
 
 
-def _queued_service(instance, storage_root, submitter_delay: float = 1.0):
-    settings = _settings(storage_root, api_allowed_networks="127.0.0.1", api_batch_window_s=0.3, api_queue_poll_s=60.0)
+@pytest.fixture()
+def road(instance, storage_root):
+    settings = _settings(storage_root, api_allowed_networks="127.0.0.1")
     service = JobService(settings, instance_factory=lambda: instance)
     service.stages = STAGES
-    service._submitter = SlowSubmitter(instance, submitter_delay)
-    return service
+    yield service, Daemon(instance, settings), Storage(str(storage_root))
+    service.close()
 
 
-def _wait_for(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+def test_a_post_is_registered_and_the_sensor_requests_one_run_for_it(road, instance):
+    service, daemon, _ = road
+    ref = service.validate("http://127.0.0.1:9/road-new.mp4")
+    key = ref.video_key
+    first = service.submit(ref)
+    assert first.created and first.status.status == "queued" and first.status.run_id is None
+    assert "registered_videos_sensor" in first.status.detail
+    assert instance.get_runs_count(RunsFilter(tags=range_tags([key]))) == 0  # the API makes no run
+    again = service.submit(service.validate("http://127.0.0.1:9/road-new.mp4?utm_source=share"))
+    assert not again.created and again.status.status == "queued"
+    waiting = service.status(key).as_dict()
+    assert waiting["status"] == "queued" and "registered_videos_sensor" in waiting["detail"]
+
+    [request] = daemon.requests_for(key)
+    assert request.job_name == "process_videos" and request.asset_selection is None
+    run = daemon.create_run(key)
+
+    # Posted again while its run is queued (or started): that run is the answer, nothing is requested.
+    queued = service.submit(ref)
+    assert not queued.created and queued.status.run_id == run.run_id and queued.status.status == "queued"
+    assert queued.status.detail is None
+    assert daemon.requests_for(key) == []
+    instance.add_run(
+        DagsterRun(
+            job_name="process_videos", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED, tags=range_tags([key])
+        )
+    )
+    assert not service.submit(ref).created and daemon.requests_for(key) == []
 
 
-def test_videos_posted_together_share_a_run_and_no_post_waits_for_it(instance, storage_root):
-    """Six POSTs arrive while the run of an earlier video is being created: each is answered at once
-    (nothing waits for run creation), /health answers meanwhile, and the six share the next run.
-    Their status is `queued` before the run exists and the run's state after."""
-    service = _queued_service(instance, storage_root)
-    submitter = service._submitter
-    client = create_app(service.settings, service).test_client()
-    assert client.get("/health").status_code == 200  # model checks cached before the burst
-    submitter.gate.clear()
-    first = service.validate("http://127.0.0.1:9/together-first.mp4")
-    refs = [service.validate(f"http://127.0.0.1:9/together-{i}.mp4") for i in range(6)]
-    keys = {ref.video_key for ref in refs}
-    answers: dict[str, tuple[float, object]] = {}
+def test_a_failure_worth_retrying_is_requested_again_and_a_404_is_not(road, instance):
+    service, daemon, storage = road
+    throttled = service.validate("http://127.0.0.1:9/road-429.mp4")
+    gone = service.validate("http://127.0.0.1:9/road-404.mp4")
+    ocr = service.validate("http://127.0.0.1:9/road-ocr.mp4")
+    for ref in (throttled, gone, ocr):
+        assert service.submit(ref).created
+        daemon.requests_for(ref.video_key)
+        instance.report_run_canceled(daemon.create_run(ref.video_key))  # its run ended
+    write_row(
+        storage,
+        "videos",
+        throttled.video_key,
+        FAILED,
+        "HTTP Error 429: gave up after 3 tries",
+        retryable=True,
+        source_url="x",
+    )
+    write_row(storage, "videos", gone.video_key, FAILED, "HTTP Error 404: Not Found", source_url="x")
+    write_row(storage, "videos", ocr.video_key, OK, source_url="x")
+    statuses = [(stage, FAILED if stage == "ocr_text" else OK) for stage in STAGE_ASSET_NAMES[:-1]]
+    write_row(storage, "video_documents", ocr.video_key, OK, source_url="x", stage_statuses=statuses)
+    write_row(storage, "ocr_text", ocr.video_key, FAILED, "Vision: ServiceUnavailable: 503", retryable=True)
 
-    def submit(ref):
-        began = time.perf_counter()
-        submitted = service.submit(ref)
-        answers[ref.video_key] = (time.perf_counter() - began, submitted)
+    # 404: final. No request is left for the sensor, and it requests nothing.
+    final = service.submit(gone)
+    assert not final.created and final.status.detail is None
+    assert daemon.requests_for(gone.video_key) == []
 
-    try:
-        submit(first)
-        assert submitter.creating.wait(5)  # the first video's run is being created (held at the gate)
-        threads = [threading.Thread(target=submit, args=(ref,)) for ref in refs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert all(answers[key][1].created and answers[key][1].status.status == "queued" for key in keys)
-        assert max(seconds for seconds, _ in answers.values()) < 1.0, answers
-        waiting = client.get(f"/status/{refs[0].video_key}").get_json()
-        assert waiting["status"] == "queued" and waiting["run_id"] is None
-        assert {s["state"] for s in waiting["stages"].values()} == {"queued"}
-        began = time.perf_counter()
-        assert client.get("/health").status_code == 200
-        assert time.perf_counter() - began < 0.5
+    # 429: a request, the job shows queued (waiting for the sensor), and the sensor redoes every stage.
+    retried = service.submit(throttled)
+    assert retried.created and service.status(throttled.video_key).status == "queued"
+    assert not service.submit(throttled).created  # the request is waiting: not asked twice
+    [request] = daemon.requests_for(throttled.video_key)
+    assert request.job_name == "process_videos" and request.asset_selection is None
+    daemon.create_run(throttled.video_key)
+    assert service.status(throttled.video_key).detail is None  # its run now
 
-        submitter.gate.set()
-        _wait_for(lambda: not service.queue.waiting())
-        assert len(submitter.runs) == 2
-        assert submitter.runs[0] == [first.video_key] and set(submitter.runs[1]) == keys
-        statuses = [client.get(f"/status/{key}").get_json() for key in keys]
-        run_ids = {status["run_id"] for status in statuses}
-        assert len(run_ids) == 1 and None not in run_ids
-        assert all(status["status"] == "queued" and status["run_status"] == "NOT_STARTED" for status in statuses)
-        run = instance.get_run_by_id(run_ids.pop())
-        assert run.tags["dagster/asset_partition_range_start"] == submitter.runs[1][0]
-        assert run.tags["dagster/asset_partition_range_end"] == submitter.runs[1][-1]
-        assert run.tags["wandr/launched_by"] == "api" and run.tags["wandr/videos"].startswith("6 videos:")
-        again = service.submit(refs[2])
-        assert not again.created and again.status.run_id == run.run_id
-    finally:
-        submitter.gate.set()
-        service.close()
+    # A Vision 503 in a finished video: only OCR and what depends on it, in the GPU stages' job.
+    assert service.submit(ocr).created
+    [request] = daemon.requests_for(ocr.video_key)
+    assert request.job_name == "gpu_stages"
+    assert {k.to_user_string() for k in request.asset_selection} == {
+        "ocr_text",
+        "caption_spans",
+        "transcript",
+        "video_documents",
+    }
 
 
-def test_the_same_video_posted_at_once_is_one_job_and_one_run(instance, storage_root):
-    service = _queued_service(instance, storage_root, submitter_delay=0.2)
-    urls = ["http://127.0.0.1:9/same.mp4", "http://127.0.0.1:9/same.mp4?utm_source=share"] * 4
-    refs = [service.validate(url) for url in urls]
-    results = []
-    threads = [threading.Thread(target=lambda r=ref: results.append(service.submit(r))) for ref in refs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    try:
-        assert {r.job_id for r in results} == {refs[0].video_key} and len(results) == 8
-        assert sum(r.created for r in results) == 1
-        _wait_for(lambda: not service.queue.waiting())
-        assert service._submitter.runs == [[refs[0].video_key]]
-    finally:
-        service.close()
-
-
-def test_a_retried_video_is_queued_until_its_run_and_a_dead_workers_queue_is_submitted(instance, storage_root):
-    """A video whose run failed shows `queued` (not the old failure) while it waits again; the keys a
-    worker left in the queue when it died get their run from the next worker's start-up drain, and a
-    key whose run was created before the death is not run twice."""
-    storage = Storage(str(storage_root))
-    failed = _register(instance, storage, "http://127.0.0.1:9/retried.mp4")
-    _failing_job().execute_in_process(instance=instance, partition_key=failed, raise_on_error=False)
-    service = _queued_service(instance, storage_root, submitter_delay=0.0)
-    service._submitter.gate.clear()
-    try:
-        assert service.status(failed).status == "failed"
-        submitted = service.submit(service.validate("http://127.0.0.1:9/retried.mp4"))
-        assert submitted.created
-        assert service._submitter.creating.wait(5)
-        waiting = service.status(failed)
-        assert (waiting.status, waiting.error, waiting.run_id) == ("queued", None, None)
-        service._submitter.gate.set()
-        _wait_for(lambda: not service.queue.waiting())
-        after = service.status(failed)
-        assert after.status == "queued" and after.run_status == "NOT_STARTED" and after.run_id is not None
-    finally:
-        service.close()
-
-    # A worker died after registering two videos and creating the run of one of them.
-    orphan = _register(instance, storage, "http://127.0.0.1:9/orphan.mp4")
-    covered = _register(instance, storage, "http://127.0.0.1:9/covered.mp4")
-    SlowSubmitter(instance, delay=0.0).create_and_submit([covered], str(uuid.uuid4()))
-    instance.add_dynamic_partitions(QUEUE_PARTITIONS_NAME, [orphan, covered])
-    restarted = _queued_service(instance, storage_root, submitter_delay=0.0)
-    try:
-        restarted.queue.start()
-        _wait_for(lambda: not restarted.queue.waiting())
-        assert restarted._submitter.runs == [[orphan]]
-        assert restarted.queue.last_drain.dropped == [covered]
-        assert restarted.status(orphan).run_id is not None
-    finally:
-        restarted.close()
+def test_a_request_the_sensor_does_not_run_is_answered(road, instance):
+    """A video asked for again, then covered by a run another road made before the sensor's tick: the
+    sensor answers the request, so the status shows that run, not a wait for the sensor."""
+    service, daemon, storage = road
+    ref = service.validate("http://127.0.0.1:9/road-covered.mp4")
+    key = ref.video_key
+    service.submit(ref)
+    daemon.requests_for(key)
+    instance.report_run_canceled(daemon.create_run(key))
+    assert service.submit(ref).created  # never processed: asked for again
+    other = daemon.create_run(key)  # e.g. a backfill from the UI
+    assert daemon.requests_for(key) == []
+    status = service.status(key)
+    assert status.run_id == other.run_id and status.detail is None

@@ -1,8 +1,9 @@
 """The HTTP API as deployed: `wandr-pipeline api` (gunicorn) and `dagster-daemon run` on loopback.
 
 One temporary DAGSTER_HOME with the queued run coordinator is shared by the server, the daemon and
-these tests. The daemon runs only during the end-to-end test, so runs submitted by the other tests
-(junk URLs, the fuzzer's) stay queued and cost nothing.
+these tests. The API only registers; the daemon's registered_videos_sensor makes the runs. The daemon
+runs only during the end-to-end test; elsewhere the sensor is evaluated in-process, as the daemon would,
+to see which runs it would request.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from dagster import DagsterInstance, DagsterRunStatus
-from dagster._core.storage.dagster_run import RunsFilter
+from dagster import DagsterInstance, SkipReason, build_sensor_context
 
 from tests.support.paths import REPO
+from wandr_pipeline.defs.ingestion.registered_videos_sensor import evaluate_registered_videos
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
+from wandr_pipeline.lib.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from wandr_pipeline.lib.urls import parse_video_url
+from wandr_pipeline.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +97,7 @@ def stack(tmp_path_factory, http_server):
         "WANDR_API_TOKEN": TOKEN,
         "WANDR_API_ALLOWED_NETWORKS": "127.0.0.1",  # the loopback clip server
         "WANDR_DOWNLOAD_ATTEMPTS": "1",
+        "WANDR_SENSOR_INTERVAL_S": "5",  # the daemon's registered_videos_sensor looks every 5 s
         "HF_HUB_OFFLINE": "1",
         "ORT_DISABLE_TELEMETRY": "1",
     }
@@ -142,42 +146,42 @@ def _get(stack, path, headers=AUTH) -> requests.Response:
     return requests.get(f"{stack['base']}{path}", headers=headers, timeout=30)
 
 
-def _runs_for(stack, key: str):
-    """The runs whose partition range covers `key` (the API's runs cover the videos posted together)."""
-    instance = stack["instance"]
-    order = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+def _covers(order: list[str], start: str | None, end: str | None, key: str) -> bool:
     position = {k: i for i, k in enumerate(order)}
-    found = []
-    for run in instance.get_runs(RunsFilter(tags={"wandr/launched_by": "api"})):
-        start = run.tags.get("dagster/asset_partition_range_start")
-        end = run.tags.get("dagster/asset_partition_range_end")
-        if start in position and end in position and position[start] <= position[key] <= position[end]:
-            found.append(run)
-    return found
+    return start in position and end in position and position[start] <= position[key] <= position[end]
 
 
-def _wait_for_run(stack, key: str, timeout: float = 60.0) -> str:
-    """The API creates runs in the background: wait until the video's status names its run."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = _get(stack, f"/status/{key}").json()
-        if status["run_id"]:
-            return status["run_id"]
-        assert status["status"] == "queued", status
-        assert time.monotonic() < deadline, f"no run after {timeout} s:\n{stack['server'].tail()}"
-        time.sleep(0.2)
-
-
-def _cancel_from_the_queue(stack, run_id: str, timeout: float = 60.0) -> None:
-    """Cancel the run as the UI would, once the API's run queue has submitted it (status QUEUED): a
-    cancel between its create_run and submit_run would be undone by the submit's enqueue event."""
+def _runs_for(stack, key: str):
+    """The runs whose partition range covers `key` (the sensor's runs cover the videos posted together)."""
     instance = stack["instance"]
+    order = list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
+    return [
+        run
+        for run in instance.get_runs()
+        if _covers(order, run.tags.get(PARTITION_RANGE_START_TAG), run.tags.get(PARTITION_RANGE_END_TAG), key)
+    ]
+
+
+def _sensor_requests_for(stack, key: str) -> list:
+    """What registered_videos_sensor would request for `key` now (evaluated here, as the daemon would)."""
+    settings = Settings.from_env(storage_uri=str(stack["root"] / "storage"))
+    result = evaluate_registered_videos(build_sensor_context(instance=stack["instance"]), settings)
+    if isinstance(result, SkipReason):
+        return []
+    order = list(stack["instance"].get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
+    return [
+        request
+        for request in result.run_requests
+        if _covers(order, request.tags[PARTITION_RANGE_START_TAG], request.tags[PARTITION_RANGE_END_TAG], key)
+    ]
+
+
+def _wait_for_final(stack, key: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
-    while (run := instance.get_run_by_id(run_id)).status != DagsterRunStatus.QUEUED:
-        assert run.status == DagsterRunStatus.NOT_STARTED, run.status
-        assert time.monotonic() < deadline, f"run {run_id} not submitted after {timeout} s"
-        time.sleep(0.1)
-    instance.report_run_canceled(run)
+    while (status := _get(stack, f"/status/{key}").json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, f"{key} not done after {timeout} s: {status}"
+        time.sleep(1)
+    return status
 
 
 def _words(text: str) -> list[str]:
@@ -233,7 +237,7 @@ def test_bad_requests_get_a_clear_4xx_and_leave_nothing_behind(stack):
 
 
 def test_the_same_video_twice_at_once_makes_one_run(stack, http_server):
-    """Concurrent submissions of one video (spelled two ways): one job id, one run; a failed run is retried."""
+    """Concurrent submissions of one video (spelled two ways): one job id, and the sensor requests one run."""
     urls = [http_server.url("gone.mp4"), http_server.url("gone.mp4") + "?utm_source=share"]
     with ThreadPoolExecutor(4) as pool:
         responses = list(pool.map(lambda u: _post(stack, {"url": u}), urls * 2))
@@ -242,29 +246,17 @@ def test_the_same_video_twice_at_once_makes_one_run(stack, http_server):
     key = parse_video_url(urls[0]).video_key
     assert {b["job_id"] for b in bodies} == {key}
     assert sum(b["created"] for b in bodies) == 1
-    assert {b["status"] for b in bodies} == {"queued"}
+    assert {b["status"] for b in bodies} == {"queued"} and {b["run_id"] for b in bodies} == {None}
     assert responses[0].headers["Location"] == f"/status/{key}"
-    run_id = _wait_for_run(stack, key)
-    runs = _runs_for(stack, key)
-    assert [run.run_id for run in runs] == [run_id] and runs[0].tags["wandr/launched_by"] == "api"
-    assert runs[0].remote_job_origin.location_name == "wandr_pipeline"  # the workspace's location, as in the UI
     status = _get(stack, f"/status/{key}").json()
-    assert status["status"] == "queued" and status["run_id"] == runs[0].run_id
+    assert status["status"] == "queued" and "registered_videos_sensor" in status["detail"]
     assert {s["state"] for s in status["stages"].values()} == {"queued"}
     assert _get(stack, f"/result/{key}").status_code == 409
-
-    # A run that failed as a whole (here: canceled from the queue) is tried again on the next submission.
-    _cancel_from_the_queue(stack, runs[0].run_id)
-    assert _get(stack, f"/status/{key}").json()["status"] == "failed"
-    again = _post(stack, {"url": urls[0]}).json()
-    assert again["created"] is True and again["run_id"] is None and again["status"] == "queued"
-    # Until its new run exists, the video is queued again, not failed.
-    waiting = _get(stack, f"/status/{key}").json()
-    assert waiting["status"] == "queued" and waiting["error"] is None
-    second = _wait_for_run(stack, key)
-    assert second != runs[0].run_id and len(_runs_for(stack, key)) == 2
-    # Leave nothing for the daemon of the next test.
-    _cancel_from_the_queue(stack, second)
+    assert _runs_for(stack, key) == []  # the API makes no run: the daemon does
+    [request] = _sensor_requests_for(stack, key)
+    assert request.job_name == "process_videos" and request.asset_selection is None
+    again = _post(stack, {"url": urls[1]}).json()
+    assert again["created"] is False and again["status"] == "queued"
 
 
 def test_end_to_end_one_clip_through_the_daemon(stack, daemon, http_server, manifest):
@@ -327,10 +319,21 @@ def test_end_to_end_one_clip_through_the_daemon(stack, daemon, http_server, mani
     assert result["document"]["transcript_text"] and result["document"]["status"] == "ok"
     assert result["document"]["stage_statuses"]["transcript"] == "ok"
     assert len(_runs_for(stack, job_id)) == 1
+    assert _runs_for(stack, job_id)[0].remote_job_origin.location_name == "wandr_pipeline"  # as in the UI
     # Submitting it once more after it is done: same job, no new run.
     again = _post(stack, {"url": url}).json()
     assert again["created"] is False and again["status"] == "done"
     assert len(_runs_for(stack, job_id)) == 1
+
+    # The video of the previous test got its run from the same daemon; a 404 is final: posted again,
+    # nothing is asked of the daemon.
+    gone = parse_video_url(http_server.url("gone.mp4")).video_key
+    status = _wait_for_final(stack, gone, timeout=120)
+    assert status["status"] == "failed" and "404" in status["error"], status
+    runs = len(_runs_for(stack, gone))
+    repost = _post(stack, {"url": http_server.url("gone.mp4")}).json()
+    assert repost["created"] is False and repost["status"] == "failed"
+    assert _sensor_requests_for(stack, gone) == [] and len(_runs_for(stack, gone)) == runs == 1
 
 
 def _doc_curl_commands() -> list[str]:
@@ -367,12 +370,7 @@ def test_the_documented_curl_commands_work(stack):
     assert (health, process, status) == (200, 202, 200), answers
     assert state["job_id"] == submitted["job_id"] and state["status"] == "queued"
     assert result == 409 and pending["error"] == "not_done"  # the daemon is not running in this test
-    # the run queue creates the job's run a moment after the answer: cancel it, nothing here runs it
-    deadline = time.monotonic() + 60
-    while not (runs := _runs_for(stack, job_id)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert runs, "the run queue made no run for the job"
-    _cancel_from_the_queue(stack, runs[0].run_id)
+    assert "registered_videos_sensor" in state["detail"] and _runs_for(stack, job_id) == []
 
 
 def test_schemathesis_finds_no_server_errors(stack):

@@ -34,6 +34,7 @@ def describe(defs) -> dict:
             "metadata": {k: str(getattr(v, "value", v)) for k, v in sorted(node.metadata.items())},
             "op": node.assets_def.node_def.name if node.is_executable else None,
             "op_tags": dict(node.assets_def.node_def.tags) if node.is_executable else None,
+            "pool": node.assets_def.node_def.pool if node.is_executable else None,
             "description": node.description,
             "code_version": node.code_version,
             "io_manager": node.assets_def.get_io_manager_key_for_asset_key(key) if node.is_materializable else None,

@@ -22,6 +22,7 @@ def test_definitions_shape():
         "caption_spans",
         "video_documents",
         "url_lists",
+        "video_requests",  # requests for registered_videos_sensor, partitioned by video (docs/API.md)
         "analyst_lake",  # the analysts' Delta tables, unpartitioned (docs/WAREHOUSE.md)
     }
     for key in graph.get_all_asset_keys():

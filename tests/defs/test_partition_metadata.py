@@ -14,7 +14,7 @@ from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
-from wandr_pipeline.defs.videos.stage import FAILED_VIDEOS_CHECK, VIDEO_CHECK
+from wandr_pipeline.defs.videos.reporting import FAILED_VIDEOS_CHECK, VIDEO_CHECK
 from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
 from wandr_pipeline.lib.stages import PROCESS_VIDEOS
 from wandr_pipeline.lib.storage import Storage

@@ -25,13 +25,16 @@ from dagster import (
     instance_for_test,
 )
 
+from tests.support.warehouse_rows import write_finished, write_row
 from wandr_pipeline.defs.automation.downstream_batch_sensor import evaluate_downstream
+from wandr_pipeline.defs.ingestion.registered_videos_sensor import evaluate_registered_videos
 from wandr_pipeline.defs.ingestion.url_list_schedule import build_url_list_schedule, evaluate_scheduled_list
 from wandr_pipeline.defs.ingestion.url_list_sensor import evaluate_url_lists
 from wandr_pipeline.defs.jobs import build_jobs
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib import ingestion
 from wandr_pipeline.lib.ingestion import read_rejections
+from wandr_pipeline.lib.outcomes import FAILED
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import load_submission
 from wandr_pipeline.lib.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
@@ -420,3 +423,102 @@ def test_default_watch_list_adds_the_bucket_prefix(monkeypatch):
     assert Settings.from_env().url_list_dirs == ("data/url_lists", "gs://bucket/wandr/url_lists")
     monkeypatch.setenv("WANDR_STORAGE_URI", "/tmp/somewhere")
     assert Settings.from_env().url_list_dirs == ("data/url_lists",)
+
+
+# ---------------------------------------------------------------------------------------------
+# every road on the planner: a list dropped again
+# ---------------------------------------------------------------------------------------------
+RETRY_LIST = "\n".join(f"https://example.com/v/{name}.mp4" for name in ("ok", "throttled", "gone", "ocr", "busy"))
+
+
+def _processed_list(instance, settings) -> tuple[list[str], str]:
+    """The list's five videos processed once: finished, 429 (retryable), 404, a Vision 503, and a 429
+    whose retry is already running."""
+    drop_list(settings, "a.txt", RETRY_LIST)
+    _, cursor = tick(instance, settings, None)
+    keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    ok, throttled, gone, ocr, busy = keys
+    materialize(instance, "raw_video", keys)
+    storage = Storage(settings.storage_uri)
+    write_finished(storage, ok)
+    for key in (throttled, busy):
+        write_row(
+            storage, "videos", key, FAILED, "HTTP Error 429: gave up after 3 tries", retryable=True, source_url="x"
+        )
+    write_row(storage, "videos", gone, FAILED, "HTTP Error 404: Not Found", source_url="x")
+    write_finished(storage, ocr, failed=["ocr_text"])
+    write_row(storage, "ocr_text", ocr, FAILED, "Vision: ServiceUnavailable: 503", retryable=True)
+    active_run(instance, "process_videos", busy, busy)
+    return keys, cursor
+
+
+def _described(requests) -> list[tuple]:
+    return [
+        (
+            r.job_name,
+            r.tags[PARTITION_RANGE_START_TAG],
+            r.tags[PARTITION_RANGE_END_TAG],
+            sorted(k.to_user_string() for k in r.asset_selection) if r.asset_selection else None,
+        )
+        for r in requests
+    ]
+
+
+def test_a_list_dropped_again_redoes_failures_worth_retrying_and_leaves_videos_in_flight(instance, settings):
+    settings = changed(settings, partitions_per_run=10)
+    keys, cursor = _processed_list(instance, settings)
+    ok, throttled, gone, ocr, busy = keys
+    drop_list(settings, "a-again.txt", RETRY_LIST)
+    result, cursor = tick(instance, settings, cursor)
+    assert _described(result.run_requests) == [
+        ("ingest_videos", throttled, throttled, None),  # the download again; the downstream sensor follows
+        ("gpu_stages", ocr, ocr, ["caption_spans", "ocr_text", "transcript", "video_documents"]),
+    ]
+    assert not result.dynamic_partitions_requests
+    # The same list version once more: nothing more (its retries are in flight once launched).
+    os.utime(Path(settings.url_list_dirs[0]) / "a-again.txt", (time.time() - 5, time.time() - 5))
+    again, _ = tick(instance, settings, cursor)
+    assert not getattr(again, "run_requests", None)
+
+
+def test_the_warehouse_reads_of_a_tick_stop_at_its_budget_and_go_on_next_tick(instance, settings, monkeypatch):
+    settings = changed(settings, partitions_per_run=10)
+    keys, cursor = _processed_list(instance, settings)
+    ok, throttled, gone, ocr, busy = keys
+    monkeypatch.setattr(ingestion, "ASSESS_BATCH", 2)
+    settings = changed(settings, ingest_tick_budget_s=0.0)  # one batch of warehouse reads per tick
+    drop_list(settings, "a-again.txt", RETRY_LIST)
+    seen = []
+    for _ in range(3):
+        result, cursor = tick(instance, settings, cursor)
+        seen.append(_described(getattr(result, "run_requests", None) or []))
+    # ok and throttled, then gone and ocr (busy is never read): each retry requested once, in its tick
+    assert [[(job, start) for job, start, _, _ in tick_requests] for tick_requests in seen] == [
+        [("ingest_videos", throttled)],
+        [("gpu_stages", ocr)],
+        [],
+    ]
+    assert json.loads(cursor)["files"][str(Path(settings.url_list_dirs[0]) / "a-again.txt")]["done"] is True
+
+
+def test_the_schedule_hands_later_stages_to_the_registered_videos_sensor(disk_instance, settings, tmp_path):
+    instance = disk_instance
+    source = tmp_path / "scheduled.txt"
+    source.write_text(RETRY_LIST)
+    settings = changed(settings, url_list_schedule_source=str(source), partitions_per_run=10)
+    evaluate_scheduled_list(build_schedule_context(instance=instance), settings)
+    keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+    ok, throttled, gone, ocr, busy = keys
+    materialize(instance, "raw_video", keys)
+    storage = Storage(settings.storage_uri)
+    write_finished(storage, ocr, failed=["ocr_text"])
+    write_row(storage, "ocr_text", ocr, FAILED, "Vision: ServiceUnavailable: 503", retryable=True)
+    for key in (ok, throttled, gone, busy):
+        write_finished(storage, key)
+    source.write_text(RETRY_LIST + "\n")  # a new version of the list
+    later = evaluate_scheduled_list(build_schedule_context(instance=instance), settings)
+    assert isinstance(later, SkipReason)  # its own job (ingest_videos) cannot redo OCR ...
+    result = evaluate_registered_videos(build_sensor_context(instance=instance), settings)
+    assert _described(result.run_requests) == [  # ... registered_videos_sensor does
+        ("gpu_stages", ocr, ocr, ["caption_spans", "ocr_text", "transcript", "video_documents"])
+    ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
+import tomllib
 
-import pytest
+import dagster
 from dagster import AssetKey, AssetMaterialization, DagsterInstance
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
@@ -32,15 +32,6 @@ def _materialize(instance: DagsterInstance, run_id: str, partition: str) -> None
             dagster_event=event,
         )
     )
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # what `make run` uses
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
 
 
 def test_the_project_instance_uses_it_in_dagsters_own_folder(home):
@@ -115,3 +106,20 @@ def test_a_table_found_once_is_not_looked_up_again(home, monkeypatch):
         assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
     assert lookups.count("asset_event_tags") == 1
     assert lookups.count("no_such_table") == 2  # a missing table may be made later: asked each time
+
+
+def test_it_runs_only_on_the_dagster_minor_it_was_written_for():
+    """It overrides private parts of Dagster's SqliteEventLogStorage, which another minor may change silently."""
+    written_for = sqlite_event_log.WRITTEN_FOR_DAGSTER
+    installed = ".".join(dagster.__version__.split(".")[:2])
+    assert installed == written_for, (
+        f"dagster {dagster.__version__} is installed, but OpenSqliteEventLogStorage "
+        f"(wandr_pipeline/instance/sqlite_event_log.py) overrides private parts of dagster {written_for}'s "
+        "SqliteEventLogStorage. Check _connect, _initdb, _initialized_dbs, _db_lock and has_table in the new "
+        "version and re-measure it against the stock storage (docs/BENCHMARKS.md, 'Event storage') before "
+        "moving WRITTEN_FOR_DAGSTER and pyproject.toml's dagster pins together, or drop the class "
+        "(dagster_home/dagster.yaml, cli/main.py) and use Dagster's own."
+    )
+    major, minor = (int(part) for part in written_for.split("."))
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"dagster>={written_for},<{major}.{minor + 1}" in dependencies, "pyproject.toml must pin dagster to it"

@@ -255,15 +255,11 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     home = tmp_path / "dagster_home"
     home.mkdir()
     config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text())
-    # The shipped coordinator and limits, made faster for a test: dequeue every second, and two
-    # GPU runs at once (the limit itself is Dagster's; that our runs carry its tag is checked below).
-    config["run_coordinator"]["config"]["dequeue_interval_seconds"] = 1
-    [gpu_limit] = [
-        limit
-        for limit in config["run_coordinator"]["config"]["tag_concurrency_limits"]
-        if limit == {"key": "wandr/compute", "value": "gpu", "limit": 1}
-    ]
-    gpu_limit["limit"] = 2
+    # The shipped queue and GPU pool, made faster for a test: dequeue every second, and two GPU steps
+    # at once (the limit itself is Dagster's; that the GPU op is in the pool is tests/instance/test_gpu_pool.py).
+    config["run_queue"] = {"dequeue_interval_seconds": 1}
+    assert config["concurrency"]["pools"] == {"granularity": "op", "default_limit": 1}
+    config["concurrency"]["pools"]["default_limit"] = 2
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     lists = tmp_path / "url_lists"
     lists.mkdir()
@@ -425,7 +421,9 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             for r in backfill_runs
         )
         assert covered == [len(keys) - BATCH, BATCH], covered  # several videos per run, every video once
-        assert all(r.tags.get("wandr/compute") == "gpu" for r in backfill_runs)  # tagged by the coordinator
+        for run in backfill_runs:  # the UI's runs take a slot of the gpu pool for the model step, as the jobs do
+            plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            assert {step.pool for step in plan.steps if step.key.startswith("model_stages")} == {"gpu"}, run.run_id
         for key in spoken:
             models = set(storage.read_partition("transcript_segments", key).column("model").to_pylist())
             assert models == {Path(model_dir).name}, (key, models)

@@ -82,7 +82,7 @@ def test_deploy_instance_config_is_valid(path, monkeypatch):
     assert raw["storage"]["postgres"]["postgres_db"]["hostname"] == {"env": "DAGSTER_PG_HOST"}
 
     checked = []
-    for key in ("run_launcher", "compute_logs", "run_coordinator"):
+    for key in ("run_launcher", "compute_logs"):
         section = raw[key]
         klass = _configurable(section)
         result = process_config(resolve_to_config_type(klass.config_type()), section.get("config", {}))
@@ -92,10 +92,11 @@ def test_deploy_instance_config_is_valid(path, monkeypatch):
 
     result = process_config(resolve_to_config_type(DagsterPostgresStorage.config_type()), raw["storage"]["postgres"])
     assert result.success, result.errors
-    rules = config["run_coordinator"]["config"]["tag_concurrency_limits"]
-    limits = {(rule["key"], rule["value"]): rule["limit"] for rule in rules}
-    assert limits[("wandr/compute", "gpu")] >= 1
-    assert "GCSComputeLogManager" in checked and "OpTagRunCoordinator" in checked
+    # Dagster's default queue, and the model_stages op's `gpu` pool limited at op granularity
+    assert "run_coordinator" not in raw
+    pools = config["concurrency"]["pools"]
+    assert pools["granularity"] == "op" and pools["default_limit"] >= 1
+    assert checked[1] == "GCSComputeLogManager" and checked[0] in ("K8sRunLauncher", "CloudRunRunLauncher")
 
 
 def _postgres_home(home: Path) -> None:

@@ -13,9 +13,12 @@ import sys
 import textwrap
 import time
 
+import pyarrow as pa
 import pytest
 
 pytest.importorskip("deltalake")
+
+from deltalake import write_deltalake  # noqa: E402
 
 from wandr_pipeline.lib.lake import KEY_COLUMN, SYNC_APP_ID, Lake, lake_schema, lake_tables  # noqa: E402
 from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES, to_table  # noqa: E402
@@ -186,3 +189,25 @@ def test_the_lake_on_the_gcs_emulator_reads_back_with_pandas_and_duckdb(gcs_xml_
     connection = lake.duckdb()
     assert connection.execute("SELECT count(*), count(DISTINCT video_key) FROM video_documents").fetchone() == (2, 2)
     assert connection.execute("SELECT count(*) FROM transcript_segments WHERE text LIKE 'g1%'").fetchone() == (4,)
+
+
+def test_a_lake_table_from_before_the_retryable_column_still_syncs(tmp_path):
+    """Schema evolution: a Delta table (and partitions) written without `retryable` take the new rows."""
+    storage = Storage(tmp_path)
+    lake = Lake(storage, compact_min_files=0)
+    table = "transcript_segments"
+    old_schema = pa.schema([field for field in TABLES[table] if field.name != "retryable"])
+    old_rows = pa.Table.from_pylist([{"segment_index": 0, "text": "old", "status": "ok"}], schema=old_schema)
+    storage.write_partition(table, "old-video", old_rows)  # a partition file from before the column
+    old_lake_schema = pa.schema([field for field in lake_schema(table) if field.name != "retryable"])
+    first = old_rows.append_column(old_lake_schema.field(KEY_COLUMN), pa.array(["old-video"]))
+    write_deltalake(lake.table_uri(table), first.cast(old_lake_schema), mode="append")
+    assert "retryable" not in lake.read_arrow(table).column_names
+
+    storage.write_partition(
+        table, "new-video", to_table(TABLES[table], [{"status": "failed", "error": "503", "retryable": True}])
+    )
+    lake.sync(["old-video", "new-video"], tables=[table])
+    rows = {row[KEY_COLUMN]: row for row in lake.read_arrow(table).to_pylist()}
+    assert rows["new-video"]["retryable"] is True
+    assert rows["old-video"]["retryable"] is None and rows["old-video"]["text"] == "old"

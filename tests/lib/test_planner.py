@@ -1,7 +1,6 @@
 """The planner: one verdict per video from the warehouse, one set of runs for every road."""
 
-import pyarrow as pa
-
+from tests.support.warehouse_rows import write_finished, write_row
 from wandr_pipeline.lib.outcomes import FAILED, OK
 from wandr_pipeline.lib.planner import (
     FAILED_FOR_GOOD,
@@ -18,28 +17,18 @@ from wandr_pipeline.lib.stages import STAGE_ASSET_NAMES
 from wandr_pipeline.lib.storage import Storage
 
 
-def _write(storage: Storage, table: str, key: str, status: str, error: str | None = None, **values) -> None:
-    schema = TABLES[table]
-    storage.write_partition(table, key, to_table(schema, [status_row(schema, status, error, **values)]))
-
-
-def _finished(storage: Storage, key: str, failed: dict[str, str] | None = None) -> None:
-    """A video with its `videos` row and its document; `failed`: stage asset -> its (failed) table."""
-    _write(storage, "videos", key, OK, source_url=f"https://example.com/{key}.mp4")
-    statuses = [(stage, FAILED if stage in (failed or {}) else OK) for stage in STAGE_ASSET_NAMES[:-1]]
-    _write(storage, "video_documents", key, OK, source_url="x", stage_statuses=statuses)
-
-
 def test_verdicts_from_the_warehouse(tmp_path):
     storage = Storage(str(tmp_path))
-    _finished(storage, "done")
-    _write(storage, "videos", "gone", FAILED, "HTTP Error 404: Not Found", source_url="x")
-    _write(storage, "videos", "throttled", FAILED, "HTTP Error 429 (transient; gave up after 3 tries)", source_url="x")
-    _finished(storage, "ocr_503", failed={"ocr_text": "ocr_text"})
-    _write(storage, "ocr_text", "ocr_503", FAILED, "ServiceUnavailable: 503 (transient)")
-    _finished(storage, "ocr_broken", failed={"ocr_text": "ocr_text"})
-    _write(storage, "ocr_text", "ocr_broken", FAILED, "cannot decode the frame")
-    _write(storage, "videos", "half", OK, source_url="x")  # downloaded, never finished
+    write_finished(storage, "done")
+    write_row(storage, "videos", "gone", FAILED, "HTTP Error 404: Not Found", source_url="x")
+    write_row(
+        storage, "videos", "throttled", FAILED, "HTTP Error 429: gave up after 3 tries", retryable=True, source_url="x"
+    )
+    write_finished(storage, "ocr_503", failed=["ocr_text"])
+    write_row(storage, "ocr_text", "ocr_503", FAILED, "ServiceUnavailable: 503", retryable=True)
+    write_finished(storage, "ocr_broken", failed=["ocr_text"])
+    write_row(storage, "ocr_text", "ocr_broken", FAILED, "cannot decode the frame")
+    write_row(storage, "videos", "half", OK, source_url="x")  # downloaded, never finished
 
     verdicts = assess_videos(storage, ["done", "gone", "throttled", "ocr_503", "ocr_broken", "half", "never"])
 
@@ -59,20 +48,25 @@ def test_verdicts_from_the_warehouse(tmp_path):
 
 def test_the_retryable_column_is_the_truth_not_the_error_text(tmp_path):
     storage = Storage(str(tmp_path))
-    schema = TABLES["videos"]
-    row = status_row(schema, FAILED, "the host said: try later", source_url="x")
-    if "retryable" in schema.names:
-        row["retryable"] = True
-        storage.write_partition("videos", "marked", to_table(schema, [row]))
-    else:  # until the column lands, an appended column is read the same way
-        table = to_table(schema, [row]).append_column("retryable", pa.array([True]))
-        storage.write_partition("videos", "marked", table)
-    assert assess_videos(storage, ["marked"])["marked"].state == RETRYABLE
+    write_row(storage, "videos", "marked", FAILED, "the host said: try later", retryable=True, source_url="x")
+    write_row(storage, "videos", "says_transient", FAILED, "HTTP 503 (transient)", retryable=False, source_url="x")
+    verdicts = assess_videos(storage, ["marked", "says_transient"])
+    assert verdicts["marked"].state == RETRYABLE and verdicts["says_transient"].state == FAILED_FOR_GOOD
 
 
-def test_an_unreadable_document_counts_as_not_finished(tmp_path):
+def test_a_partition_from_before_the_retryable_column_falls_back_to_its_error_text(tmp_path):
     storage = Storage(str(tmp_path))
-    _finished(storage, "k")
+    schema = TABLES["videos"]
+    for key, error in (("old_429", "HTTP Error 429 (transient; gave up after 3 tries)"), ("old_404", "HTTP 404")):
+        table = to_table(schema, [status_row(schema, FAILED, error, source_url="x")])
+        storage.write_partition("videos", key, table.drop_columns(["retryable"]))
+    verdicts = assess_videos(storage, ["old_429", "old_404"])
+    assert verdicts["old_429"].state == RETRYABLE and verdicts["old_404"].state == FAILED_FOR_GOOD
+
+
+def test_an_unreadable_document_counts_as_notwrite_finished(tmp_path):
+    storage = Storage(str(tmp_path))
+    write_finished(storage, "k")
     storage.write_bytes(storage.partition_path("video_documents", "k"), b"not parquet")
     assert assess_videos(storage, ["k"])["k"].state == NEW
 

@@ -15,6 +15,7 @@ Routes (everything else answers 404):
 - `/drip/<file>`           the file's Content-Length, then 1 KB a second (never a read timeout)
 - `/drip-until-hangup/<file>` as `/drip/` until a client hangs up on this path (`hung_up`), then the
                            file at once (a download cut short by a signal, then redone by the next run)
+- `/gate/<file>`           the file, once the test opens the gate (`open_gate()`): a download held in flight
 - `/slowheaders/<name>`    a status line and headers at 1 byte a second, never finished
 - `/retry-after/<s>/<file>` HTTP 429 with `Retry-After: <s>` for the first request of this path, then
                            the file; `times[path]` keeps each request's arrival (time.monotonic())
@@ -86,6 +87,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._file(parts[1], head=head, drip=True)
         elif kind == "drip-until-hangup" and len(parts) == 2:
             self._file(parts[1], head=head, drip=path not in self.server.hung_up, path=path)
+        elif kind == "gate" and len(parts) == 2:
+            while not self.server.gate.wait(0.2):
+                if self.server.stopping.is_set():
+                    return
+            self._file(parts[1], head=head)
         elif kind == "slowheaders":
             self._slow_headers()
         elif kind in ("retry-after", "always-429") and len(parts) == 3 and parts[1].isdigit():
@@ -206,7 +212,12 @@ class FaultServer(BackgroundServer):
             sent=Counter(),
             hung_up=set(),
             times=defaultdict(list),
+            gate=threading.Event(),
         )
+
+    def open_gate(self) -> None:
+        """Let the requests waiting under `/gate/` (and every later one) have their file."""
+        self.httpd.gate.set()
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

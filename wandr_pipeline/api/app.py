@@ -1,7 +1,7 @@
 """The Flask app: the original service's four endpoints, backed by the Dagster instance.
 
     GET  /health            200 when the instance, the storage root and the models are reachable, else 503
-    POST /process           {"url": "..."} -> 202 {"job_id": <video key>, "status": ...}
+    POST /process           {"url": "..."} -> 202 {"job_id": <video key>, "status": ...}; the daemon runs it
     GET  /status/<job_id>   overall state and per stage
     GET  /result/<job_id>   post metadata, transcript, on-screen text, video document (409 until done)
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import threading
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -21,7 +20,6 @@ from werkzeug.exceptions import HTTPException
 
 from wandr_pipeline.api.registration import RegistrationFailed
 from wandr_pipeline.api.service import InstanceUnavailable, JobService
-from wandr_pipeline.api.submit import SubmitUnavailable
 from wandr_pipeline.api.validation import ResolverUnavailable, UrlRejected
 from wandr_pipeline.lib.redaction import redact_text
 from wandr_pipeline.settings import Settings
@@ -79,10 +77,6 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
     app.config["MAX_CONTENT_LENGTH"] = settings.api_max_body_bytes
     app.json.sort_keys = False
     app.extensions[EXTENSION] = service
-
-    if settings.api_warm_workspace:
-        # Load the code location in the background so the first POST does not wait for it.
-        threading.Thread(target=service.warm, name="wandr-warm-workspace", daemon=True).start()
 
     @app.before_request
     def authenticate():
@@ -145,7 +139,7 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
             return _error(503, "unavailable", f"{exc}; try again", headers={"Retry-After": "5"})
         try:
             submitted = service.submit(ref)
-        except (SubmitUnavailable, RegistrationFailed) as exc:
+        except RegistrationFailed as exc:
             return _error(503, "unavailable", str(exc), headers={"Retry-After": "10"})
         status = submitted.status
         response = jsonify(

@@ -1,13 +1,13 @@
-"""Registering the videos of concurrent POSTs together: one instance read and two writes per group.
+"""Registering the videos of concurrent POSTs together: one instance read and one write per group.
 
 Each instance call costs tens of milliseconds of Python (connection, table check, SQL compilation)
 under the one GIL, and with SQLite the writes take turns as well; four calls per POST made a burst of
 100 POSTs take ~10 s however many threads served it. So a POST writes its submission record itself
 (a small file) and hands its key to this thread, which takes every key that arrived meanwhile and,
-for all of them at once, reads which are known or waiting, adds the new ones to the `videos`
-partitions and to the run queue (`run_queue.py`), and answers each POST: *new* (registered and
-queued now), *waiting* (already in the run queue) or *known* (registered before: the POST reads
-its status to decide). A POST is answered only after its registration is committed.
+for all of them at once, reads which are known, adds the new ones to the `videos` partitions, and
+answers each POST: *new* (registered now: the daemon's registered_videos_sensor makes its run) or
+*known* (registered before: the POST reads its status to decide). A POST is answered only after its
+registration is committed.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 
 from dagster import DagsterInstance
 
-from wandr_pipeline.api.run_queue import QUEUE_PARTITIONS_NAME
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 
 log = logging.getLogger("wandr_pipeline.api")
 
-NEW, WAITING, KNOWN = "new", "waiting", "known"
+NEW, KNOWN = "new", "known"
 
 
 class RegistrationFailed(RuntimeError):
@@ -40,9 +39,8 @@ class _Group:
 
 
 class Registrar:
-    def __init__(self, instance: Callable[[], DagsterInstance], on_queued: Callable[[], None]):
+    def __init__(self, instance: Callable[[], DagsterInstance]):
         self._instance = instance
-        self._on_queued = on_queued
         self._lock = threading.Lock()
         self._group = _Group()
         self._arrived = threading.Event()
@@ -50,8 +48,8 @@ class Registrar:
         self._stop = threading.Event()
 
     def register(self, key: str, timeout: float = 60.0) -> str:
-        """Register `key` (its submission record written already) and queue it unless it is known or
-        waiting; returns NEW, WAITING or KNOWN once committed. Raises `RegistrationFailed`."""
+        """Register `key` (its submission record written already) unless it is known; returns NEW or
+        KNOWN once committed. Raises `RegistrationFailed`."""
         with self._lock:
             group = self._group
             group.keys.append(key)
@@ -84,17 +82,12 @@ class Registrar:
     def _commit(self, group: _Group) -> None:
         try:
             instance = self._instance()
-            wanted = set(group.keys)
-            waiting = set(instance.get_dynamic_partitions(QUEUE_PARTITIONS_NAME)) & wanted
-            known = set(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)) & wanted
-            new = [key for key in dict.fromkeys(group.keys) if key not in waiting and key not in known]
+            known = set(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)) & set(group.keys)
+            new = [key for key in dict.fromkeys(group.keys) if key not in known]
             if new:
                 instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, new)
-                instance.add_dynamic_partitions(QUEUE_PARTITIONS_NAME, new)
             for key in group.keys:
-                group.answers[key] = WAITING if key in waiting else KNOWN if key in known else NEW
-            if new:
-                self._on_queued()
+                group.answers[key] = KNOWN if key in known else NEW
         except Exception as exc:  # noqa: BLE001 - every POST of the group answers 503 with it
             log.exception("could not register %d video(s)", len(group.keys))
             group.error = f"cannot register the video now: {type(exc).__name__}: {exc}"[:300]

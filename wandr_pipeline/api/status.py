@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
-from dagster._core.event_api import AssetRecordsFilter
+from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib.outcomes import FAILED, upstream_status
@@ -65,6 +64,8 @@ class JobStatus:
     run_id: str | None = None
     run_status: str | None = None
     submission: dict[str, Any] | None = None
+    detail: str | None = None  # what a job waits for, when that is not its run
+    planned_storage_id: int | None = None  # the latest planned materialisation of any stage (not shown)
 
     @property
     def has_run(self) -> bool:
@@ -79,6 +80,7 @@ class JobStatus:
                 "job_id": self.job_id,
                 "status": self.status,
                 "error": self.error,
+                "detail": self.detail,
                 "source_url": submission.get("source_url"),
                 "submitted_at": submission.get("submitted_at"),
                 "run_id": self.run_id,
@@ -174,7 +176,7 @@ def read_status(instance: DagsterInstance, storage: Storage, job_id: str, stages
             result.stages[stage.asset] = StageStatus("pending")
 
     if latest_planned is not None:
-        result.run_id = latest_planned[1]
+        result.planned_storage_id, result.run_id = latest_planned
         run = facts(latest_planned[1]).run
         result.run_status = run.status.value if run else None
     _summarise(result)

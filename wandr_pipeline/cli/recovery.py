@@ -61,7 +61,7 @@ def mark_orphaned_runs(instance: DagsterInstance, launched_by: str = "cli") -> l
             f"crashed before the run ended. Marked failed by the next `wandr-pipeline run`; run the URL list "
             f"again to finish its videos."
         )
-        instance.report_run_failed(run, message, _unexpected_termination())
+        instance.report_run_failed(run, message)
         log.warning(
             "run %s (%s, partitions %s..%s) was left %s by pid %s, which is gone: marked failed",
             run.run_id,
@@ -73,13 +73,3 @@ def mark_orphaned_runs(instance: DagsterInstance, launched_by: str = "cli") -> l
         )
         marked.append(run)
     return marked
-
-
-def _unexpected_termination():
-    """The failure reason Dagster's own run monitoring uses for a dead run worker, when importable."""
-    try:
-        from dagster._core.events import JobFailureData, RunFailureReason
-
-        return JobFailureData(error=None, failure_reason=RunFailureReason.UNEXPECTED_TERMINATION)
-    except ImportError:  # a private module: fall back to a plain failure event
-        return None

@@ -1,42 +1,64 @@
-"""Jobs: one per stage group of the registry (lib/stages.py), each over a batch of video partitions in one
-process (models load once per run).
+"""Jobs: one per stage group of the registry (lib/stages.py), each over a batch of video partitions,
+and the executor every job of the code location runs with (`job_executor`, set on the Definitions, so
+the asset job of a UI backfill runs the same way).
 
-Jobs that hold a GPU stage carry the GPU run tags (lib/tags.py): `wandr/compute=gpu` for the run queue's
-GPU limit, and the `dagster-k8s/config` that puts the run's pod on an L4 node. `ingest_videos`
-(download + audio) is CPU only, so a deployment keeps the GPU for the model stages.
+Locally (`WANDR_EXECUTOR=in_process`) every step of a run runs in the run's process, so models load
+once per run. On Kubernetes (`WANDR_EXECUTOR=k8s`) dagster-k8s's `k8s_job_executor` gives each step
+its own pod: the GPU stage op's `dagster-k8s/config` op tag puts that step, and only it, on an L4 node
+(lib/tags.py), and its concurrency pool (`gpu`) caps how many GPU steps run at once.
+
+Jobs that hold a GPU stage carry `wandr/compute=gpu` as a run tag (`ingest_videos`, download + audio,
+`wandr/compute=cpu`). With the in-process executor they also carry the `dagster-k8s/config` GPU tag,
+so that a `K8sRunLauncher` puts the whole run's pod on an L4; with the k8s executor the run pod only
+orchestrates, and asks for no GPU.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Any
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetSelection, ExecutorDefinition, define_asset_job, in_process_executor
 
 from wandr_pipeline.defs.partitions import videos_partitions
 from wandr_pipeline.lib.stages import STAGE_GROUPS, StageGroup
 from wandr_pipeline.lib.tags import COMPUTE_TAG, CPU, GPU, STAGE_TAG, as_run_tags, gpu_tags_from_settings
 from wandr_pipeline.settings import Settings
 
-if TYPE_CHECKING:  # what define_asset_job returns; Dagster does not export the class
-    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+K8S = "k8s"
 
-    Jobs = Mapping[str, UnresolvedAssetJobDefinition]
+# Job name -> what `define_asset_job` returns (a job resolved when Definitions load; Dagster exports
+# no name for its class).
+Jobs = Mapping[str, Any]
+
+
+def job_executor(settings: Settings) -> ExecutorDefinition:
+    """The executor `WANDR_EXECUTOR` names. `execute_in_process` (the CLI) ignores it: in process always."""
+    if settings.executor == K8S:
+        # dagster-k8s comes with the `prod` extra: only an install that selects this executor needs it
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    return in_process_executor
 
 
 def run_tags(group: StageGroup, settings: Settings) -> dict[str, str]:
-    tags = as_run_tags(gpu_tags_from_settings(settings)) if group.compute == GPU else {COMPUTE_TAG: CPU}
+    if group.compute != GPU:
+        tags = {COMPUTE_TAG: CPU}
+    elif settings.executor == K8S:  # the GPU goes to the GPU step's pod, from its op tags
+        tags = {COMPUTE_TAG: GPU}
+    else:
+        tags = as_run_tags(gpu_tags_from_settings(settings))
     return {**tags, STAGE_TAG: group.stage_tag} if group.stage_tag else tags
 
 
 def build_jobs(settings: Settings) -> Jobs:
-    """Job name -> job, for every stage group."""
+    """Job name -> job, for every stage group; each runs with the Definitions' executor."""
     return {
         group.job: define_asset_job(
             group.job,
             selection=AssetSelection.assets(*group.assets),
             partitions_def=videos_partitions,
-            executor_def=in_process_executor,
             tags=run_tags(group, settings),
             description=group.description,
         )

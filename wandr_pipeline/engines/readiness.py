@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from wandr_pipeline.lib.storage import Storage, storage_for
-from wandr_pipeline.settings import Settings
+from wandr_pipeline.settings import FrameSettings, OcrSettings, Settings, WhisperSettings
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 CHECK_NAMES = ("gpu", "cuda", "ffmpeg", "whisper", "frames", "ocr", "storage", "credentials", "instance")
@@ -107,7 +107,7 @@ def check_ffmpeg() -> Outcome:
     return PASS, f"{out.stdout.splitlines()[0]} ({exe})"
 
 
-def check_whisper(settings: Settings, *, load: bool = False, devices: bool = False) -> Outcome:
+def check_whisper(settings: WhisperSettings, *, load: bool = False, devices: bool = False) -> Outcome:
     """The Whisper model's files are here (a folder with model.bin, or the local model cache).
 
     `devices`: also name the device and compute type a stage would use on this machine.
@@ -151,7 +151,7 @@ def check_whisper(settings: Settings, *, load: bool = False, devices: bool = Fal
     return PASS, f"{where}: loaded in {loaded:.1f} s and transcribed a 1 s probe"
 
 
-def check_frame_decoder(settings: Settings) -> Outcome:
+def check_frame_decoder(settings: FrameSettings) -> Outcome:
     from wandr_pipeline.engines.device import choose_frame_decoder, torchcodec_cuda_available
 
     chosen = choose_frame_decoder(settings.frame_decoder)
@@ -176,7 +176,7 @@ def _rapidocr_models() -> tuple[list[str], str]:
     return found, ""
 
 
-def check_ocr(settings: Settings, *, load: bool = False, devices: bool = False) -> Outcome:
+def check_ocr(settings: OcrSettings, *, load: bool = False, devices: bool = False) -> Outcome:
     """The OCR engine is installed with its models (RapidOCR's bundled det/rec models, or the Vision client).
 
     `devices`: also choose CUDA or CPU for RapidOCR as a stage would (OCR_DEVICE=cuda without a CUDA
@@ -187,8 +187,6 @@ def check_ocr(settings: Settings, *, load: bool = False, devices: bool = False) 
         if not _installed("google.cloud.vision"):
             return FAIL, "OCR_ENGINE=google but google-cloud-vision is not installed (the gcp extra)"
         return PASS, "Google Cloud Vision client installed (not called)"
-    if settings.ocr_engine != "local":
-        return FAIL, f"unknown OCR_ENGINE {settings.ocr_engine!r}"
     found, missing = _rapidocr_models()
     if missing:
         return FAIL, missing
@@ -319,9 +317,9 @@ def run_checks(
         "gpu": lambda: check_gpu(require_gpu),
         "cuda": check_cuda_libraries,
         "ffmpeg": check_ffmpeg,
-        "whisper": lambda: check_whisper(settings, load=load, devices=devices),
-        "frames": lambda: check_frame_decoder(settings),
-        "ocr": lambda: check_ocr(settings, load=load, devices=devices),
+        "whisper": lambda: check_whisper(settings.whisper, load=load, devices=devices),
+        "frames": lambda: check_frame_decoder(settings.frames),
+        "ocr": lambda: check_ocr(settings.ocr, load=load, devices=devices),
         "storage": storage_check,
         "credentials": lambda: check_credentials(settings),
         "instance": lambda: check_instance(instance_factory, own=own_instance),

@@ -1,1 +1,1 @@
-"""Classes that `dagster.yaml` names: the run coordinator and the GPU-routing run launchers."""
+"""What `dagster.yaml` names from this package: the local instance's SQLite event log storage."""

@@ -2,12 +2,17 @@
 
 Dagster's `SqliteEventLogStorage` creates an engine and a connection for every statement and closes
 them after (`NullPool`). Closing the last connection of a WAL database checkpoints it, with its
-fsyncs, so on this VM every stored event cost ~100 ms at load 7, and a batch run stores ~16 events per
-video (docs/BENCHMARKS.md, "Batch run"). Here each database file keeps one open engine (the most
-recently used `MAX_OPEN_DATABASES`), commits use `synchronous=NORMAL` (WAL's usual setting: a power
-loss can undo the last commits, never corrupt the file; a killed process loses nothing committed),
-and the same event cost ~20 ms. Production instances use PostgreSQL (deploy/dagster.yaml); this class
-is what `make run`, `make dev` and the CLI's temporary instance use (dagster_home/dagster.yaml).
+fsyncs, so on this VM every stored event cost ~34 ms at load 4-5 (~100 ms at load 7), and a batch
+run stores ~16 events per video (docs/BENCHMARKS.md, "Event storage"). Here each database file keeps
+one open engine (the most recently used `MAX_OPEN_DATABASES`), commits use `synchronous=NORMAL`
+(WAL's usual setting: a power loss can undo the last commits, never corrupt the file; a killed
+process loses nothing committed), and the same event cost ~7 ms. Production instances use PostgreSQL
+(deploy/dagster.yaml); this class is what `make run`, `make dev` and the CLI's temporary instance use
+(dagster_home/dagster.yaml).
+
+It subclasses Dagster's private `SqliteEventLogStorage` and overrides private parts of it (`_connect`,
+`has_table`, and it uses `_initdb`, `_initialized_dbs`, `_db_lock`), as they are in Dagster
+`WRITTEN_FOR_DAGSTER`; pyproject.toml pins Dagster to that minor, and a test fails on any other.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+WRITTEN_FOR_DAGSTER = "1.13"  # the minor whose private SqliteEventLogStorage this class was written against
 MAX_OPEN_DATABASES = 16  # the index, plus the latest runs' files (each run has its own database)
 BUSY_TIMEOUT_S = 15  # as Dagster's SQLITE_BUSY_TIMEOUT_SECONDS: the webserver and daemon write too
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 _STATUS = {
     "status": "ok, empty, skipped or failed (README 'Status and error')",
     "error": "why the status is not ok (null when ok)",
+    "retryable": "true: the video failed for a passing reason (timeout, HTTP 429/5xx), a re-run may succeed; "
+    "false otherwise; null: written before the column existed",
 }
 
 COLUMN_DOCS: dict[str, dict[str, str]] = {
@@ -144,6 +146,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "clean_text": "speech and new caption text merged in time order, one per line",
         "status": "failed only when the download failed",
         "error": "other stages' failures, listed",
+        "retryable": _STATUS["retryable"],
     },
 }
 

@@ -43,6 +43,7 @@ from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES
 from wandr_pipeline.lib.stages import LAST_STAGE
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
 from wandr_pipeline.lib.urls import is_valid_key
+from wandr_pipeline.settings import LakeSettings
 
 LAKE_DIR = "lake"
 # Tables that list media files (audio, frames), not content: their partitions stay for Dagster only.
@@ -92,13 +93,13 @@ class Lake:
     """The Delta tables under `<storage root>/lake/`."""
 
     @classmethod
-    def from_settings(cls, storage: Storage, settings) -> Lake:
+    def from_settings(cls, storage: Storage, lake: LakeSettings) -> Lake:
         return cls(
             storage,
-            commit_videos=settings.lake_commit_videos,
-            compact_min_files=settings.lake_compact_min_files,
-            compact_target_mb=settings.lake_compact_target_mb,
-            vacuum_retention_hours=settings.lake_vacuum_retention_h,
+            commit_videos=lake.lake_commit_videos,
+            compact_min_files=lake.lake_compact_min_files,
+            compact_target_mb=lake.lake_compact_target_mb,
+            vacuum_retention_hours=lake.lake_vacuum_retention_h,
         )
 
     def __init__(

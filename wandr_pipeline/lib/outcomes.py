@@ -7,6 +7,10 @@
 - `suspect`: the stage produced output that is probably wrong (e.g. invented English for speech in a
   language the model does not know); the rows are kept for inspection, `error` says why, and
   downstream stages use them as they would use no output.
+
+Whether a failure is worth retrying is data too: every stage row has a `retryable` column (True only
+on a `failed` row whose failure was passing: a timeout, HTTP 429/5xx, CUDA out of memory), so a re-run
+knows what to redo without reading the error text. `failure_is_retryable` is its one reader.
 """
 
 from __future__ import annotations
@@ -44,8 +48,11 @@ class NotApplicable(StageError):
     """The stage does not apply to this video (e.g. no audio stream): recorded as `skipped`."""
 
 
-# Errors that mark a passing failure end with this (the downloader's "(transient; gave up after N tries)",
-# or " (transient)" that `short_error` adds): a re-run redoes the stage (`is_transient_error`).
+# The column that says whether a row's failure was passing (lib/schemas.py `status_row`).
+RETRYABLE = "retryable"
+# For people, errors of passing failures end with this (the downloader's "(transient; gave up after N
+# tries)", or " (transient)" that `short_error` adds). Code reads the `retryable` column instead; the
+# mark is parsed only for rows written before that column existed (`is_transient_error`).
 TRANSIENT_MARK = "(transient"
 # Exceptions from libraries that are passing by nature: GCS/Vision hiccups, CUDA out of memory.
 _TRANSIENT_NAMES = {
@@ -76,23 +83,31 @@ def is_transient_exception(exc: BaseException) -> bool:
 
 
 def is_transient_error(error: str | None) -> bool:
-    """True when a recorded `error` says its failure was passing (a re-run tries the stage again)."""
+    """The fallback for rows written before the `retryable` column: True when a recorded `error` ends
+    with the transient mark. Read a partition with `failure_is_retryable`, which uses the column."""
     return bool(error) and TRANSIENT_MARK in error
 
 
 def failure_is_retryable(table: pa.Table) -> bool:
-    """True when a stage partition's failure is worth another try: its `retryable` column says so (a
-    partition written before that column existed: its error text ends in the transient mark)."""
-    if table.num_rows == 0:
+    """True when a stage partition (its table) says its video failed for a passing reason, so a re-run
+    may succeed: the video-level status is `failed` and the first row's `retryable` is True.
+
+    Partitions written before the column existed (no column, or null) fall back to the error text's
+    transient mark (`is_transient_error`).
+    """
+    status, error = upstream_status(table)
+    if status != FAILED or table.num_rows == 0:
         return False
-    if "retryable" in table.column_names:
-        return any(table.column("retryable").to_pylist())
-    return any(is_transient_error(error) for error in table.column("error").to_pylist())
+    if RETRYABLE in table.column_names:
+        flag = table.column(RETRYABLE)[0].as_py()
+        if flag is not None:
+            return bool(flag)
+    return is_transient_error(error)
 
 
 def short_error(exc: BaseException, limit: int = 500) -> str:
     """A one-line, bounded description of `exc` for the `error` column (URLs and credentials redacted);
-    a passing failure ends in `(transient)` so that a re-run knows to redo it."""
+    a passing failure ends in `(transient)` for the reader (the `retryable` column says it for code)."""
     text = redact_text(" ".join(str(exc).split())) or type(exc).__name__
     if not isinstance(exc, StageError):
         text = f"{type(exc).__name__}: {text}"

@@ -11,7 +11,14 @@ from typing import Any
 
 import pyarrow as pa
 
-_STATUS = [pa.field("status", pa.string(), nullable=False), pa.field("error", pa.string())]
+# Every stage table's outcome columns (lib/outcomes.py). `retryable`: True only on a `failed` row whose
+# failure was passing (a re-run may succeed), False on every other row; null on rows written before the
+# column existed.
+_STATUS = [
+    pa.field("status", pa.string(), nullable=False),
+    pa.field("error", pa.string()),
+    pa.field("retryable", pa.bool_()),
+]
 
 VIDEOS = pa.schema(
     [
@@ -233,10 +240,15 @@ def to_table(schema: pa.Schema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
-def status_row(schema: pa.Schema, status: str, error: str | None, **values: Any) -> dict[str, Any]:
-    """One placeholder row for a video whose stage produced no content rows."""
+def status_row(
+    schema: pa.Schema, status: str, error: str | None, *, retryable: bool = False, **values: Any
+) -> dict[str, Any]:
+    """One placeholder row for a video whose stage produced no content rows; `retryable`: its failure was
+    passing (only meaningful with status `failed`)."""
     row = {name: None for name in schema.names}
     row.update(values)
     row["status"] = status
     row["error"] = error
+    if "retryable" in row:
+        row["retryable"] = retryable and status == "failed"
     return row

@@ -1,4 +1,5 @@
-"""The record of what was submitted under each video key (the URL is not part of the key)."""
+"""The record of what was submitted under each video key (the URL is not part of the key), and by
+which road: `submitted_from` is `api` for `POST /process`, the list's URI for a URL list."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from collections.abc import Iterable
 
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.urls import VideoRef
+
+# `submitted_from` of the videos `POST /process` registered: the daemon's registered_videos_sensor
+# requests their first run (the list roads request theirs in the tick that registers them).
+API_SOURCE = "api"
 
 
 def submission_path(video_key: str) -> str:
@@ -48,3 +53,15 @@ def load_submission(storage: Storage, video_key: str) -> VideoRef | None:
         return None
     record = storage.read_json(path)
     return VideoRef(record["source_url"], record["download_url"], record["video_key"], record["platform"])
+
+
+def submission_sources(storage: Storage, video_keys: Iterable[str]) -> dict[str, str]:
+    """`submitted_from` of each key's record, in one batched read; keys without a record are left out."""
+    paths = {submission_path(key): key for key in video_keys}
+    found = {}
+    for path, data in storage.read_existing(list(paths)).items():
+        try:
+            found[paths[path]] = str(json.loads(data).get("submitted_from", ""))
+        except ValueError:
+            continue  # a torn or foreign file: not a submission this road knows
+    return found

@@ -3,8 +3,9 @@
 One place, so that the jobs, sensors, CLI, API and launchers that write a tag and those that read it
 back spell it the same way. No Dagster import here: these are plain strings and dicts.
 
-- `wandr/compute=gpu` marks a GPU stage / GPU run. The queued run coordinator's
-  `tag_concurrency_limits` on that tag caps concurrent GPU runs (deploy/dagster.yaml).
+- `wandr/compute=gpu` marks a GPU stage / GPU run, for people and filters in the UI. What caps the
+  GPU work is the GPU stage op's Dagster concurrency pool `gpu` (`GPU_POOL`), limited in each
+  instance's `dagster.yaml` (`concurrency: pools:`).
 - `dagster-k8s/config` asks Kubernetes for the GPU: one `nvidia.com/gpu` and a node selector for the
   accelerator type (GKE's `cloud.google.com/gke-accelerator: nvidia-l4`). dagster-k8s reads it from
   op tags (step pods of the `k8s_job_executor`) and from run tags (the run pod of `K8sRunLauncher`).
@@ -31,10 +32,10 @@ LAUNCHED_BY_TAG = "wandr/launched_by"
 HOST_TAG = "wandr/host"
 PID_TAG = "wandr/pid"
 PID_START_TAG = "wandr/pid_start"
-# The Cloud Run Job a run was sent to (instance/launchers/cloud_run.py).
-CLOUD_RUN_JOB_TAG = "wandr/cloud_run_job"
 
 COMPUTE_TAG = "wandr/compute"
+# The Dagster concurrency pool of the GPU stage op: at most the pool's limit of GPU steps run at once.
+GPU_POOL = "gpu"
 GPU = "gpu"
 CPU = "cpu"
 K8S_CONFIG_TAG = "dagster-k8s/config"

@@ -68,7 +68,8 @@ def evaluate_downstream(context: SensorEvaluationContext, settings: Settings) ->
     for group in FOLLOW_UP_GROUPS:
         busy = flight.keys(group.assets) | requested
         upcoming = flight.keys(set(STAGE_ASSET_NAMES) - set(group.assets)) - busy
-        ready = ready_keys(group, order, latest, busy)
+        # A video in flight upstream is never requested, only waited for: its run changes its inputs.
+        ready = ready_keys(group, order, latest, busy | upcoming)
         plan = plan_batches(
             order,
             ready,

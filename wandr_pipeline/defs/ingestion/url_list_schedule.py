@@ -4,9 +4,13 @@ Set `WANDR_URL_LIST_SCHEDULE_SOURCE` to turn it on (it then starts running by de
 `WANDR_URL_LIST_SCHEDULE_CRON` for the cadence (default hourly). Each tick reads the list,
 registers the videos that are not partitions yet (at most WANDR_INGEST_MAX_VIDEOS_PER_TICK, the
 rest on the next tick) and requests `ingest_videos` runs for them, plus for videos of the list
-that were registered earlier but never got their first stage (a crashed run). A list that did
-not change launches nothing; its rejected lines are reported once per list version (a marker
-under `ingestion/lists/` in the storage root remembers which versions were reported). Schedules
+that were registered earlier but never got their first stage (a crashed run). A new list version
+also redoes its videos' failures worth retrying (the planner, as the URL-list sensor does), as far
+as each tick's budget goes: downloads in its own `ingest_videos` runs, later stages through a
+`video_requests` request that registered_videos_sensor carries out. A list that did not change
+launches nothing else; its rejected lines are reported once per list version (a marker under
+`ingestion/lists/` in the storage root remembers which versions were reported, and how far their
+videos were checked). Schedules
 cannot return dynamic-partition requests as sensors do, so the partitions are added here, after each
 video's submission record is written.
 """
@@ -24,6 +28,8 @@ from dagster import (
     schedule,
 )
 
+from wandr_pipeline.defs.ingestion import video_requests
+from wandr_pipeline.defs.ingestion.registered_videos_sensor import SENSOR_NAME
 from wandr_pipeline.defs.ingestion.tick import IngestionTick
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib import ingestion
@@ -52,20 +58,36 @@ def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settin
     )
     marker = f"ingestion/lists/{ingestion.list_key(source, sha)}.json"
     first_time = not tick.storage.exists(marker)
-    tick.ingest(source, parsed, sha, report=first_time, retry_unprocessed=True)
+    plan_from = 0 if first_time else tick.storage.read_json(marker).get("plan_from")
+    progress = tick.ingest(source, parsed, sha, report=first_time, retry_unprocessed=True, plan_from=plan_from)
     if tick.new_keys:
         context.instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, tick.new_keys)
     for event in tick.list_events:
         context.instance.report_runless_asset_event(event)
-    if first_time:
+    if first_time or progress.plan_from != plan_from:
         tick.storage.write_json(
             marker,
-            {"source": source, "sha256": sha, "videos": len(parsed.accepted), "rejected_lines": len(parsed.rejected)},
+            {
+                "source": source,
+                "sha256": sha,
+                "videos": len(parsed.accepted),
+                "rejected_lines": len(parsed.rejected),
+                "plan_from": progress.plan_from,
+            },
         )
-    requests = tick.run_requests(f"schedule:{_tick_time(context)}")
+    # A schedule's runs are all of its job (ingest_videos): the stages after the download are asked of
+    # registered_videos_sensor, which can run any job.
+    later = [tick.verdicts[key] for run in tick.plan.runs if not run.every_stage for key in run.keys]
+    for verdict in later:
+        context.instance.report_runless_asset_event(
+            video_requests.request(verdict.key, requested_by=source, verdict=verdict.state, redo_from=verdict.redo_from)
+        )
+    requests = tick.run_requests(f"schedule:{_tick_time(context)}", later_stages=False)
+    if later:
+        context.log.info(f"{source}: {len(later)} video(s) to redo after the download: asked of {SENSOR_NAME}")
     if not requests:
-        return SkipReason(f"{source}: no new videos")
-    context.log.info(f"{source}: requesting {len(requests)} ingest run(s) for {len(tick.request_keys)} video(s)")
+        return SkipReason(f"{source}: no new videos{' to download' if later else ' and nothing to redo'}")
+    context.log.info(f"{source}: requesting {len(requests)} ingest run(s)")
     return requests
 
 

@@ -1,5 +1,6 @@
 """`url_list_sensor`: watches `data/url_lists/` (and `<bucket root>/url_lists/` on GCS) for new or changed
-list files, registers their videos as partitions and requests `ingest_videos` runs (docs/INGESTION.md).
+list files, registers their videos as partitions and requests the planner's runs for the list's videos:
+`ingest_videos` for new ones, the stages to redo for failures worth retrying (docs/INGESTION.md).
 
 The work is in `wandr_pipeline.lib.ingestion` (no Dagster there); this module keeps the cursor of which
 file versions were ingested and turns the decisions into a `SensorResult`.
@@ -20,11 +21,11 @@ from dagster import (
     sensor,
 )
 
+from wandr_pipeline.defs.ingestion.planned_runs import PLANNED_JOBS
 from wandr_pipeline.defs.ingestion.tick import IngestionTick
 from wandr_pipeline.defs.instance_state import load_cursor
 from wandr_pipeline.defs.partitions import videos_partitions
 from wandr_pipeline.lib import ingestion
-from wandr_pipeline.lib.stages import INGEST_VIDEOS
 from wandr_pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,14 +67,15 @@ def evaluate_url_lists(context: SensorEvaluationContext, settings: Settings) -> 
     seen = {f.uri for f in candidates}
     state["files"] = {uri: value for uri, value in files_state.items() if uri in seen}
     cursor = json.dumps(state, sort_keys=True)
-    if not tick.new_keys and not tick.request_keys and not tick.list_events:
+    if not tick.new_keys and not tick.plan.runs and not tick.list_events:
         if cursor != (context.cursor or ""):
             return SensorResult(cursor=cursor, skip_reason="no new videos in the URL lists")
         return SkipReason(f"no new or changed URL lists in {', '.join(settings.url_list_dirs)}")
     requests = tick.run_requests("url_list")
     context.log.info(
-        f"registered {len(tick.new_keys)} new video(s); requesting {len(requests)} ingest run(s) "
-        f"for {len(tick.request_keys)} video(s)"
+        f"registered {len(tick.new_keys)} new video(s); requesting {len(requests)} run(s) "
+        f"for {len(tick.plan.keys)} video(s)"
+        f"{f'; {len(tick.plan.busy)} left to their queued or running run' if tick.plan.busy else ''}"
         f"{f'; {pending_files} list(s) continue on the next tick' if pending_files else ''}"
     )
     return SensorResult(
@@ -95,19 +97,28 @@ def _ingest_file(context, settings: Settings, tick: IngestionTick, listed, known
     parsed = ingestion.parse_list_bytes(
         listed.uri, data, allow_local_files=settings.accepts_local_files, local_roots=settings.local_input_roots
     )
-    done = tick.ingest(listed.uri, parsed, sha, report=first_time, retry_unprocessed=first_time)
-    files_state[listed.uri] = {"sig": listed.signature, "sha": sha, "done": done}
-    return 0 if done else 1
+    plan_from = 0 if first_time else known.get("plan_from")
+    progress = tick.ingest(
+        listed.uri, parsed, sha, report=first_time, retry_unprocessed=first_time, plan_from=plan_from
+    )
+    files_state[listed.uri] = {
+        "sig": listed.signature,
+        "sha": sha,
+        "done": progress.done,
+        "plan_from": progress.plan_from,
+    }
+    return 0 if progress.done else 1
 
 
 def build_url_list_sensor(settings: Settings, jobs: Jobs) -> SensorDefinition:
     @sensor(
         name="url_list_sensor",
-        jobs=[jobs[INGEST_VIDEOS.job]],
+        jobs=[jobs[job] for job in PLANNED_JOBS],
         minimum_interval_seconds=max(1, settings.sensor_interval_s),
         default_status=DefaultSensorStatus.RUNNING,
         description="Registers the videos of new or changed URL list files in "
-        f"{', '.join(settings.url_list_dirs)} and requests ingest runs for them.",
+        f"{', '.join(settings.url_list_dirs)} and requests runs for them: ingest runs for new videos, "
+        "the stages to redo for failures worth retrying when a list is dropped again.",
     )
     def url_list_sensor(context: SensorEvaluationContext):
         return evaluate_url_lists(context, settings)

@@ -15,6 +15,7 @@ document it started from).
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     AssetSelection,
     Config,
     DagsterRunStatus,
@@ -28,7 +29,6 @@ from dagster import (
     in_process_executor,
     sensor,
 )
-from dagster._core.event_api import AssetRecordsFilter
 
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.defs.resources.storage import StorageResource
@@ -77,7 +77,7 @@ def build_lake_asset(settings: Settings):
         else:  # a full resync: every partition now holds at least what the newest document recorded
             watermark = latest_document_id(context.instance)
             keys = context.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
-        lake = Lake.from_settings(storage.get(), settings)
+        lake = Lake.from_settings(storage.get(), settings.lake)
         synced = lake.sync(keys, watermark=watermark)
         by_table: dict[str, dict] = {}
         for item in synced:
@@ -129,7 +129,7 @@ def build_lake_sensor(settings: Settings, job):
         if context.instance.get_runs_count(RunsFilter(job_name=LAKE_JOB, statuses=_ACTIVE)):
             return SkipReason("a sync_lake run is in flight")
         # The lake's watermark, not a sensor cursor: a failed run must not move it (docstring above).
-        after = Lake.from_settings(storage_for(settings.storage_uri), settings).watermark()
+        after = Lake.from_settings(storage_for(settings.storage_uri), settings.lake).watermark()
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=AssetKey(LAST_STAGE.asset), after_storage_id=after),
             limit=MAX_RECORDS_PER_TICK,

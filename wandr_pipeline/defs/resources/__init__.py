@@ -1,14 +1,15 @@
 """Dagster resources: storage and the IO manager, the downloader, Whisper, OCR, frame sampling, captions.
 
-`build_resources(settings)` configures each from the settings: every resource field that names its
-setting (`from_setting`) gets that setting's value, so there is no hand-kept mapping to drift.
+`build_resources(settings)` builds each from its group of the settings (`Resource.from_settings(group)`):
+every resource field that names its setting (`from_setting`) gets that setting's value, so there is no
+hand-kept mapping to drift.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dagster import ConfigurableIOManager, ConfigurableResource, EnvVar
+from dagster import ConfigurableIOManager, ConfigurableResource
 
 from wandr_pipeline.defs.resources.captions import CaptionsResource
 from wandr_pipeline.defs.resources.downloader import VideoDownloader
@@ -16,7 +17,7 @@ from wandr_pipeline.defs.resources.frames import FrameSamplingResource
 from wandr_pipeline.defs.resources.ocr import OcrResource
 from wandr_pipeline.defs.resources.storage import StorageResource, WarehouseIOManager
 from wandr_pipeline.defs.resources.whisper import WhisperResource
-from wandr_pipeline.settings import Settings, environment_variables
+from wandr_pipeline.settings import Settings
 
 # Resource key (the asset parameter's name) -> class.
 RESOURCE_CLASSES: dict[str, type[ConfigurableResource] | type[ConfigurableIOManager]] = {
@@ -28,9 +29,6 @@ RESOURCE_CLASSES: dict[str, type[ConfigurableResource] | type[ConfigurableIOMana
     "ocr": OcrResource,
     "captions": CaptionsResource,
 }
-# Settings that hold a secret's location: the resource gets an EnvVar, so the UI shows the variable's
-# name, not the value.
-SECRET_SETTINGS = {"ytdlp_cookies_file"}
 
 
 def fed_settings(resource_class: type) -> dict[str, str]:
@@ -44,18 +42,16 @@ def fed_settings(resource_class: type) -> dict[str, str]:
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
-    """Every resource, configured from `settings`."""
-    env_names = environment_variables()
-    resources: dict[str, Any] = {}
-    for key, resource_class in RESOURCE_CLASSES.items():
-        values: dict[str, Any] = {}
-        for field_name, setting_name in fed_settings(resource_class).items():
-            value = getattr(settings, setting_name)
-            if setting_name in SECRET_SETTINGS and value:
-                value = EnvVar(env_names[setting_name][0])
-            values[field_name] = list(value) if isinstance(value, tuple) else value
-        resources[key] = resource_class(**values)
-    return resources
+    """Every resource, each built from its group of `settings`."""
+    return {
+        "storage": StorageResource.from_settings(settings.storage),
+        "warehouse_io_manager": WarehouseIOManager.from_settings(settings.storage),
+        "downloader": VideoDownloader.from_settings(settings.download),
+        "whisper": WhisperResource.from_settings(settings.whisper),
+        "frame_sampler": FrameSamplingResource.from_settings(settings.frames),
+        "ocr": OcrResource.from_settings(settings.ocr),
+        "captions": CaptionsResource.from_settings(settings.captions),
+    }
 
 
 __all__ = [

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from wandr_pipeline.media.captions import CaptionRules
 from wandr_pipeline.media.frame_gate import FrameGateConfig
-from wandr_pipeline.settings import from_setting
+from wandr_pipeline.settings import CaptionSettings, from_setting, setting_values
 
 HINT_MODES = ("hotwords", "prompt", "off")
 
@@ -16,15 +16,19 @@ class CaptionsResource(ConfigurableResource):
     """How frames reach the OCR engine and how its reads become caption spans (see docs/CAPTIONS.md)."""
 
     skip_similar_frames: bool = from_setting("ocr_skip_similar")
-    similarity_threshold: float = from_setting("ocr_similarity_threshold", ge=0.0, le=1.0)
-    max_reused_frames: int = from_setting("ocr_max_reused_frames", ge=0)
-    min_line_confidence: float = from_setting("caption_min_confidence", ge=0.0, le=1.0)
-    min_span_confidence: float = from_setting("caption_min_span_confidence", ge=0.0, le=1.0)
+    similarity_threshold: float = from_setting("ocr_similarity_threshold")
+    max_reused_frames: int = from_setting("ocr_max_reused_frames")
+    min_line_confidence: float = from_setting("caption_min_confidence")
+    min_span_confidence: float = from_setting("caption_min_span_confidence")
     max_gap_frames: int = Field(
         default=1, ge=0, description="Sampled frames a caption may be missing from (an OCR miss) and still continue."
     )
-    contact_sheet_frames: int = from_setting("contact_sheet_frames", ge=0)
+    contact_sheet_frames: int = from_setting("contact_sheet_frames")
     transcript_hints: str = from_setting("whisper_caption_hints")
+
+    @classmethod
+    def from_settings(cls, captions: CaptionSettings) -> CaptionsResource:
+        return cls(**setting_values(cls, captions))
 
     def frame_gate_config(self) -> FrameGateConfig | None:
         if not self.skip_similar_frames:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 
 from wandr_pipeline.engines.ytdlp import (
     DeadlineReached,
@@ -20,7 +20,7 @@ from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.retry import RetryPastDeadline, call_with_retries
-from wandr_pipeline.settings import from_setting
+from wandr_pipeline.settings import DownloadSettings, environment_variables, from_setting, setting_values
 
 
 class VideoDownloader(ConfigurableResource):
@@ -38,6 +38,15 @@ class VideoDownloader(ConfigurableResource):
     local_input_roots: list[str] = from_setting("local_input_roots")
     remote_only: bool = from_setting("remote_only")
     allowed_networks: str = from_setting("download_allowed_networks")
+
+    @classmethod
+    def from_settings(cls, download: DownloadSettings) -> VideoDownloader:
+        """The downloader of these settings; the cookies file as an `EnvVar`, so the UI shows the
+        variable's name, not the file's path."""
+        values = setting_values(cls, download)
+        if download.ytdlp_cookies_file:
+            values["cookies_file"] = EnvVar(environment_variables()["ytdlp_cookies_file"][0])
+        return cls(**values)
 
     def options(self) -> DownloadOptions:
         return DownloadOptions(

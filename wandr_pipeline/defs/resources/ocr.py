@@ -8,7 +8,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from wandr_pipeline.engines.ocr import OcrEngine
-from wandr_pipeline.settings import from_setting
+from wandr_pipeline.settings import OcrSettings, from_setting, setting_values
 
 _LOADED: dict[tuple, OcrEngine] = {}
 _LOCK = threading.Lock()
@@ -25,15 +25,15 @@ class OcrResource(ConfigurableResource):
     # The `google` engine (Cloud Vision TEXT_DETECTION); see docs/GCP.md.
     vision_api_endpoint: str = from_setting("vision_api_endpoint")
     vision_transport: str = Field(default="rest", description="rest | grpc")
-    vision_max_concurrent_requests: int = from_setting("vision_max_concurrent_requests", ge=1)
-    vision_images_per_minute: int = from_setting("vision_images_per_minute", ge=1)
+    vision_max_concurrent_requests: int = from_setting("vision_max_concurrent_requests")
+    vision_images_per_minute: int = from_setting("vision_images_per_minute")
     vision_requests_per_minute: int = Field(
         default=1800, ge=1, description="Pace requests to this share of the project's request quota."
     )
-    vision_attempts: int = from_setting("vision_attempts", ge=1)
+    vision_attempts: int = from_setting("vision_attempts")
     vision_base_delay_s: float = Field(default=1.0, ge=0, description="First backoff; doubles up to the max.")
     vision_max_delay_s: float = Field(default=32.0, ge=0, description="Longest backoff between tries.")
-    vision_timeout_s: float = from_setting("vision_timeout_s", gt=0)
+    vision_timeout_s: float = from_setting("vision_timeout_s")
     vision_max_long_side: int = Field(
         default=1024,
         ge=0,
@@ -42,6 +42,10 @@ class OcrResource(ConfigurableResource):
     )
     vision_max_short_side: int = Field(default=768, ge=0)
     vision_language_hints: list[str] = from_setting("vision_language_hints")
+
+    @classmethod
+    def from_settings(cls, ocr: OcrSettings) -> OcrResource:
+        return cls(**setting_values(cls, ocr))
 
     def get_engine(self) -> OcrEngine:
         # Key on the device `auto` resolves to, not the word `auto`: an engine built for the CPU must

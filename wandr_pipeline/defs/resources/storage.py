@@ -11,13 +11,17 @@ from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, O
 from wandr_pipeline.lib.outcomes import SKIPPED
 from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
-from wandr_pipeline.settings import from_setting
+from wandr_pipeline.settings import StorageSettings, from_setting, setting_values
 
 
 class StorageResource(ConfigurableResource):
     """Where media and tables live: a local folder or `gs://bucket/prefix` (`WANDR_STORAGE_URI`)."""
 
     storage_uri: str = from_setting("storage_uri")
+
+    @classmethod
+    def from_settings(cls, storage: StorageSettings) -> StorageResource:
+        return cls(**setting_values(cls, storage))
 
     def get(self) -> Storage:
         return storage_for(self.storage_uri)
@@ -34,6 +38,10 @@ class WarehouseIOManager(ConfigurableIOManager):
     """
 
     storage_uri: str = from_setting("storage_uri")
+
+    @classmethod
+    def from_settings(cls, storage: StorageSettings) -> WarehouseIOManager:
+        return cls(**setting_values(cls, storage))
 
     def _table(self, context: OutputContext | InputContext) -> str:
         definition = context.upstream_output if isinstance(context, InputContext) else context

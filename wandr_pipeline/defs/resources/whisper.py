@@ -7,7 +7,7 @@ import threading
 from dagster import ConfigurableResource
 
 from wandr_pipeline.engines.whisper import WhisperTranscriber
-from wandr_pipeline.settings import from_setting
+from wandr_pipeline.settings import WhisperSettings, from_setting, setting_values
 
 _LOADED: dict[tuple, WhisperTranscriber] = {}
 _LOCK = threading.Lock()
@@ -31,6 +31,10 @@ class WhisperResource(ConfigurableResource):
     second_pass_chunk_s: int = from_setting("whisper_second_pass_chunk_s")
     vad_threshold: float = from_setting("whisper_vad_threshold")
     chunk_pause_ms: int = from_setting("whisper_chunk_pause_ms")
+
+    @classmethod
+    def from_settings(cls, whisper: WhisperSettings) -> WhisperResource:
+        return cls(**setting_values(cls, whisper))
 
     def _key(self) -> tuple:
         return (
@@ -67,9 +71,7 @@ class WhisperResource(ConfigurableResource):
                     vad=self.vad,
                     language=self.language or None,
                     chinese_script=self.chinese_script,
-                    cross_clip=self.cross_clip
-                    if self.cross_clip == "auto"
-                    else self.cross_clip.lower() in ("1", "true", "yes", "on"),
+                    cross_clip=self.cross_clip if self.cross_clip == "auto" else self.cross_clip == "true",
                     chunk_s=self.chunk_s,
                     second_pass_chunk_s=self.second_pass_chunk_s,
                     vad_threshold=self.vad_threshold,

@@ -44,7 +44,8 @@ class CaptionSpansWorker(StageWorker):
             empty_reason="no caption text",
             preview=lambda rows: " / ".join(r["text"] for r in rows)[:160],
         )
-        self.spans_total += self.run.tables[key].num_rows if self.run.summary[-1]["status"] == OK else 0
+        outcome = self.run.outcomes.outcome(key)
+        self.spans_total += outcome.rows if outcome and outcome.status == OK else 0
 
     def run_metadata(self) -> dict:
         return {"spans": self.spans_total}

@@ -1,80 +1,42 @@
-"""What every stage shares: its worker's interface, per-video isolation, per-video UI metadata and checks."""
+"""What every stage shares: its worker's interface, and its run: per-video isolation and the record of outcomes.
+
+A worker (`StageWorker`) does one stage's work; it records each video into the stage's `StageRun`,
+which turns exceptions into outcome rows (lib/video_outcomes.py) and, once the batch is done, hands the
+tables to Dagster with the metadata and checks of defs/videos/reporting.py.
+"""
 
 from __future__ import annotations
 
 import time
-import warnings
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pyarrow as pa
-from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckKey,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetKey,
-    AssetRecordsFilter,
-    AssetSpec,
-    MetadataValue,
-    Output,
-    TableColumn,
-    TableColumnConstraints,
-    TableRecord,
-    TableSchema,
-)
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
+from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetSpec, Output
 
-from wandr_pipeline.defs.partitions import videos_partitions
-from wandr_pipeline.lib.column_docs import column_description
+from wandr_pipeline.defs.videos.reporting import (
+    column_schema,
+    failed_videos_check,
+    partition_check_results,
+    partition_metadata,
+    run_check_result,
+    run_metadata,
+    video_check,
+)
 from wandr_pipeline.lib.outcomes import (
     EMPTY,
     FAILED,
     OK,
     SKIPPED,
-    STATUSES,
     NotApplicable,
+    is_transient_exception,
     short_error,
     upstream_status,
 )
-from wandr_pipeline.lib.schemas import TABLES, status_row, to_table
+from wandr_pipeline.lib.schemas import TABLES
 from wandr_pipeline.lib.stages import STAGES, Stage, stage
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
-
-FAILED_VIDEOS_CHECK = "no_failed_videos"  # per run: did any video of the run fail? (+ the run's roll-up)
-VIDEO_CHECK = "video_not_failed"  # per partition: did this video fail in this stage?
-# Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): a failed video is reported
-# by its check result, not a log line (progress: stage_op.py).
-SUMMARY_ROWS = 500  # videos listed in a run's summary table (a run holds WANDR_PARTITIONS_PER_RUN)
-FAILED_HISTORY_LIMIT = 5000  # latest per-video check results read to find videos that failed before
-
-
-def failed_videos_check(asset_name: str) -> AssetCheckSpec:
-    return AssetCheckSpec(
-        FAILED_VIDEOS_CHECK,
-        asset=asset_name,
-        description="Per run: warns when videos of the run ended with status 'failed' in this stage; its "
-        "metadata is the run's summary (a table of every video of the run).",
-    )
-
-
-def video_check(asset_name: str) -> AssetCheckSpec:
-    """The per-partition check: a failed video shows failed on its own partition, its neighbours stay green."""
-    with warnings.catch_warnings():  # partitioned asset checks are a preview feature of Dagster 1.13
-        warnings.simplefilter("ignore")
-        return AssetCheckSpec(
-            VIDEO_CHECK,
-            asset=asset_name,
-            partitions_def=videos_partitions,
-            description="Per video: fails on the partition of a video whose status in this stage is 'failed' "
-            "(the error is in its metadata), passes again once it no longer fails. Videos that never "
-            "failed are not evaluated (no extra event per video).",
-        )
+from wandr_pipeline.lib.video_outcomes import OutcomeRecord, VideoOutcome
 
 
 class StageWorker:
@@ -144,16 +106,6 @@ class StageRun:
 
     Its worker records into it from the stage's thread (`record`, `run_one`, `skip_unless_usable`);
     the stage op calls `results` from Dagster's thread once the stage has done the whole batch.
-
-    What it reports (README "The Dagster UI"):
-    - each partition's materialisation carries that video's own metadata (status, error, rows,
-      seconds, preview, source URL and title, the stage's parameters and `extra` values), through
-      `context.add_asset_metadata(..., partition_key=key)`: nothing is copied onto every partition;
-    - the run-level roll-up (counts, seconds, a `MetadataValue.table` of every video) is the metadata
-      of the run's `no_failed_videos` check, stored once per run;
-    - a video that failed gets a failed `video_not_failed` evaluation on its own partition (and a
-      passing one once it no longer fails); videos that never failed get none, so a run stores no
-      more events per video than before (docs/BENCHMARKS.md "Events per video").
     """
 
     def __init__(self, context: AssetExecutionContext, asset: str, *, keys: Sequence[str], store: Storage, log: Any):
@@ -169,13 +121,19 @@ class StageRun:
         self.store = store
         self.log = log
         self.parameters: dict[str, Any] = {}
-        self.row_values: dict[str, Any] = {}
-        self.keys: list[str] = list(keys)
-        self.tables: dict[str, pa.Table] = {}
-        self.summary: list[dict[str, Any]] = []
+        self.outcomes = OutcomeRecord(spec.schema, keys)
         self.extra: dict[str, dict[str, Any]] = {}  # per-video metadata a stage adds (e.g. a contact sheet)
         self.started = time.perf_counter()
         self.finished: float | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        return self.outcomes.keys
+
+    @property
+    def tables(self) -> dict[str, pa.Table]:
+        """Each recorded video's table (what the stage op hands to the next stage and to Dagster)."""
+        return self.outcomes.tables
 
     def configure(self, *, parameters: Mapping[str, Any] | None = None, row_values: Mapping[str, Any] | None = None):
         """`parameters`: the stage's processing settings, shown on every partition; `row_values`: columns
@@ -183,7 +141,7 @@ class StageRun:
         if parameters is not None:
             self.parameters = dict(parameters)
         if row_values is not None:
-            self.row_values = {k: v for k, v in row_values.items() if k in self.schema.names}
+            self.outcomes.set_row_values(row_values)
 
     def skip_unless_usable(self, key: str, upstream: pa.Table, stage: str, usable=(OK,)) -> bool:
         """Record a `skipped` row and return True when the upstream stage has nothing to work on."""
@@ -203,7 +161,7 @@ class StageRun:
         base: Mapping[str, Any] | None = None,
         elapsed_s: float | None = None,
     ) -> None:
-        """Call `work()` for one video and record its rows, or its failure.
+        """Call `work()` for one video and record its rows, or its failure (`retryable` when passing).
 
         `base` holds values that a failure's placeholder row still carries (e.g. the source URL);
         `elapsed_s` is the video's processing time when the work happened before this call.
@@ -215,125 +173,65 @@ class StageRun:
             self.record(key, [], status=SKIPPED, error=short_error(exc), seconds=time.perf_counter() - start, base=base)
             return
         except Exception as exc:  # noqa: BLE001 - one bad video never fails the batch
-            self.record(key, [], status=FAILED, error=short_error(exc), seconds=time.perf_counter() - start, base=base)
+            self.record_failure(key, exc, seconds=time.perf_counter() - start, base=base)
             return
         if not rows and empty_reason:
             self.record(key, [], status=EMPTY, error=empty_reason, seconds=time.perf_counter() - start, base=base)
             return
         self.record(key, rows, seconds=time.perf_counter() - start, preview=preview(rows) if preview and rows else None)
 
-    def record(
+    def record_failure(
         self,
         key: str,
-        rows: list[Mapping[str, Any]],
+        exc: BaseException,
         *,
-        status: str | None = None,
-        error: str | None = None,
+        prefix: str = "",
         seconds: float | None = None,
-        preview: str | None = None,
         base: Mapping[str, Any] | None = None,
-    ) -> None:
-        if status is not None:
-            rows = [status_row(self.schema, status, error, **(base or {}))]
-        rows = [{**self.row_values, **row} for row in rows] if self.row_values else rows
-        try:
-            self.tables[key] = to_table(self.schema, rows)
-        except Exception as exc:  # noqa: BLE001 - rows that cannot be stored fail this video, not the batch
-            status, error = FAILED, f"could not store the results: {short_error(exc)}"
-            rows = [status_row(self.schema, status, error, **{**self.row_values, **(base or {})})]
-            self.tables[key] = to_table(self.schema, rows)
-        statuses = Counter(r["status"] for r in rows)
-        video_status = status or (OK if statuses.get(OK) else next(iter(statuses), EMPTY))
-        video_error = error or next((r.get("error") for r in rows if r.get("error")), None)
-        self.summary = [s for s in self.summary if s["video_key"] != key]  # recorded again: the last word counts
-        self.summary.append(
-            {
-                "video_key": key,
-                "status": video_status,
-                "rows": len(rows) if status is None else 0,
-                "seconds": seconds,
-                "error": video_error,
-                "preview": preview,
-            }
+    ) -> VideoOutcome:
+        """Record that `exc` failed the video; the row says whether the failure was passing."""
+        return self.record(
+            key,
+            [],
+            status=FAILED,
+            error=prefix + short_error(exc),
+            retryable=is_transient_exception(exc),
+            seconds=seconds,
+            base=base,
         )
 
+    def record(self, key: str, rows: list[Mapping[str, Any]], **outcome: Any) -> VideoOutcome:
+        """A video's rows, or with `status=` its placeholder row: `OutcomeRecord.record`, whose keywords it takes."""
+        return self.outcomes.record(key, rows, **outcome)
+
     def tally(self) -> str:
-        counts = Counter(item["status"] for item in self.summary)
-        return ", ".join(f"{name} {counts[name]}" for name in STATUSES if counts.get(name))
+        return self.outcomes.tally()
 
     def results(self, extra_metadata: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """The asset's output (one table per partition) with each partition's own metadata, the
         failed videos' per-partition check results, and the run's roll-up in its run-level check."""
-        missing = [k for k in self.keys if k not in self.tables]
-        for key in missing:  # a stage bug must still leave a row behind, not a hole
-            self.record(key, [], status=FAILED, error="stage produced no result for this video")
+        self.outcomes.fill_missing()
         self.finished = self.finished or time.perf_counter()
         videos = self._video_info()
-        for item in self.summary:
-            item.update(videos.get(item["video_key"], {}))
-            self.context.add_asset_metadata(
-                self._partition_metadata(item), asset_key=self.asset_key, partition_key=item["video_key"]
-            )
+        for outcome in self.outcomes.outcomes:
+            key = outcome.video_key
+            outcome.source_url, outcome.title = videos.get(key, (outcome.source_url, outcome.title))
+            metadata = partition_metadata(outcome, self.tables[key].num_rows, self.parameters, self.extra.get(key, {}))
+            self.context.add_asset_metadata(metadata, asset_key=self.asset_key, partition_key=key)
         yield Output(self.tables, output_name=self.context.assets_def.get_output_name_for_asset_key(self.asset_key))
-        yield from self._partition_checks()
-        counts = Counter(s["status"] for s in self.summary)
-        failed = [s for s in self.summary if s["status"] == FAILED]
-        metadata: dict[str, Any] = {
-            "videos": len(self.keys),
-            "rows": sum(t.num_rows for t in self.tables.values()),
-            "seconds": round(self.finished - self.started, 2),
-            **{f"status_{name}": counts.get(name, 0) for name in STATUSES},
-            **{f"parameter_{name}": value for name, value in self.parameters.items() if value is not None},
-            "summary": summary_table(self.summary),
-        }
-        if extra_metadata:
-            metadata.update(extra_metadata)
-        metadata["failed_videos"] = len(failed)
-        metadata["failed"] = MetadataValue.json(
-            [{"video_key": s["video_key"], "error": s["error"]} for s in failed[:SUMMARY_ROWS]]
-        )
-        yield AssetCheckResult(
-            asset_key=self.asset_key,
-            check_name=FAILED_VIDEOS_CHECK,
-            passed=not failed,
-            severity=AssetCheckSeverity.WARN,
-            description=f"{len(failed)} of {len(self.keys)} video(s) of this run failed in {self.table_name}"
-            if failed
-            else f"none of the {len(self.keys)} video(s) of this run failed in {self.table_name}",
-            metadata=metadata,
-        )
+        yield from partition_check_results(self.context, self.asset_key, self.table_name, self.outcomes)
+        metadata = run_metadata(self.outcomes, self.finished - self.started, self.parameters)
+        yield run_check_result(self.asset_key, self.table_name, self.outcomes, {**metadata, **(extra_metadata or {})})
 
-    def _partition_metadata(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        key = item["video_key"]
-        metadata: dict[str, Any] = {
-            "status": item["status"],
-            "dagster/row_count": self.tables[key].num_rows,  # placeholder rows included: what the table holds
-        }
-        if item.get("error"):
-            metadata["error"] = MetadataValue.text(item["error"])
-        if item.get("seconds") is not None:
-            metadata["seconds"] = round(float(item["seconds"]), 3)
-        if item.get("preview"):
-            metadata["preview"] = MetadataValue.text(item["preview"])
-        source_url = item.get("source_url")
-        if source_url:
-            is_web = source_url.startswith(("http://", "https://"))
-            metadata["source_url"] = MetadataValue.url(source_url) if is_web else MetadataValue.text(source_url)
-        if item.get("title"):
-            metadata["title"] = MetadataValue.text(item["title"])
-        metadata.update({name: value for name, value in self.parameters.items() if value is not None})
-        metadata.update(self.extra.get(key, {}))
-        return metadata
-
-    def _video_info(self) -> dict[str, dict[str, Any]]:
+    def _video_info(self) -> dict[str, tuple[str | None, str | None]]:
         """Source URL and title per video: from this stage's own rows when its table has them, else
         from the `videos` table (one read per video, concurrent on GCS)."""
-        info: dict[str, dict[str, Any]] = {}
+        info: dict[str, tuple[str | None, str | None]] = {}
         if {"source_url", "title"} <= set(self.schema.names):
             for key, table in self.tables.items():
                 row = first_row(table)
                 if row.get("source_url") or row.get("title"):
-                    info[key] = {"source_url": row.get("source_url"), "title": row.get("title")}
+                    info[key] = (row.get("source_url"), row.get("title"))
         wanted = [key for key in self.keys if key not in info]
         if not wanted:
             return info
@@ -349,120 +247,5 @@ class StageRun:
                 row = first_row(read_parquet_bytes(data, TABLES[videos_table]))
             except Exception:  # noqa: BLE001 - an unreadable row only loses its title
                 continue
-            info[paths[path]] = {"source_url": row.get("source_url"), "title": row.get("title")}
+            info[paths[path]] = (row.get("source_url"), row.get("title"))
         return info
-
-    def _partition_checks(self) -> Iterator[Output | AssetCheckEvaluation]:
-        """A failed `video_not_failed` result on each failed video's partition, and a passing one on each
-        video of the run that failed before and no longer does (its partition's check turns green)."""
-        asset_key = self.asset_key
-        check_key = AssetCheckKey(asset_key, VIDEO_CHECK)
-        if check_key not in self.context.selected_asset_check_keys:
-            return
-        # the check's output (Dagster requires one per selected check, as it makes for an AssetCheckResult)
-        yield Output(None, output_name=self.context.assets_def.get_output_name_for_asset_check_key(check_key))
-        failed = {s["video_key"]: s for s in self.summary if s["status"] == FAILED}
-        failed_before = self._failed_before() if len(failed) < len(self.summary) else set()
-        recovered = [s for s in self.summary if s["status"] != FAILED and s["video_key"] in failed_before]
-        for item in [*failed.values(), *recovered]:
-            key = item["video_key"]
-            passed = key not in failed
-            yield AssetCheckEvaluation(
-                asset_key=asset_key,
-                check_name=VIDEO_CHECK,
-                passed=passed,
-                severity=AssetCheckSeverity.ERROR,
-                description=f"{self.table_name} {item['status']}"
-                + (f": {item['error']}" if item.get("error") and not passed else ""),
-                metadata={
-                    "status": item["status"],
-                    **({"error": MetadataValue.text(item["error"])} if item.get("error") else {}),
-                    **({"title": MetadataValue.text(item["title"])} if item.get("title") else {}),
-                },
-                target_materialization_data=self._materialization(key),
-                blocking=False,
-                partition=key,
-            )
-
-    def _failed_before(self) -> set[str]:
-        """Videos of this run whose latest `video_not_failed` result so far is a failure (one query)."""
-        from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-
-        done = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
-        check_key = AssetCheckKey(self.asset_key, VIDEO_CHECK)
-        try:
-            history = self.context.instance.event_log_storage.get_asset_check_execution_history(
-                check_key, limit=FAILED_HISTORY_LIMIT, status=done
-            )
-        except Exception as exc:  # noqa: BLE001 - a storage without check history: report failures only
-            self.context.log.debug(f"check history not read: {short_error(exc)}")
-            return set()
-        keys, latest = set(self.keys), {}
-        for record in history:  # newest first
-            if record.partition in keys and record.partition not in latest:
-                latest[record.partition] = record.status == AssetCheckExecutionRecordStatus.FAILED
-        return {key for key, failed in latest.items() if failed}
-
-    def _materialization(self, key: str) -> AssetCheckEvaluationTargetMaterializationData | None:
-        """The partition's materialisation this run just stored: the check result refers to it."""
-        records = self.context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=self.asset_key, asset_partitions=[key]), limit=1
-        ).records
-        if not records:
-            return None
-        record = records[0]
-        return AssetCheckEvaluationTargetMaterializationData(
-            run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
-        )
-
-
-def summary_table(summary: list[dict[str, Any]], limit: int = SUMMARY_ROWS) -> MetadataValue:
-    """The run's videos as a sortable table (the UI shows `MetadataValue.table` as one)."""
-    records = []
-    for item in summary[:limit]:
-        detail = item["error"] if item["status"] != OK else (item.get("preview") or "")
-        records.append(
-            TableRecord(
-                {
-                    "video_key": item["video_key"],
-                    "status": item["status"],
-                    "rows": int(item["rows"]),
-                    "seconds": round(float(item["seconds"]), 2) if item.get("seconds") is not None else None,
-                    "title": item.get("title") or "",
-                    "detail": (detail or "").replace("\n", " ")[:200],
-                }
-            )
-        )
-    return MetadataValue.table(records, schema=SUMMARY_SCHEMA)
-
-
-SUMMARY_SCHEMA = TableSchema(
-    columns=[
-        TableColumn("video_key", "string", description="the video's partition key"),
-        TableColumn("status", "string", description="ok, empty, skipped or failed"),
-        TableColumn("rows", "int", description="rows written for the video"),
-        TableColumn("seconds", "float", description="processing time of the video in this stage"),
-        TableColumn("title", "string", description="the post's title"),
-        TableColumn("detail", "string", description="the error, or a preview of the output"),
-    ]
-)
-
-
-def column_schema(table: str, schema: pa.Schema) -> TableSchema:
-    """`dagster/column_schema` of a warehouse table: its pyarrow columns, with the documented meaning."""
-    return TableSchema(
-        columns=[
-            TableColumn(
-                field.name,
-                _column_type(field.type),
-                description=column_description(table, field.name),
-                constraints=TableColumnConstraints(nullable=field.nullable),
-            )
-            for field in schema
-        ]
-        + [TableColumn("video_key", "string", description="the video (hive partition folder, not in the files)")]
-    )
-
-
-def _column_type(data_type: pa.DataType) -> str:
-    return str(data_type).replace("timestamp[us, tz=UTC]", "timestamp (UTC)")

@@ -24,10 +24,9 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillP
 from wandr_pipeline.defs.partitions import videos_partitions
 from wandr_pipeline.defs.resources.storage import read_partitions
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
-from wandr_pipeline.lib.outcomes import FAILED, short_error
 from wandr_pipeline.lib.pipelining import PipelineStage, run_pipelined
 from wandr_pipeline.lib.stages import StageOp, stage
-from wandr_pipeline.lib.tags import GPU, gpu_tags_from_settings
+from wandr_pipeline.lib.tags import GPU, GPU_POOL, gpu_tags_from_settings
 from wandr_pipeline.settings import Settings
 
 # Every log line is an event in Dagster's storage (~10-50 ms each on SQLite): one progress line for
@@ -78,7 +77,8 @@ def build_stage_op(op: StageOp, workers: Sequence[type[StageWorker]], settings: 
         can_subset=True,
         partitions_def=videos_partitions,
         backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=settings.partitions_per_run),
-        op_tags=gpu_tags_from_settings(settings) if op.compute == GPU else None,
+        op_tags=gpu_tags_from_settings(settings.gpu) if op.compute == GPU else None,
+        pool=GPU_POOL if op.compute == GPU else None,
         required_resource_keys=set().union(*(w.resources for w in workers)),
         description=op.description,
     )
@@ -104,7 +104,7 @@ def run_stage_op(context: AssetExecutionContext, workers: Sequence[type[StageWor
     def on_error(name: str, failed_keys: list[str], error: BaseException) -> None:
         for key in failed_keys:  # a stage bug: still a row per video, and the next stage goes on
             if key not in runs[name].tables:
-                runs[name].record(key, [], status=FAILED, error=f"stage error: {short_error(error)}")
+                runs[name].record_failure(key, error, prefix="stage error: ")
 
     last_progress = time.perf_counter()
 
