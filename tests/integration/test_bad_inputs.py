@@ -513,6 +513,7 @@ def test_a_transient_failure_in_a_later_stage_is_redone_without_downloading_agai
         text=None,
         error="RuntimeError: OCR failed on every frame: Vision request failed after 3 attempts: "
         "ServiceUnavailable: 503 The service is currently unavailable (transient)",
+        retryable=True,
     )
     storage.write_partition("ocr_text", key, pa.Table.from_pylist(ocr, schema=OCR_TEXT))
     # ...and its document says so, as the document a real run builds after that OCR would (the planner

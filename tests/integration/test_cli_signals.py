@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.fault_server import FaultServer
 from tests.support.paths import SAMPLES
-from wandr_pipeline.lib.planner import FINISHED, assess_videos
+from wandr_pipeline.lib.planner import FINISHED, RETRYABLE, assess_videos
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.urls import parse_video_url
 
@@ -119,8 +119,12 @@ def test_a_signal_mid_download_stops_the_cli_within_seconds_and_cleans_up(drippe
     assert _leftovers(dripped["temp"]) == [], output[-3000:]
     assert f"STOPPED (interrupted by {signal_number.name}): 1 video(s) interrupted" in output, output[-3000:]
     assert "exiting now" not in output  # it unwound on its own, not by the last resort
-    # nothing recorded it as failed: the next run sees it as new
+    # recorded as interrupted and worth another try: the next run redoes it
     assert not dripped["storage"].has_partition("video_documents", dripped["key"])
+    [row] = dripped["storage"].read_partition("videos", dripped["key"]).to_pylist()
+    assert row["status"] == "failed" and row["retryable"] is True, row
+    assert row["error"].startswith(f"interrupted by {signal_number.name} before its download finished"), row
+    assert assess_videos(dripped["storage"], [dripped["key"]])[dripped["key"]].state == RETRYABLE
     if signal_number == signal.SIGTERM:
         _rerun_processes_the_video(dripped)
     print(f"\nexited {seconds:.1f} s after {signal_number.name}")

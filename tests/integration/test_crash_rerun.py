@@ -111,7 +111,12 @@ def test_a_rerun_redoes_what_a_kill_left_unfinished_and_a_passing_download_failu
     def write(key, video_status, document):
         error = errors.get(key) if video_status != "ok" else None
         storage.write_partition(
-            "videos", key, to_table(VIDEOS, [status_row(VIDEOS, video_status, error, source_url="http://x")])
+            "videos",
+            key,
+            to_table(
+                VIDEOS,
+                [status_row(VIDEOS, video_status, error, retryable=key == "failed-503", source_url="http://x")],
+            ),
         )
         if document:
             status = "ok" if video_status == "ok" else "failed"

@@ -10,9 +10,9 @@ that a queued or running run of the instance covers is left to that run. See doc
 Lists of any length: the verdicts are read in chunks (`ASSESS_CHUNK` videos), a video's lock
 (lib/video_locks.py) is held only while the run that works on it executes, and what is kept per video
 is its key and, for a failure, its error: a 100,000-line list holds no more descriptors than a
-50-line one. A SIGTERM or SIGINT (cli/interrupts.py) ends the run in progress at once, the videos it
-had not finished stay without a document (the next run sees them as new and redoes them), and no
-further run starts.
+50-line one. A SIGTERM or SIGINT (cli/interrupts.py) ends the run in progress at once and no further
+run starts; the videos it had not finished stay without a document, and one whose download was cut
+short gets a `failed`, retryable `videos` row saying so: the next run redoes them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from wandr_pipeline.defs.instance_state import in_flight
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, register_videos
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
 from wandr_pipeline.lib.lake import Lake, TableSync
-from wandr_pipeline.lib.outcomes import upstream_status
+from wandr_pipeline.lib.outcomes import FAILED, upstream_status
 from wandr_pipeline.lib.planner import (
     FAILED_FOR_GOOD,
     FINISHED,
@@ -43,10 +43,13 @@ from wandr_pipeline.lib.planner import (
     assess_videos,
     plan_runs,
 )
+from wandr_pipeline.lib.redaction import redact_url
+from wandr_pipeline.lib.schemas import VIDEOS, status_row, to_table
 from wandr_pipeline.lib.scratch import remove_orphaned_scratch
-from wandr_pipeline.lib.stages import LAST_STAGE, PROCESS_VIDEOS, STAGE_ASSET_NAMES, STAGES
+from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, PROCESS_VIDEOS, STAGE_ASSET_NAMES, STAGES
 from wandr_pipeline.lib.stopping import stop_reason, stop_requested
 from wandr_pipeline.lib.storage import Storage, storage_for
+from wandr_pipeline.lib.submissions import load_submission
 from wandr_pipeline.lib.tags import LAUNCHED_BY_TAG, range_tags
 from wandr_pipeline.lib.url_lists import RejectedLine
 from wandr_pipeline.lib.video_locks import VideoLocks
@@ -376,6 +379,8 @@ def _count(storage: Storage, run: BatchRun, outcome: PipelineOutcome) -> None:
             # no document: the run ended before this video's last stage (a signal, a crash of the run)
             outcome.interrupted.append(key)
             outcome.tally.interrupted += 1
+            if stop_requested() and not run.success:
+                _record_interrupted_download(storage, key)
         else:
             outcome.failed.append(key)
             outcome.tally.failed += 1
@@ -384,6 +389,19 @@ def _count(storage: Storage, run: BatchRun, outcome: PipelineOutcome) -> None:
                 outcome.failures.append((key, f"{kind}: {verdict.error or 'failed'}"))
     if not run.success and stop_requested():
         outcome.stopped_by = stop_reason()
+
+
+def _record_interrupted_download(storage: Storage, key: str) -> None:
+    """A video whose download a signal cut short gets a `failed`, retryable `videos` row saying so (the
+    next run redoes it, and the table says why it has no document). A video whose download had finished
+    keeps its row: without a document the planner redoes it anyway."""
+    path = storage.partition_path(FIRST_STAGE.table, key)
+    if storage.read_existing([path]):
+        return
+    ref = load_submission(storage, key)
+    error = f"{stop_reason() or 'interrupted'} before its download finished (the next run redoes it)"
+    row = status_row(VIDEOS, FAILED, error, retryable=True, source_url=redact_url(ref.source_url) if ref else "")
+    storage.write_partition(FIRST_STAGE.table, key, to_table(VIDEOS, [row]))
 
 
 def print_summary(outcome: PipelineOutcome) -> None:
