@@ -54,8 +54,8 @@ class Progress:
         if self.interactive:
             if self._bar is None:
                 self._bar = tqdm(total=tally.planned, unit="video", dynamic_ncols=True, file=sys.stderr)
+            self._bar.set_postfix_str(f"finished {tally.finished}, failed {tally.failed}, left {tally.left}", False)
             self._bar.update(tally.done - self._bar.n)
-            self._bar.set_postfix_str(f"finished {tally.finished}, failed {tally.failed}, left {tally.left}")
         elif self._ticker is None:
             self._ticker = threading.Thread(target=self._tick, name="progress-lines", daemon=True)
             self._ticker.start()
