@@ -145,7 +145,6 @@ def test_a_rerun_redoes_what_a_kill_left_unfinished_and_a_passing_download_failu
 
 def test_runs_left_started_by_a_dead_cli_process_are_marked_failed(dagster_home):
     from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus
-    from dagster._core.utils import make_new_run_id
 
     from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 
@@ -154,7 +153,7 @@ def test_runs_left_started_by_a_dead_cli_process_are_marked_failed(dagster_home)
 
     def add(status, tags):
         return instance.add_run(
-            DagsterRun(job_name="process_videos", run_id=make_new_run_id(), status=status, tags=tags)
+            DagsterRun(job_name="process_videos", run_id=str(uuid.uuid4()), status=status, tags=tags)
         ).run_id
 
     orphan = add(DagsterRunStatus.STARTED, {"wandr/launched_by": "cli", **process_tags(dead)})
@@ -167,8 +166,15 @@ def test_runs_left_started_by_a_dead_cli_process_are_marked_failed(dagster_home)
     via_api = add(DagsterRunStatus.STARTED, {"wandr/launched_by": "api", **process_tags(dead)})
     finished = add(DagsterRunStatus.SUCCESS, {"wandr/launched_by": "cli", **process_tags(dead)})
 
+    slots = instance.event_log_storage
+    slots.set_concurrency_slots("gpu", 1)  # the killed run held the one GPU slot; a live run waits for it
+    slots.claim_concurrency_slot("gpu", orphan, "model_stages")
+    assert slots.claim_concurrency_slot("gpu", running, "model_stages").is_claimed is False
+
     marked = mark_orphaned_runs(instance)
     assert sorted(run.run_id for run in marked) == sorted([orphan, orphan_not_started])
+    assert slots.get_concurrency_info("gpu").claimed_slots == []  # freed with the run
+    assert slots.claim_concurrency_slot("gpu", running, "model_stages").is_claimed
     status = {
         run_id: instance.get_run_by_id(run_id).status
         for run_id in (orphan, orphan_not_started, running, elsewhere, untagged, via_api, finished)

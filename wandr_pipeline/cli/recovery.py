@@ -62,6 +62,8 @@ def mark_orphaned_runs(instance: DagsterInstance, launched_by: str = "cli") -> l
             f"again to finish its videos."
         )
         instance.report_run_failed(run, message)
+        # its GPU step's pool slot too: only a daemon's run monitoring would free it, and a CLI may have none
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         log.warning(
             "run %s (%s, partitions %s..%s) was left %s by pid %s, which is gone: marked failed",
             run.run_id,

@@ -29,7 +29,7 @@ from dagster import AssetKey, DagsterInstance
 from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.defs.instance_state import in_flight
-from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, register_videos
+from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, partition_keys_read_once, register_videos
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
 from wandr_pipeline.lib.lake import Lake, TableSync
 from wandr_pipeline.lib.outcomes import FAILED, upstream_status
@@ -169,13 +169,14 @@ def adjacent_batches(position: dict[str, int], keys: Sequence[str], max_size: in
 
 def _execute(job, instance, keys, assets, settings, tags=None, reason: str = "new") -> BatchRun:
     start = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance,
-        tags={**range_tags(keys), LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
-        run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
-        raise_on_error=False,  # a SIGTERM/SIGINT inside the run fails it (Dagster records why) and returns here
-        asset_selection=[AssetKey(asset) for asset in assets] if assets else None,
-    )
+    with partition_keys_read_once(instance):  # creating the run resolves its range once per asset, too
+        result = job.execute_in_process(
+            instance=instance,
+            tags={**range_tags(keys), LAUNCHED_BY_TAG: "cli", **process_tags(), **(tags or {})},
+            run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
+            raise_on_error=False,  # a SIGTERM/SIGINT inside the run fails it (Dagster records why) and returns here
+            asset_selection=[AssetKey(asset) for asset in assets] if assets else None,
+        )
     error = None
     if not result.success:
         failures = [event for event in result.all_events if event.is_step_failure]

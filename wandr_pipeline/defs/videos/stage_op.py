@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, multi_asset
 
-from wandr_pipeline.defs.partitions import videos_partitions
+from wandr_pipeline.defs.partitions import partition_keys_read_once, videos_partitions
 from wandr_pipeline.defs.resources.storage import read_partitions
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.lib.pipelining import PipelineStage, run_pipelined
@@ -83,7 +83,8 @@ def build_stage_op(op: StageOp, workers: Sequence[type[StageWorker]], settings: 
         description=op.description,
     )
     def _stage_op(context):  # no annotation: Dagster checks it, and this module postpones annotations
-        yield from run_stage_op(context, workers, in_flight=in_flight)
+        with partition_keys_read_once(context.instance):
+            yield from run_stage_op(context, workers, in_flight=in_flight)
 
     return _stage_op
 
