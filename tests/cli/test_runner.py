@@ -16,13 +16,8 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from tests.support.fault_server import FaultServer
 from tests.support.paths import REPO, SAMPLES
-from wandr_pipeline.cli.runner import (
-    FAILURES_LISTED_MAX,
-    PipelineOutcome,
-    adjacent_batches,
-    print_summary,
-    run_url_list,
-)
+from wandr_pipeline.cli.runner import adjacent_batches, run_url_list
+from wandr_pipeline.cli.summary import print_summary
 from wandr_pipeline.lib.planner import FAILED_FOR_GOOD, FINISHED, RETRYABLE, assess_videos
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.tags import PARTITION_TAG
@@ -77,20 +72,6 @@ def test_a_plain_rerun_retries_a_passing_failure_and_not_a_404(tmp_path, fault_s
     third = run_url_list(listing, settings, instance, reprocess=True)
     assert [run.keys for run in third.runs] == [[flaky_key, gone_key]]
     assert fault_server.hits["/media/gone.mp4"] > gone_hits
-
-
-def test_a_long_list_gets_counts_and_the_first_failures_not_a_line_per_video(capsys):
-    keys = [f"url-{i:04x}" for i in range(200)]
-    outcome = PipelineOutcome(keys=keys, finished=keys[:20], failed=keys[20:], already_done=[])
-    outcome.failures = [
-        (key, "failed for good: HTTP Error 404: Not Found") for key in keys[20 : 20 + FAILURES_LISTED_MAX]
-    ]
-    print_summary(outcome)
-    out = capsys.readouterr().out
-    assert len(out.splitlines()) < FAILURES_LISTED_MAX + 15
-    assert "finished now" in out and "180" in out
-    assert f"... and {180 - FAILURES_LISTED_MAX} more; all in the videos table" in out
-    assert "20/200 video(s) finished" in out
 
 
 # -- one writer per video -------------------------------------------------------------------------

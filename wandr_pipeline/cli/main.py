@@ -16,7 +16,8 @@ from dagster import DagsterInstance
 from wandr_pipeline.cli.doctor import FAIL, doctor_checks, report
 from wandr_pipeline.cli.interrupts import SignalWatch, exit_code
 from wandr_pipeline.cli.progress import Progress
-from wandr_pipeline.cli.runner import print_summary, run_url_list
+from wandr_pipeline.cli.runner import run_url_list
+from wandr_pipeline.cli.summary import print_summary
 from wandr_pipeline.instance.sqlite_event_log import instance_overrides
 from wandr_pipeline.settings import Settings, load_dotenv_file
 
