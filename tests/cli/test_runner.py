@@ -16,7 +16,7 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from tests.support.fault_server import FaultServer
 from tests.support.paths import REPO, SAMPLES
-from wandr_pipeline.cli.runner import adjacent_batches, run_url_list
+from wandr_pipeline.cli.runner import run_url_list
 from wandr_pipeline.cli.summary import print_summary
 from wandr_pipeline.lib.planner import FAILED_FOR_GOOD, FINISHED, RETRYABLE, assess_videos
 from wandr_pipeline.lib.storage import Storage
@@ -24,12 +24,6 @@ from wandr_pipeline.lib.tags import PARTITION_TAG
 from wandr_pipeline.lib.urls import parse_video_url
 from wandr_pipeline.lib.video_locks import VideoLocks
 from wandr_pipeline.settings import Settings
-
-
-def test_adjacent_batches_cut_at_gaps_and_at_the_run_size():
-    position = {key: i for i, key in enumerate("abcdefgh")}
-    assert list(adjacent_batches(position, ["h", "a", "b", "c", "e", "f"], 2)) == [["a", "b"], ["c"], ["e", "f"], ["h"]]
-    assert list(adjacent_batches(position, [], 5)) == []
 
 
 @pytest.fixture()

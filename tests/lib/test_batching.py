@@ -1,6 +1,6 @@
 """Grouping ready partitions into runs: full batches go, short ones wait for neighbours in flight."""
 
-from wandr_pipeline.lib.batching import contiguous_batches, plan_batches, ready_segments
+from wandr_pipeline.lib.batching import adjacent_batches, contiguous_batches, plan_batches, ready_segments
 
 ORDER = [f"k{i:02d}" for i in range(1, 21)]
 
@@ -69,3 +69,9 @@ def test_contiguous_batches_split_on_gaps_and_size():
         ["k9"],
     ]
     assert contiguous_batches(keys, reversed(keys), 50) == [keys]
+
+
+def test_adjacent_batches_cut_at_gaps_and_at_the_run_size():
+    position = {key: i for i, key in enumerate("abcdefgh")}
+    assert list(adjacent_batches(position, ["h", "a", "b", "c", "e", "f"], 2)) == [["a", "b"], ["c"], ["e", "f"], ["h"]]
+    assert list(adjacent_batches(position, [], 5)) == []

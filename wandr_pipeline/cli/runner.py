@@ -7,7 +7,7 @@ stage and what depends on it; a finished one, and one whose download failed for 
 over a limit), is not run again unless asked (`reprocess=True`, the CLI's `--reprocess`); a video
 that a queued or running run of the instance covers is left to that run. See docs/RELIABILITY.md.
 
-Lists of any length: the verdicts are read in chunks (`ASSESS_CHUNK` videos), a video's lock
+Lists of any length: the verdicts are read in batches (`ASSESS_BATCH` videos), a video's lock
 (lib/video_locks.py) is held only while the run that works on it executes, and what is kept per video
 is its key and, for a failure, its error: a 100,000-line list holds no more descriptors than a
 50-line one. A SIGTERM or SIGINT (cli/interrupts.py) ends the run in progress at once and no further
@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import resource
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.defs.instance_state import in_flight
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, partition_keys_read_once, register_videos
+from wandr_pipeline.lib.batching import adjacent_batches
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
 from wandr_pipeline.lib.lake import Lake, TableSync
 from wandr_pipeline.lib.outcomes import FAILED, upstream_status
@@ -38,8 +39,8 @@ from wandr_pipeline.lib.planner import (
     FINISHED,
     NEW,
     RETRYABLE,
-    Assessment,
     PlannedRun,
+    assess_in_batches,
     assess_videos,
     plan_runs,
 )
@@ -61,7 +62,7 @@ SUMMARY_COLUMNS = [(stage.table, stage.summary_label) for stage in STAGES if sta
 PER_VIDEO_SUMMARY_MAX = 50
 FAILURES_LISTED_MAX = 50
 # Verdicts are read this many videos at a time: two small partitions each, never the whole list at once.
-ASSESS_CHUNK = 1000
+ASSESS_BATCH = 1000
 # A run holds one lock descriptor per video. Everything else (Dagster's SQLite files, yt-dlp's
 # connections, the models' files) needed 45 descriptors beside a run of 128 and 106 beside a run of 896
 # (docs/BENCHMARKS.md "A long list"): a run may take half of what is left after DESCRIPTORS_KEPT_FREE.
@@ -154,19 +155,6 @@ def materialize_videos(
     return runs
 
 
-def adjacent_batches(position: dict[str, int], keys: Sequence[str], max_size: int) -> Iterator[list[str]]:
-    """`keys` in partition order, cut wherever two are not neighbours there or a batch is full
-    (`position`: each key's index in the partition order, built once for the whole list)."""
-    batch: list[str] = []
-    for key in sorted(dict.fromkeys(keys), key=position.__getitem__):
-        if batch and (position[key] != position[batch[-1]] + 1 or len(batch) >= max_size):
-            yield batch
-            batch = []
-        batch.append(key)
-    if batch:
-        yield batch
-
-
 def _execute(job, instance, keys, assets, settings, tags=None, reason: str = "new") -> BatchRun:
     start = time.perf_counter()
     with partition_keys_read_once(instance):  # creating the run resolves its range once per asset, too
@@ -201,14 +189,6 @@ def run_size(partitions_per_run: int) -> int:
         )
         return fits
     return size
-
-
-def assess_in_chunks(storage: Storage, keys: Sequence[str]) -> dict[str, Assessment]:
-    """`assess_videos` over `keys`, ASSESS_CHUNK at a time (the partitions' bytes are dropped per chunk)."""
-    verdicts: dict[str, Assessment] = {}
-    for start in range(0, len(keys), ASSESS_CHUNK):
-        verdicts.update(assess_videos(storage, keys[start : start + ASSESS_CHUNK]))
-    return verdicts
 
 
 def video_summaries(storage: Storage, keys: Sequence[str]) -> list[dict]:
@@ -270,7 +250,7 @@ def run_url_list(
 
     started = time.perf_counter()
     order = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
-    verdicts = {} if reprocess else assess_in_chunks(storage, keys)
+    verdicts = {} if reprocess else assess_in_batches(storage, keys, batch_size=ASSESS_BATCH)
     running = in_flight(instance, order).keys(STAGE_ASSET_NAMES)
     size = run_size(settings.partitions_per_run)
     plan = plan_runs(order, keys, verdicts, in_flight=running, max_per_run=size, reprocess=reprocess)
@@ -298,7 +278,7 @@ def run_url_list(
     outcome.tally.planned, outcome.tally.started_at = len(plan.keys), time.monotonic()  # rate: of the runs
     if on_progress:
         on_progress(outcome.tally)
-    _execute_plan(plan.runs, position, instance, storage, settings, outcome, on_progress)
+    _execute_plan(plan.runs, position, size, instance, storage, settings, outcome, on_progress)
     if outcome.busy:  # in list order: those in flight at planning time and those locked since
         busy = set(outcome.busy)
         outcome.busy = [key for key in keys if key in busy]
@@ -335,16 +315,17 @@ def _clean_up_after_killed_runs(instance: DagsterInstance, outcome: PipelineOutc
 def _execute_plan(
     runs: Sequence[PlannedRun],
     position: dict[str, int],
+    size: int,
     instance: DagsterInstance,
     storage: Storage,
     settings: Settings,
     outcome: PipelineOutcome,
     on_progress: Callable[[Tally], None] | None,
 ) -> None:
-    """Execute the planned runs in order; each video's lock is held only while its run executes."""
+    """Execute the planned runs in order (cut where a video's lock is held elsewhere, at most `size`
+    videos each); each video's lock is held only while its run executes."""
     job = build_definitions(settings).resolve_job_def(PROCESS_VIDEOS.job) if runs else None
     locks = VideoLocks(settings.storage_uri)
-    size = run_size(settings.partitions_per_run)
     for planned in runs:
         if stop_requested():
             outcome.stopped_by = stop_reason()

@@ -1,8 +1,7 @@
-"""URL list ingestion without Dagster: find list files, read them, pick the videos to register, and
-ask the planner about known ones within a tick's budget.
+"""URL list ingestion without Dagster: find list files, read them, pick the videos to register.
 
 Used by `url_list_sensor` (a folder or `gs://` prefix) and `url_list_schedule` (one list at a URL,
-local path or `gs://`), and the budgeted planner reads by `registered_videos_sensor` too. Dagster-side
+local path or `gs://`); `ASSESS_BATCH` sizes their planner reads, and `registered_videos_sensor`'s. Dagster-side
 code only adds the partitions and turns the planner's runs into run requests. See docs/INGESTION.md.
 """
 
@@ -18,7 +17,6 @@ from pathlib import Path
 import fsspec
 import pyarrow as pa
 
-from wandr_pipeline.lib.planner import Assessment, assess_videos
 from wandr_pipeline.lib.schemas import URL_LIST_REJECTIONS, to_table
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes, storage_for
 from wandr_pipeline.lib.submissions import record_submissions
@@ -179,18 +177,6 @@ def record_within_budget(storage: Storage, refs: Sequence[VideoRef], *, source: 
         record_submissions(storage, batch, source=source)
         done.extend(batch)
     return done
-
-
-def assess_within_budget(storage: Storage, keys: Sequence[str], *, deadline: float) -> dict[str, Assessment]:
-    """The planner's verdicts (`planner.assess_videos`) on the first of `keys`, a batch at a time until
-    `deadline` (time.monotonic; at least one batch): what a tick can read of the warehouse, the rest
-    being left for the next tick."""
-    verdicts: dict[str, Assessment] = {}
-    for start in range(0, len(keys), ASSESS_BATCH):
-        if verdicts and time.monotonic() >= deadline:
-            break
-        verdicts.update(assess_videos(storage, keys[start : start + ASSESS_BATCH]))
-    return verdicts
 
 
 def list_key(source: str, sha256: str) -> str:

@@ -17,12 +17,13 @@ a retryable failure its failed stage and what depends on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from wandr_pipeline.lib.batching import contiguous_batches
+from wandr_pipeline.lib.batching import adjacent_batches
 from wandr_pipeline.lib.outcomes import FAILED, failure_is_retryable, upstream_status
 from wandr_pipeline.lib.stages import FIRST_STAGE, LAST_STAGE, STAGES
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
@@ -109,6 +110,20 @@ def assess_videos(storage: Storage, keys: Iterable[str]) -> dict[str, Assessment
     return verdicts
 
 
+def assess_in_batches(
+    storage: Storage, keys: Sequence[str], *, batch_size: int, deadline: float | None = None
+) -> dict[str, Assessment]:
+    """`assess_videos` over `keys`, `batch_size` at a time (each batch's bytes dropped before the next);
+    with `deadline` (time.monotonic), only the batches that start before it (at least one): what a
+    sensor tick can read, the rest being left for its next tick."""
+    verdicts: dict[str, Assessment] = {}
+    for start in range(0, len(keys), batch_size):
+        if verdicts and deadline is not None and time.monotonic() >= deadline:
+            break
+        verdicts.update(assess_videos(storage, keys[start : start + batch_size]))
+    return verdicts
+
+
 def _table(data: bytes | None) -> pa.Table | None:
     if data is None:
         return None
@@ -171,7 +186,8 @@ def plan_runs(
         else:
             plan.finished.append(key)
     size = max(1, int(max_per_run))
+    position = {key: i for i, key in enumerate(order)} if selections else {}
     for assets, (reason, keys) in selections.items():
-        for batch in contiguous_batches(order, keys, size):
+        for batch in adjacent_batches(position, keys, size):
             plan.runs.append(PlannedRun(tuple(batch), assets, reason))
     return plan

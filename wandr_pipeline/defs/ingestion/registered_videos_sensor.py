@@ -31,8 +31,8 @@ from wandr_pipeline.defs.ingestion import video_requests
 from wandr_pipeline.defs.ingestion.planned_runs import PLANNED_JOBS, run_requests
 from wandr_pipeline.defs.instance_state import in_flight, load_cursor
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
-from wandr_pipeline.lib.ingestion import assess_within_budget
-from wandr_pipeline.lib.planner import NEW, Assessment, plan_runs
+from wandr_pipeline.lib import ingestion
+from wandr_pipeline.lib.planner import NEW, Assessment, assess_in_batches, plan_runs
 from wandr_pipeline.lib.stages import FIRST_STAGE, PROCESS_VIDEOS, STAGE_ASSET_NAMES
 from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.submissions import API_SOURCE, submission_sources
@@ -82,7 +82,7 @@ def evaluate_registered_videos(context: SensorEvaluationContext, settings: Setti
             answers.append(video_requests.answer(key, "not a registered video"))
         elif key not in busy and key not in new_keys:
             to_assess.append(key)
-    assessed = assess_within_budget(storage, to_assess, deadline=deadline)
+    assessed = assess_in_batches(storage, to_assess, batch_size=ingestion.ASSESS_BATCH, deadline=deadline)
     verdicts.update(assessed)
     # Requests not assessed in time are read again next tick: the cursor stops before the first of them.
     unassessed = set(to_assess) - set(assessed)

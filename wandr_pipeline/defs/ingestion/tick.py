@@ -19,7 +19,7 @@ from wandr_pipeline.defs.ingestion import planned_runs
 from wandr_pipeline.defs.instance_state import in_flight
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib import ingestion
-from wandr_pipeline.lib.planner import NEW, RETRYABLE, Assessment, Plan, plan_runs
+from wandr_pipeline.lib.planner import NEW, RETRYABLE, Assessment, Plan, assess_in_batches, plan_runs
 from wandr_pipeline.lib.stages import FIRST_STAGE, INGEST_VIDEOS, STAGE_ASSET_NAMES
 from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.url_lists import ParsedUrlList
@@ -143,7 +143,12 @@ class IngestionTick:
             for position, ref in enumerate(refs[start:], start)
             if ref.video_key in self.ingested and ref.video_key not in self.busy and ref.video_key not in self.verdicts
         ]
-        verdicts = ingestion.assess_within_budget(self.storage, [key for _, key in candidates], deadline=self.deadline)
+        verdicts = assess_in_batches(
+            self.storage,
+            [key for _, key in candidates],
+            batch_size=ingestion.ASSESS_BATCH,
+            deadline=self.deadline,
+        )
         first_left = next((position for position, key in candidates if key not in verdicts), None)
         # Ingested without a document yet (NEW to the planner): the downstream sensor follows it up.
         return first_left, {key: verdict for key, verdict in verdicts.items() if verdict.state != NEW}
