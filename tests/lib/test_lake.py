@@ -1,7 +1,9 @@
 """The analysts' lake (lib/lake.py): Delta tables that follow the per-video partitions.
 
 A backfill replaces a video's rows (never duplicates them), a writer killed mid-commit leaves the
-previous version readable, and the same layer on the GCS emulator reads back with pandas and DuckDB.
+previous version readable, a table a partial sync left behind is completed by the next one, each of
+four kinds of damage is found and rebuilt from the warehouse while readers keep reading, and the same
+layer on the GCS emulator reads back with pandas and DuckDB.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pyarrow as pa
@@ -18,10 +21,11 @@ import pytest
 
 pytest.importorskip("deltalake")
 
-from deltalake import write_deltalake  # noqa: E402
+from deltalake import DeltaTable, write_deltalake  # noqa: E402
+from deltalake.exceptions import TableNotFoundError  # noqa: E402
 
-from wandr_pipeline.lib.lake import KEY_COLUMN, SYNC_APP_ID, Lake, lake_schema, lake_tables  # noqa: E402
-from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES, to_table  # noqa: E402
+from wandr_pipeline.lib.lake import KEY_COLUMN, REBUILD_OPERATION, SYNC_APP_ID, Lake, lake_schema, lake_tables  # noqa: E402
+from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES, TRANSCRIPT_WORDS, to_table  # noqa: E402
 from wandr_pipeline.lib.storage import Storage  # noqa: E402
 
 
@@ -39,6 +43,40 @@ def write_video(storage: Storage, key: str, segments: int, generation: str = "g0
     }
     for table in tables or rows:
         storage.write_partition(table, key, to_table(TABLES[table], rows[table]))
+
+
+def write_words(storage: Storage, key: str, words: int, generation: str = "g0") -> None:
+    """One video's `transcript_words` partition: `words` words naming `generation`."""
+    rows = [{"word_index": i, "word": f"{generation}-w{i}"} for i in range(words)]
+    storage.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, rows))
+
+
+# The four kinds of damage (issue 26), done to a table with at least three log entries.
+DAMAGE_KINDS = ("truncated last entry", "garbage appended", "entry missing in the middle", "data file deleted")
+# What `Lake.diagnose` says for each: the words of delta-rs's own error, or ours for the missing file.
+DAMAGE_SAYS = {
+    "truncated last entry": "Json error",
+    "garbage appended": "Json error",
+    "entry missing in the middle": "Expected contiguous commit files",
+    "data file deleted": "data file(s) of version",
+}
+
+
+def damage_table(lake: Lake, table: str, kind: str) -> None:
+    log_dir = lake.storage.path(f"lake/{table}/_delta_log")
+    entries = sorted(name for name in os.listdir(log_dir) if name.endswith(".json"))
+    assert len(entries) >= 3
+    if kind == "truncated last entry":
+        path = os.path.join(log_dir, entries[-1])
+        data = open(path, "rb").read()
+        open(path, "wb").write(data[: len(data) // 2])
+    elif kind == "garbage appended":
+        with open(os.path.join(log_dir, entries[1]), "ab") as handle:
+            handle.write(b"\x00\xff{not json\n")
+    elif kind == "entry missing in the middle":
+        os.remove(os.path.join(log_dir, entries[1]))
+    else:
+        os.remove(lake.file_uris(table)[0])
 
 
 def test_tables_follow_the_registry_and_keep_the_partition_columns():
@@ -211,3 +249,113 @@ def test_a_lake_table_from_before_the_retryable_column_still_syncs(tmp_path):
     rows = {row[KEY_COLUMN]: row for row in lake.read_arrow(table).to_pylist()}
     assert rows["new-video"]["retryable"] is True
     assert rows["old-video"]["retryable"] is None and rows["old-video"]["text"] == "old"
+
+
+def test_a_table_a_partial_sync_left_out_is_completed_by_the_next_heal(tmp_path):
+    """The issue's case: every table but `transcript_words` committed; a plain heal of the same videos (what
+    the CLI's next run does) completes it (35 rows of 5 videos), and a table left with older rows catches up."""
+    storage = Storage(tmp_path)
+    lake = Lake(storage, compact_min_files=0)
+    keys = [f"tiktok-{i}" for i in range(5)]
+    for key in keys:
+        write_video(storage, key, segments=2)
+        write_words(storage, key, words=7)
+    others = [table for table in lake_tables() if table != "transcript_words"]
+    lake.sync(keys, tables=others)
+    with pytest.raises(TableNotFoundError):
+        lake.read_arrow("transcript_words")
+    assert lake.behind("transcript_words", keys) == keys and lake.behind("videos", keys) == []
+
+    synced = lake.heal(keys)
+    assert [(item.table, item.videos) for item in synced] == [("transcript_words", 5)]  # the others were in step
+    words = lake.read_pandas("transcript_words")
+    assert len(words) == 35 and words.groupby(KEY_COLUMN).size().to_dict() == dict.fromkeys(keys, 7)
+
+    # A re-processed video whose sync reached every table but `ocr_text`: the table holds its older rows.
+    write_video(storage, keys[0], segments=3, generation="g1")
+    lake.sync([keys[0]], tables=[table for table in others if table != "ocr_text"])
+    assert lake.behind("ocr_text", keys) == [keys[0]]
+    assert [(item.table, item.videos) for item in lake.heal()] == [("ocr_text", 1)]  # None: every partition
+    ocr = lake.read_pandas("ocr_text")
+    assert ocr[ocr.video_key == keys[0]].text.tolist() == ["g1"]
+    assert all(state.behind == 0 and state.damage is None for state in lake.inspect())
+    assert lake.heal() == []  # nothing left
+
+
+def _poll(lake: Lake, table: str, stop: threading.Event, seen: list) -> None:
+    """Read `table` whole, over and over, until `stop`: each read's video keys, or its error."""
+    while not stop.is_set():
+        try:
+            frame = DeltaTable(lake.table_uri(table)).to_pyarrow_table(columns=[KEY_COLUMN])
+            seen.append(sorted(frame.column(KEY_COLUMN).to_pylist()))
+        except Exception as error:  # noqa: BLE001 - what a reader would get is the point
+            seen.append(error)
+
+
+@pytest.mark.parametrize("kind", DAMAGE_KINDS)
+def test_each_kind_of_damage_is_reported_and_rebuilt_by_the_next_sync(tmp_path, kind, caplog):
+    storage = Storage(tmp_path)
+    lake = Lake(storage, compact_min_files=0)
+    keys = [f"tiktok-{i}" for i in range(4)]
+    for key in keys:
+        write_video(storage, key, segments=2)
+    for key in keys[:3]:  # three commits per table
+        lake.sync([key], watermark=10 + len(key))
+    damage_table(lake, "transcript_segments", kind)
+    assert DAMAGE_SAYS[kind] in lake.diagnose("transcript_segments")
+    with pytest.raises(Exception):  # noqa: B017 - a reader fails: the damage is real
+        lake.read_arrow("transcript_segments")
+
+    write_video(storage, keys[3], segments=2)  # a new video, then a plain sync of it
+    stop, seen = threading.Event(), []
+    reader = threading.Thread(target=_poll, args=(lake, "transcript_segments", stop, seen))
+    reader.start()
+    try:
+        synced = lake.sync([keys[3]], watermark=20)
+    finally:
+        stop.set()
+        reader.join()
+
+    rebuilt = [item for item in synced if item.rebuilt]
+    assert [item.table for item in rebuilt] == ["transcript_segments"]
+    assert DAMAGE_SAYS[kind] in rebuilt[0].rebuilt and rebuilt[0].videos == 4 and rebuilt[0].rows == 8
+    assert any(
+        DAMAGE_SAYS[kind] in record.getMessage() and "rebuilding" in record.getMessage() for record in caplog.records
+    )
+    assert lake.diagnose("transcript_segments") is None
+    segments = lake.read_pandas("transcript_segments")
+    assert segments.groupby(KEY_COLUMN).size().to_dict() == dict.fromkeys(keys, 2)  # the new video, once each
+    assert lake.watermark() == 20
+    assert lake.delta_table("transcript_segments").history(1)[0]["operation"] == REBUILD_OPERATION
+    # The reader saw the damage until the rebuilt version was published, then the whole table: never an
+    # empty, partial or missing table in between.
+    assert seen and not isinstance(seen[-1], Exception)
+    first_whole = next(i for i, item in enumerate(seen) if not isinstance(item, Exception))
+    assert all(item == sorted(keys * 2) for item in seen[first_whole:])
+    assert all(isinstance(item, Exception) and not isinstance(item, TableNotFoundError) for item in seen[:first_whole])
+
+    # The healed table takes the next commits as any other (and a later sync finds nothing wrong).
+    write_video(storage, keys[0], segments=5, generation="g1")
+    assert not [item for item in lake.sync([keys[0]]) if item.rebuilt]
+    assert lake.read_pandas("transcript_segments").groupby(KEY_COLUMN).size()[keys[0]] == 5
+
+
+def test_a_rebuild_of_a_readable_table_never_fails_a_reader(tmp_path):
+    storage = Storage(tmp_path)
+    lake = Lake(storage, commit_videos=20, compact_min_files=0)
+    keys = [f"tiktok-{i}" for i in range(200)]
+    for key in keys:
+        write_video(storage, key, segments=3, tables=["transcript_segments"])
+    lake.sync(keys, tables=["transcript_segments"])
+    stop, seen = threading.Event(), []
+    reader = threading.Thread(target=_poll, args=(lake, "transcript_segments", stop, seen))
+    reader.start()
+    try:
+        for _ in range(3):
+            lake.rebuild("transcript_segments")
+    finally:
+        stop.set()
+        reader.join()
+    assert len(seen) > 3
+    assert all(item == sorted(keys * 3) for item in seen), next(item for item in seen if item != sorted(keys * 3))
+    assert len(lake.read_arrow("transcript_segments")) == 600

@@ -290,15 +290,21 @@ def run_url_list(
             item["already_done"] = item["video_key"] in done
             item["busy"] = item["video_key"] in busy
     if settings.lake_sync and outcome.stopped_by is None:
-        try:  # the per-video partitions are the truth; the lake catches up on the next sync
-            lake = Lake.from_settings(storage, settings)
-            # what this run processed, and finished videos the lake lacks (e.g. from before it existed)
-            processed = [key for run in outcome.runs for key in run.keys]
-            outcome.lake = lake.sync([*processed, *lake.missing(outcome.already_done)])
-        except Exception as error:  # noqa: BLE001
-            log.exception("could not update the lake")
-            outcome.lake_error = f"{type(error).__name__}: {error}"[:300]
+        update_lake(storage, settings, outcome)
     return outcome
+
+
+def update_lake(storage: Storage, settings: Settings, outcome: PipelineOutcome) -> None:
+    """Bring the analysts' lake up to the partitions of this list's videos (`Lake.heal`): a damaged table is
+    rebuilt from the warehouse, and each table syncs the videos it lacks or holds an older version of,
+    whatever the other tables hold (what this run processed, and what an earlier sync left behind)."""
+    try:  # the per-video partitions are the truth; the lake catches up on the next sync
+        lake = Lake.from_settings(storage, settings)
+        processed = [key for run in outcome.runs for key in run.keys]
+        outcome.lake = lake.heal([*processed, *outcome.already_done])
+    except Exception as error:  # noqa: BLE001
+        log.exception("could not update the lake")
+        outcome.lake_error = f"{type(error).__name__}: {error}"[:300]
 
 
 def _clean_up_after_killed_runs(instance: DagsterInstance, outcome: PipelineOutcome) -> None:

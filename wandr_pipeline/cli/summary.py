@@ -29,11 +29,24 @@ def print_summary(outcome: PipelineOutcome) -> None:
         _print_videos(outcome)
     else:
         _print_counts(outcome)
-    if outcome.lake:
-        tables = sorted({item.table for item in outcome.lake})
-        seconds = sum(item.seconds + item.compact_seconds for item in outcome.lake)
-        videos = sum(item.videos for item in outcome.lake if item.table == tables[0])
-        print(f"lake/ updated for {videos} video(s): {', '.join(tables)} ({seconds:.1f} s)")
+    for item in outcome.lake:
+        if item.rebuilt:
+            print(
+                f"lake/{item.table} was damaged ({item.rebuilt}): rebuilt from the warehouse, "
+                f"{item.videos} video(s), version {item.version} ({item.seconds:.1f} s)"
+            )
+    synced = [item for item in outcome.lake if not item.rebuilt]
+    if synced:
+        per_table: dict[str, int] = {}
+        for item in synced:
+            per_table[item.table] = per_table.get(item.table, 0) + item.videos
+        seconds = sum(item.seconds + item.compact_seconds for item in synced)
+        if len(set(per_table.values())) == 1:
+            videos = next(iter(per_table.values()))
+            print(f"lake/ updated for {videos} video(s): {', '.join(sorted(per_table))} ({seconds:.1f} s)")
+        else:  # tables that had fallen behind catch up on more videos than the others
+            listed = ", ".join(f"{table} {videos}" for table, videos in sorted(per_table.items()))
+            print(f"lake/ updated, video(s) per table: {listed} ({seconds:.1f} s)")
     if outcome.lake_error:
         print(f"lake/ NOT updated: {outcome.lake_error} (the next run or lake_sync_sensor catches up)")
     if outcome.already_done:

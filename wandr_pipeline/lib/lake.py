@@ -16,6 +16,16 @@ module copies them into `lake/<table>/`, a Delta table per analyst table with th
 - Watermark: a sync given one records it in each table's last commit (a Delta app transaction);
   `watermark()` is the lowest over the tables, so the sensor's "what still needs syncing" survives a
   sync that fails midway (defs/lake/).
+- Holdings: each table knows what it holds, video by video: the version of the partition its rows
+  came from (local modification time, GCS generation), in `<table>/_wandr/holdings.parquet`, written
+  after each commit (so it can lag the table, never run ahead of it). `behind(table)` compares it
+  with the warehouse; `heal()` syncs each table's own lag, whatever the other tables hold: a table
+  a partial sync left out (or with older rows of a re-processed video) is completed by the next one.
+- Damage: `diagnose(table)` finds a log delta-rs cannot replay (truncated or garbled entry, entry
+  missing) and data files of the current version that are gone. Every sync checks first and
+  rebuilds a damaged table from the warehouse (`rebuild`): built beside under `lake/_rebuild/`, then
+  published as the table's next version with a checkpoint, so readers switch from the old version
+  to the whole new one and never read the damaged entries again (docs/WAREHOUSE.md, "Healing").
 - Compaction: once every table has committed, a table with more than `compact_min_files` small files
   (under half the target) has them merged into files of `compact_target_mb`, or of `COMPACT_MAX_ROWS`
   rows where that is less (`optimize.compact`), and `vacuum` deletes files that only versions older
@@ -29,19 +39,25 @@ No Dagster import: the `analyst_lake` asset, its sensor and the CLI call this.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import posixpath
+import re
 import time
+import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from wandr_pipeline.lib.schemas import SIDE_TABLES, TABLES
 from wandr_pipeline.lib.stages import LAST_STAGE
-from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
+from wandr_pipeline.lib.storage import PARTITION_FILE, Storage, read_parquet_bytes
 from wandr_pipeline.lib.urls import is_valid_key
 from wandr_pipeline.settings import LakeSettings
 
@@ -61,6 +77,20 @@ COMPACT_MIN_BYTES = 2**17
 DEFAULT_VACUUM_RETENTION_HOURS = 24.0
 # The Delta app-transaction id under which a sync records its watermark (`Lake.sync`, `Lake.watermark`).
 SYNC_APP_ID = "wandr-lake-sync"
+# What a table holds (`Lake.holdings`): a file inside the table's folder, where Delta readers and vacuum
+# never look (both skip names that start with `_`), so it goes wherever the table goes.
+HOLDINGS_FILE = "_wandr/holdings.parquet"
+HOLDINGS_SCHEMA = pa.schema([pa.field(KEY_COLUMN, pa.string(), nullable=False), pa.field("version", pa.string())])
+# Where `Lake.rebuild` builds a table beside the live one before publishing it.
+REBUILD_DIR = "_rebuild"
+# The operation name a rebuild's commit carries in the table's history.
+REBUILD_OPERATION = "WANDR REBUILD"
+# Up to this many keys, a table's partitions are looked up one by one; more, and the table is listed.
+STAT_KEYS_MAX = 1000
+# The command that rebuilds every damaged table and completes every table (cli/main.py).
+REBUILD_COMMAND = "wandr-pipeline lake rebuild"
+SYNC_COMMAND = "wandr-pipeline lake sync"
+_LOG_ENTRY = re.compile(r"^(\d{20})\.(json|checkpoint\.parquet|checkpoint\.\d+\.\d+\.parquet)$")
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +117,17 @@ class TableSync:
     bytes_written: int
     compacted: bool = False
     compact_seconds: float = 0.0  # the check for compaction, and compaction and vacuum when it ran
+    rebuilt: str | None = None  # set when this entry is a rebuild from the warehouse: why (the damage found)
+
+
+@dataclass
+class TableState:
+    """What `Lake.inspect` found for one table."""
+
+    table: str
+    damage: str | None  # why the table cannot be read whole; None when it can (or does not exist yet)
+    held: int  # videos the table holds rows of
+    behind: int  # videos it lacks, holds an older partition of, or holds with no partition any more
 
 
 class Lake:
@@ -184,6 +225,148 @@ class Lake:
             connection.execute(f'CREATE OR REPLACE VIEW "{table}" AS SELECT * FROM read_parquet([{listing}])')
         return connection
 
+    # -- what each table holds ---------------------------------------------------------------
+    def holdings(self, table: str) -> dict[str, str | None]:
+        """Video key -> the version of its partition (`warehouse_versions`) the table's rows were copied from.
+
+        Read from the table's holdings file (`HOLDINGS_FILE`), written after each of its commits. A table
+        without one (written before it existed, or the file was lost) holds the keys it has rows for, at a
+        version unknown (None), which `behind` takes as in step.
+        """
+        if not self.exists(table):
+            return {}
+        try:
+            held = pq.read_table(io.BytesIO(self.storage.read_bytes(f"{LAKE_DIR}/{table}/{HOLDINGS_FILE}")))
+            return dict(zip(held.column(KEY_COLUMN).to_pylist(), held.column("version").to_pylist(), strict=True))
+        except (FileNotFoundError, pa.ArrowException, KeyError) as error:
+            if not isinstance(error, FileNotFoundError):
+                log.warning("lake table %s: holdings file unreadable (%s); using its rows' keys", table, error)
+        keys = pc.unique(self.read_arrow(table, [KEY_COLUMN]).column(KEY_COLUMN)).to_pylist()
+        return dict.fromkeys(keys)
+
+    def _record_holdings(self, table: str, held: dict[str, str | None]) -> None:
+        rows = pa.table({KEY_COLUMN: list(held), "version": list(held.values())}, schema=HOLDINGS_SCHEMA)
+        sink = io.BytesIO()
+        pq.write_table(rows, sink, compression="zstd")
+        self.storage.write_bytes(f"{LAKE_DIR}/{table}/{HOLDINGS_FILE}", sink.getvalue())
+
+    def warehouse_versions(self, table: str, keys: Iterable[str] | None = None) -> dict[str, str]:
+        """Video key -> version of its partition of `table` now (locally the file's modification time in ns,
+        on GCS the object's generation), for `keys` (every partition when None); keys without one are left out.
+
+        Up to `STAT_KEYS_MAX` keys are looked up one by one, more by listing the table's partitions.
+        """
+        keys = None if keys is None else list(dict.fromkeys(keys))
+        if keys is not None and len(keys) <= STAT_KEYS_MAX:
+            paths = [self.storage.path(self.storage.partition_path(table, key)) for key in keys]
+            if self.storage.is_local:
+                versions = map(_file_version, paths)
+            else:
+                with ThreadPoolExecutor(16) as pool:
+                    versions = list(pool.map(self._object_version, paths))
+            return {key: version for key, version in zip(keys, versions, strict=True) if version is not None}
+        listed = self._list_versions(table)
+        return listed if keys is None else {key: listed[key] for key in keys if key in listed}
+
+    def _object_version(self, path: str) -> str | None:
+        try:
+            info = self.storage.fs.info(path)
+        except FileNotFoundError:
+            return None
+        return str(info.get("generation") or info.get("mtime") or info.get("updated"))
+
+    def _list_versions(self, table: str) -> dict[str, str]:
+        root, prefix, found = self.storage.path(self.storage.table_dir(table)), f"{KEY_COLUMN}=", {}
+        if self.storage.is_local:
+            try:
+                entries = os.scandir(root)
+            except FileNotFoundError:
+                return {}
+            with entries:
+                for entry in entries:
+                    key = entry.name[len(prefix) :]
+                    if entry.name.startswith(prefix) and is_valid_key(key):
+                        version = _file_version(os.path.join(entry.path, PARTITION_FILE))
+                        if version is not None:
+                            found[key] = version
+            return found
+        try:
+            listing = self.storage.fs.find(root, detail=True)
+        except FileNotFoundError:
+            return {}
+        for path, info in listing.items():
+            folder, name = posixpath.split(path.rstrip("/"))
+            key = posixpath.basename(folder)[len(prefix) :]
+            if name == PARTITION_FILE and posixpath.basename(folder).startswith(prefix) and is_valid_key(key):
+                found[key] = str(info.get("generation") or info.get("mtime") or info.get("updated"))
+        return found
+
+    def behind(self, table: str, keys: Iterable[str] | None = None) -> list[str]:
+        """The videos (of `keys`; all when None) whose rows `table` lacks, holds from an older version of
+        their partition, or holds though their partition is gone: what a sync of the table must redo."""
+        keys = None if keys is None else list(dict.fromkeys(keys))
+        versions = self.warehouse_versions(table, keys)
+        held = self.holdings(table)
+        changed = [key for key, version in versions.items() if key not in held or held[key] not in (None, version)]
+        gone = [key for key in (held if keys is None else keys) if key in held and key not in versions]
+        return [*changed, *gone]
+
+    # -- damage ---------------------------------------------------------------------------------
+    def diagnose(self, table: str) -> str | None:
+        """What is wrong with `table`, in words, or None when it reads whole (or does not exist yet).
+
+        Damage found: a log that delta-rs cannot replay (a truncated or garbled entry: `DeltaError`
+        "Json error"; an entry missing in the middle: "Expected contiguous commit files"), and data files
+        of the current version that are not there (the log replays, but a read fails with
+        `FileNotFoundError`).
+        """
+        from deltalake.exceptions import TableNotFoundError
+
+        if not self.exists(table):
+            return None
+        try:
+            current = self.delta_table(table)
+            files = current.file_uris()
+        except TableNotFoundError:  # a `_delta_log` with no entry yet: a first commit that never finished
+            return None
+        except Exception as error:  # noqa: BLE001 - whatever stops the replay is the damage, reported as such
+            reason = _first_line(error).split(", but found gap")[0]
+            gaps = self._log_gaps(table)
+            if gaps:
+                reason += f"; log entr{'y' if len(gaps) == 1 else 'ies'} {', '.join(map(str, gaps[:5]))} missing"
+            return f"its log cannot be read ({reason})"
+        present = set(self.storage.list_names(f"{LAKE_DIR}/{table}"))
+        missing = [posixpath.basename(uri) for uri in files if posixpath.basename(uri) not in present]
+        if missing:
+            return f"{len(missing)} data file(s) of version {current.version()} are missing ({missing[0]})"
+        return None
+
+    def _log_gaps(self, table: str) -> list[int]:
+        """The commit versions missing after the newest checkpoint (from 0 without one), before the newest entry."""
+        found: dict[str, set[int]] = {"json": set(), "checkpoint": set()}
+        for name in self.storage.list_names(f"{LAKE_DIR}/{table}/_delta_log"):
+            match = _LOG_ENTRY.match(name)
+            if match:
+                found["json" if match.group(2) == "json" else "checkpoint"].add(int(match.group(1)))
+        start = max(found["checkpoint"], default=-1) + 1  # entries up to a checkpoint are not read
+        return [version for version in range(start, max(found["json"], default=-1)) if version not in found["json"]]
+
+    def damaged(self, tables: Iterable[str] | None = None) -> dict[str, str]:
+        """Table -> its damage, for the tables (all by default) that have one."""
+        found = {table: self.diagnose(table) for table in tables or lake_tables()}
+        return {table: damage for table, damage in found.items() if damage}
+
+    def inspect(self) -> list[TableState]:
+        """Each table: readable or its damage, how many videos it holds, how many it is behind the warehouse."""
+        states = []
+        for table in lake_tables():
+            damage = self.diagnose(table)
+            if damage:
+                states.append(TableState(table, damage, held=0, behind=len(self.warehouse_versions(table))))
+            else:
+                states.append(TableState(table, None, held=len(self.holdings(table)), behind=len(self.behind(table))))
+        return states
+
     # -- writing ------------------------------------------------------------------------------
     def sync(
         self, keys: Iterable[str], tables: Iterable[str] | None = None, *, watermark: int | None = None
@@ -194,17 +377,38 @@ class Lake:
         `video_documents` materialisation these keys cover). Each table's last commit of this sync
         records it (a Delta app transaction, `SYNC_APP_ID`), so `watermark()` moves only once every
         table has committed, and a sync that fails anywhere leaves it where it was.
+
+        A damaged table (`diagnose`) is rebuilt from the warehouse instead (`rebuild`), which covers `keys`.
         """
         keys = list(dict.fromkeys(key for key in keys if is_valid_key(key)))
-        results: list[TableSync] = []
         if not keys:
-            return results
-        last_commit: dict[str, TableSync] = {}
+            return []
+        return self._sync_tables({table: keys for table in tables or lake_tables()}, watermark)
+
+    def heal(self, keys: Iterable[str] | None = None, tables: Iterable[str] | None = None) -> list[TableSync]:
+        """Rebuild every damaged table, and bring every other one up to the warehouse: each syncs the videos
+        it is `behind` on (of `keys`; of every partition when None), whatever the other tables hold."""
+        keys = None if keys is None else [key for key in dict.fromkeys(keys) if is_valid_key(key)]
+        plan = {}
         for table in tables or lake_tables():
-            starts = range(0, len(keys), self.commit_videos)
-            for start in starts:
-                chunk = keys[start : start + self.commit_videos]
-                results.append(self._sync_chunk(table, chunk, watermark if start == starts[-1] else None))
+            damage = self.diagnose(table)
+            plan[table] = damage if damage else self.behind(table, keys)
+        return self._sync_tables(plan, None, diagnosed=True)
+
+    def _sync_tables(
+        self, plan: dict[str, list[str] | str], watermark: int | None, diagnosed: bool = False
+    ) -> list[TableSync]:
+        """`plan`: table -> the keys to sync, or (a str) the damage that makes it rebuilt."""
+        results: list[TableSync] = []
+        last_commit: dict[str, TableSync] = {}
+        for table, todo in plan.items():
+            damage = todo if isinstance(todo, str) else (None if diagnosed else self.diagnose(table))
+            if damage:
+                results.append(self.rebuild(table, damage, watermark=watermark))
+                continue
+            if not todo:
+                continue
+            results.extend(self._sync_table(table, todo, watermark))
             last_commit[table] = results[-1]
         # Compaction only once every table has committed: the rows are visible first, and the update of
         # a batch never waits for a rewrite of files it did not touch.
@@ -215,21 +419,218 @@ class Lake:
                 result.compact_seconds = time.perf_counter() - started
         return results
 
+    def _sync_table(self, table: str, keys: list[str], watermark: int | None) -> list[TableSync]:
+        # The versions are taken before the partitions are read: a partition rewritten in between is
+        # recorded at its older version, and synced again next time (never the other way round).
+        versions = self.warehouse_versions(table, keys)
+        results = []
+        starts = range(0, len(keys), self.commit_videos)
+        for start in starts:
+            chunk = keys[start : start + self.commit_videos]
+            results.append(self._sync_chunk(table, chunk, watermark if start == starts[-1] else None))
+        held = self.holdings(table)
+        for key in keys:
+            if key in versions:
+                held[key] = versions[key]
+            else:
+                held.pop(key, None)
+        self._record_holdings(table, held)
+        return results
+
     def watermark(self) -> int | None:
         """The watermark every lake table has committed (the lowest of theirs); None while any table
         lacks one (no lake yet, or a table the registry added since), which means: sync from the start."""
+        marks = [self._table_watermark(table) for table in lake_tables()]
+        return None if None in marks else min(marks)
+
+    def _table_watermark(self, table: str) -> int | None:
         from deltalake.exceptions import TableNotFoundError
 
-        marks = []
-        for table in lake_tables():
+        try:
+            return self.delta_table(table).transaction_version(SYNC_APP_ID)
+        except TableNotFoundError:
+            return None
+
+    # -- rebuilding -------------------------------------------------------------------------------
+    def rebuild(self, table: str, reason: str = "rebuild requested", *, watermark: int | None = None) -> TableSync:
+        """Build `table` anew from its warehouse partitions beside the live one, then publish it as the
+        live table's next version; readers see the old version or the new one, never a part-built one.
+
+        The new table is written under `lake/_rebuild/`, its small files compacted and a checkpoint made.
+        Publishing (`_publish`) moves its data files into the table's folder (invisible: no log entry names
+        them), creates the next log entry (create-if-absent, as every Delta commit) that removes every file
+        of the old version and adds the new ones, then writes that version's checkpoint, which readers start
+        from: log entries before it, damaged or not, are never read again. `watermark`: recorded in the
+        new version (default: the lowest of the other tables', which the rebuilt rows cover).
+        """
+        from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+        started = time.perf_counter()
+        log.warning("lake table %s: %s; rebuilding it from the warehouse", table, reason)
+        if watermark is None:
+            marks = [self._readable_watermark(other) for other in lake_tables() if other != table]
+            watermark = None if not marks or None in marks else min(marks)
+        beside = f"{LAKE_DIR}/{REBUILD_DIR}/{table}-{uuid.uuid4().hex[:12]}"
+        options = self.storage_options()
+        versions = self.warehouse_versions(table)
+        keys = sorted(versions)
+        rows_written = 0
+        try:
+            starts = list(range(0, len(keys), self.commit_videos)) or [0]
+            for start in starts:
+                rows = self._partition_rows(table, keys[start : start + self.commit_videos])
+                rows_written += rows.num_rows
+                commit = None
+                if start == starts[-1] and watermark is not None:
+                    commit = CommitProperties(app_transactions=[Transaction(SYNC_APP_ID, watermark)])
+                write_deltalake(
+                    self.storage.path(beside),
+                    rows,
+                    mode="append",
+                    storage_options=options,
+                    name=table,
+                    commit_properties=commit,
+                )
+            built = DeltaTable(self.storage.path(beside), storage_options=options)
+            actions = pa.table(built.get_add_actions(flatten=True))
+            if actions.num_rows > 1:
+                built.optimize.compact(target_size=self.compact_target_bytes(actions))
+            version, bytes_written = self._publish(table, beside, reason)
+        finally:
+            self.storage.remove_tree(beside)
+        self._record_holdings(table, versions)
+        seconds = time.perf_counter() - started
+        log.warning(
+            "lake table %s rebuilt from the warehouse: %d video(s), %d row(s), version %d, %.1f s",
+            table,
+            len(keys),
+            rows_written,
+            version,
+            seconds,
+        )
+        return TableSync(
+            table=table,
+            videos=len(keys),
+            rows=rows_written,
+            version=version,
+            seconds=seconds,
+            bytes_written=bytes_written,
+            rebuilt=reason,
+        )
+
+    def _readable_watermark(self, table: str) -> int | None:
+        try:
+            return self._table_watermark(table)
+        except Exception:  # noqa: BLE001 - a damaged table has no watermark to offer
+            return None
+
+    def _publish(self, table: str, beside: str, reason: str) -> tuple[int, int]:
+        """Make the table built at `beside` the next version of `table`; returns (that version, bytes added)."""
+        from deltalake import DeltaTable
+
+        built = DeltaTable(self.storage.path(beside), storage_options=self.storage_options())
+        built.create_checkpoint()
+        built_version = built.version()
+        # The built table's state as actions: its protocol, metadata, app transactions and live files.
+        state: dict[str, dict] = {}
+        files: dict[str, dict] = {}
+        for version in range(built_version + 1):
+            entry = self.storage.read_bytes(f"{beside}/_delta_log/{version:020d}.json").decode("utf-8")
+            for line in filter(str.strip, entry.splitlines()):
+                action = json.loads(line)
+                if "add" in action:
+                    files[action["add"]["path"]] = action
+                elif "remove" in action:
+                    files.pop(action["remove"]["path"], None)
+                elif "txn" in action:
+                    state[f"txn:{action['txn']['appId']}"] = action
+                elif "protocol" in action or "metaData" in action:
+                    state[next(iter(action))] = action
+        for path in files:
+            self._move(f"{beside}/{path}", f"{LAKE_DIR}/{table}/{path}")
+        checkpoint = self.storage.read_bytes(f"{beside}/_delta_log/{built_version:020d}.checkpoint.parquet")
+        last_checkpoint = json.loads(self.storage.read_bytes(f"{beside}/_delta_log/_last_checkpoint"))
+        log_dir = f"{LAKE_DIR}/{table}/_delta_log"
+        for _ in range(20):  # another writer may take the next version first: then the one after it
+            version = self._next_version(log_dir)
+            now = int(time.time() * 1000)
+            removes = [
+                {"remove": {"path": path, "deletionTimestamp": now, "dataChange": True}}
+                for path in self._live_files(table)
+            ]
+            info = {
+                "timestamp": now,
+                "operation": REBUILD_OPERATION,
+                "operationParameters": {"reason": reason[:500]},
+                "clientVersion": "wandr-pipeline",
+            }
+            actions = [{"commitInfo": info}, *state.values(), *removes, *files.values()]
+            entry = "".join(json.dumps(action) + "\n" for action in actions).encode("utf-8")
             try:
-                marks.append(self.delta_table(table).transaction_version(SYNC_APP_ID))
-            except TableNotFoundError:
-                return None
-        return None if None in marks else min(marks)
+                self._create_exclusive(f"{log_dir}/{version:020d}.json", entry)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise RuntimeError(f"lake table {table}: could not take a new version for the rebuild")
+        # The checkpoint is what skips the damage: readers start from it, not from the replay of older entries.
+        self.storage.write_bytes(f"{log_dir}/{version:020d}.checkpoint.parquet", checkpoint)
+        self.storage.write_bytes(
+            f"{log_dir}/_last_checkpoint", json.dumps({**last_checkpoint, "version": version}).encode()
+        )
+        return version, sum(action["add"]["size"] for action in files.values())
+
+    def _live_files(self, table: str) -> list[str]:
+        """The data files of the table's current version, or none when its log cannot be read."""
+        try:
+            return pa.table(self.delta_table(table).get_add_actions(flatten=True)).column("path").to_pylist()
+        except Exception:  # noqa: BLE001 - an unreadable log: readers start from the new checkpoint anyway
+            return []
+
+    def _next_version(self, log_dir: str) -> int:
+        versions = [
+            int(match.group(1)) for name in self.storage.list_names(log_dir) if (match := _LOG_ENTRY.match(name))
+        ]
+        return max(versions, default=-1) + 1
+
+    def _create_exclusive(self, relative: str, data: bytes) -> None:
+        """Write `relative` whole, only if it does not exist yet (FileExistsError if it does)."""
+        target = self.storage.path(relative)
+        if not self.storage.is_local:
+            try:
+                self.storage.fs.pipe_file(target, data, mode="create")  # GCS: ifGenerationMatch=0
+            except Exception as error:
+                if self.storage.fs.exists(target):
+                    raise FileExistsError(target) from error
+                raise
+            return
+        folder, name = os.path.split(target)
+        os.makedirs(folder, exist_ok=True)
+        temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, target)  # fails if the target exists: an atomic create-if-absent
+        finally:
+            os.unlink(temporary)
+
+    def _move(self, source: str, target: str) -> None:
+        if self.storage.is_local:
+            os.makedirs(os.path.dirname(self.storage.path(target)), exist_ok=True)
+            os.replace(self.storage.path(source), self.storage.path(target))
+        else:  # an object store has no rename: a server-side copy, then the delete
+            self.storage.fs.mv(self.storage.path(source), self.storage.path(target))
 
     def _sync_chunk(self, table: str, keys: list[str], watermark: int | None = None) -> TableSync:
         started = time.perf_counter()
+        result = self.replace(table, keys, self._partition_rows(table, keys), watermark=watermark)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _partition_rows(self, table: str, keys: list[str]) -> pa.Table:
+        """The rows of `keys`' partitions of `table`, with `video_key` (keys without a partition have none)."""
         schema = lake_schema(table)
         found = self.storage.read_existing([self.storage.partition_path(table, key) for key in keys])
         parts = []
@@ -239,10 +640,7 @@ class Lake:
                 continue
             part = read_parquet_bytes(data, _SCHEMAS[table])
             parts.append(part.append_column(schema.field(KEY_COLUMN), pa.array([key] * part.num_rows, pa.string())))
-        rows = pa.concat_tables(parts) if parts else schema.empty_table()
-        result = self.replace(table, keys, rows, watermark=watermark)
-        result.seconds = time.perf_counter() - started
-        return result
+        return (pa.concat_tables(parts) if parts else schema.empty_table()).cast(schema)
 
     def replace(
         self, table: str, keys: list[str], rows: pa.Table, *, new_keys: bool = False, watermark: int | None = None
@@ -332,6 +730,18 @@ class Lake:
             enforce_retention_duration=False,
             dry_run=False,
         )
+
+
+def _file_version(path: str) -> str | None:
+    try:
+        return str(os.stat(path).st_mtime_ns)
+    except FileNotFoundError:
+        return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300]}" if text else type(error).__name__
 
 
 def _file_sizes(delta_table) -> dict[str, int]:
