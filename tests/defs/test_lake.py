@@ -20,7 +20,7 @@ from dagster import (  # noqa: E402
     instance_for_test,
 )
 
-from tests.lib.test_lake import write_video  # noqa: E402
+from tests.lib.test_lake import damage_table, write_video  # noqa: E402
 from wandr_pipeline.definitions import build_definitions  # noqa: E402
 from wandr_pipeline.defs.lake import LAKE_JOB, LAKE_SENSOR  # noqa: E402
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME  # noqa: E402
@@ -131,3 +131,36 @@ def test_a_sync_that_fails_midway_leaves_its_videos_for_the_next_tick(tmp_path, 
         assert len(segments[segments.video_key == keys[0]]) == 4
         assert lake.watermark() > synced_through
         assert isinstance(sensor(context), SkipReason)
+
+
+def test_a_damaged_table_makes_the_sensor_request_a_heal_run_that_rebuilds_it(tmp_path):
+    settings = Settings(storage_uri=str(tmp_path))
+    definitions = build_definitions(settings)
+    sensor = definitions.get_sensor_def(LAKE_SENSOR)
+    job = definitions.resolve_job_def(LAKE_JOB)
+    storage = Storage(tmp_path)
+    lake = Lake(storage)
+    keys = ["tiktok-1", "tiktok-2", "tiktok-3", "tiktok-4"]
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(VIDEOS_PARTITIONS_NAME, keys)
+        context = build_sensor_context(instance=instance, definitions=definitions)
+        for key in keys[:3]:  # three syncs: three log entries per table
+            write_video(storage, key, segments=2)
+            document(instance, [key])
+            assert job.execute_in_process(instance=instance, run_config=sensor(context).run_config).success
+        damage_table(lake, "video_documents", "entry missing in the middle")
+        write_video(storage, keys[3], segments=2)  # a new video, documented after the damage
+        document(instance, keys[3:])
+
+        request = sensor(context)
+        assert request.run_config == {"ops": {"analyst_lake": {"config": {"heal": True}}}}
+        assert job.execute_in_process(instance=instance, run_config=request.run_config).success
+        metadata = instance.get_latest_materialization_event(AssetKey("analyst_lake")).asset_materialization.metadata
+        assert "video_documents: its log cannot be read" in metadata["rebuilt"].value
+        assert "Expected contiguous commit files" in metadata["rebuilt"].value
+        assert lake.damaged() == {}
+        for table in ("video_documents", "videos", "transcript_segments"):  # the heal synced the new video too
+            assert sorted(set(lake.read_pandas(table).video_key)) == keys, table
+        # Back to the watermark: the new document is synced again once (the heal run records no watermark).
+        request = sensor(context)
+        assert isinstance(request, RunRequest) and "heal" not in request.run_config["ops"]["analyst_lake"]["config"]

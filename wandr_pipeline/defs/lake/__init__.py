@@ -10,6 +10,11 @@ commits record it. A run that fails, at any table, leaves the watermark where it
 tick asks for the same videos again: nothing is lost until a full resync. Launched by hand with no
 `video_keys`, the asset re-syncs every registered video (and moves the watermark to the newest
 document it started from).
+
+Damage heals here too: each tick first asks the lake for damaged tables (`Lake.damaged`: a log that
+cannot be replayed, data files gone); if there is one it requests a `heal` run instead, which rebuilds
+those tables from the warehouse and brings every table up to the warehouse (`Lake.heal`). A sync run
+that meets a damaged table rebuilds it as well (`Lake.sync`), and its metadata says so.
 """
 
 from dagster import (
@@ -50,6 +55,9 @@ class LakeSyncConfig(Config):
     video_keys: list[str] = []  # empty: every registered video
     # the newest video_documents materialisation (event-log storage id) the keys cover; the sensor sets it
     through_storage_id: int | None = None
+    # rebuild damaged tables and sync what each table lacks over the whole warehouse (set by the sensor
+    # when it finds damage); video_keys are then ignored
+    heal: bool = False
 
 
 def latest_document_id(instance) -> int | None:
@@ -72,13 +80,20 @@ def build_lake_asset(settings: Settings):
     )
     def analyst_lake(context: AssetExecutionContext, config: LakeSyncConfig, storage: StorageResource):
         watermark = config.through_storage_id
-        if config.video_keys:
-            keys = config.video_keys
-        else:  # a full resync: every partition now holds at least what the newest document recorded
-            watermark = latest_document_id(context.instance)
-            keys = context.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
         lake = Lake.from_settings(storage.get(), settings.lake)
-        synced = lake.sync(keys, watermark=watermark)
+        if config.heal:
+            synced = lake.heal()
+            keys = sorted({key for table in lake_tables() for key in lake.holdings(table)})
+        else:
+            if config.video_keys:
+                keys = config.video_keys
+            else:  # a full resync: every partition now holds at least what the newest document recorded
+                watermark = latest_document_id(context.instance)
+                keys = context.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+            synced = lake.sync(keys, watermark=watermark)
+        rebuilt = {item.table: item.rebuilt for item in synced if item.rebuilt}
+        for table, reason in rebuilt.items():
+            context.log.warning(f"lake table {table} was damaged ({reason}): rebuilt from the warehouse")
         by_table: dict[str, dict] = {}
         for item in synced:
             entry = by_table.setdefault(
@@ -89,7 +104,7 @@ def build_lake_asset(settings: Settings):
             entry["seconds"] += item.seconds
             entry["compact_seconds"] += item.compact_seconds
             entry["bytes"] += item.bytes_written
-        context.log.info(f"lake: {len(keys)} video(s) synced into {len(by_table)} table(s)")
+        context.log.info(f"lake: {len(keys)} video(s), {len(by_table)} table(s) updated")
         return MaterializeResult(
             metadata={
                 "videos": len(keys),
@@ -100,6 +115,7 @@ def build_lake_asset(settings: Settings):
                 **{f"{table}_version": entry["version"] for table, entry in by_table.items()},
                 **{f"{table}_rows_written": entry["rows"] for table, entry in by_table.items()},
                 "compacted": ", ".join(table for table, entry in by_table.items() if entry["compacted"]) or "none",
+                "rebuilt": "; ".join(f"{table}: {reason}" for table, reason in rebuilt.items()) or "none",
             }
         )
 
@@ -128,8 +144,16 @@ def build_lake_sensor(settings: Settings, job):
             return SkipReason("WANDR_LAKE_SYNC is off")
         if context.instance.get_runs_count(RunsFilter(job_name=LAKE_JOB, statuses=_ACTIVE)):
             return SkipReason("a sync_lake run is in flight")
+        lake = Lake.from_settings(storage_for(settings.storage_uri), settings.lake)
+        damaged = lake.damaged()
+        if damaged:
+            context.log.warning(f"lake tables damaged, requesting a heal run: {damaged}")
+            return RunRequest(
+                run_key=f"lake-heal-{context.instance.get_runs_count(RunsFilter(job_name=LAKE_JOB))}",
+                run_config={"ops": {LAKE_ASSET: {"config": {"heal": True}}}},
+            )
         # The lake's watermark, not a sensor cursor: a failed run must not move it (docstring above).
-        after = Lake.from_settings(storage_for(settings.storage_uri), settings.lake).watermark()
+        after = lake.watermark()
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=AssetKey(LAST_STAGE.asset), after_storage_id=after),
             limit=MAX_RECORDS_PER_TICK,
