@@ -421,6 +421,12 @@ class LakeSettings(SettingsGroup):
         doc="files older versions need are kept this long for running readers",
         ge=0,
     )
+    lake_max_behind_videos: int = setting(
+        100,
+        "WANDR_LAKE_MAX_BEHIND_VIDEOS",
+        doc="doctor and /health fail when a lake table is more videos than this behind the warehouse",
+        ge=0,
+    )
 
 
 class GpuSettings(SettingsGroup):

@@ -3,7 +3,9 @@
 The checks are `wandr_pipeline.engines.readiness`, the same ones `wandr-pipeline doctor` runs, in
 their light mode: the models are found by their files (never loaded), the storage root is checked for
 being writable or reachable (nothing is written), and the API's own Dagster instance is asked to count
-its runs. Each answer becomes `{"ok": bool, "detail": str}`; only FAIL is not ok.
+its runs, and the analysts' lake is checked for damage and for how far it is behind the warehouse
+(cached for a minute: that lists the partitions). Each answer becomes `{"ok": bool, "detail": str}`;
+only FAIL is not ok.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ T = TypeVar("T")
 MODEL_CHECK_CACHE_S = 60.0
 # How old the instance/storage answer may get before a background check refreshes it.
 STATE_CHECK_CACHE_S = 2.0
+# How old the lake's answer may get: the check lists the warehouse's partitions (seconds at 100,000 videos).
+LAKE_CHECK_CACHE_S = 60.0
 
 
 class CachedAnswer:
@@ -78,6 +82,7 @@ class HealthChecker:
         self.cache_s = cache_s
         self._models: tuple[float, dict] | None = None
         self._state = CachedAnswer(self._check_state, STATE_CHECK_CACHE_S)
+        self._lake = CachedAnswer(self._check_lake, LAKE_CHECK_CACHE_S)
 
     def models(self) -> dict:
         now = time.monotonic()
@@ -98,5 +103,13 @@ class HealthChecker:
         )
         return {"instance": as_health(instance), "storage": as_health(storage)}
 
+    def lake(self) -> dict:
+        """The lake check (readable, in step with the warehouse), from `CachedAnswer`."""
+        return self._lake.get()
+
+    def _check_lake(self) -> dict:
+        (lake,) = run_checks(self.settings, ["lake"], storage=self.storage)
+        return as_health(lake)
+
     def run(self) -> dict[str, dict]:
-        return {**self.state(), "models": self.models()}
+        return {**self.state(), "models": self.models(), "lake": self.lake()}

@@ -1,5 +1,6 @@
 """`wandr-pipeline run <url-list>`: register the videos and materialise every stage for them.
-`wandr-pipeline doctor`: check that this machine can run them (GPU, models, storage).
+`wandr-pipeline doctor`: check that this machine can run them (GPU, models, storage, the lake).
+`wandr-pipeline lake status|sync|rebuild`: the analysts' lake by hand (cli/lake.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dagster import DagsterInstance
 
 from wandr_pipeline.cli.doctor import FAIL, doctor_checks, report
 from wandr_pipeline.cli.interrupts import SignalWatch, exit_code
+from wandr_pipeline.cli.lake import add_parser as add_lake_parser
+from wandr_pipeline.cli.lake import run_lake_command
 from wandr_pipeline.cli.progress import Progress
 from wandr_pipeline.cli.runner import run_url_list
 from wandr_pipeline.cli.summary import print_summary
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable (GPU workers)")
     doctor.add_argument("--quick", action="store_true", help="do not load the models")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    add_lake_parser(commands)
     api = commands.add_parser("api", help="serve the HTTP API (gunicorn) on PORT (default 8080); see docs/API.md")
     api.add_argument("gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn options, e.g. --workers 2")
     args = parser.parse_args(argv)
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return _doctor(args)
     if args.command == "api":
         return _serve_api(args.gunicorn_args)
+    if args.command == "lake":
+        return run_lake_command(args, Settings.from_env(**({"storage_uri": args.storage} if args.storage else {})))
     overrides = {"storage_uri": args.storage, "partitions_per_run": args.partitions_per_run}
     settings = Settings.from_env(**{name: value for name, value in overrides.items() if value})
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")

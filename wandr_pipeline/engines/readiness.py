@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from wandr_pipeline.lib.lake import REBUILD_COMMAND, SYNC_COMMAND, Lake
 from wandr_pipeline.lib.storage import Storage, storage_for
 from wandr_pipeline.settings import FrameSettings, OcrSettings, Settings, WhisperSettings
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
-CHECK_NAMES = ("gpu", "cuda", "ffmpeg", "whisper", "frames", "ocr", "storage", "credentials", "instance")
+CHECK_NAMES = ("gpu", "cuda", "ffmpeg", "whisper", "frames", "ocr", "storage", "credentials", "instance", "lake")
 OCR_PROBE_TEXT = "WANDR 42"
 
 Outcome = tuple[str, str]  # (status, detail)
@@ -251,6 +252,26 @@ def check_storage(storage: Storage, *, write: bool = False) -> Outcome:
     return PASS, f"wrote, read back and deleted an object under {storage.root_uri}"
 
 
+def check_lake(settings: Settings, storage: Storage) -> Outcome:
+    """The analysts' lake (lib/lake.py): every table readable whole, none more than `lake_max_behind_videos`
+    behind the warehouse; a failure names the command that fixes it."""
+    if not settings.lake_sync:
+        return SKIP, "WANDR_LAKE_SYNC is off: lake/ is not kept"
+    states = Lake.from_settings(storage, settings.lake).inspect()
+    damaged = [state for state in states if state.damage]
+    if damaged:
+        found = "; ".join(f"lake/{state.table}: {state.damage}" for state in damaged)
+        return FAIL, f"{found}; fix: {REBUILD_COMMAND} (or the next sync rebuilds it from the warehouse)"
+    worst, limit = max(states, key=lambda state: state.behind), settings.lake_max_behind_videos
+    if worst.behind > limit:
+        return FAIL, (
+            f"lake/{worst.table} is {worst.behind} video(s) behind the warehouse (WANDR_LAKE_MAX_BEHIND_VIDEOS="
+            f"{limit}); fix: {SYNC_COMMAND}"
+        )
+    held = max(state.held for state in states)
+    return PASS, f"{len(states)} tables readable, {held} video(s), at most {worst.behind} behind the warehouse"
+
+
 def check_credentials(settings: Settings) -> Outcome:
     needs = []
     if settings.storage_uri.startswith(("gs://", "gcs://")) and not os.environ.get("STORAGE_EMULATOR_HOST"):
@@ -323,5 +344,6 @@ def run_checks(
         "storage": storage_check,
         "credentials": lambda: check_credentials(settings),
         "instance": lambda: check_instance(instance_factory, own=own_instance),
+        "lake": lambda: check_lake(settings, storage or storage_for(settings.storage_uri)),
     }
     return [run_check(name, checks[name]) for name in names]
