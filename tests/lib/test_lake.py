@@ -359,3 +359,25 @@ def test_a_rebuild_of_a_readable_table_never_fails_a_reader(tmp_path):
     assert len(seen) > 3
     assert all(item == sorted(keys * 3) for item in seen), next(item for item in seen if item != sorted(keys * 3))
     assert len(lake.read_arrow("transcript_segments")) == 600
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_damaged_table_on_the_gcs_emulator_is_rebuilt(gcs_xml_bucket):
+    """The same healing on an object store: no folder is renamed; the data files are copied in, then the
+    next log entry is created only if absent (ifGenerationMatch=0) and the checkpoint written."""
+    storage = Storage(f"gs://{gcs_xml_bucket}/wandr")
+    lake = Lake(storage, compact_min_files=0)
+    table, keys = "transcript_segments", ["tiktok-1", "tiktok-2", "tiktok-3"]
+    for key in keys:
+        write_video(storage, key, segments=2, tables=[table])
+    for key in keys[:2]:
+        lake.sync([key], tables=[table])
+    storage.fs.rm(lake.file_uris(table)[0])
+    assert "data file(s) of version 1 are missing" in lake.diagnose(table)
+    synced = lake.sync([keys[2]], tables=[table])
+    assert synced[0].rebuilt and synced[0].version == 2
+    assert lake.diagnose(table) is None
+    assert lake.read_pandas(table).groupby(KEY_COLUMN).size().to_dict() == dict.fromkeys(keys, 2)
+    assert not storage.list_names("lake/_rebuild")  # the beside table is gone
+    with pytest.raises(FileExistsError):  # the create-if-absent that guards the rebuild's version
+        lake._create_exclusive(f"lake/{table}/_delta_log/{2:020d}.json", b"{}\n")
