@@ -15,6 +15,9 @@ set-up is not what is measured). Then, per size:
 - `diagnose_s`: `Lake.damaged()` on the healed lake (what each sensor tick pays).
 
     python -m benchmarks.bench_lake_rebuild --out /tmp/bench-rebuild --videos 10000 30000
+    python -m benchmarks.bench_lake_rebuild --out /tmp/bench-rebuild --keep --videos 100000 --tables transcript_words
+
+`--tables` writes and rebuilds only those tables (`--keep` extends the warehouse already there).
 
 Sizes are built up incrementally in the same folder (30,000 adds 20,000 videos to the 10,000). The load
 average is printed before and after each size: this machine is shared.
@@ -69,11 +72,13 @@ def partitions(i: int, rng: random.Random) -> dict[str, pa.Table]:
     return {table: to_table(schemas[table], rows[table]) for table in lake_tables()}
 
 
-def write_warehouse(storage: Storage, start: int, stop: int) -> float:
+def write_warehouse(storage: Storage, start: int, stop: int, tables: list[str]) -> float:
     started = time.perf_counter()
     rng = random.Random(start)
     for i in range(start, stop):
         for table, rows in partitions(i, rng).items():
+            if table not in tables:
+                continue
             path = storage.path(storage.partition_path(table, video_key(i)))
             os.makedirs(os.path.dirname(path), exist_ok=True)
             pq.write_table(rows, path, compression="zstd")
@@ -84,16 +89,16 @@ def load() -> str:
     return " ".join(open("/proc/loadavg").read().split()[:3])
 
 
-def measure(storage: Storage, videos: int) -> dict:
+def measure(storage: Storage, videos: int, tables: list[str]) -> dict:
     storage.remove_tree(LAKE_DIR)
     lake = Lake(storage)
-    report: dict = {"videos": videos, "load_before": load()}
+    report: dict = {"videos": videos, "tables": tables, "load_before": load()}
     started = time.perf_counter()
     states = lake.inspect()
     report["inspect_s"] = round(time.perf_counter() - started, 2)
     report["behind_before"] = max(state.behind for state in states)
     total = 0.0
-    for table in lake_tables():
+    for table in tables:
         started = time.perf_counter()
         result = lake.rebuild(table)
         seconds = time.perf_counter() - started
@@ -102,17 +107,20 @@ def measure(storage: Storage, videos: int) -> dict:
         report[f"rebuild_{table}_rows"] = result.rows
         report[f"rebuild_{table}_files"] = len(lake.file_uris(table))
     report["rebuild_all_s"] = round(total, 1)
+    if "transcript_words" not in tables:
+        report["load_after"] = load()
+        return report
     lake.sync([video_key(0)], tables=["transcript_words"])  # a commit after the rebuild's checkpoint
     log_dir = storage.path(f"{LAKE_DIR}/transcript_words/_delta_log")
     last = max(name for name in os.listdir(log_dir) if name.endswith(".json"))
     data = open(os.path.join(log_dir, last), "rb").read()
     open(os.path.join(log_dir, last), "wb").write(data[: len(data) // 2])
     started = time.perf_counter()
-    healed = lake.heal()
+    healed = lake.heal(tables=tables)
     report["heal_truncated_words_s"] = round(time.perf_counter() - started, 1)
     report["heal_did"] = [(item.table, bool(item.rebuilt), item.videos) for item in healed]
     started = time.perf_counter()
-    report["damaged_after"] = lake.damaged()
+    report["damaged_after"] = lake.damaged(tables)
     report["diagnose_s"] = round(time.perf_counter() - started, 2)
     started = time.perf_counter()
     report["behind_after"] = max(state.behind for state in lake.inspect())
@@ -126,18 +134,21 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--videos", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--keep", action="store_true", help="reuse the warehouse already in --out")
+    parser.add_argument(
+        "--tables", nargs="+", choices=lake_tables(), default=list(lake_tables()), help="write and rebuild only these"
+    )
     args = parser.parse_args()
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
     storage = Storage(args.out)
-    have = len(os.listdir(storage.path("warehouse/videos"))) if args.keep else 0
+    have = len(os.listdir(storage.path(f"warehouse/{args.tables[0]}"))) if args.keep else 0
     for videos in sorted(args.videos):
         if videos > have:
             print(json.dumps({"writing_videos": [have, videos], "load": load()}), flush=True)
-            seconds = write_warehouse(storage, have, videos)
+            seconds = write_warehouse(storage, have, videos, args.tables)
             print(json.dumps({"warehouse_written_s": round(seconds, 1), "videos": videos}), flush=True)
             have = videos
-        print(json.dumps(measure(storage, videos)), flush=True)
+        print(json.dumps(measure(storage, videos, args.tables)), flush=True)
 
 
 if __name__ == "__main__":
