@@ -379,5 +379,9 @@ def test_a_damaged_table_on_the_gcs_emulator_is_rebuilt(gcs_xml_bucket):
     assert lake.diagnose(table) is None
     assert lake.read_pandas(table).groupby(KEY_COLUMN).size().to_dict() == dict.fromkeys(keys, 2)
     assert not storage.list_names("lake/_rebuild")  # the beside table is gone
+    for generation in ("g1", "g2"):  # later syncs see their own new files (no stale listing): no rebuild
+        write_video(storage, keys[0], segments=3, generation=generation, tables=[table])
+        assert [item.rebuilt for item in lake.sync([keys[0]], tables=[table])] == [None]
+    assert lake.read_pandas(table).groupby(KEY_COLUMN).size().to_dict() == {keys[0]: 3, keys[1]: 2, keys[2]: 2}
     with pytest.raises(FileExistsError):  # the create-if-absent that guards the rebuild's version
         lake._create_exclusive(f"lake/{table}/_delta_log/{2:020d}.json", b"{}\n")

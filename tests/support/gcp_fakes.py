@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -165,9 +167,12 @@ class GcsXmlShim:
                     and parts[0] not in ("storage", "upload")
                     and "uploadType" not in parsed.query
                 )
+                query = urllib.parse.parse_qs(parsed.query)
                 if xml_put:
                     bucket, name = parts[0], urllib.parse.unquote(parts[1])
                     status, answer_headers, answer = self._upload(bucket, name, headers, body or b"")
+                elif self.command == "GET" and "start-after" in query:
+                    status, answer_headers, answer = self._list_after(parsed, query, headers)
                 else:
                     status, answer_headers, answer = forward(self.command, self.path, headers, body)
                 self.send_response(status)
@@ -178,6 +183,21 @@ class GcsXmlShim:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(answer)
+
+            def _list_after(self, parsed, query: dict, headers: dict):
+                """An XML list with `start-after` (delta-rs lists a log after its checkpoint that way), which
+                the emulator does not serve: the list without it, less the keys up to `start-after`."""
+                after = query.pop("start-after")[0]
+                path = f"{parsed.path}?{urllib.parse.urlencode(query, doseq=True)}"
+                status, answer_headers, answer = forward("GET", path, headers, None)
+                if status != 200:
+                    return status, answer_headers, answer
+
+                def keep(match: re.Match) -> bytes:
+                    key = re.search(rb"<Key>(.*?)</Key>", match.group(0)).group(1).decode()
+                    return match.group(0) if html.unescape(key) > after else b""
+
+                return status, answer_headers, re.sub(rb"<Contents>.*?</Contents>", keep, answer, flags=re.S)
 
             def _upload(self, bucket: str, name: str, headers: dict, body: bytes):
                 quoted = urllib.parse.quote(name, safe="")

@@ -181,7 +181,17 @@ class Lake:
         return {"google_service_account_key": json.dumps(key)}
 
     def exists(self, table: str) -> bool:
+        self._forget_listings(f"{LAKE_DIR}/{table}")
         return self.storage.exists(f"{LAKE_DIR}/{table}/_delta_log")
+
+    def _list(self, relative: str) -> list[str]:
+        """The names in a lake folder now: delta-rs writes past fsspec, so gcsfs's cached listing is stale."""
+        self._forget_listings(relative)
+        return self.storage.list_names(relative)
+
+    def _forget_listings(self, relative: str) -> None:
+        if not self.storage.is_local:
+            self.storage.fs.invalidate_cache(self.storage.path(relative))
 
     def delta_table(self, table: str):
         from deltalake import DeltaTable
@@ -349,7 +359,7 @@ class Lake:
             if gaps:
                 reason += f"; log entr{'y' if len(gaps) == 1 else 'ies'} {', '.join(map(str, gaps[:5]))} missing"
             return f"its log cannot be read ({reason})"
-        present = set(self.storage.list_names(f"{LAKE_DIR}/{table}"))
+        present = set(self._list(f"{LAKE_DIR}/{table}"))
         missing = [posixpath.basename(uri) for uri in files if posixpath.basename(uri) not in present]
         if missing:
             return f"{len(missing)} data file(s) of version {current.version()} are missing ({missing[0]})"
@@ -358,7 +368,7 @@ class Lake:
     def _log_gaps(self, table: str) -> list[int]:
         """The commit versions missing after the newest checkpoint (from 0 without one), before the newest entry."""
         found: dict[str, set[int]] = {"json": set(), "checkpoint": set()}
-        for name in self.storage.list_names(f"{LAKE_DIR}/{table}/_delta_log"):
+        for name in self._list(f"{LAKE_DIR}/{table}/_delta_log"):
             match = _LOG_ENTRY.match(name)
             if match:
                 found["json" if match.group(2) == "json" else "checkpoint"].add(int(match.group(1)))
@@ -596,9 +606,7 @@ class Lake:
             return []
 
     def _next_version(self, log_dir: str) -> int:
-        versions = [
-            int(match.group(1)) for name in self.storage.list_names(log_dir) if (match := _LOG_ENTRY.match(name))
-        ]
+        versions = [int(match.group(1)) for name in self._list(log_dir) if (match := _LOG_ENTRY.match(name))]
         return max(versions, default=-1) + 1
 
     def _create_exclusive(self, relative: str, data: bytes) -> None:
