@@ -342,6 +342,9 @@ def test_each_kind_of_damage_is_reported_and_rebuilt_by_the_next_sync(tmp_path, 
 
 def test_a_rebuild_of_a_readable_table_never_fails_a_reader(tmp_path):
     storage = Storage(tmp_path)
+    abandoned, recent = (f"lake/_rebuild/videos-{int(time.time()) - age}-0123456789ab" for age in (7 * 3600, 60))
+    storage.write_bytes(f"{abandoned}/part-0.parquet", b"left by a killed rebuild")
+    storage.write_bytes(f"{recent}/part-0.parquet", b"another rebuild, still running")
     lake = Lake(storage, commit_videos=20, compact_min_files=0)
     keys = [f"tiktok-{i}" for i in range(200)]
     for key in keys:
@@ -357,6 +360,7 @@ def test_a_rebuild_of_a_readable_table_never_fails_a_reader(tmp_path):
         stop.set()
         reader.join()
     assert len(seen) > 3
+    assert storage.list_names("lake/_rebuild") == [recent.rsplit("/", 1)[1]]  # the abandoned one is gone
     assert all(item == sorted(keys * 3) for item in seen), next(item for item in seen if item != sorted(keys * 3))
     assert len(lake.read_arrow("transcript_segments")) == 600
 

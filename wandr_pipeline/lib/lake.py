@@ -83,6 +83,8 @@ HOLDINGS_FILE = "_wandr/holdings.parquet"
 HOLDINGS_SCHEMA = pa.schema([pa.field(KEY_COLUMN, pa.string(), nullable=False), pa.field("version", pa.string())])
 # Where `Lake.rebuild` builds a table beside the live one before publishing it.
 REBUILD_DIR = "_rebuild"
+# A folder under `lake/_rebuild/` this old is what a killed rebuild left (a rebuild takes minutes).
+ABANDONED_REBUILD_S = 6 * 3600
 # The operation name a rebuild's commit carries in the table's history.
 REBUILD_OPERATION = "WANDR REBUILD"
 # Up to this many keys, a table's partitions are looked up one by one; more, and the table is listed.
@@ -488,7 +490,8 @@ class Lake:
         if watermark is None:
             marks = [self._readable_watermark(other) for other in lake_tables() if other != table]
             watermark = None if not marks or None in marks else min(marks)
-        beside = f"{LAKE_DIR}/{REBUILD_DIR}/{table}-{uuid.uuid4().hex[:12]}"
+        self._remove_abandoned_rebuilds()
+        beside = f"{LAKE_DIR}/{REBUILD_DIR}/{table}-{int(time.time())}-{uuid.uuid4().hex[:12]}"
         options = self.storage_options()
         versions = self.warehouse_versions(table)
         keys = sorted(versions)
@@ -535,6 +538,15 @@ class Lake:
             bytes_written=bytes_written,
             rebuilt=reason,
         )
+
+    def _remove_abandoned_rebuilds(self) -> None:
+        """Delete what rebuilds killed midway left under `lake/_rebuild/` (named `<table>-<unix time>-<id>`)
+        once older than `ABANDONED_REBUILD_S`: no live table refers to their files."""
+        for name in self._list(f"{LAKE_DIR}/{REBUILD_DIR}"):
+            started = name.rsplit("-", 2)[-2] if name.count("-") >= 2 else ""
+            if started.isdigit() and time.time() - int(started) > ABANDONED_REBUILD_S:
+                log.warning("removing an abandoned lake rebuild: %s", name)
+                self.storage.remove_tree(f"{LAKE_DIR}/{REBUILD_DIR}/{name}")
 
     def _readable_watermark(self, table: str) -> int | None:
         try:
