@@ -14,15 +14,18 @@ _settings = Settings.from_env()
 
 bind = f"{_settings.api_host}:{_settings.api_port}"
 workers = _settings.api_workers
-worker_class = "gthread"
+worker_class = "wandr_pipeline.api.gunicorn_classes.JsonErrorsWorker"  # gthread, JSON for its own errors
+logger_class = "wandr_pipeline.api.gunicorn_classes.EscapingLogger"
 threads = _settings.api_threads
 timeout = _settings.api_timeout_s
 graceful_timeout = 20
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level.lower()
-# Request size limits at the HTTP layer; the body limit is the app's (WANDR_API_MAX_BODY_BYTES).
-limit_request_line = 4094
+# Request size limits at the HTTP layer; the body limit is the app's (WANDR_API_MAX_BODY_BYTES). The
+# line limit is gunicorn's largest, above the app's 2048-character target limit (app.MAX_REQUEST_TARGET),
+# so the app answers an overlong id; longer lines still get a JSON 414 from the worker class.
+limit_request_line = 8190
 limit_request_fields = 50
 limit_request_field_size = 8190
 
