@@ -314,6 +314,22 @@ class DownloadSettings(SettingsGroup):
     max_video_mb: float = setting(
         500.0, "WANDR_MAX_VIDEO_MB", "MAX_VIDEO_SIZE_MB", doc="bigger files are refused (0 = no limit)", ge=0
     )
+    # Media bombs: checked from the file's headers before anything is decoded (media/probe.py).
+    max_frame_pixels: int = setting(
+        7680 * 4320,
+        "WANDR_MAX_FRAME_PIXELS",
+        doc="videos with more pixels per frame are refused before decoding (default 8K UHD; 0 = no limit)",
+        ge=0,
+    )
+    max_frame_rate: float = setting(
+        240.0, "WANDR_MAX_FRAME_RATE", doc="videos with more frames per second are refused (0 = no limit)", ge=0
+    )
+    max_streams: int = setting(
+        16,
+        "WANDR_MAX_STREAMS",
+        doc="files with more streams (video, audio, subtitles, data) are refused (0 = no limit)",
+        ge=0,
+    )
     download_timeout_s: float = setting(30.0, "WANDR_DOWNLOAD_TIMEOUT_S", doc="network timeout per request", gt=0)
     download_deadline_s: float = setting(
         600.0,

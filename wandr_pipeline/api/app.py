@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
 
     @app.before_request
     def bounded_target():
-        target = request.environ.get("RAW_URI") or request.full_path
+        target = request.full_path.rstrip("?")
         if len(target) > MAX_REQUEST_TARGET:
             return _error(
                 414,

@@ -39,6 +39,9 @@ class RawVideoWorker(StageWorker):
             parameters={
                 "max_duration_s": self.downloader.max_duration_s,
                 "max_video_mb": self.downloader.max_filesize_mb,
+                "max_frame_pixels": self.downloader.max_frame_pixels,
+                "max_frame_rate": self.downloader.max_frame_rate,
+                "max_streams": self.downloader.max_streams,
             }
         )
 
@@ -80,7 +83,7 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
             warn=lambda msg: log.warning(f"{key}: {msg}"),
             fetch_object=store.fetch,
         )
-        info = probe_media(post.path)
+        info = probe_media(post.path, downloader.media_limits())  # media bombs refused before decoding
         if not info.has_video and not info.has_audio:
             raise PermanentError("the file has neither a video nor an audio stream")
         if not info.has_video:  # a photo slideshow's soundtrack, or an audio post: speech is still wanted
