@@ -183,7 +183,8 @@ def _rows(result: FrameOcr, engine_name: str) -> list[dict]:
     return [
         {
             **base,
-            "text": box.text,
+            "text": box.text or None,
+            "unread_reason": getattr(box, "unread_reason", None),
             "confidence": None if math.isnan(box.confidence) else round(box.confidence, 4),
             "box_x0": box.x0,
             "box_y0": box.y0,
