@@ -125,3 +125,35 @@ def test_an_unread_box_is_a_row_with_no_text_and_its_reason():
     assert (read["text"], read["unread_reason"]) == ("WELCOME", None)
     assert (unread["text"], unread["unread_reason"], unread["confidence"]) == (None, NOTHING_RECOGNISED, None)
     assert unread["status"] == "ok" and unread["box_y0"] == 0.7
+
+
+class _UnreadOnlyEngine:
+    """Sees one caption line per frame and reads none of it (what RapidOCR does with a Hebrew caption)."""
+
+    name = "rapidocr"
+
+    def read(self, images, regions=None):
+        return [[TextBox("", math.nan, 0.1, 0.7, 0.9, 0.8, unread_reason=NOTHING_RECOGNISED)] for _ in images]
+
+
+@needs_font
+def test_a_video_whose_captions_are_all_unread_keeps_its_rows(tmp_path):
+    from wandr_pipeline.defs.resources import CaptionsResource
+    from wandr_pipeline.defs.videos.ocr_text import _read_one
+    from wandr_pipeline.lib.storage import Storage
+    from wandr_pipeline.media.frames import encode_jpeg
+    from wandr_pipeline.settings import Settings
+
+    store = Storage(str(tmp_path))
+    frames = [
+        {
+            "frame_index": 30 * i,
+            "timestamp_s": float(i),
+            "image_uri": store.write_bytes(f"media/url-x/frames/{i}.jpg", encode_jpeg(_caption("שלום"), 90)),
+        }
+        for i in range(2)
+    ]
+    captions = CaptionsResource.from_settings(Settings.from_env().captions)
+    rows = _read_one(store, _UnreadOnlyEngine(), captions, "url-x", frames, {})
+    assert rows and all(r["text"] is None and r["unread_reason"] == NOTHING_RECOGNISED for r in rows)
+    assert {r["status"] for r in rows} == {"ok"}  # not "empty: no on-screen text found"

@@ -158,7 +158,7 @@ def _read_one(
             pass
     if rows and not succeeded:
         raise RuntimeError(f"OCR failed on every frame: {next(r['error'] for r in rows if r.get('error'))}")
-    if not any(r.get("text") for r in rows):
+    if not any(r.get("text") or r.get("unread_reason") for r in rows):  # text seen but not read is kept
         if not units:
             return []  # recorded as `empty`
         rows = [status_row(OCR_TEXT, EMPTY, "no on-screen text found", engine=engine.name)]  # keeps the units
