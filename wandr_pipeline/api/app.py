@@ -10,7 +10,7 @@ Inputs are bounded here, before anything reads them whole: a request target over
 `MAX_REQUEST_TARGET` characters is a 414, a body over WANDR_API_MAX_BODY_BYTES a 413 however it is
 framed (Content-Length or chunked), a body that is not `application/json` a 415 (a browser's
 cross-site "simple" POST can only send text/plain, form or multipart bodies). What gunicorn refuses
-before the app sees it is answered in JSON by `gunicorn_worker.py`.
+before the app sees it is answered in JSON by `gunicorn_classes.py`.
 """
 
 from __future__ import annotations
