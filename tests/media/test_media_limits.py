@@ -3,7 +3,8 @@
 The files are made here with ffmpeg. The 16000x16000 one is the bomb of the issue (a 0.7 MB H.264
 file whose one frame decodes to 0.4 GB, 1.5 GB peak before the limits); making it takes ffmpeg about
 6 s and 1.5 GB on 2 cores, so its tests are marked slow. The worker is a subprocess running the
-`raw_video` stage's own function on the file, so its peak RSS is the stage's, measured by the kernel.
+`raw_video` stage's own function on the file, so its peak RSS is the stage's, as the kernel counts it
+(VmHWM in /proc/self/status).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def test_the_defaults_are_documented_and_accept_8k():
 
 
 _WORKER = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.raw_video import _download_one
@@ -113,7 +114,9 @@ try:
     outcome = {"status": row["status"], "width": row["width"]}
 except Exception as exc:
     outcome = {"status": "failed", "error": short_error(exc), "retryable": is_transient_exception(exc)}
-outcome["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: this process's own peak (ru_maxrss would also count the pytest process it was started from)
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+outcome["peak_rss_mb"] = peak_kb / 1024
 print(json.dumps(outcome))
 """
 
