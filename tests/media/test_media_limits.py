@@ -151,3 +151,22 @@ def test_the_pixel_bomb_is_refused_before_decoding_with_rss_under_500_mb(pixel_b
     assert "16000x16000 pixels" in outcome["error"] and "WANDR_MAX_FRAME_PIXELS" in outcome["error"]
     assert outcome["peak_rss_mb"] < 500
     assert not list((tmp_path / "storage").rglob("video.mp4"))  # nothing kept
+
+
+def test_the_frame_and_audio_stages_check_the_limits_again_before_decoding(small_media, tmp_path):
+    """A file stored before the limits existed (or were lowered) is refused by the stages that decode it."""
+    from wandr_pipeline.defs.resources import FrameSamplingResource
+    from wandr_pipeline.defs.videos.audio import _extract_one
+    from wandr_pipeline.defs.videos.sampled_frames import _sample_one
+    from wandr_pipeline.lib.storage import Storage
+
+    store = Storage(str(tmp_path / "storage"))
+    stored = {name: store.put_file(path, f"media/url-{name}/video.mp4") for name, path in small_media.items()}
+    sampler = FrameSamplingResource.from_settings(DEFAULTS.frames)
+    with pytest.raises(PermanentError, match=r"320x240 pixels .*WANDR_MAX_FRAME_PIXELS"):
+        _sample_one(
+            store, sampler, "url-plain", {"video_uri": stored["plain"]}, limits=MediaLimits(max_frame_pixels=1000)
+        )
+    with pytest.raises(PermanentError, match=r"40 streams .*WANDR_MAX_STREAMS"):
+        _extract_one(store, "url-many", {"video_uri": stored["many_streams"], "has_audio": True}, DEFAULT_LIMITS)
+    assert len(_sample_one(store, sampler, "url-plain", {"video_uri": stored["plain"]}, limits=DEFAULT_LIMITS)) == 1
