@@ -24,7 +24,7 @@ from dagster import (
     sensor,
 )
 
-from wandr_pipeline.defs.instance_state import in_flight, latest_materializations, load_cursor, run_key_digest
+from wandr_pipeline.defs.instance_state import in_flight, latest_outcomes, load_cursor, run_key_digest
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib.batching import plan_batches
 from wandr_pipeline.lib.stages import FOLLOW_UP_GROUPS, STAGE_ASSET_NAMES, StageGroup
@@ -59,7 +59,7 @@ def evaluate_downstream(context: SensorEvaluationContext, settings: Settings) ->
     order = list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
     if not order:
         return SkipReason("no videos registered yet")
-    latest = latest_materializations(instance, STAGE_ASSET_NAMES)
+    latest = latest_outcomes(instance, STAGE_ASSET_NAMES)
     flight = in_flight(instance, order)
     now = time.time()
     requests: list[RunRequest] = []
