@@ -18,11 +18,12 @@ from dagster import AssetCheckKey, AssetKey, AssetRecordsFilter, DagsterInstance
 
 from tests.support.paths import SAMPLES
 from wandr_pipeline.definitions import build_definitions
-from wandr_pipeline.defs.instance_state import latest_outcomes, partitions_with_outcome
+from wandr_pipeline.defs.automation.downstream_batch_sensor import ready_keys
+from wandr_pipeline.defs.instance_state import StageOutcomes, latest_outcomes, partitions_with_outcome
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.defs.videos.reporting import VIDEO_CHECK
 from wandr_pipeline.lib.planner import FAILED_FOR_GOOD, assess_videos
-from wandr_pipeline.lib.stages import PROCESS_VIDEOS
+from wandr_pipeline.lib.stages import EXTRACT_MEDIA, PROCESS_VIDEOS
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import record_submissions
 from wandr_pipeline.lib.tags import VIDEOS_TAG, range_tags
@@ -75,3 +76,17 @@ def test_a_failed_download_leaves_its_partition_missing_and_observed(tmp_path, d
     # what the sensors read: the failed download has run, and its latest outcome is the observation
     assert partitions_with_outcome(instance, "raw_video") == set(keys)
     assert latest_outcomes(instance, ["raw_video"])["raw_video"][gone.video_key] == observed.storage_id
+
+
+def test_a_stage_that_failed_again_starts_no_follow_up_but_a_first_failure_does():
+    # extract_media (audio) follows raw_video; ids are event storage ids, higher is newer
+    group = EXTRACT_MEDIA
+    latest = StageOutcomes(
+        products={"raw_video": {"new": 5, "again": 1}, "audio": {"new": 2, "again": 2}},
+        outcomes={
+            "raw_video": {"new": 5, "again": 9, "first": 7},  # again: a retried download that failed again
+            "audio": {"new": 2, "again": 2},  # first: never got to audio (its run stopped before it)
+        },
+    )
+    assert ready_keys(group, ["new", "again", "first"], latest, exclude=set()) == ["new", "first"]
+    assert ready_keys(group, ["new", "again", "first"], latest, exclude={"new"}) == ["first"]

@@ -71,19 +71,33 @@ def in_flight(instance: DagsterInstance, order: Sequence[str]) -> InFlight:
     return result
 
 
-def latest_outcomes(instance: DagsterInstance, assets: Iterable[str]) -> dict[str, Mapping[str, int]]:
-    """asset -> {partition key: storage id of its latest outcome (materialisation or failure observation)}."""
+@dataclass
+class StageOutcomes:
+    """Per stage asset, {partition key: storage id} of the latest materialisation (`products`) and of the
+    latest outcome, a materialisation or a failure observation (`outcomes`)."""
+
+    products: dict[str, dict[str, int]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def stage_outcomes(instance: DagsterInstance, assets: Iterable[str]) -> StageOutcomes:
     storage = instance.event_log_storage
-    latest: dict[str, Mapping[str, int]] = {}
+    result = StageOutcomes()
     for asset in assets:
         key = AssetKey(asset)
-        ids = dict(storage.get_latest_storage_id_by_partition(key, DagsterEventType.ASSET_MATERIALIZATION))
+        products = dict(storage.get_latest_storage_id_by_partition(key, DagsterEventType.ASSET_MATERIALIZATION))
+        outcomes = dict(products)
         for partition, storage_id in storage.get_latest_storage_id_by_partition(
             key, DagsterEventType.ASSET_OBSERVATION
         ).items():
-            ids[partition] = max(storage_id, ids.get(partition, 0))
-        latest[asset] = ids
-    return latest
+            outcomes[partition] = max(storage_id, outcomes.get(partition, 0))
+        result.products[asset], result.outcomes[asset] = products, outcomes
+    return result
+
+
+def latest_outcomes(instance: DagsterInstance, assets: Iterable[str]) -> dict[str, Mapping[str, int]]:
+    """asset -> {partition key: storage id of its latest outcome (materialisation or failure observation)}."""
+    return dict(stage_outcomes(instance, assets).outcomes)
 
 
 def partitions_with_outcome(instance: DagsterInstance, asset: str) -> set[str]:
