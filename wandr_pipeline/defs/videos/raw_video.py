@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 
 from wandr_pipeline.defs.resources import VideoDownloader
-from wandr_pipeline.defs.videos.stage import StageRun, StageWorker, video_label
+from wandr_pipeline.defs.videos.reporting import video_label
+from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.engines.ytdlp import post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url

@@ -68,6 +68,11 @@ SUMMARY_ROWS = 500  # videos listed in a run's summary table (a run holds WANDR_
 PARTITION_EVENTS_OUR_OWN = {SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION: True}
 
 
+def video_label(key: str, title: str | None) -> str:
+    """How a log line or a check result names one video: its key, and its title (or source) when known."""
+    return f"{key} ({title})" if title else key
+
+
 def failed_videos_check(asset_name: str) -> AssetCheckSpec:
     return AssetCheckSpec(
         FAILED_VIDEOS_CHECK,
@@ -166,7 +171,7 @@ def partition_check_results(
             check_name=VIDEO_CHECK,
             passed=passed,
             severity=AssetCheckSeverity.ERROR,
-            description=f"{outcome.video_key} {table_name} {outcome.status}"
+            description=f"{video_label(outcome.video_key, outcome.title)}: {table_name} {outcome.status}"
             + (f": {outcome.error}" if outcome.error and not passed else ""),
             metadata={
                 "status": outcome.status,

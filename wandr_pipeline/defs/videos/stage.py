@@ -32,6 +32,7 @@ from wandr_pipeline.defs.videos.reporting import (
     run_check_result,
     run_metadata,
     video_check,
+    video_label,
 )
 from wandr_pipeline.lib.outcomes import (
     EMPTY,
@@ -111,11 +112,6 @@ class StageWorker:
 
 
 FAILURES_NAMED = 5  # failed videos named in a stage's end-of-batch log line
-
-
-def video_label(key: str, title: str | None) -> str:
-    """How a log line names one video: its key, and its title (or source) when known."""
-    return f"{key} ({title})" if title else key
 
 
 def first_row(table: pa.Table) -> dict[str, Any]:
