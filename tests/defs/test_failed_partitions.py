@@ -26,7 +26,7 @@ from wandr_pipeline.lib.planner import FAILED_FOR_GOOD, assess_videos
 from wandr_pipeline.lib.stages import EXTRACT_MEDIA, PROCESS_VIDEOS
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import record_submissions
-from wandr_pipeline.lib.tags import VIDEOS_TAG, range_tags
+from wandr_pipeline.lib.tags import BACKFILL_TAG, VIDEOS_TAG, range_tags
 from wandr_pipeline.lib.urls import parse_video_url
 from wandr_pipeline.settings import Settings
 
@@ -49,7 +49,7 @@ def test_a_failed_download_leaves_its_partition_missing_and_observed(tmp_path, d
     job = job.get_subset(asset_selection={AssetKey(a) for a in SELECTED})
 
     # as a backfill or the Materialize dialog makes it: a partition range, no `wandr/videos` tag
-    untagged = {k: v for k, v in range_tags(keys).items() if k != VIDEOS_TAG}
+    untagged = {k: v for k, v in range_tags(keys).items() if k != VIDEOS_TAG} | {BACKFILL_TAG: "bkfl"}
     result = job.execute_in_process(instance=instance, tags=untagged, raise_on_error=False)
 
     assert result.success
@@ -62,6 +62,8 @@ def test_a_failed_download_leaves_its_partition_missing_and_observed(tmp_path, d
     assert instance.get_materialized_partitions(raw_video) == {good.video_key}
     for asset in ("audio", "video_documents"):  # the next op ran; a failed download's document is its record
         assert instance.get_materialized_partitions(AssetKey(asset)) == set(keys), asset
+    [made] = instance.fetch_materializations(raw_video, limit=5).records
+    assert made.asset_materialization.tags == {BACKFILL_TAG: "bkfl"}  # as Dagster tags a backfill's events
     [observed] = instance.fetch_observations(AssetRecordsFilter(asset_key=raw_video), limit=5).records
     metadata = observed.asset_observation.metadata
     assert observed.partition_key == gone.video_key and metadata["status"].value == "failed"

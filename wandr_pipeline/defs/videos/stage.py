@@ -47,6 +47,7 @@ from wandr_pipeline.lib.outcomes import (
 from wandr_pipeline.lib.schemas import TABLES
 from wandr_pipeline.lib.stages import STAGES, Stage, stage
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
+from wandr_pipeline.lib.tags import BACKFILL_TAG
 from wandr_pipeline.lib.video_outcomes import OutcomeRecord, VideoOutcome
 
 
@@ -246,14 +247,16 @@ class StageRun:
         self.outcomes.fill_missing()
         self.finished = self.finished or time.perf_counter()
         self._name_videos()
+        backfill = self.context.run.tags.get(BACKFILL_TAG)
+        tags = {BACKFILL_TAG: backfill} if backfill else None  # as Dagster tags the events it records
         events = []
         for outcome in self.outcomes.outcomes:
             key = outcome.video_key
             metadata = partition_metadata(outcome, self.tables[key].num_rows, self.parameters, self.extra.get(key, {}))
             if outcome.status == FAILED and not materialize_failed:
-                events.append(AssetObservation(self.asset_key, partition=key, metadata=metadata))
+                events.append(AssetObservation(self.asset_key, partition=key, metadata=metadata, tags=tags))
             else:
-                events.append(AssetMaterialization(self.asset_key, partition=key, metadata=metadata))
+                events.append(AssetMaterialization(self.asset_key, partition=key, metadata=metadata, tags=tags))
         output_name = self.context.assets_def.get_output_name_for_asset_key(self.asset_key)
         after = latest_storage_id(self.context.instance, self.asset_key)
         yield Output(self.tables, output_name=output_name, metadata=PARTITION_EVENTS_OUR_OWN)
