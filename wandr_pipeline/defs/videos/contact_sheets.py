@@ -6,8 +6,8 @@ as downloads, and notebooks), a browser refuses to open a `data:` URL from a lin
 clickable; what it does show is a markdown entry, and an image in it is shown by the entry's
 "[Show Markdown]" dialog at its own size. So the sheet goes into the partition's metadata as markdown
 with the whole JPEG inline: the file as written, not a thumbnail (a sheet is at most
-`WANDR_CONTACT_SHEET_FRAMES` tiles of 160 px, 6 across: 960 px wide, tens of kB; docs/BENCHMARKS.md
-"Contact sheets in the event log" has the bytes it adds per video).
+`WANDR_CONTACT_SHEET_FRAMES` tiles of 160 px, 6 across: 960 px wide, up to about 120 kB, in two
+events per video; docs/BENCHMARKS.md "Failed videos as missing partitions ..." has the bytes).
 """
 
 from __future__ import annotations

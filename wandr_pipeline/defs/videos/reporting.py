@@ -11,7 +11,7 @@ them into Dagster's metadata, check specs and check results (README "The Dagster
 - every video of the run gets a `video_not_failed` evaluation on its own partition: passed, or failed
   with the error. Only evaluating the failed ones saved one event per video per stage, but the UI then
   showed every healthy video's check "Skipped" (orange) and each stage "1/2 Passed"
-  (docs/BENCHMARKS.md "Events per video").
+  (docs/BENCHMARKS.md "Failed videos as missing partitions ...").
 
 Dagster OSS counts a partition as failed only when the run that planned it failed, and as
 materialised as soon as it has one materialisation: a batch run that succeeds cannot say "this video
