@@ -57,6 +57,7 @@ def test_new_documents_become_one_sync_run_and_the_lake_follows(tmp_path):
         job = definitions.resolve_job_def(LAKE_JOB)
         result = job.execute_in_process(instance=instance, run_config=request.run_config)
         assert result.success
+        assert instance.get_run_by_id(result.run_id).tags["wandr/videos"] == f"2 videos: {keys[0]}, {keys[1]}"
         lake = Lake(storage)
         assert lake.watermark() == request.run_config["ops"]["analyst_lake"]["config"]["through_storage_id"]
         assert isinstance(sensor(context), SkipReason)  # the lake's watermark has passed those documents

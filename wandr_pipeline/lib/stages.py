@@ -98,7 +98,7 @@ def stage(asset: str) -> Stage:
 @dataclass(frozen=True)
 class StageGroup:
     """A job over some stages. With `follows`, the downstream sensor requests it for a video once any
-    `follows` asset has a newer materialisation than the oldest of `assets` (docs/INGESTION.md)."""
+    `follows` asset has a newer outcome than the oldest of `assets` (docs/INGESTION.md)."""
 
     job: str
     assets: tuple[str, ...]

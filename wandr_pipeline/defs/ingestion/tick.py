@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dagster import AssetKey, AssetMaterialization, AssetSpec, DagsterInstance, MetadataValue, RunRequest
+from dagster import AssetMaterialization, AssetSpec, DagsterInstance, MetadataValue, RunRequest
 
 from wandr_pipeline.defs.ingestion import planned_runs
-from wandr_pipeline.defs.instance_state import in_flight
+from wandr_pipeline.defs.instance_state import in_flight, partitions_with_outcome
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib import ingestion
 from wandr_pipeline.lib.planner import NEW, RETRYABLE, Assessment, Plan, assess_in_batches, plan_runs
@@ -61,7 +61,7 @@ class IngestionTick:
         self.storage = storage_for(settings.storage_uri)
         self.order = list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
         self.existing = set(self.order)
-        self.ingested = instance.get_materialized_partitions(AssetKey(FIRST_STAGE.asset))
+        self.ingested = partitions_with_outcome(instance, FIRST_STAGE.asset)
         # A video that a queued or running run covers, for any stage, is left to that run.
         self.busy = in_flight(instance, self.order).keys(STAGE_ASSET_NAMES)
         self.new_keys: list[str] = []

@@ -32,6 +32,7 @@ from dagster import (
 
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.defs.resources.storage import StorageResource
+from wandr_pipeline.defs.run_videos_tag import name_the_run_videos
 from wandr_pipeline.lib.lake import Lake, lake_tables
 from wandr_pipeline.lib.stages import LAST_STAGE, STAGES
 from wandr_pipeline.lib.storage import storage_for
@@ -77,6 +78,7 @@ def build_lake_asset(settings: Settings):
         else:  # a full resync: every partition now holds at least what the newest document recorded
             watermark = latest_document_id(context.instance)
             keys = context.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+        name_the_run_videos(context, keys)
         lake = Lake.from_settings(storage.get(), settings.lake)
         synced = lake.sync(keys, watermark=watermark)
         by_table: dict[str, dict] = {}
