@@ -14,6 +14,7 @@ deltalake = pytest.importorskip("deltalake")
 from dagster import (  # noqa: E402
     AssetKey,
     AssetMaterialization,
+    DefaultSensorStatus,
     RunRequest,
     SkipReason,
     build_sensor_context,
@@ -33,6 +34,12 @@ from wandr_pipeline.settings import Settings  # noqa: E402
 def document(instance, keys):
     for key in keys:
         instance.report_runless_asset_event(AssetMaterialization(AssetKey(LAST_STAGE.asset), partition=key))
+
+
+def test_the_lake_sensor_runs_without_being_switched_on(tmp_path):
+    """A daemon starts it with the other sensors: a `make dev` user never has to find it in the UI."""
+    sensor = build_definitions(Settings(storage_uri=str(tmp_path))).get_sensor_def(LAKE_SENSOR)
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
 
 
 def test_new_documents_become_one_sync_run_and_the_lake_follows(tmp_path):

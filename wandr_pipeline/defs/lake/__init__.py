@@ -19,6 +19,7 @@ from dagster import (
     AssetSelection,
     Config,
     DagsterRunStatus,
+    DefaultSensorStatus,
     MaterializeResult,
     RunRequest,
     RunsFilter,
@@ -121,6 +122,9 @@ def build_lake_sensor(settings: Settings, job):
         name=LAKE_SENSOR,
         job=job,
         minimum_interval_seconds=max(1, settings.lake_sync_interval_s),
+        # On wherever a daemon runs, as the ingestion sensors are: the analysts' tables must not stop at
+        # whatever the last `wandr-pipeline run` wrote. WANDR_LAKE_SYNC=false turns it into a no-op.
+        default_status=DefaultSensorStatus.RUNNING,
         description="Syncs the videos documented after the lake's watermark into the analyst lake, one run at a time.",
     )
     def lake_sync_sensor(context: SensorEvaluationContext):
