@@ -20,6 +20,7 @@ against this class by a test.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -55,6 +56,27 @@ def _switch(value: Any) -> Any:
     return {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}.get(value, value)
 
 
+# OCR_ENGINE names the engine as the ocr_text table's `engine` column does. The first names still work,
+# with a message that says the new one (once per process and name).
+OCR_ENGINE_OLD_NAMES = {"local": "rapidocr", "google": "google-vision"}
+_ocr_names_explained: set[str] = set()
+
+
+def ocr_engine_name(value: Any) -> Any:
+    """The engine's name (`rapidocr`, `google-vision`) from what a setting or a run's config says."""
+    value = _lower(value)
+    if value in OCR_ENGINE_OLD_NAMES:
+        new = OCR_ENGINE_OLD_NAMES[value]
+        if value not in _ocr_names_explained:
+            _ocr_names_explained.add(value)
+            logging.getLogger(__name__).warning(
+                f"OCR_ENGINE={value} is the old name of {new} (the ocr_text table's engine column says {new}); "
+                f"it still works: set OCR_ENGINE={new}"
+            )
+        return new
+    return value
+
+
 # A comma-separated list in the environment ("a, b,c"), a tuple in code.
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
 LowerStr = Annotated[str, BeforeValidator(_lower)]
@@ -80,7 +102,7 @@ ComputeType = Annotated[
 ]  # CTranslate2's compute types
 CrossClip = Annotated[Literal["auto", "true", "false"], BeforeValidator(_switch)]
 HintMode = Annotated[Literal["hotwords", "prompt", "off"], BeforeValidator(_lower)]
-OcrEngineName = Annotated[Literal["local", "google"], BeforeValidator(_lower)]
+OcrEngineName = Annotated[Literal["rapidocr", "google-vision"], BeforeValidator(ocr_engine_name)]
 ExecutorName = Annotated[Literal["in_process", "k8s"], BeforeValidator(_lower)]
 
 
@@ -218,7 +240,10 @@ class OcrSettings(SettingsGroup):
     """On-screen text: the OCR engine (local RapidOCR or Cloud Vision) and its limits."""
 
     ocr_engine: OcrEngineName = setting(
-        "local", "OCR_ENGINE", doc="local (RapidOCR, models inside its wheel) | google (Cloud Vision)"
+        "rapidocr",
+        "OCR_ENGINE",
+        doc="rapidocr (RapidOCR, models inside its wheel) | google-vision (Cloud Vision); the old names local "
+        "and google still work",
     )
     ocr_min_confidence: float = setting(
         0.5, "OCR_MIN_CONFIDENCE", doc="recognised lines below this are dropped", ge=0.0, le=1.0

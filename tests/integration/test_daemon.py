@@ -205,7 +205,7 @@ def check_the_dagster_ui(dagster: Dagster, instance, *, good: str, failed: str, 
         shown = ui.metadata()
         assert shown["status"] == "ok" and shown["title"] == "kyoto_temples", shown
         assert shown["source_url"].endswith("/kyoto_temples.mp4") and int(shown["dagster/row_count"]) >= 1, shown
-        assert shown["engine"] == "local" and {"min_confidence", "frames"} <= shown.keys(), shown  # its parameters
+        assert shown["engine"] == "rapidocr" and {"min_confidence", "frames"} <= shown.keys(), shown  # its parameters
         ui.page.get_by_text("[Show Markdown]").first.click()
         sheet = ui.page.get_by_role("dialog").locator("img").first
         sheet.wait_for()
