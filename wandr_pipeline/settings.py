@@ -428,7 +428,11 @@ class LakeSettings(SettingsGroup):
         True, "WANDR_LAKE_SYNC", doc="keep lake/ in step: the CLI after its runs, the daemon's lake_sync_sensor"
     )
     lake_sync_interval_s: int = setting(
-        60, "WANDR_LAKE_SYNC_INTERVAL_S", doc="seconds between lake_sync_sensor ticks (new documents batch up)", ge=1
+        15,
+        "WANDR_LAKE_SYNC_INTERVAL_S",
+        doc="seconds between lake_sync_sensor ticks: the longest a documented video waits for its sync to be "
+        "requested (documents of the meantime sync together)",
+        ge=1,
     )
     lake_commit_videos: int = setting(500, "WANDR_LAKE_COMMIT_VIDEOS", doc="most videos per lake commit", ge=1)
     lake_compact_min_files: int = setting(
