@@ -487,7 +487,9 @@ class ApiSettings(SettingsGroup):
     )
     api_resolve_timeout_s: float = setting(3.0, "WANDR_API_RESOLVE_TIMEOUT_S", doc="DNS look-up time limit", gt=0)
     api_max_body_bytes: int = setting(16 * 1024, "WANDR_API_MAX_BODY_BYTES", doc="largest request body accepted", ge=1)
-    api_host: str = setting("0.0.0.0", "WANDR_API_HOST", doc="address gunicorn binds")
+    api_host: str = setting(
+        "127.0.0.1", "WANDR_API_HOST", doc="address gunicorn binds (0.0.0.0: every interface, as a container needs)"
+    )
     api_port: int = setting(8080, "PORT", doc="port gunicorn binds (Cloud Run sets it)", ge=1, le=65535)
     api_workers: int = setting(1, "WEB_CONCURRENCY", doc="gunicorn worker processes", ge=1)
     api_threads: int = setting(128, "WANDR_API_THREADS", doc="threads per gunicorn worker", ge=1)

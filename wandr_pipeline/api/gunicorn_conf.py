@@ -12,7 +12,7 @@ from wandr_pipeline.settings import Settings, load_dotenv_file
 load_dotenv_file()
 _settings = Settings.from_env()
 
-bind = f"{_settings.api_host}:{_settings.api_port}"
+bind = f"{_settings.api_host}:{_settings.api_port}"  # 127.0.0.1 unless WANDR_API_HOST says otherwise
 workers = _settings.api_workers
 worker_class = "gthread"
 threads = _settings.api_threads
@@ -21,6 +21,9 @@ graceful_timeout = 20
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level.lower()
+# gunicorn 25.1+ opens a control socket for `gunicornc` under $XDG_RUNTIME_DIR or ~/.gunicorn/: nothing here
+# uses it (a container is stopped by its platform), and a service must not write into its user's home.
+control_socket_disable = True
 # Request size limits at the HTTP layer; the body limit is the app's (WANDR_API_MAX_BODY_BYTES).
 limit_request_line = 4094
 limit_request_fields = 50

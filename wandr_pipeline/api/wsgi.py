@@ -11,4 +11,6 @@ from wandr_pipeline.settings import load_dotenv_file
 
 load_dotenv_file()
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# Dagster's SQLite storages check their schema with alembic, which logs a dozen INFO lines per worker start.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 app = create_app()
