@@ -43,7 +43,7 @@ def load_average() -> str:
 
 
 def one_round(name: str, source: Path, server: LoopbackServer, start_lake_sensor: bool) -> dict:
-    from dagster import AssetKey, DagsterInstance, RunsFilter
+    from dagster import AssetKey, DagsterInstance
 
     from wandr_pipeline.lib.lake import Lake
     from wandr_pipeline.lib.storage import Storage
@@ -96,7 +96,7 @@ def one_round(name: str, source: Path, server: LoopbackServer, start_lake_sensor
             assert daemon.poll() is None and time.monotonic() < deadline, "the daemon did not tick"
             time.sleep(0.2)
         (lists / "three.txt").write_text("".join(f"{server.url(clip)}\n" for clip in CLIPS))
-        dropped = time.monotonic()
+        dropped, dropped_at = time.monotonic(), time.time()
         lake = Lake(Storage(str(root)))
         documents = AssetKey("video_documents")
         while "documents_s" not in result or "lake_s" not in result:
@@ -110,8 +110,16 @@ def one_round(name: str, source: Path, server: LoopbackServer, start_lake_sensor
             ):
                 result["lake_s"] = round(time.monotonic() - dropped, 1)
             time.sleep(0.5)
-        runs = instance.get_runs(filters=RunsFilter())
-        result["runs"] = sorted(run.job_name for run in runs)
+        # per run: seconds from the drop to its creation, queued-to-start, and its own length
+        result["runs"] = [
+            {
+                "job": record.dagster_run.job_name,
+                "created_s": round(record.create_timestamp.timestamp() - dropped_at, 1),
+                "queued_s": round((record.start_time or 0) - record.create_timestamp.timestamp(), 1),
+                "ran_s": round((record.end_time or 0) - (record.start_time or 0), 1),
+            }
+            for record in sorted(instance.get_run_records(), key=lambda r: r.create_timestamp.timestamp())
+        ]
         result["load_after"] = load_average()
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
