@@ -342,7 +342,11 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         # The analysts' lake follows by itself: lake_sync_sensor is on without anyone switching it on.
         lake = Lake(Storage(str(root)))
         wait_for(
-            lambda: lake.exists("video_documents") and set(lake.read_pandas("video_documents").video_key) == set(keys),
+            lambda: (
+                lake.exists("video_documents")
+                and set(lake.read_pandas("video_documents").video_key) == set(keys)
+                and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
+            ),  # its sync_lake run ended too
             "the lake to hold every video of the list",
             dagster,
             120,
