@@ -385,6 +385,9 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             k for k in keys if storage.read_partition("videos", k).column("status")[0].as_py() == "failed"
         ]
         assert len(failed_download) == 1  # the 404: recorded, not a crashed run
+        # README's "videos that failed" query, on the lake the daemon kept in step by itself
+        answer = lake.duckdb().sql("SELECT video_key, source_url, error FROM videos WHERE status = 'failed'").fetchall()
+        assert [row[0] for row in answer] == failed_download and "404" in answer[0][2], answer
 
         # Rejected lines: in the sensor's tick log (as the UI shows it) and in the table.
         messages = sensor_tick_messages(dagster, "url_list_sensor")
