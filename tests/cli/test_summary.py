@@ -31,7 +31,8 @@ def test_a_run_ends_with_where_the_tables_and_the_lake_are_and_a_query_that_work
     print_next_steps("root", lake_synced=True, dagster_home="/somewhere/dagster_home")
     lines = capsys.readouterr().out.splitlines()
     assert f"{tmp_path}/root/warehouse/" in lines[0] and lines[1].endswith(f"{tmp_path}/root/lake/")
-    assert "make dev" in lines[3] and "http://127.0.0.1:3000" in lines[3]
+    assert lines[3].startswith("  DAGSTER_HOME=/somewhere/dagster_home make dev") and "127.0.0.1:3000" in lines[3]
+    assert "'\"'\"'" not in lines[4]  # one pair of quotes, no shell escapes
     # the printed query runs as printed, from anywhere, and shows the video
     query = subprocess.run(lines[4].strip(), shell=True, capture_output=True, text=True, cwd="/", timeout=120)
     assert query.returncode == 0, query.stderr[-2000:]

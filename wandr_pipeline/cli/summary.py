@@ -7,6 +7,7 @@ end of a 100,000-line run fits on a screen (everything else is in the tables). T
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -118,10 +119,10 @@ def where_root(storage_uri: str) -> str:
 def query_command(storage_uri: str) -> str:
     """A shell command that prints the lake's documents (works for local and gs:// roots alike)."""
     python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd() + os.sep) else sys.executable
-    code = (
+    code = (  # double quotes inside: the shell's single quotes then wrap it without escapes
         "from wandr_pipeline.lib.lake import Lake; from wandr_pipeline.lib.storage import storage_for; "
-        f"print(Lake(storage_for({where_root(storage_uri)!r})).read_pandas('video_documents')"
-        "[['video_key', 'status', 'title', 'transcript_text']])"
+        f'print(Lake(storage_for({json.dumps(where_root(storage_uri))})).read_pandas("video_documents")'
+        '[["video_key", "status", "title", "transcript_text"]].head(20).to_string(max_colwidth=50))'
     )
     return f"{shlex.quote(python)} -c {shlex.quote(code)}"
 
@@ -133,9 +134,10 @@ def print_next_steps(storage_uri: str, *, lake_synced: bool, dagster_home: str |
     lake_state = "" if lake_synced else " (not updated by this run: WANDR_LAKE_SYNC is off or it failed)"
     print(f"lake (the analysts' Delta tables, one per table): {root.rstrip('/')}/lake/{lake_state}")
     print("next:")
-    if dagster_home:
-        ui = f"the Dagster UI on http://127.0.0.1:3000: these runs and assets (DAGSTER_HOME={dagster_home})"
+    if not dagster_home:
+        print("  make dev    # the Dagster UI (this run used a temporary instance: set DAGSTER_HOME to see it there)")
+    elif os.path.abspath(dagster_home) == os.path.abspath("dagster_home"):  # make's own, in the checkout
+        print("  make dev    # the Dagster UI on http://127.0.0.1:3000: these runs and assets")
     else:
-        ui = "the Dagster UI (this run used a temporary instance: set DAGSTER_HOME to see it there)"
-    print(f"  make dev    # {ui}")
+        print(f"  DAGSTER_HOME={shlex.quote(dagster_home)} make dev    # the Dagster UI on http://127.0.0.1:3000")
     print(f"  {query_command(storage_uri)}")
