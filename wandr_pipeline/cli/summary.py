@@ -83,7 +83,7 @@ def _print_videos(outcome: PipelineOutcome) -> None:
             f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}"
         )
     ok = sum(1 for item in outcome.videos if item["download"] == "ok")
-    print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")
+    print(f"{ok}/{len(outcome.videos)} video(s) processed")
 
 
 def _print_counts(outcome: PipelineOutcome) -> None:
@@ -108,7 +108,7 @@ def _print_counts(outcome: PipelineOutcome) -> None:
         if len(outcome.failed) > len(outcome.failures):
             print(f"  ... and {len(outcome.failed) - len(outcome.failures)} more; all in the videos table")
     processed = len(outcome.finished) + len(outcome.already_done)
-    print(f"{processed}/{len(outcome.keys)} video(s) finished; tables under the storage root's warehouse/ folder")
+    print(f"{processed}/{len(outcome.keys)} video(s) finished")
 
 
 def where_root(storage_uri: str) -> str:
