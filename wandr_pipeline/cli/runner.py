@@ -29,6 +29,7 @@ from dagster import AssetKey, DagsterInstance
 from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.defs.instance_state import in_flight
+from wandr_pipeline.defs.lake import record_lake_sync
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, partition_keys_read_once, register_videos
 from wandr_pipeline.lib.batching import adjacent_batches
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
@@ -290,11 +291,13 @@ def run_url_list(
             item["already_done"] = item["video_key"] in done
             item["busy"] = item["video_key"] in busy
     if settings.lake_sync and outcome.stopped_by is None:
-        update_lake(storage, settings, outcome)
+        update_lake(storage, settings, outcome, instance)
     return outcome
 
 
-def update_lake(storage: Storage, settings: Settings, outcome: PipelineOutcome) -> None:
+def update_lake(
+    storage: Storage, settings: Settings, outcome: PipelineOutcome, instance: DagsterInstance | None = None
+) -> None:
     """Bring the analysts' lake up to the partitions of this list's videos (`Lake.heal`): a damaged table is
     rebuilt from the warehouse, and each table syncs the videos it lacks or holds an older version of,
     whatever the other tables hold (what this run processed, and what an earlier sync left behind)."""
@@ -302,6 +305,11 @@ def update_lake(storage: Storage, settings: Settings, outcome: PipelineOutcome) 
         lake = Lake.from_settings(storage, settings)
         processed = [key for run in outcome.runs for key in run.keys]
         outcome.lake = lake.heal([*processed, *outcome.already_done])
+        if outcome.lake and instance is not None:  # the UI's analyst_lake says when the lake last changed
+            per_table: dict[str, int] = {}
+            for item in outcome.lake:
+                per_table[item.table] = per_table.get(item.table, 0) + item.videos
+            record_lake_sync(instance, outcome.lake, max(per_table.values()), launched_by="cli")
     except Exception as error:  # noqa: BLE001
         log.exception("could not update the lake")
         outcome.lake_error = f"{type(error).__name__}: {error}"[:300]
