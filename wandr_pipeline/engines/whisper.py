@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from wandr_pipeline.engines.whisper_chunk_language import HeardLanguage, chunk_language_pipeline
 from wandr_pipeline.engines.whisper_cross_clip import cross_clip_pipeline, decode_across_clips
 from wandr_pipeline.engines.whisper_models import (
     INSTALL_HINT,
@@ -29,7 +30,13 @@ from wandr_pipeline.engines.whisper_models import (
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
 from wandr_pipeline.media.speech_coverage import coverage, merge, pauses, uncovered
-from wandr_pipeline.media.speech_quality import Assessment, SegmentEvidence, assess
+from wandr_pipeline.media.speech_quality import (
+    LANGUAGE_FLOOR,
+    Assessment,
+    LanguageEvidence,
+    SegmentEvidence,
+    assess,
+)
 
 # A wrong model name must fail loudly, not try to reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,6 +91,8 @@ class TranscriptSegment:
     compression_ratio: float = 0.0
     words: tuple[TranscriptWord, ...] = ()
     decode_pass: int = FIRST_PASS
+    seek: int = 0  # faster-whisper's frame offset of the chunk the segment was decoded in
+    heard: HeardLanguage | None = None  # the language detected in this segment's chunk (None: the clip's)
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,7 @@ class WhisperTranscriber:
         vad_threshold: float = 0.5,
         chunk_pause_ms: int = 0,
     ):
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import _LANGUAGE_CODES
 
         language = (language or "").strip().lower() or None
@@ -227,7 +236,8 @@ class WhisperTranscriber:
             raise ValueError(
                 f"WHISPER_LANGUAGE={language!r} needs a multilingual model; {self.model_name} is English-only"
             )
-        self.pipeline = BatchedInferencePipeline(self.model) if batch_size > 1 else None
+        # the batched pipeline detects each chunk's language (`whisper_chunk_language`)
+        self.pipeline = chunk_language_pipeline(self.model, LANGUAGE_FLOOR) if batch_size > 1 else None
         self.batch_size = batch_size
         # Longest stretch of speech decoded as one piece by the batched pipeline (its VAD merges speech
         # into chunks up to this long); 0 disables the coverage check and its second pass.
@@ -273,17 +283,21 @@ class WhisperTranscriber:
         speech = self.speech_regions(audio) if self.vad else None
         with self._lock:
             if self.pipeline is not None:
+                self.pipeline.heard = {}
                 segments, info = self.pipeline.transcribe(
                     audio,
                     batch_size=self.batch_size,
                     chunk_length=self.chunk_s,
+                    multilingual=self.multilingual and self.language is None,
                     **kwargs,
                     **self.chunking(speech),
                 )
+                collected = _transcript_segments(segments)
+                collected = [replace(s, heard=self.pipeline.heard.get(s.seek)) for s in collected]
             else:
                 vad_parameters = {"threshold": self.vad_threshold} if self.vad else None
                 segments, info = self.model.transcribe(audio, vad_parameters=vad_parameters, **kwargs)
-            collected = _transcript_segments(segments)
+                collected = _transcript_segments(segments)
         return self.complete(
             audio,
             collected,
@@ -366,7 +380,7 @@ class WhisperTranscriber:
             speech_coverage=speech_coverage,
             uncovered_regions=len(gaps),
             assessment=assess(
-                [SegmentEvidence(s.text, [w.probability for w in s.words], s.compression_ratio) for s in segments],
+                [segment_evidence(s, language, language_probability) for s in segments],
                 model_language=self.language if self.model_name.endswith(".en") else None,
             ),
         )
@@ -560,9 +574,26 @@ def _transcript_segments(
                 float(s.compression_ratio or 0.0),
                 words,
                 decode_pass,
+                int(s.seek or 0),
             )
         )
     return out
+
+
+def segment_evidence(segment: TranscriptSegment, clip_language: str, clip_probability: float | None) -> SegmentEvidence:
+    """What `media.speech_quality.assess` reads of one segment."""
+    heard = segment.heard
+    return SegmentEvidence(
+        segment.text,
+        [w.probability for w in segment.words],
+        segment.compression_ratio,
+        segment.avg_logprob,
+        segment.no_speech_prob,
+        None
+        if heard is None
+        else LanguageEvidence(heard.heard, heard.probability, heard.decoded, clip_language, clip_probability),
+        segment.end_s - segment.start_s,
+    )
 
 
 def _segment_of_words(segment: TranscriptSegment, words: tuple[TranscriptWord, ...]) -> TranscriptSegment:

@@ -185,6 +185,8 @@ VIDEO_DOCUMENTS = pa.schema(
         pa.field("language", pa.string()),
         pa.field("language_probability", pa.float64()),  # issue 18: null when not detected (forced / .en model)
         pa.field("transcript_text", pa.string()),
+        # issue 27: how many transcript segments were left out of transcript_text as suspect, and why
+        pa.field("transcript_left_out", pa.string()),
         pa.field("onscreen_lines", pa.list_(pa.string())),
         pa.field("onscreen_text", pa.string()),
         pa.field("whisper_model", pa.string()),

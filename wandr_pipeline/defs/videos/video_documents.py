@@ -7,7 +7,15 @@ speech and captions in time order for downstream extraction (`media/document_tex
 import datetime as dt
 
 from wandr_pipeline.defs.videos.stage import StageWorker, first_row
-from wandr_pipeline.lib.outcomes import FAILED, OK, SKIPPED, NotApplicable, PermanentError, upstream_status
+from wandr_pipeline.lib.outcomes import (
+    FAILED,
+    OK,
+    SKIPPED,
+    SUSPECT,
+    NotApplicable,
+    PermanentError,
+    upstream_status,
+)
 from wandr_pipeline.media.document_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
 from wandr_pipeline.media.text import distinct_lines
 
@@ -38,6 +46,16 @@ class VideoDocumentsWorker(StageWorker):
         )
 
 
+def left_out_note(transcript_rows: list[dict]) -> str | None:
+    """`2 of 6 transcript segments left out as suspect: <reason>`, or None when none was."""
+    suspect = [r for r in transcript_rows if r["status"] == SUSPECT and r.get("segment_index") is not None]
+    if not suspect:
+        return None
+    reasons = list(dict.fromkeys(r["error"] for r in suspect if r["error"]))
+    shown = "; ".join(reasons[:2]) + ("; ..." if len(reasons) > 2 else "")
+    return f"{len(suspect)} of {len(transcript_rows)} transcript segment(s) left out as suspect: {shown}"
+
+
 def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     """Merge one video's stage outputs (pyarrow tables) into its document row."""
     statuses = {
@@ -57,6 +75,7 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     transcript_rows = transcript.to_pylist()
     segments = [r for r in transcript_rows if r["status"] == OK]
     segments.sort(key=lambda r: r["segment_index"])
+    spoken_in = next((r for r in segments if r["language"]), None)
     lines = [r for r in ocr.to_pylist() if r["status"] == OK and r["text"]]
     lines.sort(key=lambda r: (r["timestamp_s"], r["box_y0"], r["box_x0"]))
     span_rows = [r for r in spans.to_pylist() if r["status"] == OK and r["text"]] if spans is not None else []
@@ -84,9 +103,10 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
         "hashtags": post["hashtags"],
         "upload_date": post["upload_date"],
         "duration_s": post["duration_s"],
-        "language": segments[0]["language"] if segments else None,
-        "language_probability": segments[0]["language_probability"] if segments else None,
+        "language": spoken_in["language"] if spoken_in else None,
+        "language_probability": spoken_in["language_probability"] if spoken_in else None,
         "transcript_text": " ".join(r["text"] for r in segments).strip() or None,
+        "transcript_left_out": left_out_note(transcript_rows),
         "onscreen_lines": onscreen,
         "onscreen_text": "\n".join(onscreen) or None,
         # the model of the transcript this document was built from, also when its text was left out (suspect)
