@@ -102,6 +102,9 @@ def join(*pieces: np.ndarray, pause_s: float = 0.6) -> np.ndarray:
     return np.concatenate(out)
 
 
+MIXED_PARTS: dict[str, tuple[set[str], float | None]] = {}  # case -> (languages it may keep, garbage from s)
+
+
 def garbage_cases() -> tuple[dict[str, tuple[str, np.ndarray]], list[str]]:
     """{name: (model, audio)} and what could not be built."""
     notes = []
@@ -110,6 +113,9 @@ def garbage_cases() -> tuple[dict[str, tuple[str, np.ndarray]], list[str]]:
         notes.append("espeak-ng is not installed: the mixed clip has no German or Arabic part, no Arabic-only clip")
     mixed = [load("fleurs-en-000.ogg"), load("fleurs-es-000.ogg")] + [p for p in (german, arabic) if p is not None]
     cases = {"mixed en/es/de/ar (base)": ("base", join(*mixed))}
+    # the real parts may stay, each in its language; nothing of the Arabic part may (it starts here)
+    arabic_from_s = sum(len(p) / SAMPLE_RATE + 0.6 for p in mixed[:-1]) if arabic is not None else None
+    MIXED_PARTS["mixed en/es/de/ar (base)"] = ({"en", "es", "de"}, arabic_from_s)
     if arabic is not None:
         cases["arabic only (base)"] = ("base", join(arabic, arabic))
         cases["arabic only (tiny.en)"] = ("tiny.en", join(arabic, arabic))
@@ -161,14 +167,24 @@ def transcribers() -> dict:
     }
 
 
-def outcome(result) -> dict:
-    """The clip as the `transcript` stage records it."""
-    from wandr_pipeline.defs.videos.transcript import segment_rows, transcript_status  # noqa: F401
+def outcome(result, parts: tuple[set[str], float | None] | None = None) -> dict:
+    """The clip as the `transcript` stage records it; `caught`: nothing untrustworthy kept (for a clip with
+    real parts, `parts`: only rows in those languages, none from the garbage part on)."""
+    from wandr_pipeline.defs.videos.transcript import segment_rows, transcript_status
 
     rows = segment_rows(result, "m")
     status, reason = transcript_status(rows, result.assessment)
     kept = [r for r in rows if r["status"] == "ok"]
+    if parts is None:
+        caught = status != "ok"
+    else:
+        languages, garbage_from = parts
+        caught = all(
+            r["language"] in languages and (garbage_from is None or r["end_s"] <= garbage_from + 0.5) for r in kept
+        )
     return {
+        "caught": caught,
+        "kept_languages": [r["language"] for r in kept],
         "status": status,
         "reason": reason,
         "segments": len(rows),
@@ -208,7 +224,10 @@ def main(argv=None) -> int:
         result = models[model].transcribe(audio)
         if args.dump:
             dump(name, result)
-        report["garbage"][name] = {**outcome(result), "seconds": round(time.perf_counter() - started, 1)}
+        report["garbage"][name] = {
+            **outcome(result, MIXED_PARTS.get(name)),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
     from wandr_pipeline.defs.videos.transcript import segment_rows
 
     for name, (model, audio, reference, language, hint) in clean_cases().items():
@@ -225,7 +244,7 @@ def main(argv=None) -> int:
         sure = " ".join(w.word for s in kept for w in s.words if w.probability >= 0.5)
         item["sure_words_error_rate"] = round(error_rate(reference, sure, language), 3)
         report["clean"][name] = item
-    caught = [n for n, r in report["garbage"].items() if r["status"] != "ok"]
+    caught = [n for n, r in report["garbage"].items() if r["caught"]]
     wrong = [n for n, r in report["clean"].items() if r["status"] != "ok"]
     report["summary"] = {
         "garbage_caught": f"{len(caught)}/{len(report['garbage'])}",
@@ -241,7 +260,7 @@ def main(argv=None) -> int:
             rates = (
                 f"{r.get('error_rate')} / {r.get('kept_error_rate')} / {r.get('sure_words_error_rate')}"
                 if group == "clean"
-                else ""
+                else f"caught: {r['caught']}, kept: {r['kept_languages']}"
             )
             print(f"| {name} | {r['status']} | {r['left_out']}/{r['segments']} | {r['reason'] or ''} | {rates} |")
     print(json.dumps(report["summary"]))
