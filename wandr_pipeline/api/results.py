@@ -80,6 +80,7 @@ def read_result(storage: Storage, key: str) -> dict[str, Any]:
                 "model": segments[0]["model"] if segments else None,
                 "text": (document or {}).get("transcript_text"),
                 "left_out": (document or {}).get("transcript_left_out"),
+                "text_en": (document or {}).get("transcript_en"),
                 "segments": transcript_segments,
             },
             "onscreen_text": {

@@ -161,6 +161,7 @@ def segment_rows(result, model_name: str) -> list[dict]:
                 "quality": q,
                 "speech_s": result.speech_s,
                 "speech_coverage": result.speech_coverage,
+                "transcript_en": result.text_en,
             }
         )
     return rows

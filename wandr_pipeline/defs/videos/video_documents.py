@@ -56,6 +56,17 @@ def left_out_note(transcript_rows: list[dict]) -> str | None:
     return f"{len(suspect)} of {len(transcript_rows)} transcript segment(s) left out as suspect: {shown}"
 
 
+def in_english(segments: list[dict]) -> str | None:
+    """The trusted speech in English: the translation the transcript stage wrote, or the transcript itself
+    when all of it is English; None when it is in another language and was not translated."""
+    translated = next((r.get("transcript_en") for r in segments if r.get("transcript_en")), None)
+    if translated:
+        return translated
+    if segments and all(r["language"] == "en" for r in segments):
+        return " ".join(r["text"] for r in segments).strip() or None
+    return None
+
+
 def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     """Merge one video's stage outputs (pyarrow tables) into its document row."""
     statuses = {
@@ -107,6 +118,7 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
         "language_probability": spoken_in["language_probability"] if spoken_in else None,
         "transcript_text": " ".join(r["text"] for r in segments).strip() or None,
         "transcript_left_out": left_out_note(transcript_rows),
+        "transcript_en": in_english(segments),
         "onscreen_lines": onscreen,
         "onscreen_text": "\n".join(onscreen) or None,
         # the model of the transcript this document was built from, also when its text was left out (suspect)
