@@ -71,6 +71,10 @@ CONFIGS = {
     "20s": lambda: Project(chunk_s=20),
     "30s": lambda: Project(chunk_s=30),
     "30s_no_second_pass": lambda: Project(chunk_s=30, second_pass_chunk_s=0),
+    "20s_second_pass_10s": lambda: Project(chunk_s=20, second_pass_chunk_s=10),
+    "30s_second_pass_10s": lambda: Project(chunk_s=30, second_pass_chunk_s=10),
+    "10s_beam1": lambda: Project(chunk_s=10, beam_size=1),
+    "20s_beam1": lambda: Project(chunk_s=20, beam_size=1),
 }
 
 
