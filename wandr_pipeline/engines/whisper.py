@@ -1,6 +1,8 @@
 """Speech to text with faster-whisper: model resolution, device choice, batched transcription.
 
-The cross-clip batching that leans on faster-whisper internals lives in `whisper_cross_clip`."""
+What leans on faster-whisper internals or does one job of its own lives beside it: cross-clip batching
+(`whisper_cross_clip`), the language per chunk (`whisper_chunk_language`), translation to English
+(`whisper_translate`), the packaged models (`whisper_models`); the trust verdict is `media.speech_quality`."""
 
 from __future__ import annotations
 

@@ -2,9 +2,12 @@
 
 Words and their timestamps go to the side table `transcript_words` (written here, next to the
 segments the IO manager writes). Speech the voice activity detector found and no decoded word covers
-is decoded a second time (shorter chunks, no hints); the share covered is `speech_coverage`. A clip
-whose words the model was unsure of (speech in a language an English-only model does not know) is
-recorded `suspect`, with the reason, and downstream ignores its text.
+is decoded a second time (shorter chunks, no hints); the share covered is `speech_coverage`. Each
+segment is judged on the decoder's own signals (`media.speech_quality`): doubtful ones (loops, a stock
+phrase over music, a language only guessed, unsure words) are recorded `suspect` with the reason and
+downstream leaves their text out; a clip with nothing trusted is `suspect` as a whole, one whose every
+segment was written over silence or music is `empty`. With `WHISPER_TRANSLATE` the trusted non-English
+speech is also written in English (`transcript_en`).
 
 The video's caption text (place names, spelled right on screen) goes to Whisper as hints
 (`hotwords` by default, see docs/CAPTIONS.md for the measurement), so this stage waits for
