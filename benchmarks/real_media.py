@@ -151,8 +151,8 @@ def transcribe_track(transcriber, track: Track, refs: dict) -> dict:
     }
 
 
-def transcriber(*, second_look: bool = True, **overrides):
-    """The bundled model with the settings' defaults and `overrides`; `second_look=False`: without the
+def transcriber(*, second_look: bool = True, model: str = "", **overrides):
+    """`model` (default: the bundled one) with the settings' defaults and `overrides`; `second_look=False`: without the
     second VAD look for speech it missed (`WhisperTranscriber.missed_speech`), as before it existed."""
     from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
     from wandr_pipeline.settings import Settings
@@ -168,8 +168,9 @@ def transcriber(*, second_look: bool = True, **overrides):
         second_pass_chunk_s=settings.whisper_second_pass_chunk_s,
         vad_threshold=settings.whisper_vad_threshold,
         chunk_pause_ms=settings.whisper_chunk_pause_ms,
+        chinese_script=settings.whisper_chinese_script,
     )
-    loaded = WhisperTranscriber(BUNDLED_MODEL, **{**knobs, **overrides})
+    loaded = WhisperTranscriber(model or BUNDLED_MODEL, **{**knobs, **overrides})
     if not second_look:
         loaded.missed_speech = lambda audio, speech: []
     return loaded

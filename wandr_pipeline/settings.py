@@ -234,6 +234,12 @@ class WhisperSettings(SettingsGroup):
         ge=0,
         le=30,
     )
+    whisper_translate: bool = setting(
+        False,
+        "WHISPER_TRANSLATE",
+        doc="also write the trusted non-English speech in English (Whisper's translate task, multilingual "
+        "models only): transcript_en; off by default, it costs more than the 30 % budget (docs/BENCHMARKS.md)",
+    )
 
 
 class OcrSettings(SettingsGroup):

@@ -35,3 +35,35 @@ def test_a_suspect_transcript_is_left_out_but_its_model_is_named():
     document = build_document(*_inputs(SUSPECT))
     assert document["transcript_text"] is None
     assert document["whisper_model"] == "tiny.en"
+    assert document["transcript_left_out"].startswith("1 of 1 transcript segment(s) left out as suspect: the model")
+
+
+def test_only_trusted_segments_reach_the_document_and_it_says_what_was_left_out():
+    video, audio, _, frames, ocr = _inputs(OK)
+    rows = [
+        ("Good morning, this is the English part.", OK, None, "en"),
+        ("Buenos días, esta es la parte en español.", OK, None, "es"),
+        ("Ha-ha-ma-ya-mi-ya-fi-ya-mi-ya", SUSPECT, "the decoder looped (compression ratio 8.9)", None),
+    ]
+    transcript = to_table(
+        TRANSCRIPT_SEGMENTS,
+        [
+            {
+                **status_row(TRANSCRIPT_SEGMENTS, status, error),
+                "segment_index": i,
+                "start_s": 5.0 * i,
+                "end_s": 5.0 * i + 4,
+                "text": text,
+                "language": language,
+                "model": "base",
+            }
+            for i, (text, status, error, language) in enumerate(rows)
+        ],
+    )
+    document = build_document(video, audio, transcript, frames, ocr)
+    assert document["transcript_text"] == f"{rows[0][0]} {rows[1][0]}"
+    assert document["language"] == "en"
+    assert document["transcript_left_out"] == (
+        "1 of 3 transcript segment(s) left out as suspect: the decoder looped (compression ratio 8.9)"
+    )
+    assert build_document(*_inputs(OK))["transcript_left_out"] is None

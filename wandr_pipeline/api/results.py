@@ -52,6 +52,7 @@ def read_result(storage: Storage, key: str) -> dict[str, Any]:
             "start_s": r["start_s"],
             "end_s": r["end_s"],
             "text": r["text"],
+            "language": r["language"],
             "avg_logprob": r["avg_logprob"],
             "no_speech_prob": r["no_speech_prob"],
         }
@@ -78,6 +79,8 @@ def read_result(storage: Storage, key: str) -> dict[str, Any]:
                 "language_probability": segments[0].get("language_probability") if segments else None,
                 "model": segments[0]["model"] if segments else None,
                 "text": (document or {}).get("transcript_text"),
+                "left_out": (document or {}).get("transcript_left_out"),
+                "text_en": (document or {}).get("transcript_en"),
                 "segments": transcript_segments,
             },
             "onscreen_text": {

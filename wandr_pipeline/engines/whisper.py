@@ -1,6 +1,8 @@
 """Speech to text with faster-whisper: model resolution, device choice, batched transcription.
 
-The cross-clip batching that leans on faster-whisper internals lives in `whisper_cross_clip`."""
+What leans on faster-whisper internals or does one job of its own lives beside it: cross-clip batching
+(`whisper_cross_clip`), the language per chunk (`whisper_chunk_language`), translation to English
+(`whisper_translate`), the packaged models (`whisper_models`); the trust verdict is `media.speech_quality`."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from wandr_pipeline.engines.whisper_chunk_language import HeardLanguage, chunk_language_pipeline
 from wandr_pipeline.engines.whisper_cross_clip import cross_clip_pipeline, decode_across_clips
 from wandr_pipeline.engines.whisper_models import (
     INSTALL_HINT,
@@ -26,10 +29,18 @@ from wandr_pipeline.engines.whisper_models import (
     model_folder,
     verified_model_files,
 )
+from wandr_pipeline.engines.whisper_translate import Piece, translate_pieces
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
 from wandr_pipeline.media.speech_coverage import coverage, merge, pauses, uncovered
-from wandr_pipeline.media.speech_quality import Assessment, SegmentEvidence, assess
+from wandr_pipeline.media.speech_quality import (
+    GOOD,
+    LANGUAGE_FLOOR,
+    Assessment,
+    LanguageEvidence,
+    SegmentEvidence,
+    assess,
+)
 
 # A wrong model name must fail loudly, not try to reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,6 +95,8 @@ class TranscriptSegment:
     compression_ratio: float = 0.0
     words: tuple[TranscriptWord, ...] = ()
     decode_pass: int = FIRST_PASS
+    seek: int = 0  # faster-whisper's frame offset of the chunk the segment was decoded in
+    heard: HeardLanguage | None = None  # the language detected in this segment's chunk (None: the clip's)
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ class Transcript:
     speech_coverage: float | None = None  # share of that speech that decoded words cover
     uncovered_regions: int = 0  # stretches of speech (or missed speech) without words, decoded again
     assessment: Assessment | None = None  # can the text be trusted (`media.speech_quality`)
+    text_en: str | None = None  # the trusted speech in English when some was in another language (`translate`)
 
     @property
     def text(self) -> str:
@@ -203,8 +217,9 @@ class WhisperTranscriber:
         second_pass_chunk_s: int = 0,
         vad_threshold: float = 0.5,
         chunk_pause_ms: int = 0,
+        translate: bool = False,
     ):
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import _LANGUAGE_CODES
 
         language = (language or "").strip().lower() or None
@@ -227,7 +242,8 @@ class WhisperTranscriber:
             raise ValueError(
                 f"WHISPER_LANGUAGE={language!r} needs a multilingual model; {self.model_name} is English-only"
             )
-        self.pipeline = BatchedInferencePipeline(self.model) if batch_size > 1 else None
+        # the batched pipeline detects each chunk's language (`whisper_chunk_language`)
+        self.pipeline = chunk_language_pipeline(self.model, LANGUAGE_FLOOR) if batch_size > 1 else None
         self.batch_size = batch_size
         # Longest stretch of speech decoded as one piece by the batched pipeline (its VAD merges speech
         # into chunks up to this long); 0 disables the coverage check and its second pass.
@@ -238,6 +254,7 @@ class WhisperTranscriber:
         self.vad_threshold = min(0.95, max(0.05, float(vad_threshold)))
         self.chunk_pause_ms = max(0, int(chunk_pause_ms))
         self._second_pipeline = None
+        self.translate = translate and self.multilingual  # English-only models cannot translate
         self.beam_size = beam_size
         self.vad = vad
         # None: detected per clip; English-only models are always "en" (never detected)
@@ -273,17 +290,21 @@ class WhisperTranscriber:
         speech = self.speech_regions(audio) if self.vad else None
         with self._lock:
             if self.pipeline is not None:
+                self.pipeline.heard = {}
                 segments, info = self.pipeline.transcribe(
                     audio,
                     batch_size=self.batch_size,
                     chunk_length=self.chunk_s,
+                    multilingual=self.multilingual and self.language is None,
                     **kwargs,
                     **self.chunking(speech),
                 )
+                collected = _transcript_segments(segments)
+                collected = [replace(s, heard=self.pipeline.heard.get(s.seek)) for s in collected]
             else:
                 vad_parameters = {"threshold": self.vad_threshold} if self.vad else None
                 segments, info = self.model.transcribe(audio, vad_parameters=vad_parameters, **kwargs)
-            collected = _transcript_segments(segments)
+                collected = _transcript_segments(segments)
         return self.complete(
             audio,
             collected,
@@ -352,6 +373,11 @@ class WhisperTranscriber:
             speech_s = round(float(sum(e - s for s, e in speech)), 3)
             speech_coverage = coverage(speech, words)
         segments = self._in_script(segments, language)
+        assessment = assess(
+            [segment_evidence(s, language, language_probability) for s in segments],
+            model_language=self.language if self.model_name.endswith(".en") else None,
+        )
+        text_en = self._in_english(audio, segments, assessment, language) if self.translate else None
         elapsed = time.perf_counter() - started
         if decode_s is not None:  # cross-clip: its share of the batch, plus its own second pass
             elapsed = decode_s + elapsed
@@ -365,15 +391,37 @@ class WhisperTranscriber:
             speech_s=speech_s,
             speech_coverage=speech_coverage,
             uncovered_regions=len(gaps),
-            assessment=assess(
-                [SegmentEvidence(s.text, [w.probability for w in s.words], s.compression_ratio) for s in segments],
-                model_language=self.language if self.model_name.endswith(".en") else None,
-            ),
+            assessment=assessment,
+            text_en=text_en,
         )
+
+    def _in_english(self, audio: np.ndarray, segments, assessment: Assessment, language: str) -> str | None:
+        """The trusted segments in English (`whisper_translate`); None when none is in another language."""
+        if not assessment.trusted:
+            return None
+        pieces = [
+            Piece(s.start_s, s.end_s, s.heard.decoded if s.heard else language, s.text)
+            for s, quality in zip(segments, assessment.segment_quality)
+            if quality == GOOD
+        ]
+        return translate_pieces(
+            self._plain_pipeline(), audio, pieces, batch_size=self.batch_size, beam_size=self.beam_size, lock=self._lock
+        )
+
+    def _plain_pipeline(self):
+        """faster-whisper's own batched pipeline (one language per call), for the second pass and translation."""
+        from faster_whisper import BatchedInferencePipeline
+
+        if self._second_pipeline is None:
+            self._second_pipeline = BatchedInferencePipeline(self.model)
+        return self._second_pipeline
 
     def _in_script(self, segments: list[TranscriptSegment], language: str) -> list[TranscriptSegment]:
         """Chinese segments in the `chinese_script` chosen (`media.chinese_script`); other languages as they are."""
-        return [replace(s, text=in_script(s.text, language, self.chinese_script)) for s in segments]
+        return [
+            replace(s, text=in_script(s.text, s.heard.decoded if s.heard else language, self.chinese_script))
+            for s in segments
+        ]
 
     def _detected_probability(self, info) -> float | None:
         """faster-whisper says 1.0 for a language it was told (or an English-only model): that is no detection."""
@@ -382,16 +430,12 @@ class WhisperTranscriber:
     def _decode_gaps(self, audio: np.ndarray, gaps: list[tuple[float, float]]) -> list[TranscriptSegment]:
         """Decode each uncovered stretch on its own (with a little context), in short chunks, without
         hints; only words inside the stretch are kept, so nothing the first pass said is repeated."""
-        from faster_whisper import BatchedInferencePipeline
-
-        if self._second_pipeline is None:
-            self._second_pipeline = BatchedInferencePipeline(self.model)
         out: list[TranscriptSegment] = []
         for start, end in gaps:
             lo = max(0, int((start - GAP_CONTEXT_S) * 16_000))
             hi = min(len(audio), int((end + GAP_CONTEXT_S) * 16_000))
             with self._lock:
-                segments, _ = self._second_pipeline.transcribe(
+                segments, info = self._plain_pipeline().transcribe(
                     audio[lo:hi],
                     batch_size=max(1, self.batch_size),
                     language=self.language,
@@ -403,6 +447,10 @@ class WhisperTranscriber:
                     word_timestamps=True,
                 )
                 found = _transcript_segments(segments, offset_s=lo / 16_000, decode_pass=SECOND_PASS)
+            if self.language is None and self.multilingual:  # detected on the stretch alone: say so
+                probability = round(float(info.language_probability), 4)
+                heard = HeardLanguage(info.language, probability, info.language, probability)
+                found = [replace(s, heard=heard) for s in found]
             for segment in found:
                 kept = tuple(w for w in segment.words if start <= (w.start_s + w.end_s) / 2 <= end)
                 if kept:
@@ -560,9 +608,26 @@ def _transcript_segments(
                 float(s.compression_ratio or 0.0),
                 words,
                 decode_pass,
+                int(s.seek or 0),
             )
         )
     return out
+
+
+def segment_evidence(segment: TranscriptSegment, clip_language: str, clip_probability: float | None) -> SegmentEvidence:
+    """What `media.speech_quality.assess` reads of one segment."""
+    heard = segment.heard
+    return SegmentEvidence(
+        segment.text,
+        [w.probability for w in segment.words],
+        segment.compression_ratio,
+        segment.avg_logprob,
+        segment.no_speech_prob,
+        None
+        if heard is None
+        else LanguageEvidence(heard.heard, heard.probability, heard.decoded, clip_language, clip_probability),
+        segment.end_s - segment.start_s,
+    )
 
 
 def _segment_of_words(segment: TranscriptSegment, words: tuple[TranscriptWord, ...]) -> TranscriptSegment:

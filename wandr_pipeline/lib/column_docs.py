@@ -63,9 +63,10 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "decode_pass": "1: first pass; 2: speech the first pass left without words, decoded again without hints",
         "compression_ratio": "Whisper's compression ratio of the segment's text (high: repetition)",
         "word_probability": "mean probability of the segment's words",
-        "quality": "good, low_confidence or repeated",
+        "quality": "good, low_confidence, repeated, no_speech or language_unsure",
         "speech_s": "the video's speech found by VAD, seconds (same on every row)",
         "speech_coverage": "share of that speech covered by decoded words (same on every row)",
+        "transcript_en": "the trusted speech in English when some was not (WHISPER_TRANSLATE; same on every row)",
         **_STATUS,
     },
     "transcript_words": {
@@ -136,7 +137,10 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "duration_s": "length in seconds",
         "language": "language of the speech",
         "language_probability": "confidence of the language detection (null: forced or English-only model)",
-        "transcript_text": "the whole transcript",
+        "transcript_text": "the transcript's trusted segments (suspect ones are left out)",
+        "transcript_left_out": "how many transcript segments were left out as suspect, and why (null: none)",
+        "transcript_en": "the trusted speech in English: translated by Whisper where it was not (WHISPER_TRANSLATE), "
+        "the transcript itself for English speech; null when not translated",
         "onscreen_lines": "distinct caption lines, first-seen order",
         "onscreen_text": "the same, newline-joined",
         "whisper_model": "the Whisper model of the transcript, also when a suspect one's text is left out",

@@ -81,6 +81,8 @@ TRANSCRIPT_SEGMENTS = pa.schema(
         pa.field("quality", pa.string()),  # good | low_confidence | repeated
         pa.field("speech_s", pa.float64()),  # the video's detected speech, seconds (same on every row)
         pa.field("speech_coverage", pa.float64()),  # share of it that decoded words cover (same on every row)
+        # issue 27: the trusted speech in English when some was in another language (WHISPER_TRANSLATE)
+        pa.field("transcript_en", pa.string()),
     ]
 )
 
@@ -188,6 +190,9 @@ VIDEO_DOCUMENTS = pa.schema(
         pa.field("language", pa.string()),
         pa.field("language_probability", pa.float64()),  # issue 18: null when not detected (forced / .en model)
         pa.field("transcript_text", pa.string()),
+        # issue 27: how many transcript segments were left out of transcript_text as suspect, and why
+        pa.field("transcript_left_out", pa.string()),
+        pa.field("transcript_en", pa.string()),  # issue 27: in English (translated where not; null: not asked)
         pa.field("onscreen_lines", pa.list_(pa.string())),
         pa.field("onscreen_text", pa.string()),
         pa.field("whisper_model", pa.string()),

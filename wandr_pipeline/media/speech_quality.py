@@ -1,34 +1,95 @@
 """Is a transcript worth trusting? Offline signals from Whisper's own decoding, no extra model.
 
-An English-only model (the bundled tiny.en) given Spanish, Portuguese or Mandarin speech does not fail:
-it writes fluent, invented English ("Thank you very much for watching." five times) at a confident
-language probability of 1.0. What gives it away is how sure the decoder was of each word: on the real
-English clips of `data/real/` the mean word probability is 0.80-0.99 and at most 14 % of the words are
-below 0.5; on the non-English ones the mean is 0.42-0.58 and 50-69 % of the words are below 0.5
-(synthetic English TTS of `data/samples/`: 0.75-0.83 and at most 19 %; docs/BENCHMARKS.md, "Speech
-quality flags"). A clip is flagged when both say so. Whisper's segment-level thresholds (compression ratio
-above 2.4, average log-probability below -1) catch loops, not this: most invented segments pass them.
+Whisper does not fail on input it cannot transcribe: it loops (`S.S.A.P.A.T.E.N.E.R...`, `ศาศาศา...`,
+compression ratio 5.7), writes a caption it learnt from silence ("Thank you." over music, no-speech
+probability 0.91), guesses a language it barely hears (Arabic as Thai at 0.24), or, as an English-only
+model given Spanish, writes fluent invented English at language probability 1.0. Each leaves a trace in
+what the decoder already reports, and this module reads them, per segment and per clip:
 
-`assess` judges a whole clip (its status) and each segment (its `quality` column).
+- *repeated*: the text of an earlier segment again, a loop inside one (compression ratio above Whisper's
+  2.4, a word said 4+ times running, a run of spelled-out letters or a short syllable looping);
+- *no speech*: the decoder's own no-speech probability high while it was unsure of its words (Whisper's
+  rule: no-speech above 0.6 and average log-probability below -1), or one of the captions Whisper learnt
+  from silent video ("Thank you.", "Thanks for watching") over audio it judged probably silent;
+- *language unsure*: the segment's stretch sounded most like a language below the confidence floor and
+  not the clip's own (`LanguageEvidence`);
+- *low confidence*: the words average below 0.55 (segments of 4+ words: a right "Bring water." can be
+  unsure), or the average log-probability is below -1.
+
+A segment with any of these is not trusted; the rest are. The clip as a whole is not trusted when its
+words are unsure throughout (on the real English clips of `data/real/` the mean word probability is
+0.80-0.99 with at most 14 % below 0.5; on non-English speech given to tiny.en 0.42-0.58 with 50-69 %
+below 0.5), or when no segment is left. A clip whose segments are all *no speech* is empty, not suspect.
+Thresholds and their measurements: docs/BENCHMARKS.md, "Speech trust".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# A clip is flagged when its words average below this (measured: non-English <= 0.58, English >= 0.75) ...
+# A clip is flagged as a whole when its words average below this ...
 MIN_MEAN_WORD_PROBABILITY = 0.70
 # ... and at least this share of them are unsure (below UNSURE_WORD; non-English >= 0.50, English <= 0.19).
 MAX_UNSURE_SHARE = 0.35
 UNSURE_WORD = 0.5
-MIN_WORDS_TO_JUDGE = 4  # fewer words say too little about the clip (one "Okay." can be unsure)
-LOW_SEGMENT_PROBABILITY = 0.55  # a segment whose words average below this is marked on its own
+MIN_WORDS_TO_JUDGE = 4  # fewer words say too little about a clip or segment (one "Okay." can be unsure)
+LOW_SEGMENT_PROBABILITY = 0.55  # a segment whose words average below this is not trusted
+MIN_AVG_LOGPROB = -1.0  # Whisper's log_prob_threshold
 MAX_COMPRESSION_RATIO = 2.4  # Whisper's own threshold for repetitive (looping) output
+NO_SPEECH = 0.6  # Whisper's no_speech_threshold
+SILENCE_PHRASE_NO_SPEECH = 0.5  # a learnt silence caption counts as no speech from this no-speech probability
+UNSURE_LOGPROB = -0.7  # ... or from this average log-probability ...
+UNSURE_PHRASE = 0.6  # ... or when its words average below this (a person's clear "Thank you." is sure)
+MAX_UNTRUSTED_SPEECH = 2 / 3  # a clip whose speech is mostly untrusted segments is not trusted at all
+LANGUAGE_FLOOR = 0.5  # below this a detected language is a guess, not a fact
 
 GOOD = "good"
 LOW_CONFIDENCE = "low_confidence"
 REPEATED = "repeated"  # the same text as an earlier segment of the clip, or a loop inside one
+NO_SPEECH_HEARD = "no_speech"  # the decoder judged the audio silent (music, noise) and wrote a stock phrase
+LANGUAGE_UNSURE = "language_unsure"
+
+# What Whisper writes over silence and music (it learnt them from subtitles of silent stretches).
+SILENCE_PHRASES = frozenset(
+    {
+        "thank you",
+        "thank you very much",
+        "thanks for watching",
+        "see you next time",
+        "ill see you next time",
+        "thank you for watching",
+        "thank you so much for watching",
+        "please subscribe",
+        "subscribe",
+        "you",
+        "bye",
+        "music",
+        "applause",
+        "gracias",
+        "obrigado",
+        "merci",
+        "ご視聴ありがとうございました",
+        "谢谢观看",
+        "字幕由amaraorg社区提供",
+    }
+)
+LOOP_MIN_TOKENS = 12
+LOOP_MAX_DISTINCT = 0.3  # at most this share of a long segment's words distinct: a loop
+_SPELLED_OUT = re.compile(r"(?:\b\w[.\-_ ]){6,}")  # S.S.A.P.A.T.E.N.E.R.
+_SHORT_LOOP = re.compile(r"(.{1,4}?)\1{5,}", re.DOTALL)  # ศาศาศาศาศาศา, hahahahahaha
+
+
+@dataclass(frozen=True)
+class LanguageEvidence:
+    """What the detector heard in a segment's stretch: `heard` at `probability`, decoded as `decoded`."""
+
+    heard: str
+    probability: float
+    decoded: str
+    clip_language: str
+    clip_probability: float | None  # None: the clip's language was not detected (forced or English-only)
 
 
 @dataclass(frozen=True)
@@ -36,14 +97,24 @@ class SegmentEvidence:
     text: str
     word_probabilities: Sequence[float]
     compression_ratio: float
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    language: LanguageEvidence | None = None
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True)
 class Assessment:
-    trusted: bool
-    reason: str | None  # why the clip is not trusted (None when it is)
+    trusted: bool  # False: nothing of the clip is to be trusted (every segment suspect, or the clip as a whole)
+    reason: str | None  # why the clip, or some of its segments, are not trusted (None when all are)
     mean_word_probability: float | None
-    segment_quality: list[str]  # per segment: GOOD, LOW_CONFIDENCE or REPEATED
+    segment_quality: list[str]  # per segment: GOOD or why not (REPEATED, NO_SPEECH_HEARD, ...)
+    segment_reasons: list[str | None]  # per segment: the readable reason it is not trusted
+    empty: bool = False  # every segment was the decoder writing over silence or music: no speech at all
+
+    @property
+    def left_out(self) -> int:
+        return sum(q != GOOD for q in self.segment_quality) if self.trusted else len(self.segment_quality)
 
 
 def mean(values: Sequence[float]) -> float | None:
@@ -54,38 +125,116 @@ def _key(text: str) -> str:
     return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
 
 
+def loops(text: str) -> bool:
+    """Text that repeats itself inside one segment: a word 4+ times running, spelled-out letters, a syllable."""
+    words = _key(text).split()
+    run = 1
+    for before, word in zip(words, words[1:]):
+        run = run + 1 if word == before else 1
+        if run >= 4:
+            return True
+    tokens = re.findall(r"\w+", text.casefold())
+    if len(tokens) >= LOOP_MIN_TOKENS and len(set(tokens)) / len(tokens) <= LOOP_MAX_DISTINCT:
+        return True  # ha-ha-ma-ya-mi-ya-fi-ya-mi-ya-...: a few syllables over and over
+    return bool(_SPELLED_OUT.search(text) or _SHORT_LOOP.search(text.replace(" ", "")))
+
+
+def stock_phrase(text: str) -> bool:
+    """Every sentence of `text` is one Whisper writes over silence ("Thank you. Thank you.")."""
+    sentences = [_key(part) for part in re.split(r"[.!?。！？]+", text)]
+    sentences = [part for part in sentences if part]
+    return bool(sentences) and all(part in SILENCE_PHRASES for part in sentences)
+
+
+def language_unsure(evidence: LanguageEvidence | None) -> bool:
+    """The stretch's language was a guess: heard below the floor, and not the clip's own confident language."""
+    if evidence is None or evidence.probability >= LANGUAGE_FLOOR:
+        return False
+    clip_sure = evidence.clip_probability is None or evidence.clip_probability >= LANGUAGE_FLOOR
+    return not (clip_sure and evidence.heard == evidence.clip_language)
+
+
+def segment_verdict(segment: SegmentEvidence, seen: set[str]) -> tuple[str, str | None]:
+    """(quality, reason) of one segment; `seen`: the keys of the clip's earlier segments."""
+    key = _key(segment.text)
+    seg_mean = mean(segment.word_probabilities)
+    if key and key in seen:
+        return REPEATED, f"repeats an earlier segment ({segment.text[:40]!r})"
+    if segment.compression_ratio > MAX_COMPRESSION_RATIO or loops(segment.text):
+        return REPEATED, f"the decoder looped (compression ratio {segment.compression_ratio:.1f})"
+    silent = segment.no_speech_prob >= NO_SPEECH and (
+        segment.avg_logprob < MIN_AVG_LOGPROB or (seg_mean is not None and seg_mean < LOW_SEGMENT_PROBABILITY)
+    )
+    unsure = segment.avg_logprob < UNSURE_LOGPROB or (seg_mean is not None and seg_mean < UNSURE_PHRASE)
+    stock = stock_phrase(segment.text)
+    if silent or (stock and (segment.no_speech_prob >= SILENCE_PHRASE_NO_SPEECH or unsure)):
+        return NO_SPEECH_HEARD, (
+            f"probably no speech (no-speech probability {segment.no_speech_prob:.2f}): {segment.text[:40]!r}"
+        )
+    if language_unsure(segment.language):
+        heard = segment.language
+        return LANGUAGE_UNSURE, (
+            f"language unsure: sounded most like {heard.heard} ({heard.probability:.2f}), decoded as {heard.decoded}"
+        )
+    if segment.avg_logprob < MIN_AVG_LOGPROB:
+        return LOW_CONFIDENCE, f"low average log-probability {segment.avg_logprob:.2f} < {MIN_AVG_LOGPROB}"
+    judged = len(segment.word_probabilities) >= MIN_WORDS_TO_JUDGE  # "Bring water." at 0.2 was right
+    if judged and seg_mean < LOW_SEGMENT_PROBABILITY:
+        return LOW_CONFIDENCE, f"mean word probability {seg_mean:.2f} < {LOW_SEGMENT_PROBABILITY}"
+    return GOOD, None
+
+
 def assess(segments: Sequence[SegmentEvidence], *, model_language: str | None = None) -> Assessment:
     """Trust verdict for one clip's segments. `model_language`: the language the model is limited to
     (`en` for `.en` models), named in the reason so a reader knows what to change."""
     seen: set[str] = set()
     quality: list[str] = []
+    reasons: list[str | None] = []
     for segment in segments:
-        key = _key(segment.text)
-        seg_mean = mean(segment.word_probabilities)
-        if (key and key in seen) or segment.compression_ratio > MAX_COMPRESSION_RATIO:
-            quality.append(REPEATED)
-        elif seg_mean is not None and seg_mean < LOW_SEGMENT_PROBABILITY:
-            quality.append(LOW_CONFIDENCE)
-        else:
-            quality.append(GOOD)
-        seen.add(key)
+        q, why = segment_verdict(segment, seen)
+        quality.append(q)
+        reasons.append(why)
+        seen.add(_key(segment.text))
     probabilities = [p for s in segments for p in s.word_probabilities]
     overall = mean(probabilities)
+    rounded = None if overall is None else round(overall, 3)
     unsure = sum(p < UNSURE_WORD for p in probabilities) / len(probabilities) if probabilities else 0.0
-    if (
-        overall is None
-        or len(probabilities) < MIN_WORDS_TO_JUDGE
-        or overall >= MIN_MEAN_WORD_PROBABILITY
-        or unsure < MAX_UNSURE_SHARE
-    ):
-        return Assessment(True, None, None if overall is None else round(overall, 3), quality)
-    reason = (
-        f"the model was unsure of its words (mean word probability {overall:.2f} < {MIN_MEAN_WORD_PROBABILITY}, "
-        f"{unsure:.0%} of them below {UNSURE_WORD})"
+    if segments and all(q == NO_SPEECH_HEARD for q in quality):
+        return Assessment(False, _summary(quality, reasons), rounded, quality, reasons, empty=True)
+    unsure_throughout = (
+        overall is not None
+        and len(probabilities) >= MIN_WORDS_TO_JUDGE
+        and overall < MIN_MEAN_WORD_PROBABILITY
+        and unsure >= MAX_UNSURE_SHARE
     )
-    if model_language:
+    if unsure_throughout:
+        reason = (
+            f"the model was unsure of its words (mean word probability {overall:.2f} < "
+            f"{MIN_MEAN_WORD_PROBABILITY}, {unsure:.0%} of them below {UNSURE_WORD})"
+        )
+        repeated = quality.count(REPEATED)
+        if repeated:
+            reason += f"; {repeated} segment(s) repeat earlier text"
+    elif segments and GOOD not in quality:
+        reason = _summary(quality, reasons)
+    else:
+        # by time, not words: a loop has many words
+        spoken = [(q, s.duration_s) for q, s in zip(quality, segments) if q != NO_SPEECH_HEARD]
+        untrusted = sum(d for q, d in spoken if q != GOOD)
+        total = sum(d for _, d in spoken)
+        if not (total > 0 and untrusted / total > MAX_UNTRUSTED_SPEECH):
+            return Assessment(True, _summary(quality, reasons), rounded, quality, reasons)
+        reason = f"most of the speech was not trusted ({untrusted:.0f} of {total:.0f} s); " + _summary(quality, reasons)
+    if model_language and overall is not None and overall < MIN_MEAN_WORD_PROBABILITY:
         reason += f"; the speech is probably not in {model_language}, the only language this model knows"
-    repeated = quality.count(REPEATED)
-    if repeated:
-        reason += f"; {repeated} segment(s) repeat earlier text"
-    return Assessment(False, reason, round(overall, 3), quality)
+    return Assessment(False, reason, rounded, quality, reasons)
+
+
+def _summary(quality: list[str], reasons: list[str | None]) -> str | None:
+    """`2 of 5 segments not trusted: the decoder looped (...); language unsure: ...` (None: all trusted)."""
+    bad = [why for q, why in zip(quality, reasons) if q != GOOD and why]
+    if not bad:
+        return None
+    distinct = list(dict.fromkeys(bad))
+    shown = "; ".join(distinct[:3]) + ("; ..." if len(distinct) > 3 else "")
+    return f"{len(bad)} of {len(quality)} segment(s) not trusted: {shown}"

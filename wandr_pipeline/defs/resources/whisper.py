@@ -31,6 +31,7 @@ class WhisperResource(ConfigurableResource):
     second_pass_chunk_s: int = from_setting("whisper_second_pass_chunk_s")
     vad_threshold: float = from_setting("whisper_vad_threshold")
     chunk_pause_ms: int = from_setting("whisper_chunk_pause_ms")
+    translate: bool = from_setting("whisper_translate")
 
     @classmethod
     def from_settings(cls, whisper: WhisperSettings) -> WhisperResource:
@@ -53,6 +54,7 @@ class WhisperResource(ConfigurableResource):
             self.second_pass_chunk_s,
             self.vad_threshold,
             self.chunk_pause_ms,
+            self.translate,
         )
 
     def get_transcriber(self) -> WhisperTranscriber:
@@ -76,5 +78,6 @@ class WhisperResource(ConfigurableResource):
                     second_pass_chunk_s=self.second_pass_chunk_s,
                     vad_threshold=self.vad_threshold,
                     chunk_pause_ms=self.chunk_pause_ms,
+                    translate=self.translate,
                 )
             return _LOADED[key]

@@ -2,9 +2,12 @@
 
 Words and their timestamps go to the side table `transcript_words` (written here, next to the
 segments the IO manager writes). Speech the voice activity detector found and no decoded word covers
-is decoded a second time (shorter chunks, no hints); the share covered is `speech_coverage`. A clip
-whose words the model was unsure of (speech in a language an English-only model does not know) is
-recorded `suspect`, with the reason, and downstream ignores its text.
+is decoded a second time (shorter chunks, no hints); the share covered is `speech_coverage`. Each
+segment is judged on the decoder's own signals (`media.speech_quality`): doubtful ones (loops, a stock
+phrase over music, a language only guessed, unsure words) are recorded `suspect` with the reason and
+downstream leaves their text out; a clip with nothing trusted is `suspect` as a whole, one whose every
+segment was written over silence or music is `empty`. With `WHISPER_TRANSLATE` the trusted non-English
+speech is also written in English (`transcript_en`).
 
 The video's caption text (place names, spelled right on screen) goes to Whisper as hints
 (`hotwords` by default, see docs/CAPTIONS.md for the measurement), so this stage waits for
@@ -17,9 +20,10 @@ import time
 from wandr_pipeline.defs.resources import WhisperResource
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker, first_row
 from wandr_pipeline.engines.whisper import load_audio
-from wandr_pipeline.lib.outcomes import OK, SUSPECT
+from wandr_pipeline.lib.outcomes import EMPTY, OK, SUSPECT
 from wandr_pipeline.lib.schemas import TRANSCRIPT_WORDS, to_table
 from wandr_pipeline.media.captions import echoes_hints, hint_text
+from wandr_pipeline.media.speech_quality import GOOD, LANGUAGE_FLOOR, LANGUAGE_UNSURE
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
 
 
@@ -75,13 +79,15 @@ class TranscriptWorker(StageWorker):
         busy_start = time.perf_counter()
         results = transcriber.transcribe_many(ready, load=load, hints=hints, redo_without_hints=echoes_hints)
         for key, result in results:
+            # music or silence that the decoder wrote a stock phrase over is no speech: `empty`, not `ok`
+            empty = not isinstance(result, BaseException) and result.assessment is not None and result.assessment.empty
 
-            def rows(result=result, key=key):
-                words = [] if isinstance(result, BaseException) else word_rows(result)
+            def rows(result=result, key=key, empty=empty):
+                words = [] if isinstance(result, BaseException) or empty else word_rows(result)
                 store.write_partition("transcript_words", key, to_table(TRANSCRIPT_WORDS, words))  # no stale words
                 if isinstance(result, BaseException):
                     raise result
-                out = segment_rows(result, transcriber.model_name)
+                out = [] if empty else segment_rows(result, transcriber.model_name)
                 _write_subtitles(store, key, [r for r in out if r["status"] == OK])
                 return out
 
@@ -93,8 +99,8 @@ class TranscriptWorker(StageWorker):
             run.run_one(
                 key,
                 rows,
-                empty_reason="no speech detected",
-                preview=lambda rows: " ".join(r["text"] for r in rows)[:160],
+                empty_reason=f"no speech: {result.assessment.reason}" if empty else "no speech detected",
+                preview=lambda rows: " ".join(r["text"] for r in rows if r["status"] == OK)[:160],
                 elapsed_s=None if isinstance(result, BaseException) else result.elapsed_s,
             )
         self.busy += time.perf_counter() - busy_start
@@ -126,33 +132,65 @@ class TranscriptWorker(StageWorker):
 
 
 def segment_rows(result, model_name: str) -> list[dict]:
-    """`transcript_segments` rows of one `Transcript`; all `suspect` (with the reason) when it is not trusted."""
+    """`transcript_segments` rows of one `Transcript`: trusted segments `ok`, the others `suspect` with the
+    reason (all of them when the clip as a whole is not trusted). `language` is the language a segment
+    was decoded in, or null where that was a guess below the confidence floor (`media.speech_quality`)."""
     assessment = result.assessment
-    trusted = assessment is None or assessment.trusted
-    quality = assessment.segment_quality if assessment else [None] * len(result.segments)
-    return [
-        {
-            "segment_index": s.index,
-            "start_s": s.start_s,
-            "end_s": s.end_s,
-            "text": s.text,
-            "avg_logprob": s.avg_logprob,
-            "no_speech_prob": s.no_speech_prob,
-            "language": result.language,
-            "language_probability": result.language_probability,
-            "model": model_name,
-            "status": OK if trusted else SUSPECT,
-            "error": None if trusted else assessment.reason,
-            "caption_hints": result.hints,
-            "decode_pass": s.decode_pass,
-            "compression_ratio": round(s.compression_ratio, 3),
-            "word_probability": round(sum(w.probability for w in s.words) / len(s.words), 3) if s.words else None,
-            "quality": q,
-            "speech_s": result.speech_s,
-            "speech_coverage": result.speech_coverage,
-        }
-        for s, q in zip(result.segments, quality)
-    ]
+    count = len(result.segments)
+    quality = assessment.segment_quality if assessment else [None] * count
+    reasons = assessment.segment_reasons if assessment else [None] * count
+    clip_trusted = assessment is None or assessment.trusted
+    rows = []
+    for s, q, why in zip(result.segments, quality, reasons):
+        trusted = clip_trusted and q in (None, GOOD)
+        language, probability = segment_language(s, result)
+        rows.append(
+            {
+                "segment_index": s.index,
+                "start_s": s.start_s,
+                "end_s": s.end_s,
+                "text": s.text,
+                "avg_logprob": s.avg_logprob,
+                "no_speech_prob": s.no_speech_prob,
+                "language": None if q == LANGUAGE_UNSURE else language,
+                "language_probability": probability,
+                "model": model_name,
+                "status": OK if trusted else SUSPECT,
+                "error": None if trusted else (why if clip_trusted else assessment.reason),
+                "caption_hints": result.hints,
+                "decode_pass": s.decode_pass,
+                "compression_ratio": round(s.compression_ratio, 3),
+                "word_probability": round(sum(w.probability for w in s.words) / len(s.words), 3) if s.words else None,
+                "quality": q,
+                "speech_s": result.speech_s,
+                "speech_coverage": result.speech_coverage,
+                "transcript_en": result.text_en,
+            }
+        )
+    return rows
+
+
+def segment_language(segment, result) -> tuple[str | None, float | None]:
+    """(the language `segment` was decoded in, the detector's probability for it); the clip's when its
+    chunk's own is not known, null when the clip's was a guess below the floor."""
+    if segment.heard is not None:
+        return segment.heard.decoded, segment.heard.decoded_probability
+    probability = result.language_probability
+    if probability is not None and probability < LANGUAGE_FLOOR:
+        return None, probability
+    return result.language, probability
+
+
+def transcript_status(rows: list[dict], assessment=None) -> tuple[str, str | None]:
+    """The video's transcript outcome: `ok` when some segment is trusted, `empty` when the decoder only
+    wrote over silence or music (every segment `no_speech`), else `suspect`; with the reason."""
+    if not rows:
+        return EMPTY, "no speech detected"
+    if assessment is not None and assessment.empty:
+        return EMPTY, f"no speech: {assessment.reason}"
+    if any(r["status"] == OK for r in rows):
+        return OK, None
+    return SUSPECT, rows[0]["error"]
 
 
 def word_rows(result) -> list[dict]:

@@ -13,6 +13,7 @@ from wandr_pipeline.lib.outcomes import (
     FAILED,
     OK,
     SKIPPED,
+    SUSPECT,
     NotApplicable,
     PermanentError,
     short_error,
@@ -56,6 +57,27 @@ class VideoDocumentsWorker(StageWorker):
                 self.run.log.debug(f"{key}: contact sheet not read: {short_error(exc)}")
 
 
+def left_out_note(transcript_rows: list[dict]) -> str | None:
+    """`2 of 6 transcript segments left out as suspect: <reason>`, or None when none was."""
+    suspect = [r for r in transcript_rows if r["status"] == SUSPECT and r.get("segment_index") is not None]
+    if not suspect:
+        return None
+    reasons = list(dict.fromkeys(r["error"] for r in suspect if r["error"]))
+    shown = "; ".join(reasons[:2]) + ("; ..." if len(reasons) > 2 else "")
+    return f"{len(suspect)} of {len(transcript_rows)} transcript segment(s) left out as suspect: {shown}"
+
+
+def in_english(segments: list[dict]) -> str | None:
+    """The trusted speech in English: the translation the transcript stage wrote, or the transcript itself
+    when all of it is English; None when it is in another language and was not translated."""
+    translated = next((r.get("transcript_en") for r in segments if r.get("transcript_en")), None)
+    if translated:
+        return translated
+    if segments and all(r["language"] == "en" for r in segments):
+        return " ".join(r["text"] for r in segments).strip() or None
+    return None
+
+
 def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     """Merge one video's stage outputs (pyarrow tables) into its document row."""
     statuses = {
@@ -75,6 +97,7 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
     transcript_rows = transcript.to_pylist()
     segments = [r for r in transcript_rows if r["status"] == OK]
     segments.sort(key=lambda r: r["segment_index"])
+    spoken_in = next((r for r in segments if r["language"]), None)
     lines = [r for r in ocr.to_pylist() if r["status"] == OK and r["text"]]
     lines.sort(key=lambda r: (r["timestamp_s"], r["box_y0"], r["box_x0"]))
     span_rows = [r for r in spans.to_pylist() if r["status"] == OK and r["text"]] if spans is not None else []
@@ -102,9 +125,11 @@ def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
         "hashtags": post["hashtags"],
         "upload_date": post["upload_date"],
         "duration_s": post["duration_s"],
-        "language": segments[0]["language"] if segments else None,
-        "language_probability": segments[0]["language_probability"] if segments else None,
+        "language": spoken_in["language"] if spoken_in else None,
+        "language_probability": spoken_in["language_probability"] if spoken_in else None,
         "transcript_text": " ".join(r["text"] for r in segments).strip() or None,
+        "transcript_left_out": left_out_note(transcript_rows),
+        "transcript_en": in_english(segments),
         "onscreen_lines": onscreen,
         "onscreen_text": "\n".join(onscreen) or None,
         # the model of the transcript this document was built from, also when its text was left out (suspect)

@@ -1,0 +1,181 @@
+"""What the project's transcription costs against plain faster-whisper `base`, side by side (issue 27).
+
+    PYTHONPATH=. .venv/bin/python -m benchmarks.speech_cost [--rounds 2] [--configs plain,10s,30s]
+
+Four real tracks from `data/real/speech/` (the ten-sentence English track of `benchmarks.real_media`,
+the three FLEURS Spanish and the three FLEURS Portuguese sentences laid end to end, and AISHELL
+Mandarin), transcribed by the multilingual `base` (CPU int8, beam 5) in each setting:
+
+- `plain`: the original service's way: `WhisperModel.transcribe(audio, beam_size=5, vad_filter=True)`,
+  sequential, no word timestamps, no checks;
+- the project's `WhisperTranscriber` (batched pipeline of 8, word timestamps, per-chunk language, the
+  coverage check and its second pass over uncovered speech) with chunks of 10, 20 or 30 s.
+
+One model load per setting, a warm-up clip each, then `--rounds` rounds over the tracks with the
+settings in alternating order (forward, then backward), so load drifts fall on all alike. Per setting:
+seconds per audio minute (mean of rounds), its ratio to `plain`, English WER after Whisper's English
+normaliser, sentences dropped from the English track, Spanish/Portuguese WER, Mandarin CER.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.real_media import ENGLISH_TRACK, REPO, dropped_sentences, error_rate, load, references, speech_track
+
+SAMPLE_RATE = 16_000
+SPANISH = tuple((f"fleurs-es-00{i}.ogg", 0.6) for i in range(3))
+PORTUGUESE = tuple((f"fleurs-pt-00{i}.ogg", 0.6) for i in range(3))
+
+
+class Plain:
+    """The original service's transcription: faster-whisper's `transcribe`, beam 5, VAD, nothing else."""
+
+    def __init__(self):
+        from faster_whisper import WhisperModel
+
+        from wandr_pipeline.engines.whisper import packaged_model_files, resolve_model
+
+        path, _ = resolve_model("base")
+        self.model = WhisperModel(
+            path, device="cpu", compute_type="int8", local_files_only=True, files=packaged_model_files(path)
+        )
+
+    def transcribe(self, audio: np.ndarray):
+        segments, info = self.model.transcribe(audio, beam_size=5, vad_filter=True)
+        return " ".join(s.text.strip() for s in segments), None
+
+
+class Project:
+    """The project's transcriber with the settings' defaults and `overrides`."""
+
+    def __init__(self, **overrides):
+        from benchmarks.real_media import transcriber
+
+        self.transcriber = transcriber(model="base", **overrides)
+
+    def transcribe(self, audio: np.ndarray):
+        result = self.transcriber.transcribe(audio)
+        return result.text, result
+
+
+CONFIGS = {
+    "plain": lambda: Plain(),
+    "10s": lambda: Project(chunk_s=10),
+    "20s": lambda: Project(chunk_s=20),
+    "30s": lambda: Project(chunk_s=30),
+    "30s_no_second_pass": lambda: Project(chunk_s=30, second_pass_chunk_s=0),
+    "20s_second_pass_10s": lambda: Project(chunk_s=20, second_pass_chunk_s=10),
+    "30s_second_pass_10s": lambda: Project(chunk_s=30, second_pass_chunk_s=10),
+    "10s_beam1": lambda: Project(chunk_s=10, beam_size=1),
+    "20s_beam1": lambda: Project(chunk_s=20, beam_size=1),
+}
+
+
+def tracks() -> dict:
+    refs = references()
+    out = {}
+    for name, parts, language in (
+        ("english", ENGLISH_TRACK, "en"),
+        ("spanish", SPANISH, "es"),
+        ("portuguese", PORTUGUESE, "pt"),
+    ):
+        track = speech_track(parts)
+        out[name] = (track, " ".join(refs[n]["text"] for n, _ in parts), language)
+    audio = load("aishell_BAC009S0724W0121.wav")
+    out["mandarin"] = (None, refs["aishell_BAC009S0724W0121.wav"]["text"], "zh", audio)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "speech_cost.json")
+    args = parser.parse_args(argv)
+    names = args.configs.split(",")
+    loaded = {name: CONFIGS[name]() for name in names}
+    refs = references()
+    clips = {}
+    for name, item in tracks().items():
+        track, reference, language = item[:3]
+        clips[name] = (track.audio if track is not None else item[3], track, reference, language)
+    audio_s = sum(len(c[0]) for c in clips.values()) / SAMPLE_RATE
+    warm = load("sb_spk1_snt1.wav")
+    for tx in loaded.values():
+        tx.transcribe(warm)
+    seconds = {name: [] for name in names}
+    quality: dict[str, dict] = {}
+    load_before = os.getloadavg()
+    for number in range(args.rounds):
+        order = names if number % 2 == 0 else names[::-1]
+        for name in order:
+            started = time.perf_counter()
+            texts = {clip: loaded[name].transcribe(audio) for clip, (audio, *_rest) in clips.items()}
+            seconds[name].append(time.perf_counter() - started)
+            if name in quality:
+                continue
+            row = {}
+            for clip, (text, result) in texts.items():
+                _, track, reference, language = clips[clip]
+                row[clip] = round(error_rate(reference, text, language), 3)
+                if clip == "english":
+                    row["dropped"] = (
+                        len(dropped_sentences(track, result, refs))
+                        if result is not None
+                        else plain_dropped(track, text)
+                    )
+            quality[name] = row
+    load_after = os.getloadavg()
+    plain = float(np.mean(seconds["plain"])) if "plain" in seconds else None
+    report = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load": [load_before, load_after],
+        "cpus": os.cpu_count(),
+        "audio_s": round(audio_s, 1),
+        "rounds": args.rounds,
+        "settings": {
+            name: {
+                "seconds": [round(s, 1) for s in seconds[name]],
+                "s_per_audio_min": round(float(np.mean(seconds[name])) / audio_s * 60, 2),
+                "ratio_to_plain": round(float(np.mean(seconds[name])) / plain, 2) if plain else None,
+                **quality[name],
+            }
+            for name in names
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(f"{report['audio_s']} s of audio, {args.rounds} rounds, load {load_before} -> {load_after}")
+    print("| setting | en WER | dropped (of 10) | es WER | pt WER | zh CER | s / audio min | × plain |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in report["settings"].items():
+        print(
+            f"| {name} | {r['english']} | {r['dropped']} | {r['spanish']} | {r['portuguese']} | {r['mandarin']} "
+            f"| {r['s_per_audio_min']} | {r['ratio_to_plain']} |"
+        )
+    return 0
+
+
+def plain_dropped(track, text: str) -> int:
+    """Without word timestamps: sentences whose reference words are mostly missing from the text."""
+    from benchmarks.real_media import normalise
+
+    said = set(normalise(text, "en").split())
+    refs = references()
+    dropped = 0
+    for name, _, _ in track.sentences:
+        words = normalise(refs[name]["text"], "en").split()
+        if sum(w in said for w in words) < 0.5 * len(words):
+            dropped += 1
+    return dropped
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""The real models on short clips: a clip that changes language is decoded piece by piece in each piece's
+language, every piece is trusted, and its Spanish part is translated to English beside it; music that
+the decoder writes a stock phrase over ends `empty`.
+
+(The rule itself, on recorded decoder signals of every garbage case, is tests/media/test_speech_quality.py;
+the full measurement is benchmarks/speech_trust.py.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from wandr_pipeline.lib.outcomes import EMPTY, OK
+
+pytestmark = pytest.mark.slow
+
+
+def test_english_then_spanish_is_two_languages_both_trusted():
+    from benchmarks.real_media import load, transcriber
+    from benchmarks.speech_trust import join
+    from wandr_pipeline.defs.videos.transcript import segment_rows, transcript_status
+
+    result = transcriber(model="base", translate=True).transcribe(
+        join(load("sb_spk1_snt1.wav"), load("fleurs-es-002.ogg"))
+    )
+    rows = segment_rows(result, "base")
+    assert transcript_status(rows, result.assessment) == (OK, None)
+    assert [r["status"] for r in rows] == [OK] * len(rows), rows
+    languages = [r["language"] for r in rows]
+    assert languages[0] == "en" and languages[-1] == "es", [(r["language"], r["text"]) for r in rows]
+    assert "dog" in rows[0]["text"].lower()
+    # the Spanish part in English beside it ("...not everyone could access the funeral in ... Square")
+    assert rows[0]["transcript_en"].startswith("The child almost hurt the small dog.")
+    assert "funeral" in rows[0]["transcript_en"] and "gente" not in rows[0]["transcript_en"]
+
+
+def test_music_written_over_with_a_stock_phrase_is_empty():
+    from benchmarks.real_media import transcriber
+    from benchmarks.speech_trust import music, vocalise
+    from wandr_pipeline.defs.videos.transcript import segment_rows, transcript_status
+
+    backing = 0.2 * vocalise() + 0.2 * music() / abs(music()).max()
+    # without VAD (with it, Silero hears no speech here and the decoder never runs)
+    result = transcriber(vad=False, batch_size=1, second_pass_chunk_s=0).transcribe(backing.astype("float32"))
+    assert result.segments, "tiny.en wrote nothing over the music: the test proves nothing"
+    status, reason = transcript_status(segment_rows(result, "tiny.en"), result.assessment)
+    assert status == EMPTY and "no-speech probability" in reason, (result.text, reason)

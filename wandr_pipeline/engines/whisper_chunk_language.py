@@ -1,0 +1,102 @@
+"""Language per chunk of speech: a clip that changes language is decoded piece by piece in each piece's
+language, with a confidence floor, and says which language each piece was decoded in.
+
+faster-whisper's batched pipeline can detect the language of every chunk (`multilingual=True`, from the
+encoder output it computes anyway, so it costs no extra encoder pass) but takes the top guess however
+unsure (Arabic read by espeak-ng: Thai at 0.24, decoded into a loop) and does not say what it chose.
+`ChunkLanguagePipeline` overrides `generate_segment_batched` (checked against faster-whisper 1.2.1; its
+body is faster-whisper's, with the language choice changed): a chunk whose top language is at or above
+`floor` is decoded in it; below, in the clip's language (the one the pipeline detected for the clip, or
+was told), and what was heard is kept per chunk (`heard`, keyed by the chunk's `seek`, which every
+`Segment` of the chunk carries) so the transcript can say the language was a guess
+(`media.speech_quality.LanguageEvidence`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HeardLanguage:
+    heard: str  # the detector's top language for the chunk
+    probability: float  # its probability
+    decoded: str  # the language the chunk was decoded in
+    decoded_probability: float  # the detector's probability for that language
+
+
+def chunk_language_pipeline(model, floor: float):
+    """A `ChunkLanguagePipeline` over a loaded `WhisperModel` (faster-whisper imported only here)."""
+    from faster_whisper import BatchedInferencePipeline
+
+    class ChunkLanguagePipeline(BatchedInferencePipeline):
+        def __init__(self, model, floor: float):
+            super().__init__(model)
+            self.floor = floor
+            self.heard: dict[int, HeardLanguage] = {}  # chunk seek -> what was heard there
+            self._batch: list[HeardLanguage] = []
+
+        def forward(self, features, tokenizer, chunks_metadata, options):
+            self._batch = []
+            out = super().forward(features, tokenizer, chunks_metadata, options)
+            fps = self.model.frames_per_second
+            for meta, heard in zip(chunks_metadata, self._batch):
+                self.heard[int(meta["offset"] * fps)] = heard  # the `seek` forward gives the chunk's segments
+            return out
+
+        def generate_segment_batched(self, features, tokenizer, options):
+            if not options.multilingual:
+                return super().generate_segment_batched(features, tokenizer, options)
+            prompt = self.model.get_prompt(
+                tokenizer,
+                previous_tokens=(tokenizer.encode(options.initial_prompt) if options.initial_prompt else []),
+                without_timestamps=options.without_timestamps,
+                hotwords=options.hotwords,
+            )
+            max_length = (
+                len(prompt) + options.max_new_tokens if options.max_new_tokens is not None else self.model.max_length
+            )
+            max_length = min(max_length, self.model.max_length)
+            encoder_output = self.model.encode(features)
+            prompts = [prompt.copy() for _ in range(features.shape[0])]
+            language_index = prompt.index(tokenizer.language)
+            clip_token = tokenizer.tokenizer.id_to_token(tokenizer.language)
+            for i, ranked in enumerate(self.model.model.detect_language(encoder_output)):
+                top, probability = ranked[0]
+                token = top if probability >= self.floor else clip_token
+                prompts[i][language_index] = tokenizer.tokenizer.token_to_id(token)
+                decoded_probability = next((p for t, p in ranked if t == token), 0.0)
+                self._batch.append(
+                    HeardLanguage(
+                        top[2:-2], round(float(probability), 4), token[2:-2], round(float(decoded_probability), 4)
+                    )
+                )
+            results = self.model.model.generate(
+                encoder_output,
+                prompts,
+                beam_size=options.beam_size,
+                patience=options.patience,
+                length_penalty=options.length_penalty,
+                max_length=max_length,
+                suppress_blank=options.suppress_blank,
+                suppress_tokens=options.suppress_tokens,
+                return_scores=True,
+                return_no_speech_prob=True,
+                sampling_temperature=options.temperatures[0],
+                repetition_penalty=options.repetition_penalty,
+                no_repeat_ngram_size=options.no_repeat_ngram_size,
+            )
+            output = []
+            for result in results:
+                length = len(result.sequences_ids[0])
+                cumulative = result.scores[0] * (length**options.length_penalty)
+                output.append(
+                    dict(
+                        avg_logprob=cumulative / (length + 1),
+                        no_speech_prob=result.no_speech_prob,
+                        tokens=result.sequences_ids[0],
+                    )
+                )
+            return encoder_output, output
+
+    return ChunkLanguagePipeline(model, floor)
