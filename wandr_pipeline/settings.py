@@ -339,6 +339,15 @@ class DownloadSettings(SettingsGroup):
         doc="Netscape cookies file for login-walled posts "
         "(read-only is fine; its values and path are never logged or stored)",
     )
+    ytdlp_proxy: str = setting(
+        "",
+        "YTDLP_PROXY",
+        doc="http://, https:// or socks5:// proxy for every platform request "
+        "(credentials in it are never logged or stored)",
+    )
+    ytdlp_ca_bundle: str = setting(
+        "", "YTDLP_CA_BUNDLE", doc="PEM file of extra certificate authorities to trust (a proxy that re-signs TLS)"
+    )
     allow_local_files: bool = setting(
         True, "WANDR_ALLOW_LOCAL_FILES", doc="accept local paths and file:// URLs as sources"
     )

@@ -60,6 +60,10 @@ class DownloadOptions:
     allowed_networks: AllowList
     user_agent: str | None = None
     deadline_s: float | None = None  # wall clock per video, all tries together (for the messages)
+    # Every platform request goes through this proxy (http://, https://, socks5://; may carry credentials).
+    proxy: str | None = None
+    # A PEM file of extra certificate authorities to trust (a proxy that re-signs TLS), besides certifi's.
+    ca_bundle: str | None = None
     extra_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -210,6 +214,19 @@ def check_source_allowed(url: str, options: DownloadOptions) -> None:
             )
 
 
+def _url_judge(options: DownloadOptions) -> Callable[[str], str | None]:
+    """Why a request to `url` is refused in remote-only mode (its host as this machine resolves it), or None."""
+
+    def judge(url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        problem = host_problem(parts.hostname, options.allowed_networks, resolve_timeout_s=2.0)
+        return f"refusing to connect to {parts.hostname}: {problem} (remote-only downloads)" if problem else None
+
+    return judge
+
+
 @contextlib.contextmanager
 def _private_cookie_copy(cookiefile: str | None, folder: Path):
     """yt-dlp writes its cookie jar back to the cookies file when it closes: give it a private copy,
@@ -245,12 +262,12 @@ def download_post(
     """
     import yt_dlp
 
-    from wandr_pipeline.engines.ytdlp_egress import download_budget, remote_only
+    from wandr_pipeline.engines.ytdlp_egress import GuardedYoutubeDL, download_budget, proxy_endpoint, remote_only
 
     check_source_allowed(url, options)
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    redact = Redactor(url_secrets(url) + cookie_secrets(options.cookiefile))
+    redact = Redactor(url_secrets(url) + cookie_secrets(options.cookiefile) + url_secrets(options.proxy or ""))
     logger = _CollectingLogger(log, redact)
     ydl_options: dict[str, Any] = {
         "outtmpl": str(dest_dir / "video.%(ext)s"),
@@ -281,6 +298,8 @@ def download_post(
         )
     if options.user_agent:
         ydl_options["http_headers"] = {"User-Agent": options.user_agent}
+    if options.proxy:
+        ydl_options["proxy"] = options.proxy
     received = {"bytes": 0}
 
     def on_progress(status: dict[str, Any]) -> None:
@@ -296,7 +315,13 @@ def download_post(
     ydl_options["progress_hooks"] = [on_progress]
     ydl_options.update(options.extra_options)
 
-    guard = remote_only(options.allowed_networks) if options.remote_only else contextlib.nullcontext()
+    try:
+        proxy = proxy_endpoint(options.proxy) if options.proxy else None
+    except ValueError as exc:
+        raise PermanentError(f"YTDLP_PROXY is not usable: {exc}") from None
+    guard = remote_only(options.allowed_networks, proxy=proxy) if options.remote_only else contextlib.nullcontext()
+    # Behind a proxy the guard sees only the connection to the proxy: each request's URL is judged instead.
+    judge_url = _url_judge(options) if options.remote_only and proxy else None
     budget = None
     try:
         with (
@@ -306,7 +331,7 @@ def download_post(
         ):
             if cookiefile:
                 ydl_options["cookiefile"] = cookiefile
-            with yt_dlp.YoutubeDL(ydl_options) as ydl:
+            with GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url) as ydl:
                 info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as exc:
         raise_if_stopping()  # its connections were shut because the process is stopping: not the server's fault
@@ -363,8 +388,13 @@ def safe_extension(suffix: str, default: str) -> str:
     return ext if _SAFE_EXT.match(ext) else default
 
 
+# Where each extractor puts the account's handle (the @name) and its display name: TikTok's `uploader` is
+# the handle and `channel` the nickname; Instagram's are the other way round (`channel` = username).
+_HANDLE_FIELDS = {"Instagram": ("channel", "uploader"), "TikTok": ("uploader", "channel")}
+
+
 def post_metadata(info: dict[str, Any]) -> dict[str, Any]:
-    """The post fields we keep, from yt-dlp's info dict."""
+    """The post fields we keep, from yt-dlp's info dict (the `videos` columns of the same names)."""
     description = sanitize_text(info.get("description")) or None
     tags = [sanitize_text(t) for t in (info.get("tags") or []) if isinstance(t, str) and sanitize_text(t)]
     hashtags: list[str] = []
@@ -372,17 +402,36 @@ def post_metadata(info: dict[str, Any]) -> dict[str, Any]:
         tag = tag.strip("#").strip()
         if tag and tag.casefold() not in {h.casefold() for h in hashtags}:
             hashtags.append(tag)
+    handle_field, name_field = _HANDLE_FIELDS.get(str(info.get("extractor_key")), ("uploader", "channel"))
+    handle = info.get(handle_field) or info.get("uploader") or info.get("channel") or info.get("creator")
+    name = info.get(name_field) if info.get(name_field) != handle else None
+    artists = info.get("artists") or ([info["artist"]] if info.get("artist") else [])
+    stamp = info.get("timestamp") or info.get("release_timestamp")
+    location = info.get("location")
     return {
         "post_id": sanitize_text(str(info["id"])) if info.get("id") is not None else None,
         "title": sanitize_text(info.get("title") or info.get("fulltitle")),
-        "uploader": sanitize_text(info.get("uploader") or info.get("channel") or info.get("creator")),
-        "uploader_id": sanitize_text(info.get("uploader_id") or info.get("channel_id")),
+        "uploader": sanitize_text(handle),
+        "uploader_name": sanitize_text(name) or None,
+        "uploader_id": sanitize_text(str(info.get("uploader_id") or info.get("channel_id") or "")) or None,
         "description": description,
         "hashtags": hashtags,
         "upload_date": _upload_date(info),
+        "upload_time": dt.datetime.fromtimestamp(stamp, tz=dt.UTC) if isinstance(stamp, (int, float)) else None,
         "duration_s": float(info["duration"]) if info.get("duration") else None,
         "fps": float(info["fps"]) if info.get("fps") else None,
+        "music_title": sanitize_text(info.get("track")) or None,
+        "music_artist": sanitize_text(", ".join(str(a) for a in artists if a)) or None,
+        "view_count": _count(info.get("view_count")),
+        "like_count": _count(info.get("like_count")),
+        "comment_count": _count(info.get("comment_count")),
+        "share_count": _count(info.get("repost_count")),
+        "location": sanitize_text(location) or None if isinstance(location, str) else None,
     }
+
+
+def _count(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _upload_date(info: dict[str, Any]) -> dt.date | None:

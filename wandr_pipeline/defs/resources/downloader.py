@@ -34,6 +34,8 @@ class VideoDownloader(ConfigurableResource):
     attempts: int = from_setting("download_attempts")
     backoff_s: float = from_setting("download_backoff_s")
     cookies_file: str = from_setting("ytdlp_cookies_file")
+    proxy: str = from_setting("ytdlp_proxy")
+    ca_bundle: str = from_setting("ytdlp_ca_bundle")
     allow_local_files: bool = from_setting("allow_local_files")
     local_input_roots: list[str] = from_setting("local_input_roots")
     remote_only: bool = from_setting("remote_only")
@@ -41,11 +43,13 @@ class VideoDownloader(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, download: DownloadSettings) -> VideoDownloader:
-        """The downloader of these settings; the cookies file as an `EnvVar`, so the UI shows the
-        variable's name, not the file's path."""
+        """The downloader of these settings; the cookies file and the proxy (which may carry a password)
+        as `EnvVar`s, so the UI shows the variables' names, not their values."""
         values = setting_values(cls, download)
         if download.ytdlp_cookies_file:
             values["cookies_file"] = EnvVar(environment_variables()["ytdlp_cookies_file"][0])
+        if download.ytdlp_proxy:
+            values["proxy"] = EnvVar(environment_variables()["ytdlp_proxy"][0])
         return cls(**values)
 
     def options(self) -> DownloadOptions:
@@ -61,6 +65,8 @@ class VideoDownloader(ConfigurableResource):
             remote_only=self.remote_only,
             allowed_networks=AllowList.parse(self.allowed_networks),
             deadline_s=self.deadline_s or None,
+            proxy=self.proxy or None,
+            ca_bundle=self.ca_bundle or None,
         )
 
     def download(

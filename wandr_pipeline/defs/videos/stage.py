@@ -25,6 +25,7 @@ from wandr_pipeline.defs.videos.reporting import (
 )
 from wandr_pipeline.lib.outcomes import (
     EMPTY,
+    ERROR_KIND,
     FAILED,
     OK,
     SKIPPED,
@@ -189,7 +190,10 @@ class StageRun:
         seconds: float | None = None,
         base: Mapping[str, Any] | None = None,
     ) -> VideoOutcome:
-        """Record that `exc` failed the video; the row says whether the failure was passing."""
+        """Record that `exc` failed the video; the row says whether the failure was passing (and, in a
+        table with `error_kind`, the failure's name)."""
+        if ERROR_KIND in self.schema.names:
+            base = {**(base or {}), ERROR_KIND: getattr(exc, "kind", None)}
         return self.record(
             key,
             [],

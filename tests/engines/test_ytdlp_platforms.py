@@ -1,0 +1,147 @@
+"""yt-dlp's real TikTok and Instagram extractors, offline, through the project's download stage.
+
+The platforms are played by tests/support/platform_fake.py: a proxy that answers `CONNECT` itself with
+TLS from a throwaway authority, reached through `YTDLP_PROXY` and trusted through `YTDLP_CA_BUNDLE`.
+When a yt-dlp upgrade changes what the extractors read, `test_the_extractors_still_read_what_the_fake_serves`
+and the request-log assertions fail first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yt_dlp
+
+from tests.support.platform_fake import (
+    INSTAGRAM,
+    INSTAGRAM_CDN,
+    RELIED_ON,
+    TIKTOK,
+    TIKTOK_CDN,
+    PlatformFake,
+)
+from wandr_pipeline.defs.resources import VideoDownloader
+from wandr_pipeline.defs.videos.raw_video import RawVideoWorker
+from wandr_pipeline.defs.videos.stage import StageRun
+from wandr_pipeline.lib.outcomes import PermanentError
+from wandr_pipeline.lib.storage import Storage
+from wandr_pipeline.lib.submissions import record_submissions
+from wandr_pipeline.lib.urls import parse_video_url
+
+TIKTOK_ID = "7301234567890123456"
+REEL = "C1a2B3c4D5e"
+
+
+@pytest.fixture(scope="module")
+def fake(media_root, tmp_path_factory):
+    fake = PlatformFake(media_root, tmp_path_factory.mktemp("fake"))
+    yield fake
+    fake.close()
+
+
+@pytest.fixture()
+def downloader(fake) -> VideoDownloader:
+    fake.clear_log()
+    return VideoDownloader(
+        proxy=fake.proxy_url,
+        ca_bundle=str(fake.ca_file),
+        attempts=2,
+        backoff_s=0.05,
+        socket_timeout_s=3.0,
+        deadline_s=20.0,
+    )
+
+
+def run_stage(tmp_path: Path, downloader: VideoDownloader, url: str) -> dict:
+    """The `raw_video` stage on one submitted URL: its `videos` row."""
+    store = Storage(str(tmp_path / "store"))
+    ref = parse_video_url(url)
+    record_submissions(store, [ref], source="test")
+    run = StageRun(None, "raw_video", keys=[ref.video_key], store=store, log=logging.getLogger("test"))
+    RawVideoWorker(run, SimpleNamespace(downloader=downloader)).process_one(ref.video_key, {})
+    [row] = run.tables[ref.video_key].to_pylist()
+    return row
+
+
+def test_the_extractors_still_read_what_the_fake_serves():
+    folder = Path(yt_dlp.__file__).parent / "extractor"
+    sources = {name: (folder / name).read_text() for name in RELIED_ON}
+    missing = [f"{name}: {text}" for name, texts in RELIED_ON.items() for text in texts if text not in sources[name]]
+    assert not missing, f"yt-dlp {yt_dlp.version.__version__} no longer reads these; update the fake: {missing}"
+
+
+def test_a_tiktok_video_through_the_download_stage(tmp_path, fake, downloader):
+    fake.add("tiktok", TIKTOK_ID)
+    row = run_stage(tmp_path, downloader, f"https://{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}")
+    assert row["status"] == "ok", row["error"]
+    assert row["platform"] == "tiktok" and row["post_id"] == TIKTOK_ID
+    assert row["title"] == "Best #pasteis in #Lisbon 🇵🇹 with @wandr.friend"
+    assert (row["uploader"], row["uploader_id"]) == ("wandr.travel", "6812345678901234567")
+    assert row["description"].startswith("Best #pasteis") and row["hashtags"] == ["pasteis", "Lisbon"]
+    assert row["upload_date"] == dt.date(2024, 1, 31)
+    assert row["upload_time"] == dt.datetime(2024, 1, 31, tzinfo=dt.UTC)
+    assert row["has_video"] and row["duration_s"] > 1  # the file's, probed
+    assert row["uploader_name"] == "Wandr Travel"
+    assert (row["music_title"], row["music_artist"]) == ("original sound - wandr.travel", "Wandr Travel")
+    counts = [row[c] for c in ("view_count", "like_count", "comment_count", "share_count")]
+    assert counts == [12034, 3401, 25, 12]
+    assert row["error_kind"] is None and row["retryable"] is False
+    assert fake.asked() == [
+        ("GET", f"{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}"),
+        ("GET", f"{TIKTOK_CDN}/video/tos/tiktok/{TIKTOK_ID}/lisbon_pasteis.mp4"),
+    ]
+
+
+def test_an_instagram_reel_through_the_download_stage(tmp_path, fake, downloader):
+    fake.add("instagram", REEL, media="kyoto_temples.mp4", description="Kyoto at dawn #kyoto #temples")
+    row = run_stage(tmp_path, downloader, f"https://{INSTAGRAM}/reel/{REEL}/")
+    assert row["status"] == "ok", row["error"]
+    assert row["platform"] == "instagram" and row["post_id"] == REEL
+    assert (row["uploader"], row["uploader_name"]) == ("wandr.travel", "Wandr Travel")
+    assert row["uploader_id"] == "6812345678901234567"
+    assert [row["view_count"], row["like_count"], row["comment_count"]] == [12034, 3401, 25]
+    assert row["description"] == "Kyoto at dawn #kyoto #temples" and row["hashtags"] == ["kyoto", "temples"]
+    assert row["upload_date"] == dt.date(2024, 1, 31)
+    assert row["has_video"] and row["duration_s"] > 1
+    # Logged out, without impersonation: the session token, the ruling, the post page, the media.
+    assert fake.asked() == [
+        ("GET", f"{INSTAGRAM}/"),
+        ("GET", f"{INSTAGRAM}/api/v1/web/get_ruling_for_content/"),
+        ("GET", f"{INSTAGRAM}/p/{REEL}"),
+        ("GET", f"{INSTAGRAM_CDN}/o1/v/t16/instagram/{REEL}/kyoto_temples.mp4"),
+    ]
+
+
+def test_without_the_ca_bundle_the_fake_is_not_trusted(tmp_path, fake, downloader):
+    fake.add("tiktok", "7301234567890123999")
+    untrusting = dataclasses.replace(downloader.options(), ca_bundle=None)
+    from wandr_pipeline.engines.ytdlp import download_post
+
+    with pytest.raises(PermanentError, match=r"(?i)certificate"):
+        download_post(f"https://{TIKTOK}/@wandr.travel/video/7301234567890123999", tmp_path, untrusting)
+
+
+def test_the_proxy_password_is_never_in_a_row(tmp_path, fake, downloader):
+    """A proxy that refuses the request: the error names neither the proxy's password nor its URL."""
+    secret = "SENTINEL-PROXY-PW-81f3"
+    refusing = downloader.model_copy(update={"proxy": f"http://user:{secret}@127.0.0.1:9/", "attempts": 1})
+    row = run_stage(tmp_path, refusing, f"https://{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}")
+    assert row["status"] == "failed" and secret not in str(row)
+
+
+def test_remote_only_allows_the_operators_proxy_and_judges_each_url(tmp_path, fake, downloader):
+    """The proxy is loopback, the platform's names do not resolve here: allowed. A media URL naming a
+    loopback address is refused although the proxy would fetch it."""
+    fake.add("tiktok", TIKTOK_ID)
+    remote = downloader.model_copy(update={"remote_only": True, "allow_local_files": False})
+    row = run_stage(tmp_path, remote, f"https://{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}")
+    assert row["status"] == "ok", row["error"]
+    fake.add("tiktok", "7301234567890120001", cdn_host="127.0.0.1")
+    row = run_stage(tmp_path / "inward", remote, f"https://{TIKTOK}/@wandr.travel/video/7301234567890120001")
+    assert row["status"] == "failed" and "refusing to connect to 127.0.0.1" in row["error"]
+    assert not [path for _, path in fake.asked() if path.startswith("127.0.0.1")]
