@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -145,3 +147,104 @@ def test_remote_only_allows_the_operators_proxy_and_judges_each_url(tmp_path, fa
     row = run_stage(tmp_path / "inward", remote, f"https://{TIKTOK}/@wandr.travel/video/7301234567890120001")
     assert row["status"] == "failed" and "refusing to connect to 127.0.0.1" in row["error"]
     assert not [path for _, path in fake.asked() if path.startswith("127.0.0.1")]
+
+
+# --- every refusal named ------------------------------------------------------------------------
+
+COOKIES = r"\(YTDLP_COOKIES_FILE"
+REFUSALS = [
+    # platform, scenario, error_kind, retryable, reason
+    ("tiktok", "private", "private", False, rf"^TikTok: the post is private {COOKIES}"),
+    ("instagram", "private", "private", False, rf"^Instagram: the post is private {COOKIES}"),
+    ("tiktok", "removed", "removed", False, r"^TikTok: the post is not available \(removed .*status 10217\)$"),
+    ("instagram", "removed", "removed", False, r"^Instagram: the post page is gone \(HTTP 404"),
+    (
+        "tiktok",
+        "login_wall",
+        "login_required",
+        False,
+        rf"^TikTok shows this post only to a logged-in account {COOKIES}",
+    ),
+    ("instagram", "login_wall", "login_required", False, r"^Instagram sent the request to its login page: its limit"),
+    ("tiktok", "age_restricted", "age_restricted", False, rf"^TikTok: the post is age-restricted {COOKIES}"),
+    ("instagram", "age_restricted", "age_restricted", False, rf"^Instagram: the post is age-restricted {COOKIES}"),
+    ("tiktok", "ip_blocked", "ip_blocked", False, r"^TikTok blocks this server's IP address for this post"),
+    ("instagram", "empty_media", "empty_media_response", False, r"^Instagram sent an empty media response: "),
+    ("tiktok", "page_403", "page_forbidden", False, r"^TikTok refused the post page \(HTTP 403\)"),
+    ("instagram", "page_403", "page_forbidden", False, r"^Instagram refused the post page \(HTTP 403\)"),
+    ("tiktok", "expired_always", "expired_media_url", False, r"HTTP 403\).*\(also after extracting the post again\)$"),
+    ("instagram", "expired_always", "expired_media_url", False, r"\(also after extracting the post again\)$"),
+    (
+        "tiktok",
+        "rate_limited",
+        "rate_limited",
+        True,
+        r"^TikTok is rate-limiting requests \(HTTP 429, asked to wait 1 s\)",
+    ),
+    ("instagram", "rate_limited", "rate_limited", True, r"^Instagram is rate-limiting requests \(HTTP 429"),
+    ("tiktok", "pdf_as_video", "not_media", False, r"^not a media file: the server sent a PDF document$"),
+]
+
+
+@pytest.fixture(autouse=True)
+def no_platform_pauses():
+    from wandr_pipeline.engines.ytdlp import PLATFORM_PAUSES
+
+    PLATFORM_PAUSES.clear()
+    yield
+    PLATFORM_PAUSES.clear()
+
+
+def _post_id(platform: str, scenario: str) -> str:
+    number = sorted(s for s in {r[1] for r in REFUSALS} | {"video", "expired_url", "slow_media_headers"}).index(
+        scenario
+    )
+    if platform == "tiktok":
+        return f"73{number:017d}"
+    return "C" + "p" * 40 if scenario == "private" else f"Cref{number:02d}"
+
+
+@pytest.mark.parametrize("platform, scenario, kind, retryable, reason", REFUSALS)
+def test_every_refusal_is_named(tmp_path, fake, downloader, platform, scenario, kind, retryable, reason):
+    post = fake.add(platform, _post_id(platform, scenario), scenario)
+    once = downloader.model_copy(update={"attempts": 1})
+    row = run_stage(tmp_path, once, post.url)
+    assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", kind, retryable), row["error"]
+    assert re.search(reason, row["error"]), row["error"]
+    assert "report this issue" not in row["error"] and "--cookies" not in row["error"]
+
+
+def test_an_expired_media_url_is_extracted_again_once(tmp_path, fake, downloader):
+    post = fake.add("tiktok", _post_id("tiktok", "expired_url"), "expired_url")
+    row = run_stage(tmp_path, downloader, post.url)
+    assert row["status"] == "ok", row["error"]
+    pages = [p for m, p in fake.asked(TIKTOK) if p.endswith(post.post_id)]
+    media = [p for m, p in fake.asked(TIKTOK_CDN)]
+    assert len(pages) == 2 and len(media) == 2  # the refused URL, then the fresh one
+
+
+def test_retry_after_is_honoured_across_the_run(tmp_path, fake, downloader):
+    """A 429 with Retry-After on one post holds the platform's next post back too, not only its own retry."""
+    limited = fake.add("tiktok", _post_id("tiktok", "rate_limited"), "rate_limited", retry_after=1)
+    fine = fake.add("tiktok", _post_id("tiktok", "video"))
+    once = downloader.model_copy(update={"attempts": 1})
+    assert run_stage(tmp_path / "a", once, limited.url)["error_kind"] == "rate_limited"
+    assert run_stage(tmp_path / "b", once, fine.url)["status"] == "ok"
+    [refused] = fake.times[f"{TIKTOK}/@wandr.travel/video/{limited.post_id}"]
+    [asked] = fake.times[f"{TIKTOK}/@wandr.travel/video/{fine.post_id}"]
+    assert asked - refused >= 1.0
+    # and the post itself succeeds on its next try, after the wait
+    fake.clear_log()
+    limited.page_requests = 0
+    assert run_stage(tmp_path / "c", downloader, limited.url)["status"] == "ok"
+
+
+def test_media_headers_at_a_crawl_over_tls_end_at_the_deadline(tmp_path, fake, downloader):
+    """The deadline's watchdog shuts TLS connections too (it keeps a duplicate of each socket)."""
+    post = fake.add("tiktok", _post_id("tiktok", "slow_media_headers"), "slow_media_headers", drip_s=0.2)
+    slow = downloader.model_copy(update={"deadline_s": 2.0, "socket_timeout_s": 5.0})
+    start = time.monotonic()
+    row = run_stage(tmp_path, slow, post.url)
+    assert time.monotonic() - start < 4.5
+    assert (row["error_kind"], row["retryable"]) == ("timeout", True)
+    assert row["error"].startswith("download stopped at the 2 s deadline") and "empty file" not in row["error"]

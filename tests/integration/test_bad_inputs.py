@@ -63,11 +63,12 @@ CASES = [
     Case("connection-drops-mid-body", "short/kyoto.mp4", "failed", rf"bytes read, \d+ more expected.*\({TRANSIENT}\)"),
     Case("unsupported-site", "page/about-us", "failed", r"Unsupported URL"),
     Case("html-instead-of-media", "media/html_body.mp4", "failed", r"the server sent an HTML page"),
-    Case("login-required", "extractor/login", "failed", r"requiring login.*\(set YTDLP_COOKIES_FILE"),
-    Case("private-post", "extractor/private", "failed", r"do not have permission to view this post"),
-    Case("ip-blocked", "extractor/ip-blocked", "failed", r"IP address is blocked from accessing this post$"),
-    Case("rate-limited", "extractor/rate-limit", "failed", rf"rate-limit.*\({TRANSIENT}\)"),
-    Case("geo-restricted", "extractor/geo", "failed", r"not available from your location"),
+    Case("login-required", "extractor/login", "failed", r"only to a logged-in account \(YTDLP_COOKIES_FILE\)$"),
+    Case("private-post", "extractor/private", "failed", r"the post is private \(YTDLP_COOKIES_FILE"),
+    Case("ip-blocked", "extractor/ip-blocked", "failed", r"blocks this server's IP address for this post"),
+    # Instagram's anonymous-views limit: a login wall for hours, not retried (engines/ytdlp_refusals.py)
+    Case("rate-limited", "extractor/rate-limit", "failed", r"sent the request to its login page: its limit.*later\)$"),
+    Case("geo-restricted", "extractor/geo", "failed", r"not available from this server's country"),
     Case(
         "photo-slideshow",
         "extractor/photo-slideshow/slideshow.m4a",

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ _MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\
 # "; please report this issue on https://github.com/yt-dlp/yt-dlp/issues?q= , filling out the appropriate
 # issue template. Confirm you are on the latest version using yt-dlp -U" (and its variants)
 _REPORT_THIS = re.compile(r"[;.]?\s*(?:please report this issue|Confirm you are on the latest version).*$", re.I | re.S)
+EMPTY_FILE = "the server sent an empty file (0 bytes)"
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
@@ -65,6 +67,36 @@ class DownloadOptions:
     # A PEM file of extra certificate authorities to trust (a proxy that re-signs TLS), besides certifi's.
     ca_bundle: str | None = None
     extra_options: dict[str, Any] = field(default_factory=dict)
+
+
+class PlatformPauses:
+    """How long each platform asked to be left alone (HTTP 429 `Retry-After`), for every download of the
+    process: the next post of a platform that said "wait 30 s" waits too, instead of asking again at once."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def defer(self, platform: str, seconds: float) -> None:
+        with self._lock:
+            self._until[platform] = max(self._until.get(platform, 0.0), time.monotonic() + seconds)
+
+    def wait_s(self, platform: str) -> float:
+        with self._lock:
+            return max(0.0, self._until.get(platform, 0.0) - time.monotonic())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+PLATFORM_PAUSES = PlatformPauses()
+
+
+def platform_of(url: str) -> str:
+    """The site a URL belongs to, for pacing: `www.tiktok.com` and `m.tiktok.com` are both `tiktok.com`."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return ".".join(host.split(".")[-2:])
 
 
 @dataclass
@@ -102,6 +134,15 @@ class _CollectingLogger:
 
 class DeadlineReached(TransientError):
     """The video's download deadline passed (a drip-feeding or stalling server); not tried again now."""
+
+    kind = "timeout"
+
+
+def _slow_server_message(waited_s: float) -> str:
+    return (
+        f"the server sent its response too slowly and then no data (gave up after {waited_s:.0f} s; "
+        "headers a byte at a time look like this)"
+    )
 
 
 def deadline_message(deadline_s: float | None, received: int | None = None) -> str:
@@ -180,7 +221,7 @@ def _clean_message(message: str) -> str:
     # yt-dlp's login hint names its own command-line flags; ours is a setting.
     message = _LOGIN_HINT.sub(" (set YTDLP_COOKIES_FILE to a cookies.txt of an account that has access)", message)
     if message.endswith("Did not get any data blocks"):
-        message = "the server sent an empty file (0 bytes)"
+        message = EMPTY_FILE
     return message.splitlines()[0] if message else "download failed"
 
 
@@ -198,19 +239,28 @@ def check_source_allowed(url: str, options: DownloadOptions) -> None:
     scheme = parts.scheme.lower()
     if scheme in ("file", ""):
         if options.remote_only:
-            raise PermanentError("local files are refused: downloads are remote-only (WANDR_REMOTE_ONLY)")
+            raise named(
+                PermanentError("local files are refused: downloads are remote-only (WANDR_REMOTE_ONLY)"),
+                "source_refused",
+            )
         if not options.allow_file_urls:
-            raise PermanentError("local files are not allowed by configuration (WANDR_ALLOW_LOCAL_FILES)")
+            raise named(
+                PermanentError("local files are not allowed by configuration (WANDR_ALLOW_LOCAL_FILES)"),
+                "source_refused",
+            )
         problem = local_path_problem(Path(unquote(parts.path) if scheme else url), options.local_roots)
         if problem:
-            raise PermanentError(problem)
+            raise named(PermanentError(problem), "source_refused")
         return
     if options.remote_only and scheme in ("http", "https") and parts.hostname:
         problem = host_problem(parts.hostname, options.allowed_networks)
         if problem:
-            raise PermanentError(
-                f"refusing to download from {parts.hostname}: {problem} (downloads are "
-                "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)"
+            raise named(
+                PermanentError(
+                    f"refusing to download from {parts.hostname}: {problem} (downloads are "
+                    "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)"
+                ),
+                "address_refused",
             )
 
 
@@ -258,11 +308,43 @@ def download_post(
     """Download `url` into `dest_dir` as `video.<ext>`; returns the file and yt-dlp's info dict.
 
     `deadline` (`time.monotonic()`): the download ends then at the latest, `DeadlineReached`.
-    Raises `TransientError` (worth a retry) or `PermanentError`, each with a readable reason.
+    Raises `TransientError` (worth a retry) or `PermanentError`, each with a readable reason and, where
+    it is one, the refusal's `kind` (engines/ytdlp_refusals.py). A media URL that the CDN refuses (an
+    expired signature) is extracted again once, for a fresh URL.
     """
+    try:
+        return _download_once(url, dest_dir, options, log, deadline=deadline)
+    except PermanentError as exc:
+        if exc.kind != "expired_media_url":
+            raise
+        if log:
+            log("the media URL was refused (HTTP 403): extracting the post again for a fresh one")
+    try:
+        return _download_once(url, dest_dir, options, log, deadline=deadline)
+    except PermanentError as exc:
+        if exc.kind == "expired_media_url":
+            raise named(PermanentError(f"{exc} (also after extracting the post again)"), exc.kind) from None
+        raise
+
+
+def named(error: StageError, kind: str | None) -> StageError:
+    """`error` with its refusal kind (`videos.error_kind`)."""
+    error.kind = kind
+    return error
+
+
+def _download_once(
+    url: str,
+    dest_dir: str | Path,
+    options: DownloadOptions,
+    log: Callable[[str], None] | None,
+    *,
+    deadline: float | None,
+) -> DownloadedPost:
     import yt_dlp
 
     from wandr_pipeline.engines.ytdlp_egress import GuardedYoutubeDL, download_budget, proxy_endpoint, remote_only
+    from wandr_pipeline.engines.ytdlp_refusals import name_refusal
 
     check_source_allowed(url, options)
     dest_dir = Path(dest_dir)
@@ -307,7 +389,7 @@ def download_post(
         got = int(status.get("downloaded_bytes") or 0)
         received["bytes"] = max(received["bytes"], got)
         if options.max_filesize_bytes and got > options.max_filesize_bytes:
-            raise PermanentError(_oversize_message(got, options.max_filesize_bytes))
+            raise named(PermanentError(_oversize_message(got, options.max_filesize_bytes)), "too_large")
         if deadline is not None and time.monotonic() >= deadline:
             raise DeadlineReached(deadline_message(options.deadline_s, got))
         raise_if_stopping()  # the process is shutting down (SIGTERM): lib/stopping.py
@@ -319,10 +401,12 @@ def download_post(
         proxy = proxy_endpoint(options.proxy) if options.proxy else None
     except ValueError as exc:
         raise PermanentError(f"YTDLP_PROXY is not usable: {exc}") from None
+    started = time.monotonic()
     guard = remote_only(options.allowed_networks, proxy=proxy) if options.remote_only else contextlib.nullcontext()
     # Behind a proxy the guard sees only the connection to the proxy: each request's URL is judged instead.
     judge_url = _url_judge(options) if options.remote_only and proxy else None
     budget = None
+    ydl = None
     try:
         with (
             _private_cookie_copy(options.cookiefile, dest_dir) as cookiefile,
@@ -331,7 +415,8 @@ def download_post(
         ):
             if cookiefile:
                 ydl_options["cookiefile"] = cookiefile
-            with GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url) as ydl:
+            ydl = GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url)
+            with ydl:
                 info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as exc:
         raise_if_stopping()  # its connections were shut because the process is stopping: not the server's fault
@@ -339,9 +424,24 @@ def download_post(
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
         if "refusing to connect to" in message:  # the egress guard, after a redirect or a second lookup
-            raise PermanentError(message[message.index("refusing to connect to") :]) from None
-        error = classify_download_error(message)(message)
-        error.retry_after_s = retry_after_s(exc)
+            refused = message[message.index("refusing to connect to") :]
+            raise named(PermanentError(refused), "address_refused") from None
+        asked = retry_after_s(exc)
+        refusal = name_refusal(exc, on_page=not (ydl is not None and ydl.downloading), retry_after_s=asked)
+        if message == EMPTY_FILE and time.monotonic() - started >= options.socket_timeout_s:
+            # no body after a long wait: the server was slow (headers a byte at a time), not empty
+            message, refusal = _slow_server_message(time.monotonic() - started), None
+        if refusal is None:
+            error_class = classify_download_error(message)
+            kind = "not_media" if message == EMPTY_FILE else ("network" if error_class.transient else "other")
+            if message.startswith("the server sent its response too slowly"):
+                kind = "timeout"
+        else:
+            error_class = TransientError if refusal.transient else PermanentError
+            message = redact(refusal.reason) if refusal.reason else message
+            kind = refusal.kind
+        error = named(error_class(message), kind)
+        error.retry_after_s = asked
         raise error from None
     except StageError:
         raise  # the progress hook's limits
@@ -349,7 +449,7 @@ def download_post(
         raise_if_stopping()
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
-        raise TransientError(redact(f"network error: {exc}")) from None
+        raise named(TransientError(redact(f"network error: {exc}")), "network") from None
 
     if info is None:
         raise PermanentError(_clean_message(logger.errors[-1]) if logger.errors else "nothing to download")
@@ -365,11 +465,14 @@ def download_post(
             size = logger.oversize[0]
         duration = info.get("duration")
         if options.max_duration_s and isinstance(duration, (int, float)) and duration > options.max_duration_s:
-            raise PermanentError(_too_long(duration, options.max_duration_s))
+            raise named(PermanentError(_too_long(duration, options.max_duration_s)), "too_long")
         if size and options.max_filesize_bytes and size > options.max_filesize_bytes:
-            raise PermanentError(
-                f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
-                "limit (WANDR_MAX_VIDEO_MB)"
+            raise named(
+                PermanentError(
+                    f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
+                    "limit (WANDR_MAX_VIDEO_MB)"
+                ),
+                "too_large",
             )
         reason = (
             "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"

@@ -37,7 +37,6 @@ import socket
 import ssl
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -74,12 +73,17 @@ _local = threading.local()
 
 
 class DownloadBudget:
-    """The wall-clock deadline (`time.monotonic()`) of one download, and the connections it opened."""
+    """The wall-clock deadline (`time.monotonic()`) of one download, and the connections it opened.
+
+    It keeps a duplicate descriptor of each connection: a TLS transport wraps the socket it was given
+    into a new object and detaches the old one, so shutting the old object down would do nothing.
+    `shutdown` on a duplicate ends the connection itself (every descriptor of it); the duplicates are
+    closed when the download ends (`close`)."""
 
     def __init__(self, deadline: float | None):
         self.deadline = deadline
         self.expired = False
-        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
 
     def remaining(self) -> float | None:
@@ -89,11 +93,15 @@ class DownloadBudget:
         return self.expired or (self.deadline is not None and time.monotonic() >= self.deadline)
 
     def track(self, sock: socket.socket) -> None:
+        try:
+            duplicate = sock.dup()
+        except OSError:
+            return  # already closed
         with self._lock:
-            self._sockets.add(sock)
+            self._sockets.append(duplicate)
             expired = self.expired
         if expired:
-            _shut(sock)
+            _shut(duplicate)
 
     def expire(self) -> None:
         """Stop the download: shut down every connection it opened (the reads in its thread then fail)."""
@@ -102,6 +110,12 @@ class DownloadBudget:
             sockets = list(self._sockets)
         for sock in sockets:
             _shut(sock)
+
+    def close(self) -> None:
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -132,6 +146,7 @@ def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
         if timer is not None:
             timer.cancel()
         _local.budget = previous
+        budget.close()
 
 
 def check_address(host: str, address_text: str) -> None:
@@ -247,7 +262,13 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
     ):
         self._ca_bundle = ca_bundle
         self._judge_url = judge_url
+        self.downloading = False  # the media download began (errors before it are the extractor's)
         super().__init__(params)
+
+    def dl(self, name, info, subtitle=False, test=False):
+        if not subtitle and not test:
+            self.downloading = True
+        return super().dl(name, info, subtitle=subtitle, test=test)
 
     def build_request_director(self, handlers, preferences=None):
         director = super().build_request_director(handlers, preferences)

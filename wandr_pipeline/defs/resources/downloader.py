@@ -10,12 +10,16 @@ from urllib.parse import urlsplit
 from dagster import ConfigurableResource, EnvVar
 
 from wandr_pipeline.engines.ytdlp import (
+    PLATFORM_PAUSES,
     DeadlineReached,
     DownloadedPost,
     DownloadOptions,
     download_post,
+    named,
+    platform_of,
     safe_extension,
 )
+from wandr_pipeline.lib import stopping
 from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import redact_url
@@ -99,25 +103,53 @@ class VideoDownloader(ConfigurableResource):
             work = lambda: _fetch_gcs_object(url, Path(dest_dir), fetch_object)  # noqa: E731
         else:
             options = self.options()
-            work = lambda: download_post(url, dest_dir, options, log=log, deadline=deadline)  # noqa: E731
+            work = lambda: _paced_download(url, dest_dir, options, log, deadline)  # noqa: E731
         attempts = max(1, self.attempts)
         try:
             return call_with_retries(
                 work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry, deadline=deadline
             )
         except DeadlineReached as exc:
-            raise TransientError(f"{exc} (transient)") from None
+            raise named(TransientError(f"{exc} (transient)"), exc.kind) from None
         except RetryPastDeadline as exc:
-            if isinstance(exc.__cause__, DeadlineReached):  # the try itself ran into the deadline
-                raise TransientError(f"{exc.__cause__} (transient)") from None
-            raise TransientError(
-                f"{exc} (transient; no time for another try before the {self.deadline_s:g} s download deadline, "
-                "WANDR_DOWNLOAD_DEADLINE_S)"
+            cause = exc.__cause__
+            if isinstance(cause, DeadlineReached):  # the try itself ran into the deadline
+                raise named(TransientError(f"{cause} (transient)"), cause.kind) from None
+            raise named(
+                TransientError(
+                    f"{exc} (transient; no time for another try before the {self.deadline_s:g} s download "
+                    "deadline, WANDR_DOWNLOAD_DEADLINE_S)"
+                ),
+                getattr(cause, "kind", None),
             ) from None
         except TransientError as exc:
-            raise TransientError(
-                f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})"
+            raise named(
+                TransientError(f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})"),
+                exc.kind,
             ) from None
+
+
+def _paced_download(
+    url: str, dest_dir: str | Path, options: DownloadOptions, log: Callable[[str], None] | None, deadline: float | None
+) -> DownloadedPost:
+    """One try, after the pause its platform asked for (`Retry-After`, remembered across the run's videos)."""
+    platform = platform_of(url)
+    pause = PLATFORM_PAUSES.wait_s(platform)
+    if pause > 0:
+        if deadline is not None and time.monotonic() + pause >= deadline:
+            error = named(
+                TransientError(f"{platform} asked to wait {pause:.0f} s more before the next request (HTTP 429)"),
+                "rate_limited",
+            )
+            error.retry_after_s = pause
+            raise error
+        stopping.sleep(pause)
+    try:
+        return download_post(url, dest_dir, options, log=log, deadline=deadline)
+    except TransientError as exc:
+        if exc.retry_after_s:
+            PLATFORM_PAUSES.defer(platform, exc.retry_after_s)
+        raise
 
 
 def _fetch_gcs_object(url: str, dest_dir: Path, fetch_object: Callable[[str, Path], None]) -> DownloadedPost:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
-from wandr_pipeline.engines.ytdlp import post_metadata
+from wandr_pipeline.engines.ytdlp import named, post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.scratch import scratch_dir
@@ -80,22 +80,32 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
             warn=lambda msg: log.warning(f"{key}: {msg}"),
             fetch_object=store.fetch,
         )
-        info = probe_media(post.path)
+        try:
+            info = probe_media(post.path)
+        except PermanentError as exc:
+            raise named(exc, "not_media") from None
         if not info.has_video and not info.has_audio:
-            raise PermanentError("the file has neither a video nor an audio stream")
+            raise named(PermanentError("the file has neither a video nor an audio stream"), "not_media")
         if not info.has_video:  # a photo slideshow's soundtrack, or an audio post: speech is still wanted
             log.info(f"{key}: no video stream (audio-only post, e.g. a photo slideshow): frames are skipped")
         limit = downloader.max_duration_s
         if limit and info.duration_s and info.duration_s > limit:
-            raise PermanentError(
-                f"video is {info.duration_s:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+            raise named(
+                PermanentError(
+                    f"video is {info.duration_s:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+                ),
+                "too_long",
             )  # the platform did not say before the download
         if limit:  # the container's claim can be short (concatenated TS) or missing (raw H.264): measure
             played = measured_duration_s(post.path, stop_after_s=limit)
             if played and played > limit:
                 claim = f"the file says {info.duration_s:.0f} s" if info.duration_s else "the file names no length"
-                raise PermanentError(
-                    f"video plays over {limit:g} s ({claim}), over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+                raise named(
+                    PermanentError(
+                        f"video plays over {limit:g} s ({claim}), over the {limit:g} s limit "
+                        "(WANDR_MAX_VIDEO_DURATION_S)"
+                    ),
+                    "too_long",
                 )
         metadata = post_metadata(post.info)
         ext = post.path.suffix.lstrip(".").lower() or "mp4"  # a plain word: download_post checks it
