@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
+import subprocess
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 import yt_dlp
 
+from tests.support.paths import REPO
 from tests.support.platform_fake import (
     INSTAGRAM,
     INSTAGRAM_CDN,
@@ -40,8 +42,12 @@ REEL = "C1a2B3c4D5e"
 
 
 @pytest.fixture(scope="module")
-def fake(media_root, tmp_path_factory):
-    fake = PlatformFake(media_root, tmp_path_factory.mktemp("fake"))
+def fake(media_root, tmp_path_factory, ffmpeg):
+    """The platforms, serving the sample clips, the real pictures of data/real/images and a soundtrack."""
+    workdir = tmp_path_factory.mktemp("fake")
+    soundtrack = [ffmpeg, "-nostdin", "-loglevel", "error", "-i", str(media_root / "lisbon_pasteis.mp4")]
+    subprocess.run([*soundtrack, "-vn", "-c:a", "copy", str(workdir / "soundtrack.m4a")], check=True)
+    fake = PlatformFake([media_root, REPO / "data" / "real" / "images", workdir], workdir)
     yield fake
     fake.close()
 
@@ -248,3 +254,62 @@ def test_media_headers_at_a_crawl_over_tls_end_at_the_deadline(tmp_path, fake, d
     assert time.monotonic() - start < 4.5
     assert (row["error_kind"], row["retryable"]) == ("timeout", True)
     assert row["error"].startswith("download stopped at the 2 s deadline") and "empty file" not in row["error"]
+
+
+# --- posts made of pictures -----------------------------------------------------------------------
+
+PICTURES = ("easyocr_english.jpg", "rapidocr_latin.jpg", "easyocr_french.jpg")
+
+
+def _frames_of(tmp_path: Path, row: dict) -> list[dict]:
+    from wandr_pipeline.defs.resources import FrameSamplingResource
+    from wandr_pipeline.defs.videos.sampled_frames import _sample_one
+
+    store = Storage(str(tmp_path / "store"))
+    return _sample_one(store, FrameSamplingResource(), row_key(row), row)
+
+
+def row_key(row: dict) -> str:
+    return parse_video_url(row["source_url"]).video_key
+
+
+@pytest.mark.parametrize("path", ["photo", "video"])
+def test_a_tiktok_photo_post_keeps_its_pictures_and_soundtrack(tmp_path, fake, downloader, path):
+    """By its /photo/ URL (which yt-dlp itself calls unsupported) and by its /video/ URL."""
+    post_id = "7350000000000000010" if path == "photo" else "7350000000000000011"
+    fake.add("tiktok", post_id, "photo_post", pictures=PICTURES, soundtrack="soundtrack.m4a")
+    row = run_stage(tmp_path, downloader, f"https://{TIKTOK}/@wandr.travel/{path}/{post_id}")
+    assert row["status"] == "ok", row["error"]
+    assert (row["media_type"], row["has_video"], row["has_audio"]) == ("photo_post", True, True)
+    assert row["post_id"] == post_id and row["music_title"] == "original sound - wandr.travel"
+    frames = _frames_of(tmp_path, row)
+    assert [(f["frame_index"], f["timestamp_s"], f["every_n_frames"]) for f in frames] == [
+        (0, 0.0, 1),
+        (1, 1.0, 1),
+        (2, 2.0, 1),
+    ]
+    asked = [p for _, p in fake.asked(TIKTOK_CDN)]
+    assert [p.rsplit("/", 1)[1] for p in asked] == ["soundtrack.m4a", *PICTURES]
+
+
+def test_an_instagram_image_post_is_one_picture(tmp_path, fake, downloader):
+    fake.add("instagram", "CimgPost01", "image_post", pictures=PICTURES[:1])
+    row = run_stage(tmp_path, downloader, f"https://{INSTAGRAM}/p/CimgPost01/")
+    assert row["status"] == "ok", row["error"]
+    assert (row["media_type"], row["has_video"], row["has_audio"]) == ("photo_post", True, False)
+    assert row["post_id"] == "CimgPost01" and row["uploader"] == "wandr.travel"
+    assert len(_frames_of(tmp_path, row)) == 1
+
+
+def test_an_instagram_carousel_shows_every_item(tmp_path, fake, downloader):
+    """Pictures and a video mixed: every item becomes a frame (the video item by its cover picture)."""
+    fake.add("instagram", "CcarouselA", "carousel", pictures=PICTURES[:2])
+    row = run_stage(tmp_path, downloader, f"https://{INSTAGRAM}/p/CcarouselA/")
+    assert row["status"] == "ok", row["error"]
+    assert row["media_type"] == "carousel"
+    assert len(_frames_of(tmp_path, row)) == 3
+    assert [p.rsplit("/", 1)[1] for _, p in fake.asked(INSTAGRAM_CDN)] == [
+        PICTURES[0],
+        "rapidocr_ch_en_num.jpg",
+        PICTURES[1],
+    ]

@@ -104,6 +104,9 @@ SCENARIOS = {
     "expired_always",  # every media URL the page names answers 403
     "pdf_as_video",  # the CDN sends a PDF as video/mp4
     "slow_media_headers",  # the CDN sends its status line and headers at one byte every `drip_s`
+    "photo_post",  # TikTok: `imagePost.images` (`pictures`) and the soundtrack (`soundtrack`), no video
+    "image_post",  # Instagram: one picture, no video
+    "carousel",  # Instagram: `pictures`, with the video `media` as the second item
 }
 
 
@@ -131,6 +134,9 @@ class FakePost:
     retry_after: int = 1
     drip_s: float = 1.0
     cdn_host: str | None = None  # another host for the media URL the page names (a page pointing inward)
+    pictures: tuple[str, ...] = ()  # files of a picture post, in order
+    soundtrack: str | None = None  # a photo post's soundtrack file (m4a)
+    cover: str = "rapidocr_ch_en_num.jpg"  # an Instagram video's cover picture
     page_requests: int = field(default=0, init=False)
 
     @property
@@ -143,8 +149,9 @@ class FakePost:
 class PlatformFake(BackgroundServer):
     """The proxy (`proxy_url`) and its certificate authority (`ca_file`, a PEM to trust)."""
 
-    def __init__(self, media_root: Path, workdir: Path):
-        self.media_root = Path(media_root)
+    def __init__(self, media_root: Path | list[Path], workdir: Path):
+        """`media_root`: the folder(s) whose files the CDNs serve (videos, pictures, soundtracks) by name."""
+        self.media_roots = [Path(root) for root in (media_root if isinstance(media_root, list) else [media_root])]
         self.ca = trustme.CA()
         self.ca_file = workdir / "platform-fake-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
@@ -224,6 +231,17 @@ def tiktok_item(post: FakePost, media_url: str) -> dict:
             "cover": f"https://{TIKTOK_CDN}/cover/{post.post_id}.jpeg",
         },
     }
+    if post.scenario == "photo_post":
+        item["imagePost"] = {
+            "images": [
+                {"imageURL": {"urlList": [cdn_url(post, TIKTOK_CDN, name)]}, "imageWidth": 1080, "imageHeight": 1440}
+                for name in post.pictures
+            ],
+            "title": post.description,
+        }
+        item["video"] = {"id": "", "duration": 0, "width": 1080, "height": 1440}  # no playAddr
+        if post.soundtrack:
+            item["music"]["playUrl"] = cdn_url(post, TIKTOK_CDN, post.soundtrack) + "&mime_type=audio_mp4"
     if post.location:
         item["poi"] = {"name": post.location, "type": 1}
         item["locationCreated"] = "PT"
@@ -276,13 +294,46 @@ def instagram_media(post: FakePost, media_url: str) -> dict:
         "has_audio": True,
         "video_versions": [{"type": 101, "width": 576, "height": 1024, "url": media_url, "id": "1"}],
         "image_versions2": {
-            "candidates": [{"width": 576, "height": 1024, "url": f"https://{INSTAGRAM_CDN}/v/cover/{post.post_id}.jpg"}]
+            "candidates": [{"width": 576, "height": 1024, "url": cdn_url(post, INSTAGRAM_CDN, post.cover)}]
         },
         "clips_metadata": {"music_info": None, "original_sound_info": {"original_audio_title": post.music_title}},
     }
+    if post.scenario in ("image_post", "carousel"):
+        items = [_instagram_picture(post, name) for name in post.pictures]
+        if post.scenario == "image_post":
+            media.update({k: v for k, v in items[0].items() if k != "pk"})
+            for key in ("video_versions", "video_duration", "has_audio", "product_type"):
+                media.pop(key, None)
+        else:
+            video_item = {k: media[k] for k in ("video_versions", "video_duration", "has_audio", "image_versions2")}
+            items.insert(1, {**video_item, "media_type": 2, "pk": str(_instagram_pk(post.post_id) + 2)})
+            for key in ("video_versions", "video_duration", "has_audio", "image_versions2", "product_type"):
+                media.pop(key, None)
+            media.update(media_type=8, carousel_media=items)
     if post.location:
         media["location"] = {"pk": "213385402", "name": post.location, "lat": 38.6975, "lng": -9.2033}
     return media
+
+
+def _instagram_picture(post: FakePost, name: str) -> dict:
+    url = cdn_url(post, INSTAGRAM_CDN, name)
+    return {
+        "media_type": 1,
+        "pk": str(_instagram_pk(post.post_id) + 1 + post.pictures.index(name)),
+        "image_versions2": {
+            "candidates": [
+                {"width": 1080, "height": 1350, "url": url},
+                {"width": 320, "height": 400, "url": url + "&s=320"},
+            ]
+        },
+    }
+
+
+def cdn_url(post: FakePost, cdn: str, name: str) -> str:
+    """A signed CDN URL of one of the post's files (pictures, soundtrack)."""
+    if post.platform == "tiktok":
+        return f"https://{cdn}/video/tos/tiktok/{post.post_id}/{name}?expire=1706662800&signature=sigp"
+    return f"https://{cdn}/o1/v/t16/instagram/{post.post_id}/{name}?efg=eyJ2&oe=65B9A3C0&oh=sigp"
 
 
 def instagram_post_page(post: FakePost, media_url: str) -> bytes:
@@ -504,14 +555,15 @@ class _Handler(BaseHTTPRequestHandler):
         if post.scenario == "pdf_as_video":
             self._send(200, PDF, "video/mp4")
             return
-        file = self.fake.media_root / name
-        if not file.is_file():
+        file = next((root / name for root in self.fake.media_roots if (root / name).is_file()), None)
+        if file is None:
             self._send(404, b"not found", "text/plain")
             return
         if post.scenario == "slow_media_headers":
             self._drip_headers(post.drip_s)
             return
-        self._send(200, file.read_bytes(), "video/mp4", {"Accept-Ranges": "none"})
+        content_type = {".jpg": "image/jpeg", ".png": "image/png", ".m4a": "audio/mp4"}.get(file.suffix, "video/mp4")
+        self._send(200, file.read_bytes(), content_type, {"Accept-Ranges": "none"})
 
     def _drip_headers(self, every_s: float) -> None:
         head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: 1000000\r\nX-Padding: " + b"x" * 4096

@@ -40,6 +40,7 @@ _MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\
 # issue template. Confirm you are on the latest version using yt-dlp -U" (and its variants)
 _REPORT_THIS = re.compile(r"[;.]?\s*(?:please report this issue|Confirm you are on the latest version).*$", re.I | re.S)
 EMPTY_FILE = "the server sent an empty file (0 bytes)"
+TIKTOK_POST_URL = re.compile(r"https?://(?:www\.)?tiktok\.com/@[\w.-]*/(?:video|photo)/\d+", re.IGNORECASE)
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
@@ -101,8 +102,10 @@ def platform_of(url: str) -> str:
 
 @dataclass
 class DownloadedPost:
-    path: Path
+    path: Path | None  # the video; of a picture post its soundtrack, or None
     info: dict[str, Any]
+    pictures: list[Path] = field(default_factory=list)  # a picture post's pictures, in order
+    media_type: str = "video"  # video | photo_post | carousel
 
 
 class _CollectingLogger:
@@ -344,6 +347,7 @@ def _download_once(
     import yt_dlp
 
     from wandr_pipeline.engines.ytdlp_egress import GuardedYoutubeDL, download_budget, proxy_endpoint, remote_only
+    from wandr_pipeline.engines.ytdlp_photos import VIDEO
     from wandr_pipeline.engines.ytdlp_refusals import name_refusal
 
     check_source_allowed(url, options)
@@ -407,6 +411,11 @@ def _download_once(
     judge_url = _url_judge(options) if options.remote_only and proxy else None
     budget = None
     ydl = None
+    media_type, pictures = VIDEO, []
+    # TikTok and Instagram posts may be pictures (photo posts, image posts, carousels): engines/ytdlp_photos.py
+    platform_post = bool(TIKTOK_POST_URL.match(url)) or platform_of(url) == "instagram.com"
+    if platform_post:
+        ydl_options["ignore_no_formats_error"] = True  # an image post: its pictures are the media
     try:
         with (
             _private_cookie_copy(options.cookiefile, dest_dir) as cookiefile,
@@ -417,8 +426,11 @@ def _download_once(
                 ydl_options["cookiefile"] = cookiefile
             ydl = GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url)
             with ydl:
-                info = ydl.extract_info(url, download=True)
-    except yt_dlp.utils.DownloadError as exc:
+                if platform_post:
+                    info, media_type, pictures = _download_platform_post(ydl, url, dest_dir, options)
+                else:
+                    info = ydl.extract_info(url, download=True)
+    except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
         raise_if_stopping()  # its connections were shut because the process is stopping: not the server's fault
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
@@ -453,6 +465,13 @@ def _download_once(
 
     if info is None:
         raise PermanentError(_clean_message(logger.errors[-1]) if logger.errors else "nothing to download")
+    if media_type != VIDEO:
+        if not pictures:
+            raise named(PermanentError("the post has no video and no pictures"), "not_media")
+        soundtrack = [p for p in dest_dir.glob("video.*") if not p.name.endswith((".part", ".ytdl", ".json"))]
+        return DownloadedPost(
+            path=soundtrack[0] if soundtrack else None, info=info, pictures=pictures, media_type=media_type
+        )
     if info.get("_type") == "playlist":
         entries = [entry for entry in info.get("entries") or [] if entry]
         if not entries:
@@ -483,6 +502,54 @@ def _download_once(
     if path.suffix != f".{safe}":
         path = path.rename(path.with_name(f"video.{safe}"))
     return DownloadedPost(path=path, info=info)
+
+
+def _download_platform_post(ydl, url: str, dest_dir: Path, options: DownloadOptions):
+    """A TikTok or Instagram post: its video as any other, or its pictures (and a photo post's soundtrack).
+    Returns (info, media type, picture files)."""
+    from wandr_pipeline.engines.ytdlp_photos import PHOTO_POST, VIDEO, WandrTikTokIE, post_pictures
+
+    ie_key = None
+    if TIKTOK_POST_URL.match(url):
+        ydl.add_info_extractor(WandrTikTokIE())
+        ie_key = WandrTikTokIE.ie_key()
+    raw = ydl.extract_info(url, download=False, process=False, ie_key=ie_key)
+    media_type, urls = post_pictures(raw or {})
+    if media_type == VIDEO:
+        return ydl.process_ie_result(raw, download=True), VIDEO, []
+    info = raw
+    if media_type == PHOTO_POST and raw.get("formats"):  # a TikTok photo post's soundtrack
+        info = ydl.process_ie_result(raw, download=True)
+    return info, media_type, _fetch_pictures(ydl, urls, dest_dir / "pictures", options)
+
+
+def _fetch_pictures(ydl, urls: list[str], folder: Path, options: DownloadOptions) -> list[Path]:
+    """Each picture through yt-dlp's transports (proxy, cookies, egress guard, deadline), within the size limit."""
+    import yt_dlp
+    from yt_dlp.networking.common import Request
+    from yt_dlp.networking.exceptions import RequestError
+
+    ydl.downloading = True  # errors from here on are the media's, not the post page's
+    folder.mkdir(parents=True, exist_ok=True)
+    limit = options.max_filesize_bytes or 2**62
+    received, files = 0, []
+    for index, url in enumerate(urls):
+        try:
+            response = ydl.urlopen(Request(url, headers={"Referer": "https://www.instagram.com/"}))
+            try:
+                data = response.read(limit - received + 1)
+            finally:
+                response.close()
+        except RequestError as exc:
+            message = f"unable to download picture {index + 1} of {len(urls)}: {exc}"
+            raise yt_dlp.utils.DownloadError(message, (type(exc), exc, exc.__traceback__)) from None
+        received += len(data)
+        if received > limit:
+            raise named(PermanentError(_oversize_message(received, limit)), "too_large")
+        path = folder / f"{index:03d}.img"
+        path.write_bytes(data)
+        files.append(path)
+    return files
 
 
 def safe_extension(suffix: str, default: str) -> str:

@@ -102,7 +102,7 @@ def name_refusal(exc: BaseException, *, on_page: bool, retry_after_s: float | No
         where = "a proxy elsewhere: YTDLP_PROXY"
         return Refusal("geo_restricted", f"{site}: the post is not available from this server's country ({where})")
     if isinstance(inner, UnsupportedError):
-        return Refusal("unsupported_url", "no yt-dlp extractor supports this URL (Unsupported URL)")
+        return Refusal("unsupported_url", None)  # "Unsupported URL: <the URL, redacted>"
     if isinstance(inner, ExtractorError) and http is None:
         named = _extractor_refusal(site, text)
         if named is not None:

@@ -48,6 +48,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "comment_count": "comments when downloaded",
         "share_count": "shares (reposts) when downloaded",
         "location": "the place the post names, where the extractor returns one",
+        "media_type": "video, photo_post or carousel (a picture post's video has one frame per picture, a second each)",
     },
     "audio": {
         "audio_uri": "the 16 kHz mono WAV",

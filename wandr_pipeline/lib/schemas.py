@@ -55,6 +55,8 @@ VIDEOS = pa.schema(
         pa.field("comment_count", pa.int64()),
         pa.field("share_count", pa.int64()),
         pa.field("location", pa.string()),
+        # video | photo_post | carousel: a picture post's video is its pictures, one frame each (media/slideshow.py)
+        pa.field("media_type", pa.string()),
     ]
 )
 

@@ -13,6 +13,7 @@ from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.scratch import scratch_dir
 from wandr_pipeline.lib.submissions import load_submission
 from wandr_pipeline.media.probe import measured_duration_s, probe_media
+from wandr_pipeline.media.slideshow import build_slideshow
 
 # yt-dlp's chatter goes to the compute logs, not to Dagster's event log (one event per line).
 _YTDLP_LOG = logging.getLogger("wandr_pipeline.yt_dlp")
@@ -80,8 +81,12 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
             warn=lambda msg: log.warning(f"{key}: {msg}"),
             fetch_object=store.fetch,
         )
+        media = post.path
+        if post.pictures:  # a photo post or carousel: its pictures (and soundtrack) as a video, a picture a frame
+            media = build_slideshow(post.pictures, post.path, Path(tmp) / "slideshow.mp4")
+            log.info(f"{key}: {post.media_type} with {len(post.pictures)} pictures: one frame per picture")
         try:
-            info = probe_media(post.path)
+            info = probe_media(media)
         except PermanentError as exc:
             raise named(exc, "not_media") from None
         if not info.has_video and not info.has_audio:
@@ -97,7 +102,7 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
                 "too_long",
             )  # the platform did not say before the download
         if limit:  # the container's claim can be short (concatenated TS) or missing (raw H.264): measure
-            played = measured_duration_s(post.path, stop_after_s=limit)
+            played = measured_duration_s(media, stop_after_s=limit)
             if played and played > limit:
                 claim = f"the file says {info.duration_s:.0f} s" if info.duration_s else "the file names no length"
                 raise named(
@@ -108,8 +113,8 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
                     "too_long",
                 )
         metadata = post_metadata(post.info)
-        ext = post.path.suffix.lstrip(".").lower() or "mp4"  # a plain word: download_post checks it
-        video_uri = store.put_file(post.path, f"{store.media_dir(key)}/video.{ext}")
+        ext = media.suffix.lstrip(".").lower() or "mp4"  # a plain word: download_post checks it
+        video_uri = store.put_file(media, f"{store.media_dir(key)}/video.{ext}")
         row.update(metadata)
         row.update(
             duration_s=info.duration_s or metadata["duration_s"],
@@ -118,8 +123,9 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
             fps=info.fps or metadata["fps"],
             has_audio=info.has_audio,
             has_video=info.has_video,
-            bytes=post.path.stat().st_size,
-            sha256=_sha256(post.path),
+            bytes=media.stat().st_size,
+            sha256=_sha256(media),
+            media_type=post.media_type,
             video_uri=video_uri,
             downloaded_at=dt.datetime.now(dt.UTC),
             status=OK,
