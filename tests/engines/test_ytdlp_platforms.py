@@ -313,3 +313,24 @@ def test_an_instagram_carousel_shows_every_item(tmp_path, fake, downloader):
         "rapidocr_ch_en_num.jpg",
         PICTURES[1],
     ]
+
+
+def test_ocr_reads_each_picture_of_a_photo_post_from_its_frame(tmp_path, fake, downloader):
+    """What a picture says survives the slideshow: frame i reads as picture i does on its own."""
+    import cv2
+
+    from wandr_pipeline.engines.rapidocr import RapidOcrEngine
+
+    fake.add("tiktok", "7350000000000000012", "photo_post", pictures=PICTURES[:2])
+    row = run_stage(tmp_path, downloader, f"https://{TIKTOK}/@wandr.travel/photo/7350000000000000012")
+    assert row["status"] == "ok", row["error"]
+    store = Storage(str(tmp_path / "store"))
+    frames = _frames_of(tmp_path, row)
+    engine = RapidOcrEngine(min_confidence=0.5, use_cuda=False)
+    for frame, picture in zip(frames, PICTURES[:2], strict=True):
+        with store.local_copy(frame["image_uri"]) as local:
+            from_frame, alone = engine.read(
+                [cv2.imread(str(local)), cv2.imread(str(REPO / "data/real/images" / picture))]
+            )
+        words = lambda lines: {w.casefold() for line in lines for w in line.text.split() if len(w) > 2}  # noqa: E731
+        assert words(alone) and len(words(from_frame) & words(alone)) >= len(words(alone)) // 2, (from_frame, alone)
