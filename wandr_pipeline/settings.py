@@ -339,6 +339,12 @@ class DownloadSettings(SettingsGroup):
         doc="Netscape cookies file for login-walled posts "
         "(read-only is fine; its values and path are never logged or stored)",
     )
+    ytdlp_cookies_max_mb: float = setting(
+        16.0,
+        "YTDLP_COOKIES_MAX_MB",
+        doc="a bigger cookies file is refused (it is read once per run, copied for each download; 0 = no limit)",
+        ge=0,
+    )
     ytdlp_proxy: str = setting(
         "",
         "YTDLP_PROXY",

@@ -334,3 +334,34 @@ def test_ocr_reads_each_picture_of_a_photo_post_from_its_frame(tmp_path, fake, d
             )
         words = lambda lines: {w.casefold() for line in lines for w in line.text.split() if len(w) > 2}  # noqa: E731
         assert words(alone) and len(words(from_frame) & words(alone)) >= len(words(alone)) // 2, (from_frame, alone)
+
+
+# --- the cookies file -----------------------------------------------------------------------------
+
+
+def test_the_cookies_file_is_read_once_while_unchanged_and_never_over_its_limit(
+    tmp_path, fake, downloader, monkeypatch
+):
+    from wandr_pipeline.engines import ytdlp
+
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n.tiktok.com\tTRUE\t/\tTRUE\t0\tsid_tt\tSENTINEL-SID-77aa\n")
+    cookies.chmod(0o400)
+    reads = []
+    real_open = open
+    monkeypatch.setattr(
+        "builtins.open",
+        lambda f, *a, **k: (reads.append(f) if str(f) == str(cookies) else None) or real_open(f, *a, **k),
+    )
+    fake.add("tiktok", TIKTOK_ID)
+    with_cookies = downloader.model_copy(update={"cookies_file": str(cookies)})
+    for attempt in ("a", "b"):
+        row = run_stage(tmp_path / attempt, with_cookies, f"https://{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}")
+        assert row["status"] == "ok", row["error"]
+        assert not list((tmp_path / attempt).rglob(".cookies.txt"))  # the private copy is gone
+    assert len(reads) == 1
+    assert ytdlp.read_cookies(str(cookies), None) is ytdlp.read_cookies(str(cookies), None)
+    small = with_cookies.model_copy(update={"cookies_max_mb": 40 / 2**20})  # 40 bytes
+    row = run_stage(tmp_path / "c", small, f"https://{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}")
+    assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "cookies_refused", False)
+    assert "over the" in row["error"] and "YTDLP_COOKIES_MAX_MB" in row["error"] and str(cookies) not in row["error"]

@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +66,7 @@ class DownloadOptions:
     proxy: str | None = None
     # A PEM file of extra certificate authorities to trust (a proxy that re-signs TLS), besides certifi's.
     ca_bundle: str | None = None
+    cookies_max_bytes: int | None = None  # a bigger cookies file is refused
     extra_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -281,23 +281,64 @@ def _url_judge(options: DownloadOptions) -> Callable[[str], str | None]:
 
 
 @contextlib.contextmanager
-def _private_cookie_copy(cookiefile: str | None, folder: Path):
+def _private_cookie_copy(cookiefile: str | None, folder: Path, max_bytes: int | None = None):
     """yt-dlp writes its cookie jar back to the cookies file when it closes: give it a private copy,
-    so the configured file (often a read-only secret mount) is never written or named in errors."""
+    so the configured file (often a read-only secret mount) is never written or named in errors.
+    The file is read once while it stays the same (`read_cookies`), within `max_bytes`."""
     if not cookiefile:
         yield None
         return
+    content = read_cookies(cookiefile, max_bytes)
+    copy = folder / ".cookies.txt"
     try:
-        copy = folder / ".cookies.txt"
-        shutil.copyfile(cookiefile, copy)
-        os.chmod(copy, 0o600)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise PermanentError(f"the configured cookies file cannot be read ({reason})") from None
-    try:
+        descriptor = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
         yield str(copy)
     finally:
         copy.unlink(missing_ok=True)
+
+
+_cookies_lock = threading.Lock()
+_cookies_cache: dict[str, tuple[tuple[int, int], bytes]] = {}  # path -> ((size, mtime_ns), content)
+
+
+def read_cookies(cookiefile: str, max_bytes: int | None) -> bytes:
+    """The cookies file's content, read once for as long as its size and modification time stay the same
+    (a run's downloads share one read); refused above `max_bytes` (`YTDLP_COOKIES_MAX_MB`)."""
+    try:
+        stat = os.stat(cookiefile)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise named(
+            PermanentError(f"the configured cookies file cannot be read ({reason})"), "cookies_refused"
+        ) from None
+    if max_bytes and stat.st_size > max_bytes:
+        raise named(
+            PermanentError(
+                f"the configured cookies file is {stat.st_size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB "
+                "limit (YTDLP_COOKIES_MAX_MB): export only the platforms' cookies"
+            ),
+            "cookies_refused",
+        )
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    with _cookies_lock:
+        cached = _cookies_cache.get(cookiefile)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            with open(cookiefile, "rb") as handle:
+                content = handle.read((max_bytes or stat.st_size) + 1)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise named(
+                PermanentError(f"the configured cookies file cannot be read ({reason})"), "cookies_refused"
+            ) from None
+        if max_bytes and len(content) > max_bytes:
+            raise named(PermanentError("the configured cookies file grew over its limit while read"), "cookies_refused")
+        _cookies_cache.clear()  # one configured file: keep only its newest content
+        _cookies_cache[cookiefile] = (stamp, content)
+        return content
 
 
 def download_post(
@@ -418,7 +459,7 @@ def _download_once(
         ydl_options["ignore_no_formats_error"] = True  # an image post: its pictures are the media
     try:
         with (
-            _private_cookie_copy(options.cookiefile, dest_dir) as cookiefile,
+            _private_cookie_copy(options.cookiefile, dest_dir, options.cookies_max_bytes) as cookiefile,
             guard,
             download_budget(deadline) as budget,
         ):

@@ -45,6 +45,7 @@ KINDS: dict[str, str] = {
     "tls_untrusted": "the server's TLS certificate is not trusted",
     "address_refused": "remote-only downloads refused the address",
     "source_refused": "the configuration refuses this source (local files, paths)",
+    "cookies_refused": "the cookies file cannot be read or is over YTDLP_COOKIES_MAX_MB",
     "too_long": "over WANDR_MAX_VIDEO_DURATION_S",
     "too_large": "over WANDR_MAX_VIDEO_MB",
     "not_media": "what came back is not audio or video (an HTML page, a PDF, an empty file)",

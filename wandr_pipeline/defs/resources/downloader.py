@@ -38,6 +38,7 @@ class VideoDownloader(ConfigurableResource):
     attempts: int = from_setting("download_attempts")
     backoff_s: float = from_setting("download_backoff_s")
     cookies_file: str = from_setting("ytdlp_cookies_file")
+    cookies_max_mb: float = from_setting("ytdlp_cookies_max_mb")
     proxy: str = from_setting("ytdlp_proxy")
     ca_bundle: str = from_setting("ytdlp_ca_bundle")
     allow_local_files: bool = from_setting("allow_local_files")
@@ -71,6 +72,7 @@ class VideoDownloader(ConfigurableResource):
             deadline_s=self.deadline_s or None,
             proxy=self.proxy or None,
             ca_bundle=self.ca_bundle or None,
+            cookies_max_bytes=int(self.cookies_max_mb * 2**20) or None,
         )
 
     def download(
