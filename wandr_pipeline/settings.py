@@ -345,6 +345,12 @@ class DownloadSettings(SettingsGroup):
         doc="a bigger cookies file is refused (it is read once per run, copied for each download; 0 = no limit)",
         ge=0,
     )
+    platform_request_interval_s: float = setting(
+        0.0,
+        "WANDR_PLATFORM_REQUEST_INTERVAL_S",
+        doc="least seconds between two requests to one site (tiktok.com, its CDN, ...) across downloads (0 = none)",
+        ge=0,
+    )
     ytdlp_proxy: str = setting(
         "",
         "YTDLP_PROXY",

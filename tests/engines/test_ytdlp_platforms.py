@@ -365,3 +365,17 @@ def test_the_cookies_file_is_read_once_while_unchanged_and_never_over_its_limit(
     row = run_stage(tmp_path / "c", small, f"https://{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}")
     assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "cookies_refused", False)
     assert "over the" in row["error"] and "YTDLP_COOKIES_MAX_MB" in row["error"] and str(cookies) not in row["error"]
+
+
+def test_requests_to_one_site_keep_the_configured_interval(tmp_path, fake, downloader):
+    fake.add("tiktok", TIKTOK_ID)
+    paced = downloader.model_copy(update={"request_interval_s": 0.25})
+    for attempt in ("a", "b"):
+        assert (
+            run_stage(tmp_path / attempt, paced, f"https://{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}")["status"] == "ok"
+        )
+    times = sorted(t for key, stamps in fake.times.items() if key.split("/")[0].endswith("tiktok.com") for t in stamps)
+    assert len(times) == 4  # two pages, two media files: one site, tiktok.com
+    # spaced when asked; their arrival also includes each connection's set-up (CONNECT, TLS), which varies
+    assert times[-1] - times[0] >= 3 * 0.25 - 0.05
+    assert min(later - earlier for earlier, later in zip(times, times[1:])) >= 0.1

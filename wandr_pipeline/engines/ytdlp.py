@@ -24,6 +24,7 @@ from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_pat
 from wandr_pipeline.lib.outcomes import PermanentError, StageError, TransientError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
 from wandr_pipeline.lib.stopping import raise_if_stopping
+from wandr_pipeline.lib.stopping import sleep as stopping_sleep
 from wandr_pipeline.lib.text import sanitize_text
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 
@@ -67,6 +68,7 @@ class DownloadOptions:
     # A PEM file of extra certificate authorities to trust (a proxy that re-signs TLS), besides certifi's.
     ca_bundle: str | None = None
     cookies_max_bytes: int | None = None  # a bigger cookies file is refused
+    request_interval_s: float = 0.0  # least time between two requests to one site (0: no pacing)
     extra_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,6 +94,27 @@ class PlatformPauses:
 
 
 PLATFORM_PAUSES = PlatformPauses()
+
+
+class RequestPacer:
+    """At most one request per `interval_s` to each site, across the process's downloads: a long list of
+    one platform's posts asks its pages and CDN at a steady, polite rate instead of in bursts."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, url: str, interval_s: float) -> None:
+        site = platform_of(url)
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next.get(site, 0.0))
+            self._next[site] = slot + interval_s
+        if slot > now:
+            stopping_sleep(slot - now)
+
+
+REQUEST_PACER = RequestPacer()
 
 
 def platform_of(url: str) -> str:
@@ -465,7 +488,8 @@ def _download_once(
         ):
             if cookiefile:
                 ydl_options["cookiefile"] = cookiefile
-            ydl = GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url)
+            pace = (lambda u: REQUEST_PACER.wait(u, options.request_interval_s)) if options.request_interval_s else None
+            ydl = GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url, pace=pace)
             with ydl:
                 if platform_post:
                     info, media_type, pictures = _download_platform_post(ydl, url, dest_dir, options)

@@ -250,8 +250,8 @@ def remote_only(allow: AllowList, proxy: tuple[str, int] | None = None) -> Itera
 
 
 class GuardedYoutubeDL(yt_dlp.YoutubeDL):
-    """yt-dlp that trusts `ca_bundle`'s authorities too and, with `judge_url`, refuses requests whose URL
-    (before and after redirects) it names a reason for."""
+    """yt-dlp that trusts `ca_bundle`'s authorities too, with `judge_url` refuses requests whose URL
+    (before and after redirects) it names a reason for, and with `pace` waits before each request."""
 
     def __init__(
         self,
@@ -259,9 +259,11 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
         *,
         ca_bundle: str | None = None,
         judge_url: Callable[[str], str | None] | None = None,
+        pace: Callable[[str], None] | None = None,
     ):
         self._ca_bundle = ca_bundle
         self._judge_url = judge_url
+        self._pace = pace
         self.downloading = False  # the media download began (errors before it are the extractor's)
         super().__init__(params)
 
@@ -280,8 +282,11 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
         return director
 
     def urlopen(self, req):
+        url = req if isinstance(req, str) else req.url
         if self._judge_url is not None:
-            self._refuse_if_judged(req if isinstance(req, str) else req.url)
+            self._refuse_if_judged(url)
+        if self._pace is not None:
+            self._pace(url)
         response = super().urlopen(req)
         if self._judge_url is not None:
             try:

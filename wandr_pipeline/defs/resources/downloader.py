@@ -39,6 +39,7 @@ class VideoDownloader(ConfigurableResource):
     backoff_s: float = from_setting("download_backoff_s")
     cookies_file: str = from_setting("ytdlp_cookies_file")
     cookies_max_mb: float = from_setting("ytdlp_cookies_max_mb")
+    request_interval_s: float = from_setting("platform_request_interval_s")
     proxy: str = from_setting("ytdlp_proxy")
     ca_bundle: str = from_setting("ytdlp_ca_bundle")
     allow_local_files: bool = from_setting("allow_local_files")
@@ -73,6 +74,7 @@ class VideoDownloader(ConfigurableResource):
             proxy=self.proxy or None,
             ca_bundle=self.ca_bundle or None,
             cookies_max_bytes=int(self.cookies_max_mb * 2**20) or None,
+            request_interval_s=self.request_interval_s,
         )
 
     def download(
