@@ -119,7 +119,9 @@ REQUEST_PACER = RequestPacer()
 
 def platform_of(url: str) -> str:
     """The site a URL belongs to, for pacing: `www.tiktok.com` and `m.tiktok.com` are both `tiktok.com`."""
-    host = (urlsplit(url).hostname or "").rstrip(".")
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not re.search(r"[a-z]", host.split(".")[-1]):  # an address literal (127.0.0.1, ::1) is its own site
+        return host
     return ".".join(host.split(".")[-2:])
 
 
