@@ -379,3 +379,11 @@ def test_requests_to_one_site_keep_the_configured_interval(tmp_path, fake, downl
     # spaced when asked; their arrival also includes each connection's set-up (CONNECT, TLS), which varies
     assert times[-1] - times[0] >= 3 * 0.25 - 0.05
     assert min(later - earlier for earlier, later in zip(times, times[1:])) >= 0.1
+
+
+def test_headers_at_a_crawl_then_nothing_is_a_timeout_not_an_empty_file(tmp_path, fake, downloader):
+    post = fake.add("tiktok", "7350000000000000013", "slow_empty_media", drip_s=0.03)
+    slow = downloader.model_copy(update={"socket_timeout_s": 1.0, "attempts": 1})
+    row = run_stage(tmp_path, slow, post.url)
+    assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "timeout", True), row["error"]
+    assert row["error"].startswith("the server sent its response too slowly and then no data")

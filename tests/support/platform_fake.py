@@ -104,6 +104,7 @@ SCENARIOS = {
     "expired_always",  # every media URL the page names answers 403
     "pdf_as_video",  # the CDN sends a PDF as video/mp4
     "slow_media_headers",  # the CDN sends its status line and headers at one byte every `drip_s`
+    "slow_empty_media",  # the same, finished, then an empty body
     "photo_post",  # TikTok: `imagePost.images` (`pictures`) and the soundtrack (`soundtrack`), no video
     "image_post",  # Instagram: one picture, no video
     "carousel",  # Instagram: `pictures`, with the video `media` as the second item
@@ -559,14 +560,22 @@ class _Handler(BaseHTTPRequestHandler):
         if file is None:
             self._send(404, b"not found", "text/plain")
             return
-        if post.scenario == "slow_media_headers":
-            self._drip_headers(post.drip_s)
+        if post.scenario in ("slow_media_headers", "slow_empty_media"):
+            self._drip_headers(post.drip_s, finish=post.scenario == "slow_empty_media")
             return
         content_type = {".jpg": "image/jpeg", ".png": "image/png", ".m4a": "audio/mp4"}.get(file.suffix, "video/mp4")
         self._send(200, file.read_bytes(), content_type, {"Accept-Ranges": "none"})
 
-    def _drip_headers(self, every_s: float) -> None:
+    def _drip_headers(self, every_s: float, *, finish: bool = False) -> None:
+        """The status line and headers a byte at a time: never finished, or (`finish`) finished over an
+        empty body, as a server does that sends its headers slowly and then nothing."""
         head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: 1000000\r\nX-Padding: " + b"x" * 4096
+        if finish:
+            head = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nConnection: close\r\nX-Padding: "
+                + b"x" * 16
+                + b"\r\n\r\n"
+            )
         try:
             for byte in head:
                 self.wfile.write(bytes([byte]))

@@ -510,11 +510,11 @@ def _download_once(
         if message == EMPTY_FILE and time.monotonic() - started >= options.socket_timeout_s:
             # no body after a long wait: the server was slow (headers a byte at a time), not empty
             message, refusal = _slow_server_message(time.monotonic() - started), None
-        if refusal is None:
+        if refusal is None and message.startswith("the server sent its response too slowly"):
+            error_class, kind = TransientError, "timeout"
+        elif refusal is None:
             error_class = classify_download_error(message)
             kind = "not_media" if message == EMPTY_FILE else ("network" if error_class.transient else "other")
-            if message.startswith("the server sent its response too slowly"):
-                kind = "timeout"
         else:
             error_class = TransientError if refusal.transient else PermanentError
             message = redact(refusal.reason) if refusal.reason else message
