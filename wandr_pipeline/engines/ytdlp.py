@@ -168,8 +168,8 @@ class DeadlineReached(TransientError):
 
 def _slow_server_message(waited_s: float) -> str:
     return (
-        f"the server sent its response too slowly and then no data (gave up after {waited_s:.0f} s; "
-        "headers a byte at a time look like this)"
+        f"the server sent its response too slowly and then no data (its headers took {waited_s:.0f} s: "
+        "a server sending a byte at a time, or stalling)"
     )
 
 
@@ -471,7 +471,6 @@ def _download_once(
         proxy = proxy_endpoint(options.proxy) if options.proxy else None
     except ValueError as exc:
         raise PermanentError(f"YTDLP_PROXY is not usable: {exc}") from None
-    started = time.monotonic()
     guard = remote_only(options.allowed_networks, proxy=proxy) if options.remote_only else contextlib.nullcontext()
     # Behind a proxy the guard sees only the connection to the proxy: each request's URL is judged instead.
     judge_url = _url_judge(options) if options.remote_only and proxy else None
@@ -507,9 +506,10 @@ def _download_once(
             raise named(PermanentError(refused), "address_refused") from None
         asked = retry_after_s(exc)
         refusal = name_refusal(exc, on_page=not (ydl is not None and ydl.downloading), retry_after_s=asked)
-        if message == EMPTY_FILE and time.monotonic() - started >= options.socket_timeout_s:
-            # no body after a long wait: the server was slow (headers a byte at a time), not empty
-            message, refusal = _slow_server_message(time.monotonic() - started), None
+        waited = ydl.last_headers_wait_s if ydl is not None else 0.0
+        if message == EMPTY_FILE and waited >= options.socket_timeout_s:
+            # no body after headers that took long: the server was slow (a byte at a time), not empty
+            message, refusal = _slow_server_message(waited), None
         if refusal is None and message.startswith("the server sent its response too slowly"):
             error_class, kind = TransientError, "timeout"
         elif refusal is None:

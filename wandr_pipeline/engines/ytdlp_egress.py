@@ -265,6 +265,7 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
         self._judge_url = judge_url
         self._pace = pace
         self.downloading = False  # the media download began (errors before it are the extractor's)
+        self.last_headers_wait_s = 0.0
         super().__init__(params)
 
     def dl(self, name, info, subtitle=False, test=False):
@@ -287,7 +288,9 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
             self._refuse_if_judged(url)
         if self._pace is not None:
             self._pace(url)
+        asked = time.monotonic()
         response = super().urlopen(req)
+        self.last_headers_wait_s = time.monotonic() - asked  # how long the last response's headers took
         if self._judge_url is not None:
             try:
                 self._refuse_if_judged(response.url)
