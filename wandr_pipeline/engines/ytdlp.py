@@ -40,6 +40,7 @@ _MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\
 # issue template. Confirm you are on the latest version using yt-dlp -U" (and its variants)
 _REPORT_THIS = re.compile(r"[;.]?\s*(?:please report this issue|Confirm you are on the latest version).*$", re.I | re.S)
 EMPTY_FILE = "the server sent an empty file (0 bytes)"
+MAX_PICTURE_BYTES = 50 * 2**20  # one picture of a post, held in memory while fetched
 TIKTOK_POST_URL = re.compile(r"https?://(?:www\.)?tiktok\.com/@[\w.-]*/(?:video|photo)/\d+", re.IGNORECASE)
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
@@ -604,12 +605,15 @@ def _fetch_pictures(ydl, urls: list[str], folder: Path, options: DownloadOptions
         try:
             response = ydl.urlopen(Request(url, headers={"Referer": "https://www.instagram.com/"}))
             try:
-                data = response.read(limit - received + 1)
+                data = response.read(min(limit - received, MAX_PICTURE_BYTES) + 1)
             finally:
                 response.close()
         except RequestError as exc:
             message = f"unable to download picture {index + 1} of {len(urls)}: {exc}"
             raise yt_dlp.utils.DownloadError(message, (type(exc), exc, exc.__traceback__)) from None
+        if len(data) > MAX_PICTURE_BYTES:
+            message = f"picture {index + 1} is over {MAX_PICTURE_BYTES // 2**20} MB: not a picture a post shows"
+            raise named(PermanentError(message), "too_large")
         received += len(data)
         if received > limit:
             raise named(PermanentError(_oversize_message(received, limit)), "too_large")
