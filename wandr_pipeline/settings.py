@@ -345,6 +345,15 @@ class DownloadSettings(SettingsGroup):
         doc="a bigger cookies file is refused (it is read once per run, copied for each download; 0 = no limit)",
         ge=0,
     )
+    concurrent_downloads: int = setting(
+        1,
+        "WANDR_CONCURRENT_DOWNLOADS",
+        doc="downloads of a run at once (at most WANDR_VIDEOS_IN_FLIGHT are admitted): a slow host holds one",
+        ge=1,
+    )
+    downloads_per_site: int = setting(
+        2, "WANDR_DOWNLOADS_PER_SITE", doc="of those, downloads from one site (tiktok.com, ...) at once", ge=1
+    )
     platform_request_interval_s: float = setting(
         0.0,
         "WANDR_PLATFORM_REQUEST_INTERVAL_S",

@@ -387,3 +387,57 @@ def test_headers_at_a_crawl_then_nothing_is_a_timeout_not_an_empty_file(tmp_path
     row = run_stage(tmp_path, slow, post.url)
     assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "timeout", True), row["error"]
     assert row["error"].startswith("the server sent its response too slowly and then no data")
+
+
+def test_downloads_from_one_site_hold_at_most_their_slots():
+    import threading
+
+    from wandr_pipeline.engines.ytdlp import SiteSlots
+
+    slots, lock = SiteSlots(), threading.Lock()
+    busy = {"now": 0, "most": 0}
+
+    def download() -> None:
+        with slots.hold("tiktok.com", 2):
+            with lock:
+                busy["now"] += 1
+                busy["most"] = max(busy["most"], busy["now"])
+            time.sleep(0.05)
+            with lock:
+                busy["now"] -= 1
+
+    threads = [threading.Thread(target=download) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert busy["most"] == 2
+
+
+def test_a_slow_host_does_not_hold_the_runs_other_downloads(tmp_path, fake, downloader):
+    """raw_video with 3 downloads at once, 2 per site: a CDN crawling to the deadline holds one slot."""
+    from wandr_pipeline.lib.pipelining import PipelineStage, run_pipelined
+
+    slow = fake.add("tiktok", "7350000000000000020", "slow_media_headers", drip_s=0.2)
+    good = [fake.add("tiktok", f"735000000000000003{i}") for i in range(3)]
+    parallel = downloader.model_copy(update={"concurrent_downloads": 3, "deadline_s": 3.0, "attempts": 1})
+    store = Storage(str(tmp_path / "store"))
+    refs = [parse_video_url(post.url) for post in [slow, *good]]
+    record_submissions(store, refs, source="test")
+    keys = [ref.video_key for ref in refs]
+    run = StageRun(None, "raw_video", keys=keys, store=store, log=logging.getLogger("test"))
+    worker = RawVideoWorker(run, SimpleNamespace(downloader=parallel))
+    finished: dict[str, float] = {}
+
+    def process(given: list[str]) -> None:
+        worker.process(given, {})
+        finished.update({key: time.monotonic() for key in given})
+
+    start = time.monotonic()
+    list(
+        run_pipelined(keys, [PipelineStage("raw_video", process, workers=worker.workers)], in_flight=4, on_error=print)
+    )
+    statuses = {key: run.tables[key].column("status")[0].as_py() for key in keys}
+    assert statuses == {keys[0]: "failed", **{key: "ok" for key in keys[1:]}}
+    assert max(finished[key] for key in keys[1:]) < finished[keys[0]]
+    assert time.monotonic() - start < 6

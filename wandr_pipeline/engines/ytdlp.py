@@ -118,6 +118,34 @@ class RequestPacer:
 REQUEST_PACER = RequestPacer()
 
 
+class SiteSlots:
+    """At most `limit` downloads from one site at once, across the process's threads."""
+
+    def __init__(self) -> None:
+        self._busy: dict[str, int] = {}
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, site: str, limit: int, deadline: float | None = None):
+        with self._changed:
+            while self._busy.get(site, 0) >= max(1, limit):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineReached(f"no download slot for {site} before the deadline (WANDR_DOWNLOADS_PER_SITE)")
+                self._changed.wait(timeout=min(1.0, remaining) if remaining is not None else 1.0)
+                raise_if_stopping()
+            self._busy[site] = self._busy.get(site, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy[site] -= 1
+                self._changed.notify_all()
+
+
+SITE_SLOTS = SiteSlots()
+
+
 def platform_of(url: str) -> str:
     """The site a URL belongs to, for pacing: `www.tiktok.com` and `m.tiktok.com` are both `tiktok.com`."""
     host = (urlsplit(url).hostname or "").rstrip(".").lower()

@@ -11,6 +11,7 @@ from dagster import ConfigurableResource, EnvVar
 
 from wandr_pipeline.engines.ytdlp import (
     PLATFORM_PAUSES,
+    SITE_SLOTS,
     DeadlineReached,
     DownloadedPost,
     DownloadOptions,
@@ -40,6 +41,8 @@ class VideoDownloader(ConfigurableResource):
     cookies_file: str = from_setting("ytdlp_cookies_file")
     cookies_max_mb: float = from_setting("ytdlp_cookies_max_mb")
     request_interval_s: float = from_setting("platform_request_interval_s")
+    concurrent_downloads: int = from_setting("concurrent_downloads")
+    downloads_per_site: int = from_setting("downloads_per_site")
     proxy: str = from_setting("ytdlp_proxy")
     ca_bundle: str = from_setting("ytdlp_ca_bundle")
     allow_local_files: bool = from_setting("allow_local_files")
@@ -107,7 +110,7 @@ class VideoDownloader(ConfigurableResource):
             work = lambda: _fetch_gcs_object(url, Path(dest_dir), fetch_object)  # noqa: E731
         else:
             options = self.options()
-            work = lambda: _paced_download(url, dest_dir, options, log, deadline)  # noqa: E731
+            work = lambda: _paced_download(url, dest_dir, options, log, deadline, self.downloads_per_site)  # noqa: E731
         attempts = max(1, self.attempts)
         try:
             return call_with_retries(
@@ -134,10 +137,28 @@ class VideoDownloader(ConfigurableResource):
 
 
 def _paced_download(
-    url: str, dest_dir: str | Path, options: DownloadOptions, log: Callable[[str], None] | None, deadline: float | None
+    url: str,
+    dest_dir: str | Path,
+    options: DownloadOptions,
+    log: Callable[[str], None] | None,
+    deadline: float | None,
+    per_site: int = 1,
 ) -> DownloadedPost:
-    """One try, after the pause its platform asked for (`Retry-After`, remembered across the run's videos)."""
+    """One try, after the pause its platform asked for (`Retry-After`, remembered across the run's videos),
+    holding one of its site's `per_site` download slots."""
     platform = platform_of(url)
+    with SITE_SLOTS.hold(platform, per_site, deadline):
+        return _paced_try(url, dest_dir, options, log, deadline, platform)
+
+
+def _paced_try(
+    url: str,
+    dest_dir: str | Path,
+    options: DownloadOptions,
+    log: Callable[[str], None] | None,
+    deadline: float | None,
+    platform: str,
+) -> DownloadedPost:
     pause = PLATFORM_PAUSES.wait_s(platform)
     if pause > 0:
         if deadline is not None and time.monotonic() + pause >= deadline:

@@ -36,6 +36,9 @@ class RawVideoWorker(StageWorker):
     def __init__(self, run: StageRun, resources):
         super().__init__(run, resources)
         self.downloader: VideoDownloader = resources.downloader
+        # Downloads of a run at once (each its own thread, its own yt-dlp and scratch folder; the pacing,
+        # Retry-After pauses and per-site limits are shared): a slow host holds one, not the run.
+        self.workers = max(1, self.downloader.concurrent_downloads)
         run.configure(
             parameters={
                 "max_duration_s": self.downloader.max_duration_s,

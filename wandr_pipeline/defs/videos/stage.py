@@ -54,6 +54,7 @@ class StageWorker:
     description: ClassVar[str]
     resources: ClassVar[frozenset[str]] = frozenset({"storage"})
     batch: ClassVar[int] = 1  # most videos one `process` call gets (more: those waiting at that moment)
+    workers: int = 1  # `process` calls at once (lib/pipelining.py); more only where `process` is thread-safe
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
