@@ -441,3 +441,20 @@ def test_a_slow_host_does_not_hold_the_runs_other_downloads(tmp_path, fake, down
     assert statuses == {keys[0]: "failed", **{key: "ok" for key in keys[1:]}}
     assert max(finished[key] for key in keys[1:]) < finished[keys[0]]
     assert time.monotonic() - start < 6
+
+
+def test_an_instagram_reel_by_the_route_impersonation_takes(tmp_path, fake, downloader, monkeypatch):
+    """With an impersonation target (curl_cffi), Instagram's extractor asks `POST /api/graphql` instead of
+    the post page. curl_cffi is not installed: the extractor is told it could, its requests go the usual way."""
+    from yt_dlp.extractor.instagram import InstagramBaseIE
+
+    monkeypatch.setattr(InstagramBaseIE, "_can_impersonate", True)
+    fake.add("instagram", "CgraphqlA1", description="By the API #api")
+    row = run_stage(tmp_path, downloader, f"https://{INSTAGRAM}/reel/CgraphqlA1/")
+    assert row["status"] == "ok", row["error"]
+    assert row["description"] == "By the API #api" and row["uploader"] == "wandr.travel"
+    assert fake.asked(INSTAGRAM) == [
+        ("GET", "/"),
+        ("GET", "/api/v1/web/get_ruling_for_content/"),
+        ("POST", "/api/graphql"),
+    ]
