@@ -103,18 +103,27 @@ class VideoDownloader(ConfigurableResource):
 
             gen_extractor_classes()
 
-        deadline = time.monotonic() + self.deadline_s if self.deadline_s > 0 else None
         if urlsplit(url).scheme == "gs":
             if fetch_object is None:
                 raise PermanentError("gs:// sources need a storage client")
-            work = lambda: _fetch_gcs_object(url, Path(dest_dir), fetch_object)  # noqa: E731
-        else:
-            options = self.options()
-            work = lambda: _paced_download(url, dest_dir, options, log, deadline, self.downloads_per_site)  # noqa: E731
+            return self._with_retries(lambda deadline: _fetch_gcs_object(url, Path(dest_dir), fetch_object), on_retry)
+        options = self.options()
+        # One of the site's download slots for all the tries: the deadline starts once the run's own
+        # queue is behind the video (waiting for a slot is not the server's slowness).
+        with SITE_SLOTS.hold(platform_of(url), self.downloads_per_site):
+            return self._with_retries(lambda deadline: _paced_download(url, dest_dir, options, log, deadline), on_retry)
+
+    def _with_retries(self, try_once: Callable[[float | None], DownloadedPost], on_retry) -> DownloadedPost:
+        """`try_once(deadline)` with the retry loop, within the video's deadline (WANDR_DOWNLOAD_DEADLINE_S)."""
+        deadline = time.monotonic() + self.deadline_s if self.deadline_s > 0 else None
         attempts = max(1, self.attempts)
         try:
             return call_with_retries(
-                work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry, deadline=deadline
+                lambda: try_once(deadline),
+                attempts=attempts,
+                base_delay_s=self.backoff_s,
+                on_retry=on_retry,
+                deadline=deadline,
             )
         except DeadlineReached as exc:
             raise named(TransientError(f"{exc} (transient)"), exc.kind) from None
@@ -142,23 +151,9 @@ def _paced_download(
     options: DownloadOptions,
     log: Callable[[str], None] | None,
     deadline: float | None,
-    per_site: int = 1,
 ) -> DownloadedPost:
-    """One try, after the pause its platform asked for (`Retry-After`, remembered across the run's videos),
-    holding one of its site's `per_site` download slots."""
+    """One try, after the pause its platform asked for (`Retry-After`, remembered across the run's videos)."""
     platform = platform_of(url)
-    with SITE_SLOTS.hold(platform, per_site, deadline):
-        return _paced_try(url, dest_dir, options, log, deadline, platform)
-
-
-def _paced_try(
-    url: str,
-    dest_dir: str | Path,
-    options: DownloadOptions,
-    log: Callable[[str], None] | None,
-    deadline: float | None,
-    platform: str,
-) -> DownloadedPost:
     pause = PLATFORM_PAUSES.wait_s(platform)
     if pause > 0:
         if deadline is not None and time.monotonic() + pause >= deadline:
