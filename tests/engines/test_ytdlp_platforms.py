@@ -458,3 +458,11 @@ def test_an_instagram_reel_by_the_route_impersonation_takes(tmp_path, fake, down
         ("GET", "/api/v1/web/get_ruling_for_content/"),
         ("POST", "/api/graphql"),
     ]
+
+
+def test_a_post_the_platform_says_is_too_long_is_refused_before_its_media(tmp_path, fake, downloader):
+    post = fake.add("tiktok", "7350000000000000040", duration_s=3600)
+    row = run_stage(tmp_path, downloader.model_copy(update={"max_duration_s": 600}), post.url)
+    assert (row["status"], row["error_kind"]) == ("failed", "too_long"), row["error"]
+    assert row["error"].startswith("video is 3600 s long, over the 600 s limit")
+    assert fake.asked(TIKTOK_CDN) == []
