@@ -466,3 +466,13 @@ def test_a_post_the_platform_says_is_too_long_is_refused_before_its_media(tmp_pa
     assert (row["status"], row["error_kind"]) == ("failed", "too_long"), row["error"]
     assert row["error"].startswith("video is 3600 s long, over the 600 s limit")
     assert fake.asked(TIKTOK_CDN) == []
+
+
+def test_a_picture_that_is_not_one_is_named(tmp_path, fake, downloader):
+    from tests.support.platform_fake import PDF
+
+    (fake.media_roots[-1] / "not-a-picture.jpg").write_bytes(PDF)
+    post = fake.add("instagram", "CimgPdf001", "image_post", pictures=("not-a-picture.jpg",))
+    row = run_stage(tmp_path, downloader, post.url)
+    assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "not_media", False)
+    assert row["error"] == "picture 1 of 1 is not a readable image"

@@ -86,7 +86,10 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
         )
         media = post.path
         if post.pictures:  # a photo post or carousel: its pictures (and soundtrack) as a video, a picture a frame
-            media = build_slideshow(post.pictures, post.path, Path(tmp) / "slideshow.mp4")
+            try:
+                media = build_slideshow(post.pictures, post.path, Path(tmp) / "slideshow.mp4")
+            except PermanentError as exc:  # a "picture" that is not one (an HTML page, a PDF)
+                raise named(exc, "not_media") from None
             log.info(f"{key}: {post.media_type} with {len(post.pictures)} pictures: one frame per picture")
         try:
             info = probe_media(media)
