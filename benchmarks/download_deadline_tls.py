@@ -1,16 +1,18 @@
 """The download deadline over TLS (issue 25), old against new, alternating rounds in one process.
 
-The deadline's watchdog shuts the download's connections. Before issue 25 it shut the socket object
-the transport had been given, which a TLS transport wraps and detaches (`old`): shutting it does
-nothing, and a server sending its headers slowly ran on past the deadline. Now it shuts a duplicate
-of each socket (`new`). The platform fake (tests/support/platform_fake.py) sends the media response's
-headers at one byte every 3 ms, through `YTDLP_PROXY`, over TLS; the deadline is 3 s.
+The deadline's watchdog shuts the download's connections. Before issue 25 it shut only the socket
+object the transport had been given, which a TLS transport wraps and detaches (`old`): shutting it
+does nothing, and a server sending its headers slowly ran on past the deadline. Now it also tracks
+the TLS socket (`new`, `GuardedYoutubeDL` wraps its TLS contexts' `wrap_socket`). The platform fake
+(tests/support/platform_fake.py) sends the media response's headers at one byte every 3 ms, through
+`YTDLP_PROXY`, over TLS; the deadline is 3 s.
 
 Run: `PYTHONPATH=. .venv/bin/python benchmarks/download_deadline_tls.py`
 """
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 import time
 from pathlib import Path
@@ -22,9 +24,12 @@ from wandr_pipeline.engines import ytdlp_egress
 
 
 def _old_track(budget, sock) -> None:
-    """The code before issue 25: keep the socket object itself."""
-    with budget._lock:
-        budget._sockets.append(sock)
+    """The code before issue 25: TLS sockets were not tracked."""
+    if not isinstance(sock, ssl.SSLSocket):
+        _NEW_TRACK(budget, sock)
+
+
+_NEW_TRACK = ytdlp_egress.DownloadBudget.track
 
 
 def main(rounds: int = 2) -> None:

@@ -246,7 +246,7 @@ def test_retry_after_is_honoured_across_the_run(tmp_path, fake, downloader):
 
 
 def test_media_headers_at_a_crawl_over_tls_end_at_the_deadline(tmp_path, fake, downloader):
-    """The deadline's watchdog shuts TLS connections too (it keeps a duplicate of each socket)."""
+    """The deadline's watchdog shuts TLS connections too (it tracks the TLS socket the transport wraps)."""
     post = fake.add("tiktok", _post_id("tiktok", "slow_media_headers"), "slow_media_headers", drip_s=0.2)
     slow = downloader.model_copy(update={"deadline_s": 2.0, "socket_timeout_s": 5.0})
     start = time.monotonic()

@@ -37,6 +37,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -75,15 +76,14 @@ _local = threading.local()
 class DownloadBudget:
     """The wall-clock deadline (`time.monotonic()`) of one download, and the connections it opened.
 
-    It keeps a duplicate descriptor of each connection: a TLS transport wraps the socket it was given
-    into a new object and detaches the old one, so shutting the old object down would do nothing.
-    `shutdown` on a duplicate ends the connection itself (every descriptor of it); the duplicates are
-    closed when the download ends (`close`)."""
+    A TLS transport wraps the socket it connected into a new object and detaches the old one, so the
+    TLS socket is tracked too (`GuardedYoutubeDL` wraps its TLS contexts' `wrap_socket`): shutting the
+    detached plain socket would do nothing."""
 
     def __init__(self, deadline: float | None):
         self.deadline = deadline
         self.expired = False
-        self._sockets: list[socket.socket] = []
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     def remaining(self) -> float | None:
@@ -93,15 +93,11 @@ class DownloadBudget:
         return self.expired or (self.deadline is not None and time.monotonic() >= self.deadline)
 
     def track(self, sock: socket.socket) -> None:
-        try:
-            duplicate = sock.dup()
-        except OSError:
-            return  # already closed
         with self._lock:
-            self._sockets.append(duplicate)
+            self._sockets.add(sock)
             expired = self.expired
         if expired:
-            _shut(duplicate)
+            _shut(sock)
 
     def expire(self) -> None:
         """Stop the download: shut down every connection it opened (the reads in its thread then fail)."""
@@ -110,12 +106,6 @@ class DownloadBudget:
             sockets = list(self._sockets)
         for sock in sockets:
             _shut(sock)
-
-    def close(self) -> None:
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            sock.close()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -146,7 +136,6 @@ def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
         if timer is not None:
             timer.cancel()
         _local.budget = previous
-        budget.close()
 
 
 def check_address(host: str, address_text: str) -> None:
@@ -275,15 +264,14 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
 
     def build_request_director(self, handlers, preferences=None):
         director = super().build_request_director(handlers, preferences)
-        if self._ca_bundle:
-            for handler in director.handlers.values():
-                make_context = getattr(handler, "_make_sslcontext", None)
-                if make_context is not None:  # transports built on Python's ssl (urllib, requests, websockets)
-                    handler._make_sslcontext = functools.partial(_with_bundle, make_context, self._ca_bundle)
+        for handler in director.handlers.values():
+            make_context = getattr(handler, "_make_sslcontext", None)
+            if make_context is not None:  # transports built on Python's ssl (urllib, requests, websockets)
+                handler._make_sslcontext = functools.partial(_guarded_context, make_context, self._ca_bundle)
         return director
 
     def urlopen(self, req):
-        url = req if isinstance(req, str) else req.url
+        url = req if isinstance(req, str) else getattr(req, "url", None) or getattr(req, "full_url", "")
         if self._judge_url is not None:
             self._refuse_if_judged(url)
         if self._pace is not None:
@@ -305,8 +293,19 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
             raise RequestError(problem)
 
 
-def _with_bundle(make_context, ca_bundle: str, *args, **kwargs) -> ssl.SSLContext:
+def _guarded_context(make_context, ca_bundle: str | None, *args, **kwargs) -> ssl.SSLContext:
+    """yt-dlp's TLS context, trusting `ca_bundle` too, whose TLS sockets the download's budget tracks."""
     context = make_context(*args, **kwargs)
-    if context.verify_mode != ssl.CERT_NONE:
+    if ca_bundle and context.verify_mode != ssl.CERT_NONE:
         context.load_verify_locations(cafile=ca_bundle)
+    wrap_socket = context.wrap_socket
+
+    def tracked_wrap_socket(*wrap_args, **wrap_kwargs):
+        tls = wrap_socket(*wrap_args, **wrap_kwargs)
+        budget: DownloadBudget | None = getattr(_local, "budget", None)
+        if budget is not None:
+            budget.track(tls)
+        return tls
+
+    context.wrap_socket = tracked_wrap_socket
     return context
