@@ -24,10 +24,15 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(DG) check defs
 	$(BIN)/pytest -q -ra -n $(PYTEST_WORKERS) --dist loadfile
 
+# Dagster's `dg` CLI on this project ([tool.dg] in pyproject.toml). VIRTUAL_ENV: dg checks that the active
+# environment is the project's, and make does not activate it. `dagster dev -w workspace.yaml` still works.
+DG := VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg
+
 dev: install
-	$(BIN)/dagster dev -w workspace.yaml -p $(DEV_PORT)
+	$(DG) dev -p $(DEV_PORT)
 
 # The HTTP API of the original service (docs/API.md), on PORT (default 8080). Runs are launched by the
 # daemon of `make dev` (same DAGSTER_HOME), so start that too.

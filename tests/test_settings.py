@@ -211,8 +211,28 @@ def test_choices_are_read_the_way_people_write_them(monkeypatch):
     for env, value in {"OCR_ENGINE": " Google ", "WHISPER_CROSS_CLIP": "on", "LOG_LEVEL": "warn"}.items():
         monkeypatch.setenv(env, value)
     settings = Settings.from_env()
-    assert (settings.ocr_engine, settings.whisper_cross_clip, settings.log_level) == ("google", "true", "WARNING")
+    assert (settings.ocr_engine, settings.whisper_cross_clip, settings.log_level) == (
+        "google-vision",
+        "true",
+        "WARNING",
+    )
     assert build_resources(settings)["whisper"].cross_clip == "true"
+
+
+def test_the_ocr_engine_is_named_as_the_tables_name_it_and_its_old_names_still_work(monkeypatch, caplog):
+    import wandr_pipeline.settings
+    from wandr_pipeline.defs.resources.ocr import OcrResource
+
+    monkeypatch.setattr(wandr_pipeline.settings, "_ocr_names_explained", set())  # said once per process
+    monkeypatch.setenv("OCR_ENGINE", "rapidocr")
+    assert Settings.from_env().ocr_engine == "rapidocr"
+    assert Settings().ocr_engine == "rapidocr"  # the default
+    for old, new in {"local": "rapidocr", "Google": "google-vision"}.items():
+        monkeypatch.setenv("OCR_ENGINE", old)
+        with caplog.at_level("WARNING"):
+            assert Settings.from_env().ocr_engine == new
+        assert f"set OCR_ENGINE={new}" in caplog.text
+    assert OcrResource(engine="local", min_confidence=0.5).get_engine().name == "rapidocr"  # a run's old config
 
 
 def test_every_setting_is_declared_once_in_one_group_and_its_view_is_frozen():

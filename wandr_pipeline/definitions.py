@@ -2,30 +2,50 @@
 
 Nothing happens at import: `build_definitions(settings)` takes its settings as an argument (the CLI,
 the API and the tests pass their own), and `defs` reads the environment only when Dagster calls it.
+
+Two halves, merged. Dagster's own loader walks the `defs/` folder as `dg` projects do (pyproject.toml
+`[tool.dg]`; `load_from_defs_folder` reads the same tree): whatever sits there at module level (the
+`url_lists` and `video_requests` specs, or a component someone adds with `dg scaffold defs`) is found
+by it. The rest is built by the factories in `defs/` from the settings, because every stage asset,
+job, sensor and resource depends on them and the sensors name the very job objects the jobs factory
+built: a module-level object per file could not read the settings a caller passes.
 """
 
 from __future__ import annotations
 
-from dagster import Definitions, definitions
+import warnings
+from pathlib import Path
 
+import dagster as dg
+
+import wandr_pipeline.defs
 from wandr_pipeline.defs.automation.downstream_batch_sensor import build_downstream_sensor
 from wandr_pipeline.defs.ingestion.registered_videos_sensor import build_registered_videos_sensor
-from wandr_pipeline.defs.ingestion.tick import URL_LISTS_ASSET
 from wandr_pipeline.defs.ingestion.url_list_schedule import build_url_list_schedule
 from wandr_pipeline.defs.ingestion.url_list_sensor import build_url_list_sensor
-from wandr_pipeline.defs.ingestion.video_requests import VIDEO_REQUESTS_ASSET
 from wandr_pipeline.defs.jobs import build_jobs, job_executor
 from wandr_pipeline.defs.lake import build_lake_asset, build_lake_job, build_lake_sensor
 from wandr_pipeline.defs.resources import build_resources
 from wandr_pipeline.defs.videos import build_stage_assets
 from wandr_pipeline.settings import Settings
 
+# The folder above the package: pyproject.toml in a checkout (not needed: the tree is read from the module).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-def build_definitions(settings: Settings) -> Definitions:
+
+def defs_folder_definitions() -> dg.Definitions:
+    """What Dagster's defs-folder loader finds in `defs/` (works from a wheel too: no pyproject.toml read)."""
+    with warnings.catch_warnings():
+        # the loader's own calls to its preview helpers; `load_from_defs_folder` silences them the same way
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.ComponentTree.from_module(wandr_pipeline.defs, PROJECT_ROOT).build_defs()
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
     jobs = build_jobs(settings)
     lake_job = build_lake_job()
-    return Definitions(
-        assets=[*build_stage_assets(settings), URL_LISTS_ASSET, VIDEO_REQUESTS_ASSET, build_lake_asset(settings)],
+    built = dg.Definitions(
+        assets=[*build_stage_assets(settings), build_lake_asset(settings)],
         resources=build_resources(settings),
         jobs=[*jobs.values(), lake_job],
         sensors=[
@@ -37,8 +57,9 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=[build_url_list_schedule(settings, jobs)],
         executor=job_executor(settings),
     )
+    return dg.Definitions.merge(defs_folder_definitions(), built)
 
 
-@definitions
-def defs() -> Definitions:
+@dg.definitions
+def defs() -> dg.Definitions:
     return build_definitions(Settings.from_env())

@@ -20,6 +20,7 @@ against this class by a test.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -55,6 +56,27 @@ def _switch(value: Any) -> Any:
     return {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}.get(value, value)
 
 
+# OCR_ENGINE names the engine as the ocr_text table's `engine` column does. The first names still work,
+# with a message that says the new one (once per process and name).
+OCR_ENGINE_OLD_NAMES = {"local": "rapidocr", "google": "google-vision"}
+_ocr_names_explained: set[str] = set()
+
+
+def ocr_engine_name(value: Any) -> Any:
+    """The engine's name (`rapidocr`, `google-vision`) from what a setting or a run's config says."""
+    value = _lower(value)
+    if value in OCR_ENGINE_OLD_NAMES:
+        new = OCR_ENGINE_OLD_NAMES[value]
+        if value not in _ocr_names_explained:
+            _ocr_names_explained.add(value)
+            logging.getLogger(__name__).warning(
+                f"OCR_ENGINE={value} is the old name of {new} (the ocr_text table's engine column says {new}); "
+                f"it still works: set OCR_ENGINE={new}"
+            )
+        return new
+    return value
+
+
 # A comma-separated list in the environment ("a, b,c"), a tuple in code.
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
 LowerStr = Annotated[str, BeforeValidator(_lower)]
@@ -80,7 +102,7 @@ ComputeType = Annotated[
 ]  # CTranslate2's compute types
 CrossClip = Annotated[Literal["auto", "true", "false"], BeforeValidator(_switch)]
 HintMode = Annotated[Literal["hotwords", "prompt", "off"], BeforeValidator(_lower)]
-OcrEngineName = Annotated[Literal["local", "google"], BeforeValidator(_lower)]
+OcrEngineName = Annotated[Literal["rapidocr", "google-vision"], BeforeValidator(ocr_engine_name)]
 ExecutorName = Annotated[Literal["in_process", "k8s"], BeforeValidator(_lower)]
 
 
@@ -218,7 +240,10 @@ class OcrSettings(SettingsGroup):
     """On-screen text: the OCR engine (local RapidOCR or Cloud Vision) and its limits."""
 
     ocr_engine: OcrEngineName = setting(
-        "local", "OCR_ENGINE", doc="local (RapidOCR, models inside its wheel) | google (Cloud Vision)"
+        "rapidocr",
+        "OCR_ENGINE",
+        doc="rapidocr (RapidOCR, models inside its wheel) | google-vision (Cloud Vision); the old names local "
+        "and google still work",
     )
     ocr_min_confidence: float = setting(
         0.5, "OCR_MIN_CONFIDENCE", doc="recognised lines below this are dropped", ge=0.0, le=1.0
@@ -313,6 +338,22 @@ class DownloadSettings(SettingsGroup):
     )
     max_video_mb: float = setting(
         500.0, "WANDR_MAX_VIDEO_MB", "MAX_VIDEO_SIZE_MB", doc="bigger files are refused (0 = no limit)", ge=0
+    )
+    # Media bombs: checked from the file's headers before anything is decoded (media/probe.py).
+    max_frame_pixels: int = setting(
+        7680 * 4320,
+        "WANDR_MAX_FRAME_PIXELS",
+        doc="videos with more pixels per frame are refused before decoding (default 8K UHD; 0 = no limit)",
+        ge=0,
+    )
+    max_frame_rate: float = setting(
+        240.0, "WANDR_MAX_FRAME_RATE", doc="videos with more frames per second are refused (0 = no limit)", ge=0
+    )
+    max_streams: int = setting(
+        16,
+        "WANDR_MAX_STREAMS",
+        doc="files with more streams (video, audio, subtitles, data) are refused (0 = no limit)",
+        ge=0,
     )
     download_timeout_s: float = setting(30.0, "WANDR_DOWNLOAD_TIMEOUT_S", doc="network timeout per request", gt=0)
     download_deadline_s: float = setting(
@@ -433,7 +474,11 @@ class LakeSettings(SettingsGroup):
         True, "WANDR_LAKE_SYNC", doc="keep lake/ in step: the CLI after its runs, the daemon's lake_sync_sensor"
     )
     lake_sync_interval_s: int = setting(
-        60, "WANDR_LAKE_SYNC_INTERVAL_S", doc="seconds between lake_sync_sensor ticks (new documents batch up)", ge=1
+        15,
+        "WANDR_LAKE_SYNC_INTERVAL_S",
+        doc="seconds between lake_sync_sensor ticks: the longest a documented video waits for its sync to be "
+        "requested (documents of the meantime sync together)",
+        ge=1,
     )
     lake_commit_videos: int = setting(500, "WANDR_LAKE_COMMIT_VIDEOS", doc="most videos per lake commit", ge=1)
     lake_compact_min_files: int = setting(
@@ -488,7 +533,9 @@ class ApiSettings(SettingsGroup):
     )
     api_resolve_timeout_s: float = setting(3.0, "WANDR_API_RESOLVE_TIMEOUT_S", doc="DNS look-up time limit", gt=0)
     api_max_body_bytes: int = setting(16 * 1024, "WANDR_API_MAX_BODY_BYTES", doc="largest request body accepted", ge=1)
-    api_host: str = setting("0.0.0.0", "WANDR_API_HOST", doc="address gunicorn binds")
+    api_host: str = setting(
+        "127.0.0.1", "WANDR_API_HOST", doc="address gunicorn binds (0.0.0.0: every interface, as a container needs)"
+    )
     api_port: int = setting(8080, "PORT", doc="port gunicorn binds (Cloud Run sets it)", ge=1, le=65535)
     api_workers: int = setting(1, "WEB_CONCURRENCY", doc="gunicorn worker processes", ge=1)
     api_threads: int = setting(128, "WANDR_API_THREADS", doc="threads per gunicorn worker", ge=1)

@@ -7,7 +7,9 @@ No daemon runs here: `test_server.py` runs the API under gunicorn with a real da
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import uuid
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from dagster._core.execution.api import create_execution_plan
 
 from tests.support.warehouse_rows import write_row
 from wandr_pipeline.api.app import create_app
+from wandr_pipeline.api.log_lines import escape_handlers
 from wandr_pipeline.api.service import JobService
 from wandr_pipeline.api.status import read_status
 from wandr_pipeline.defs.ingestion.registered_videos_sensor import evaluate_registered_videos
@@ -183,7 +186,28 @@ def test_errors_are_json_and_leave_nothing_behind(client_for, instance, storage_
         (dict(json={"url": "http://192.168.0.10/clip.mp4"}), 400, "private address"),
         (dict(json={"url": "http://127.0.0.1:9/clip.mp4"}), 400, "loopback"),
         (dict(json={"url": "http://169.254.169.254/latest/"}), 400, "link-local"),
-        (dict(data=b'{"url": "' + b"a" * 20000 + b'"}', content_type="application/json"), 413, ""),
+        (dict(data=b'{"url": "' + b"a" * 20000 + b'"}', content_type="application/json"), 413, "larger than"),
+        # JSON's escape for a lone surrogate: no UTF-8 can carry it (was a 500 UnicodeEncodeError)
+        (
+            dict(data=b'{"url": "https://example.com/\\ud800.mp4"}', content_type="application/json"),
+            400,
+            "lone surrogate",
+        ),
+        # right-to-left override: shows ".../a<RLO>4pm.exe" as ".../aexe.mp4"
+        (dict(json={"url": "https://example.com/a\u202e4pm.exe"}), 400, "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        (dict(json={"url": "https://example.com/a\u2066b.mp4"}), 400, "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        (dict(json={"url": "https://example.com/\u200bclip.mp4"}), 400, "U+200B ZERO WIDTH SPACE"),
+        (dict(json={"url": "https://example.com/\x1b[31mclip.mp4"}), 400, "U+001B"),
+        (dict(json={"url": "https://example.com/a\u3000b.mp4"}), 400, "whitespace"),
+        (
+            dict(data=b'{"url": "https://example.com/\xff.mp4"}', content_type="application/json"),
+            400,
+            "not valid UTF-8",
+        ),
+        # what a cross-site "simple" request (no preflight) can send: refused before it is read as JSON
+        (dict(data=b'{"url": "https://example.com/a.mp4"}', content_type="text/plain"), 415, "application/json"),
+        (dict(data=b'{"url": "https://example.com/a.mp4"}'), 415, "application/json"),
+        (dict(data={"url": "https://example.com/a.mp4"}), 415, "x-www-form-urlencoded"),
     ]
     for kwargs, code, fragment in cases:
         response = client.post("/process", **kwargs)
@@ -205,6 +229,60 @@ def test_errors_are_json_and_leave_nothing_behind(client_for, instance, storage_
     response = client.delete("/process")
     assert response.status_code == 405 and response.get_json()["error"] == "method_not_allowed"
     assert "POST" in response.headers["Allow"]
+
+
+def _chunked(client, body: bytes):
+    """A body with no Content-Length, as gunicorn hands a chunked one to the app."""
+    return client.post(
+        "/process",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_bodies_over_the_limit_are_413_however_framed(client_for):
+    client = client_for(api_max_body_bytes=1000)
+    fits = b'{"url": "ftp://example.com/' + b"a" * (1000 - 29) + b'"}'
+    assert len(fits) == 1000
+    for body, code in (
+        (fits, 400),  # exactly the limit: read and judged (ftp is refused)
+        (fits + b" ", 413),
+        (b'{"url": "https://example.com/' + b"a" * 40_000 + b'"}', 413),
+        (b"[" * 5_000_000, 413),
+    ):
+        for response in (_chunked(client, body), client.post("/process", data=body, content_type="application/json")):
+            assert response.status_code == code, response.get_data(as_text=True)[:200]
+            assert response.is_json and ("larger than 1000 bytes" in response.get_json()["message"]) == (code == 413)
+
+
+def test_request_targets_over_the_limit_are_414_in_json(client_for):
+    client = client_for()
+    for path in ("/status/" + "a" * 10_000, "/result/" + "a" * 3000, "/status/x?" + "q" * 2100):
+        response = client.get(path)
+        assert response.status_code == 414 and response.is_json
+        assert response.get_json()["error"] == "uri_too_long" and "at most 128" in response.get_json()["message"]
+    assert client.get("/status/" + "a" * 2000).status_code == 404
+
+
+def test_log_lines_show_hidden_characters_escaped(client_for, instance, storage_root, monkeypatch):
+    """A path that reaches a log line (here an unexpected error's) is written with U+202E and ESC escaped."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        escape_handlers(root)
+        client = client_for()
+        service = client.application.extensions["wandr"]
+        monkeypatch.setattr(service, "status", lambda job_id: 1 / 0)
+        response = client.get("/status/abc%E2%80%AEfdp.exe%1B[2J")
+        assert response.status_code == 500 and response.get_json()["error"] == "internal_error"
+    finally:
+        root.removeHandler(handler)
+    written = stream.getvalue()
+    assert "unhandled error on GET /status/abc\\u202efdp.exe\\x1b[2J" in written, written
+    assert "\u202e" not in written and "\x1b" not in written
 
 
 def test_result_is_409_until_done(client_for, instance, storage_root):

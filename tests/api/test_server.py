@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -87,13 +88,14 @@ def stack(tmp_path_factory, http_server):
         "  config:\n    max_concurrent_runs: 2\n"
     )
     port = _free_port()
+    (root / "home").mkdir()
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key not in ("WANDR_API_HOST", "XDG_RUNTIME_DIR")},
         "DAGSTER_HOME": str(home),
         "WANDR_STORAGE_URI": str(root / "storage"),
         "WANDR_URL_LIST_DIRS": str(root / "url_lists"),  # the daemon's url_list_sensor: not the repo's lists
-        "PORT": str(port),
-        "WANDR_API_HOST": "127.0.0.1",
+        "PORT": str(port),  # on 127.0.0.1: the default address
+        "HOME": str(root / "home"),  # where gunicorn would put its control socket
         "WANDR_API_TOKEN": TOKEN,
         "WANDR_API_ALLOWED_NETWORKS": "127.0.0.1",  # the loopback clip server
         "WANDR_DOWNLOAD_ATTEMPTS": "1",
@@ -199,6 +201,19 @@ def test_health_is_open_and_the_rest_needs_the_token(stack):
         assert _get(stack, "/status/url-0000000000000000", headers=headers).status_code == 401
 
 
+def test_the_api_listens_on_loopback_and_its_log_starts_with_its_own_lines(stack):
+    """Default address 127.0.0.1; no control socket in the user's home; no alembic lines in the log."""
+    port = int(stack["env"]["PORT"])
+    with socket.socket() as probe:  # the port is taken on loopback, free on the machine's other addresses
+        probe.settimeout(2)
+        other = socket.gethostbyname(socket.gethostname())
+        if not other.startswith("127."):
+            assert probe.connect_ex((other, port)) != 0
+    assert not (stack["root"] / "home" / ".gunicorn").exists()
+    log = stack["server"].tail(400)
+    assert "alembic" not in log and "Listening at: http://127.0.0.1:" in log, log
+
+
 def test_bad_requests_get_a_clear_4xx_and_leave_nothing_behind(stack):
     instance = stack["instance"]
     partitions = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
@@ -234,6 +249,72 @@ def test_bad_requests_get_a_clear_4xx_and_leave_nothing_behind(stack):
     assert instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME) == partitions
     assert instance.get_runs_count() == runs
     assert not (stack["root"] / "storage" / "submissions").exists()
+
+
+def _chunks(size: int, piece: int = 64 * 1024):
+    """A JSON body of about `size` bytes sent chunked (a generator: requests sends no Content-Length)."""
+    yield b'{"url": "https://example.com/'
+    for start in range(0, size, piece):
+        yield b"a" * min(piece, size - start)
+    yield b'"}'
+
+
+def _raw_request(stack, head: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One request written as bytes (what `requests` would refuse or re-encode), its answer parsed."""
+    host, port = stack["base"].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head_text, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head_text.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def test_hostile_inputs_get_their_status_and_a_json_body_from_the_real_server(stack):
+    """Through gunicorn: what it refuses itself and what the app refuses, each answered in JSON."""
+    json_type = {**AUTH, "Content-Type": "application/json"}
+    posts = [
+        (dict(data=b'{"url": "https://example.com/\\ud800.mp4"}', headers=json_type), 400, "lone surrogate"),
+        (dict(json={"url": "https://example.com/a\u202e4pm.exe"}), 400, "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        (dict(data=b'{"url": "https://example.com/a.mp4"}', headers={**AUTH, "Content-Type": "text/plain"}), 415, ""),
+        (dict(data=_chunks(40_000), headers=json_type), 413, "larger than 16384 bytes"),
+        (dict(data=_chunks(50_000_000), headers=json_type), 413, "larger than 16384 bytes"),
+        (dict(data=b"{" + b" " * 60_000 + b"}", headers=json_type), 413, "larger than 16384 bytes"),
+    ]
+    for kwargs, code, fragment in posts:
+        headers = kwargs.pop("headers", AUTH)
+        started = time.monotonic()
+        response = requests.post(f"{stack['base']}/process", headers=headers, timeout=60, **kwargs)
+        assert response.status_code == code, (code, response.text)
+        assert response.headers["Content-Type"] == "application/json", response.text
+        assert fragment in response.json()["message"] and time.monotonic() - started < 10
+    for path, code, error in (
+        ("/status/" + "a" * 10_000, 414, "uri_too_long"),  # over gunicorn's line limit: its 414, in JSON
+        ("/result/" + "a" * 3_000, 414, "uri_too_long"),  # under it: the app's
+    ):
+        response = _get(stack, path)
+        assert (response.status_code, response.json()["error"]) == (code, error), response.text
+        assert response.headers["Content-Type"] == "application/json"
+    many_headers = {**AUTH, **{f"X-Filler-{i}": "x" for i in range(120)}}
+    response = _get(stack, "/status/url-0000000000000000", headers=many_headers)
+    assert response.status_code == 431 and response.json()["error"] == "request_header_fields_too_large"
+    code, headers, body = _raw_request(stack, b"GET /status/\x1b[2J\xe2\x80\xae HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert code == 400 and headers["content-type"] == "application/json" and json.loads(body)["error"] == "bad_request"
+
+    # The API's log: gunicorn's lines and the app's, hidden characters escaped.
+    code, _, _ = _raw_request(
+        stack,
+        b"GET /status/url-0000000000000000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + TOKEN.encode()
+        + b"\r\nUser-Agent: spoof\x85forged line\r\nConnection: close\r\n\r\n",  # U+0085: next line
+    )
+    assert code == 404
+    log = stack["server"].tail(400)
+    assert "spoof\\x85forged line" in log
+    assert not [ch for ch in log if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")], log
 
 
 def test_the_same_video_twice_at_once_makes_one_run(stack, http_server):

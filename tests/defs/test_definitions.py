@@ -3,7 +3,7 @@
 import subprocess
 
 from tests.support.paths import REPO
-from wandr_pipeline.definitions import build_definitions
+from wandr_pipeline.definitions import build_definitions, defs_folder_definitions
 from wandr_pipeline.settings import Settings
 
 
@@ -34,6 +34,12 @@ def test_definitions_shape():
         assert node.backfill_policy.max_partitions_per_run >= 10
     assert defs.resolve_job_def("process_videos") is not None
     assert defs.resolve_job_def("sync_lake") is not None
+
+
+def test_dagsters_defs_folder_loader_finds_what_sits_in_defs_at_module_level():
+    """The `dg` way (`[tool.dg]`, load_from_defs_folder) finds the module-level specs; the factories the rest."""
+    found = defs_folder_definitions().resolve_asset_graph().get_all_asset_keys()
+    assert {key.to_user_string() for key in found} == {"url_lists", "video_requests"}
 
 
 def test_workspace_yaml_validates(dagster_home):

@@ -14,6 +14,7 @@ deltalake = pytest.importorskip("deltalake")
 from dagster import (  # noqa: E402
     AssetKey,
     AssetMaterialization,
+    DefaultSensorStatus,
     RunRequest,
     SkipReason,
     build_sensor_context,
@@ -22,7 +23,7 @@ from dagster import (  # noqa: E402
 
 from tests.lib.test_lake import write_video  # noqa: E402
 from wandr_pipeline.definitions import build_definitions  # noqa: E402
-from wandr_pipeline.defs.lake import LAKE_JOB, LAKE_SENSOR  # noqa: E402
+from wandr_pipeline.defs.lake import LAKE_ASSET, LAKE_JOB, LAKE_SENSOR, record_lake_sync  # noqa: E402
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME  # noqa: E402
 from wandr_pipeline.lib.lake import Lake  # noqa: E402
 from wandr_pipeline.lib.stages import LAST_STAGE  # noqa: E402
@@ -33,6 +34,30 @@ from wandr_pipeline.settings import Settings  # noqa: E402
 def document(instance, keys):
     for key in keys:
         instance.report_runless_asset_event(AssetMaterialization(AssetKey(LAST_STAGE.asset), partition=key))
+
+
+def test_the_lake_sensor_runs_without_being_switched_on(tmp_path):
+    """A daemon starts it with the other sensors: a `make dev` user never has to find it in the UI."""
+    sensor = build_definitions(Settings(storage_uri=str(tmp_path))).get_sensor_def(LAKE_SENSOR)
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+
+
+def test_the_lake_asset_lists_its_columns_and_a_cli_sync_materialises_it(tmp_path):
+    definitions = build_definitions(Settings(storage_uri=str(tmp_path)))
+    node = definitions.resolve_asset_graph().get(AssetKey(LAKE_ASSET))
+    columns = {column.name: column for column in node.metadata["dagster/column_schema"].columns}
+    assert {"video_key", "transcript_text", "onscreen_text", "status"} <= columns.keys()
+    assert columns["transcript_text"].description and not columns["video_key"].constraints.nullable
+    assert {c.name for c in node.metadata["transcript_segments columns"].columns} >= {"video_key", "text"}
+
+    storage = Storage(tmp_path)
+    write_video(storage, "tiktok-1", segments=2)
+    with instance_for_test() as instance:
+        record_lake_sync(instance, Lake(storage).sync(["tiktok-1"]), 1, launched_by="cli")
+        event = instance.get_latest_materialization_event(AssetKey(LAKE_ASSET))
+        metadata = event.asset_materialization.metadata
+        assert metadata["videos"].value == 1 and metadata["launched_by"].value == "cli"
+        assert metadata["transcript_segments_rows_written"].value == 2
 
 
 def test_new_documents_become_one_sync_run_and_the_lake_follows(tmp_path):
@@ -57,6 +82,7 @@ def test_new_documents_become_one_sync_run_and_the_lake_follows(tmp_path):
         job = definitions.resolve_job_def(LAKE_JOB)
         result = job.execute_in_process(instance=instance, run_config=request.run_config)
         assert result.success
+        assert instance.get_run_by_id(result.run_id).tags["wandr/videos"] == f"2 videos: {keys[0]}, {keys[1]}"
         lake = Lake(storage)
         assert lake.watermark() == request.run_config["ops"]["analyst_lake"]["config"]["through_storage_id"]
         assert isinstance(sensor(context), SkipReason)  # the lake's watermark has passed those documents

@@ -30,7 +30,7 @@ from wandr_pipeline.defs.automation.downstream_batch_sensor import evaluate_down
 from wandr_pipeline.defs.ingestion.registered_videos_sensor import evaluate_registered_videos
 from wandr_pipeline.defs.ingestion.url_list_schedule import build_url_list_schedule, evaluate_scheduled_list
 from wandr_pipeline.defs.ingestion.url_list_sensor import evaluate_url_lists
-from wandr_pipeline.defs.jobs import build_jobs
+from wandr_pipeline.defs.jobs import build_jobs, new_videos_job
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib import ingestion
 from wandr_pipeline.lib.ingestion import read_rejections
@@ -144,7 +144,7 @@ def test_url_list_sensor_registers_videos_requests_batches_and_reports_rejection
     )
     # Runs of at most 2 adjacent partitions, in one SensorResult with the partition request.
     assert ranges(result) == [(keys[0], keys[1]), (keys[2], keys[3])]
-    assert {r.job_name for r in result.run_requests} == {"ingest_videos"}
+    assert {r.job_name for r in result.run_requests} == {"process_videos"}  # list to documents in one run
 
     rejected = read_rejections(storage).to_pylist()
     assert [(r["line_number"], r["text"]) for r in rejected] == [
@@ -164,6 +164,18 @@ def test_url_list_sensor_registers_videos_requests_batches_and_reports_rejection
     touched, cursor = tick(instance, settings, cursor)
     assert not getattr(touched, "run_requests", None)
     assert instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME) == keys
+
+
+def test_a_list_runs_in_two_jobs_only_where_whole_runs_go_to_gpu_nodes(instance, settings):
+    """In-process runs that Kubernetes puts on an L4 whole would hold the GPU while videos download: there
+    the list's runs download and extract audio (`ingest_videos`) and downstream_batch_sensor follows with
+    `gpu_stages`. With a pod per step (WANDR_EXECUTOR=k8s) only the model step asks for the GPU: one run."""
+    drop_list(settings, "travel.txt", LIST_TEXT)
+    on_gpu_nodes = changed(settings, k8s_gpu_tags=True, executor="in_process")
+    result, _ = tick(instance, on_gpu_nodes, None)
+    assert {r.job_name for r in result.run_requests} == {"ingest_videos"}
+    assert new_videos_job(changed(settings, k8s_gpu_tags=True, executor="k8s")) == "process_videos"
+    assert new_videos_job(changed(settings, k8s_gpu_tags=False)) == "process_videos"
 
 
 def test_same_list_dropped_again_launches_nothing_once_ingested(instance, settings):
@@ -356,7 +368,7 @@ def test_schedule_ingests_the_configured_list_once(disk_instance, settings, tmp_
     # Through the schedule definition, as the daemon evaluates it (here without a scheduled time).
     schedule_def = build_url_list_schedule(settings, build_jobs(settings))
     requests = schedule_def.evaluate_tick(build_schedule_context(instance=instance)).run_requests
-    assert {r.job_name for r in requests} == {"ingest_videos"}
+    assert {r.job_name for r in requests} == {"process_videos"}
     keys = instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
     assert len(keys) == 4 and [
         (r.tags[PARTITION_RANGE_START_TAG], r.tags[PARTITION_RANGE_END_TAG]) for r in requests
@@ -471,7 +483,7 @@ def test_a_list_dropped_again_redoes_failures_worth_retrying_and_leaves_videos_i
     drop_list(settings, "a-again.txt", RETRY_LIST)
     result, cursor = tick(instance, settings, cursor)
     assert _described(result.run_requests) == [
-        ("ingest_videos", throttled, throttled, None),  # the download again; the downstream sensor follows
+        ("process_videos", throttled, throttled, None),  # the download again, and every stage after it
         ("gpu_stages", ocr, ocr, ["caption_spans", "ocr_text", "transcript", "video_documents"]),
     ]
     assert not result.dynamic_partitions_requests
@@ -494,7 +506,7 @@ def test_the_warehouse_reads_of_a_tick_stop_at_its_budget_and_go_on_next_tick(in
         seen.append(_described(getattr(result, "run_requests", None) or []))
     # ok and throttled, then gone and ocr (busy is never read): each retry requested once, in its tick
     assert [[(job, start) for job, start, _, _ in tick_requests] for tick_requests in seen] == [
-        [("ingest_videos", throttled)],
+        [("process_videos", throttled)],
         [("gpu_stages", ocr)],
         [],
     ]
@@ -517,7 +529,7 @@ def test_the_schedule_hands_later_stages_to_the_registered_videos_sensor(disk_in
         write_finished(storage, key)
     source.write_text(RETRY_LIST + "\n")  # a new version of the list
     later = evaluate_scheduled_list(build_schedule_context(instance=instance), settings)
-    assert isinstance(later, SkipReason)  # its own job (ingest_videos) cannot redo OCR ...
+    assert isinstance(later, SkipReason)  # its own job (process_videos, every stage) does not redo OCR alone ...
     result = evaluate_registered_videos(build_sensor_context(instance=instance), settings)
     assert _described(result.run_requests) == [  # ... registered_videos_sensor does
         ("gpu_stages", ocr, ocr, ["caption_spans", "ocr_text", "transcript", "video_documents"])

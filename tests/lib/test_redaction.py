@@ -137,7 +137,28 @@ CREDENTIAL_NAMES = [
     "Password",
     "ｔｏｋｅｎ",  # fullwidth: NFKC-normalised first
     "wmsAuthSign",
+    # one-time codes
+    "passcode",
+    "otp",
+    "TOTP",
+    "one_time_code",
+    "verification-code",
+    "mfa_code",
+    # signed-URL signatures and the parameters signed with them
+    "sig",
+    "signature",
+    "X-Goog-Signature",
+    "X-Goog-Credential",
+    "x-expires",
+    "expire",
+    "sas",
+    "sas_token",
+    "skoid",
+    "_nc_ohc",
+    "token",
 ]
+# Short names that are credentials in a URL or a metadata key, but may be words in prose ("oh: ...").
+URL_ONLY_CREDENTIAL_NAMES = ["se", "sp", "sv", "st", "sr", "oh", "oe", "tk", "h", "pin"]
 
 
 @pytest.mark.parametrize("name", CREDENTIAL_NAMES)
@@ -155,6 +176,45 @@ def test_every_credential_name_is_redacted_in_urls_text_and_metadata(name):
     }
 
 
+@pytest.mark.parametrize("name", URL_ONLY_CREDENTIAL_NAMES)
+def test_short_credential_names_are_redacted_in_urls_and_metadata(name):
+    from wandr_pipeline.lib.redaction import redact_text, redact_value
+
+    url = f"https://cdn.example/v.mp4?id=7&{name}=SENTINEL-abc123"
+    assert "SENTINEL" not in redact_url(url) and "id=7" in redact_url(url)
+    assert "SENTINEL" not in redact_text(f"ERROR: [generic] Unable to download {url}: HTTP Error 403")
+    assert redact_value("", {name: "SENTINEL-abc123"}) == {name: "REDACTED"}
+
+
+def test_real_signed_urls_keep_no_signature_or_code():
+    from wandr_pipeline.lib.redaction import redact_text
+
+    urls = {
+        "https://scontent-lhr8-1.cdninstagram.com/v/t50.2886-16/1_n.mp4?_nc_ht=scontent&_nc_cat=1"
+        "&_nc_ohc=Q7aZ0oRKxw8Q7kNvgH&oh=00_AYD6rQ9yGf3xUzFZ2m&oe=67A1B2C3": [
+            "Q7aZ0oRKxw8Q7kNvgH",
+            "00_AYD6rQ9yGf3xUzFZ2m",
+            "67A1B2C3",
+        ],
+        "https://acct.blob.core.windows.net/videos/a.mp4?sv=2022-11-02&ss=b&srt=o&sp=r"
+        "&se=2026-12-06T10:00:00Z&st=2026-12-06T08:00:00Z&spr=https&sig=p0XgOv8e%2Fs3cr3tSig%3D": [
+            "p0XgOv8e",
+            "2026-12-06T10",
+        ],
+        "https://files.example/v.mp4?sas=sv%3D2022%26sig%3Dabcdef123": ["abcdef123"],
+        "https://meet.example/v.mp4?passcode=88114422&otp=553311": ["88114422", "553311"],
+        "https://v16.tiktokcdn.com/a/v.mp4?x-expires=1733480000&x-signature=Zm9vYmFyYmF6&tk=tt_chain_token": [
+            "1733480000",
+            "Zm9vYmFyYmF6",
+            "tt_chain_token",
+        ],
+    }
+    for url, secrets in urls.items():
+        for shown in (redact_url(url), redact_text(f"ERROR: unable to download video data: HTTP 403 {url}")):
+            assert not [s for s in secrets if s in shown], shown
+            assert "REDACTED" in shown
+
+
 def test_ordinary_text_and_links_are_left_alone():
     from wandr_pipeline.lib.redaction import redact_text
 
@@ -163,6 +223,8 @@ def test_ordinary_text_and_links_are_left_alone():
         "KeyError: duration",
         "https://www.tiktok.com/@a/video/7301234567890123456?is_from_webapp=1&lang=en",
         "missing 'Authorization: Bearer <token>' header",
+        "oh: the frame is blank (pin=none, hash of 3 frames)",
+        "https://example.com/watch?v=abc123&t=42&lang=en",
     ):
         assert redact_text(text) == text
     assert redact_text("Authorization: Bearer eyJhbGciOi.x.y") == "Authorization: Bearer REDACTED"

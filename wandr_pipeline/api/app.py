@@ -6,6 +6,11 @@
     GET  /result/<job_id>   post metadata, transcript, on-screen text, video document (409 until done)
 
 Every answer, errors included, is JSON. The OpenAPI description is `openapi.yaml` beside this file.
+Inputs are bounded here, before anything reads them whole: a request target over
+`MAX_REQUEST_TARGET` characters is a 414, a body over WANDR_API_MAX_BODY_BYTES a 413 however it is
+framed (Content-Length or chunked), a body that is not `application/json` a 415 (a browser's
+cross-site "simple" POST can only send text/plain, form or multipart bodies). What gunicorn refuses
+before the app sees it is answered in JSON by `gunicorn_classes.py`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ log = logging.getLogger("wandr_pipeline.api")
 
 EXTENSION = "wandr"
 _OPEN_PATHS = {"/health"}
+# Path and query together; a job id is at most 128 characters. gunicorn's own line limit is above
+# this (gunicorn_conf.py), so the app answers first.
+MAX_REQUEST_TARGET = 2048
+_READ_CHUNK = 64 * 1024
 
 
 class ApiError(Exception):
@@ -56,12 +65,56 @@ def _token_ok(expected: str) -> tuple[bool, str]:
     return True, ""
 
 
-def _json_body() -> dict[str, Any]:
-    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413, "request_entity_too_large", f"the body is larger than {limit} bytes (WANDR_API_MAX_BODY_BYTES)"
+    )
+
+
+def _read_body(limit: int) -> bytes:
+    """At most `limit` bytes of the body, whether it came with a Content-Length or chunked; 413 past it.
+
+    Werkzeug stops a chunked body at the limit without a word (the truncated JSON then read as
+    "not valid JSON"), so the bytes are counted here; the app's MAX_CONTENT_LENGTH is one byte more
+    than `limit`, so reading one byte past the limit is possible and tells a body of exactly `limit`
+    bytes from a longer one.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    stream = request.stream
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise _too_large(limit)
+    return b"".join(chunks)
+
+
+def _json_body(limit: int) -> dict[str, Any]:
+    raw = _read_body(limit)
     if not raw.strip():
         raise ApiError(400, "bad_request", 'the request has no body: send JSON like {"url": "https://..."}')
+    if not _is_json(request.mimetype):
+        shown = request.mimetype or "none"
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"the body must be sent as 'Content-Type: application/json' (got {shown!r})",
+        )
     try:
-        body = json.loads(raw)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "bad_request", f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        body = json.loads(text)
     except (ValueError, RecursionError):
         raise ApiError(400, "bad_request", 'the body is not valid JSON: send {"url": "https://..."}') from None
     if not isinstance(body, dict):
@@ -74,9 +127,21 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
     settings = settings or Settings.from_env()
     service = service or JobService(settings)
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.api_max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = settings.api_max_body_bytes + 1  # see _read_body
     app.json.sort_keys = False
     app.extensions[EXTENSION] = service
+
+    @app.before_request
+    def bounded_target():
+        target = request.full_path.rstrip("?")
+        if len(target) > MAX_REQUEST_TARGET:
+            return _error(
+                414,
+                "uri_too_long",
+                f"the request target is {len(target)} characters long, over {MAX_REQUEST_TARGET} "
+                "(a job id is at most 128 characters)",
+            )
+        return None
 
     @app.before_request
     def authenticate():
@@ -128,7 +193,7 @@ def create_app(settings: Settings | None = None, service: JobService | None = No
 
     @app.post("/process")
     def process():
-        body = _json_body()
+        body = _json_body(settings.api_max_body_bytes)
         if "url" not in body:
             raise ApiError(400, "bad_request", "the JSON body has no 'url' field")
         try:

@@ -12,17 +12,23 @@ from wandr_pipeline.settings import Settings, load_dotenv_file
 load_dotenv_file()
 _settings = Settings.from_env()
 
-bind = f"{_settings.api_host}:{_settings.api_port}"
+bind = f"{_settings.api_host}:{_settings.api_port}"  # 127.0.0.1 unless WANDR_API_HOST says otherwise
 workers = _settings.api_workers
-worker_class = "gthread"
+worker_class = "wandr_pipeline.api.gunicorn_classes.JsonErrorsWorker"  # gthread, JSON for its own errors
+logger_class = "wandr_pipeline.api.gunicorn_classes.EscapingLogger"
 threads = _settings.api_threads
 timeout = _settings.api_timeout_s
 graceful_timeout = 20
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level.lower()
-# Request size limits at the HTTP layer; the body limit is the app's (WANDR_API_MAX_BODY_BYTES).
-limit_request_line = 4094
+# gunicorn 25.1+ opens a control socket for `gunicornc` under $XDG_RUNTIME_DIR or ~/.gunicorn/: nothing here
+# uses it (a container is stopped by its platform), and a service must not write into its user's home.
+control_socket_disable = True
+# Request size limits at the HTTP layer; the body limit is the app's (WANDR_API_MAX_BODY_BYTES). The
+# line limit is gunicorn's largest, above the app's 2048-character target limit (app.MAX_REQUEST_TARGET),
+# so the app answers an overlong id; longer lines still get a JSON 414 from the worker class.
+limit_request_line = 8190
 limit_request_fields = 50
 limit_request_field_size = 8190
 

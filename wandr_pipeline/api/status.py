@@ -2,9 +2,10 @@
 
 Per stage (asset), the newest of two records decides: the latest *planned* materialisation of the
 video's partition (written when a run that targets it is created, whatever created it: this API, the
-UI, a sensor, a backfill) and the latest *materialisation*. A planned run newer than the last
-materialisation says what is happening now (queued, running, or failed with its step's error);
-otherwise the stage is done. A done stage also carries the video-level outcome its table recorded
+UI, a sensor, a backfill) and the latest *outcome*: its materialisation, or the observation a stage
+records instead for a video that failed in it (defs/videos/stage.py). A planned run newer than the last
+outcome says what is happening now (queued, running, or failed with its step's error); otherwise the
+stage is done. A done stage also carries the video-level outcome its table recorded
 (ok, empty, skipped, failed) with the error, since one video's failure never fails a Dagster run.
 """
 
@@ -159,10 +160,12 @@ def read_status(instance: DagsterInstance, storage: Storage, job_id: str, stages
     for stage in stages:
         asset_key = AssetKey(stage.asset)
         planned = instance.get_latest_planned_materialization_info(asset_key, job_id)
-        mat_records = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=asset_key, asset_partitions=[job_id]), limit=1
-        ).records
-        mat = mat_records[0] if mat_records else None
+        partition = AssetRecordsFilter(asset_key=asset_key, asset_partitions=[job_id])
+        outcomes = [
+            *instance.fetch_materializations(partition, limit=1).records,
+            *instance.fetch_observations(partition, limit=1).records,
+        ]
+        mat = max(outcomes, key=lambda record: record.storage_id) if outcomes else None
         if planned and (latest_planned is None or planned.storage_id > latest_planned[0]):
             latest_planned = (planned.storage_id, planned.run_id)
         if planned and (mat is None or planned.storage_id > mat.storage_id):

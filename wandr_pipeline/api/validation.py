@@ -23,6 +23,7 @@ from wandr_pipeline.lib.network_policy import (  # noqa: F401 - re-exported for 
     first_refused_address,
     resolve_host,
 )
+from wandr_pipeline.lib.text import describe_character, hidden_character
 from wandr_pipeline.lib.urls import InvalidVideoUrl, VideoRef, parse_video_url
 from wandr_pipeline.settings import Settings
 
@@ -68,8 +69,21 @@ def check_url(url: object, policy: UrlPolicy, resolver: Resolver | None = None) 
         raise UrlRejected("'url' is empty")
     if len(url) > MAX_URL_LENGTH:
         raise UrlRejected(f"'url' is longer than {MAX_URL_LENGTH} characters")
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
-        raise UrlRejected("'url' contains whitespace or control characters")
+    hidden = hidden_character(url)
+    if hidden is not None:
+        position, ch = hidden
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            # JSON's "\ud800" escape: a string no UTF-8 (and so no HTTP request, no log) can carry.
+            raise UrlRejected(
+                f"'url' is not valid Unicode: a lone surrogate ({describe_character(ch)}) at position {position}"
+            )
+        # Controls, and the invisible ones that reorder or hide what a reader sees (U+202E shows
+        # `…/4pm.exe` as `…/exe.mp4`): no real link needs them raw; percent-encoded they are fine.
+        raise UrlRejected(
+            f"'url' contains whitespace or control characters ({describe_character(ch)} at position {position})"
+        )
+    if any(ch.isspace() for ch in url):
+        raise UrlRejected("'url' contains whitespace or control characters (a space)")
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a port out of range or not a number

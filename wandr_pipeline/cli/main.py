@@ -17,7 +17,7 @@ from wandr_pipeline.cli.doctor import FAIL, doctor_checks, report
 from wandr_pipeline.cli.interrupts import SignalWatch, exit_code
 from wandr_pipeline.cli.progress import Progress
 from wandr_pipeline.cli.runner import run_url_list
-from wandr_pipeline.cli.summary import print_summary
+from wandr_pipeline.cli.summary import print_next_steps, print_summary
 from wandr_pipeline.instance.sqlite_event_log import instance_overrides
 from wandr_pipeline.settings import Settings, load_dotenv_file
 
@@ -99,6 +99,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             progress.close()
     print_summary(outcome)
+    if outcome.keys:
+        print_next_steps(
+            settings.storage_uri,
+            lake_synced=bool(outcome.lake) and not outcome.lake_error,
+            dagster_home=os.environ.get("DAGSTER_HOME"),
+        )
     return 0 if outcome.pipeline_ok else 1
 
 

@@ -29,6 +29,7 @@ from dagster import AssetKey, DagsterInstance
 from wandr_pipeline.cli.recovery import mark_orphaned_runs, process_tags
 from wandr_pipeline.definitions import build_definitions
 from wandr_pipeline.defs.instance_state import in_flight
+from wandr_pipeline.defs.lake import record_lake_sync
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME, partition_keys_read_once, register_videos
 from wandr_pipeline.lib.batching import adjacent_batches
 from wandr_pipeline.lib.ingestion import content_sha256, parse_list_bytes, write_rejections
@@ -294,7 +295,10 @@ def run_url_list(
             lake = Lake.from_settings(storage, settings)
             # what this run processed, and finished videos the lake lacks (e.g. from before it existed)
             processed = [key for run in outcome.runs for key in run.keys]
-            outcome.lake = lake.sync([*processed, *lake.missing(outcome.already_done)])
+            synced_keys = [*processed, *lake.missing(outcome.already_done)]
+            outcome.lake = lake.sync(synced_keys)
+            if outcome.lake:  # the UI's analyst_lake says when the lake last changed, as after a sync_lake run
+                record_lake_sync(instance, outcome.lake, len(synced_keys), launched_by="cli")
         except Exception as error:  # noqa: BLE001
             log.exception("could not update the lake")
             outcome.lake_error = f"{type(error).__name__}: {error}"[:300]

@@ -7,6 +7,10 @@ end of a 100,000-line run fits on a screen (everything else is in the tables). T
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import sys
 from collections.abc import Sequence
 
 from wandr_pipeline.cli.runner import FAILURES_LISTED_MAX, BatchRun, PipelineOutcome
@@ -79,7 +83,7 @@ def _print_videos(outcome: PipelineOutcome) -> None:
             f"{item.get('words', 0):>5} {item.get('onscreen_lines', 0):>5}  {detail}"
         )
     ok = sum(1 for item in outcome.videos if item["download"] == "ok")
-    print(f"{ok}/{len(outcome.videos)} video(s) processed; tables under the storage root's warehouse/ folder")
+    print(f"{ok}/{len(outcome.videos)} video(s) processed")
 
 
 def _print_counts(outcome: PipelineOutcome) -> None:
@@ -104,4 +108,36 @@ def _print_counts(outcome: PipelineOutcome) -> None:
         if len(outcome.failed) > len(outcome.failures):
             print(f"  ... and {len(outcome.failed) - len(outcome.failures)} more; all in the videos table")
     processed = len(outcome.finished) + len(outcome.already_done)
-    print(f"{processed}/{len(outcome.keys)} video(s) finished; tables under the storage root's warehouse/ folder")
+    print(f"{processed}/{len(outcome.keys)} video(s) finished")
+
+
+def where_root(storage_uri: str) -> str:
+    """The storage root as a path a person can open (absolute), or its URI (gs://...)."""
+    return storage_uri if "://" in storage_uri else os.path.abspath(storage_uri)
+
+
+def query_command(storage_uri: str) -> str:
+    """A shell command that prints the lake's documents (works for local and gs:// roots alike)."""
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd() + os.sep) else sys.executable
+    code = (  # double quotes inside: the shell's single quotes then wrap it without escapes
+        "from wandr_pipeline.lib.lake import Lake; from wandr_pipeline.lib.storage import storage_for; "
+        f'print(Lake(storage_for({json.dumps(where_root(storage_uri))})).read_pandas("video_documents")'
+        '[["video_key", "status", "title", "transcript_text"]].head(20).to_string(max_colwidth=50))'
+    )
+    return f"{shlex.quote(python)} -c {shlex.quote(code)}"
+
+
+def print_next_steps(storage_uri: str, *, lake_synced: bool, dagster_home: str | None) -> None:
+    """Where the results are and the two things to do next: look at them in the UI, query them."""
+    root = where_root(storage_uri)
+    print(f"tables (one Parquet file per video and table): {root.rstrip('/')}/warehouse/")
+    lake_state = "" if lake_synced else " (not updated by this run: WANDR_LAKE_SYNC is off or it failed)"
+    print(f"lake (the analysts' Delta tables, one per table): {root.rstrip('/')}/lake/{lake_state}")
+    print("next:")
+    if not dagster_home:
+        print("  make dev    # the Dagster UI (this run used a temporary instance: set DAGSTER_HOME to see it there)")
+    elif os.path.abspath(dagster_home) == os.path.abspath("dagster_home"):  # make's own, in the checkout
+        print("  make dev    # the Dagster UI on http://127.0.0.1:3000: these runs and assets")
+    else:
+        print(f"  DAGSTER_HOME={shlex.quote(dagster_home)} make dev    # the Dagster UI on http://127.0.0.1:3000")
+    print(f"  {query_command(storage_uri)}")

@@ -1,6 +1,11 @@
 """What the Dagster instance knows that the sensors decide on: the partitions that runs in flight will
-materialise, and each stage's latest materialisation per partition. Also the sensors' shared small
-pieces: cursor parsing and run keys.
+materialise, and each stage's latest outcome per partition. Also the sensors' shared small pieces:
+cursor parsing and run keys.
+
+A stage's outcome for a video is its materialisation, or, when the video failed in that stage, an
+observation of the partition with the failure (defs/videos/stage.py: a failed video's partition is not
+materialised, so the UI shows it missing and its Materialize dialog's "Missing" selection retries it).
+Either one means the stage has run for the video.
 """
 
 from __future__ import annotations
@@ -66,13 +71,38 @@ def in_flight(instance: DagsterInstance, order: Sequence[str]) -> InFlight:
     return result
 
 
-def latest_materializations(instance: DagsterInstance, assets: Iterable[str]) -> dict[str, Mapping[str, int]]:
-    """asset -> {partition key: storage id of its latest materialisation}."""
+@dataclass
+class StageOutcomes:
+    """Per stage asset, {partition key: storage id} of the latest materialisation (`products`) and of the
+    latest outcome, a materialisation or a failure observation (`outcomes`)."""
+
+    products: dict[str, dict[str, int]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def stage_outcomes(instance: DagsterInstance, assets: Iterable[str]) -> StageOutcomes:
     storage = instance.event_log_storage
-    return {
-        asset: storage.get_latest_storage_id_by_partition(AssetKey(asset), DagsterEventType.ASSET_MATERIALIZATION)
-        for asset in assets
-    }
+    result = StageOutcomes()
+    for asset in assets:
+        key = AssetKey(asset)
+        products = dict(storage.get_latest_storage_id_by_partition(key, DagsterEventType.ASSET_MATERIALIZATION))
+        outcomes = dict(products)
+        for partition, storage_id in storage.get_latest_storage_id_by_partition(
+            key, DagsterEventType.ASSET_OBSERVATION
+        ).items():
+            outcomes[partition] = max(storage_id, outcomes.get(partition, 0))
+        result.products[asset], result.outcomes[asset] = products, outcomes
+    return result
+
+
+def latest_outcomes(instance: DagsterInstance, assets: Iterable[str]) -> dict[str, Mapping[str, int]]:
+    """asset -> {partition key: storage id of its latest outcome (materialisation or failure observation)}."""
+    return dict(stage_outcomes(instance, assets).outcomes)
+
+
+def partitions_with_outcome(instance: DagsterInstance, asset: str) -> set[str]:
+    """Partitions `asset` has run for: materialised, or observed failed."""
+    return set(latest_outcomes(instance, [asset])[asset])
 
 
 def run_key_digest(*parts: object) -> str:

@@ -19,6 +19,9 @@ class TextBox:
     y0: float
     x1: float
     y1: float
+    # Set when the engine saw text here but did not read it (a script it does not know, emoji); `text`
+    # is then "" and this says why (media/unread_text.py).
+    unread_reason: str | None = None
 
 
 class OcrEngine(Protocol):

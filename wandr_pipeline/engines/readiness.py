@@ -183,9 +183,9 @@ def check_ocr(settings: OcrSettings, *, load: bool = False, devices: bool = Fals
     provider fails). `load`: also load RapidOCR and read a drawn word (implies `devices`). Cloud Vision is
     never called here: its credentials are the credentials check.
     """
-    if settings.ocr_engine == "google":
+    if settings.ocr_engine == "google-vision":
         if not _installed("google.cloud.vision"):
-            return FAIL, "OCR_ENGINE=google but google-cloud-vision is not installed (the gcp extra)"
+            return FAIL, "OCR_ENGINE=google-vision but google-cloud-vision is not installed (the gcp extra)"
         return PASS, "Google Cloud Vision client installed (not called)"
     found, missing = _rapidocr_models()
     if missing:
@@ -255,7 +255,7 @@ def check_credentials(settings: Settings) -> Outcome:
     needs = []
     if settings.storage_uri.startswith(("gs://", "gcs://")) and not os.environ.get("STORAGE_EMULATOR_HOST"):
         needs.append("GCS storage")
-    if settings.ocr_engine == "google":
+    if settings.ocr_engine == "google-vision":
         needs.append("Cloud Vision")
     if not needs:
         return SKIP, "no Google service configured (local storage, local OCR)"

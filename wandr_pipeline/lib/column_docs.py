@@ -101,7 +101,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
     "ocr_text": {
         "frame_index": "the sampled frame",
         "timestamp_s": "its presentation time (s)",
-        "text": "a line of text read on the frame (null: the frame shows none)",
+        "text": "a line of text read on the frame (null: the frame shows none, or see unread_reason)",
         "confidence": "the engine's confidence in the line",
         "box_x0": "box left, 0..1 of the frame width",
         "box_y0": "box top, 0..1 of the frame height",
@@ -115,6 +115,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "min_confidence": "OCR lines under this confidence were dropped (the run's OCR_MIN_CONFIDENCE)",
         "every_n_frames": "the frame sampling step the frames were taken at",
         "similarity_threshold": "similarity at which a frame reused the last read (null: frame skipping off)",
+        "unread_reason": "text seen here but not read (a script the engine does not know, emoji): why; null when read",
         **_STATUS,
     },
     "caption_spans": {

@@ -1,7 +1,8 @@
 """Keeping credentials out of logs, tables and Dagster metadata.
 
-A URL may carry a password (`https://user:pw@host/...`) or a signed query string (`?token=...`,
-`X-Goog-Signature=...`); a cookies file holds session cookies. `redact_url` rewrites a URL for
+A URL may carry a password (`https://user:pw@host/...`), a one-time code (`?otp=...`, `?passcode=...`)
+or a signed query string (`?token=...`, `X-Goog-Signature=...`, an Azure SAS's `sig`/`se`/`sp`, an
+Instagram CDN's `oh`/`oe`); a cookies file holds session cookies. `redact_url` rewrites a URL for
 display, and a `Redactor` replaces the known secret strings wherever they show up in a message
 (yt-dlp quotes URLs in its errors and debug lines).
 """
@@ -40,13 +41,66 @@ SENSITIVE_WORDS = (
     "xms",  # Azure SAS headers
     "ossaccess",  # Alibaba OSS
     "bearer",
+    "passcode",  # one-time and access codes: passcode, one_time_code, verification_code
+    "passphrase",
+    "onetime",
+    "verificationcode",
+    "expire",  # the expiry of a signed URL (expire, x-expires, X-Goog-Expires): part of what was signed
 )
 # ... or is one of these short names (too short to match inside other words).
-SENSITIVE_NAMES = {"pass", "pw", "pwd", "code", "sid", "sv", "se", "sp", "md5", "hmac", "st", "e", "exp", "expires"}
+SENSITIVE_NAMES = {
+    "pass",
+    "pw",
+    "pwd",
+    "code",
+    "sid",
+    "md5",
+    "hmac",
+    "e",
+    "exp",
+    "expires",
+    # one-time codes
+    "otp",
+    "totp",
+    "hotp",
+    "otpcode",
+    "mfa",
+    "mfacode",
+    "2fa",
+    "2facode",
+    "pin",
+    # Azure SAS (`sas=` carrying a whole SAS; its parts: sv, st, se, sp, sr, ss, srt, spr, sip, si, the
+    # user delegation key's sk*; `sig` is among the words)
+    "sas",
+    "sv",
+    "st",
+    "se",
+    "sp",
+    "sr",
+    "ss",
+    "srt",
+    "spr",
+    "sip",
+    "si",
+    "skoid",
+    "sktid",
+    "skt",
+    "ske",
+    "sks",
+    "skv",
+    # CDN signatures: Instagram/Facebook (oh = hash, oe = expiry, _nc_ohc), TikTok (tk), Vimeo and
+    # Limelight (h, hash)
+    "oh",
+    "oe",
+    "ncohc",
+    "tk",
+    "h",
+    "hash",
+}
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]*(?::[^/\s@]*)?@")
 _URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+")
 # `name=value`, `name: value` in free text (headers, yt-dlp debug lines); the value ends at a delimiter.
-_PAIR_IN_TEXT = re.compile(r"(?i)(?<![\w%-])([^\W\d_][\w.-]{0,63})(\s*[=:]\s*)(bearer\s+)?([^\s&;,'\"<>]{4,})")
+_PAIR_IN_TEXT = re.compile(r"(?i)(?<![\w%-])(_{0,2}[^\W\d_][\w.-]{0,63})(\s*[=:]\s*)(bearer\s+)?([^\s&;,'\"<>]{4,})")
 _MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
 
 
@@ -157,7 +211,28 @@ def redact_text(text: str) -> str:
 
 
 # Short names that are credentials in a query string but ordinary words in prose ("e=3", "st=ok").
-_SHORT_ONLY_IN_URLS = {"e", "st", "se", "sp", "sv", "exp", "expires", "code", "sid", "md5"}
+_SHORT_ONLY_IN_URLS = {
+    "e",
+    "st",
+    "se",
+    "sp",
+    "sv",
+    "sr",
+    "ss",
+    "si",
+    "sip",
+    "exp",
+    "expires",
+    "code",
+    "sid",
+    "md5",
+    "pin",
+    "oh",
+    "oe",
+    "tk",
+    "h",
+    "hash",
+}
 _SECRET_HEADERS = {
     "authorization",
     "proxyauthorization",

@@ -146,6 +146,9 @@ OCR_TEXT = pa.schema(
         pa.field("min_confidence", pa.float64()),
         pa.field("every_n_frames", pa.int32()),
         pa.field("similarity_threshold", pa.float64()),  # null: frame skipping off
+        # text seen but not read (a script the engine does not know, emoji): `text` is null and this says
+        # why (media/unread_text.py); null on every row the engine read
+        pa.field("unread_reason", pa.string()),
     ]
 )
 

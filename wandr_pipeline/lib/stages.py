@@ -6,7 +6,8 @@ lists from here, so that adding or moving a stage is one edit. No Dagster import
 Runs group stages by where they run. `ingest_videos` downloads and extracts audio on a CPU worker;
 `gpu_stages` holds every model stage (frames are decoded next to the OCR that reads them, and the
 caption spans feed Whisper's hints); `extract_media` and `refresh_documents` redo one stage after an
-upstream backfill. `process_videos` runs all of them in one process (the CLI and the API).
+upstream backfill. `process_videos` runs all of them in one run (the CLI, the API, and the URL lists
+wherever whole runs do not go to GPU nodes: defs/jobs.new_videos_job).
 
 Stage ops group stages by what is computed together: each op is one Dagster multi-asset whose stages
 work at once, video by video (lib/pipelining.py); every stage is in exactly one op.
@@ -98,7 +99,7 @@ def stage(asset: str) -> Stage:
 @dataclass(frozen=True)
 class StageGroup:
     """A job over some stages. With `follows`, the downstream sensor requests it for a video once any
-    `follows` asset has a newer materialisation than the oldest of `assets` (docs/INGESTION.md)."""
+    `follows` asset has a newer outcome than the oldest of `assets` (docs/INGESTION.md)."""
 
     job: str
     assets: tuple[str, ...]
@@ -147,7 +148,7 @@ REFRESH_DOCUMENTS = StageGroup(
     follows=LAST_STAGE.inputs,
 )
 STAGE_GROUPS: tuple[StageGroup, ...] = (PROCESS_VIDEOS, INGEST_VIDEOS, EXTRACT_MEDIA, GPU_STAGES, REFRESH_DOCUMENTS)
-# The groups the daemon requests by itself: the URL-list sensor/schedule start INGEST_VIDEOS, the
-# downstream sensor the groups that follow an upstream stage.
+# The groups the downstream sensor requests by itself, following an upstream stage (the URL-list
+# sensor/schedule start PROCESS_VIDEOS, or INGEST_VIDEOS where whole runs go to GPU nodes).
 FOLLOW_UP_GROUPS: tuple[StageGroup, ...] = tuple(group for group in STAGE_GROUPS if group.follows)
 GROUPS_BY_JOB: dict[str, StageGroup] = {group.job: group for group in STAGE_GROUPS}

@@ -21,6 +21,7 @@ from typing import Any
 PARTITION_TAG = "dagster/partition"
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+BACKFILL_TAG = "dagster/backfill"  # on a backfill's runs, and on the materialisations they record
 
 # The videos a run covers, readable in the runs list ("3 videos: url-a, url-b, url-c"); set with the range.
 VIDEOS_TAG = "wandr/videos"

@@ -1,8 +1,16 @@
-"""What is inside a media file, read with PyAV (no ffprobe needed)."""
+"""What is inside a media file, read with PyAV (no ffprobe needed), and whether it is within the limits.
+
+A small file can hold a huge picture: 750 KB of H.264 can say 16000x16000 pixels, and decoding one
+such frame takes 0.4 GB, a few of them (frame threads, reference frames, the RGB copy) over 1.5 GB.
+So the limits on pixels per frame, frame rate and streams (`MediaLimits`) are checked from the
+container's and the codec's headers, read with every decoder set to skip frames, before anything is
+decoded: PyAV's plain `av.open` already decodes a frame or two to fill in what the headers lack.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -11,6 +19,19 @@ from wandr_pipeline.lib.outcomes import PermanentError
 
 # Codecs of still images: a "video" whose only stream is one of these is a picture served as a video.
 _STILL_IMAGE_CODECS = {"mjpeg", "png", "webp", "bmp", "tiff", "jpeg2000", "jpegls"}
+
+
+# Given to every decoder avformat_find_stream_info opens: read the headers, decode nothing.
+_HEADERS_ONLY = {"skip_frame": "all"}
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """What a file may hold before anything decodes it; 0 = no limit (settings: WANDR_MAX_FRAME_PIXELS, ...)."""
+
+    max_frame_pixels: int = 0
+    max_frame_rate: float = 0.0
+    max_streams: int = 0
 
 
 @dataclass(frozen=True)
@@ -26,8 +47,53 @@ class MediaInfo:
     rotation: int  # degrees the player rotates the picture (0, 90, 180, 270)
 
 
-def probe_media(path: str | Path) -> MediaInfo:
-    """Probe `path`; raises `PermanentError` when it is not a readable media file."""
+def limits_problem(container, limits: MediaLimits) -> str | None:
+    """Why a container opened with `_HEADERS_ONLY` is over `limits` (None: within them), from headers only."""
+    streams = list(container.streams)
+    if limits.max_streams and len(streams) > limits.max_streams:
+        kinds = sorted({s.type for s in streams})
+        return (
+            f"the file has {len(streams)} streams ({', '.join(kinds)}), over the limit of {limits.max_streams} "
+            "(WANDR_MAX_STREAMS)"
+        )
+    for stream in container.streams.video:
+        width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+        if limits.max_frame_pixels and width * height > limits.max_frame_pixels:
+            return (
+                f"the video is {width}x{height} pixels ({width * height / 1e6:.1f} million per frame), over the "
+                f"limit of {limits.max_frame_pixels / 1e6:.1f} million (WANDR_MAX_FRAME_PIXELS): "
+                "refused before decoding"
+            )
+        rate = _frame_rate(stream)
+        if limits.max_frame_rate and rate and rate > limits.max_frame_rate:
+            return (
+                f"the video runs at {rate:g} frames per second, over the limit of {limits.max_frame_rate:g} "
+                "(WANDR_MAX_FRAME_RATE)"
+            )
+    return None
+
+
+def _frame_rate(stream) -> float | None:
+    rate: Fraction | None = stream.average_rate or stream.guessed_rate
+    return float(rate) if rate else None
+
+
+def check_media_limits(path: str | Path, limits: MediaLimits) -> None:
+    """Raises `PermanentError` when `path` is over `limits`, read from its headers (nothing is decoded)."""
+    if not (limits.max_frame_pixels or limits.max_frame_rate or limits.max_streams):
+        return
+    try:
+        with av.open(str(path), metadata_errors="ignore", options=_HEADERS_ONLY) as container:
+            problem = limits_problem(container, limits)
+    except av.error.FFmpegError:
+        return  # not readable: probe_media says why
+    if problem:
+        raise PermanentError(problem)
+
+
+def probe_media(path: str | Path, limits: MediaLimits | None = None) -> MediaInfo:
+    """Probe `path`; raises `PermanentError` when it is not a readable media file or is over `limits`
+    (checked before anything is decoded)."""
     path = Path(path)
     if not path.is_file():
         raise PermanentError(f"file not found: {path.name}")
@@ -42,6 +108,8 @@ def probe_media(path: str | Path) -> MediaInfo:
     cut = _mp4_cut_short(path, head)
     if cut:  # even when the index survived, a partial video would pass for a whole one
         raise PermanentError(cut)
+    if limits is not None:
+        check_media_limits(path, limits)
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             video = container.streams.video[0] if container.streams.video else None
@@ -58,8 +126,7 @@ def probe_media(path: str | Path) -> MediaInfo:
             width = height = None
             rotation = 0
             if video is not None:
-                rate = video.average_rate or video.guessed_rate
-                fps = float(rate) if rate else None
+                fps = _frame_rate(video)
                 width = video.codec_context.width or None
                 height = video.codec_context.height or None
                 rotation = _display_rotation(container, video)

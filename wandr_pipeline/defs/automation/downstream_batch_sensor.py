@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dagster import (
@@ -24,7 +24,7 @@ from dagster import (
     sensor,
 )
 
-from wandr_pipeline.defs.instance_state import in_flight, latest_materializations, load_cursor, run_key_digest
+from wandr_pipeline.defs.instance_state import StageOutcomes, in_flight, load_cursor, run_key_digest, stage_outcomes
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib.batching import plan_batches
 from wandr_pipeline.lib.stages import FOLLOW_UP_GROUPS, STAGE_ASSET_NAMES, StageGroup
@@ -35,19 +35,24 @@ if TYPE_CHECKING:
     from wandr_pipeline.defs.jobs import Jobs
 
 
-def ready_keys(
-    group: StageGroup, order: Sequence[str], latest: Mapping[str, Mapping[str, int]], exclude: set[str]
-) -> list[str]:
-    """Keys whose `follows` assets are all materialised, one of them newer than the oldest of the group's assets."""
+def ready_keys(group: StageGroup, order: Sequence[str], latest: StageOutcomes, exclude: set[str]) -> list[str]:
+    """Keys whose `follows` assets have all run, one of them since the oldest of the group's assets ran,
+    with a new product (a materialisation) or for a video the group never ran for. A stage that failed
+    again (an observation, defs/videos/stage.py) leaves what follows it as it was: it recorded that
+    failure already, and a retry that fails again starts no follow-up runs."""
     ready = []
     for key in order:
         if key in exclude:
             continue
-        upstream_ids = [latest[asset].get(key) for asset in group.follows]
+        upstream_ids = [latest.outcomes[asset].get(key) for asset in group.follows]
         if any(i is None for i in upstream_ids):
             continue
-        oldest_target = min(latest[asset].get(key, -1) for asset in group.assets)
-        if max(upstream_ids) > oldest_target:
+        target_ids = [latest.outcomes[asset].get(key) for asset in group.assets]
+        oldest_target = min(-1 if i is None else i for i in target_ids)
+        if max(upstream_ids) <= oldest_target:
+            continue
+        newest_product = max(latest.products[asset].get(key, -1) for asset in group.follows)
+        if newest_product > oldest_target or None in target_ids:
             ready.append(key)
     return ready
 
@@ -59,7 +64,7 @@ def evaluate_downstream(context: SensorEvaluationContext, settings: Settings) ->
     order = list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
     if not order:
         return SkipReason("no videos registered yet")
-    latest = latest_materializations(instance, STAGE_ASSET_NAMES)
+    latest = stage_outcomes(instance, STAGE_ASSET_NAMES)
     flight = in_flight(instance, order)
     now = time.time()
     requests: list[RunRequest] = []
@@ -80,7 +85,7 @@ def evaluate_downstream(context: SensorEvaluationContext, settings: Settings) ->
             max_wait_s=settings.batch_max_wait_s,
         )
         for batch in plan.batches:
-            version = max(max(latest[a].get(k, -1) for a in group.follows) for k in batch)
+            version = max(max(latest.outcomes[a].get(k, -1) for a in group.follows) for k in batch)
             requests.append(
                 RunRequest(
                     job_name=group.job,

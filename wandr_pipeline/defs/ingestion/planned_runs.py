@@ -1,8 +1,8 @@
 """The planner's runs (`lib/planner.py`) as the daemon's run requests, for every sensor and schedule road.
 
-A run of every stage goes to the road's own job: `ingest_videos` for the URL lists (the downstream
-sensor follows with `gpu_stages`, so downloads run on CPU workers while GPU runs are capped), and
-`process_videos` for the API (one run and one queue wait for a video someone waits for). A retry of
+A run of every stage goes to the road's own job: for the URL lists `defs.jobs.new_videos_job`
+(`process_videos`, one run from list to documents; `ingest_videos` where whole runs go to GPU nodes, the
+downstream sensor following with `gpu_stages`), and `process_videos` for the API. A retry of
 later stages goes to the smallest stage group's job that holds them (`gpu_stages` for a transcript,
 `refresh_documents` for a document, `process_videos` only when the stages span both), with an
 `asset_selection` when it holds more: the UI shows the usual jobs, a CPU-only retry does not wait for

@@ -29,7 +29,7 @@ from dagster import (
 
 from wandr_pipeline.defs.ingestion import video_requests
 from wandr_pipeline.defs.ingestion.planned_runs import PLANNED_JOBS, run_requests
-from wandr_pipeline.defs.instance_state import in_flight, load_cursor
+from wandr_pipeline.defs.instance_state import in_flight, load_cursor, partitions_with_outcome
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib import ingestion
 from wandr_pipeline.lib.planner import NEW, Assessment, assess_in_batches, plan_runs
@@ -69,7 +69,7 @@ def evaluate_registered_videos(context: SensorEvaluationContext, settings: Setti
     planned = instance.get_latest_storage_id_by_partition(
         AssetKey(FIRST_STAGE.asset), DagsterEventType.ASSET_MATERIALIZATION_PLANNED
     )
-    ingested = instance.get_materialized_partitions(AssetKey(FIRST_STAGE.asset))
+    ingested = partitions_with_outcome(instance, FIRST_STAGE.asset)
     unplanned = [key for key in reversed(order) if key not in planned and key not in ingested and key not in busy]
     sources = submission_sources(storage, unplanned[:NEW_KEYS_PER_TICK])
     new_keys = {key for key, source in sources.items() if source == API_SOURCE}

@@ -13,14 +13,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dagster import AssetKey, AssetMaterialization, AssetSpec, DagsterInstance, MetadataValue, RunRequest
+from dagster import AssetMaterialization, AssetSpec, DagsterInstance, MetadataValue, RunRequest
 
 from wandr_pipeline.defs.ingestion import planned_runs
-from wandr_pipeline.defs.instance_state import in_flight
+from wandr_pipeline.defs.instance_state import in_flight, partitions_with_outcome
+from wandr_pipeline.defs.jobs import new_videos_job
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib import ingestion
 from wandr_pipeline.lib.planner import NEW, RETRYABLE, Assessment, Plan, assess_in_batches, plan_runs
-from wandr_pipeline.lib.stages import FIRST_STAGE, INGEST_VIDEOS, STAGE_ASSET_NAMES
+from wandr_pipeline.lib.stages import FIRST_STAGE, STAGE_ASSET_NAMES
 from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.url_lists import ParsedUrlList
 from wandr_pipeline.settings import Settings
@@ -61,7 +62,7 @@ class IngestionTick:
         self.storage = storage_for(settings.storage_uri)
         self.order = list(instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME))
         self.existing = set(self.order)
-        self.ingested = instance.get_materialized_partitions(AssetKey(FIRST_STAGE.asset))
+        self.ingested = partitions_with_outcome(instance, FIRST_STAGE.asset)
         # A video that a queued or running run covers, for any stage, is left to that run.
         self.busy = in_flight(instance, self.order).keys(STAGE_ASSET_NAMES)
         self.new_keys: list[str] = []
@@ -193,13 +194,14 @@ class IngestionTick:
         self.list_events.append(AssetMaterialization(asset_key=URL_LISTS_ASSET.key, metadata=metadata))
 
     def run_requests(self, run_key_prefix: str, *, later_stages: bool = True) -> list[RunRequest]:
-        """`ingest_videos` runs over adjacent keys for the videos to process from the start and, with
+        """Runs of every stage (`new_videos_job`: `process_videos`, or `ingest_videos` where whole runs go
+        to GPU nodes) over adjacent keys for the videos to process from the start and, with
         `later_stages`, runs of the stages to redo for the others (`planned_runs.py`), at most
         WANDR_PARTITIONS_PER_RUN videos each."""
         plan = self.plan if later_stages else Plan(runs=[run for run in self.plan.runs if run.every_stage])
         return planned_runs.run_requests(
             plan,
-            every_stage_job=INGEST_VIDEOS.job,
+            every_stage_job=new_videos_job(self.settings),
             run_key_prefix=run_key_prefix,
             version=",".join(sorted(set(self.versions))),
         )

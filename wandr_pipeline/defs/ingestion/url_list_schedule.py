@@ -3,10 +3,10 @@
 Set `WANDR_URL_LIST_SCHEDULE_SOURCE` to turn it on (it then starts running by default) and
 `WANDR_URL_LIST_SCHEDULE_CRON` for the cadence (default hourly). Each tick reads the list,
 registers the videos that are not partitions yet (at most WANDR_INGEST_MAX_VIDEOS_PER_TICK, the
-rest on the next tick) and requests `ingest_videos` runs for them, plus for videos of the list
-that were registered earlier but never got their first stage (a crashed run). A new list version
-also redoes its videos' failures worth retrying (the planner, as the URL-list sensor does), as far
-as each tick's budget goes: downloads in its own `ingest_videos` runs, later stages through a
+rest on the next tick) and requests runs of every stage for them (`defs/jobs.new_videos_job`), plus
+for videos of the list that were registered earlier but never got their first stage (a crashed run).
+A new list version also redoes its videos' failures worth retrying (the planner, as the URL-list
+sensor does), as far as each tick's budget goes: downloads in its own runs, later stages through a
 `video_requests` request that registered_videos_sensor carries out. A list that did not change
 launches nothing else; its rejected lines are reported once per list version (a marker under
 `ingestion/lists/` in the storage root remembers which versions were reported, and how far their
@@ -31,9 +31,9 @@ from dagster import (
 from wandr_pipeline.defs.ingestion import video_requests
 from wandr_pipeline.defs.ingestion.registered_videos_sensor import SENSOR_NAME
 from wandr_pipeline.defs.ingestion.tick import IngestionTick
+from wandr_pipeline.defs.jobs import new_videos_job
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.lib import ingestion
-from wandr_pipeline.lib.stages import INGEST_VIDEOS
 from wandr_pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settin
                 "plan_from": progress.plan_from,
             },
         )
-    # A schedule's runs are all of its job (ingest_videos): the stages after the download are asked of
+    # A schedule's runs are all of its job (`new_videos_job`): the stages to redo for known videos are asked of
     # registered_videos_sensor, which can run any job.
     later = [tick.verdicts[key] for run in tick.plan.runs if not run.every_stage for key in run.keys]
     for verdict in later:
@@ -87,7 +87,7 @@ def evaluate_scheduled_list(context: ScheduleEvaluationContext, settings: Settin
         context.log.info(f"{source}: {len(later)} video(s) to redo after the download: asked of {SENSOR_NAME}")
     if not requests:
         return SkipReason(f"{source}: no new videos{' to download' if later else ' and nothing to redo'}")
-    context.log.info(f"{source}: requesting {len(requests)} ingest run(s)")
+    context.log.info(f"{source}: requesting {len(requests)} run(s) of {new_videos_job(settings)}")
     return requests
 
 
@@ -102,7 +102,7 @@ def _tick_time(context: ScheduleEvaluationContext) -> str:
 def build_url_list_schedule(settings: Settings, jobs: Jobs) -> ScheduleDefinition:
     @schedule(
         name="url_list_schedule",
-        job=jobs[INGEST_VIDEOS.job],
+        job=jobs[new_videos_job(settings)],
         cron_schedule=settings.url_list_schedule_cron,
         default_status=DefaultScheduleStatus.RUNNING
         if settings.url_list_schedule_source

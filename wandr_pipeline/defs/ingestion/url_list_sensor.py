@@ -1,6 +1,7 @@
 """`url_list_sensor`: watches `data/url_lists/` (and `<bucket root>/url_lists/` on GCS) for new or changed
 list files, registers their videos as partitions and requests the planner's runs for the list's videos:
-`ingest_videos` for new ones, the stages to redo for failures worth retrying (docs/INGESTION.md).
+every stage for new ones (`process_videos`, one run per batch: `defs/jobs.py`), the stages to redo for
+failures worth retrying (docs/INGESTION.md).
 
 The work is in `wandr_pipeline.lib.ingestion` (no Dagster there); this module keeps the cursor of which
 file versions were ingested and turns the decisions into a `SensorResult`.

@@ -7,7 +7,7 @@ run that was cancelled) has a partition and a past run. For it the API reports a
 `AssetObservation` of the `video_requests` asset on the video's partition: a row in the instance's
 event log, written by whichever API host took the POST, that the sensor reads after its storage-id
 cursor. `url_list_schedule` does the same for the stages it must redo after the download: a schedule's
-runs are all of its one job (`ingest_videos`), so it cannot run them itself.
+runs are all of its one job (`defs.jobs.new_videos_job`), so it cannot run them itself.
 
 The sensor answers each request it does not turn into a run (finished meanwhile, failed for good,
 covered by a run) with an observation of its own, so `GET /status` can tell a request still waiting for

@@ -9,21 +9,30 @@ syncs never race for the same Delta commit), passing the newest storage id it co
 commits record it. A run that fails, at any table, leaves the watermark where it was, so the next
 tick asks for the same videos again: nothing is lost until a full resync. Launched by hand with no
 `video_keys`, the asset re-syncs every registered video (and moves the watermark to the newest
-document it started from).
+document it started from). `wandr-pipeline run` syncs the lake itself and records the same
+materialisation (`record_lake_sync`), so the asset says when the lake last changed whoever changed it.
+
+The catalog's column schema is the lake's `video_documents` table (where analysts start); each other
+table's columns are a `<table> columns` table in the asset's definition metadata.
 """
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetRecordsFilter,
     AssetSelection,
     Config,
     DagsterRunStatus,
+    DefaultSensorStatus,
     MaterializeResult,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
     SkipReason,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
     asset,
     define_asset_job,
     in_process_executor,
@@ -32,7 +41,9 @@ from dagster import (
 
 from wandr_pipeline.defs.partitions import VIDEOS_PARTITIONS_NAME
 from wandr_pipeline.defs.resources.storage import StorageResource
-from wandr_pipeline.lib.lake import Lake, lake_tables
+from wandr_pipeline.defs.run_videos_tag import name_the_run_videos
+from wandr_pipeline.lib.column_docs import column_description
+from wandr_pipeline.lib.lake import KEY_COLUMN, Lake, TableSync, lake_schema, lake_tables
 from wandr_pipeline.lib.stages import LAST_STAGE, STAGES
 from wandr_pipeline.lib.storage import storage_for
 from wandr_pipeline.lib.tags import COMPUTE_TAG, CPU
@@ -58,6 +69,53 @@ def latest_document_id(instance) -> int | None:
     return records[0].storage_id if records else None
 
 
+def lake_column_schema(table: str) -> TableSchema:
+    """A lake table's columns (the per-video table's, then `video_key`), with their documented meaning."""
+    return TableSchema(
+        columns=[
+            TableColumn(
+                field.name,
+                str(field.type).replace("timestamp[us, tz=UTC]", "timestamp (UTC)"),
+                description="the video (the partition key of the per-video tables)"
+                if field.name == KEY_COLUMN
+                else column_description(table, field.name),
+                constraints=TableColumnConstraints(nullable=field.nullable),
+            )
+            for field in lake_schema(table)
+        ]
+    )
+
+
+def sync_metadata(synced: list[TableSync], videos: int, watermark: int | None) -> dict:
+    """What one sync did, table by table: the `analyst_lake` materialisation's metadata."""
+    by_table: dict[str, dict] = {}
+    for item in synced:
+        entry = by_table.setdefault(
+            item.table, {"rows": 0, "seconds": 0.0, "compact_seconds": 0.0, "bytes": 0, "compacted": False}
+        )
+        entry.update(version=item.version, compacted=entry["compacted"] or item.compacted)
+        entry["rows"] += item.rows
+        entry["seconds"] += item.seconds
+        entry["compact_seconds"] += item.compact_seconds
+        entry["bytes"] += item.bytes_written
+    return {
+        "videos": videos,
+        "watermark": watermark if watermark is not None else "unchanged",
+        "seconds": round(sum(entry["seconds"] for entry in by_table.values()), 2),
+        "compact_seconds": round(sum(entry["compact_seconds"] for entry in by_table.values()), 2),
+        "bytes_written": sum(entry["bytes"] for entry in by_table.values()),
+        **{f"{table}_version": entry["version"] for table, entry in by_table.items()},
+        **{f"{table}_rows_written": entry["rows"] for table, entry in by_table.items()},
+        "compacted": ", ".join(table for table, entry in by_table.items() if entry["compacted"]) or "none",
+    }
+
+
+def record_lake_sync(instance, synced: list[TableSync], videos: int, launched_by: str) -> None:
+    """A sync made outside a run (the CLI's) as an `analyst_lake` materialisation, as a `sync_lake` run records it."""
+    metadata = {**sync_metadata(synced, videos, watermark=None), "launched_by": launched_by}
+    instance.report_runless_asset_event(AssetMaterialization(asset_key=LAKE_ASSET, metadata=metadata))
+
+
 def build_lake_asset(settings: Settings):
     deps = [AssetKey(stage.asset) for stage in STAGES if stage.table in lake_tables()]
 
@@ -68,7 +126,12 @@ def build_lake_asset(settings: Settings):
         deps=deps,
         description="Every analyst table as one Delta table under <root>/lake/, same columns plus video_key, "
         "rows replaced per video (docs/WAREHOUSE.md).",
-        metadata={"tables": ", ".join(lake_tables()), "location": "lake/<table>"},
+        metadata={
+            "tables": ", ".join(lake_tables()),
+            "location": "lake/<table>",
+            "dagster/column_schema": lake_column_schema(LAST_STAGE.table),
+            **{f"{table} columns": lake_column_schema(table) for table in lake_tables() if table != LAST_STAGE.table},
+        },
     )
     def analyst_lake(context: AssetExecutionContext, config: LakeSyncConfig, storage: StorageResource):
         watermark = config.through_storage_id
@@ -77,31 +140,11 @@ def build_lake_asset(settings: Settings):
         else:  # a full resync: every partition now holds at least what the newest document recorded
             watermark = latest_document_id(context.instance)
             keys = context.instance.get_dynamic_partitions(VIDEOS_PARTITIONS_NAME)
+        name_the_run_videos(context, keys)
         lake = Lake.from_settings(storage.get(), settings.lake)
         synced = lake.sync(keys, watermark=watermark)
-        by_table: dict[str, dict] = {}
-        for item in synced:
-            entry = by_table.setdefault(
-                item.table, {"rows": 0, "seconds": 0.0, "compact_seconds": 0.0, "bytes": 0, "compacted": False}
-            )
-            entry.update(version=item.version, compacted=entry["compacted"] or item.compacted)
-            entry["rows"] += item.rows
-            entry["seconds"] += item.seconds
-            entry["compact_seconds"] += item.compact_seconds
-            entry["bytes"] += item.bytes_written
-        context.log.info(f"lake: {len(keys)} video(s) synced into {len(by_table)} table(s)")
-        return MaterializeResult(
-            metadata={
-                "videos": len(keys),
-                "watermark": watermark if watermark is not None else "unchanged",
-                "seconds": round(sum(entry["seconds"] for entry in by_table.values()), 2),
-                "compact_seconds": round(sum(entry["compact_seconds"] for entry in by_table.values()), 2),
-                "bytes_written": sum(entry["bytes"] for entry in by_table.values()),
-                **{f"{table}_version": entry["version"] for table, entry in by_table.items()},
-                **{f"{table}_rows_written": entry["rows"] for table, entry in by_table.items()},
-                "compacted": ", ".join(table for table, entry in by_table.items() if entry["compacted"]) or "none",
-            }
-        )
+        context.log.info(f"lake: {len(keys)} video(s) synced into {len({item.table for item in synced})} table(s)")
+        return MaterializeResult(metadata=sync_metadata(synced, len(keys), watermark))
 
     return analyst_lake
 
@@ -121,6 +164,9 @@ def build_lake_sensor(settings: Settings, job):
         name=LAKE_SENSOR,
         job=job,
         minimum_interval_seconds=max(1, settings.lake_sync_interval_s),
+        # On wherever a daemon runs, as the ingestion sensors are: the analysts' tables must not stop at
+        # whatever the last `wandr-pipeline run` wrote. WANDR_LAKE_SYNC=false turns it into a no-op.
+        default_status=DefaultSensorStatus.RUNNING,
         description="Syncs the videos documented after the lake's watermark into the analyst lake, one run at a time.",
     )
     def lake_sync_sensor(context: SensorEvaluationContext):

@@ -25,6 +25,7 @@ from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.retry import RetryPastDeadline, call_with_retries
+from wandr_pipeline.media.probe import MediaLimits
 from wandr_pipeline.settings import DownloadSettings, environment_variables, from_setting, setting_values
 
 
@@ -34,6 +35,9 @@ class VideoDownloader(ConfigurableResource):
     format: str = from_setting("ytdlp_format")
     max_duration_s: float = from_setting("max_video_duration_s")
     max_filesize_mb: float = from_setting("max_video_mb")
+    max_frame_pixels: int = from_setting("max_frame_pixels")
+    max_frame_rate: float = from_setting("max_frame_rate")
+    max_streams: int = from_setting("max_streams")
     socket_timeout_s: float = from_setting("download_timeout_s")
     deadline_s: float = from_setting("download_deadline_s")
     attempts: int = from_setting("download_attempts")
@@ -60,6 +64,10 @@ class VideoDownloader(ConfigurableResource):
         if download.ytdlp_proxy:
             values["proxy"] = EnvVar(environment_variables()["ytdlp_proxy"][0])
         return cls(**values)
+
+    def media_limits(self) -> MediaLimits:
+        """What a downloaded file may hold before anything decodes it (checked by `probe_media`)."""
+        return MediaLimits(self.max_frame_pixels, self.max_frame_rate, self.max_streams)
 
     def options(self) -> DownloadOptions:
         return DownloadOptions(

@@ -1,4 +1,5 @@
-"""The OCR engine as a resource: `local` (RapidOCR, offline) by default, `google` (Cloud Vision)."""
+"""The OCR engine as a resource: `rapidocr` (offline) by default, `google-vision` (Cloud Vision); a run's
+config may still say `local` or `google`, the first names (settings.ocr_engine_name)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from wandr_pipeline.engines.ocr import OcrEngine
-from wandr_pipeline.settings import OcrSettings, from_setting, setting_values
+from wandr_pipeline.settings import OcrSettings, from_setting, ocr_engine_name, setting_values
 
 _LOADED: dict[tuple, OcrEngine] = {}
 _LOCK = threading.Lock()
@@ -22,7 +23,7 @@ class OcrResource(ConfigurableResource):
     det_limit_side_len: int = Field(default=960, description="Text detection works on images at most this long.")
     threads: int = Field(default=0, description="onnxruntime threads for the local engine (0 = all cores).")
     device: str = from_setting("ocr_device")
-    # The `google` engine (Cloud Vision TEXT_DETECTION); see docs/GCP.md.
+    # The `google-vision` engine (Cloud Vision TEXT_DETECTION); see docs/GCP.md.
     vision_api_endpoint: str = from_setting("vision_api_endpoint")
     vision_transport: str = Field(default="rest", description="rest | grpc")
     vision_max_concurrent_requests: int = from_setting("vision_max_concurrent_requests")
@@ -64,14 +65,15 @@ class OcrResource(ConfigurableResource):
             return _LOADED[key]
 
     def _resolved_device(self) -> str:
-        if self.engine != "local":
+        if ocr_engine_name(self.engine) != "rapidocr":
             return self.device
         from wandr_pipeline.engines.device import choose_ocr_cuda
 
         return "cuda" if choose_ocr_cuda(self.device) else "cpu"
 
     def _build(self) -> OcrEngine:
-        if self.engine == "local":
+        engine = ocr_engine_name(self.engine)
+        if engine == "rapidocr":
             from wandr_pipeline.engines.rapidocr import RapidOcrEngine
 
             return RapidOcrEngine(
@@ -80,7 +82,7 @@ class OcrResource(ConfigurableResource):
                 threads=self.threads,
                 use_cuda=self._resolved_device() == "cuda",
             )
-        if self.engine == "google":
+        if engine == "google-vision":
             # Imported here only: the offline default never loads Google libraries.
             from wandr_pipeline.engines.vision import VisionOcrEngine, VisionOptions
 
@@ -101,4 +103,4 @@ class OcrResource(ConfigurableResource):
                     language_hints=tuple(self.vision_language_hints),
                 )
             )
-        raise ValueError(f"unknown OCR engine {self.engine!r} (expected 'local' or 'google')")
+        raise ValueError(f"unknown OCR engine {self.engine!r} (expected 'rapidocr' or 'google-vision')")

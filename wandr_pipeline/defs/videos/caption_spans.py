@@ -38,10 +38,12 @@ class CaptionSpansWorker(StageWorker):
         duration = first_row(inputs["raw_video"][key]).get("duration_s")
         frame = first_row(inputs["sampled_frames"][key])
         aspect = frame["width"] / frame["height"] if frame.get("width") and frame.get("height") else None
+        unread = sum(1 for row in rows if row.get("unread_reason"))
         self.run.run_one(
             key,
             lambda: _spans_one(self.store, key, rows, self.rules, duration, aspect),
-            empty_reason="no caption text",
+            empty_reason="no caption text"
+            + (f" read: {unread} line(s) of text were seen but not read (ocr_text.unread_reason)" if unread else ""),
             preview=lambda rows: " / ".join(r["text"] for r in rows)[:160],
         )
         outcome = self.run.outcomes.outcome(key)

@@ -3,16 +3,15 @@
 Frames whose on-screen text looks like the last frame read (text-mask similarity, see
 `media/similarity.py`) do not reach the engine: they reuse its result, and their rows say so
 (`reused`, `source_frame_index`, `similarity`). Each video also gets a contact sheet of its frames
-with the OCR boxes drawn (`media/<video_key>/contact_sheet.jpg`), shown in that video's partition metadata.
+with the OCR boxes drawn (`media/<video_key>/contact_sheet.jpg`), shown at full size in that video's
+partition metadata (defs/videos/contact_sheets.py).
 """
 
-import base64
 import math
 import time
 
-from dagster import MetadataValue
-
 from wandr_pipeline.defs.resources import CaptionsResource, OcrResource
+from wandr_pipeline.defs.videos.contact_sheets import sheet_metadata, sheet_path
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.lib.outcomes import EMPTY, FAILED, OK, short_error
 from wandr_pipeline.lib.schemas import OCR_TEXT, status_row
@@ -21,7 +20,6 @@ from wandr_pipeline.media.frame_reading import FrameOcr, read_frames
 from wandr_pipeline.media.frames import decode_jpeg
 
 FRAMES_PER_REQUEST = 16  # frames handed to the engine at once, unless it prefers more (`preferred_batch`)
-INLINE_SHEET_WIDTH = 480  # px of the sheet in a partition's metadata (kept small: it lives in Dagster's event log)
 
 
 class OcrTextWorker(StageWorker):
@@ -75,7 +73,7 @@ class OcrTextWorker(StageWorker):
             "frames": len(frames),
             "frames_read": outcome.get("read", 0),
             "billable_units": self.billed[0] - billed_before,
-            **_sheet_metadata(outcome),
+            **(sheet_metadata(outcome["sheet_uri"], outcome.get("sheet_jpeg")) if outcome.get("sheet_uri") else {}),
         }
 
     def run_metadata(self) -> dict:
@@ -158,7 +156,7 @@ def _read_one(
             pass
     if rows and not succeeded:
         raise RuntimeError(f"OCR failed on every frame: {next(r['error'] for r in rows if r.get('error'))}")
-    if not any(r.get("text") for r in rows):
+    if not any(r.get("text") or r.get("unread_reason") for r in rows):  # text seen but not read is kept
         if not units:
             return []  # recorded as `empty`
         rows = [status_row(OCR_TEXT, EMPTY, "no on-screen text found", engine=engine.name)]  # keeps the units
@@ -183,7 +181,8 @@ def _rows(result: FrameOcr, engine_name: str) -> list[dict]:
     return [
         {
             **base,
-            "text": box.text,
+            "text": box.text or None,
+            "unread_reason": getattr(box, "unread_reason", None),
             "confidence": None if math.isnan(box.confidence) else round(box.confidence, 4),
             "box_x0": box.x0,
             "box_y0": box.y0,
@@ -200,23 +199,5 @@ def _write_sheet(store, key: str, sheet: ContactSheet, results: list[FrameOcr]) 
     image = sheet.render({r.position: (r.timestamp_s, r.read, r.boxes, r.error is not None) for r in results})
     if image is None:
         return {}
-    uri = store.write_bytes(f"{store.media_dir(key)}/contact_sheet.jpg", encode_sheet(image))
-    import cv2
-
-    scale = INLINE_SHEET_WIDTH / image.shape[1]
-    small = cv2.resize(image, (INLINE_SHEET_WIDTH, max(1, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-    return {"sheet_uri": uri, "sheet_preview": encode_sheet(small, quality=60)}
-
-
-def _sheet_metadata(outcome: dict) -> dict:
-    """The video's contact sheet for its partition page: inline (a small JPEG as a data URI) and its location."""
-    if not outcome.get("sheet_uri"):
-        return {}
-    metadata = {"contact_sheet_uri": MetadataValue.path(outcome["sheet_uri"])}
-    if outcome.get("sheet_preview") is not None:
-        image = base64.b64encode(outcome["sheet_preview"]).decode()
-        metadata["contact_sheet"] = MetadataValue.md(
-            "Green boxes: frames the OCR engine read; orange ('='): frames that reused the last read.\n\n"
-            f"![contact sheet](data:image/jpeg;base64,{image})"
-        )
-    return metadata
+    jpeg = encode_sheet(image)
+    return {"sheet_uri": store.write_bytes(sheet_path(store, key), jpeg), "sheet_jpeg": jpeg}

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from wandr_pipeline.defs.resources import VideoDownloader
+from wandr_pipeline.defs.videos.reporting import video_label
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.engines.ytdlp import named, post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
@@ -43,6 +44,9 @@ class RawVideoWorker(StageWorker):
             parameters={
                 "max_duration_s": self.downloader.max_duration_s,
                 "max_video_mb": self.downloader.max_filesize_mb,
+                "max_frame_pixels": self.downloader.max_frame_pixels,
+                "max_frame_rate": self.downloader.max_frame_rate,
+                "max_streams": self.downloader.max_streams,
             }
         )
 
@@ -76,12 +80,13 @@ class RawVideoWorker(StageWorker):
 
 def _download_one(log, store, downloader: VideoDownloader, key: str, download_url: str, shown: dict) -> dict:
     row = dict(shown)
+    label = video_label(key, shown["source_url"])  # its title is known once it is downloaded
     with scratch_dir(key) as tmp:  # named after this process: a killed run's is removed later
         post = downloader.download(
             download_url,
             tmp,
             log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
-            warn=lambda msg: log.warning(f"{key}: {msg}"),
+            warn=lambda msg: log.warning(f"{label}: {msg}"),
             fetch_object=store.fetch,
         )
         media = post.path
@@ -90,15 +95,15 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
                 media = build_slideshow(post.pictures, post.path, Path(tmp) / "slideshow.mp4")
             except PermanentError as exc:  # a "picture" that is not one (an HTML page, a PDF)
                 raise named(exc, "not_media") from None
-            log.info(f"{key}: {post.media_type} with {len(post.pictures)} pictures: one frame per picture")
+            log.info(f"{label}: {post.media_type} with {len(post.pictures)} pictures: one frame per picture")
         try:
-            info = probe_media(media)
+            info = probe_media(media, downloader.media_limits())  # media bombs refused before decoding
         except PermanentError as exc:
             raise named(exc, "not_media") from None
         if not info.has_video and not info.has_audio:
             raise named(PermanentError("the file has neither a video nor an audio stream"), "not_media")
         if not info.has_video:  # a photo slideshow's soundtrack, or an audio post: speech is still wanted
-            log.info(f"{key}: no video stream (audio-only post, e.g. a photo slideshow): frames are skipped")
+            log.info(f"{label}: no video stream (audio-only post, e.g. a photo slideshow): frames are skipped")
         limit = downloader.max_duration_s
         if limit and info.duration_s and info.duration_s > limit:
             raise named(

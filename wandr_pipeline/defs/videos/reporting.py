@@ -3,12 +3,24 @@
 The outcomes come from the stage's `OutcomeRecord` (lib/video_outcomes.py); this module only turns
 them into Dagster's metadata, check specs and check results (README "The Dagster UI"):
 - each partition's materialisation carries that video's own metadata (status, error, rows, seconds,
-  preview, source URL and title, the stage's parameters and its own extra values);
+  preview, source URL and title, the stage's parameters and its own extra values); a video that
+  failed in the stage gets an observation with the same metadata instead, and its partition stays
+  missing (defs/videos/stage.py `StageRun.results`);
 - the run-level roll-up (counts, seconds, a `MetadataValue.table` of every video) is the metadata of
   the run's `no_failed_videos` check, stored once per run;
-- a video that failed gets a failed `video_not_failed` evaluation on its own partition (and a passing
-  one once it no longer fails); videos that never failed get none, so a run stores no more events per
-  video than before (docs/BENCHMARKS.md "Events per video").
+- every video of the run gets a `video_not_failed` evaluation on its own partition: passed, or failed
+  with the error. Only evaluating the failed ones saved one event per video per stage, but the UI then
+  showed every healthy video's check "Skipped" (orange) and each stage "1/2 Passed"
+  (docs/BENCHMARKS.md "Failed videos as missing partitions ...").
+
+Dagster OSS counts a partition as failed only when the run that planned it failed, and as
+materialised as soon as it has one materialisation: a batch run that succeeds cannot say "this video
+failed" through partition status. So the stage op stores the partitions' events itself: its output
+carries `PARTITION_EVENTS_OUR_OWN`, the marker under which Dagster's step execution records no
+materialisation per partition for an output (its own source-asset observations use it), and
+`StageRun.results` yields one materialisation per partition that has a product and one observation per
+video that failed. The output is still yielded, so the downstream stage ops of the run still run
+(an output not yielded skips them). tests/defs/test_reporting.py fails when Dagster drops the marker.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetRecordsFilter,
+    DagsterInstance,
     MetadataValue,
     Output,
     TableColumn,
@@ -36,22 +49,28 @@ from dagster import (
 )
 
 # Dagster 1.13 exports neither name. The evaluation's target materialisation is what makes the UI count
-# a partition's check result as current (`AssetCheckPartitionInfo.is_current`); the record status
-# filters the check history in SQL. tests/defs/test_reporting.py fails when either name moves.
+# a partition's check result as current (`AssetCheckPartitionInfo.is_current`); the output metadata key
+# stops Dagster from recording a materialisation for every partition of the output (module docstring).
+# tests/defs/test_reporting.py fails when either name moves or changes meaning.
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.definitions.source_asset import SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION
 
 from wandr_pipeline.defs.partitions import videos_partitions
 from wandr_pipeline.lib.column_docs import column_description
-from wandr_pipeline.lib.outcomes import FAILED, short_error
+from wandr_pipeline.lib.outcomes import FAILED
 from wandr_pipeline.lib.video_outcomes import OutcomeRecord, VideoOutcome
 
 FAILED_VIDEOS_CHECK = "no_failed_videos"  # per run: did any video of the run fail? (+ the run's roll-up)
 VIDEO_CHECK = "video_not_failed"  # per partition: did this video fail in this stage?
 SUMMARY_ROWS = 500  # videos listed in a run's summary table (a run holds WANDR_PARTITIONS_PER_RUN)
-FAILED_HISTORY_LIMIT = 5000  # latest per-video check results read to find videos that failed before
+PARTITION_EVENTS_OUR_OWN = {SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION: True}
+
+
+def video_label(key: str, title: str | None) -> str:
+    """How a log line or a check result names one video: its key, and its title (or source) when known."""
+    return f"{key} ({title})" if title else key
 
 
 def failed_videos_check(asset_name: str) -> AssetCheckSpec:
@@ -71,9 +90,9 @@ def video_check(asset_name: str) -> AssetCheckSpec:
             VIDEO_CHECK,
             asset=asset_name,
             partitions_def=videos_partitions,
-            description="Per video: fails on the partition of a video whose status in this stage is 'failed' "
-            "(the error is in its metadata), passes again once it no longer fails. Videos that never "
-            "failed are not evaluated (no extra event per video).",
+            description="Per video: passes on each video the stage processed, fails on a video whose status "
+            "in this stage is 'failed' (the error is in its metadata; the partition itself is left "
+            "missing, so the Materialize dialog's 'Missing' selection retries it).",
         )
 
 
@@ -134,69 +153,58 @@ def run_metadata(record: OutcomeRecord, seconds: float, parameters: Mapping[str,
 
 
 def partition_check_results(
-    context: AssetExecutionContext, asset_key: AssetKey, table_name: str, record: OutcomeRecord
+    context: AssetExecutionContext, asset_key: AssetKey, table_name: str, record: OutcomeRecord, after: int | None
 ) -> Iterator[Output | AssetCheckEvaluation]:
-    """A failed `video_not_failed` result on each failed video's partition, and a passing one on each
-    video of the run that failed before and no longer does (its partition's check turns green)."""
+    """Each video's `video_not_failed` result on its own partition: passed, or failed with the error;
+    `after`: the asset's latest storage id before this run's partition events (their results refer to
+    them)."""
     check_key = AssetCheckKey(asset_key, VIDEO_CHECK)
     if check_key not in context.selected_asset_check_keys:
         return
     # the check's output (Dagster requires one per selected check, as it makes for an AssetCheckResult)
     yield Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key))
-    failed = {o.video_key: o for o in record.failed()}
-    outcomes = record.outcomes
-    failed_before = _failed_before(context, check_key, record.keys) if len(failed) < len(outcomes) else set()
-    recovered = [o for o in outcomes if o.status != FAILED and o.video_key in failed_before]
-    for outcome in [*failed.values(), *recovered]:
-        passed = outcome.video_key not in failed
+    materialized = _materializations_after(context, asset_key, record.keys, after)
+    for outcome in record.outcomes:
+        passed = outcome.status != FAILED
         yield AssetCheckEvaluation(
             asset_key=asset_key,
             check_name=VIDEO_CHECK,
             passed=passed,
             severity=AssetCheckSeverity.ERROR,
-            description=f"{table_name} {outcome.status}"
+            description=f"{video_label(outcome.video_key, outcome.title)}: {table_name} {outcome.status}"
             + (f": {outcome.error}" if outcome.error and not passed else ""),
             metadata={
                 "status": outcome.status,
                 **({"error": MetadataValue.text(outcome.error)} if outcome.error else {}),
                 **({"title": MetadataValue.text(outcome.title)} if outcome.title else {}),
             },
-            target_materialization_data=_materialization(context, asset_key, outcome.video_key),
+            target_materialization_data=materialized.get(outcome.video_key),
             blocking=False,
             partition=outcome.video_key,
         )
 
 
-def _failed_before(context: AssetExecutionContext, check_key: AssetCheckKey, keys: list[str]) -> set[str]:
-    """Videos of `keys` whose latest `video_not_failed` result so far is a failure (one query)."""
-    done = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
-    try:
-        history = context.instance.event_log_storage.get_asset_check_execution_history(
-            check_key, limit=FAILED_HISTORY_LIMIT, status=done
-        )
-    except Exception as exc:  # noqa: BLE001 - a storage without check history: report failures only
-        context.log.debug(f"check history not read: {short_error(exc)}")
-        return set()
-    wanted, latest = set(keys), {}
-    for execution in history:  # newest first
-        if execution.partition in wanted and execution.partition not in latest:
-            latest[execution.partition] = execution.status == AssetCheckExecutionRecordStatus.FAILED
-    return {key for key, failed in latest.items() if failed}
+def latest_storage_id(instance: DagsterInstance, asset_key: AssetKey) -> int | None:
+    """The storage id of the asset's newest materialisation, any partition (None: never materialised)."""
+    records = instance.fetch_materializations(asset_key, limit=1).records
+    return records[0].storage_id if records else None
 
 
-def _materialization(
-    context: AssetExecutionContext, asset_key: AssetKey, key: str
-) -> AssetCheckEvaluationTargetMaterializationData | None:
-    """The partition's materialisation this run just stored: the check result refers to it."""
+def _materializations_after(
+    context: AssetExecutionContext, asset_key: AssetKey, keys: list[str], after: int | None
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """The partitions' materialisations this run just stored (one query): each check result refers to its own."""
     records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
+        AssetRecordsFilter(asset_key=asset_key, asset_partitions=keys, after_storage_id=after),
+        limit=2 * len(keys),
     ).records
-    if not records:
-        return None
-    record = records[0]
-    return AssetCheckEvaluationTargetMaterializationData(
-        run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
-    )
+    found: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
+    for record in records:  # newest first
+        if record.partition_key and record.partition_key not in found:
+            found[record.partition_key] = AssetCheckEvaluationTargetMaterializationData(
+                run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
+            )
+    return found
 
 
 SUMMARY_SCHEMA = TableSchema(

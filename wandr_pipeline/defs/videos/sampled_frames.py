@@ -7,18 +7,20 @@ from wandr_pipeline.lib.media_versions import new_version, remove_old_versions, 
 from wandr_pipeline.lib.outcomes import OK, NotApplicable
 from wandr_pipeline.lib.stages import STAGES_BY_ASSET
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
+from wandr_pipeline.media.probe import MediaLimits, check_media_limits
 
 
 class SampledFramesWorker(StageWorker):
     asset = "sampled_frames"
     kinds = frozenset({"opencv", "parquet"})
     description = "Every Nth frame (default 30) as JPEG with its presentation timestamp; table `frames`."
-    resources = frozenset({"storage", "frame_sampler"})
+    resources = frozenset({"storage", "frame_sampler", "downloader"})  # the downloader's media limits
 
     def __init__(self, run: StageRun, resources):
         super().__init__(run, resources)
         self.sampler: FrameSamplingResource = resources.frame_sampler
         self.decoder = choose_frame_decoder(self.sampler.decoder)
+        self.limits = resources.downloader.media_limits()
         run.configure(
             parameters={
                 "every_n_frames": self.sampler.every_n_frames,
@@ -34,12 +36,19 @@ class SampledFramesWorker(StageWorker):
         video = first_row(upstream)
         self.run.run_one(
             key,
-            lambda: _sample_one(self.store, self.sampler, key, video, self.decoder),
+            lambda: _sample_one(self.store, self.sampler, key, video, self.decoder, self.limits),
             empty_reason="no decodable frames",
         )
 
 
-def _sample_one(store, sampler: FrameSamplingResource, key: str, video: dict, decoder: str = "cpu") -> list[dict]:
+def _sample_one(
+    store,
+    sampler: FrameSamplingResource,
+    key: str,
+    video: dict,
+    decoder: str = "cpu",
+    limits: MediaLimits | None = None,
+) -> list[dict]:
     if video.get("has_video") is False:  # None: a row written before the column existed
         raise NotApplicable("no video stream (audio-only post, e.g. a photo slideshow)")
     # A new folder per write, never the one a concurrent reader may be reading (lib/media_versions.py):
@@ -53,6 +62,8 @@ def _sample_one(store, sampler: FrameSamplingResource, key: str, video: dict, de
     # A picture post's video has one frame per picture: every one is read, once (media/slideshow.py).
     every_n = 1 if video.get("media_type") in PICTURE_POSTS else sampler.every_n_frames
     with store.local_copy(video["video_uri"]) as local_video:
+        if limits is not None:  # as in `audio`: a file stored before the limits existed is checked here
+            check_media_limits(local_video, limits)
         for frame in sample_frames(
             local_video,
             every_n_frames=every_n,

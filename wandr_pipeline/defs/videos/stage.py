@@ -12,16 +12,27 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pyarrow as pa
-from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetSpec, Output
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetObservation,
+    AssetSpec,
+    Output,
+)
 
 from wandr_pipeline.defs.videos.reporting import (
+    PARTITION_EVENTS_OUR_OWN,
     column_schema,
     failed_videos_check,
+    latest_storage_id,
     partition_check_results,
     partition_metadata,
     run_check_result,
     run_metadata,
     video_check,
+    video_label,
 )
 from wandr_pipeline.lib.outcomes import (
     EMPTY,
@@ -37,6 +48,7 @@ from wandr_pipeline.lib.outcomes import (
 from wandr_pipeline.lib.schemas import TABLES
 from wandr_pipeline.lib.stages import STAGES, Stage, stage
 from wandr_pipeline.lib.storage import Storage, read_parquet_bytes
+from wandr_pipeline.lib.tags import BACKFILL_TAG
 from wandr_pipeline.lib.video_outcomes import OutcomeRecord, VideoOutcome
 
 
@@ -55,6 +67,9 @@ class StageWorker:
     resources: ClassVar[frozenset[str]] = frozenset({"storage"})
     batch: ClassVar[int] = 1  # most videos one `process` call gets (more: those waiting at that moment)
     workers: int = 1  # `process` calls at once (lib/pipelining.py); more only where `process` is thread-safe
+    # True: a video's `failed` row is still this stage's product and its partition is materialised
+    # (StageRun.results); False: the partition is left missing, its failure observed.
+    materializes_failed_videos: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -99,6 +114,9 @@ class StageWorker:
         return {}
 
 
+FAILURES_NAMED = 5  # failed videos named in a stage's end-of-batch log line
+
+
 def first_row(table: pa.Table) -> dict[str, Any]:
     return table.slice(0, 1).to_pylist()[0] if table.num_rows else {}
 
@@ -127,6 +145,7 @@ class StageRun:
         self.extra: dict[str, dict[str, Any]] = {}  # per-video metadata a stage adds (e.g. a contact sheet)
         self.started = time.perf_counter()
         self.finished: float | None = None
+        self._videos: dict[str, tuple[str | None, str | None]] | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -210,23 +229,54 @@ class StageRun:
         return self.outcomes.record(key, rows, **outcome)
 
     def tally(self) -> str:
-        return self.outcomes.tally()
+        """The counts, then each failed video by key, title and reason (the first FAILURES_NAMED)."""
+        failed = self.outcomes.failed()
+        if not failed:
+            return self.outcomes.tally()
+        self._name_videos()
+        named = "; ".join(
+            f"{video_label(o.video_key, o.title or o.source_url)}: {o.error}" for o in failed[:FAILURES_NAMED]
+        )
+        more = f"; and {len(failed) - FAILURES_NAMED} more" if len(failed) > FAILURES_NAMED else ""
+        return f"{self.outcomes.tally()}; failed: {named}{more}"
 
-    def results(self, extra_metadata: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """The asset's output (one table per partition) with each partition's own metadata, the
-        failed videos' per-partition check results, and the run's roll-up in its run-level check."""
+    def results(
+        self, extra_metadata: Mapping[str, Any] | None = None, *, materialize_failed: bool = False
+    ) -> Iterator[Any]:
+        """The asset's output (every video's table, failure rows included, written by the IO manager),
+        then each partition's own event: a materialisation with its metadata, or, for a video that
+        failed in this stage, an observation with the failure, so that its partition stays missing
+        (not a green "materialised" one) and the Materialize dialog's "Missing" selection retries it;
+        `materialize_failed`: a stage whose failed rows are still its product (the document of a failed
+        download). Then each video's `video_not_failed` result and the run's roll-up."""
         self.outcomes.fill_missing()
         self.finished = self.finished or time.perf_counter()
-        videos = self._video_info()
+        self._name_videos()
+        backfill = self.context.run.tags.get(BACKFILL_TAG)
+        tags = {BACKFILL_TAG: backfill} if backfill else None  # as Dagster tags the events it records
+        events = []
         for outcome in self.outcomes.outcomes:
             key = outcome.video_key
-            outcome.source_url, outcome.title = videos.get(key, (outcome.source_url, outcome.title))
             metadata = partition_metadata(outcome, self.tables[key].num_rows, self.parameters, self.extra.get(key, {}))
-            self.context.add_asset_metadata(metadata, asset_key=self.asset_key, partition_key=key)
-        yield Output(self.tables, output_name=self.context.assets_def.get_output_name_for_asset_key(self.asset_key))
-        yield from partition_check_results(self.context, self.asset_key, self.table_name, self.outcomes)
+            if outcome.status == FAILED and not materialize_failed:
+                events.append(AssetObservation(self.asset_key, partition=key, metadata=metadata, tags=tags))
+            else:
+                events.append(AssetMaterialization(self.asset_key, partition=key, metadata=metadata, tags=tags))
+        output_name = self.context.assets_def.get_output_name_for_asset_key(self.asset_key)
+        after = latest_storage_id(self.context.instance, self.asset_key)
+        yield Output(self.tables, output_name=output_name, metadata=PARTITION_EVENTS_OUR_OWN)
+        yield from events
+        yield from partition_check_results(self.context, self.asset_key, self.table_name, self.outcomes, after)
         metadata = run_metadata(self.outcomes, self.finished - self.started, self.parameters)
         yield run_check_result(self.asset_key, self.table_name, self.outcomes, {**metadata, **(extra_metadata or {})})
+
+    def _name_videos(self) -> None:
+        """Give each recorded video its source URL and title (read once per run)."""
+        if self._videos is None:
+            self._videos = self._video_info()
+        videos = self._videos
+        for outcome in self.outcomes.outcomes:
+            outcome.source_url, outcome.title = videos.get(outcome.video_key, (outcome.source_url, outcome.title))
 
     def _video_info(self) -> dict[str, tuple[str | None, str | None]]:
         """Source URL and title per video: from this stage's own rows when its table has them, else

@@ -23,6 +23,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillP
 
 from wandr_pipeline.defs.partitions import partition_keys_read_once, videos_partitions
 from wandr_pipeline.defs.resources.storage import read_partitions
+from wandr_pipeline.defs.run_videos_tag import name_the_run_videos
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
 from wandr_pipeline.lib.pipelining import PipelineStage, run_pipelined
 from wandr_pipeline.lib.stages import StageOp, stage
@@ -94,6 +95,7 @@ def run_stage_op(context: AssetExecutionContext, workers: Sequence[type[StageWor
     metadata and check results as soon as that stage is done with the batch."""
     selected = [w for w in workers if AssetKey(w.asset) in context.selected_asset_keys]
     keys = list(context.partition_keys)
+    name_the_run_videos(context, keys)
     store = context.resources.storage.get()
     log = QueuedLog(context.log)
     runs = {w.asset: StageRun(context, w.asset, keys=keys, store=store, log=log) for w in selected}
@@ -138,5 +140,6 @@ def run_stage_op(context: AssetExecutionContext, workers: Sequence[type[StageWor
             f"{run.table_name}: {len(run.tables)}/{len(keys)} videos done in {run.finished - run.started:.1f} s "
             f"({run.tally()})"
         )
-        yield from run.results(stage_workers[done.stage].run_metadata())
+        worker = stage_workers[done.stage]
+        yield from run.results(worker.run_metadata(), materialize_failed=worker.materializes_failed_videos)
     log.flush()

@@ -6,8 +6,18 @@ speech and captions in time order for downstream extraction (`media/document_tex
 
 import datetime as dt
 
+from wandr_pipeline.defs.videos.contact_sheets import stored_sheet_metadata
 from wandr_pipeline.defs.videos.stage import StageWorker, first_row
-from wandr_pipeline.lib.outcomes import FAILED, OK, SKIPPED, NotApplicable, PermanentError, upstream_status
+from wandr_pipeline.lib.outcomes import (
+    EMPTY,
+    FAILED,
+    OK,
+    SKIPPED,
+    NotApplicable,
+    PermanentError,
+    short_error,
+    upstream_status,
+)
 from wandr_pipeline.media.document_text import TimedText, merge_speech_and_captions, split_glued_words, vocabulary
 from wandr_pipeline.media.text import distinct_lines
 
@@ -19,6 +29,9 @@ class VideoDocumentsWorker(StageWorker):
         "One row per video: post metadata, full transcript, caption spans, on-screen text, and speech + "
         "captions merged into one clean text; table `video_documents`."
     )
+    # A failed download's document (status failed, the reason) is the video's record: the lake and
+    # the planner follow documents, so every video's is materialised.
+    materializes_failed_videos = True
 
     def process_one(self, key: str, inputs) -> None:
         tables = {name: inputs[name][key] for name in self.stage().inputs}
@@ -36,6 +49,11 @@ class VideoDocumentsWorker(StageWorker):
             ],
             preview=lambda rows: (rows[0]["transcript_text"] or rows[0]["onscreen_text"] or "")[:160],
         )
+        if upstream_status(tables["ocr_text"])[0] in (OK, EMPTY):  # the sheet its OCR drew, next to the document
+            try:
+                self.run.extra[key] = stored_sheet_metadata(self.store, key)
+            except Exception as exc:  # noqa: BLE001 - a contact sheet is a view, never a reason to fail the video
+                self.run.log.debug(f"{key}: contact sheet not read: {short_error(exc)}")
 
 
 def build_document(video, audio, transcript, frames, ocr, spans=None) -> dict:
