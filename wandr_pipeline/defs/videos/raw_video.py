@@ -80,7 +80,7 @@ class RawVideoWorker(StageWorker):
 
 def _download_one(log, store, downloader: VideoDownloader, key: str, download_url: str, shown: dict) -> dict:
     row = dict(shown)
-    label = video_label(key, shown["source_url"])  # its title is known once it is downloaded
+    label = video_label(key, shown.get("source_url"))  # its title is known once it is downloaded
     with scratch_dir(key) as tmp:  # named after this process: a killed run's is removed later
         post = downloader.download(
             download_url,
