@@ -386,6 +386,36 @@ class DownloadSettings(SettingsGroup):
         doc="Netscape cookies file for login-walled posts "
         "(read-only is fine; its values and path are never logged or stored)",
     )
+    ytdlp_cookies_max_mb: float = setting(
+        16.0,
+        "YTDLP_COOKIES_MAX_MB",
+        doc="a bigger cookies file is refused (it is read once per run, copied for each download; 0 = no limit)",
+        ge=0,
+    )
+    concurrent_downloads: int = setting(
+        1,
+        "WANDR_CONCURRENT_DOWNLOADS",
+        doc="downloads of a run at once (at most WANDR_VIDEOS_IN_FLIGHT are admitted): a slow host holds one",
+        ge=1,
+    )
+    downloads_per_site: int = setting(
+        2, "WANDR_DOWNLOADS_PER_SITE", doc="of those, downloads from one site (tiktok.com, ...) at once", ge=1
+    )
+    platform_request_interval_s: float = setting(
+        0.0,
+        "WANDR_PLATFORM_REQUEST_INTERVAL_S",
+        doc="least seconds between two requests to one site (tiktok.com, its CDN, ...) across downloads (0 = none)",
+        ge=0,
+    )
+    ytdlp_proxy: str = setting(
+        "",
+        "YTDLP_PROXY",
+        doc="http://, https:// or socks5:// proxy for every platform request "
+        "(credentials in it are never logged or stored)",
+    )
+    ytdlp_ca_bundle: str = setting(
+        "", "YTDLP_CA_BUNDLE", doc="PEM file of extra certificate authorities to trust (a proxy that re-signs TLS)"
+    )
     allow_local_files: bool = setting(
         True, "WANDR_ALLOW_LOCAL_FILES", doc="accept local paths and file:// URLs as sources"
     )

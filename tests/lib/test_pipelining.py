@@ -115,3 +115,42 @@ def test_stage_names_and_dependencies_are_checked():
         list(run_pipelined(["a"], [PipelineStage("x", print), PipelineStage("x", print)], in_flight=1, on_error=print))
     with pytest.raises(ValueError, match="not in this pipeline"):
         list(run_pipelined(["a"], [PipelineStage("x", print, after=("y",))], in_flight=1, on_error=print))
+
+
+def test_a_stage_with_several_workers_lets_the_others_pass_a_slow_video():
+    """Downloads (`workers` 3): the slow video holds one worker; the other videos go on to the next stage."""
+    started: dict[str, float] = {}
+    ended: dict[tuple[str, str], float] = {}
+
+    def download(keys: list[str]) -> None:
+        [key] = keys
+        started[key] = time.perf_counter()
+        time.sleep(1.0 if key == "slow" else 0.05)
+        ended[("download", key)] = time.perf_counter()
+
+    def audio(keys: list[str]) -> None:
+        for key in keys:
+            ended[("audio", key)] = time.perf_counter()
+
+    stages = [
+        PipelineStage("download", download, workers=3),
+        PipelineStage("audio", audio, after=("download",)),
+    ]
+    keys = ["slow", "a", "b", "c", "d"]
+    list(run_pipelined(keys, stages, in_flight=4, on_error=lambda *a: pytest.fail(str(a))))
+    assert started["a"] - started["slow"] < 0.5  # not one after another
+    for key in "abcd":
+        assert ended[("audio", key)] < ended[("download", "slow")]  # done before the slow one arrives
+
+
+def test_one_worker_is_still_one_video_at_a_time():
+    spans: list[tuple[float, float]] = []
+
+    def download(keys: list[str]) -> None:
+        start = time.perf_counter()
+        time.sleep(0.05)
+        spans.append((start, time.perf_counter()))
+
+    list(run_pipelined(list("abc"), [PipelineStage("download", download)], in_flight=3, on_error=lambda *a: None))
+    spans.sort()
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))

@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import re
-import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_pat
 from wandr_pipeline.lib.outcomes import PermanentError, StageError, TransientError
 from wandr_pipeline.lib.redaction import Redactor, cookie_secrets, url_secrets
 from wandr_pipeline.lib.stopping import raise_if_stopping
+from wandr_pipeline.lib.stopping import sleep as stopping_sleep
 from wandr_pipeline.lib.text import sanitize_text
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 
@@ -38,6 +39,9 @@ _MAX_FILESIZE = re.compile(r"File is larger than max-filesize \((\d+) bytes > (\
 # "; please report this issue on https://github.com/yt-dlp/yt-dlp/issues?q= , filling out the appropriate
 # issue template. Confirm you are on the latest version using yt-dlp -U" (and its variants)
 _REPORT_THIS = re.compile(r"[;.]?\s*(?:please report this issue|Confirm you are on the latest version).*$", re.I | re.S)
+EMPTY_FILE = "the server sent an empty file (0 bytes)"
+MAX_PICTURE_BYTES = 50 * 2**20  # one picture of a post, held in memory while fetched
+TIKTOK_POST_URL = re.compile(r"https?://(?:www\.)?tiktok\.com/@[\w.-]*/(?:video|photo)/\d+", re.IGNORECASE)
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _HASHTAG = re.compile(r"#(\w[\w.]*)", re.UNICODE)
 
@@ -60,13 +64,102 @@ class DownloadOptions:
     allowed_networks: AllowList
     user_agent: str | None = None
     deadline_s: float | None = None  # wall clock per video, all tries together (for the messages)
+    # Every platform request goes through this proxy (http://, https://, socks5://; may carry credentials).
+    proxy: str | None = None
+    # A PEM file of extra certificate authorities to trust (a proxy that re-signs TLS), besides certifi's.
+    ca_bundle: str | None = None
+    cookies_max_bytes: int | None = None  # a bigger cookies file is refused
+    request_interval_s: float = 0.0  # least time between two requests to one site (0: no pacing)
     extra_options: dict[str, Any] = field(default_factory=dict)
+
+
+class PlatformPauses:
+    """How long each platform asked to be left alone (HTTP 429 `Retry-After`), for every download of the
+    process: the next post of a platform that said "wait 30 s" waits too, instead of asking again at once."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def defer(self, platform: str, seconds: float) -> None:
+        with self._lock:
+            self._until[platform] = max(self._until.get(platform, 0.0), time.monotonic() + seconds)
+
+    def wait_s(self, platform: str) -> float:
+        with self._lock:
+            return max(0.0, self._until.get(platform, 0.0) - time.monotonic())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+PLATFORM_PAUSES = PlatformPauses()
+
+
+class RequestPacer:
+    """At most one request per `interval_s` to each site, across the process's downloads: a long list of
+    one platform's posts asks its pages and CDN at a steady, polite rate instead of in bursts."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, url: str, interval_s: float) -> None:
+        site = platform_of(url)
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next.get(site, 0.0))
+            self._next[site] = slot + interval_s
+        if slot > now:
+            stopping_sleep(slot - now)
+
+
+REQUEST_PACER = RequestPacer()
+
+
+class SiteSlots:
+    """At most `limit` downloads from one site at once, across the process's threads."""
+
+    def __init__(self) -> None:
+        self._busy: dict[str, int] = {}
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, site: str, limit: int, deadline: float | None = None):
+        with self._changed:
+            while self._busy.get(site, 0) >= max(1, limit):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineReached(f"no download slot for {site} before the deadline (WANDR_DOWNLOADS_PER_SITE)")
+                self._changed.wait(timeout=min(1.0, remaining) if remaining is not None else 1.0)
+                raise_if_stopping()
+            self._busy[site] = self._busy.get(site, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy[site] -= 1
+                self._changed.notify_all()
+
+
+SITE_SLOTS = SiteSlots()
+
+
+def platform_of(url: str) -> str:
+    """The site a URL belongs to, for pacing: `www.tiktok.com` and `m.tiktok.com` are both `tiktok.com`."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not re.search(r"[a-z]", host.split(".")[-1]):  # an address literal (127.0.0.1, ::1) is its own site
+        return host
+    return ".".join(host.split(".")[-2:])
 
 
 @dataclass
 class DownloadedPost:
-    path: Path
+    path: Path | None  # the video; of a picture post its soundtrack, or None
     info: dict[str, Any]
+    pictures: list[Path] = field(default_factory=list)  # a picture post's pictures, in order
+    media_type: str = "video"  # video | photo_post | carousel
 
 
 class _CollectingLogger:
@@ -98,6 +191,15 @@ class _CollectingLogger:
 
 class DeadlineReached(TransientError):
     """The video's download deadline passed (a drip-feeding or stalling server); not tried again now."""
+
+    kind = "timeout"
+
+
+def _slow_server_message(waited_s: float) -> str:
+    return (
+        f"the server sent its response too slowly and then no data (its headers took {waited_s:.0f} s: "
+        "a server sending a byte at a time, or stalling)"
+    )
 
 
 def deadline_message(deadline_s: float | None, received: int | None = None) -> str:
@@ -176,7 +278,7 @@ def _clean_message(message: str) -> str:
     # yt-dlp's login hint names its own command-line flags; ours is a setting.
     message = _LOGIN_HINT.sub(" (set YTDLP_COOKIES_FILE to a cookies.txt of an account that has access)", message)
     if message.endswith("Did not get any data blocks"):
-        message = "the server sent an empty file (0 bytes)"
+        message = EMPTY_FILE
     return message.splitlines()[0] if message else "download failed"
 
 
@@ -194,40 +296,103 @@ def check_source_allowed(url: str, options: DownloadOptions) -> None:
     scheme = parts.scheme.lower()
     if scheme in ("file", ""):
         if options.remote_only:
-            raise PermanentError("local files are refused: downloads are remote-only (WANDR_REMOTE_ONLY)")
+            raise named(
+                PermanentError("local files are refused: downloads are remote-only (WANDR_REMOTE_ONLY)"),
+                "source_refused",
+            )
         if not options.allow_file_urls:
-            raise PermanentError("local files are not allowed by configuration (WANDR_ALLOW_LOCAL_FILES)")
+            raise named(
+                PermanentError("local files are not allowed by configuration (WANDR_ALLOW_LOCAL_FILES)"),
+                "source_refused",
+            )
         problem = local_path_problem(Path(unquote(parts.path) if scheme else url), options.local_roots)
         if problem:
-            raise PermanentError(problem)
+            raise named(PermanentError(problem), "source_refused")
         return
     if options.remote_only and scheme in ("http", "https") and parts.hostname:
         problem = host_problem(parts.hostname, options.allowed_networks)
         if problem:
-            raise PermanentError(
-                f"refusing to download from {parts.hostname}: {problem} (downloads are "
-                "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)"
+            raise named(
+                PermanentError(
+                    f"refusing to download from {parts.hostname}: {problem} (downloads are "
+                    "remote-only; exempt a host or network with WANDR_DOWNLOAD_ALLOWED_NETWORKS)"
+                ),
+                "address_refused",
             )
 
 
+def _url_judge(options: DownloadOptions) -> Callable[[str], str | None]:
+    """Why a request to `url` is refused in remote-only mode (its host as this machine resolves it), or None."""
+
+    def judge(url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        problem = host_problem(parts.hostname, options.allowed_networks, resolve_timeout_s=2.0)
+        return f"refusing to connect to {parts.hostname}: {problem} (remote-only downloads)" if problem else None
+
+    return judge
+
+
 @contextlib.contextmanager
-def _private_cookie_copy(cookiefile: str | None, folder: Path):
+def _private_cookie_copy(cookiefile: str | None, folder: Path, max_bytes: int | None = None):
     """yt-dlp writes its cookie jar back to the cookies file when it closes: give it a private copy,
-    so the configured file (often a read-only secret mount) is never written or named in errors."""
+    so the configured file (often a read-only secret mount) is never written or named in errors.
+    The file is read once while it stays the same (`read_cookies`), within `max_bytes`."""
     if not cookiefile:
         yield None
         return
+    content = read_cookies(cookiefile, max_bytes)
+    copy = folder / ".cookies.txt"
     try:
-        copy = folder / ".cookies.txt"
-        shutil.copyfile(cookiefile, copy)
-        os.chmod(copy, 0o600)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise PermanentError(f"the configured cookies file cannot be read ({reason})") from None
-    try:
+        descriptor = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
         yield str(copy)
     finally:
         copy.unlink(missing_ok=True)
+
+
+_cookies_lock = threading.Lock()
+_cookies_cache: dict[str, tuple[tuple[int, int], bytes]] = {}  # path -> ((size, mtime_ns), content)
+
+
+def read_cookies(cookiefile: str, max_bytes: int | None) -> bytes:
+    """The cookies file's content, read once for as long as its size and modification time stay the same
+    (a run's downloads share one read); refused above `max_bytes` (`YTDLP_COOKIES_MAX_MB`)."""
+    try:
+        stat = os.stat(cookiefile)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise named(
+            PermanentError(f"the configured cookies file cannot be read ({reason})"), "cookies_refused"
+        ) from None
+    if max_bytes and stat.st_size > max_bytes:
+        raise named(
+            PermanentError(
+                f"the configured cookies file is {stat.st_size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB "
+                "limit (YTDLP_COOKIES_MAX_MB): export only the platforms' cookies"
+            ),
+            "cookies_refused",
+        )
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    with _cookies_lock:
+        cached = _cookies_cache.get(cookiefile)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            with open(cookiefile, "rb") as handle:
+                content = handle.read((max_bytes or stat.st_size) + 1)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise named(
+                PermanentError(f"the configured cookies file cannot be read ({reason})"), "cookies_refused"
+            ) from None
+        if max_bytes and len(content) > max_bytes:
+            raise named(PermanentError("the configured cookies file grew over its limit while read"), "cookies_refused")
+        _cookies_cache.clear()  # one configured file: keep only its newest content
+        _cookies_cache[cookiefile] = (stamp, content)
+        return content
 
 
 def download_post(
@@ -241,16 +406,49 @@ def download_post(
     """Download `url` into `dest_dir` as `video.<ext>`; returns the file and yt-dlp's info dict.
 
     `deadline` (`time.monotonic()`): the download ends then at the latest, `DeadlineReached`.
-    Raises `TransientError` (worth a retry) or `PermanentError`, each with a readable reason.
+    Raises `TransientError` (worth a retry) or `PermanentError`, each with a readable reason and, where
+    it is one, the refusal's `kind` (engines/ytdlp_refusals.py). A media URL that the CDN refuses (an
+    expired signature) is extracted again once, for a fresh URL.
     """
+    try:
+        return _download_once(url, dest_dir, options, log, deadline=deadline)
+    except PermanentError as exc:
+        if exc.kind != "expired_media_url":
+            raise
+        if log:
+            log("the media URL was refused (HTTP 403): extracting the post again for a fresh one")
+    try:
+        return _download_once(url, dest_dir, options, log, deadline=deadline)
+    except PermanentError as exc:
+        if exc.kind == "expired_media_url":
+            raise named(PermanentError(f"{exc} (also after extracting the post again)"), exc.kind) from None
+        raise
+
+
+def named(error: StageError, kind: str | None) -> StageError:
+    """`error` with its refusal kind (`videos.error_kind`)."""
+    error.kind = kind
+    return error
+
+
+def _download_once(
+    url: str,
+    dest_dir: str | Path,
+    options: DownloadOptions,
+    log: Callable[[str], None] | None,
+    *,
+    deadline: float | None,
+) -> DownloadedPost:
     import yt_dlp
 
-    from wandr_pipeline.engines.ytdlp_egress import download_budget, remote_only
+    from wandr_pipeline.engines.ytdlp_egress import GuardedYoutubeDL, download_budget, proxy_endpoint, remote_only
+    from wandr_pipeline.engines.ytdlp_photos import VIDEO
+    from wandr_pipeline.engines.ytdlp_refusals import name_refusal
 
     check_source_allowed(url, options)
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    redact = Redactor(url_secrets(url) + cookie_secrets(options.cookiefile))
+    redact = Redactor(url_secrets(url) + cookie_secrets(options.cookiefile) + url_secrets(options.proxy or ""))
     logger = _CollectingLogger(log, redact)
     ydl_options: dict[str, Any] = {
         "outtmpl": str(dest_dir / "video.%(ext)s"),
@@ -281,6 +479,8 @@ def download_post(
         )
     if options.user_agent:
         ydl_options["http_headers"] = {"User-Agent": options.user_agent}
+    if options.proxy:
+        ydl_options["proxy"] = options.proxy
     received = {"bytes": 0}
 
     def on_progress(status: dict[str, Any]) -> None:
@@ -288,7 +488,7 @@ def download_post(
         got = int(status.get("downloaded_bytes") or 0)
         received["bytes"] = max(received["bytes"], got)
         if options.max_filesize_bytes and got > options.max_filesize_bytes:
-            raise PermanentError(_oversize_message(got, options.max_filesize_bytes))
+            raise named(PermanentError(_oversize_message(got, options.max_filesize_bytes)), "too_large")
         if deadline is not None and time.monotonic() >= deadline:
             raise DeadlineReached(deadline_message(options.deadline_s, got))
         raise_if_stopping()  # the process is shutting down (SIGTERM): lib/stopping.py
@@ -296,27 +496,60 @@ def download_post(
     ydl_options["progress_hooks"] = [on_progress]
     ydl_options.update(options.extra_options)
 
-    guard = remote_only(options.allowed_networks) if options.remote_only else contextlib.nullcontext()
+    try:
+        proxy = proxy_endpoint(options.proxy) if options.proxy else None
+    except ValueError as exc:
+        raise PermanentError(f"YTDLP_PROXY is not usable: {exc}") from None
+    guard = remote_only(options.allowed_networks, proxy=proxy) if options.remote_only else contextlib.nullcontext()
+    # Behind a proxy the guard sees only the connection to the proxy: each request's URL is judged instead.
+    judge_url = _url_judge(options) if options.remote_only and proxy else None
     budget = None
+    ydl = None
+    media_type, pictures = VIDEO, []
+    # TikTok and Instagram posts may be pictures (photo posts, image posts, carousels): engines/ytdlp_photos.py
+    platform_post = bool(TIKTOK_POST_URL.match(url)) or platform_of(url) == "instagram.com"
+    if platform_post:
+        ydl_options["ignore_no_formats_error"] = True  # an image post: its pictures are the media
     try:
         with (
-            _private_cookie_copy(options.cookiefile, dest_dir) as cookiefile,
+            _private_cookie_copy(options.cookiefile, dest_dir, options.cookies_max_bytes) as cookiefile,
             guard,
             download_budget(deadline) as budget,
         ):
             if cookiefile:
                 ydl_options["cookiefile"] = cookiefile
-            with yt_dlp.YoutubeDL(ydl_options) as ydl:
-                info = ydl.extract_info(url, download=True)
-    except yt_dlp.utils.DownloadError as exc:
+            pace = (lambda u: REQUEST_PACER.wait(u, options.request_interval_s)) if options.request_interval_s else None
+            ydl = GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url, pace=pace)
+            with ydl:
+                if platform_post:
+                    info, media_type, pictures = _download_platform_post(ydl, url, dest_dir, options)
+                else:
+                    info = ydl.extract_info(url, download=True)
+    except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
         raise_if_stopping()  # its connections were shut because the process is stopping: not the server's fault
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
         if "refusing to connect to" in message:  # the egress guard, after a redirect or a second lookup
-            raise PermanentError(message[message.index("refusing to connect to") :]) from None
-        error = classify_download_error(message)(message)
-        error.retry_after_s = retry_after_s(exc)
+            refused = message[message.index("refusing to connect to") :]
+            raise named(PermanentError(refused), "address_refused") from None
+        asked = retry_after_s(exc)
+        refusal = name_refusal(exc, on_page=not (ydl is not None and ydl.downloading), retry_after_s=asked)
+        waited = ydl.last_headers_wait_s if ydl is not None else 0.0
+        if message == EMPTY_FILE and waited >= options.socket_timeout_s:
+            # no body after headers that took long: the server was slow (a byte at a time), not empty
+            message, refusal = _slow_server_message(waited), None
+        if refusal is None and message.startswith("the server sent its response too slowly"):
+            error_class, kind = TransientError, "timeout"
+        elif refusal is None:
+            error_class = classify_download_error(message)
+            kind = "not_media" if message == EMPTY_FILE else ("network" if error_class.transient else "other")
+        else:
+            error_class = TransientError if refusal.transient else PermanentError
+            message = redact(refusal.reason) if refusal.reason else message
+            kind = refusal.kind
+        error = named(error_class(message), kind)
+        error.retry_after_s = asked
         raise error from None
     except StageError:
         raise  # the progress hook's limits
@@ -324,10 +557,17 @@ def download_post(
         raise_if_stopping()
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
-        raise TransientError(redact(f"network error: {exc}")) from None
+        raise named(TransientError(redact(f"network error: {exc}")), "network") from None
 
     if info is None:
         raise PermanentError(_clean_message(logger.errors[-1]) if logger.errors else "nothing to download")
+    if media_type != VIDEO:
+        if not pictures:
+            raise named(PermanentError("the post has no video and no pictures"), "not_media")
+        soundtrack = [p for p in dest_dir.glob("video.*") if not p.name.endswith((".part", ".ytdl", ".json"))]
+        return DownloadedPost(
+            path=soundtrack[0] if soundtrack else None, info=info, pictures=pictures, media_type=media_type
+        )
     if info.get("_type") == "playlist":
         entries = [entry for entry in info.get("entries") or [] if entry]
         if not entries:
@@ -340,11 +580,14 @@ def download_post(
             size = logger.oversize[0]
         duration = info.get("duration")
         if options.max_duration_s and isinstance(duration, (int, float)) and duration > options.max_duration_s:
-            raise PermanentError(_too_long(duration, options.max_duration_s))
+            raise named(PermanentError(_too_long(duration, options.max_duration_s)), "too_long")
         if size and options.max_filesize_bytes and size > options.max_filesize_bytes:
-            raise PermanentError(
-                f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
-                "limit (WANDR_MAX_VIDEO_MB)"
+            raise named(
+                PermanentError(
+                    f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
+                    "limit (WANDR_MAX_VIDEO_MB)"
+                ),
+                "too_large",
             )
         reason = (
             "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
@@ -357,14 +600,70 @@ def download_post(
     return DownloadedPost(path=path, info=info)
 
 
+def _download_platform_post(ydl, url: str, dest_dir: Path, options: DownloadOptions):
+    """A TikTok or Instagram post: its video as any other, or its pictures (and a photo post's soundtrack).
+    Returns (info, media type, picture files)."""
+    from wandr_pipeline.engines.ytdlp_photos import PHOTO_POST, VIDEO, WandrTikTokIE, post_pictures
+
+    ie_key = None
+    if TIKTOK_POST_URL.match(url):
+        ydl.add_info_extractor(WandrTikTokIE())
+        ie_key = WandrTikTokIE.ie_key()
+    raw = ydl.extract_info(url, download=False, process=False, ie_key=ie_key)
+    media_type, urls = post_pictures(raw or {})
+    if media_type == VIDEO:
+        return ydl.process_ie_result(raw, download=True), VIDEO, []
+    info = raw
+    if media_type == PHOTO_POST and raw.get("formats"):  # a TikTok photo post's soundtrack
+        info = ydl.process_ie_result(raw, download=True)
+    return info, media_type, _fetch_pictures(ydl, urls, dest_dir / "pictures", options)
+
+
+def _fetch_pictures(ydl, urls: list[str], folder: Path, options: DownloadOptions) -> list[Path]:
+    """Each picture through yt-dlp's transports (proxy, cookies, egress guard, deadline), within the size limit."""
+    import yt_dlp
+    from yt_dlp.networking.common import Request
+    from yt_dlp.networking.exceptions import RequestError
+
+    ydl.downloading = True  # errors from here on are the media's, not the post page's
+    folder.mkdir(parents=True, exist_ok=True)
+    limit = options.max_filesize_bytes or 2**62
+    received, files = 0, []
+    for index, url in enumerate(urls):
+        try:
+            response = ydl.urlopen(Request(url, headers={"Referer": "https://www.instagram.com/"}))
+            try:
+                data = response.read(min(limit - received, MAX_PICTURE_BYTES) + 1)
+            finally:
+                response.close()
+        except RequestError as exc:
+            message = f"unable to download picture {index + 1} of {len(urls)}: {exc}"
+            raise yt_dlp.utils.DownloadError(message, (type(exc), exc, exc.__traceback__)) from None
+        if len(data) > MAX_PICTURE_BYTES:
+            message = f"picture {index + 1} is over {MAX_PICTURE_BYTES // 2**20} MB: not a picture a post shows"
+            raise named(PermanentError(message), "too_large")
+        received += len(data)
+        if received > limit:
+            raise named(PermanentError(_oversize_message(received, limit)), "too_large")
+        path = folder / f"{index:03d}.img"
+        path.write_bytes(data)
+        files.append(path)
+    return files
+
+
 def safe_extension(suffix: str, default: str) -> str:
     """A file extension from the internet as a plain lower-case word (`.MP4` -> `mp4`), else `default`."""
     ext = suffix.lstrip(".").lower()
     return ext if _SAFE_EXT.match(ext) else default
 
 
+# Where each extractor puts the account's handle (the @name) and its display name: TikTok's `uploader` is
+# the handle and `channel` the nickname; Instagram's are the other way round (`channel` = username).
+_HANDLE_FIELDS = {"Instagram": ("channel", "uploader"), "TikTok": ("uploader", "channel")}
+
+
 def post_metadata(info: dict[str, Any]) -> dict[str, Any]:
-    """The post fields we keep, from yt-dlp's info dict."""
+    """The post fields we keep, from yt-dlp's info dict (the `videos` columns of the same names)."""
     description = sanitize_text(info.get("description")) or None
     tags = [sanitize_text(t) for t in (info.get("tags") or []) if isinstance(t, str) and sanitize_text(t)]
     hashtags: list[str] = []
@@ -372,17 +671,36 @@ def post_metadata(info: dict[str, Any]) -> dict[str, Any]:
         tag = tag.strip("#").strip()
         if tag and tag.casefold() not in {h.casefold() for h in hashtags}:
             hashtags.append(tag)
+    handle_field, name_field = _HANDLE_FIELDS.get(str(info.get("extractor_key")), ("uploader", "channel"))
+    handle = info.get(handle_field) or info.get("uploader") or info.get("channel") or info.get("creator")
+    name = info.get(name_field) if info.get(name_field) != handle else None
+    artists = info.get("artists") or ([info["artist"]] if info.get("artist") else [])
+    stamp = info.get("timestamp") or info.get("release_timestamp")
+    location = info.get("location")
     return {
         "post_id": sanitize_text(str(info["id"])) if info.get("id") is not None else None,
         "title": sanitize_text(info.get("title") or info.get("fulltitle")),
-        "uploader": sanitize_text(info.get("uploader") or info.get("channel") or info.get("creator")),
-        "uploader_id": sanitize_text(info.get("uploader_id") or info.get("channel_id")),
+        "uploader": sanitize_text(handle),
+        "uploader_name": sanitize_text(name) or None,
+        "uploader_id": sanitize_text(str(info.get("uploader_id") or info.get("channel_id") or "")) or None,
         "description": description,
         "hashtags": hashtags,
         "upload_date": _upload_date(info),
+        "upload_time": dt.datetime.fromtimestamp(stamp, tz=dt.UTC) if isinstance(stamp, (int, float)) else None,
         "duration_s": float(info["duration"]) if info.get("duration") else None,
         "fps": float(info["fps"]) if info.get("fps") else None,
+        "music_title": sanitize_text(info.get("track")) or None,
+        "music_artist": sanitize_text(", ".join(str(a) for a in artists if a)) or None,
+        "view_count": _count(info.get("view_count")),
+        "like_count": _count(info.get("like_count")),
+        "comment_count": _count(info.get("comment_count")),
+        "share_count": _count(info.get("repost_count")),
+        "location": sanitize_text(location) or None if isinstance(location, str) else None,
     }
+
+
+def _count(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _upload_date(info: dict[str, Any]) -> dt.date | None:

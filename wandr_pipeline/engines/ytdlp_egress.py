@@ -13,6 +13,16 @@ deadline a watchdog shuts them down (a server that sends its headers at 1 byte/s
 timeout, and nothing else would stop yt-dlp), and no new connection is opened after it (yt-dlp resumes
 with `Range` after a drop). A stop request (lib/stopping.py, SIGTERM) shuts them down the same way.
 
+Behind an operator's proxy (`YTDLP_PROXY`) every connection goes to the proxy, which is trusted (it is
+configuration, not input), so the address check cannot see where a request really goes: the proxy
+resolves the names. `GuardedYoutubeDL` then judges each request's URL instead (an extractor's media URL,
+and where redirects ended), resolving its host here; the byte and deadline limits hold as before (the
+connections to the proxy are the download's connections). What the proxy itself may reach is its own
+egress policy's business.
+
+`GuardedYoutubeDL` also adds `YTDLP_CA_BUNDLE`'s authorities to the TLS contexts of yt-dlp's
+transports (a proxy that re-signs TLS, the tests' platform fake), on top of certifi's.
+
 Downloads that yt-dlp hands to an external program (ffmpeg for some HLS/DASH streams) open their
 own connections and are not covered: deployments that must be airtight also limit egress.
 """
@@ -24,22 +34,31 @@ import functools
 import importlib
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
-from wandr_pipeline.lib.network_policy import AllowList, address_problem
+import yt_dlp
+from yt_dlp.networking.exceptions import RequestError
+
+from wandr_pipeline.lib.network_policy import AllowList, address_problem, canonical_host
 from wandr_pipeline.lib.stopping import on_stop
 
 _lock = threading.Lock()
 _active: list[AllowList] = []
+# (host, port) of the operators' proxies of the active remote-only downloads: connections to them are allowed.
+_proxies: list[tuple[str, int]] = []
+_PROXY_PORTS = {"http": 80, "https": 443, "socks4": 1080, "socks4a": 1080, "socks5": 1080, "socks5h": 1080}
 _installed = False
 # (module, attribute) pairs holding a create_connection that transports look up at call time.
 _PATCH_POINTS = (
     ("urllib3.util.connection", "create_connection"),
     ("yt_dlp.networking._helper", "create_connection"),
     ("yt_dlp.networking._urllib", "create_connection"),
+    ("yt_dlp.networking._requests", "create_connection"),  # its SOCKS proxy connections
 )
 
 
@@ -55,7 +74,11 @@ _local = threading.local()
 
 
 class DownloadBudget:
-    """The wall-clock deadline (`time.monotonic()`) of one download, and the connections it opened."""
+    """The wall-clock deadline (`time.monotonic()`) of one download, and the connections it opened.
+
+    A TLS transport wraps the socket it connected into a new object and detaches the old one, so the
+    TLS socket is tracked too (`GuardedYoutubeDL` wraps its TLS contexts' `wrap_socket`): shutting the
+    detached plain socket would do nothing."""
 
     def __init__(self, deadline: float | None):
         self.deadline = deadline
@@ -138,7 +161,8 @@ def _guard(original):
         budget: DownloadBudget | None = getattr(_local, "budget", None)
         if budget is not None and budget.passed():
             raise DeadlinePassed(f"not connecting to {host}: the download deadline has passed")
-        if _active:
+        checked = bool(_active) and not _is_proxy(host, address[1])
+        if checked:
             try:
                 infos = socket.getaddrinfo(host, address[1], 0, socket.SOCK_STREAM)
             except OSError:
@@ -146,7 +170,7 @@ def _guard(original):
             for info in infos:
                 check_address(host, info[4][0])
         sock = original(address, *args, **kwargs)
-        if _active:
+        if checked:
             try:
                 check_address(host, sock.getpeername()[0])
             except BaseException:
@@ -175,14 +199,113 @@ def _install() -> None:
     _installed = True
 
 
+def proxy_endpoint(proxy_url: str) -> tuple[str, int]:
+    """(host, port) that yt-dlp connects to for this proxy URL (`socks5://user:pw@10.0.0.5:1080`)."""
+    parts = urlsplit(proxy_url)
+    scheme = parts.scheme.lower()
+    if scheme not in _PROXY_PORTS or not parts.hostname:
+        raise ValueError("the proxy must be an http://, https:// or socks5:// URL with a host")
+    return canonical_host(parts.hostname), parts.port or _PROXY_PORTS[scheme]
+
+
+def _is_proxy(host: str, port: int) -> bool:
+    with _lock:
+        if not _proxies:
+            return False
+    try:
+        endpoint = (canonical_host(str(host)), int(port))
+    except ValueError:
+        return False
+    with _lock:
+        return endpoint in _proxies
+
+
 @contextlib.contextmanager
-def remote_only(allow: AllowList) -> Iterator[None]:
-    """While inside, yt-dlp in this process connects only to public addresses (or `allow`)."""
+def remote_only(allow: AllowList, proxy: tuple[str, int] | None = None) -> Iterator[None]:
+    """While inside, yt-dlp in this process connects only to public addresses (or `allow`), or to
+    `proxy` (host, port), the operator's proxy."""
     with _lock:
         _install()
         _active.append(allow)
+        if proxy is not None:
+            _proxies.append(proxy)
     try:
         yield
     finally:
         with _lock:
             _active.remove(allow)
+            if proxy is not None:
+                _proxies.remove(proxy)
+
+
+class GuardedYoutubeDL(yt_dlp.YoutubeDL):
+    """yt-dlp that trusts `ca_bundle`'s authorities too, with `judge_url` refuses requests whose URL
+    (before and after redirects) it names a reason for, and with `pace` waits before each request."""
+
+    def __init__(
+        self,
+        params: dict,
+        *,
+        ca_bundle: str | None = None,
+        judge_url: Callable[[str], str | None] | None = None,
+        pace: Callable[[str], None] | None = None,
+    ):
+        self._ca_bundle = ca_bundle
+        self._judge_url = judge_url
+        self._pace = pace
+        self.downloading = False  # the media download began (errors before it are the extractor's)
+        self.last_headers_wait_s = 0.0
+        super().__init__(params)
+
+    def dl(self, name, info, subtitle=False, test=False):
+        if not subtitle and not test:
+            self.downloading = True
+        return super().dl(name, info, subtitle=subtitle, test=test)
+
+    def build_request_director(self, handlers, preferences=None):
+        director = super().build_request_director(handlers, preferences)
+        for handler in director.handlers.values():
+            make_context = getattr(handler, "_make_sslcontext", None)
+            if make_context is not None:  # transports built on Python's ssl (urllib, requests, websockets)
+                handler._make_sslcontext = functools.partial(_guarded_context, make_context, self._ca_bundle)
+        return director
+
+    def urlopen(self, req):
+        url = req if isinstance(req, str) else getattr(req, "url", None) or getattr(req, "full_url", "")
+        if self._judge_url is not None:
+            self._refuse_if_judged(url)
+        if self._pace is not None:
+            self._pace(url)
+        asked = time.monotonic()
+        response = super().urlopen(req)
+        self.last_headers_wait_s = time.monotonic() - asked  # how long the last response's headers took
+        if self._judge_url is not None:
+            try:
+                self._refuse_if_judged(response.url)
+            except RequestError:
+                response.close()
+                raise
+        return response
+
+    def _refuse_if_judged(self, url: str) -> None:
+        problem = self._judge_url(url)
+        if problem:
+            raise RequestError(problem)
+
+
+def _guarded_context(make_context, ca_bundle: str | None, *args, **kwargs) -> ssl.SSLContext:
+    """yt-dlp's TLS context, trusting `ca_bundle` too, whose TLS sockets the download's budget tracks."""
+    context = make_context(*args, **kwargs)
+    if ca_bundle and context.verify_mode != ssl.CERT_NONE:
+        context.load_verify_locations(cafile=ca_bundle)
+    wrap_socket = context.wrap_socket
+
+    def tracked_wrap_socket(*wrap_args, **wrap_kwargs):
+        tls = wrap_socket(*wrap_args, **wrap_kwargs)
+        budget: DownloadBudget | None = getattr(_local, "budget", None)
+        if budget is not None:
+            budget.track(tls)
+        return tls
+
+    context.wrap_socket = tracked_wrap_socket
+    return context

@@ -31,6 +31,7 @@ class StageError(Exception):
     """A video-level failure with a readable reason; it never fails the batch."""
 
     transient = False
+    kind: str | None = None  # a stable name of the failure, where a stage names them (`videos.error_kind`)
 
 
 class PermanentError(StageError):
@@ -50,6 +51,8 @@ class NotApplicable(StageError):
 
 # The column that says whether a row's failure was passing (lib/schemas.py `status_row`).
 RETRYABLE = "retryable"
+# The column (of `videos`) that names a failed download's kind (`StageError.kind`).
+ERROR_KIND = "error_kind"
 # For people, errors of passing failures end with this (the downloader's "(transient; gave up after N
 # tries)", or " (transient)" that `short_error` adds). Code reads the `retryable` column instead; the
 # mark is parsed only for rows written before that column existed (`is_transient_error`).

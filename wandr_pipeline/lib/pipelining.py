@@ -40,6 +40,9 @@ class PipelineStage:
     process: Callable[[list[str]], None]
     after: tuple[str, ...] = ()  # stages of this pipeline each video must have finished first
     batch: int = 1  # most videos handed to one `process` call (more: the ones waiting at that moment)
+    # `process` calls of this stage at once, each in its own thread (downloads: one slow host does not
+    # hold the others); `process` must then be safe to call from several threads
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,12 @@ def run_pipelined(
     ready: dict[str, deque[str]] = {s.name: deque() for s in stages}
     queued: dict[str, set[str]] = {s.name: set() for s in stages}  # ready, running or done
     busy: dict[Future, tuple[str, list[str]]] = {}
-    running = {s.name: False for s in stages}
+    running = {s.name: 0 for s in stages}  # `process` calls under way
     admitted = 0
     announced: set[str] = set()
-    workers = {s.name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{s.name}") for s in stages}
+    workers = {
+        s.name: ThreadPoolExecutor(max_workers=max(1, s.workers), thread_name_prefix=f"stage-{s.name}") for s in stages
+    }
 
     def release_ready(key: str) -> None:
         for s in stages:
@@ -101,11 +106,10 @@ def run_pipelined(
 
     def start_idle() -> None:
         for s in stages:
-            if running[s.name] or not ready[s.name]:
-                continue
-            given = [ready[s.name].popleft() for _ in range(min(max(1, s.batch), len(ready[s.name])))]
-            running[s.name] = True
-            busy[workers[s.name].submit(s.process, given)] = (s.name, given)
+            while running[s.name] < max(1, s.workers) and ready[s.name]:
+                given = [ready[s.name].popleft() for _ in range(min(max(1, s.batch), len(ready[s.name])))]
+                running[s.name] += 1
+                busy[workers[s.name].submit(s.process, given)] = (s.name, given)
 
     completed = False
     try:
@@ -117,7 +121,7 @@ def run_pipelined(
                 raise PipelineStopped(stop_reason() or "stop requested")
             for future in finished:
                 name, given = busy.pop(future)
-                running[name] = False
+                running[name] -= 1
                 error = future.exception()
                 if isinstance(error, StopRequested):  # the worker saw the request before this loop did
                     raise PipelineStopped(stop_reason() or str(error))

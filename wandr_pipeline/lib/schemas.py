@@ -43,6 +43,20 @@ VIDEOS = pa.schema(
         pa.field("video_uri", pa.string()),
         pa.field("downloaded_at", pa.timestamp("us", tz="UTC")),
         *_STATUS,
+        # issue 25: a failed download's stable name (private, rate_limited, ...: engines/ytdlp_refusals.py)
+        pa.field("error_kind", pa.string()),
+        # issue 25: what the platforms' extractors say about the post (null where the extractor does not)
+        pa.field("uploader_name", pa.string()),
+        pa.field("upload_time", pa.timestamp("us", tz="UTC")),
+        pa.field("music_title", pa.string()),
+        pa.field("music_artist", pa.string()),
+        pa.field("view_count", pa.int64()),
+        pa.field("like_count", pa.int64()),
+        pa.field("comment_count", pa.int64()),
+        pa.field("share_count", pa.int64()),
+        pa.field("location", pa.string()),
+        # video | photo_post | carousel: a picture post's video is its pictures, one frame each (media/slideshow.py)
+        pa.field("media_type", pa.string()),
     ]
 )
 

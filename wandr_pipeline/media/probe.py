@@ -103,6 +103,8 @@ def probe_media(path: str | Path, limits: MediaLimits | None = None) -> MediaInf
         head = handle.read(512)
     if _looks_like_html(head):
         raise PermanentError("not a media file: the server sent an HTML page (a login wall or an error page?)")
+    if head.lstrip().startswith(b"%PDF-"):  # served as video/mp4 by a misconfigured or hostile server
+        raise PermanentError("not a media file: the server sent a PDF document")
     cut = _mp4_cut_short(path, head)
     if cut:  # even when the index survived, a partial video would pass for a whole one
         raise PermanentError(cut)

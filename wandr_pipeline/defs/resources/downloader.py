@@ -10,12 +10,17 @@ from urllib.parse import urlsplit
 from dagster import ConfigurableResource, EnvVar
 
 from wandr_pipeline.engines.ytdlp import (
+    PLATFORM_PAUSES,
+    SITE_SLOTS,
     DeadlineReached,
     DownloadedPost,
     DownloadOptions,
     download_post,
+    named,
+    platform_of,
     safe_extension,
 )
+from wandr_pipeline.lib import stopping
 from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError, TransientError
 from wandr_pipeline.lib.redaction import redact_url
@@ -38,6 +43,12 @@ class VideoDownloader(ConfigurableResource):
     attempts: int = from_setting("download_attempts")
     backoff_s: float = from_setting("download_backoff_s")
     cookies_file: str = from_setting("ytdlp_cookies_file")
+    cookies_max_mb: float = from_setting("ytdlp_cookies_max_mb")
+    request_interval_s: float = from_setting("platform_request_interval_s")
+    concurrent_downloads: int = from_setting("concurrent_downloads")
+    downloads_per_site: int = from_setting("downloads_per_site")
+    proxy: str = from_setting("ytdlp_proxy")
+    ca_bundle: str = from_setting("ytdlp_ca_bundle")
     allow_local_files: bool = from_setting("allow_local_files")
     local_input_roots: list[str] = from_setting("local_input_roots")
     remote_only: bool = from_setting("remote_only")
@@ -45,11 +56,13 @@ class VideoDownloader(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, download: DownloadSettings) -> VideoDownloader:
-        """The downloader of these settings; the cookies file as an `EnvVar`, so the UI shows the
-        variable's name, not the file's path."""
+        """The downloader of these settings; the cookies file and the proxy (which may carry a password)
+        as `EnvVar`s, so the UI shows the variables' names, not their values."""
         values = setting_values(cls, download)
         if download.ytdlp_cookies_file:
             values["cookies_file"] = EnvVar(environment_variables()["ytdlp_cookies_file"][0])
+        if download.ytdlp_proxy:
+            values["proxy"] = EnvVar(environment_variables()["ytdlp_proxy"][0])
         return cls(**values)
 
     def media_limits(self) -> MediaLimits:
@@ -69,6 +82,10 @@ class VideoDownloader(ConfigurableResource):
             remote_only=self.remote_only,
             allowed_networks=AllowList.parse(self.allowed_networks),
             deadline_s=self.deadline_s or None,
+            proxy=self.proxy or None,
+            ca_bundle=self.ca_bundle or None,
+            cookies_max_bytes=int(self.cookies_max_mb * 2**20) or None,
+            request_interval_s=self.request_interval_s,
         )
 
     def download(
@@ -94,32 +111,73 @@ class VideoDownloader(ConfigurableResource):
 
             gen_extractor_classes()
 
-        deadline = time.monotonic() + self.deadline_s if self.deadline_s > 0 else None
         if urlsplit(url).scheme == "gs":
             if fetch_object is None:
                 raise PermanentError("gs:// sources need a storage client")
-            work = lambda: _fetch_gcs_object(url, Path(dest_dir), fetch_object)  # noqa: E731
-        else:
-            options = self.options()
-            work = lambda: download_post(url, dest_dir, options, log=log, deadline=deadline)  # noqa: E731
+            return self._with_retries(lambda deadline: _fetch_gcs_object(url, Path(dest_dir), fetch_object), on_retry)
+        options = self.options()
+        # One of the site's download slots for all the tries: the deadline starts once the run's own
+        # queue is behind the video (waiting for a slot is not the server's slowness).
+        with SITE_SLOTS.hold(platform_of(url), self.downloads_per_site):
+            return self._with_retries(lambda deadline: _paced_download(url, dest_dir, options, log, deadline), on_retry)
+
+    def _with_retries(self, try_once: Callable[[float | None], DownloadedPost], on_retry) -> DownloadedPost:
+        """`try_once(deadline)` with the retry loop, within the video's deadline (WANDR_DOWNLOAD_DEADLINE_S)."""
+        deadline = time.monotonic() + self.deadline_s if self.deadline_s > 0 else None
         attempts = max(1, self.attempts)
         try:
             return call_with_retries(
-                work, attempts=attempts, base_delay_s=self.backoff_s, on_retry=on_retry, deadline=deadline
+                lambda: try_once(deadline),
+                attempts=attempts,
+                base_delay_s=self.backoff_s,
+                on_retry=on_retry,
+                deadline=deadline,
             )
         except DeadlineReached as exc:
-            raise TransientError(f"{exc} (transient)") from None
+            raise named(TransientError(f"{exc} (transient)"), exc.kind) from None
         except RetryPastDeadline as exc:
-            if isinstance(exc.__cause__, DeadlineReached):  # the try itself ran into the deadline
-                raise TransientError(f"{exc.__cause__} (transient)") from None
-            raise TransientError(
-                f"{exc} (transient; no time for another try before the {self.deadline_s:g} s download deadline, "
-                "WANDR_DOWNLOAD_DEADLINE_S)"
+            cause = exc.__cause__
+            if isinstance(cause, DeadlineReached):  # the try itself ran into the deadline
+                raise named(TransientError(f"{cause} (transient)"), cause.kind) from None
+            raise named(
+                TransientError(
+                    f"{exc} (transient; no time for another try before the {self.deadline_s:g} s download "
+                    "deadline, WANDR_DOWNLOAD_DEADLINE_S)"
+                ),
+                getattr(cause, "kind", None),
             ) from None
         except TransientError as exc:
-            raise TransientError(
-                f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})"
+            raise named(
+                TransientError(f"{exc} (transient; gave up after {attempts} tr{'y' if attempts == 1 else 'ies'})"),
+                exc.kind,
             ) from None
+
+
+def _paced_download(
+    url: str,
+    dest_dir: str | Path,
+    options: DownloadOptions,
+    log: Callable[[str], None] | None,
+    deadline: float | None,
+) -> DownloadedPost:
+    """One try, after the pause its platform asked for (`Retry-After`, remembered across the run's videos)."""
+    platform = platform_of(url)
+    pause = PLATFORM_PAUSES.wait_s(platform)
+    if pause > 0:
+        if deadline is not None and time.monotonic() + pause >= deadline:
+            error = named(
+                TransientError(f"{platform} asked to wait {pause:.0f} s more before the next request (HTTP 429)"),
+                "rate_limited",
+            )
+            error.retry_after_s = pause
+            raise error
+        stopping.sleep(pause)
+    try:
+        return download_post(url, dest_dir, options, log=log, deadline=deadline)
+    except TransientError as exc:
+        if exc.retry_after_s:
+            PLATFORM_PAUSES.defer(platform, exc.retry_after_s)
+        raise
 
 
 def _fetch_gcs_object(url: str, dest_dir: Path, fetch_object: Callable[[str, Path], None]) -> DownloadedPost:

@@ -8,12 +8,13 @@ from pathlib import Path
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.reporting import video_label
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
-from wandr_pipeline.engines.ytdlp import post_metadata
+from wandr_pipeline.engines.ytdlp import named, post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.scratch import scratch_dir
 from wandr_pipeline.lib.submissions import load_submission
 from wandr_pipeline.media.probe import measured_duration_s, probe_media
+from wandr_pipeline.media.slideshow import build_slideshow
 
 # yt-dlp's chatter goes to the compute logs, not to Dagster's event log (one event per line).
 _YTDLP_LOG = logging.getLogger("wandr_pipeline.yt_dlp")
@@ -36,6 +37,9 @@ class RawVideoWorker(StageWorker):
     def __init__(self, run: StageRun, resources):
         super().__init__(run, resources)
         self.downloader: VideoDownloader = resources.downloader
+        # Downloads of a run at once (each its own thread, its own yt-dlp and scratch folder; the pacing,
+        # Retry-After pauses and per-site limits are shared): a slow host holds one, not the run.
+        self.workers = max(1, self.downloader.concurrent_downloads)
         run.configure(
             parameters={
                 "max_duration_s": self.downloader.max_duration_s,
@@ -76,7 +80,7 @@ class RawVideoWorker(StageWorker):
 
 def _download_one(log, store, downloader: VideoDownloader, key: str, download_url: str, shown: dict) -> dict:
     row = dict(shown)
-    label = video_label(key, shown["source_url"])  # its title is known once it is downloaded
+    label = video_label(key, shown.get("source_url"))  # its title is known once it is downloaded
     with scratch_dir(key) as tmp:  # named after this process: a killed run's is removed later
         post = downloader.download(
             download_url,
@@ -85,26 +89,43 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
             warn=lambda msg: log.warning(f"{label}: {msg}"),
             fetch_object=store.fetch,
         )
-        info = probe_media(post.path, downloader.media_limits())  # media bombs refused before decoding
+        media = post.path
+        if post.pictures:  # a photo post or carousel: its pictures (and soundtrack) as a video, a picture a frame
+            try:
+                media = build_slideshow(post.pictures, post.path, Path(tmp) / "slideshow.mp4")
+            except PermanentError as exc:  # a "picture" that is not one (an HTML page, a PDF)
+                raise named(exc, "not_media") from None
+            log.info(f"{label}: {post.media_type} with {len(post.pictures)} pictures: one frame per picture")
+        try:
+            info = probe_media(media, downloader.media_limits())  # media bombs refused before decoding
+        except PermanentError as exc:
+            raise named(exc, "not_media") from None
         if not info.has_video and not info.has_audio:
-            raise PermanentError("the file has neither a video nor an audio stream")
+            raise named(PermanentError("the file has neither a video nor an audio stream"), "not_media")
         if not info.has_video:  # a photo slideshow's soundtrack, or an audio post: speech is still wanted
             log.info(f"{label}: no video stream (audio-only post, e.g. a photo slideshow): frames are skipped")
         limit = downloader.max_duration_s
         if limit and info.duration_s and info.duration_s > limit:
-            raise PermanentError(
-                f"video is {info.duration_s:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+            raise named(
+                PermanentError(
+                    f"video is {info.duration_s:.0f} s long, over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+                ),
+                "too_long",
             )  # the platform did not say before the download
         if limit:  # the container's claim can be short (concatenated TS) or missing (raw H.264): measure
-            played = measured_duration_s(post.path, stop_after_s=limit)
+            played = measured_duration_s(media, stop_after_s=limit)
             if played and played > limit:
                 claim = f"the file says {info.duration_s:.0f} s" if info.duration_s else "the file names no length"
-                raise PermanentError(
-                    f"video plays over {limit:g} s ({claim}), over the {limit:g} s limit (WANDR_MAX_VIDEO_DURATION_S)"
+                raise named(
+                    PermanentError(
+                        f"video plays over {limit:g} s ({claim}), over the {limit:g} s limit "
+                        "(WANDR_MAX_VIDEO_DURATION_S)"
+                    ),
+                    "too_long",
                 )
         metadata = post_metadata(post.info)
-        ext = post.path.suffix.lstrip(".").lower() or "mp4"  # a plain word: download_post checks it
-        video_uri = store.put_file(post.path, f"{store.media_dir(key)}/video.{ext}")
+        ext = media.suffix.lstrip(".").lower() or "mp4"  # a plain word: download_post checks it
+        video_uri = store.put_file(media, f"{store.media_dir(key)}/video.{ext}")
         row.update(metadata)
         row.update(
             duration_s=info.duration_s or metadata["duration_s"],
@@ -113,8 +134,9 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
             fps=info.fps or metadata["fps"],
             has_audio=info.has_audio,
             has_video=info.has_video,
-            bytes=post.path.stat().st_size,
-            sha256=_sha256(post.path),
+            bytes=media.stat().st_size,
+            sha256=_sha256(media),
+            media_type=post.media_type,
             video_uri=video_uri,
             downloaded_at=dt.datetime.now(dt.UTC),
             status=OK,

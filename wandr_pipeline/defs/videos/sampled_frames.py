@@ -59,12 +59,14 @@ def _sample_one(
         remove_old_versions(store, frames_root, keep={published})
     frames_dir = f"{frames_root}/{new_version()}"
     rows = []
+    # A picture post's video has one frame per picture: every one is read, once (media/slideshow.py).
+    every_n = 1 if video.get("media_type") in PICTURE_POSTS else sampler.every_n_frames
     with store.local_copy(video["video_uri"]) as local_video:
         if limits is not None:  # as in `audio`: a file stored before the limits existed is checked here
             check_media_limits(local_video, limits)
         for frame in sample_frames(
             local_video,
-            every_n_frames=sampler.every_n_frames,
+            every_n_frames=every_n,
             max_long_side=sampler.max_long_side,
             max_frames=sampler.max_frames_per_video,
             decoder=decoder,
@@ -80,7 +82,7 @@ def _sample_one(
                     "width": width,
                     "height": height,
                     "image_uri": uri,
-                    "every_n_frames": sampler.every_n_frames,
+                    "every_n_frames": every_n,
                     "status": OK,
                     "error": None,
                 }
@@ -88,6 +90,7 @@ def _sample_one(
     return rows
 
 
+PICTURE_POSTS = ("photo_post", "carousel")
 _UNKNOWN = object()
 FRAMES_TABLE = STAGES_BY_ASSET["sampled_frames"].table
 

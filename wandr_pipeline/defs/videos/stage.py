@@ -36,6 +36,7 @@ from wandr_pipeline.defs.videos.reporting import (
 )
 from wandr_pipeline.lib.outcomes import (
     EMPTY,
+    ERROR_KIND,
     FAILED,
     OK,
     SKIPPED,
@@ -65,6 +66,7 @@ class StageWorker:
     description: ClassVar[str]
     resources: ClassVar[frozenset[str]] = frozenset({"storage"})
     batch: ClassVar[int] = 1  # most videos one `process` call gets (more: those waiting at that moment)
+    workers: int = 1  # `process` calls at once (lib/pipelining.py); more only where `process` is thread-safe
     # True: a video's `failed` row is still this stage's product and its partition is materialised
     # (StageRun.results); False: the partition is left missing, its failure observed.
     materializes_failed_videos: ClassVar[bool] = False
@@ -208,7 +210,10 @@ class StageRun:
         seconds: float | None = None,
         base: Mapping[str, Any] | None = None,
     ) -> VideoOutcome:
-        """Record that `exc` failed the video; the row says whether the failure was passing."""
+        """Record that `exc` failed the video; the row says whether the failure was passing (and, in a
+        table with `error_kind`, the failure's name)."""
+        if ERROR_KIND in self.schema.names:
+            base = {**(base or {}), ERROR_KIND: getattr(exc, "kind", None)}
         return self.record(
             key,
             [],

@@ -128,6 +128,7 @@ def run_stage_op(context: AssetExecutionContext, workers: Sequence[type[StageWor
             lambda given, name=w.asset: stage_workers[name].process(given, inputs),
             after=tuple(i for i in w.stage().inputs if i in runs),
             batch=w.batch,
+            workers=stage_workers[w.asset].workers,
         )
         for w in selected
     ]
