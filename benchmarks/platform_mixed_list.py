@@ -27,7 +27,6 @@ from tests.support.platform_fake import PlatformFake
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.raw_video import RawVideoWorker
 from wandr_pipeline.defs.videos.stage import StageRun
-from wandr_pipeline.engines.ytdlp import PLATFORM_PAUSES
 from wandr_pipeline.lib.pipelining import PipelineStage, run_pipelined
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.lib.submissions import record_submissions
@@ -80,7 +79,6 @@ def _posts(fake: PlatformFake):
 
 
 def run(fake: PlatformFake, posts, concurrent: int, workdir: Path) -> None:
-    PLATFORM_PAUSES.clear()
     fake.clear_log()
     for post, _ in posts:
         post.page_requests = 0

@@ -34,11 +34,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def defs_folder_definitions() -> dg.Definitions:
-    """What Dagster's defs-folder loader finds in `defs/` (works from a wheel too: no pyproject.toml read)."""
+    """What Dagster's defs-folder loader finds in `defs/` (works from a wheel too: no pyproject.toml read).
+
+    Built from the folder, not from the tree's root: the root also imports every installed package that
+    offers component types (dagster-gcp, so Google's libraries) to list them in the UI, which an offline
+    run must not import (tests/integration/test_offline_imports.py) and which `dg list components` shows.
+    """
     with warnings.catch_warnings():
         # the loader's own calls to its preview helpers; `load_from_defs_folder` silences them the same way
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return dg.ComponentTree.from_module(wandr_pipeline.defs, PROJECT_ROOT).build_defs()
+        tree = dg.ComponentTree.from_module(wandr_pipeline.defs, PROJECT_ROOT)
+        return tree.build_defs(tree.defs_module_path)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -67,13 +67,20 @@ def downloader(fake) -> VideoDownloader:
 
 def run_stage(tmp_path: Path, downloader: VideoDownloader, url: str) -> dict:
     """The `raw_video` stage on one submitted URL: its `videos` row."""
-    store = Storage(str(tmp_path / "store"))
-    ref = parse_video_url(url)
-    record_submissions(store, [ref], source="test")
-    run = StageRun(None, "raw_video", keys=[ref.video_key], store=store, log=logging.getLogger("test"))
-    RawVideoWorker(run, SimpleNamespace(downloader=downloader)).process_one(ref.video_key, {})
-    [row] = run.tables[ref.video_key].to_pylist()
+    [row] = run_stage_on(tmp_path, downloader, [url])
     return row
+
+
+def run_stage_on(tmp_path: Path, downloader: VideoDownloader, urls: list[str]) -> list[dict]:
+    """One `raw_video` run over submitted URLs, one after another: their `videos` rows."""
+    store = Storage(str(tmp_path / "store"))
+    refs = [parse_video_url(url) for url in urls]
+    record_submissions(store, refs, source="test")
+    run = StageRun(None, "raw_video", keys=[r.video_key for r in refs], store=store, log=logging.getLogger("test"))
+    worker = RawVideoWorker(run, SimpleNamespace(downloader=downloader))
+    for ref in refs:
+        worker.process_one(ref.video_key, {})
+    return [run.tables[ref.video_key].to_pylist()[0] for ref in refs]
 
 
 def test_the_extractors_still_read_what_the_fake_serves():
@@ -192,15 +199,6 @@ REFUSALS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def no_platform_pauses():
-    from wandr_pipeline.engines.ytdlp import PLATFORM_PAUSES
-
-    PLATFORM_PAUSES.clear()
-    yield
-    PLATFORM_PAUSES.clear()
-
-
 def _post_id(platform: str, scenario: str) -> str:
     number = sorted(s for s in {r[1] for r in REFUSALS} | {"video", "expired_url", "slow_media_headers"}).index(
         scenario
@@ -230,12 +228,12 @@ def test_an_expired_media_url_is_extracted_again_once(tmp_path, fake, downloader
 
 
 def test_retry_after_is_honoured_across_the_run(tmp_path, fake, downloader):
-    """A 429 with Retry-After on one post holds the platform's next post back too, not only its own retry."""
+    """A 429 with Retry-After on one post holds the platform's next post of the run back too, not only its
+    own retry; another run (a worker of its own) is not held back."""
     limited = fake.add("tiktok", _post_id("tiktok", "rate_limited"), "rate_limited", retry_after=1)
     fine = fake.add("tiktok", _post_id("tiktok", "video"))
-    once = downloader.model_copy(update={"attempts": 1})
-    assert run_stage(tmp_path / "a", once, limited.url)["error_kind"] == "rate_limited"
-    assert run_stage(tmp_path / "b", once, fine.url)["status"] == "ok"
+    rows = run_stage_on(tmp_path, downloader.model_copy(update={"attempts": 1}), [limited.url, fine.url])
+    assert (rows[0]["error_kind"], rows[1]["status"]) == ("rate_limited", "ok"), rows
     [refused] = fake.times[f"{TIKTOK}/@wandr.travel/video/{limited.post_id}"]
     [asked] = fake.times[f"{TIKTOK}/@wandr.travel/video/{fine.post_id}"]
     assert asked - refused >= 1.0
@@ -243,6 +241,16 @@ def test_retry_after_is_honoured_across_the_run(tmp_path, fake, downloader):
     fake.clear_log()
     limited.page_requests = 0
     assert run_stage(tmp_path / "c", downloader, limited.url)["status"] == "ok"
+
+
+def test_another_runs_retry_after_does_not_hold_this_run(tmp_path, fake, downloader):
+    limited = fake.add("tiktok", _post_id("tiktok", "rate_limited"), "rate_limited", retry_after=3600)
+    fine = fake.add("tiktok", _post_id("tiktok", "video"))
+    once = downloader.model_copy(update={"attempts": 1})
+    assert run_stage(tmp_path / "a", once, limited.url)["error_kind"] == "rate_limited"
+    start = time.monotonic()
+    assert run_stage(tmp_path / "b", once, fine.url)["status"] == "ok"
+    assert time.monotonic() - start < 30
 
 
 def test_media_headers_at_a_crawl_over_tls_end_at_the_deadline(tmp_path, fake, downloader):
@@ -368,12 +376,10 @@ def test_the_cookies_file_is_read_once_while_unchanged_and_never_over_its_limit(
 
 
 def test_requests_to_one_site_keep_the_configured_interval(tmp_path, fake, downloader):
-    fake.add("tiktok", TIKTOK_ID)
+    posts = [fake.add("tiktok", TIKTOK_ID), fake.add("tiktok", "7350000000000000040")]
     paced = downloader.model_copy(update={"request_interval_s": 0.25})
-    for attempt in ("a", "b"):
-        assert (
-            run_stage(tmp_path / attempt, paced, f"https://{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}")["status"] == "ok"
-        )
+    rows = run_stage_on(tmp_path, paced, [post.url for post in posts])
+    assert [row["status"] for row in rows] == ["ok", "ok"], rows
     times = sorted(t for key, stamps in fake.times.items() if key.split("/")[0].endswith("tiktok.com") for t in stamps)
     assert len(times) == 4  # two pages, two media files: one site, tiktok.com
     # spaced when asked; their arrival also includes each connection's set-up (CONNECT, TLS), which varies

@@ -74,8 +74,8 @@ class DownloadOptions:
 
 
 class PlatformPauses:
-    """How long each platform asked to be left alone (HTTP 429 `Retry-After`), for every download of the
-    process: the next post of a platform that said "wait 30 s" waits too, instead of asking again at once."""
+    """How long each platform asked to be left alone (HTTP 429 `Retry-After`), for every download that
+    shares it: the next post of a platform that said "wait 30 s" waits too, instead of asking again at once."""
 
     def __init__(self) -> None:
         self._until: dict[str, float] = {}
@@ -94,11 +94,8 @@ class PlatformPauses:
             self._until.clear()
 
 
-PLATFORM_PAUSES = PlatformPauses()
-
-
 class RequestPacer:
-    """At most one request per `interval_s` to each site, across the process's downloads: a long list of
+    """At most one request per `interval_s` to each site, across the downloads that share it: a long list of
     one platform's posts asks its pages and CDN at a steady, polite rate instead of in bursts."""
 
     def __init__(self) -> None:
@@ -115,11 +112,8 @@ class RequestPacer:
             stopping_sleep(slot - now)
 
 
-REQUEST_PACER = RequestPacer()
-
-
 class SiteSlots:
-    """At most `limit` downloads from one site at once, across the process's threads."""
+    """At most `limit` downloads from one site at once, across the threads that share it."""
 
     def __init__(self) -> None:
         self._busy: dict[str, int] = {}
@@ -143,7 +137,15 @@ class SiteSlots:
                 self._changed.notify_all()
 
 
-SITE_SLOTS = SiteSlots()
+@dataclass
+class SiteLimits:
+    """What the downloads of one run share about each site: the pauses it asked for, the pacing of
+    requests and the download slots. One per run, not per process: a test's or another run's hour-long
+    `Retry-After` is not this run's business."""
+
+    pauses: PlatformPauses = field(default_factory=PlatformPauses)
+    pacer: RequestPacer = field(default_factory=RequestPacer)
+    slots: SiteSlots = field(default_factory=SiteSlots)
 
 
 def platform_of(url: str) -> str:
@@ -402,23 +404,25 @@ def download_post(
     log: Callable[[str], None] | None = None,
     *,
     deadline: float | None = None,
+    pacer: RequestPacer | None = None,
 ) -> DownloadedPost:
     """Download `url` into `dest_dir` as `video.<ext>`; returns the file and yt-dlp's info dict.
 
     `deadline` (`time.monotonic()`): the download ends then at the latest, `DeadlineReached`.
+    `pacer`: spaces the requests to each site by `options.request_interval_s` (shared by a run's downloads).
     Raises `TransientError` (worth a retry) or `PermanentError`, each with a readable reason and, where
     it is one, the refusal's `kind` (engines/ytdlp_refusals.py). A media URL that the CDN refuses (an
     expired signature) is extracted again once, for a fresh URL.
     """
     try:
-        return _download_once(url, dest_dir, options, log, deadline=deadline)
+        return _download_once(url, dest_dir, options, log, deadline=deadline, pacer=pacer)
     except PermanentError as exc:
         if exc.kind != "expired_media_url":
             raise
         if log:
             log("the media URL was refused (HTTP 403): extracting the post again for a fresh one")
     try:
-        return _download_once(url, dest_dir, options, log, deadline=deadline)
+        return _download_once(url, dest_dir, options, log, deadline=deadline, pacer=pacer)
     except PermanentError as exc:
         if exc.kind == "expired_media_url":
             raise named(PermanentError(f"{exc} (also after extracting the post again)"), exc.kind) from None
@@ -438,6 +442,7 @@ def _download_once(
     log: Callable[[str], None] | None,
     *,
     deadline: float | None,
+    pacer: RequestPacer | None,
 ) -> DownloadedPost:
     import yt_dlp
 
@@ -518,7 +523,9 @@ def _download_once(
         ):
             if cookiefile:
                 ydl_options["cookiefile"] = cookiefile
-            pace = (lambda u: REQUEST_PACER.wait(u, options.request_interval_s)) if options.request_interval_s else None
+            pace = (
+                (lambda u: pacer.wait(u, options.request_interval_s)) if pacer and options.request_interval_s else None
+            )
             ydl = GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url, pace=pace)
             with ydl:
                 if platform_post:

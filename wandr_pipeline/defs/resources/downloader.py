@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 from dagster import ConfigurableResource, EnvVar
 
 from wandr_pipeline.engines.ytdlp import (
-    PLATFORM_PAUSES,
-    SITE_SLOTS,
     DeadlineReached,
     DownloadedPost,
     DownloadOptions,
+    SiteLimits,
     download_post,
     named,
     platform_of,
@@ -96,10 +95,12 @@ class VideoDownloader(ConfigurableResource):
         log: Callable[[str], None] | None = None,
         warn: Callable[[str], None] | None = None,
         fetch_object: Callable[[str, Path], None] | None = None,
+        site_limits: SiteLimits | None = None,
     ) -> DownloadedPost:
         """Download `url` into `dest_dir`; `gs://` objects are copied with `fetch_object`.
 
-        `log` receives yt-dlp's progress lines, `warn` the retries of transient faults.
+        `log` receives yt-dlp's progress lines, `warn` the retries of transient faults. `site_limits`: the
+        pauses, pacing and slots this download shares with the rest of its run (none shared when omitted).
         """
 
         def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
@@ -116,10 +117,13 @@ class VideoDownloader(ConfigurableResource):
                 raise PermanentError("gs:// sources need a storage client")
             return self._with_retries(lambda deadline: _fetch_gcs_object(url, Path(dest_dir), fetch_object), on_retry)
         options = self.options()
+        limits = site_limits or SiteLimits()
         # One of the site's download slots for all the tries: the deadline starts once the run's own
         # queue is behind the video (waiting for a slot is not the server's slowness).
-        with SITE_SLOTS.hold(platform_of(url), self.downloads_per_site):
-            return self._with_retries(lambda deadline: _paced_download(url, dest_dir, options, log, deadline), on_retry)
+        with limits.slots.hold(platform_of(url), self.downloads_per_site):
+            return self._with_retries(
+                lambda deadline: _paced_download(url, dest_dir, options, limits, log, deadline), on_retry
+            )
 
     def _with_retries(self, try_once: Callable[[float | None], DownloadedPost], on_retry) -> DownloadedPost:
         """`try_once(deadline)` with the retry loop, within the video's deadline (WANDR_DOWNLOAD_DEADLINE_S)."""
@@ -157,12 +161,13 @@ def _paced_download(
     url: str,
     dest_dir: str | Path,
     options: DownloadOptions,
+    limits: SiteLimits,
     log: Callable[[str], None] | None,
     deadline: float | None,
 ) -> DownloadedPost:
     """One try, after the pause its platform asked for (`Retry-After`, remembered across the run's videos)."""
     platform = platform_of(url)
-    pause = PLATFORM_PAUSES.wait_s(platform)
+    pause = limits.pauses.wait_s(platform)
     if pause > 0:
         if deadline is not None and time.monotonic() + pause >= deadline:
             error = named(
@@ -173,10 +178,10 @@ def _paced_download(
             raise error
         stopping.sleep(pause)
     try:
-        return download_post(url, dest_dir, options, log=log, deadline=deadline)
+        return download_post(url, dest_dir, options, log=log, deadline=deadline, pacer=limits.pacer)
     except TransientError as exc:
         if exc.retry_after_s:
-            PLATFORM_PAUSES.defer(platform, exc.retry_after_s)
+            limits.pauses.defer(platform, exc.retry_after_s)
         raise
 
 

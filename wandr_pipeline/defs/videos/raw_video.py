@@ -8,7 +8,7 @@ from pathlib import Path
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.reporting import video_label
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
-from wandr_pipeline.engines.ytdlp import named, post_metadata
+from wandr_pipeline.engines.ytdlp import SiteLimits, named, post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.scratch import scratch_dir
@@ -38,8 +38,9 @@ class RawVideoWorker(StageWorker):
         super().__init__(run, resources)
         self.downloader: VideoDownloader = resources.downloader
         # Downloads of a run at once (each its own thread, its own yt-dlp and scratch folder; the pacing,
-        # Retry-After pauses and per-site limits are shared): a slow host holds one, not the run.
+        # Retry-After pauses and per-site limits are the run's): a slow host holds one, not the run.
         self.workers = max(1, self.downloader.concurrent_downloads)
+        self.site_limits = SiteLimits()
         run.configure(
             parameters={
                 "max_duration_s": self.downloader.max_duration_s,
@@ -69,7 +70,9 @@ class RawVideoWorker(StageWorker):
         }
         self.run.run_one(
             key,
-            lambda: [_download_one(self.run.log, self.store, self.downloader, key, ref.download_url, shown)],
+            lambda: [
+                _download_one(self.run.log, self.store, self.downloader, self.site_limits, key, ref.download_url, shown)
+            ],
             preview=lambda rows: rows[0].get("title") or "",
             base=shown,
         )
@@ -78,7 +81,9 @@ class RawVideoWorker(StageWorker):
         return {"storage_root": self.store.root}
 
 
-def _download_one(log, store, downloader: VideoDownloader, key: str, download_url: str, shown: dict) -> dict:
+def _download_one(
+    log, store, downloader: VideoDownloader, site_limits: SiteLimits, key: str, download_url: str, shown: dict
+) -> dict:
     row = dict(shown)
     label = video_label(key, shown.get("source_url"))  # its title is known once it is downloaded
     with scratch_dir(key) as tmp:  # named after this process: a killed run's is removed later
@@ -88,6 +93,7 @@ def _download_one(log, store, downloader: VideoDownloader, key: str, download_ur
             log=lambda msg: _YTDLP_LOG.debug("%s: %s", key, msg),
             warn=lambda msg: log.warning(f"{label}: {msg}"),
             fetch_object=store.fetch,
+            site_limits=site_limits,
         )
         media = post.path
         if post.pictures:  # a photo post or carousel: its pictures (and soundtrack) as a video, a picture a frame
