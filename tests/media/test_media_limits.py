@@ -99,6 +99,7 @@ import json, sys
 from pathlib import Path
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.raw_video import _download_one
+from wandr_pipeline.engines.ytdlp import SiteLimits
 from wandr_pipeline.lib.outcomes import is_transient_exception, short_error
 from wandr_pipeline.lib.storage import Storage
 from wandr_pipeline.settings import Settings
@@ -110,7 +111,9 @@ class Log:
 settings = Settings.from_env(storage_uri=sys.argv[2])
 downloader = VideoDownloader.from_settings(settings.download)
 try:
-    row = _download_one(Log(), Storage(sys.argv[2]), downloader, "url-bomb", Path(sys.argv[1]).as_uri(), {})
+    row = _download_one(
+        Log(), Storage(sys.argv[2]), downloader, SiteLimits(), "url-bomb", Path(sys.argv[1]).as_uri(), {}
+    )
     outcome = {"status": row["status"], "width": row["width"]}
 except Exception as exc:
     outcome = {"status": "failed", "error": short_error(exc), "retryable": is_transient_exception(exc)}
