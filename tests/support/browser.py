@@ -66,7 +66,7 @@ class DagsterUI:
 
     def metadata(self) -> dict[str, str]:
         """The partition page's metadata table, label -> shown value."""
-        table = self.page.locator("table", has=self.page.get_by_text("dagster/row_count", exact=True)).first
+        table = self.page.locator("table", has=self.page.get_by_text("source_url", exact=True)).first
         table.wait_for(timeout=TIMEOUT_MS)
         rows = {}
         for row in table.locator("tr").all():

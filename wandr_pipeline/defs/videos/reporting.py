@@ -100,7 +100,8 @@ def partition_metadata(
     outcome: VideoOutcome, table_rows: int, parameters: Mapping[str, Any], extra: Mapping[str, Any]
 ) -> dict[str, Any]:
     """One partition's materialisation metadata; `table_rows`: what its table holds (placeholders included)."""
-    metadata: dict[str, Any] = {"status": outcome.status, "dagster/row_count": table_rows}
+    # `rows`, not `dagster/row_count`: the catalog shows the latest partition's row count as the whole asset's
+    metadata: dict[str, Any] = {"status": outcome.status, "rows": table_rows}
     if outcome.error:
         metadata["error"] = MetadataValue.text(outcome.error)
     if outcome.seconds is not None:
