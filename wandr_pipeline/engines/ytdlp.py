@@ -89,10 +89,6 @@ class PlatformPauses:
         with self._lock:
             return max(0.0, self._until.get(platform, 0.0) - time.monotonic())
 
-    def clear(self) -> None:
-        with self._lock:
-            self._until.clear()
-
 
 class RequestPacer:
     """At most one request per `interval_s` to each site, across the downloads that share it: a long list of
@@ -120,13 +116,10 @@ class SiteSlots:
         self._changed = threading.Condition()
 
     @contextlib.contextmanager
-    def hold(self, site: str, limit: int, deadline: float | None = None):
+    def hold(self, site: str, limit: int):
         with self._changed:
             while self._busy.get(site, 0) >= max(1, limit):
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise DeadlineReached(f"no download slot for {site} before the deadline (WANDR_DOWNLOADS_PER_SITE)")
-                self._changed.wait(timeout=min(1.0, remaining) if remaining is not None else 1.0)
+                self._changed.wait(timeout=1.0)
                 raise_if_stopping()
             self._busy[site] = self._busy.get(site, 0) + 1
         try:
@@ -365,10 +358,7 @@ def read_cookies(cookiefile: str, max_bytes: int | None) -> bytes:
     try:
         stat = os.stat(cookiefile)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise named(
-            PermanentError(f"the configured cookies file cannot be read ({reason})"), "cookies_refused"
-        ) from None
+        raise _unreadable_cookies(exc) from None
     if max_bytes and stat.st_size > max_bytes:
         raise named(
             PermanentError(
@@ -386,15 +376,17 @@ def read_cookies(cookiefile: str, max_bytes: int | None) -> bytes:
             with open(cookiefile, "rb") as handle:
                 content = handle.read((max_bytes or stat.st_size) + 1)
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise named(
-                PermanentError(f"the configured cookies file cannot be read ({reason})"), "cookies_refused"
-            ) from None
+            raise _unreadable_cookies(exc) from None
         if max_bytes and len(content) > max_bytes:
             raise named(PermanentError("the configured cookies file grew over its limit while read"), "cookies_refused")
         _cookies_cache.clear()  # one configured file: keep only its newest content
         _cookies_cache[cookiefile] = (stamp, content)
         return content
+
+
+def _unreadable_cookies(exc: OSError) -> StageError:
+    reason = exc.strerror or type(exc).__name__
+    return named(PermanentError(f"the configured cookies file cannot be read ({reason})"), "cookies_refused")
 
 
 def download_post(
@@ -447,8 +439,8 @@ def _download_once(
     import yt_dlp
 
     from wandr_pipeline.engines.ytdlp_egress import GuardedYoutubeDL, download_budget, proxy_endpoint, remote_only
-    from wandr_pipeline.engines.ytdlp_photos import VIDEO
     from wandr_pipeline.engines.ytdlp_refusals import name_refusal
+    from wandr_pipeline.media.slideshow import VIDEO
 
     check_source_allowed(url, options)
     dest_dir = Path(dest_dir)
@@ -545,9 +537,7 @@ def _download_once(
         waited = ydl.last_headers_wait_s if ydl is not None else 0.0
         if message == EMPTY_FILE and waited >= options.socket_timeout_s:
             # no body after headers that took long: the server was slow (a byte at a time), not empty
-            message, refusal = _slow_server_message(waited), None
-        if refusal is None and message.startswith("the server sent its response too slowly"):
-            error_class, kind = TransientError, "timeout"
+            error_class, kind, message = TransientError, "timeout", _slow_server_message(waited)
         elif refusal is None:
             error_class = classify_download_error(message)
             kind = "not_media" if message == EMPTY_FILE else ("network" if error_class.transient else "other")
@@ -610,7 +600,8 @@ def _download_once(
 def _download_platform_post(ydl, url: str, dest_dir: Path, options: DownloadOptions):
     """A TikTok or Instagram post: its video as any other, or its pictures (and a photo post's soundtrack).
     Returns (info, media type, picture files)."""
-    from wandr_pipeline.engines.ytdlp_photos import PHOTO_POST, VIDEO, WandrTikTokIE, post_pictures
+    from wandr_pipeline.engines.ytdlp_photos import WandrTikTokIE, post_pictures
+    from wandr_pipeline.media.slideshow import PHOTO_POST, VIDEO
 
     ie_key = None
     if TIKTOK_POST_URL.match(url):

@@ -19,8 +19,9 @@ from typing import Any
 from yt_dlp.extractor.tiktok import TikTokIE
 from yt_dlp.utils import traverse_obj, url_or_none
 
+from wandr_pipeline.media.slideshow import CAROUSEL, PHOTO_POST, VIDEO
+
 IMAGES = "wandr_images"  # info-dict key: the post's picture URLs, in order
-VIDEO, PHOTO_POST, CAROUSEL = "video", "photo_post", "carousel"
 MAX_PICTURES = 50  # TikTok allows 35 pictures per post, Instagram 20 items per carousel
 
 

@@ -20,6 +20,9 @@ from wandr_pipeline.lib.outcomes import PermanentError
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
 
 MAX_LONG_SIDE = 1920
+# `videos.media_type`: what a post is; the picture posts are the ones made into a slideshow here
+VIDEO, PHOTO_POST, CAROUSEL = "video", "photo_post", "carousel"
+PICTURE_POSTS = (PHOTO_POST, CAROUSEL)
 
 
 def _canvas_size(images: list[np.ndarray]) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from wandr_pipeline.lib.outcomes import OK, NotApplicable
 from wandr_pipeline.lib.stages import STAGES_BY_ASSET
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 from wandr_pipeline.media.probe import MediaLimits, check_media_limits
+from wandr_pipeline.media.slideshow import PICTURE_POSTS
 
 
 class SampledFramesWorker(StageWorker):
@@ -90,7 +91,6 @@ def _sample_one(
     return rows
 
 
-PICTURE_POSTS = ("photo_post", "carousel")
 _UNKNOWN = object()
 FRAMES_TABLE = STAGES_BY_ASSET["sampled_frames"].table
 
