@@ -409,28 +409,27 @@ class Lake:
         keys = list(dict.fromkeys(key for key in keys if is_valid_key(key)))
         if not keys:
             return []
-        return self._sync_tables({table: keys for table in tables or lake_tables()}, watermark)
+        tables = list(tables or lake_tables())
+        return self._sync_tables({table: keys for table in tables}, self.damaged(tables), watermark)
 
     def heal(self, keys: Iterable[str] | None = None, tables: Iterable[str] | None = None) -> list[TableSync]:
         """Rebuild every damaged table, and bring every other one up to the warehouse: each syncs the videos
         it is `behind` on (of `keys`; of every partition when None), whatever the other tables hold."""
         keys = None if keys is None else [key for key in dict.fromkeys(keys) if is_valid_key(key)]
-        plan = {}
-        for table in tables or lake_tables():
-            damage = self.diagnose(table)
-            plan[table] = damage if damage else self.behind(table, keys)
-        return self._sync_tables(plan, None, diagnosed=True)
+        tables = list(tables or lake_tables())
+        damage = self.damaged(tables)
+        plan = {table: [] if table in damage else self.behind(table, keys) for table in tables}
+        return self._sync_tables(plan, damage, None)
 
     def _sync_tables(
-        self, plan: dict[str, list[str] | str], watermark: int | None, diagnosed: bool = False
+        self, plan: dict[str, list[str]], damage: dict[str, str], watermark: int | None
     ) -> list[TableSync]:
-        """`plan`: table -> the keys to sync, or (a str) the damage that makes it rebuilt."""
+        """`plan`: table -> the keys to sync; a table in `damage` (table -> what is wrong) is rebuilt instead."""
         results: list[TableSync] = []
         last_commit: dict[str, TableSync] = {}
         for table, todo in plan.items():
-            damage = todo if isinstance(todo, str) else (None if diagnosed else self.diagnose(table))
-            if damage:
-                results.append(self.rebuild(table, damage, watermark=watermark))
+            if table in damage:
+                results.append(self.rebuild(table, damage[table], watermark=watermark))
                 continue
             if not todo:
                 continue
