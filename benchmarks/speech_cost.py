@@ -67,7 +67,12 @@ class Project:
 
 CONFIGS = {
     "plain": lambda: Plain(),
-    "10s": lambda: Project(chunk_s=10),
+    "10s": lambda: Project(chunk_s=10, second_pass_chunk_s=5, pack_second_pass=False),
+    "10s_m5": lambda: Project(chunk_s=10, second_pass_chunk_s=5, pack_second_pass=False, window_margin_s=5),
+    "10s_m10": lambda: Project(chunk_s=10, second_pass_chunk_s=5, pack_second_pass=False, window_margin_s=10),
+    "10s_m10_pack10": lambda: Project(chunk_s=10, second_pass_chunk_s=10, window_margin_s=10),
+    "20s_m10": lambda: Project(chunk_s=20, second_pass_chunk_s=5, pack_second_pass=False, window_margin_s=10),
+    "15s_m10": lambda: Project(chunk_s=15, second_pass_chunk_s=5, pack_second_pass=False, window_margin_s=10),
     "20s": lambda: Project(chunk_s=20),
     "30s": lambda: Project(chunk_s=30),
     "30s_no_second_pass": lambda: Project(chunk_s=30, second_pass_chunk_s=0),

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wandr_pipeline.engines.whisper_window import trimmed
+
 
 @dataclass(frozen=True)
 class HeardLanguage:
@@ -25,19 +27,22 @@ class HeardLanguage:
     decoded_probability: float  # the detector's probability for that language
 
 
-def chunk_language_pipeline(model, floor: float):
-    """A `ChunkLanguagePipeline` over a loaded `WhisperModel` (faster-whisper imported only here)."""
+def chunk_language_pipeline(model, floor: float, window_margin_s: float | None = None):
+    """A `ChunkLanguagePipeline` over a loaded `WhisperModel` (faster-whisper imported only here); the
+    encoder sees each batch's longest chunk plus `window_margin_s` (`whisper_window`; None: 30 s)."""
     from faster_whisper import BatchedInferencePipeline
 
     class ChunkLanguagePipeline(BatchedInferencePipeline):
         def __init__(self, model, floor: float):
             super().__init__(model)
             self.floor = floor
+            self.window_margin_s = window_margin_s
             self.heard: dict[int, HeardLanguage] = {}  # chunk seek -> what was heard there
             self._batch: list[HeardLanguage] = []
 
         def forward(self, features, tokenizer, chunks_metadata, options):
             self._batch = []
+            features = trimmed(features, chunks_metadata, self.window_margin_s)
             out = super().forward(features, tokenizer, chunks_metadata, options)
             fps = self.model.frames_per_second
             for meta, heard in zip(chunks_metadata, self._batch):

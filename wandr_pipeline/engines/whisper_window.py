@@ -1,0 +1,36 @@
+"""How much audio Whisper's encoder is shown per chunk: the chunk and a margin of silence, not always 30 s.
+
+faster-whisper pads every chunk's features to Whisper's 30 s window (3000 frames) before the encoder, so a
+10 s chunk costs as much as a 30 s one, and the encoder's attention grows with the square of the frames:
+on the project's 2-core CPU one 30 s window of `base` took ~1-2.6 s, a 10 s one ~0.2 s. CTranslate2's
+encoder takes shorter inputs (its position table is sliced to the frames given), and what lies past the
+chunk is padding anyway, so cutting it changes what the model sees only by how much silence follows the
+speech. Some must: Whisper learned on windows where speech that runs to the window's edge goes on beyond
+it, and with no silence after the chunk `base` lost words at the ends of chunks (English WER 0.07-0.08 ->
+0.12-0.14 on the shuffled tracks; docs/BENCHMARKS.md, issue 27). A margin of a few seconds keeps the
+quality of the full window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+FRAMES_PER_SECOND = 100  # Whisper's log-mel features: one frame per 10 ms
+WINDOW_FRAMES = 3000  # Whisper's full 30 s window
+
+
+def window_frames(durations_s, margin_s: float | None) -> int:
+    """Frames to show the encoder for a batch of chunks this long: the longest, plus `margin_s` of the
+    padding after it, at most the full window; `margin_s` None: always the full window."""
+    if margin_s is None:
+        return WINDOW_FRAMES
+    longest = max((float(d) for d in durations_s), default=0.0)
+    return min(WINDOW_FRAMES, math.ceil((longest + margin_s) * FRAMES_PER_SECOND))
+
+
+def trimmed(features: np.ndarray, chunks_metadata: list[dict], margin_s: float | None) -> np.ndarray:
+    """A batch of padded features (batch, mels, 3000) cut to `window_frames` of its chunks."""
+    frames = window_frames([meta["duration"] for meta in chunks_metadata], margin_s)
+    return features[..., :frames] if frames < features.shape[-1] else features
