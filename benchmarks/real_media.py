@@ -169,6 +169,7 @@ def transcriber(*, second_look: bool = True, model: str = "", **overrides):
         vad_threshold=settings.whisper_vad_threshold,
         chunk_pause_ms=settings.whisper_chunk_pause_ms,
         chinese_script=settings.whisper_chinese_script,
+        window_margin_s=settings.whisper_window_margin_s,
     )
     loaded = WhisperTranscriber(model or BUNDLED_MODEL, **{**knobs, **overrides})
     if not second_look:

@@ -234,6 +234,15 @@ class WhisperSettings(SettingsGroup):
         ge=0,
         le=30,
     )
+    whisper_window_margin_s: int = setting(
+        10,
+        "WHISPER_WINDOW_MARGIN_S",
+        doc="seconds of silence the encoder sees after each batch's longest chunk instead of padding every "
+        "chunk to Whisper's 30 s window (cost; less than ~10 s loses words at chunk ends: docs/BENCHMARKS.md); "
+        "30 = always the full window",
+        ge=0,
+        le=30,
+    )
     whisper_translate: bool = setting(
         False,
         "WHISPER_TRANSLATE",

@@ -32,7 +32,7 @@ from wandr_pipeline.engines.whisper_models import (
 from wandr_pipeline.engines.whisper_translate import Piece, translate_pieces
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
-from wandr_pipeline.media.speech_coverage import coverage, merge, pack, pauses, uncovered, unpack
+from wandr_pipeline.media.speech_coverage import coverage, merge, pauses, uncovered
 from wandr_pipeline.media.speech_quality import (
     GOOD,
     LANGUAGE_FLOOR,
@@ -218,9 +218,7 @@ class WhisperTranscriber:
         vad_threshold: float = 0.5,
         chunk_pause_ms: int = 0,
         translate: bool = False,
-        pack_second_pass: bool = True,
         window_margin_s: float | None = None,
-        timestamps: bool = False,
     ):
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import _LANGUAGE_CODES
@@ -247,9 +245,7 @@ class WhisperTranscriber:
             )
         # the batched pipeline detects each chunk's language (`whisper_chunk_language`)
         self.window_margin_s = window_margin_s
-        self.pipeline = (
-            chunk_language_pipeline(self.model, LANGUAGE_FLOOR, window_margin_s) if batch_size > 1 else None
-        )
+        self.pipeline = chunk_language_pipeline(self.model, LANGUAGE_FLOOR, window_margin_s) if batch_size > 1 else None
         self.batch_size = batch_size
         # Longest stretch of speech decoded as one piece by the batched pipeline (its VAD merges speech
         # into chunks up to this long); 0 disables the coverage check and its second pass.
@@ -261,8 +257,6 @@ class WhisperTranscriber:
         self.chunk_pause_ms = max(0, int(chunk_pause_ms))
         self._second_pipeline = None
         self._gap_pipeline_loaded = None
-        self.pack_second_pass = pack_second_pass
-        self.timestamps = timestamps
         self.translate = translate and self.multilingual  # English-only models cannot translate
         self.beam_size = beam_size
         self.vad = vad
@@ -274,7 +268,9 @@ class WhisperTranscriber:
         # `auto`: on a GPU, where batches are what keeps it busy; on a CPU it measured no faster.
         if cross_clip == "auto":
             cross_clip = self.device == "cuda"
-        self._cross_clip = cross_clip_pipeline(self.model) if cross_clip and batch_size > 1 and vad else None
+        self._cross_clip = (
+            cross_clip_pipeline(self.model, window_margin_s) if cross_clip and batch_size > 1 and vad else None
+        )
 
     def transcribe(
         self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None, hotwords: str | None = None
@@ -305,7 +301,6 @@ class WhisperTranscriber:
                     batch_size=self.batch_size,
                     chunk_length=self.chunk_s,
                     multilingual=self.multilingual and self.language is None,
-                    without_timestamps=not self.timestamps,
                     **kwargs,
                     **self.chunking(speech),
                 )
@@ -437,63 +432,13 @@ class WhisperTranscriber:
         """faster-whisper says 1.0 for a language it was told (or an English-only model): that is no detection."""
         return None if self.language else round(float(info.language_probability), 4)
 
-    def _decode_gaps(
-        self, audio: np.ndarray, gaps: list[tuple[float, float]], language: str | None = None
-    ) -> list[TranscriptSegment]:
-        """Decode the uncovered stretches again (with a little context), without hints, packed into as few
-        windows of `second_pass_chunk_s` as hold them (`speech_coverage.pack`: each window costs a full
-        30 s encoder pass whatever it holds); only words inside a stretch are kept, so nothing the first
-        pass said is repeated. `language`: the clip's, decoded in where a window's own is heard unsure."""
-        if not self.pack_second_pass:
-            return self._decode_gaps_one_by_one(audio, gaps, language)
-        duration_s = len(audio) / 16_000
-        windows = pack(
-            [(max(0.0, s - GAP_CONTEXT_S), min(duration_s, e + GAP_CONTEXT_S)) for s, e in gaps],
-            self.second_pass_chunk_s,
-        )
-        packed = np.zeros(int(round(windows[-1][-1].end_at_s * 16_000)) + 1, np.float32)
-        for placed in (p for window in windows for p in window):
-            piece = audio[int(placed.source[0] * 16_000) : int(placed.source[1] * 16_000)]
-            at = int(round(placed.at_s * 16_000))
-            packed[at : at + len(piece)] = piece[: len(packed) - at]
-        pipeline = self._gap_pipeline()
-        multilingual = self.multilingual and self.language is None
-        with self._lock:
-            pipeline.heard = {}
-            segments, _ = pipeline.transcribe(
-                packed,
-                batch_size=max(1, self.batch_size),
-                language=self.language or language,
-                multilingual=multilingual,
-                beam_size=self.beam_size,
-                clip_timestamps=[{"start": w[0].at_s, "end": w[-1].end_at_s} for w in windows],
-                condition_on_previous_text=False,
-                word_timestamps=True,
-                without_timestamps=not self.timestamps,
-            )
-            found = _transcript_segments(segments, decode_pass=SECOND_PASS)
-            found = [replace(s, heard=pipeline.heard.get(s.seek)) for s in found]
-        out: list[TranscriptSegment] = []
-        for segment in found:
-            words = []
-            for w in segment.words:
-                start, end = unpack(windows, w.start_s), unpack(windows, w.end_s)
-                middle = unpack(windows, (w.start_s + w.end_s) / 2)
-                if middle is None or not any(s <= middle <= e for s, e in gaps):
-                    continue
-                start = middle if start is None else start
-                end = middle if end is None else end
-                words.append(replace(w, start_s=round(start, 3), end_s=round(max(start, end), 3)))
-            out += _segments_by_stretch(segment, words, gaps)
-        return out
-
     def _gap_pipeline(self):
         """The second pass's batched pipeline: with per-chunk language when the model is multilingual."""
         if self._gap_pipeline_loaded is None:
             self._gap_pipeline_loaded = chunk_language_pipeline(self.model, LANGUAGE_FLOOR, self.window_margin_s)
         return self._gap_pipeline_loaded
 
-    def _decode_gaps_one_by_one(
+    def _decode_gaps(
         self, audio: np.ndarray, gaps: list[tuple[float, float]], language: str | None
     ) -> list[TranscriptSegment]:
         """Decode each uncovered stretch on its own (with a little context), in short chunks, without
@@ -517,7 +462,6 @@ class WhisperTranscriber:
                     chunk_length=self.second_pass_chunk_s,
                     condition_on_previous_text=False,
                     word_timestamps=True,
-                    without_timestamps=not self.timestamps,
                 )
                 found = _transcript_segments(segments, offset_s=lo / 16_000, decode_pass=SECOND_PASS)
                 found = [replace(s, heard=pipeline.heard.get(s.seek)) for s in found]
@@ -711,29 +655,6 @@ def _segment_of_words(segment: TranscriptSegment, words: tuple[TranscriptWord, .
         text=" ".join(w.word for w in words),
         words=words,
     )
-
-
-def _segments_by_stretch(
-    segment: TranscriptSegment, words: list[TranscriptWord], stretches: list[tuple[float, float]]
-) -> list[TranscriptSegment]:
-    """A packed second-pass segment (its words already at their clip times) cut at the stretches its words
-    fall in: one segment per stretch, so none spans speech that the first pass covered in between."""
-    out: list[TranscriptSegment] = []
-    for start, end in stretches:
-        inside = tuple(w for w in words if start <= (w.start_s + w.end_s) / 2 <= end)
-        if not inside:
-            continue
-        whole = len(inside) == len(segment.words)
-        out.append(
-            replace(
-                segment,
-                start_s=inside[0].start_s,
-                end_s=inside[-1].end_s,
-                text=segment.text if whole else " ".join(w.word for w in inside),
-                words=inside,
-            )
-        )
-    return out
 
 
 def merged_segments(first: list[TranscriptSegment], second: list[TranscriptSegment]) -> list[TranscriptSegment]:

@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from wandr_pipeline.engines.whisper_window import trimmed
+
 T = TypeVar("T")
 
 
@@ -72,9 +74,10 @@ def cross_clip_pipeline_class():
         """`BatchedInferencePipeline.transcribe` does VAD, features, language and options as usual,
         but hands its chunks back instead of decoding them, so chunks of many clips share a batch."""
 
-        def __init__(self, model):
+        def __init__(self, model, window_margin_s: float | None = None):
             super().__init__(model)
             self._local = threading.local()
+            self.window_margin_s = window_margin_s  # `whisper_window`: None shows the encoder 30 s
 
         def _batched_segments_generator(self, features, tokenizer, chunks_metadata, batch_size, options, log_progress):
             job = CrossClipJob(features, tokenizer, chunks_metadata, options)
@@ -110,13 +113,10 @@ def cross_clip_pipeline_class():
                     batch = entries[start : start + batch_size]
                     first = batch[0][0]
                     self.last_speech_timestamp = 0.0  # word timing state: its batches mix clips
+                    metadata = [job.chunks_metadata[i] for job, i in batch]
+                    features = trimmed(np.stack([job.features[i] for job, i in batch]), metadata, self.window_margin_s)
                     try:
-                        results = self.forward(
-                            np.stack([job.features[i] for job, i in batch]),
-                            first.tokenizer,
-                            [job.chunks_metadata[i] for job, i in batch],
-                            first.options,
-                        )
+                        results = self.forward(features, first.tokenizer, metadata, first.options)
                     except Exception:  # noqa: BLE001 - these clips are retried one by one
                         failed.update(id(job) for job, _ in batch)
                         continue
@@ -149,9 +149,10 @@ def cross_clip_pipeline_class():
     return CrossClipPipeline
 
 
-def cross_clip_pipeline(model):
-    """A `CrossClipPipeline` over a loaded `WhisperModel`."""
-    return cross_clip_pipeline_class()(model)
+def cross_clip_pipeline(model, window_margin_s: float | None = None):
+    """A `CrossClipPipeline` over a loaded `WhisperModel`; the encoder sees each batch's longest chunk plus
+    `window_margin_s` (`whisper_window`; None: 30 s)."""
+    return cross_clip_pipeline_class()(model, window_margin_s)
 
 
 @dataclass(frozen=True)

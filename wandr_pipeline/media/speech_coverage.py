@@ -14,13 +14,11 @@ enough to hold a sentence; the transcriber runs the detector again on each alone
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 Interval = tuple[float, float]
 
 WORD_PAD_S = 0.25  # a word's timestamps are approximate: it covers this much speech either side
 MIN_GAP_S = 1.0  # shorter stretches without words are pauses, breaths or a word's tail, not lost speech
-PACK_GAP_S = 0.5  # silence between two stretches packed into one window (`pack`): a pause, as between sentences
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
@@ -87,49 +85,3 @@ def coverage(speech: Iterable[Interval], words: Iterable[Interval], *, pad_s: fl
     if total <= 0:
         return None
     return round(float(min(1.0, overlap_s(speech, word_cover(words, pad_s)) / total)), 3)
-
-
-@dataclass(frozen=True)
-class Placed:
-    """A stretch of the clip (`source`, seconds) copied into packed audio at `at_s`."""
-
-    source: Interval
-    at_s: float
-
-    @property
-    def end_at_s(self) -> float:
-        return self.at_s + self.source[1] - self.source[0]
-
-
-def pack(stretches: Iterable[Interval], window_s: float, *, gap_s: float = PACK_GAP_S) -> list[list[Placed]]:
-    """`stretches` laid into as few windows of at most `window_s` as fit them in time order, `gap_s` of
-    silence between two in a window; a stretch longer than a window is cut into window-long pieces.
-
-    Every window of Whisper's encoder is 30 s whatever it holds, so five 5 s stretches cost five windows
-    decoded one by one and one window packed. Positions are in one packed time line (windows end to end),
-    which is where the decoder's word times fall; `unpack` maps them back."""
-    windows: list[list[Placed]] = []
-    cursor = 0.0  # end of the packed time line
-    used = window_s  # seconds used in the current window: none open yet
-    for start, end in merge(stretches):
-        while end - start > 1e-6:
-            piece_end = min(end, start + window_s)
-            length = piece_end - start
-            if used + gap_s + length > window_s + 1e-6:
-                windows.append([])
-                used, at = length, cursor
-            else:
-                used, at = used + gap_s + length, cursor + gap_s
-            windows[-1].append(Placed((start, piece_end), round(at, 3)))
-            cursor = at + length
-            start = piece_end
-    return windows
-
-
-def unpack(windows: list[list[Placed]], at_s: float) -> float | None:
-    """The clip time of packed time `at_s`; None when it falls in the silence between two stretches."""
-    for window in windows:
-        for placed in window:
-            if placed.at_s <= at_s <= placed.end_at_s:
-                return placed.source[0] + at_s - placed.at_s
-    return None

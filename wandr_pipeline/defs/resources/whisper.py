@@ -32,6 +32,7 @@ class WhisperResource(ConfigurableResource):
     vad_threshold: float = from_setting("whisper_vad_threshold")
     chunk_pause_ms: int = from_setting("whisper_chunk_pause_ms")
     translate: bool = from_setting("whisper_translate")
+    window_margin_s: int = from_setting("whisper_window_margin_s")
 
     @classmethod
     def from_settings(cls, whisper: WhisperSettings) -> WhisperResource:
@@ -55,6 +56,7 @@ class WhisperResource(ConfigurableResource):
             self.vad_threshold,
             self.chunk_pause_ms,
             self.translate,
+            self.window_margin_s,
         )
 
     def get_transcriber(self) -> WhisperTranscriber:
@@ -79,5 +81,6 @@ class WhisperResource(ConfigurableResource):
                     vad_threshold=self.vad_threshold,
                     chunk_pause_ms=self.chunk_pause_ms,
                     translate=self.translate,
+                    window_margin_s=self.window_margin_s,
                 )
             return _LOADED[key]
