@@ -1,6 +1,7 @@
 """What the project's transcription costs against plain faster-whisper `base`, side by side (issue 27).
 
-    PYTHONPATH=. .venv/bin/python -m benchmarks.speech_cost [--rounds 2] [--configs plain,10s,30s]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.speech_cost [--rounds 2] [--configs plain,default,full_window]
+                                                            [--shuffled 3]
 
 Four real tracks from `data/real/speech/` (the ten-sentence English track of `benchmarks.real_media`,
 the three FLEURS Spanish and the three FLEURS Portuguese sentences laid end to end, and AISHELL
@@ -9,12 +10,18 @@ Mandarin), transcribed by the multilingual `base` (CPU int8, beam 5) in each set
 - `plain`: the original service's way: `WhisperModel.transcribe(audio, beam_size=5, vad_filter=True)`,
   sequential, no word timestamps, no checks;
 - the project's `WhisperTranscriber` (batched pipeline of 8, word timestamps, per-chunk language, the
-  coverage check and its second pass over uncovered speech) with chunks of 10, 20 or 30 s.
+  coverage check and its second pass over uncovered speech) with the settings' defaults (`default`) or
+  named changes to them (`CONFIGS`: `full_window` = every chunk padded to Whisper's 30 s window, as before
+  `WHISPER_WINDOW_MARGIN_S`; `margin_5`; 20 or 30 s chunks; ...).
 
 One model load per setting, a warm-up clip each, then `--rounds` rounds over the tracks with the
 settings in alternating order (forward, then backward), so load drifts fall on all alike. Per setting:
 seconds per audio minute (mean of rounds), its ratio to `plain`, English WER after Whisper's English
 normaliser, sentences dropped from the English track, Spanish/Portuguese WER, Mandarin CER.
+
+`--shuffled N` then transcribes N more layouts of all 17 English sentences (`real_media.shuffled_tracks`:
+random order and pauses) once per project setting, for WER and dropped sentences only (not timed): a
+setting that suits one track's chunk boundaries shows it there.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ class Plain:
     def __init__(self):
         from faster_whisper import WhisperModel
 
-        from wandr_pipeline.engines.whisper import packaged_model_files, resolve_model
+        from wandr_pipeline.engines.whisper_models import packaged_model_files, resolve_model
 
         path, _ = resolve_model("base")
         self.model = WhisperModel(
@@ -67,19 +74,15 @@ class Project:
 
 CONFIGS = {
     "plain": lambda: Plain(),
-    "10s": lambda: Project(chunk_s=10, second_pass_chunk_s=5, pack_second_pass=False),
-    "10s_m5": lambda: Project(chunk_s=10, second_pass_chunk_s=5, pack_second_pass=False, window_margin_s=5),
-    "10s_m10": lambda: Project(chunk_s=10, second_pass_chunk_s=5, pack_second_pass=False, window_margin_s=10),
-    "10s_m10_pack10": lambda: Project(chunk_s=10, second_pass_chunk_s=10, window_margin_s=10),
-    "20s_m10": lambda: Project(chunk_s=20, second_pass_chunk_s=5, pack_second_pass=False, window_margin_s=10),
-    "15s_m10": lambda: Project(chunk_s=15, second_pass_chunk_s=5, pack_second_pass=False, window_margin_s=10),
+    "default": lambda: Project(),  # the settings' defaults
+    "full_window": lambda: Project(window_margin_s=30),  # the defaults before: every chunk padded to 30 s
+    "margin_5": lambda: Project(window_margin_s=5),
+    "margin_0": lambda: Project(window_margin_s=0),
     "20s": lambda: Project(chunk_s=20),
     "30s": lambda: Project(chunk_s=30),
     "30s_no_second_pass": lambda: Project(chunk_s=30, second_pass_chunk_s=0),
     "20s_second_pass_10s": lambda: Project(chunk_s=20, second_pass_chunk_s=10),
-    "30s_second_pass_10s": lambda: Project(chunk_s=30, second_pass_chunk_s=10),
-    "10s_beam1": lambda: Project(chunk_s=10, beam_size=1),
-    "20s_beam1": lambda: Project(chunk_s=20, beam_size=1),
+    "10s_beam1": lambda: Project(beam_size=1),
 }
 
 
@@ -102,6 +105,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--shuffled", type=int, default=0, help="also this many shuffled English layouts")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "speech_cost.json")
     args = parser.parse_args(argv)
     names = args.configs.split(",")
@@ -138,6 +142,8 @@ def main(argv=None) -> int:
                     )
             quality[name] = row
     load_after = os.getloadavg()
+    for name, shuffled in shuffled_quality(loaded, args.shuffled).items():
+        quality[name]["shuffled"] = shuffled
     plain = float(np.mean(seconds["plain"])) if "plain" in seconds else None
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -165,7 +171,30 @@ def main(argv=None) -> int:
             f"| {name} | {r['english']} | {r['dropped']} | {r['spanish']} | {r['portuguese']} | {r['mandarin']} "
             f"| {r['s_per_audio_min']} | {r['ratio_to_plain']} |"
         )
+    for name, r in report["settings"].items():
+        for track, (wer, dropped) in r.get("shuffled", {}).items():
+            print(f"{name} {track}: WER {wer}, dropped {dropped}")
     return 0
+
+
+def shuffled_quality(loaded: dict, count: int) -> dict[str, dict[str, tuple[float, int]]]:
+    """Per project setting: (English WER, sentences dropped) on `count` shuffled layouts."""
+    from benchmarks.real_media import shuffled_tracks
+
+    if not count:
+        return {}
+    refs = references()
+    layouts = {name: speech_track(parts) for name, parts in shuffled_tracks(count).items()}
+    out: dict[str, dict[str, tuple[float, int]]] = {}
+    for name, transcriber in loaded.items():
+        if isinstance(transcriber, Plain):
+            continue
+        for layout, track in layouts.items():
+            _, result = transcriber.transcribe(track.audio)
+            reference = " ".join(refs[n]["text"] for n, _, _ in track.sentences)
+            wer = round(error_rate(reference, result.text, "en"), 3)
+            out.setdefault(name, {})[layout] = (wer, len(dropped_sentences(track, result, refs)))
+    return out
 
 
 def plain_dropped(track, text: str) -> int:
