@@ -76,6 +76,8 @@ CONFIGS = {
     "plain": lambda: Plain(),
     "default": lambda: Project(),  # the settings' defaults
     "full_window": lambda: Project(window_margin_s=30),  # the defaults before: every chunk padded to 30 s
+    "margin_10": lambda: Project(window_margin_s=10),
+    "margin_7": lambda: Project(window_margin_s=7),
     "margin_5": lambda: Project(window_margin_s=5),
     "margin_0": lambda: Project(window_margin_s=0),
     "20s": lambda: Project(chunk_s=20),

@@ -235,10 +235,10 @@ class WhisperSettings(SettingsGroup):
         le=30,
     )
     whisper_window_margin_s: int = setting(
-        10,
+        7,
         "WHISPER_WINDOW_MARGIN_S",
         doc="seconds of silence the encoder sees after each batch's longest chunk instead of padding every "
-        "chunk to Whisper's 30 s window (cost; less than ~10 s loses words at chunk ends: docs/BENCHMARKS.md); "
+        "chunk to Whisper's 30 s window (cost; 5 s or less loses words at chunk ends: docs/BENCHMARKS.md); "
         "30 = always the full window",
         ge=0,
         le=30,

@@ -3,8 +3,8 @@
 What leans on faster-whisper internals or does one job of its own lives beside it: the knobs
 (`whisper_options`), which model loads (`whisper_models`), the device (`device`), the result types
 (`whisper_transcript`), cross-clip batching (`whisper_cross_clip`), the language per chunk
-(`whisper_chunk_language`), translation to English (`whisper_translate`); the trust verdict is
-`media.speech_quality`."""
+(`whisper_chunk_language`), how much audio the encoder sees per chunk (`whisper_window`), translation
+to English (`whisper_translate`); the trust verdict is `media.speech_quality`."""
 
 from __future__ import annotations
 

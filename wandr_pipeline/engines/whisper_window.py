@@ -2,13 +2,13 @@
 
 faster-whisper pads every chunk's features to Whisper's 30 s window (3000 frames) before the encoder, so a
 10 s chunk costs as much as a 30 s one, and the encoder's attention grows with the square of the frames:
-on the project's 2-core CPU one 30 s window of `base` took ~1-2.6 s, a 10 s one ~0.2 s. CTranslate2's
-encoder takes shorter inputs (its position table is sliced to the frames given), and what lies past the
-chunk is padding anyway, so cutting it changes what the model sees only by how much silence follows the
-speech. Some must: Whisper learned on windows where speech that runs to the window's edge goes on beyond
-it, and with no silence after the chunk `base` lost words at the ends of chunks (English WER 0.07-0.08 ->
-0.12-0.14 on the shuffled tracks; docs/BENCHMARKS.md, issue 27). A margin of a few seconds keeps the
-quality of the full window.
+on the project's 2-core CPU, per window in batches of 8, `base` took 2.7 s for 30 s of frames, 1.5 s for
+20 s, 0.5 s for 10 s; the encoder was most of the transcription's time. CTranslate2's encoder takes
+shorter inputs, and what lies past the chunk is padding anyway, so cutting it changes what the model sees
+only by how much silence follows the speech. Some must: Whisper learned on windows where speech that runs
+to the window's edge goes on beyond it, and with no silence after the chunk `base` lost words at chunk
+ends (English WER 0.07-0.08 -> up to 0.14 on the shuffled tracks); 5 s of margin still lost some, 7-10 s
+kept the full window's quality (docs/BENCHMARKS.md, issue 27).
 """
 
 from __future__ import annotations
