@@ -49,8 +49,8 @@ def test_speech_the_english_model_cannot_know_is_flagged_and_english_is_not(refs
     result = current.transcribe(load(name))
     english = refs[name]["language"] == "en"
     assert result.assessment.trusted == english, (result.text, result.assessment)
-    if not english:
-        assert "not in en" in result.assessment.reason
+    if not english:  # unsure English ("not in en"), or loops and stock phrases over it: each says why
+        assert any(why in result.assessment.reason for why in ("not in en", "looped", "probably no speech"))
 
 
 def test_a_quiet_sentence_after_a_loud_one_is_transcribed_and_recorded_as_second_pass(refs, current):
