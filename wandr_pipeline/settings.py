@@ -234,6 +234,9 @@ class WhisperSettings(SettingsGroup):
         ge=0,
         le=30,
     )
+    whisper_prefetch: int = setting(
+        2, "WHISPER_PREFETCH", doc="clips whose audio is decoded ahead, on CPU threads, while one is transcribed", ge=0
+    )
     whisper_translate: bool = setting(
         False,
         "WHISPER_TRANSLATE",
