@@ -135,6 +135,37 @@ def quality(transcriber, refs: dict) -> dict:
     return {"scores": scores, "clips": clips}
 
 
+def encoder_decoder_split(rounds: int = 3) -> list[dict]:
+    """Where a translation's time goes: `base` encoding the first 30 s window of the Spanish track, then
+    decoding it with the translate task at beam 5 and at beam 1, `rounds` times."""
+    import numpy as np
+    from faster_whisper.tokenizer import Tokenizer
+
+    from benchmarks.real_media import transcriber
+
+    model = transcriber(model="base").model
+    audio = speech_track(SPANISH).audio[: 30 * 16_000]
+    frames = model.feature_extractor.nb_max_frames
+    features = model.feature_extractor(audio)[:, :frames]
+    features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))[None].astype(np.float32)
+    prompt = model.get_prompt(
+        Tokenizer(model.hf_tokenizer, True, task="translate", language="es"), [], without_timestamps=True
+    )
+    out = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        encoded = model.encode(features)
+        row = {"encode_s": round(time.perf_counter() - started, 2)}
+        for beam in (5, 1):
+            started = time.perf_counter()
+            result = model.model.generate(encoded, [prompt], beam_size=beam, max_length=224)
+            row[f"decode_beam{beam}_s"] = round(time.perf_counter() - started, 2)
+            row[f"tokens_beam{beam}"] = len(result[0].sequences_ids[0])
+        out.append(row)
+        print(row, flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     from benchmarks.real_media import transcriber
 
@@ -143,7 +174,14 @@ def main(argv=None) -> int:
     parser.add_argument("--beams", default="5,1", help="translation beam sizes to compare")
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "speech_translate.json"))
+    parser.add_argument(
+        "--split", action="store_true", help="only time encoder against decoder (see encoder_decoder_split)"
+    )
     args = parser.parse_args(argv)
+    if args.split:
+        print(f"load {os.getloadavg()}")
+        encoder_decoder_split()
+        return 0
     assert all((SPEECH / name).exists() for name in ENGLISH_REFERENCES)
     refs = references()
     beams = [int(b) for b in args.beams.split(",")]
