@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 import yt_dlp
 from yt_dlp.networking.exceptions import RequestError
+from yt_dlp.networking.impersonate import ImpersonateRequestHandler
 
 from wandr_pipeline.lib.network_policy import AllowList, address_problem, canonical_host
 from wandr_pipeline.lib.stopping import on_stop
@@ -78,10 +79,16 @@ class DownloadBudget:
 
     A TLS transport wraps the socket it connected into a new object and detaches the old one, so the
     TLS socket is tracked too (`GuardedYoutubeDL` wraps its TLS contexts' `wrap_socket`): shutting the
-    detached plain socket would do nothing."""
+    detached plain socket would do nothing.
 
-    def __init__(self, deadline: float | None):
+    `max_bytes` is the download's byte limit for the transports that enforce it per response (the
+    impersonating one, engines/ytdlp_impersonation.py), which set `oversize` to (bytes, announced) when
+    they stopped a response for it."""
+
+    def __init__(self, deadline: float | None, max_bytes: int | None = None):
         self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.oversize: tuple[int, bool] | None = None
         self.expired = False
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -116,9 +123,9 @@ def _shut(sock: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
+def download_budget(deadline: float | None, max_bytes: int | None = None) -> Iterator[DownloadBudget]:
     """While inside, connections opened by this thread (yt-dlp's) end at `deadline` at the latest."""
-    budget = DownloadBudget(deadline)
+    budget = DownloadBudget(deadline, max_bytes)
     with _lock:
         _install()
     previous = getattr(_local, "budget", None)
@@ -136,6 +143,17 @@ def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
         if timer is not None:
             timer.cancel()
         _local.budget = previous
+
+
+def active_budget() -> DownloadBudget | None:
+    """The budget of the download this thread runs, if any."""
+    return getattr(_local, "budget", None)
+
+
+def remote_only_active() -> bool:
+    """Whether a remote-only download is running in this process (the address checks apply)."""
+    with _lock:
+        return bool(_active)
 
 
 def check_address(host: str, address_text: str) -> None:
@@ -240,7 +258,11 @@ def remote_only(allow: AllowList, proxy: tuple[str, int] | None = None) -> Itera
 
 class GuardedYoutubeDL(yt_dlp.YoutubeDL):
     """yt-dlp that trusts `ca_bundle`'s authorities too, with `judge_url` refuses requests whose URL
-    (before and after redirects) it names a reason for, and with `pace` waits before each request."""
+    (before and after redirects) it names a reason for, and with `pace` waits before each request.
+
+    `impersonating_handler` replaces yt-dlp's browser-impersonating transports (curl_cffi's): the guarded
+    one of engines/ytdlp_impersonation.py, or None for no impersonation (`YTDLP_IMPERSONATE` off, or
+    curl_cffi missing): an unguarded transport is never used."""
 
     def __init__(
         self,
@@ -249,10 +271,12 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
         ca_bundle: str | None = None,
         judge_url: Callable[[str], str | None] | None = None,
         pace: Callable[[str], None] | None = None,
+        impersonating_handler: type[ImpersonateRequestHandler] | None = None,
     ):
         self._ca_bundle = ca_bundle
         self._judge_url = judge_url
         self._pace = pace
+        self._impersonating_handler = impersonating_handler
         self.downloading = False  # the media download began (errors before it are the extractor's)
         self.last_headers_wait_s = 0.0
         super().__init__(params)
@@ -263,8 +287,15 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
         return super().dl(name, info, subtitle=subtitle, test=test)
 
     def build_request_director(self, handlers, preferences=None):
+        handlers = [handler for handler in handlers if not issubclass(handler, ImpersonateRequestHandler)]
+        if self._impersonating_handler is not None:
+            handlers.append(self._impersonating_handler)
         director = super().build_request_director(handlers, preferences)
         for handler in director.handlers.values():
+            if isinstance(handler, ImpersonateRequestHandler):  # libcurl: its own CA file, its own checks
+                handler.ca_bundle = self._ca_bundle
+                handler.judge_url = self._judge_url
+                continue
             make_context = getattr(handler, "_make_sslcontext", None)
             if make_context is not None:  # transports built on Python's ssl (urllib, requests, websockets)
                 handler._make_sslcontext = functools.partial(_guarded_context, make_context, self._ca_bundle)
