@@ -149,3 +149,10 @@ def test_libcurl_stops_a_response_past_the_byte_limit(server):
                 pass
         assert budget.oversize == (limit + ytdlp_impersonation.BYTE_LIMIT_MARGIN, False)
     assert server.sent["/endless/cut.mp4"] < 64 * MB
+
+
+def test_a_request_without_its_limits_is_refused():
+    """If yt-dlp ever picked its curl_cffi session another way, the limits would be missing: fail loudly."""
+    session = ytdlp_impersonation._PerRequestOptionsSession()
+    with pytest.raises(TransportError, match="without its egress limits"):
+        session.request("GET", "http://127.0.0.1:9/")

@@ -23,6 +23,11 @@ egress policy's business.
 `GuardedYoutubeDL` also adds `YTDLP_CA_BUNDLE`'s authorities to the TLS contexts of yt-dlp's
 transports (a proxy that re-signs TLS, the tests' platform fake), on top of certifi's.
 
+The browser-impersonating transport (curl_cffi) opens its sockets in libcurl, where none of this
+reaches: `GuardedYoutubeDL` replaces it with the guarded one of engines/ytdlp_impersonation.py, which
+reads the same policy (`remote_only_active`, `check_address`) and the download's budget
+(`active_budget`: deadline and byte limit) and hands them to libcurl, or drops it (no impersonation).
+
 Downloads that yt-dlp hands to an external program (ffmpeg for some HLS/DASH streams) open their
 own connections and are not covered: deployments that must be airtight also limit egress.
 """

@@ -148,12 +148,15 @@ class GuardedCurlCFFIRH(CurlCFFIRH):
 
 class _PerRequestOptionsSession(curl_cffi.requests.Session):
     """A curl_cffi session that applies the options its handler set for the next request (after all of
-    curl_cffi's own, so they win)."""
+    curl_cffi's own, so they win). A request without them is refused: if yt-dlp ever picks its session
+    another way, downloads fail loudly instead of running without the limits."""
 
     next_options: dict | None = None
 
     def request(self, *args, **kwargs):
-        self.curl_options, self.next_options = self.next_options or {}, None
+        if self.next_options is None:
+            raise TransportError("the impersonating transport was asked for a request without its egress limits")
+        self.curl_options, self.next_options = self.next_options, None
         return super().request(*args, **kwargs)
 
 
