@@ -14,6 +14,7 @@ import logging
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -53,19 +54,25 @@ def fake(media_root, tmp_path_factory, ffmpeg):
 
 
 @pytest.fixture(params=["impersonating", "plain"])
-def downloader(fake, request) -> VideoDownloader:
+def downloader(fake, request) -> Iterator[VideoDownloader]:
     """The downloader through the fake, with browser impersonation (curl_cffi, where the extractors ask
     for it) and without (`YTDLP_IMPERSONATE=false`): every test here runs in both modes."""
     fake.clear_log()
-    return VideoDownloader(
+    impersonating = request.param == "impersonating"
+    yield VideoDownloader(
         proxy=fake.proxy_url,
         ca_bundle=str(fake.ca_file),
         attempts=2,
         backoff_s=0.05,
         socket_timeout_s=3.0,
         deadline_s=20.0,
-        impersonate=request.param == "impersonating",
+        impersonate=impersonating,
     )
+    # Whatever the test, the platforms' pages came from a browser's client exactly when impersonating (the
+    # extractors ask for it there), and the CDNs' media from yt-dlp's own transports.
+    pages = {client for host in (TIKTOK, INSTAGRAM) for _, client in fake.clients(host)}
+    assert pages <= {"browser" if impersonating else "yt-dlp"}, fake.clients()
+    assert {client for host in (TIKTOK_CDN, INSTAGRAM_CDN) for _, client in fake.clients(host)} <= {"yt-dlp"}
 
 
 # Tests whose requests take the same road in both modes (the media, OCR, scheduling) run once, impersonating.
@@ -241,6 +248,7 @@ def test_an_expired_media_url_is_extracted_again_once(tmp_path, fake, downloader
     assert len(pages) == 2 and len(media) == 2  # the refused URL, then the fresh one
 
 
+@ONE_MODE
 def test_retry_after_is_honoured_across_the_run(tmp_path, fake, downloader):
     """A 429 with Retry-After on one post holds the platform's next post of the run back too, not only its
     own retry; another run (a worker of its own) is not held back."""
@@ -437,6 +445,7 @@ def test_the_cookies_file_is_read_once_while_unchanged_and_never_over_its_limit(
     assert "over the" in row["error"] and "YTDLP_COOKIES_MAX_MB" in row["error"] and str(cookies) not in row["error"]
 
 
+@ONE_MODE
 def test_requests_to_one_site_keep_the_configured_interval(tmp_path, fake, downloader):
     posts = [fake.add("tiktok", TIKTOK_ID), fake.add("tiktok", "7350000000000000040")]
     paced = downloader.model_copy(update={"request_interval_s": 0.25})
