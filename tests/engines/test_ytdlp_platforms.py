@@ -306,18 +306,14 @@ def test_a_post_page_at_a_crawl_ends_at_the_deadline(tmp_path, fake, downloader)
     assert fake.clients(TIKTOK)[0][1] == _page_client(downloader)
 
 
-@ONE_MODE
 def test_a_post_page_redirecting_inward_is_refused_under_remote_only(tmp_path, fake, downloader):
-    """Behind the proxy the impersonating transport judges each redirect before asking the proxy for it.
-    (yt-dlp's plain transports follow redirects inside requests/urllib and are judged where they ended:
-    the proxy is asked for the hop first. Without a proxy both refuse the same way:
-    tests/engines/test_ytdlp_impersonation.py.)"""
+    """Behind the proxy each redirect is judged before the proxy is asked for it, by either transport."""
     post = fake.add("tiktok", "7350000000000000051", "redirect_inward")
     remote = downloader.model_copy(update={"remote_only": True, "allow_local_files": False, "attempts": 1})
     row = run_stage(tmp_path, remote, post.url)
     assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "address_refused", False), row["error"]
     assert row["error"].startswith("refusing to connect to 127.0.0.1: a loopback address")
-    assert fake.clients(TIKTOK) == [(f"/@wandr.travel/video/{post.post_id}", "browser")]
+    assert fake.clients(TIKTOK) == [(f"/@wandr.travel/video/{post.post_id}", _page_client(downloader))]
     assert not [host for host in fake.refused_hosts if host.startswith("127.0.0.1")]
 
 

@@ -16,7 +16,7 @@ with `Range` after a drop). A stop request (lib/stopping.py, SIGTERM) shuts them
 Behind an operator's proxy (`YTDLP_PROXY`) every connection goes to the proxy, which is trusted (it is
 configuration, not input), so the address check cannot see where a request really goes: the proxy
 resolves the names. `GuardedYoutubeDL` then judges each request's URL instead (an extractor's media URL,
-and where redirects ended), resolving its host here; the byte and deadline limits hold as before (the
+each redirect's target before requests follows it, and where redirects ended), resolving its host here; the byte and deadline limits hold as before (the
 connections to the proxy are the download's connections). What the proxy itself may reach is its own
 egress policy's business.
 
@@ -44,8 +44,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
+import requests
 import yt_dlp
 from yt_dlp.networking.exceptions import RequestError
 from yt_dlp.networking.impersonate import ImpersonateRequestHandler
@@ -304,6 +305,10 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
             make_context = getattr(handler, "_make_sslcontext", None)
             if make_context is not None:  # transports built on Python's ssl (urllib, requests, websockets)
                 handler._make_sslcontext = functools.partial(_guarded_context, make_context, self._ca_bundle)
+            if self._judge_url is not None and handler.RH_KEY == "Requests":
+                handler._create_instance = functools.partial(
+                    _judging_redirects, handler._create_instance, self._judge_url
+                )
         return director
 
     def urlopen(self, req):
@@ -327,6 +332,24 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
         problem = self._judge_url(url)
         if problem:
             raise RequestError(problem)
+
+
+def _judging_redirects(create_session, judge_url: Callable[[str], str | None], *args, **kwargs):
+    """yt-dlp's requests session, judging where each redirect leads before following it: behind a proxy
+    the proxy would otherwise be asked for the redirect's target before its URL is judged."""
+    session = create_session(*args, **kwargs)
+
+    def judge_redirect(response, *_, **__):
+        if response.is_redirect:
+            target = urljoin(response.url, response.headers["Location"])
+            problem = judge_url(target)
+            if problem:
+                response.close()
+                raise requests.exceptions.ConnectionError(problem)
+        return response
+
+    session.hooks["response"].append(judge_redirect)
+    return session
 
 
 def _guarded_context(make_context, ca_bundle: str | None, *args, **kwargs) -> ssl.SSLContext:
