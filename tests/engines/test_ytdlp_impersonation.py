@@ -20,7 +20,7 @@ from tests.support.fault_server import FaultServer
 from tests.support.options import download_options
 from wandr_pipeline.engines import ytdlp_impersonation
 from wandr_pipeline.engines.ytdlp import DeadlineReached, download_post
-from wandr_pipeline.engines.ytdlp_egress import GuardedYoutubeDL, download_budget
+from wandr_pipeline.engines.ytdlp_egress import BYTE_LIMIT_MARGIN, GuardedYoutubeDL, download_budget
 from wandr_pipeline.engines.ytdlp_impersonation import GuardedCurlCFFIRH
 from wandr_pipeline.lib.network_policy import AllowList
 from wandr_pipeline.lib.outcomes import PermanentError
@@ -136,19 +136,20 @@ def test_the_address_checked_is_the_address_connected(tmp_path, server, transpor
         download_post(f"http://media.wandr.invalid:{server.port}/media/kyoto_temples.mp4", tmp_path / "b", strict)
 
 
-def test_libcurl_stops_a_response_past_the_byte_limit(server):
-    """The transport's own limit, below yt-dlp's checks: an announced size over it is refused at the
-    headers, a body without one is cut off while it streams (what pages, which no progress hook sees, get)."""
+def test_a_response_without_a_size_stops_at_the_byte_limit(server, transport):
+    """The transports' own limit, under yt-dlp's checks: a body without a size (what a page is, which no
+    progress hook sees) is cut off as it streams, a little past the download's limit."""
+    mode, _, _ = transport
     ydl = GuardedYoutubeDL({"quiet": True}, impersonating_handler=GuardedCurlCFFIRH)
-    impersonate = {"impersonate": ImpersonateTarget()}
-    limit = 1 * MB  # libcurl's limit is this plus BYTE_LIMIT_MARGIN
+    extensions = {"impersonate": ImpersonateTarget()} if mode == "impersonating" else {}
+    limit = 1 * MB
     with ydl, download_budget(None, max_bytes=limit) as budget:
+        response = ydl.urlopen(Request(server.url(f"endless/{mode}.html"), extensions=extensions))
         with pytest.raises(TransportError):
-            response = ydl.urlopen(Request(server.url("endless/cut.mp4"), extensions=impersonate))
-            while response.read(MB):
-                pass
-        assert budget.oversize == (limit + ytdlp_impersonation.BYTE_LIMIT_MARGIN, False)
-    assert server.sent["/endless/cut.mp4"] < 64 * MB
+            response.read()
+        size, announced = budget.oversize
+        assert limit + BYTE_LIMIT_MARGIN - MB <= size <= limit + BYTE_LIMIT_MARGIN + MB and not announced
+    assert server.sent[f"/endless/{mode}.html"] < 64 * MB
 
 
 def test_a_request_without_its_limits_is_refused():

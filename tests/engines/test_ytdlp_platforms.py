@@ -317,16 +317,14 @@ def test_a_post_page_redirecting_inward_is_refused_under_remote_only(tmp_path, f
     assert not [host for host in fake.refused_hosts if host.startswith("127.0.0.1")]
 
 
-@ONE_MODE
 def test_a_huge_post_page_is_refused_at_the_byte_limit(tmp_path, fake, downloader):
-    """libcurl refuses the announced size at the headers (yt-dlp's plain transports bound the media, which
-    its progress hook sees, not pages)."""
+    """Pages, which no progress hook sees, are bounded too: the announced size is refused at the headers."""
     post = fake.add("tiktok", "7350000000000000052", "huge_page")
     small = downloader.model_copy(update={"max_filesize_mb": 1.0, "attempts": 1})
     row = run_stage(tmp_path, small, post.url)
     assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "too_large", False), row["error"]
     assert row["error"] == "file is 10.0 MB, over the 1 MB limit (WANDR_MAX_VIDEO_MB)"
-    assert fake.clients(TIKTOK)[0][1] == "browser"
+    assert fake.clients(TIKTOK)[0][1] == _page_client(downloader)
 
 
 # --- posts made of pictures -----------------------------------------------------------------------

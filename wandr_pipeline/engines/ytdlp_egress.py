@@ -16,9 +16,12 @@ with `Range` after a drop). A stop request (lib/stopping.py, SIGTERM) shuts them
 Behind an operator's proxy (`YTDLP_PROXY`) every connection goes to the proxy, which is trusted (it is
 configuration, not input), so the address check cannot see where a request really goes: the proxy
 resolves the names. `GuardedYoutubeDL` then judges each request's URL instead (an extractor's media URL,
-each redirect's target before requests follows it, and where redirects ended), resolving its host here; the byte and deadline limits hold as before (the
-connections to the proxy are the download's connections). What the proxy itself may reach is its own
-egress policy's business.
+each redirect's target before requests follows it, and where redirects ended), resolving its host here;
+the byte and deadline limits hold as before (the connections to the proxy are the download's
+connections). What the proxy itself may reach is its own egress policy's business.
+
+Every response of a download also ends at the byte limit plus `BYTE_LIMIT_MARGIN` (`_bound`): the
+progress hook (engines/ytdlp.py) sees only the media, and a page that never ends would fill the memory.
 
 `GuardedYoutubeDL` also adds `YTDLP_CA_BUNDLE`'s authorities to the TLS contexts of yt-dlp's
 transports (a proxy that re-signs TLS, the tests' platform fake), on top of certifi's.
@@ -48,7 +51,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import yt_dlp
-from yt_dlp.networking.exceptions import RequestError
+from yt_dlp.networking.exceptions import RequestError, TransportError
 from yt_dlp.networking.impersonate import ImpersonateRequestHandler
 
 from wandr_pipeline.lib.network_policy import AllowList, address_problem, canonical_host
@@ -67,6 +70,12 @@ _PATCH_POINTS = (
     ("yt_dlp.networking._urllib", "create_connection"),
     ("yt_dlp.networking._requests", "create_connection"),  # its SOCKS proxy connections
 )
+
+
+# A response may be this much bigger than the download's byte limit before its transport stops it: yt-dlp
+# reads media in blocks of up to 4 MB, and its progress hook, which names an oversized file by what it
+# received, is to see the limit first.
+BYTE_LIMIT_MARGIN = 8 * 2**20
 
 
 class EgressRefused(OSError):
@@ -326,12 +335,46 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
             except RequestError:
                 response.close()
                 raise
+        _bound(response)
         return response
 
     def _refuse_if_judged(self, url: str) -> None:
         problem = self._judge_url(url)
         if problem:
             raise RequestError(problem)
+
+
+def _bound(response) -> None:
+    """End `response` at the download's byte limit plus `BYTE_LIMIT_MARGIN`, whoever reads it: pages too,
+    which no progress hook sees (a page that never ends would otherwise fill the memory)."""
+    budget = active_budget()
+    if budget is None or not budget.max_bytes:
+        return
+    limit = budget.max_bytes + BYTE_LIMIT_MARGIN
+    announced = str(response.headers.get("Content-Length") or "")
+    if announced.isdigit() and int(announced) > limit:
+        budget.oversize = (int(announced), True)
+        response.close()
+        raise TransportError(f"the response is {announced} bytes, over the download's limit")
+    read = response.read
+    received = 0
+
+    def bounded_read(amt=None):
+        nonlocal received
+        if amt is None or amt < 0:  # read all: in blocks, so an endless body stops at the limit
+            blocks = []
+            while block := bounded_read(2**20):
+                blocks.append(block)
+            return b"".join(blocks)
+        data = read(amt)
+        received += len(data)
+        if received > limit:
+            budget.oversize = (received, False)
+            response.close()
+            raise TransportError(f"the response grew past the download's limit ({received} bytes)")
+        return data
+
+    response.read = bounded_read
 
 
 def _judging_redirects(create_session, judge_url: Callable[[str], str | None], *args, **kwargs):

@@ -50,6 +50,7 @@ from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils.networking import select_proxy
 
 from wandr_pipeline.engines.ytdlp_egress import (
+    BYTE_LIMIT_MARGIN,
     DeadlinePassed,
     EgressRefused,
     active_budget,
@@ -60,9 +61,6 @@ from wandr_pipeline.engines.ytdlp_egress import (
 WRITTEN_FOR = {"yt-dlp": "2026.11.23", "curl_cffi": "0.17.0"}
 MAX_REDIRECTS = 5  # as CurlCFFIRH tells libcurl
 _REDIRECTS = (301, 302, 303, 307, 308)
-# The byte limit on this transport lies this far above WANDR_MAX_VIDEO_MB: yt-dlp reads in blocks of up to
-# 4 MB, and its progress hook names an oversized download by what it received when it sees it first.
-BYTE_LIMIT_MARGIN = 8 * 2**20
 
 
 class ResponseTooLarge(TransportError):
