@@ -1,7 +1,8 @@
 """Downloading one post with yt-dlp into a local folder, with its metadata.
 
 Bounded whatever the server says: the size limit is checked on the bytes actually received (a
-progress hook, so a body without Content-Length or an endless one stops at the limit), and the
+progress hook, so a body without Content-Length or an endless one stops at the limit; pages, which it
+does not see, end a little past it, `ytdlp_egress._bound`), and the
 download ends at its deadline (the progress hook, plus a watchdog that shuts its connections, see
 `ytdlp_egress.download_budget`). A `Retry-After` header on a 429/503 travels with the error.
 """
@@ -539,7 +540,7 @@ def _download_once(
     except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
         raise_if_stopping()  # its connections were shut because the process is stopping: not the server's fault
         if budget is not None and budget.oversize and options.max_filesize_bytes:
-            size, announced = budget.oversize  # the impersonating transport stopped a response at the limit
+            size, announced = budget.oversize  # a response (a page, or in libcurl) was stopped at the limit
             message = (
                 _too_large(size, options.max_filesize_bytes)
                 if announced

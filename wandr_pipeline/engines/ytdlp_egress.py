@@ -96,9 +96,9 @@ class DownloadBudget:
     TLS socket is tracked too (`GuardedYoutubeDL` wraps its TLS contexts' `wrap_socket`): shutting the
     detached plain socket would do nothing.
 
-    `max_bytes` is the download's byte limit for the transports that enforce it per response (the
-    impersonating one, engines/ytdlp_impersonation.py), which set `oversize` to (bytes, announced) when
-    they stopped a response for it."""
+    `max_bytes` is the download's byte limit as every response of it is held to (`_bound`, and libcurl's
+    own limit in engines/ytdlp_impersonation.py); `oversize` is (bytes, announced) once one was stopped
+    for it."""
 
     def __init__(self, deadline: float | None, max_bytes: int | None = None):
         self.deadline = deadline
