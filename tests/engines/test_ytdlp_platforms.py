@@ -4,6 +4,11 @@ The platforms are played by tests/support/platform_fake.py: a proxy that answers
 TLS from a throwaway authority, reached through `YTDLP_PROXY` and trusted through `YTDLP_CA_BUNDLE`.
 When a yt-dlp upgrade changes what the extractors read, `test_the_extractors_still_read_what_the_fake_serves`
 and the request-log assertions fail first.
+
+Each test runs in both modes of `YTDLP_IMPERSONATE` (the `downloader` fixture): impersonating, where the
+extractors' page requests go through curl_cffi (engines/ytdlp_impersonation.py), and plain; the fixture
+checks from the fake's log that the pages came from a browser's client exactly in the first. Tests whose
+requests take the same road in both (`ONE_MODE`) run once.
 """
 
 from __future__ import annotations
