@@ -8,6 +8,7 @@ transports, and with every request impersonating a browser (yt-dlp's `impersonat
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
@@ -150,6 +151,21 @@ def test_a_response_without_a_size_stops_at_the_byte_limit(server, transport):
         size, announced = budget.oversize
         assert limit + BYTE_LIMIT_MARGIN - MB <= size <= limit + BYTE_LIMIT_MARGIN + MB and not announced
     assert server.sent[f"/endless/{mode}.html"] < 64 * MB
+
+
+def test_a_stopped_download_ends_its_response_at_the_next_block(server, transport):
+    """The watchdog (deadline, SIGTERM) shuts the sockets it knows; libcurl's it does not know, so a read
+    ends at the next block instead (here the drip's next kilobyte, a second apart)."""
+    mode, _, _ = transport
+    ydl = GuardedYoutubeDL({"quiet": True}, impersonating_handler=GuardedCurlCFFIRH)
+    extensions = {"impersonate": ImpersonateTarget()} if mode == "impersonating" else {}
+    with ydl, download_budget(None) as budget:
+        response = ydl.urlopen(Request(server.url(f"drip/lisbon_pasteis.mp4?{mode}"), extensions=extensions))
+        threading.Timer(0.3, budget.expire).start()
+        start = time.monotonic()
+        with pytest.raises(TransportError):
+            while response.read(1024):
+                assert time.monotonic() - start < 2.5, "still reading after the download was stopped"
 
 
 def test_a_request_without_its_limits_is_refused():

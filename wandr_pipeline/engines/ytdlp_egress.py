@@ -346,13 +346,15 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
 
 def _bound(response) -> None:
     """End `response` at the download's byte limit plus `BYTE_LIMIT_MARGIN`, whoever reads it: pages too,
-    which no progress hook sees (a page that never ends would otherwise fill the memory)."""
+    which no progress hook sees (a page that never ends would otherwise fill the memory); and at the next
+    block once the download was stopped (its deadline, SIGTERM), for transports whose sockets the watchdog
+    cannot shut (libcurl's)."""
     budget = active_budget()
-    if budget is None or not budget.max_bytes:
+    if budget is None:
         return
-    limit = budget.max_bytes + BYTE_LIMIT_MARGIN
+    limit = budget.max_bytes + BYTE_LIMIT_MARGIN if budget.max_bytes else None
     announced = str(response.headers.get("Content-Length") or "")
-    if announced.isdigit() and int(announced) > limit:
+    if limit is not None and announced.isdigit() and int(announced) > limit:
         budget.oversize = (int(announced), True)
         response.close()
         raise TransportError(f"the response is {announced} bytes, over the download's limit")
@@ -368,7 +370,10 @@ def _bound(response) -> None:
             return b"".join(blocks)
         data = read(amt)
         received += len(data)
-        if received > limit:
+        if budget.expired:
+            response.close()
+            raise TransportError(cause=DeadlinePassed("the download was stopped (its deadline, or a stop request)"))
+        if limit is not None and received > limit:
             budget.oversize = (received, False)
             response.close()
             raise TransportError(f"the response grew past the download's limit ({received} bytes)")
