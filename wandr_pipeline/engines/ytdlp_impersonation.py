@@ -17,7 +17,8 @@ through libcurl's own options, set on each request (curl_cffi's `Session.curl_op
   stops a body that grows past it), a little above the limit so that yt-dlp's own checks (an
   announced size, the progress hook) name the refusal first where they see it;
 - the deadline: `TIMEOUT_MS`, the download's time left (a server that sends its headers a byte a
-  second is cut off by libcurl), and no request at all once it has passed;
+  second is cut off by libcurl), and no request at all once it has passed (or the download was
+  stopped); a body being read ends at the next block after a stop (`ytdlp_egress._bound`);
 - only `http` and `https`, for requests and redirects (`PROTOCOLS_STR`, `REDIR_PROTOCOLS_STR`);
 - `YTDLP_CA_BUNDLE`: libcurl reads one CA file, so certifi's authorities and the bundle's are
   written together into one (`CAINFO`, `PROXY_CAINFO`); without it a proxy that re-signs TLS (the
