@@ -53,13 +53,15 @@ def transport(request, monkeypatch):
 
 
 def test_the_installed_versions_are_the_ones_it_was_written_for():
-    """It overrides `_send` and `_create_instance` of yt-dlp's CurlCFFIRH: re-read them on an upgrade."""
+    """It overrides `_send` and `_create_instance` of yt-dlp's CurlCFFIRH (and ytdlp_egress wraps the
+    requests handler's `_create_instance`): re-read them on an upgrade, then move `WRITTEN_FOR`."""
     import curl_cffi
     from yt_dlp.networking._curlcffi import CurlCFFIRH
+    from yt_dlp.networking._requests import RequestsRH
 
     assert yt_dlp.version.__version__ == ytdlp_impersonation.WRITTEN_FOR["yt-dlp"]
     assert curl_cffi.__version__ == ytdlp_impersonation.WRITTEN_FOR["curl_cffi"]
-    assert {"_send", "_create_instance"} <= set(vars(CurlCFFIRH))
+    assert {"_send", "_create_instance"} <= set(vars(CurlCFFIRH)) and "_create_instance" in vars(RequestsRH)
 
 
 def test_an_endless_body_stops_at_the_limit(tmp_path, server, transport):

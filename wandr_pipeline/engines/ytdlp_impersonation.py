@@ -24,9 +24,12 @@ through libcurl's own options, set on each request (curl_cffi's `Session.curl_op
   written together into one (`CAINFO`, `PROXY_CAINFO`); without it a proxy that re-signs TLS (the
   tests' platform fake) fails certificate verification on this transport only.
 
-It relies on two names of yt-dlp's handler that are not public API, `_send` (the documented
-extension point of `RequestHandler`) and `_create_instance`; tests/engines/test_ytdlp_impersonation.py
-checks both against the installed yt-dlp (`WRITTEN_FOR`).
+It relies on parts of yt-dlp that are not public API: it overrides `_send` (the documented extension
+point of `RequestHandler`) and `_create_instance` of `CurlCFFIRH`, calls `RequestHandler`'s
+`_get_instance`, `_get_cookiejar` and `_get_proxies` as `CurlCFFIRH._send` does, and imports from
+`yt_dlp.networking._curlcffi` and `._helper`. So it is pinned: `WRITTEN_FOR` names the versions it was
+read against, tests/engines/test_ytdlp_impersonation.py fails on others, and a request whose session
+did not get its limits is refused rather than sent (`_PerRequestOptionsSession`).
 """
 
 from __future__ import annotations
