@@ -8,7 +8,7 @@ from pathlib import Path
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.reporting import video_label
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
-from wandr_pipeline.engines.ytdlp import SiteLimits, named, post_metadata
+from wandr_pipeline.engines.ytdlp import SiteLimits, named, platform_of, post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.scratch import scratch_dir
@@ -45,6 +45,9 @@ class RawVideoWorker(StageWorker):
         # Downloads of a run at once (each its own thread, its own yt-dlp and scratch folder; the pacing,
         # Retry-After pauses and per-site limits are the run's): a slow host holds one, not the run.
         self.workers = max(1, self.downloader.concurrent_downloads)
+        # A site at its limit of downloads makes its next video wait, not the videos of other sites
+        # behind it in the list: the run admits those first (lib/pipelining.py).
+        self.per_group = max(1, self.downloader.downloads_per_site) if self.workers > 1 else 0
         self.site_limits = SiteLimits()
         run.configure(
             parameters={
@@ -55,6 +58,11 @@ class RawVideoWorker(StageWorker):
                 "max_streams": self.downloader.max_streams,
             }
         )
+
+    def group_of(self, key: str) -> str:
+        """The site the video is downloaded from (`SiteSlots`' key): `tiktok.com`, a host, or its key."""
+        ref = load_submission(self.store, key)
+        return platform_of(ref.download_url) if ref is not None and ref.download_url else key
 
     def process_one(self, key: str, inputs) -> None:
         ref = load_submission(self.store, key)
