@@ -61,7 +61,10 @@ class RawVideoWorker(StageWorker):
 
     def group_of(self, key: str) -> str:
         """The site the video is downloaded from (`SiteSlots`' key): `tiktok.com`, a host, or its key."""
-        ref = load_submission(self.store, key)
+        try:
+            ref = load_submission(self.store, key)
+        except Exception:  # noqa: BLE001 - an unreadable record: `process_one` records why; no group
+            return key
         return platform_of(ref.download_url) if ref is not None and ref.download_url else key
 
     def process_one(self, key: str, inputs) -> None:
