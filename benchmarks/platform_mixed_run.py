@@ -9,7 +9,7 @@ carousels' video text and speech too. Prints the wall time, when the good posts'
 against the slow hosts' posts, and the requests per host per minute (over the run, and the busiest
 minute).
 
-Run: `PYTHONPATH=. .venv/bin/python benchmarks/platform_mixed_run.py [NAME=VALUE ...]`
+Run: `PYTHONPATH=. .venv/bin/python benchmarks/platform_mixed_run.py [NAME=VALUE ...] [posts=N]`
 (e.g. `WANDR_CONCURRENT_DOWNLOADS=1`; `WHISPER_MODEL` is tiny.en unless given: base is ~4x slower on a CPU)
 """
 
@@ -116,6 +116,8 @@ def main() -> None:
     fake = start_fake(workdir)
     try:
         posts = make_posts(fake)
+        settings = [arg for arg in sys.argv[1:] if not arg.startswith("posts=")]
+        posts = posts[: int(next((a[6:] for a in sys.argv[1:] if a.startswith("posts=")), len(posts)))]
         listing = workdir / "list.txt"
         listing.write_text("".join(f"{post.url}\n" for post in posts))
         home = workdir / "dagster_home"
@@ -133,10 +135,10 @@ def main() -> None:
             "WANDR_DOWNLOAD_TIMEOUT_S": "3",
             "WANDR_DOWNLOAD_DEADLINE_S": "5",
         }
-        env.update(arg.split("=", 1) for arg in sys.argv[1:])
+        env.update(arg.split("=", 1) for arg in settings)
         root = workdir / "storage"
         command = [str(REPO / ".venv" / "bin" / "wandr-pipeline"), "run", str(listing), "--storage", str(root)]
-        print(f"{len(posts)} posts; {' '.join(sys.argv[1:]) or 'default download settings'}; load {os.getloadavg()}")
+        print(f"{len(posts)} posts; {' '.join(settings) or 'default download settings'}; load {os.getloadavg()}")
         started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
         completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.monotonic() - started
