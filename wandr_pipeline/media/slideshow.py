@@ -184,28 +184,24 @@ def build_post_timeline(
     filters, timeline, first_frame = [], [], 0
     picture_images, video_infos = iter(pictures), iter(videos)
     with tempfile.TemporaryDirectory(dir=output.parent) as folder:
-        for index, item in enumerate(items):  # input `index` of ffmpeg is item `index`
-            stream = index
+        for index, item in enumerate(items):  # ffmpeg's input `index` is item `index`
             if item.kind == PICTURE_ITEM:
                 still = Path(folder) / f"{index:04d}.png"
                 cv2.imwrite(str(still), _letterbox(next(picture_images), width, height))
                 args += ["-loop", "1", "-framerate", str(rate), "-i", str(still)]
                 frames, sound = still_frames, None
+                shape = "setsar=1"
             else:
                 info = next(video_infos)
                 args += ["-i", str(item.path)]
                 frames = max(1, math.floor(info.duration_s * rate))
-                sound = f"[{stream}:a:0]" if info.has_audio else None
-                filters.append(
-                    f"[{stream}:v:0]scale={width}:{height}:force_original_aspect_ratio=decrease,"
-                    f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},"
-                    f"tpad=stop_mode=clone:stop={rate},trim=end_frame={frames},setpts=PTS-STARTPTS,"
-                    f"format=yuv420p[v{index}]"
+                sound = f"[{index}:a:0]" if info.has_audio else None
+                # the video's own frames at the timeline's rate, a last one repeated if the stream ends early
+                shape = (
+                    f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+                    f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={rate},tpad=stop_mode=clone:stop={rate}"
                 )
-            if item.kind == PICTURE_ITEM:
-                filters.append(
-                    f"[{stream}:v:0]setsar=1,trim=end_frame={frames},setpts=PTS-STARTPTS,format=yuv420p[v{index}]"
-                )
+            filters.append(f"[{index}:v:0]{shape},trim=end_frame={frames},setpts=PTS-STARTPTS,format=yuv420p[v{index}]")
             seconds = frames / rate
             source = sound or f"anullsrc=r={_AUDIO_RATE}:cl=stereo,"
             filters.append(
