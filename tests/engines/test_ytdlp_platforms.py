@@ -313,15 +313,17 @@ def test_an_instagram_image_post_is_one_picture(tmp_path, fake, downloader):
 def test_an_instagram_carousel_plays_its_pictures_and_its_video_in_one_timeline(tmp_path, fake, downloader):
     """Pictures and a video mixed: one video of the post, each picture a still read once, the video item
     with its own frames (sampled as any video's) and its sound, in the post's order."""
-    fake.add("instagram", "CcarouselA", "carousel", pictures=PICTURES[:2])
+    pictures = ("easyocr_french.jpg", "rapidocr_ch_en_num.jpg")  # within the clip's 720x1280: a small canvas
+    fake.add("instagram", "CcarouselA", "carousel", pictures=pictures)
     row = run_stage(tmp_path, downloader, f"https://{INSTAGRAM}/p/CcarouselA/")
     assert row["status"] == "ok", row["error"]
     assert (row["media_type"], row["has_video"], row["has_audio"]) == ("carousel", True, True)
+    assert (row["width"], row["height"]) == (720, 1280)
     # the video item itself is downloaded, not its cover picture
     assert [p.rsplit("/", 1)[1].split("?")[0] for _, p in fake.asked(INSTAGRAM_CDN)] == [
-        PICTURES[0],
+        pictures[0],
         "lisbon_pasteis.mp4",
-        PICTURES[1],
+        pictures[1],
     ]
     items = row["post_items"]
     assert [(i["kind"], i["first_frame"], i["frames"], i["start_s"], i["end_s"]) for i in items] == [
