@@ -10,6 +10,7 @@ against the slow hosts' posts, and the requests per host per minute (over the ru
 minute).
 
 Run: `PYTHONPATH=. .venv/bin/python benchmarks/platform_mixed_run.py [NAME=VALUE ...] [posts=N]`
+(`check=<storage root>`: only check an earlier run's warehouse)
 (e.g. `WANDR_CONCURRENT_DOWNLOADS=1`; `WHISPER_MODEL` is tiny.en unless given: base is ~4x slower on a CPU)
 """
 
@@ -68,7 +69,8 @@ def check(posts: list[Post], fake: PlatformFake, root: Path) -> list[str]:
         doc = docs.loc[key]
         onscreen, spoken = _words(doc["onscreen_text"]), _words(doc["transcript_text"])
         fake_post = fake.posts[(post.platform, key.split("-", 1)[1])]
-        for picture in fake_post.pictures if post.scenario in ("photo_post", "image_post", "carousel") else ():
+        shown = {"photo_post": fake_post.pictures, "image_post": fake_post.pictures[:1], "carousel": fake_post.pictures}
+        for picture in shown.get(post.scenario, ()):  # an image post is its first picture
             if not PICTURE_WORDS[picture] <= onscreen:
                 wrong.append(f"{post.scenario} {key}: {picture}'s text missing: {sorted(PICTURE_WORDS[picture])}")
         if post.scenario in ("video", "carousel", "expired_url", "rate_limited"):
@@ -116,7 +118,14 @@ def main() -> None:
     fake = start_fake(workdir)
     try:
         posts = make_posts(fake)
-        settings = [arg for arg in sys.argv[1:] if not arg.startswith("posts=")]
+        checked = next((Path(a[6:]) for a in sys.argv[1:] if a.startswith("check=")), None)
+        if checked is not None:  # check the warehouse of an earlier run of this list again
+            wrong = check(posts, fake, checked)
+            print(f"{len(posts)} posts checked in {checked}; {len(wrong)} not as expected")
+            for line in wrong:
+                print("  WRONG", line)
+            return
+        settings = [arg for arg in sys.argv[1:] if not arg.startswith(("posts=", "check="))]
         posts = posts[: int(next((a[6:] for a in sys.argv[1:] if a.startswith("posts=")), len(posts)))]
         listing = workdir / "list.txt"
         listing.write_text("".join(f"{post.url}\n" for post in posts))
