@@ -112,11 +112,12 @@ def main() -> None:
             )
             if args.direct:
                 from wandr_pipeline.engines.rapidocr import RapidOcrEngine
-                from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
+                from wandr_pipeline.engines.whisper import WhisperTranscriber
+                from wandr_pipeline.engines.whisper_models import BUNDLED_MODEL
+                from wandr_pipeline.engines.whisper_options import transcriber_options
+                from wandr_pipeline.settings import WhisperSettings
 
-                transcriber = WhisperTranscriber(
-                    BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True
-                )
+                transcriber = WhisperTranscriber(transcriber_options(WhisperSettings(), model=BUNDLED_MODEL))
                 ocr = RapidOcrEngine(min_confidence=0.5, use_cuda=False)
                 direct_work(server.url("short.mp4?warm=1"), tmp / "warm", transcriber, ocr)
 

@@ -178,7 +178,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from wandr_pipeline.engines.rapidocr import RapidOcrEngine
-    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper_models import BUNDLED_MODEL
+    from wandr_pipeline.engines.whisper_options import transcriber_options
+    from wandr_pipeline.settings import WhisperSettings
 
     results: dict = {
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor() or platform.machine()}",
@@ -193,9 +196,7 @@ def main() -> None:
         server = LoopbackServer(media)
         try:
             transcriber, results["whisper_load_s"] = timed(
-                lambda: WhisperTranscriber(
-                    BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True
-                )
+                lambda: WhisperTranscriber(transcriber_options(WhisperSettings(), model=BUNDLED_MODEL))
             )
             ocr, results["ocr_load_s"] = timed(lambda: RapidOcrEngine(min_confidence=0.5, use_cuda=False))
             direct_work(server.url("short.mp4"), tmp / "warmup", transcriber, ocr)  # warm caches

@@ -261,12 +261,13 @@ def asr_experiment(clips: list[dict]) -> dict:
     """Each clip without hints, with the raw caption lines, and with the pipeline's shaped hints (+ echo guard)."""
     import jiwer
 
-    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper_models import BUNDLED_MODEL
+    from wandr_pipeline.engines.whisper_options import transcriber_options
     from wandr_pipeline.media.captions import echoes_hints
+    from wandr_pipeline.settings import WhisperSettings
 
-    transcriber = WhisperTranscriber(
-        BUNDLED_MODEL, device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True
-    )
+    transcriber = WhisperTranscriber(transcriber_options(WhisperSettings(), model=BUNDLED_MODEL))
     modes = ["off", "hotwords_raw", "prompt_raw", "hotwords", "prompt"]
     results: dict = {mode: {"clips": {}} for mode in modes}
     for clip in clips:

@@ -23,6 +23,7 @@ import re
 import subprocess
 import time
 import unicodedata
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,14 +68,16 @@ def run(speech: Path, models: list[str]) -> dict:
     import numpy as np
 
     from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper_options import transcriber_options
+    from wandr_pipeline.settings import WhisperSettings
 
     uptime_before = _uptime()
     clips = load_clips(speech)
-    knobs = dict(device="cpu", compute_type="int8", batch_size=8, beam_size=5, vad=True, chinese_script="simplified")
+    on_cpu = transcriber_options(WhisperSettings(), device="cpu", compute_type="int8")
     transcribers, load_s = {}, {}
     for model in models:
         started = time.perf_counter()
-        transcribers[model] = WhisperTranscriber(model, **knobs)
+        transcribers[model] = WhisperTranscriber(replace(on_cpu, model=model))
         load_s[model] = round(time.perf_counter() - started, 2)
         transcribers[model].transcribe(np.zeros(16_000, np.float32))  # warm-up: VAD session, first allocations
     results = {model: [] for model in models}
@@ -119,7 +122,7 @@ def run(speech: Path, models: list[str]) -> dict:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
         "uptime_before": uptime_before,
-        "knobs": knobs,
+        "knobs": {k: v for k, v in asdict(on_cpu).items() if k != "model"},
         "summary": summary,
         "clips": results,
     }

@@ -154,23 +154,13 @@ def transcribe_track(transcriber, track: Track, refs: dict) -> dict:
 def transcriber(*, second_look: bool = True, model: str = "", **overrides):
     """`model` (default: the bundled one) with the settings' defaults and `overrides`; `second_look=False`: without the
     second VAD look for speech it missed (`WhisperTranscriber.missed_speech`), as before it existed."""
-    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper_models import BUNDLED_MODEL
+    from wandr_pipeline.engines.whisper_options import transcriber_options
     from wandr_pipeline.settings import Settings
 
-    settings = Settings()
-    knobs = dict(
-        device="cpu",
-        compute_type="auto",
-        batch_size=settings.whisper_batch_size,
-        beam_size=settings.whisper_beam_size,
-        vad=True,
-        chunk_s=settings.whisper_chunk_s,
-        second_pass_chunk_s=settings.whisper_second_pass_chunk_s,
-        vad_threshold=settings.whisper_vad_threshold,
-        chunk_pause_ms=settings.whisper_chunk_pause_ms,
-        chinese_script=settings.whisper_chinese_script,
-    )
-    loaded = WhisperTranscriber(model or BUNDLED_MODEL, **{**knobs, **overrides})
+    options = dict(model=model or BUNDLED_MODEL, device="cpu", compute_type="auto", vad=True)
+    loaded = WhisperTranscriber(transcriber_options(Settings(), **{**options, **overrides}))
     if not second_look:
         loaded.missed_speech = lambda audio, speech: []
     return loaded

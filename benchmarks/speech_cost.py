@@ -40,7 +40,7 @@ class Plain:
     def __init__(self):
         from faster_whisper import WhisperModel
 
-        from wandr_pipeline.engines.whisper import packaged_model_files, resolve_model
+        from wandr_pipeline.engines.whisper_models import packaged_model_files, resolve_model
 
         path, _ = resolve_model("base")
         self.model = WhisperModel(

@@ -234,6 +234,9 @@ class WhisperSettings(SettingsGroup):
         ge=0,
         le=30,
     )
+    whisper_prefetch: int = setting(
+        2, "WHISPER_PREFETCH", doc="clips whose audio is decoded ahead, on CPU threads, while one is transcribed", ge=0
+    )
     whisper_translate: bool = setting(
         False,
         "WHISPER_TRANSLATE",
@@ -416,6 +419,11 @@ class DownloadSettings(SettingsGroup):
     )
     ytdlp_ca_bundle: str = setting(
         "", "YTDLP_CA_BUNDLE", doc="PEM file of extra certificate authorities to trust (a proxy that re-signs TLS)"
+    )
+    ytdlp_impersonate: bool = setting(
+        True,
+        "YTDLP_IMPERSONATE",
+        doc="impersonate a browser (curl_cffi) where the extractor asks for it (TikTok, Instagram)",
     )
     allow_local_files: bool = setting(
         True, "WANDR_ALLOW_LOCAL_FILES", doc="accept local paths and file:// URLs as sources"

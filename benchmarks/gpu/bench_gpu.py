@@ -146,19 +146,17 @@ class GpuMemoryPoller:
 
 
 def bench_transcription(clips: list[Path], batch_size: int) -> dict:
-    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber, load_audio
+    from wandr_pipeline.engines.whisper import WhisperTranscriber, load_audio
+    from wandr_pipeline.engines.whisper_models import BUNDLED_MODEL
+    from wandr_pipeline.engines.whisper_options import transcriber_options
+    from wandr_pipeline.settings import Settings
 
-    model = os.environ.get("WHISPER_MODEL", BUNDLED_MODEL)
+    settings = Settings()  # WHISPER_DEVICE, WHISPER_COMPUTE_TYPE, WHISPER_NUM_WORKERS, ... as the pipeline reads them
+    model = os.environ.get("WHISPER_MODEL", BUNDLED_MODEL)  # here the bundled model unless one is named
+    cross_clip = "true" if "WHISPER_CROSS_CLIP" not in os.environ else settings.whisper_cross_clip
     start = time.perf_counter()
     transcriber = WhisperTranscriber(
-        model,
-        device=os.environ.get("WHISPER_DEVICE", "auto"),
-        compute_type=os.environ.get("WHISPER_COMPUTE_TYPE", "auto"),
-        batch_size=batch_size,
-        beam_size=5,
-        vad=True,
-        num_workers=int(os.environ.get("WHISPER_NUM_WORKERS", "1")),
-        cross_clip=os.environ.get("WHISPER_CROSS_CLIP", "true").lower() in ("1", "true"),
+        transcriber_options(settings, model=model, batch_size=batch_size, beam_size=5, vad=True, cross_clip=cross_clip)
     )
     load_s = time.perf_counter() - start
     transcriber.transcribe(load_audio(clips[0]))  # warm-up (CUDA context, kernels)

@@ -8,14 +8,20 @@ from tests.support.paths import SAMPLES
 
 pytestmark = pytest.mark.slow
 
-# the knobs the Whisper resource passes, at its defaults
-KNOBS = dict(device="auto", compute_type="auto", beam_size=5, vad=True)
+
+def bundled(**overrides):
+    """The bundled model with the Whisper settings' defaults and `overrides`."""
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper_models import BUNDLED_MODEL
+    from wandr_pipeline.engines.whisper_options import transcriber_options
+    from wandr_pipeline.settings import WhisperSettings
+
+    return WhisperTranscriber(transcriber_options(WhisperSettings(), model=BUNDLED_MODEL, **overrides))
 
 
 def test_cross_clip_batches_keep_each_clips_own_hints():
     from faster_whisper.audio import decode_audio
 
-    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
     from wandr_pipeline.media.captions import echoes_hints
 
     clips = {path.stem: decode_audio(str(path), sampling_rate=16_000) for path in sorted(SAMPLES.glob("*.mp4"))}
@@ -23,7 +29,7 @@ def test_cross_clip_batches_keep_each_clips_own_hints():
         "lisbon_pasteis": {"hotwords": "Pasteis De Belem, Open 8AM - 11PM"},
         "mexico_city_tacos": {"hotwords": "Tacos Al Pastor"},
     }  # kyoto_temples: none
-    transcriber = WhisperTranscriber(BUNDLED_MODEL, **KNOBS, batch_size=4, prefetch=2, cross_clip=True)
+    transcriber = bundled(batch_size=4, prefetch=2, cross_clip="true")
     batched = dict(
         transcriber.transcribe_many(
             [(name, name) for name in clips],
@@ -42,10 +48,8 @@ def test_cross_clip_batches_keep_each_clips_own_hints():
 def test_a_transcript_that_echoes_its_hints_is_redone_without_them():
     from faster_whisper.audio import decode_audio
 
-    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
-
     audio = decode_audio(str(SAMPLES / "kyoto_temples.mp4"), sampling_rate=16_000)
-    transcriber = WhisperTranscriber(BUNDLED_MODEL, **KNOBS, batch_size=8)
+    transcriber = bundled(batch_size=8)
     always = list(
         transcriber.transcribe_many(
             [("k", "k")],

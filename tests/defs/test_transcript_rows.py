@@ -2,8 +2,8 @@
 language below the floor not written as fact, music written over `empty` (issue 27)."""
 
 from wandr_pipeline.defs.videos.transcript import segment_rows, transcript_status
-from wandr_pipeline.engines.whisper import Transcript, TranscriptSegment, TranscriptWord, segment_evidence
 from wandr_pipeline.engines.whisper_chunk_language import HeardLanguage
+from wandr_pipeline.engines.whisper_transcript import Transcript, TranscriptSegment, TranscriptWord, segment_evidence
 from wandr_pipeline.lib.outcomes import EMPTY, OK, SUSPECT
 from wandr_pipeline.media.speech_quality import assess
 

@@ -63,11 +63,11 @@ def test_frame_decoder_choice_with_nvdec(monkeypatch):
 
 def test_whisper_device_choice_without_gpu():
     _no_gpu_here()
-    from wandr_pipeline.engines.whisper import choose_device
+    from wandr_pipeline.engines.device import choose_whisper_device
 
-    assert choose_device("auto", "auto") == ("cpu", "int8")
-    assert choose_device("cuda", "auto") == ("cuda", "float16")
-    assert choose_device("cpu", "float32") == ("cpu", "float32")
+    assert choose_whisper_device("auto", "auto") == ("cpu", "int8")
+    assert choose_whisper_device("cuda", "auto") == ("cuda", "float16")
+    assert choose_whisper_device("cpu", "float32") == ("cpu", "float32")
 
 
 def test_nvdec_request_falls_back_to_identical_cpu_frames(caplog):

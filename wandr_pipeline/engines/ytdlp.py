@@ -1,7 +1,8 @@
 """Downloading one post with yt-dlp into a local folder, with its metadata.
 
 Bounded whatever the server says: the size limit is checked on the bytes actually received (a
-progress hook, so a body without Content-Length or an endless one stops at the limit), and the
+progress hook, so a body without Content-Length or an endless one stops at the limit; pages, which it
+does not see, end a little past it, `ytdlp_egress._bound`), and the
 download ends at its deadline (the progress hook, plus a watchdog that shuts its connections, see
 `ytdlp_egress.download_budget`). A `Retry-After` header on a 429/503 travels with the error.
 """
@@ -71,6 +72,8 @@ class DownloadOptions:
     proxy: str | None = None
     # A PEM file of extra certificate authorities to trust (a proxy that re-signs TLS), besides certifi's.
     ca_bundle: str | None = None
+    # Browser impersonation (curl_cffi) where an extractor asks for it (TikTok, Instagram).
+    impersonate: bool = True
     cookies_max_bytes: int | None = None  # a bigger cookies file is refused
     request_interval_s: float = 0.0  # least time between two requests to one site (0: no pacing)
     extra_options: dict[str, Any] = field(default_factory=dict)
@@ -278,6 +281,10 @@ def _clean_message(message: str) -> str:
     if message.endswith("Did not get any data blocks"):
         message = EMPTY_FILE
     return message.splitlines()[0] if message else "download failed"
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"file is {size / 2**20:.1f} MB, over the {limit / 2**20:g} MB limit (WANDR_MAX_VIDEO_MB)"
 
 
 def _too_long(duration: float, limit: float) -> str:
@@ -514,14 +521,20 @@ def _download_once(
         with (
             _private_cookie_copy(options.cookiefile, dest_dir, options.cookies_max_bytes) as cookiefile,
             guard,
-            download_budget(deadline) as budget,
+            download_budget(deadline, options.max_filesize_bytes) as budget,
         ):
             if cookiefile:
                 ydl_options["cookiefile"] = cookiefile
             pace = (
                 (lambda u: pacer.wait(u, options.request_interval_s)) if pacer and options.request_interval_s else None
             )
-            ydl = GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url, pace=pace)
+            ydl = GuardedYoutubeDL(
+                ydl_options,
+                ca_bundle=options.ca_bundle,
+                judge_url=judge_url,
+                pace=pace,
+                impersonating_handler=_impersonating_handler() if options.impersonate else None,
+            )
             with ydl:
                 if platform_post:
                     info, media_type, items = _download_platform_post(ydl, url, dest_dir, options)
@@ -529,6 +542,14 @@ def _download_once(
                     info = ydl.extract_info(url, download=True)
     except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
         raise_if_stopping()  # its connections were shut because the process is stopping: not the server's fault
+        if budget is not None and budget.oversize and options.max_filesize_bytes:
+            size, announced = budget.oversize  # a response (a page, or in libcurl) was stopped at the limit
+            message = (
+                _too_large(size, options.max_filesize_bytes)
+                if announced
+                else _oversize_message(size, options.max_filesize_bytes)
+            )
+            raise named(PermanentError(message), "too_large") from None
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
@@ -580,13 +601,7 @@ def _download_once(
         if options.max_duration_s and isinstance(duration, (int, float)) and duration > options.max_duration_s:
             raise named(PermanentError(_too_long(duration, options.max_duration_s)), "too_long")
         if size and options.max_filesize_bytes and size > options.max_filesize_bytes:
-            raise named(
-                PermanentError(
-                    f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
-                    "limit (WANDR_MAX_VIDEO_MB)"
-                ),
-                "too_large",
-            )
+            raise named(PermanentError(_too_large(size, options.max_filesize_bytes)), "too_large")
         reason = (
             "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
         )
@@ -596,6 +611,15 @@ def _download_once(
     if path.suffix != f".{safe}":
         path = path.rename(path.with_name(f"video.{safe}"))
     return DownloadedPost(path=path, info=info)
+
+
+def _impersonating_handler():
+    """yt-dlp's curl_cffi transport under the egress limits, or None where curl_cffi cannot be used."""
+    try:
+        from wandr_pipeline.engines.ytdlp_impersonation import GuardedCurlCFFIRH
+    except ImportError:  # curl_cffi is not installed, or not a version this yt-dlp supports
+        return None
+    return GuardedCurlCFFIRH
 
 
 def _download_platform_post(ydl, url: str, dest_dir: Path, options: DownloadOptions):

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import fields
 
 from dagster import ConfigurableResource
 
 from wandr_pipeline.engines.whisper import WhisperTranscriber
+from wandr_pipeline.engines.whisper_options import TranscriberOptions
 from wandr_pipeline.settings import WhisperSettings, from_setting, setting_values
 
-_LOADED: dict[tuple, WhisperTranscriber] = {}
+_LOADED: dict[TranscriberOptions, WhisperTranscriber] = {}
 _LOCK = threading.Lock()
 
 
 class WhisperResource(ConfigurableResource):
-    """Speech-to-text settings; `WHISPER_MODEL` picks the model, `WHISPER_LANGUAGE` forces a language."""
+    """Speech-to-text settings; `WHISPER_MODEL` picks the model, `WHISPER_LANGUAGE` forces a language.
+
+    Each field is the `TranscriberOptions` field of the same name."""
 
     model: str = from_setting("whisper_model")
     device: str = from_setting("whisper_device")
@@ -31,53 +35,21 @@ class WhisperResource(ConfigurableResource):
     second_pass_chunk_s: int = from_setting("whisper_second_pass_chunk_s")
     vad_threshold: float = from_setting("whisper_vad_threshold")
     chunk_pause_ms: int = from_setting("whisper_chunk_pause_ms")
+    prefetch: int = from_setting("whisper_prefetch")
     translate: bool = from_setting("whisper_translate")
 
     @classmethod
     def from_settings(cls, whisper: WhisperSettings) -> WhisperResource:
         return cls(**setting_values(cls, whisper))
 
-    def _key(self) -> tuple:
-        return (
-            self.model,
-            self.device,
-            self.compute_type,
-            self.batch_size,
-            self.beam_size,
-            self.cpu_threads,
-            self.num_workers,
-            self.vad,
-            self.language,
-            self.cross_clip,
-            self.chinese_script,
-            self.chunk_s,
-            self.second_pass_chunk_s,
-            self.vad_threshold,
-            self.chunk_pause_ms,
-            self.translate,
-        )
+    def options(self) -> TranscriberOptions:
+        """The engine's options, as these fields say."""
+        return TranscriberOptions(**{f.name: getattr(self, f.name) for f in fields(TranscriberOptions)})
 
     def get_transcriber(self) -> WhisperTranscriber:
         """The loaded model for these settings (loaded on first use, then shared)."""
-        key = self._key()
+        options = self.options()
         with _LOCK:
-            if key not in _LOADED:
-                _LOADED[key] = WhisperTranscriber(
-                    self.model,
-                    device=self.device,
-                    compute_type=self.compute_type,
-                    cpu_threads=self.cpu_threads,
-                    num_workers=self.num_workers,
-                    batch_size=self.batch_size,
-                    beam_size=self.beam_size,
-                    vad=self.vad,
-                    language=self.language or None,
-                    chinese_script=self.chinese_script,
-                    cross_clip=self.cross_clip if self.cross_clip == "auto" else self.cross_clip == "true",
-                    chunk_s=self.chunk_s,
-                    second_pass_chunk_s=self.second_pass_chunk_s,
-                    vad_threshold=self.vad_threshold,
-                    chunk_pause_ms=self.chunk_pause_ms,
-                    translate=self.translate,
-                )
-            return _LOADED[key]
+            if options not in _LOADED:
+                _LOADED[options] = WhisperTranscriber(options)
+            return _LOADED[options]
