@@ -396,9 +396,10 @@ class DownloadSettings(SettingsGroup):
         ge=0,
     )
     concurrent_downloads: int = setting(
-        1,
+        4,
         "WANDR_CONCURRENT_DOWNLOADS",
-        doc="downloads of a run at once (at most WANDR_VIDEOS_IN_FLIGHT are admitted): a slow host holds one",
+        doc="downloads of a run at once (the run admits at least as many videos): a slow host holds "
+        "at most WANDR_DOWNLOADS_PER_SITE of them; 1: one after another",
         ge=1,
     )
     downloads_per_site: int = setting(

@@ -120,6 +120,7 @@ def test_a_tiktok_video_through_the_download_stage(tmp_path, fake, downloader):
     assert row["upload_date"] == dt.date(2024, 1, 31)
     assert row["upload_time"] == dt.datetime(2024, 1, 31, tzinfo=dt.UTC)
     assert row["has_video"] and row["duration_s"] > 1  # the file's, probed
+    assert (row["media_type"], row["post_items"]) == ("video", None)
     assert row["uploader_name"] == "Wandr Travel"
     assert (row["music_title"], row["music_artist"]) == ("original sound - wandr.travel", "Wandr Travel")
     counts = [row[c] for c in ("view_count", "like_count", "comment_count", "share_count")]
@@ -377,17 +378,44 @@ def test_an_instagram_image_post_is_one_picture(tmp_path, fake, downloader):
     assert len(_frames_of(tmp_path, row)) == 1
 
 
-def test_an_instagram_carousel_shows_every_item(tmp_path, fake, downloader):
-    """Pictures and a video mixed: every item becomes a frame (the video item by its cover picture)."""
-    fake.add("instagram", "CcarouselA", "carousel", pictures=PICTURES[:2])
+def test_an_instagram_carousel_plays_its_pictures_and_its_video_in_one_timeline(tmp_path, fake, downloader):
+    """Pictures and a video mixed: one video of the post, each picture a still read once, the video item
+    with its own frames (sampled as any video's) and its sound, in the post's order."""
+    pictures = ("easyocr_french.jpg", "rapidocr_ch_en_num.jpg")  # within the clip's 720x1280: a small canvas
+    fake.add("instagram", "CcarouselA", "carousel", pictures=pictures)
     row = run_stage(tmp_path, downloader, f"https://{INSTAGRAM}/p/CcarouselA/")
     assert row["status"] == "ok", row["error"]
-    assert row["media_type"] == "carousel"
-    assert len(_frames_of(tmp_path, row)) == 3
-    assert [p.rsplit("/", 1)[1] for _, p in fake.asked(INSTAGRAM_CDN)] == [
-        PICTURES[0],
-        "rapidocr_ch_en_num.jpg",
-        PICTURES[1],
+    assert (row["media_type"], row["has_video"], row["has_audio"]) == ("carousel", True, True)
+    assert (row["width"], row["height"]) == (720, 1280)
+    # the video item itself is downloaded, not its cover picture
+    assert [p.rsplit("/", 1)[1].split("?")[0] for _, p in fake.asked(INSTAGRAM_CDN)] == [
+        pictures[0],
+        "lisbon_pasteis.mp4",
+        pictures[1],
+    ]
+    items = row["post_items"]
+    assert [(i["kind"], i["first_frame"], i["frames"], i["start_s"], i["end_s"]) for i in items] == [
+        ("picture", 0, 30, 0.0, 1.0),
+        ("video", 30, 390, 1.0, 14.0),  # the 13 s clip at its 30 fps
+        ("picture", 420, 30, 14.0, 15.0),
+    ]
+    assert row["duration_s"] == pytest.approx(15.0, abs=0.1)
+    frames = _frames_of(tmp_path, row)
+    assert [(f["frame_index"], f["every_n_frames"]) for f in frames] == [
+        (0, 1),
+        *[(30 + n, 30) for n in range(0, 390, 30)],
+        (420, 1),
+    ]
+    assert [f["timestamp_s"] for f in frames][:2] == [0.0, 1.0] and frames[-1]["timestamp_s"] == 14.0
+
+
+def test_a_photo_post_records_where_each_picture_lies(tmp_path, fake, downloader):
+    fake.add("tiktok", "7350000000000000013", "photo_post", pictures=PICTURES[:2])
+    row = run_stage(tmp_path, downloader, f"https://{TIKTOK}/@wandr.travel/photo/7350000000000000013")
+    assert row["status"] == "ok", row["error"]
+    assert [(i["kind"], i["first_frame"], i["frames"], i["start_s"]) for i in row["post_items"]] == [
+        ("picture", 0, 1, 0.0),
+        ("picture", 1, 1, 1.0),
     ]
 
 

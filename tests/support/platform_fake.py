@@ -42,7 +42,10 @@ TIKTOK = "www.tiktok.com"
 TIKTOK_CDN = "v16-webapp-prime.tiktok.com"
 INSTAGRAM = "www.instagram.com"
 INSTAGRAM_CDN = "scontent.cdninstagram.com"
-HOSTS = (TIKTOK, TIKTOK_CDN, INSTAGRAM, "instagram.com", "i.instagram.com", INSTAGRAM_CDN)
+# Two web sites that send their answers at a crawl (the headers a byte every `slow_drip_s`): any path of
+# them is a video link that never finishes, for runs where slow hosts must not hold the other downloads.
+SLOW_HOSTS = ("media.slow-one.example", "cdn.slow-two.example")
+HOSTS = (TIKTOK, TIKTOK_CDN, INSTAGRAM, "instagram.com", "i.instagram.com", INSTAGRAM_CDN, *SLOW_HOSTS)
 
 # The strings in yt-dlp's extractor sources that these answers rely on (file under yt_dlp/extractor/).
 RELIED_ON = {
@@ -170,6 +173,7 @@ class PlatformFake(BackgroundServer):
         self.request_clients: list[str] = []  # beside `requests`: browser | yt-dlp
         self.times: dict[str, list[float]] = {}
         self.refused_hosts: Counter[str] = Counter()
+        self.slow_drip_s = 0.2  # SLOW_HOSTS: seconds between two bytes of their headers
         self.lock = threading.Lock()
         super().__init__(_Handler, fake=self)
 
@@ -439,6 +443,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._instagram(method, parts.path)
         elif host in (TIKTOK_CDN, INSTAGRAM_CDN):
             self._media(host, parts.path)
+        elif host in SLOW_HOSTS:
+            self._drip_headers(self.fake.slow_drip_s)
         else:
             self._send(404, b"not found", "text/plain")
 
