@@ -11,6 +11,18 @@ WER after a basic normaliser (lower case, punctuation and symbols dropped, as Wh
 `BasicTextNormalizer`), CER for Mandarin (the characters, spaces dropped), the language each clip was
 detected as and with which probability, and the time per audio minute (transcription only; the load is
 reported apart). Writes `benchmarks/out/multilingual_speech.json` and prints a Markdown summary.
+
+    .venv/bin/python -m benchmarks.multilingual_speech --decoding default,beam10,patience2,prompt,seq,seq+cond
+
+`--decoding`: decoding choices for non-English speech (issue 27), `base` with the settings' defaults and
+one change each, on every real non-English clip alone and on the Spanish and Portuguese sentences laid
+end to end (`benchmarks.speech_cost`'s tracks): `beamN` (beam size), `patienceN` (beam patience),
+`prompt` (the common simplified-Chinese initial prompt 以下是普通话的句子。 for Mandarin clips), `seq`
+(faster-whisper's sequential decoding instead of the batched pipeline: temperature fallback, 30 s
+windows), `+cond` (condition on the previous window's text). Scored with `benchmarks.real_media.normalise`
+(numbers and "a.C." in their spoken form on both sides for Spanish and Portuguese) and, for comparison,
+Whisper's basic normaliser alone; every clip's hypothesis beside its reference in
+`benchmarks/out/multilingual_decoding.json`.
 """
 
 from __future__ import annotations
@@ -44,8 +56,10 @@ def error_rate(language: str, references: list[str], hypotheses: list[str]) -> t
     """("wer" | "cer", corpus-level rate over the clips of one language)."""
     import jiwer
 
-    refs = [basic_normalise(r) for r in references]
-    hyps = [basic_normalise(h) for h in hypotheses]
+    from benchmarks.real_media import normalise
+
+    refs = [normalise(r, language) if language != "en" else basic_normalise(r) for r in references]
+    hyps = [normalise(h, language) if language != "en" else basic_normalise(h) for h in hypotheses]
     if language in CHARACTER_LANGUAGES:
         return "cer", jiwer.cer([r.replace(" ", "") for r in refs], [h.replace(" ", "") for h in hyps])
     return "wer", jiwer.wer(refs, hyps)
@@ -166,13 +180,105 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+MANDARIN_PROMPT = "以下是普通话的句子。"
+
+
+def decoding(settings: list[str]) -> dict:
+    """Each decoding setting on every real non-English clip and the es/pt tracks (see the module doc)."""
+    from whisper_normalizer.basic import BasicTextNormalizer
+
+    from benchmarks.real_media import load, references, speech_track, transcriber
+    from benchmarks.speech_cost import PORTUGUESE, SPANISH
+
+    refs = references()
+    names = [n for n, item in sorted(refs.items()) if item["language"] != "en" and item.get("text")]
+    clips = [(n, refs[n]["language"], refs[n]["text"], load(n)) for n in names]
+    for label, parts, language in (("es track", SPANISH, "es"), ("pt track", PORTUGUESE, "pt")):
+        reference = " ".join(refs[n]["text"] for n, _ in parts)
+        clips.append((label, language, reference, speech_track(parts).audio))
+    model = transcriber(model="base")
+    batched, sequential = model.pipeline.transcribe, model.model.transcribe
+    report = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "uptime_before": _uptime(), "settings": {}}
+    for setting in settings:
+        parts = setting.split("+")
+        extra = {}
+        for part in parts:
+            if part.startswith("beam"):
+                extra["beam_size"] = int(part[4:])
+            elif part.startswith("patience"):
+                extra["patience"] = float(part[8:])
+            elif part == "cond":
+                extra["condition_on_previous_text"] = True
+
+        def with_extra(call, extra=extra):
+            return lambda samples, **options: call(samples, **{**options, **extra})
+
+        model.pipeline.transcribe, model.model.transcribe = with_extra(batched), with_extra(sequential)
+        pipeline = model.pipeline
+        if "seq" in parts:
+            model.pipeline = None
+        rows, started = [], time.perf_counter()
+        try:
+            for name, language, reference, audio in clips:
+                prompt = MANDARIN_PROMPT if "prompt" in parts and language == "zh" else None
+                result = model.transcribe(audio, initial_prompt=prompt)
+                rows.append(
+                    {
+                        "file": name,
+                        "language": language,
+                        "detected": result.language,
+                        "trusted": result.assessment.trusted,
+                        "reference": reference,
+                        "text": result.text,
+                        "error": round(error_rate(language, [reference], [result.text])[1], 3),
+                    }
+                )
+        finally:
+            model.pipeline = pipeline
+            model.pipeline.transcribe, model.model.transcribe = batched, sequential
+        summary = {"seconds": round(time.perf_counter() - started, 1)}
+        for language in ("es", "pt", "zh"):
+            mine = [r for r in rows if r["language"] == language and "track" not in r["file"]]
+            summary[language] = round(
+                error_rate(language, [r["reference"] for r in mine], [r["text"] for r in mine])[1], 3
+            )
+            basic = BasicTextNormalizer()
+            plain_refs = [basic(r["reference"]) for r in mine]
+            plain_hyps = [basic(r["text"]) or " " for r in mine]
+            summary[f"{language} (basic normaliser)"] = round(
+                error_rate(language, plain_refs, plain_hyps)[1] if language == "zh" else _wer(plain_refs, plain_hyps), 3
+            )
+        summary["AISHELL alone"] = next(r["error"] for r in rows if r["file"].startswith("aishell"))
+        for label in ("es track", "pt track"):
+            summary[label] = next(r["error"] for r in rows if r["file"] == label)
+        summary["untrusted"] = [r["file"] for r in rows if not r["trusted"]]
+        report["settings"][setting] = {"summary": summary, "clips": rows}
+        print(setting, json.dumps(summary, ensure_ascii=False), flush=True)
+    report["uptime_after"] = _uptime()
+    return report
+
+
+def _wer(references: list[str], hypotheses: list[str]) -> float:
+    import jiwer
+
+    return jiwer.wer(references, hypotheses)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speech", type=Path, default=DEFAULT_SPEECH, help="folder with references.json")
     parser.add_argument("--models", default="tiny.en,base", help="comma-separated WHISPER_MODEL values")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "multilingual_speech.json")
+    parser.add_argument("--decoding", default="", help="compare decoding settings instead (see the module doc)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.decoding:
+        report = decoding([s.strip() for s in args.decoding.split(",") if s.strip()])
+        out = args.out.with_name("multilingual_decoding.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=1))
+        print(f"written: {out}")
+        return
     report = run(args.speech, [m.strip() for m in args.models.split(",") if m.strip()])
     report["uptime_after"] = _uptime()
     args.out.parent.mkdir(parents=True, exist_ok=True)

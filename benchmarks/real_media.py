@@ -104,14 +104,35 @@ def speech_track(parts) -> Track:
     return Track(np.concatenate(pieces), sentences)
 
 
+# Written forms with one spoken form, for the languages whose numbers `num2words` spells (issue 27): a
+# reference that writes "20" or "a.C." is matched by speech written "vinte" or "antes de Cristo", and the
+# other way round. Applied to reference and hypothesis alike.
+SPOKEN_ABBREVIATIONS = {
+    "es": {"a.c.": "antes de cristo", "d.c.": "después de cristo"},
+    "pt": {"a.c.": "antes de cristo", "d.c.": "depois de cristo"},
+}
+
+
 def normalise(text: str, language: str) -> str:
+    """Whisper's English normaliser for English; its basic one (lower case, punctuation and symbols as
+    spaces) for the others, with Spanish and Portuguese numbers and abbreviations in their spoken form."""
     if language == "en":
         from whisper_normalizer.english import EnglishTextNormalizer
 
         return EnglishTextNormalizer()(text)
     from whisper_normalizer.basic import BasicTextNormalizer
 
-    return BasicTextNormalizer()(text)
+    if language not in SPOKEN_ABBREVIATIONS:
+        return BasicTextNormalizer()(text)
+    import re
+
+    from num2words import num2words
+
+    text = text.lower()
+    for written, spoken in SPOKEN_ABBREVIATIONS[language].items():
+        text = re.sub(rf"(?<!\w){re.escape(written)}(?!\w)", spoken, text)
+    text = BasicTextNormalizer()(text)
+    return re.sub(r"\d+", lambda number: num2words(int(number.group()), lang=language), text).strip()
 
 
 def error_rate(reference: str, hypothesis: str, language: str) -> float:

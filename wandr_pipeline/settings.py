@@ -405,9 +405,10 @@ class DownloadSettings(SettingsGroup):
         ge=0,
     )
     concurrent_downloads: int = setting(
-        1,
+        4,
         "WANDR_CONCURRENT_DOWNLOADS",
-        doc="downloads of a run at once (at most WANDR_VIDEOS_IN_FLIGHT are admitted): a slow host holds one",
+        doc="downloads of a run at once (the run admits at least as many videos): a slow host holds "
+        "at most WANDR_DOWNLOADS_PER_SITE of them; 1: one after another",
         ge=1,
     )
     downloads_per_site: int = setting(
@@ -427,6 +428,11 @@ class DownloadSettings(SettingsGroup):
     )
     ytdlp_ca_bundle: str = setting(
         "", "YTDLP_CA_BUNDLE", doc="PEM file of extra certificate authorities to trust (a proxy that re-signs TLS)"
+    )
+    ytdlp_impersonate: bool = setting(
+        True,
+        "YTDLP_IMPERSONATE",
+        doc="impersonate a browser (curl_cffi) where the extractor asks for it (TikTok, Instagram)",
     )
     allow_local_files: bool = setting(
         True, "WANDR_ALLOW_LOCAL_FILES", doc="accept local paths and file:// URLs as sources"

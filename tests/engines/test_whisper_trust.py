@@ -1,6 +1,6 @@
 """The real models on short clips: a clip that changes language is decoded piece by piece in each piece's
 language, every piece is trusted, and its Spanish part is translated to English beside it; music that
-the decoder writes a stock phrase over ends `empty`.
+the decoder writes a stock phrase over ends `empty`; a Mandarin "translation" still in Chinese is left out.
 
 (The rule itself, on recorded decoder signals of every garbage case, is tests/media/test_speech_quality.py;
 the full measurement is benchmarks/speech_trust.py.)
@@ -45,3 +45,15 @@ def test_music_written_over_with_a_stock_phrase_is_empty():
     assert result.segments, "tiny.en wrote nothing over the music: the test proves nothing"
     status, reason = transcript_status(segment_rows(result, "tiny.en"), result.assessment)
     assert status == EMPTY and "no-speech probability" in reason, (result.text, reason)
+
+
+def test_a_mandarin_translation_still_in_chinese_is_left_out_not_stored_as_english():
+    from benchmarks.real_media import load, transcriber
+    from wandr_pipeline.defs.videos.transcript import segment_rows
+
+    result = transcriber(model="base", translate=True).transcribe(load("aishell_BAC009S0724W0121.wav"))
+    assert result.language == "zh" and result.assessment.trusted, result.text
+    # base answers `Guangzhou市房地产中间协会分析`: not English
+    assert result.text_en is None
+    assert "zh stretch(es) left out: not in English" in result.text_en_left_out
+    assert {r["transcript_en"] for r in segment_rows(result, "base")} == {None}

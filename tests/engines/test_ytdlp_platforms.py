@@ -4,6 +4,11 @@ The platforms are played by tests/support/platform_fake.py: a proxy that answers
 TLS from a throwaway authority, reached through `YTDLP_PROXY` and trusted through `YTDLP_CA_BUNDLE`.
 When a yt-dlp upgrade changes what the extractors read, `test_the_extractors_still_read_what_the_fake_serves`
 and the request-log assertions fail first.
+
+Each test runs in both modes of `YTDLP_IMPERSONATE` (the `downloader` fixture): impersonating, where the
+extractors' page requests go through curl_cffi (engines/ytdlp_impersonation.py), and plain; the fixture
+checks from the fake's log that the pages came from a browser's client exactly in the first. Tests whose
+requests take the same road in both (`ONE_MODE`) run once.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,17 +58,30 @@ def fake(media_root, tmp_path_factory, ffmpeg):
     fake.close()
 
 
-@pytest.fixture()
-def downloader(fake) -> VideoDownloader:
+@pytest.fixture(params=["impersonating", "plain"])
+def downloader(fake, request) -> Iterator[VideoDownloader]:
+    """The downloader through the fake, with browser impersonation (curl_cffi, where the extractors ask
+    for it) and without (`YTDLP_IMPERSONATE=false`): every test here runs in both modes."""
     fake.clear_log()
-    return VideoDownloader(
+    impersonating = request.param == "impersonating"
+    yield VideoDownloader(
         proxy=fake.proxy_url,
         ca_bundle=str(fake.ca_file),
         attempts=2,
         backoff_s=0.05,
         socket_timeout_s=3.0,
         deadline_s=20.0,
+        impersonate=impersonating,
     )
+    # Whatever the test, the platforms' pages came from a browser's client exactly when impersonating (the
+    # extractors ask for it there), and the CDNs' media from yt-dlp's own transports.
+    pages = {client for host in (TIKTOK, INSTAGRAM) for _, client in fake.clients(host)}
+    assert pages <= {"browser" if impersonating else "yt-dlp"}, fake.clients()
+    assert {client for host in (TIKTOK_CDN, INSTAGRAM_CDN) for _, client in fake.clients(host)} <= {"yt-dlp"}
+
+
+# Tests whose requests take the same road in both modes (the media, OCR, scheduling) run once, impersonating.
+ONE_MODE = pytest.mark.parametrize("downloader", ["impersonating"], indirect=True)
 
 
 def run_stage(tmp_path: Path, downloader: VideoDownloader, url: str) -> dict:
@@ -101,6 +120,7 @@ def test_a_tiktok_video_through_the_download_stage(tmp_path, fake, downloader):
     assert row["upload_date"] == dt.date(2024, 1, 31)
     assert row["upload_time"] == dt.datetime(2024, 1, 31, tzinfo=dt.UTC)
     assert row["has_video"] and row["duration_s"] > 1  # the file's, probed
+    assert (row["media_type"], row["post_items"]) == ("video", None)
     assert row["uploader_name"] == "Wandr Travel"
     assert (row["music_title"], row["music_artist"]) == ("original sound - wandr.travel", "Wandr Travel")
     counts = [row[c] for c in ("view_count", "like_count", "comment_count", "share_count")]
@@ -110,6 +130,9 @@ def test_a_tiktok_video_through_the_download_stage(tmp_path, fake, downloader):
         ("GET", f"{TIKTOK}/@wandr.travel/video/{TIKTOK_ID}"),
         ("GET", f"{TIKTOK_CDN}/video/tos/tiktok/{TIKTOK_ID}/lisbon_pasteis.mp4"),
     ]
+    # The extractor asks for impersonation for the post page only; the media goes the usual way.
+    page_client = "browser" if downloader.impersonate else "yt-dlp"
+    assert [client for _, client in fake.clients()] == [page_client, "yt-dlp"]
 
 
 def test_an_instagram_reel_through_the_download_stage(tmp_path, fake, downloader):
@@ -123,13 +146,17 @@ def test_an_instagram_reel_through_the_download_stage(tmp_path, fake, downloader
     assert row["description"] == "Kyoto at dawn #kyoto #temples" and row["hashtags"] == ["kyoto", "temples"]
     assert row["upload_date"] == dt.date(2024, 1, 31)
     assert row["has_video"] and row["duration_s"] > 1
-    # Logged out, without impersonation: the session token, the ruling, the post page, the media.
+    # Logged out: the session token, the ruling, the media's data, the media. The extractor takes the API
+    # (`POST /api/graphql`) when it can impersonate a browser, the post page when it cannot.
+    media = ("POST", f"{INSTAGRAM}/api/graphql") if downloader.impersonate else ("GET", f"{INSTAGRAM}/p/{REEL}")
     assert fake.asked() == [
         ("GET", f"{INSTAGRAM}/"),
         ("GET", f"{INSTAGRAM}/api/v1/web/get_ruling_for_content/"),
-        ("GET", f"{INSTAGRAM}/p/{REEL}"),
+        media,
         ("GET", f"{INSTAGRAM_CDN}/o1/v/t16/instagram/{REEL}/kyoto_temples.mp4"),
     ]
+    clients = [client for _, client in fake.clients(INSTAGRAM)]
+    assert clients == ["browser" if downloader.impersonate else "yt-dlp"] * 3
 
 
 def test_without_the_ca_bundle_the_fake_is_not_trusted(tmp_path, fake, downloader):
@@ -227,6 +254,7 @@ def test_an_expired_media_url_is_extracted_again_once(tmp_path, fake, downloader
     assert len(pages) == 2 and len(media) == 2  # the refused URL, then the fresh one
 
 
+@ONE_MODE
 def test_retry_after_is_honoured_across_the_run(tmp_path, fake, downloader):
     """A 429 with Retry-After on one post holds the platform's next post of the run back too, not only its
     own retry; another run (a worker of its own) is not held back."""
@@ -253,6 +281,7 @@ def test_another_runs_retry_after_does_not_hold_this_run(tmp_path, fake, downloa
     assert time.monotonic() - start < 30
 
 
+@ONE_MODE
 def test_media_headers_at_a_crawl_over_tls_end_at_the_deadline(tmp_path, fake, downloader):
     """The deadline's watchdog shuts TLS connections too (it tracks the TLS socket the transport wraps)."""
     post = fake.add("tiktok", _post_id("tiktok", "slow_media_headers"), "slow_media_headers", drip_s=0.2)
@@ -262,6 +291,46 @@ def test_media_headers_at_a_crawl_over_tls_end_at_the_deadline(tmp_path, fake, d
     assert time.monotonic() - start < 4.5
     assert (row["error_kind"], row["retryable"]) == ("timeout", True)
     assert row["error"].startswith("download stopped at the 2 s deadline") and "empty file" not in row["error"]
+
+
+# --- the egress limits on the transport that fetches the post page ---------------------------------
+# With impersonation, TikTok's post page is what libcurl (engines/ytdlp_impersonation.py) fetches.
+
+
+def _page_client(downloader: VideoDownloader) -> str:
+    return "browser" if downloader.impersonate else "yt-dlp"
+
+
+def test_a_post_page_at_a_crawl_ends_at_the_deadline(tmp_path, fake, downloader):
+    post = fake.add("tiktok", "7350000000000000050", "slow_page", drip_s=0.2)
+    slow = downloader.model_copy(update={"deadline_s": 2.0, "socket_timeout_s": 10.0})
+    start = time.monotonic()
+    row = run_stage(tmp_path, slow, post.url)
+    assert time.monotonic() - start < 4.5
+    assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "timeout", True), row["error"]
+    assert row["error"].startswith("download stopped at the 2 s deadline")
+    assert fake.clients(TIKTOK)[0][1] == _page_client(downloader)
+
+
+def test_a_post_page_redirecting_inward_is_refused_under_remote_only(tmp_path, fake, downloader):
+    """Behind the proxy each redirect is judged before the proxy is asked for it, by either transport."""
+    post = fake.add("tiktok", "7350000000000000051", "redirect_inward")
+    remote = downloader.model_copy(update={"remote_only": True, "allow_local_files": False, "attempts": 1})
+    row = run_stage(tmp_path, remote, post.url)
+    assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "address_refused", False), row["error"]
+    assert row["error"].startswith("refusing to connect to 127.0.0.1: a loopback address")
+    assert fake.clients(TIKTOK) == [(f"/@wandr.travel/video/{post.post_id}", _page_client(downloader))]
+    assert not [host for host in fake.refused_hosts if host.startswith("127.0.0.1")]
+
+
+def test_a_huge_post_page_is_refused_at_the_byte_limit(tmp_path, fake, downloader):
+    """Pages, which no progress hook sees, are bounded too: the announced size is refused at the headers."""
+    post = fake.add("tiktok", "7350000000000000052", "huge_page")
+    small = downloader.model_copy(update={"max_filesize_mb": 1.0, "attempts": 1})
+    row = run_stage(tmp_path, small, post.url)
+    assert (row["status"], row["error_kind"], row["retryable"]) == ("failed", "too_large", False), row["error"]
+    assert row["error"] == "file is 10.0 MB, over the 1 MB limit (WANDR_MAX_VIDEO_MB)"
+    assert fake.clients(TIKTOK)[0][1] == _page_client(downloader)
 
 
 # --- posts made of pictures -----------------------------------------------------------------------
@@ -309,20 +378,48 @@ def test_an_instagram_image_post_is_one_picture(tmp_path, fake, downloader):
     assert len(_frames_of(tmp_path, row)) == 1
 
 
-def test_an_instagram_carousel_shows_every_item(tmp_path, fake, downloader):
-    """Pictures and a video mixed: every item becomes a frame (the video item by its cover picture)."""
-    fake.add("instagram", "CcarouselA", "carousel", pictures=PICTURES[:2])
+def test_an_instagram_carousel_plays_its_pictures_and_its_video_in_one_timeline(tmp_path, fake, downloader):
+    """Pictures and a video mixed: one video of the post, each picture a still read once, the video item
+    with its own frames (sampled as any video's) and its sound, in the post's order."""
+    pictures = ("easyocr_french.jpg", "rapidocr_ch_en_num.jpg")  # within the clip's 720x1280: a small canvas
+    fake.add("instagram", "CcarouselA", "carousel", pictures=pictures)
     row = run_stage(tmp_path, downloader, f"https://{INSTAGRAM}/p/CcarouselA/")
     assert row["status"] == "ok", row["error"]
-    assert row["media_type"] == "carousel"
-    assert len(_frames_of(tmp_path, row)) == 3
-    assert [p.rsplit("/", 1)[1] for _, p in fake.asked(INSTAGRAM_CDN)] == [
-        PICTURES[0],
-        "rapidocr_ch_en_num.jpg",
-        PICTURES[1],
+    assert (row["media_type"], row["has_video"], row["has_audio"]) == ("carousel", True, True)
+    assert (row["width"], row["height"]) == (720, 1280)
+    # the video item itself is downloaded, not its cover picture
+    assert [p.rsplit("/", 1)[1].split("?")[0] for _, p in fake.asked(INSTAGRAM_CDN)] == [
+        pictures[0],
+        "lisbon_pasteis.mp4",
+        pictures[1],
+    ]
+    items = row["post_items"]
+    assert [(i["kind"], i["first_frame"], i["frames"], i["start_s"], i["end_s"]) for i in items] == [
+        ("picture", 0, 30, 0.0, 1.0),
+        ("video", 30, 390, 1.0, 14.0),  # the 13 s clip at its 30 fps
+        ("picture", 420, 30, 14.0, 15.0),
+    ]
+    assert row["duration_s"] == pytest.approx(15.0, abs=0.1)
+    frames = _frames_of(tmp_path, row)
+    assert [(f["frame_index"], f["every_n_frames"]) for f in frames] == [
+        (0, 1),
+        *[(30 + n, 30) for n in range(0, 390, 30)],
+        (420, 1),
+    ]
+    assert [f["timestamp_s"] for f in frames][:2] == [0.0, 1.0] and frames[-1]["timestamp_s"] == 14.0
+
+
+def test_a_photo_post_records_where_each_picture_lies(tmp_path, fake, downloader):
+    fake.add("tiktok", "7350000000000000013", "photo_post", pictures=PICTURES[:2])
+    row = run_stage(tmp_path, downloader, f"https://{TIKTOK}/@wandr.travel/photo/7350000000000000013")
+    assert row["status"] == "ok", row["error"]
+    assert [(i["kind"], i["first_frame"], i["frames"], i["start_s"]) for i in row["post_items"]] == [
+        ("picture", 0, 1, 0.0),
+        ("picture", 1, 1, 1.0),
     ]
 
 
+@ONE_MODE
 def test_ocr_reads_each_picture_of_a_photo_post_from_its_frame(tmp_path, fake, downloader):
     """What a picture says survives the slideshow: frame i reads as picture i does on its own."""
     import cv2
@@ -375,6 +472,7 @@ def test_the_cookies_file_is_read_once_while_unchanged_and_never_over_its_limit(
     assert "over the" in row["error"] and "YTDLP_COOKIES_MAX_MB" in row["error"] and str(cookies) not in row["error"]
 
 
+@ONE_MODE
 def test_requests_to_one_site_keep_the_configured_interval(tmp_path, fake, downloader):
     posts = [fake.add("tiktok", TIKTOK_ID), fake.add("tiktok", "7350000000000000040")]
     paced = downloader.model_copy(update={"request_interval_s": 0.25})
@@ -387,6 +485,7 @@ def test_requests_to_one_site_keep_the_configured_interval(tmp_path, fake, downl
     assert min(later - earlier for earlier, later in zip(times, times[1:])) >= 0.1
 
 
+@ONE_MODE
 def test_headers_at_a_crawl_then_nothing_is_a_timeout_not_an_empty_file(tmp_path, fake, downloader):
     post = fake.add("tiktok", "7350000000000000013", "slow_empty_media", drip_s=0.03)
     slow = downloader.model_copy(update={"socket_timeout_s": 1.0, "attempts": 1})
@@ -420,6 +519,7 @@ def test_downloads_from_one_site_hold_at_most_their_slots():
     assert busy["most"] == 2
 
 
+@ONE_MODE
 def test_a_slow_host_does_not_hold_the_runs_other_downloads(tmp_path, fake, downloader):
     """raw_video with 3 downloads at once, 2 per site: a CDN crawling to the deadline holds one slot."""
     from wandr_pipeline.lib.pipelining import PipelineStage, run_pipelined
@@ -447,23 +547,6 @@ def test_a_slow_host_does_not_hold_the_runs_other_downloads(tmp_path, fake, down
     assert statuses == {keys[0]: "failed", **{key: "ok" for key in keys[1:]}}
     assert max(finished[key] for key in keys[1:]) < finished[keys[0]]
     assert time.monotonic() - start < 6
-
-
-def test_an_instagram_reel_by_the_route_impersonation_takes(tmp_path, fake, downloader, monkeypatch):
-    """With an impersonation target (curl_cffi), Instagram's extractor asks `POST /api/graphql` instead of
-    the post page. curl_cffi is not installed: the extractor is told it could, its requests go the usual way."""
-    from yt_dlp.extractor.instagram import InstagramBaseIE
-
-    monkeypatch.setattr(InstagramBaseIE, "_can_impersonate", True)
-    fake.add("instagram", "CgraphqlA1", description="By the API #api")
-    row = run_stage(tmp_path, downloader, f"https://{INSTAGRAM}/reel/CgraphqlA1/")
-    assert row["status"] == "ok", row["error"]
-    assert row["description"] == "By the API #api" and row["uploader"] == "wandr.travel"
-    assert fake.asked(INSTAGRAM) == [
-        ("GET", "/"),
-        ("GET", "/api/v1/web/get_ruling_for_content/"),
-        ("POST", "/api/graphql"),
-    ]
 
 
 def test_a_post_the_platform_says_is_too_long_is_refused_before_its_media(tmp_path, fake, downloader):

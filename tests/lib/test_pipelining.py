@@ -154,3 +154,44 @@ def test_one_worker_is_still_one_video_at_a_time():
     list(run_pipelined(list("abc"), [PipelineStage("download", download)], in_flight=3, on_error=lambda *a: None))
     spans.sort()
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))
+
+
+def test_the_videos_of_a_site_at_its_limit_wait_not_the_list_behind_them():
+    """Two slow sites (2 at once each) first in the list, 6 workers: the slow sites hold 4, the other
+    site's videos pass them; a slow site's third video waits for one of its own."""
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+    lock = threading.Lock()
+    busy: dict[str, int] = {}
+    most: dict[str, int] = {}
+
+    def download(keys: list[str]) -> None:
+        [key] = keys
+        site = key.split("-")[0]
+        with lock:
+            started[key] = time.perf_counter()
+            busy[site] = busy.get(site, 0) + 1
+            most[site] = max(most.get(site, 0), busy[site])
+        time.sleep(0.6 if site.startswith("slow") else 0.02)
+        with lock:
+            busy[site] -= 1
+            ended[key] = time.perf_counter()
+
+    stage = PipelineStage("download", download, workers=6, group_of=lambda key: key.split("-")[0], per_group=2)
+    keys = [f"slow1-{i}" for i in range(3)] + [f"slow2-{i}" for i in range(3)] + [f"good-{i}" for i in range(8)]
+    start = time.perf_counter()
+    list(run_pipelined(keys, [stage], in_flight=4, on_error=lambda *a: pytest.fail(str(a))))
+    assert most == {"slow1": 2, "slow2": 2, "good": 2}
+    first_slow_done = min(ended[k] for k in keys if k.startswith("slow"))
+    assert max(ended[k] for k in keys if k.startswith("good")) < first_slow_done, "good videos waited"
+    assert started["slow1-2"] >= min(ended["slow1-0"], ended["slow1-1"]) - 0.01
+    assert time.perf_counter() - start < 1.6  # two rounds of the slow ones, not one after another
+
+
+def test_a_grouped_stage_must_come_first():
+    with pytest.raises(ValueError, match="not a first stage"):
+        stages = [
+            PipelineStage("a", lambda keys: None),
+            PipelineStage("b", lambda keys: None, after=("a",), group_of=str, per_group=1),
+        ]
+        list(run_pipelined(["x"], stages, in_flight=1, on_error=lambda *a: None))

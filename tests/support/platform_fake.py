@@ -17,7 +17,9 @@ it relies on; tests/engines/test_ytdlp_platforms.py checks that the installed ex
 
 A post is registered with a `scenario` (`SCENARIOS`): a normal post, or one of the platforms' refusals.
 Every request is logged (`requests`: method, host, path) so tests can check which questions the
-extractors asked; a host the fake does not play is refused and logged too (nothing leaves the machine).
+extractors asked, and whether a browser asked them (`clients()`: `browser` for a request with a browser's
+client hints, `sec-ch-ua`, which curl_cffi's Chrome targets send and yt-dlp's own transports never do,
+else `yt-dlp`). A host the fake does not play is refused and logged too (nothing leaves the machine).
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ TIKTOK = "www.tiktok.com"
 TIKTOK_CDN = "v16-webapp-prime.tiktok.com"
 INSTAGRAM = "www.instagram.com"
 INSTAGRAM_CDN = "scontent.cdninstagram.com"
-HOSTS = (TIKTOK, TIKTOK_CDN, INSTAGRAM, "instagram.com", "i.instagram.com", INSTAGRAM_CDN)
+# Two web sites that send their answers at a crawl (the headers a byte every `slow_drip_s`): any path of
+# them is a video link that never finishes, for runs where slow hosts must not hold the other downloads.
+SLOW_HOSTS = ("media.slow-one.example", "cdn.slow-two.example")
+HOSTS = (TIKTOK, TIKTOK_CDN, INSTAGRAM, "instagram.com", "i.instagram.com", INSTAGRAM_CDN, *SLOW_HOSTS)
 
 # The strings in yt-dlp's extractor sources that these answers rely on (file under yt_dlp/extractor/).
 RELIED_ON = {
@@ -108,7 +113,12 @@ SCENARIOS = {
     "photo_post",  # TikTok: `imagePost.images` (`pictures`) and the soundtrack (`soundtrack`), no video
     "image_post",  # Instagram: one picture, no video
     "carousel",  # Instagram: `pictures`, with the video `media` as the second item
+    # The post page misbehaving (TikTok), for the egress limits on the transport that fetches it:
+    "huge_page",  # announces and sends `HUGE_PAGE_BYTES` (a page padded with a comment)
+    "slow_page",  # its status line and headers at one byte every `drip_s`
+    "redirect_inward",  # a 302 to https://127.0.0.1/ (a page sending a fetcher to this machine)
 }
+HUGE_PAGE_BYTES = 10 * 2**20
 
 
 @dataclass
@@ -160,8 +170,10 @@ class PlatformFake(BackgroundServer):
         self.ca.issue_cert(*HOSTS).configure_cert(self.tls)
         self.posts: dict[tuple[str, str], FakePost] = {}
         self.requests: list[tuple[str, str, str]] = []
+        self.request_clients: list[str] = []  # beside `requests`: browser | yt-dlp
         self.times: dict[str, list[float]] = {}
         self.refused_hosts: Counter[str] = Counter()
+        self.slow_drip_s = 0.2  # SLOW_HOSTS: seconds between two bytes of their headers
         self.lock = threading.Lock()
         super().__init__(_Handler, fake=self)
 
@@ -176,9 +188,10 @@ class PlatformFake(BackgroundServer):
         self.posts[(platform, post_id)] = post
         return post
 
-    def log(self, method: str, host: str, path: str) -> None:
+    def log(self, method: str, host: str, path: str, client: str = "yt-dlp") -> None:
         with self.lock:
             self.requests.append((method, host, path))
+            self.request_clients.append(client)
             self.times.setdefault(f"{host}{path}", []).append(time.monotonic())
 
     def asked(self, host: str | None = None) -> list[tuple[str, str]]:
@@ -186,9 +199,16 @@ class PlatformFake(BackgroundServer):
         with self.lock:
             return [(m, p) if host else (m, f"{h}{p}") for m, h, p in self.requests if host in (None, h)]
 
+    def clients(self, host: str | None = None) -> list[tuple[str, str]]:
+        """(path, client) of the requests that reached `host` (all hosts: None), in order."""
+        with self.lock:
+            pairs = zip(self.requests, self.request_clients, strict=True)
+            return [(p if host else f"{h}{p}", c) for (_, h, p), c in pairs if host in (None, h)]
+
     def clear_log(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.request_clients.clear()
             self.times.clear()
 
 
@@ -414,7 +434,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.refused_hosts[host] += 1
             self._send(502, b"not a host the platform fake plays", "text/plain")
             return
-        self.fake.log(method, host, parts.path)
+        self.fake.log(method, host, parts.path, "browser" if "sec-ch-ua" in self.headers else "yt-dlp")
         self.query = parse_qs(parts.query)
         self.head = method == "HEAD"
         if host == TIKTOK:
@@ -423,6 +443,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._instagram(method, parts.path)
         elif host in (TIKTOK_CDN, INSTAGRAM_CDN):
             self._media(host, parts.path)
+        elif host in SLOW_HOSTS:
+            self._drip_headers(self.fake.slow_drip_s)
         else:
             self._send(404, b"not found", "text/plain")
 
@@ -485,7 +507,19 @@ class _Handler(BaseHTTPRequestHandler):
         if post.scenario == "login_wall":
             self._redirect(f"https://{TIKTOK}/login?redirect_url=https%3A%2F%2Fwww.tiktok.com{path}")
             return
-        self._send(200, tiktok_page(post, self._media_url(post, TIKTOK_CDN)), "text/html; charset=utf-8")
+        if post.scenario == "redirect_inward":
+            self._redirect(f"https://127.0.0.1{path}")
+            return
+        if post.scenario == "slow_page":
+            self._drip_headers(post.drip_s)
+            return
+        page = tiktok_page(post, self._media_url(post, TIKTOK_CDN))
+        if post.scenario == "huge_page":
+            page += b"<!--" + b"x" * (HUGE_PAGE_BYTES - len(page) - 7) + b"-->"
+        try:
+            self._send(200, page, "text/html; charset=utf-8")
+        except OSError:  # a client that refuses the page's size hangs up
+            self.close_connection = True
 
     # -- Instagram
 

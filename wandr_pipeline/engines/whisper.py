@@ -33,7 +33,7 @@ from wandr_pipeline.engines.whisper_transcript import (
     segment_of_words,
     transcript_segments,
 )
-from wandr_pipeline.engines.whisper_translate import Piece, translate_pieces
+from wandr_pipeline.engines.whisper_translate import English, Piece, translate_pieces
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
 from wandr_pipeline.media.speech_coverage import coverage, merge, pauses, uncovered
@@ -222,7 +222,7 @@ class WhisperTranscriber:
             [segment_evidence(s, language, language_probability) for s in segments],
             model_language=self.language if self.model_name.endswith(".en") else None,
         )
-        text_en = self._in_english(audio, segments, assessment, language) if self.translate else None
+        english = self._in_english(audio, segments, assessment, language) if self.translate else English(None)
         elapsed = time.perf_counter() - started
         if decode_s is not None:  # cross-clip: its share of the batch, plus its own second pass
             elapsed = decode_s + elapsed
@@ -237,13 +237,14 @@ class WhisperTranscriber:
             speech_coverage=speech_coverage,
             uncovered_regions=len(gaps),
             assessment=assessment,
-            text_en=text_en,
+            text_en=english.text,
+            text_en_left_out=english.left_out,
         )
 
-    def _in_english(self, audio: np.ndarray, segments, assessment: Assessment, language: str) -> str | None:
-        """The trusted segments in English (`whisper_translate`); None when none is in another language."""
+    def _in_english(self, audio: np.ndarray, segments, assessment: Assessment, language: str) -> English:
+        """The trusted segments in English (`whisper_translate`); no text when none is in another language."""
         if not assessment.trusted:
-            return None
+            return English(None)
         pieces = [
             Piece(s.start_s, s.end_s, s.heard.decoded if s.heard else language, s.text)
             for s, quality in zip(segments, assessment.segment_quality)

@@ -49,6 +49,7 @@ class Transcript:
     uncovered_regions: int = 0  # stretches of speech (or missed speech) without words, decoded again
     assessment: Assessment | None = None  # can the text be trusted (`media.speech_quality`)
     text_en: str | None = None  # the trusted speech in English when some was in another language (`translate`)
+    text_en_left_out: str | None = None  # translated speech left out of text_en as untrusted, and why
 
     @property
     def text(self) -> str:

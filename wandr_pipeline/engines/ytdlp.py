@@ -1,7 +1,8 @@
 """Downloading one post with yt-dlp into a local folder, with its metadata.
 
 Bounded whatever the server says: the size limit is checked on the bytes actually received (a
-progress hook, so a body without Content-Length or an endless one stops at the limit), and the
+progress hook, so a body without Content-Length or an endless one stops at the limit; pages, which it
+does not see, end a little past it, `ytdlp_egress._bound`), and the
 download ends at its deadline (the progress hook, plus a watchdog that shuts its connections, see
 `ytdlp_egress.download_budget`). A `Retry-After` header on a 429/503 travels with the error.
 """
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from wandr_pipeline.lib.network_policy import AllowList, host_problem, local_path_problem
@@ -27,6 +28,9 @@ from wandr_pipeline.lib.stopping import raise_if_stopping
 from wandr_pipeline.lib.stopping import sleep as stopping_sleep
 from wandr_pipeline.lib.text import sanitize_text
 from wandr_pipeline.media.ffmpeg_binary import ffmpeg_executable
+
+if TYPE_CHECKING:
+    from wandr_pipeline.media.slideshow import PostItem
 
 _TRANSIENT_PATTERNS = re.compile(
     r"HTTP Error (429|5\d\d)|timed out|timeout|Connection (reset|refused|aborted)|Temporary failure"
@@ -68,6 +72,8 @@ class DownloadOptions:
     proxy: str | None = None
     # A PEM file of extra certificate authorities to trust (a proxy that re-signs TLS), besides certifi's.
     ca_bundle: str | None = None
+    # Browser impersonation (curl_cffi) where an extractor asks for it (TikTok, Instagram).
+    impersonate: bool = True
     cookies_max_bytes: int | None = None  # a bigger cookies file is refused
     request_interval_s: float = 0.0  # least time between two requests to one site (0: no pacing)
     extra_options: dict[str, Any] = field(default_factory=dict)
@@ -153,7 +159,7 @@ def platform_of(url: str) -> str:
 class DownloadedPost:
     path: Path | None  # the video; of a picture post its soundtrack, or None
     info: dict[str, Any]
-    pictures: list[Path] = field(default_factory=list)  # a picture post's pictures, in order
+    items: list[PostItem] = field(default_factory=list)  # a picture post's items (a carousel's videos too), in order
     media_type: str = "video"  # video | photo_post | carousel
 
 
@@ -275,6 +281,10 @@ def _clean_message(message: str) -> str:
     if message.endswith("Did not get any data blocks"):
         message = EMPTY_FILE
     return message.splitlines()[0] if message else "download failed"
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"file is {size / 2**20:.1f} MB, over the {limit / 2**20:g} MB limit (WANDR_MAX_VIDEO_MB)"
 
 
 def _too_long(duration: float, limit: float) -> str:
@@ -502,7 +512,7 @@ def _download_once(
     judge_url = _url_judge(options) if options.remote_only and proxy else None
     budget = None
     ydl = None
-    media_type, pictures = VIDEO, []
+    media_type, items = VIDEO, []
     # TikTok and Instagram posts may be pictures (photo posts, image posts, carousels): engines/ytdlp_photos.py
     platform_post = bool(TIKTOK_POST_URL.match(url)) or platform_of(url) == "instagram.com"
     if platform_post:
@@ -511,21 +521,35 @@ def _download_once(
         with (
             _private_cookie_copy(options.cookiefile, dest_dir, options.cookies_max_bytes) as cookiefile,
             guard,
-            download_budget(deadline) as budget,
+            download_budget(deadline, options.max_filesize_bytes) as budget,
         ):
             if cookiefile:
                 ydl_options["cookiefile"] = cookiefile
             pace = (
                 (lambda u: pacer.wait(u, options.request_interval_s)) if pacer and options.request_interval_s else None
             )
-            ydl = GuardedYoutubeDL(ydl_options, ca_bundle=options.ca_bundle, judge_url=judge_url, pace=pace)
+            ydl = GuardedYoutubeDL(
+                ydl_options,
+                ca_bundle=options.ca_bundle,
+                judge_url=judge_url,
+                pace=pace,
+                impersonating_handler=_impersonating_handler() if options.impersonate else None,
+            )
             with ydl:
                 if platform_post:
-                    info, media_type, pictures = _download_platform_post(ydl, url, dest_dir, options)
+                    info, media_type, items = _download_platform_post(ydl, url, dest_dir, options)
                 else:
                     info = ydl.extract_info(url, download=True)
     except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
         raise_if_stopping()  # its connections were shut because the process is stopping: not the server's fault
+        if budget is not None and budget.oversize and options.max_filesize_bytes:
+            size, announced = budget.oversize  # a response (a page, or in libcurl) was stopped at the limit
+            message = (
+                _too_large(size, options.max_filesize_bytes)
+                if announced
+                else _oversize_message(size, options.max_filesize_bytes)
+            )
+            raise named(PermanentError(message), "too_large") from None
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
         message = _clean_message(logger.errors[-1] if logger.errors else redact(str(exc)))
@@ -559,12 +583,10 @@ def _download_once(
     if info is None:
         raise PermanentError(_clean_message(logger.errors[-1]) if logger.errors else "nothing to download")
     if media_type != VIDEO:
-        if not pictures:
+        if not items:
             raise named(PermanentError("the post has no video and no pictures"), "not_media")
         soundtrack = [p for p in dest_dir.glob("video.*") if not p.name.endswith((".part", ".ytdl", ".json"))]
-        return DownloadedPost(
-            path=soundtrack[0] if soundtrack else None, info=info, pictures=pictures, media_type=media_type
-        )
+        return DownloadedPost(path=soundtrack[0] if soundtrack else None, info=info, items=items, media_type=media_type)
     if info.get("_type") == "playlist":
         entries = [entry for entry in info.get("entries") or [] if entry]
         if not entries:
@@ -579,13 +601,7 @@ def _download_once(
         if options.max_duration_s and isinstance(duration, (int, float)) and duration > options.max_duration_s:
             raise named(PermanentError(_too_long(duration, options.max_duration_s)), "too_long")
         if size and options.max_filesize_bytes and size > options.max_filesize_bytes:
-            raise named(
-                PermanentError(
-                    f"file is {size / 2**20:.1f} MB, over the {options.max_filesize_bytes / 2**20:g} MB "
-                    "limit (WANDR_MAX_VIDEO_MB)"
-                ),
-                "too_large",
-            )
+            raise named(PermanentError(_too_large(size, options.max_filesize_bytes)), "too_large")
         reason = (
             "; ".join(_clean_message(m) for m in logger.errors) or "yt-dlp wrote no file (over a limit, or no media)"
         )
@@ -597,10 +613,19 @@ def _download_once(
     return DownloadedPost(path=path, info=info)
 
 
+def _impersonating_handler():
+    """yt-dlp's curl_cffi transport under the egress limits, or None where curl_cffi cannot be used."""
+    try:
+        from wandr_pipeline.engines.ytdlp_impersonation import GuardedCurlCFFIRH
+    except ImportError:  # curl_cffi is not installed, or not a version this yt-dlp supports
+        return None
+    return GuardedCurlCFFIRH
+
+
 def _download_platform_post(ydl, url: str, dest_dir: Path, options: DownloadOptions):
-    """A TikTok or Instagram post: its video as any other, or its pictures (and a photo post's soundtrack).
-    Returns (info, media type, picture files)."""
-    from wandr_pipeline.engines.ytdlp_photos import WandrTikTokIE, post_pictures
+    """A TikTok or Instagram post: its video as any other, or its items (pictures, a carousel's videos) and
+    a photo post's soundtrack. Returns (info, media type, item files)."""
+    from wandr_pipeline.engines.ytdlp_photos import WandrTikTokIE, post_items
     from wandr_pipeline.media.slideshow import PHOTO_POST, VIDEO
 
     ie_key = None
@@ -608,26 +633,37 @@ def _download_platform_post(ydl, url: str, dest_dir: Path, options: DownloadOpti
         ydl.add_info_extractor(WandrTikTokIE())
         ie_key = WandrTikTokIE.ie_key()
     raw = ydl.extract_info(url, download=False, process=False, ie_key=ie_key)
-    media_type, urls = post_pictures(raw or {})
+    media_type, items = post_items(raw or {})
     if media_type == VIDEO:
         return ydl.process_ie_result(raw, download=True), VIDEO, []
     info = raw
     if media_type == PHOTO_POST and raw.get("formats"):  # a TikTok photo post's soundtrack
         info = ydl.process_ie_result(raw, download=True)
-    return info, media_type, _fetch_pictures(ydl, urls, dest_dir / "pictures", options)
+    return info, media_type, _fetch_items(ydl, items, dest_dir / "items", options)
 
 
-def _fetch_pictures(ydl, urls: list[str], folder: Path, options: DownloadOptions) -> list[Path]:
-    """Each picture through yt-dlp's transports (proxy, cookies, egress guard, deadline), within the size limit."""
+def _fetch_items(ydl, items: list[tuple[str, Any]], folder: Path, options: DownloadOptions) -> list[PostItem]:
+    """Each picture through yt-dlp's transports (proxy, cookies, egress guard, deadline), each video item by
+    yt-dlp itself (its limits and progress hook), all of them together within the size limit."""
     import yt_dlp
     from yt_dlp.networking.common import Request
     from yt_dlp.networking.exceptions import RequestError
+
+    from wandr_pipeline.media.slideshow import PICTURE_ITEM, PostItem
 
     ydl.downloading = True  # errors from here on are the media's, not the post page's
     folder.mkdir(parents=True, exist_ok=True)
     limit = options.max_filesize_bytes or 2**62
     received, files = 0, []
-    for index, url in enumerate(urls):
+    for index, (kind, source) in enumerate(items):
+        if kind != PICTURE_ITEM:
+            path = _download_video_item(ydl, source, folder / f"{index:03d}")
+            received += path.stat().st_size
+            if received > limit:
+                raise named(PermanentError(_oversize_message(received, limit)), "too_large")
+            files.append(PostItem(kind, path))
+            continue
+        url = source
         try:
             response = ydl.urlopen(Request(url, headers={"Referer": "https://www.instagram.com/"}))
             try:
@@ -635,7 +671,7 @@ def _fetch_pictures(ydl, urls: list[str], folder: Path, options: DownloadOptions
             finally:
                 response.close()
         except RequestError as exc:
-            message = f"unable to download picture {index + 1} of {len(urls)}: {exc}"
+            message = f"unable to download the picture of item {index + 1} of {len(items)}: {exc}"
             raise yt_dlp.utils.DownloadError(message, (type(exc), exc, exc.__traceback__)) from None
         if len(data) > MAX_PICTURE_BYTES:
             message = f"picture {index + 1} is over {MAX_PICTURE_BYTES // 2**20} MB: not a picture a post shows"
@@ -645,8 +681,24 @@ def _fetch_pictures(ydl, urls: list[str], folder: Path, options: DownloadOptions
             raise named(PermanentError(_oversize_message(received, limit)), "too_large")
         path = folder / f"{index:03d}.img"
         path.write_bytes(data)
-        files.append(path)
+        files.append(PostItem(kind, path))
     return files
+
+
+def _download_video_item(ydl, entry: dict[str, Any], stem: Path) -> Path:
+    """A carousel's video item, downloaded by yt-dlp as `<stem>.<ext>` (the post's own file is `video.*`)."""
+    template = ydl.params["outtmpl"]["default"]
+    ydl.params["outtmpl"]["default"] = f"{stem}.%(ext)s"
+    try:
+        ydl.process_ie_result(dict(entry), download=True)
+    finally:
+        ydl.params["outtmpl"]["default"] = template
+    files = [p for p in stem.parent.glob(f"{stem.name}.*") if not p.name.endswith((".part", ".ytdl", ".json"))]
+    if not files:
+        raise PermanentError(f"yt-dlp wrote no file for the post's video item {int(stem.name) + 1}")
+    path = max(files, key=lambda p: p.stat().st_size)
+    safe = safe_extension(path.suffix, default="bin")
+    return path if path.suffix == f".{safe}" else path.rename(path.with_name(f"{stem.name}.{safe}"))
 
 
 def safe_extension(suffix: str, default: str) -> str:

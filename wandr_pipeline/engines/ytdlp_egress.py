@@ -16,12 +16,20 @@ with `Range` after a drop). A stop request (lib/stopping.py, SIGTERM) shuts them
 Behind an operator's proxy (`YTDLP_PROXY`) every connection goes to the proxy, which is trusted (it is
 configuration, not input), so the address check cannot see where a request really goes: the proxy
 resolves the names. `GuardedYoutubeDL` then judges each request's URL instead (an extractor's media URL,
-and where redirects ended), resolving its host here; the byte and deadline limits hold as before (the
-connections to the proxy are the download's connections). What the proxy itself may reach is its own
-egress policy's business.
+each redirect's target before requests follows it, and where redirects ended), resolving its host here;
+the byte and deadline limits hold as before (the connections to the proxy are the download's
+connections). What the proxy itself may reach is its own egress policy's business.
+
+Every response of a download also ends at the byte limit plus `BYTE_LIMIT_MARGIN` (`_bound`): the
+progress hook (engines/ytdlp.py) sees only the media, and a page that never ends would fill the memory.
 
 `GuardedYoutubeDL` also adds `YTDLP_CA_BUNDLE`'s authorities to the TLS contexts of yt-dlp's
 transports (a proxy that re-signs TLS, the tests' platform fake), on top of certifi's.
+
+The browser-impersonating transport (curl_cffi) opens its sockets in libcurl, where none of this
+reaches: `GuardedYoutubeDL` replaces it with the guarded one of engines/ytdlp_impersonation.py, which
+reads the same policy (`remote_only_active`, `check_address`) and the download's budget
+(`active_budget`: deadline and byte limit) and hands them to libcurl, or drops it (no impersonation).
 
 Downloads that yt-dlp hands to an external program (ffmpeg for some HLS/DASH streams) open their
 own connections and are not covered: deployments that must be airtight also limit egress.
@@ -39,10 +47,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
+import requests
 import yt_dlp
-from yt_dlp.networking.exceptions import RequestError
+from yt_dlp.networking.exceptions import RequestError, TransportError
+from yt_dlp.networking.impersonate import ImpersonateRequestHandler
 
 from wandr_pipeline.lib.network_policy import AllowList, address_problem, canonical_host
 from wandr_pipeline.lib.stopping import on_stop
@@ -62,6 +72,12 @@ _PATCH_POINTS = (
 )
 
 
+# A response may be this much bigger than the download's byte limit before its transport stops it: yt-dlp
+# reads media in blocks of up to 4 MB, and its progress hook, which names an oversized file by what it
+# received, is to see the limit first.
+BYTE_LIMIT_MARGIN = 8 * 2**20
+
+
 class EgressRefused(OSError):
     """A connection to a non-public address was refused (remote-only downloads)."""
 
@@ -78,10 +94,16 @@ class DownloadBudget:
 
     A TLS transport wraps the socket it connected into a new object and detaches the old one, so the
     TLS socket is tracked too (`GuardedYoutubeDL` wraps its TLS contexts' `wrap_socket`): shutting the
-    detached plain socket would do nothing."""
+    detached plain socket would do nothing.
 
-    def __init__(self, deadline: float | None):
+    `max_bytes` is the download's byte limit as every response of it is held to (`_bound`, and libcurl's
+    own limit in engines/ytdlp_impersonation.py); `oversize` is (bytes, announced) once one was stopped
+    for it."""
+
+    def __init__(self, deadline: float | None, max_bytes: int | None = None):
         self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.oversize: tuple[int, bool] | None = None
         self.expired = False
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -116,9 +138,9 @@ def _shut(sock: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
+def download_budget(deadline: float | None, max_bytes: int | None = None) -> Iterator[DownloadBudget]:
     """While inside, connections opened by this thread (yt-dlp's) end at `deadline` at the latest."""
-    budget = DownloadBudget(deadline)
+    budget = DownloadBudget(deadline, max_bytes)
     with _lock:
         _install()
     previous = getattr(_local, "budget", None)
@@ -136,6 +158,17 @@ def download_budget(deadline: float | None) -> Iterator[DownloadBudget]:
         if timer is not None:
             timer.cancel()
         _local.budget = previous
+
+
+def active_budget() -> DownloadBudget | None:
+    """The budget of the download this thread runs, if any."""
+    return getattr(_local, "budget", None)
+
+
+def remote_only_active() -> bool:
+    """Whether a remote-only download is running in this process (the address checks apply)."""
+    with _lock:
+        return bool(_active)
 
 
 def check_address(host: str, address_text: str) -> None:
@@ -240,7 +273,11 @@ def remote_only(allow: AllowList, proxy: tuple[str, int] | None = None) -> Itera
 
 class GuardedYoutubeDL(yt_dlp.YoutubeDL):
     """yt-dlp that trusts `ca_bundle`'s authorities too, with `judge_url` refuses requests whose URL
-    (before and after redirects) it names a reason for, and with `pace` waits before each request."""
+    (before and after redirects) it names a reason for, and with `pace` waits before each request.
+
+    `impersonating_handler` replaces yt-dlp's browser-impersonating transports (curl_cffi's): the guarded
+    one of engines/ytdlp_impersonation.py, or None for no impersonation (`YTDLP_IMPERSONATE` off, or
+    curl_cffi missing): an unguarded transport is never used."""
 
     def __init__(
         self,
@@ -249,10 +286,12 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
         ca_bundle: str | None = None,
         judge_url: Callable[[str], str | None] | None = None,
         pace: Callable[[str], None] | None = None,
+        impersonating_handler: type[ImpersonateRequestHandler] | None = None,
     ):
         self._ca_bundle = ca_bundle
         self._judge_url = judge_url
         self._pace = pace
+        self._impersonating_handler = impersonating_handler
         self.downloading = False  # the media download began (errors before it are the extractor's)
         self.last_headers_wait_s = 0.0
         super().__init__(params)
@@ -263,11 +302,22 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
         return super().dl(name, info, subtitle=subtitle, test=test)
 
     def build_request_director(self, handlers, preferences=None):
+        handlers = [handler for handler in handlers if not issubclass(handler, ImpersonateRequestHandler)]
+        if self._impersonating_handler is not None:
+            handlers.append(self._impersonating_handler)
         director = super().build_request_director(handlers, preferences)
         for handler in director.handlers.values():
+            if isinstance(handler, ImpersonateRequestHandler):  # libcurl: its own CA file, its own checks
+                handler.ca_bundle = self._ca_bundle
+                handler.judge_url = self._judge_url
+                continue
             make_context = getattr(handler, "_make_sslcontext", None)
             if make_context is not None:  # transports built on Python's ssl (urllib, requests, websockets)
                 handler._make_sslcontext = functools.partial(_guarded_context, make_context, self._ca_bundle)
+            if self._judge_url is not None and handler.RH_KEY == "Requests":
+                handler._create_instance = functools.partial(
+                    _judging_redirects, handler._create_instance, self._judge_url
+                )
         return director
 
     def urlopen(self, req):
@@ -285,12 +335,69 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):
             except RequestError:
                 response.close()
                 raise
+        _bound(response)
         return response
 
     def _refuse_if_judged(self, url: str) -> None:
         problem = self._judge_url(url)
         if problem:
             raise RequestError(problem)
+
+
+def _bound(response) -> None:
+    """End `response` at the download's byte limit plus `BYTE_LIMIT_MARGIN`, whoever reads it: pages too,
+    which no progress hook sees (a page that never ends would otherwise fill the memory); and at the next
+    block once the download was stopped (its deadline, SIGTERM), for transports whose sockets the watchdog
+    cannot shut (libcurl's)."""
+    budget = active_budget()
+    if budget is None:
+        return
+    limit = budget.max_bytes + BYTE_LIMIT_MARGIN if budget.max_bytes else None
+    announced = str(response.headers.get("Content-Length") or "")
+    if limit is not None and announced.isdigit() and int(announced) > limit:
+        budget.oversize = (int(announced), True)
+        response.close()
+        raise TransportError(f"the response is {announced} bytes, over the download's limit")
+    read = response.read
+    received = 0
+
+    def bounded_read(amt=None):
+        nonlocal received
+        if amt is None or amt < 0:  # read all: in blocks, so an endless body stops at the limit
+            blocks = []
+            while block := bounded_read(2**20):
+                blocks.append(block)
+            return b"".join(blocks)
+        data = read(amt)
+        received += len(data)
+        if budget.expired:
+            response.close()
+            raise TransportError(cause=DeadlinePassed("the download was stopped (its deadline, or a stop request)"))
+        if limit is not None and received > limit:
+            budget.oversize = (received, False)
+            response.close()
+            raise TransportError(f"the response grew past the download's limit ({received} bytes)")
+        return data
+
+    response.read = bounded_read
+
+
+def _judging_redirects(create_session, judge_url: Callable[[str], str | None], *args, **kwargs):
+    """yt-dlp's requests session, judging where each redirect leads before following it: behind a proxy
+    the proxy would otherwise be asked for the redirect's target before its URL is judged."""
+    session = create_session(*args, **kwargs)
+
+    def judge_redirect(response, *_, **__):
+        if response.is_redirect:
+            target = urljoin(response.url, response.headers["Location"])
+            problem = judge_url(target)
+            if problem:
+                response.close()
+                raise requests.exceptions.ConnectionError(problem)
+        return response
+
+    session.hooks["response"].append(judge_redirect)
+    return session
 
 
 def _guarded_context(make_context, ca_bundle: str | None, *args, **kwargs) -> ssl.SSLContext:

@@ -7,9 +7,10 @@ URL"; an Instagram image post is "There is no video in this post". The pictures 
 `WandrTikTokIE` is yt-dlp's own TikTok extractor that also accepts `/photo/<id>` URLs (TikTok serves the
 same post data at `/video/<id>`) and keeps the pictures of `imagePost.images` in the info dict
 (`IMAGES`). Instagram's extractor already returns what is needed: an image post's picture is its
-best thumbnail, a carousel is a playlist whose entries are its items. `post_pictures` reads the
-pictures' URLs out of an info dict; the downloader fetches them through yt-dlp (proxy, cookies,
-egress guard and limits included), and `media/slideshow.py` turns them into the frames OCR reads.
+best thumbnail, a carousel is a playlist whose entries are its items (a picture: its best thumbnail;
+a video: an info dict with formats). `post_items` reads them out of an info dict; the downloader fetches
+them through yt-dlp (proxy, cookies, egress guard and limits included), and `media/slideshow.py` makes
+them one video: the pictures the frames OCR reads once each, the video items' frames and speech.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from yt_dlp.extractor.tiktok import TikTokIE
 from yt_dlp.utils import traverse_obj, url_or_none
 
-from wandr_pipeline.media.slideshow import CAROUSEL, PHOTO_POST, VIDEO
+from wandr_pipeline.media.slideshow import CAROUSEL, PHOTO_POST, PICTURE_ITEM, VIDEO, VIDEO_ITEM
 
 IMAGES = "wandr_images"  # info-dict key: the post's picture URLs, in order
 MAX_PICTURES = 50  # TikTok allows 35 pictures per post, Instagram 20 items per carousel
@@ -52,16 +53,24 @@ def _best_thumbnail(info: dict[str, Any]) -> str | None:
     return best["url"]
 
 
-def post_pictures(info: dict[str, Any]) -> tuple[str, list[str]]:
-    """(media type, picture URLs) of an extracted post: `video` (no pictures), `photo_post` or `carousel`.
+def post_items(info: dict[str, Any]) -> tuple[str, list[tuple[str, Any]]]:
+    """(media type, items) of an extracted post: `video` (no items), `photo_post` or `carousel`.
 
-    A carousel's video items give their cover picture (their speech is not downloaded yet)."""
+    Each item is (`picture`, its URL) or (`video`, its info dict, for yt-dlp to download); a carousel's
+    video item is the video itself, not its cover picture."""
     if info.get(IMAGES):
-        return PHOTO_POST, list(info[IMAGES])[:MAX_PICTURES]
+        return PHOTO_POST, [(PICTURE_ITEM, url) for url in list(info[IMAGES])[:MAX_PICTURES]]
     if info.get("_type") == "playlist" and info.get("extractor_key") == "Instagram":
-        pictures = [url for entry in info.get("entries") or [] if entry and (url := _best_thumbnail(entry))]
-        return CAROUSEL, pictures[:MAX_PICTURES]
+        items: list[tuple[str, Any]] = []
+        for entry in info.get("entries") or []:
+            if not entry:
+                continue
+            if _has_video(entry):
+                items.append((VIDEO_ITEM, entry))
+            elif url := _best_thumbnail(entry):
+                items.append((PICTURE_ITEM, url))
+        return CAROUSEL, items[:MAX_PICTURES]
     if info.get("extractor_key") == "Instagram" and not _has_video(info):
         picture = _best_thumbnail(info)
-        return (PHOTO_POST, [picture]) if picture else (VIDEO, [])
+        return (PHOTO_POST, [(PICTURE_ITEM, picture)]) if picture else (VIDEO, [])
     return VIDEO, []

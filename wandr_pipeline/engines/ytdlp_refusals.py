@@ -181,7 +181,7 @@ def _http_refusal(site: str, status: int, on_page: bool, retry_after_s: float | 
         return Refusal(
             "page_forbidden",
             f"{site} refused the post page (HTTP 403): it blocks this client or this address "
-            "(browser impersonation or another network may help: YTDLP_PROXY)",
+            "(another network may help: YTDLP_PROXY; keep YTDLP_IMPERSONATE on)",
         )
     if status == 403:
         return Refusal(

@@ -48,7 +48,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "comment_count": "comments when downloaded",
         "share_count": "shares (reposts) when downloaded",
         "location": "the place the post names, where the extractor returns one",
-        "media_type": "video, photo_post or carousel (a picture post's video has one frame per picture, a second each)",
+        "media_type": "video, photo_post or carousel (a post's pictures and videos made one video: `post_items`)",
+        "post_items": "a photo post's or carousel's items in order (picture or video), each with its first frame, "
+        "frame count, start and end second in the post's video; null for a video",
     },
     "audio": {
         "audio_uri": "the 16 kHz mono WAV",

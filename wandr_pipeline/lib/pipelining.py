@@ -7,6 +7,10 @@ most `in_flight` videos are between their first stage and their last: a slow sta
 before it wait (back-pressure) instead of piling up decoded work. The run then takes about as long as
 its slowest stage. The heavy work (ffmpeg, PyAV, ONNX Runtime, CTranslate2) releases the GIL.
 
+A first stage may name each video's group (a download's site) and a limit per group: videos are then
+admitted in list order except that one whose group is at its limit is passed over until a video of its
+group is through that stage, so the videos of a slow site wait for each other, not the rest of the list.
+
 No Dagster here: the stage functions record their own outcomes; a stage function that raises is
 reported through `on_error` for the videos it was given, and those videos still move on (the next
 stage sees the recorded failure as its input), so one bug never stalls the batch.
@@ -20,12 +24,15 @@ raises its interrupt in the calling thread): the loop never blocks on its worker
 
 from __future__ import annotations
 
-from collections import deque
+import itertools
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from wandr_pipeline.lib.stopping import StopRequested, stop_reason, stop_requested
+
+ADMISSION_SCAN = 10_000  # videos looked at for one whose group has room (a long list of one full site: none)
 
 
 class PipelineStopped(Exception):
@@ -43,6 +50,10 @@ class PipelineStage:
     # `process` calls of this stage at once, each in its own thread (downloads: one slow host does not
     # hold the others); `process` must then be safe to call from several threads
     workers: int = 1
+    # A first stage only: `group_of(key)` names a video's group (a download's site); at most `per_group`
+    # videos of one group are admitted and not yet through this stage (0: no limit)
+    group_of: Callable[[str], str] | None = None
+    per_group: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,8 @@ def run_pipelined(
         unknown = set(s.after) - set(by_name)
         if unknown:
             raise ValueError(f"stage {s.name} waits for stages not in this pipeline: {sorted(unknown)}")
+        if s.group_of is not None and s.after:
+            raise ValueError(f"stage {s.name} groups its videos but is not a first stage")
     keys = list(dict.fromkeys(keys))
     if not keys or not stages:
         yield from (StageDone(s.name) for s in stages)
@@ -86,6 +99,11 @@ def run_pipelined(
     busy: dict[Future, tuple[str, list[str]]] = {}
     running = {s.name: 0 for s in stages}  # `process` calls under way
     admitted = 0
+    # a stage with N workers needs N videos admitted to keep them busy
+    in_flight = max(in_flight, *(s.workers for s in stages))
+    grouped = [s for s in stages if s.group_of is not None and s.per_group > 0]
+    group: dict[str, dict[str, str]] = {s.name: {} for s in grouped}  # stage -> key -> its group
+    group_busy: Counter[tuple[str, str]] = Counter()  # (stage, group): admitted, not through the stage
     announced: set[str] = set()
     workers = {
         s.name: ThreadPoolExecutor(max_workers=max(1, s.workers), thread_name_prefix=f"stage-{s.name}") for s in stages
@@ -97,10 +115,28 @@ def run_pipelined(
                 queued[s.name].add(key)
                 ready[s.name].append(key)
 
+    def group_of(s: PipelineStage, key: str) -> str:
+        if key not in group[s.name]:
+            group[s.name][key] = s.group_of(key)
+        return group[s.name][key]
+
+    def next_admissible() -> str | None:
+        if not grouped:
+            return pending.popleft()
+        for index, key in enumerate(itertools.islice(pending, ADMISSION_SCAN)):
+            if all(group_busy[(s.name, group_of(s, key))] < s.per_group for s in grouped):
+                del pending[index]
+                for s in grouped:
+                    group_busy[(s.name, group_of(s, key))] += 1
+                return key
+        return None  # every group near the head of the list is at its limit
+
     def admit() -> None:
         nonlocal admitted
         while pending and admitted < max(1, in_flight):
-            key = pending.popleft()
+            key = next_admissible()
+            if key is None:
+                return
             admitted += 1
             release_ready(key)
 
@@ -128,6 +164,9 @@ def run_pipelined(
                 if error is not None:
                     on_error(name, given, error)
                 done[name].update(given)
+                if name in group:
+                    for key in given:
+                        group_busy[(name, group[name][key])] -= 1
                 for key in given:
                     if all(key in done[s.name] for s in stages):
                         admitted -= 1

@@ -20,6 +20,17 @@ _STATUS = [
     pa.field("retryable", pa.bool_()),
 ]
 
+# One item of a post made of several (a picture, or a carousel's video) in the post's one video.
+POST_ITEM_STRUCT = pa.struct(
+    [
+        pa.field("kind", pa.string()),  # picture | video
+        pa.field("first_frame", pa.int64()),  # the index of its first frame in the post's video
+        pa.field("frames", pa.int64()),
+        pa.field("start_s", pa.float64()),
+        pa.field("end_s", pa.float64()),
+    ]
+)
+
 VIDEOS = pa.schema(
     [
         pa.field("source_url", pa.string(), nullable=False),
@@ -57,6 +68,8 @@ VIDEOS = pa.schema(
         pa.field("location", pa.string()),
         # video | photo_post | carousel: a picture post's video is its pictures, one frame each (media/slideshow.py)
         pa.field("media_type", pa.string()),
+        # where each item of a picture post or carousel lies in its video (media/slideshow.py); null: a video
+        pa.field("post_items", pa.list_(POST_ITEM_STRUCT)),
     ]
 )
 

@@ -48,6 +48,7 @@ class VideoDownloader(ConfigurableResource):
     downloads_per_site: int = from_setting("downloads_per_site")
     proxy: str = from_setting("ytdlp_proxy")
     ca_bundle: str = from_setting("ytdlp_ca_bundle")
+    impersonate: bool = from_setting("ytdlp_impersonate")
     allow_local_files: bool = from_setting("allow_local_files")
     local_input_roots: list[str] = from_setting("local_input_roots")
     remote_only: bool = from_setting("remote_only")
@@ -83,6 +84,7 @@ class VideoDownloader(ConfigurableResource):
             deadline_s=self.deadline_s or None,
             proxy=self.proxy or None,
             ca_bundle=self.ca_bundle or None,
+            impersonate=self.impersonate,
             cookies_max_bytes=int(self.cookies_max_mb * 2**20) or None,
             request_interval_s=self.request_interval_s,
         )

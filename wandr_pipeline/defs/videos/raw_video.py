@@ -8,13 +8,18 @@ from pathlib import Path
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.reporting import video_label
 from wandr_pipeline.defs.videos.stage import StageRun, StageWorker
-from wandr_pipeline.engines.ytdlp import SiteLimits, named, post_metadata
+from wandr_pipeline.engines.ytdlp import SiteLimits, named, platform_of, post_metadata
 from wandr_pipeline.lib.outcomes import FAILED, OK, PermanentError
 from wandr_pipeline.lib.redaction import redact_url
 from wandr_pipeline.lib.scratch import scratch_dir
 from wandr_pipeline.lib.submissions import load_submission
 from wandr_pipeline.media.probe import measured_duration_s, probe_media
-from wandr_pipeline.media.slideshow import build_slideshow
+from wandr_pipeline.media.slideshow import (
+    PICTURE_ITEM,
+    build_post_timeline,
+    build_slideshow,
+    slideshow_items,
+)
 
 # yt-dlp's chatter goes to the compute logs, not to Dagster's event log (one event per line).
 _YTDLP_LOG = logging.getLogger("wandr_pipeline.yt_dlp")
@@ -40,6 +45,9 @@ class RawVideoWorker(StageWorker):
         # Downloads of a run at once (each its own thread, its own yt-dlp and scratch folder; the pacing,
         # Retry-After pauses and per-site limits are the run's): a slow host holds one, not the run.
         self.workers = max(1, self.downloader.concurrent_downloads)
+        # A site at its limit of downloads makes its next video wait, not the videos of other sites
+        # behind it in the list: the run admits those first (lib/pipelining.py).
+        self.per_group = max(1, self.downloader.downloads_per_site) if self.workers > 1 else 0
         self.site_limits = SiteLimits()
         run.configure(
             parameters={
@@ -50,6 +58,14 @@ class RawVideoWorker(StageWorker):
                 "max_streams": self.downloader.max_streams,
             }
         )
+
+    def group_of(self, key: str) -> str:
+        """The site the video is downloaded from (`SiteSlots`' key): `tiktok.com`, a host, or its key."""
+        try:
+            ref = load_submission(self.store, key)
+        except Exception:  # noqa: BLE001 - an unreadable record: `process_one` records why; no group
+            return key
+        return platform_of(ref.download_url) if ref is not None and ref.download_url else key
 
     def process_one(self, key: str, inputs) -> None:
         ref = load_submission(self.store, key)
@@ -95,13 +111,17 @@ def _download_one(
             fetch_object=store.fetch,
             site_limits=site_limits,
         )
-        media = post.path
-        if post.pictures:  # a photo post or carousel: its pictures (and soundtrack) as a video, a picture a frame
+        media, post_items = post.path, None
+        if post.items:  # a photo post or carousel: its items as one video (media/slideshow.py)
             try:
-                media = build_slideshow(post.pictures, post.path, Path(tmp) / "slideshow.mp4")
+                media, post_items = _post_video(post, Path(tmp), downloader.media_limits())
             except PermanentError as exc:  # a "picture" that is not one (an HTML page, a PDF)
                 raise named(exc, "not_media") from None
-            log.info(f"{label}: {post.media_type} with {len(post.pictures)} pictures: one frame per picture")
+            videos = sum(1 for item in post.items if item.kind != PICTURE_ITEM)
+            log.info(
+                f"{label}: {post.media_type} with {len(post.items) - videos} pictures and {videos} videos: "
+                "one frame per picture"
+            )
         try:
             info = probe_media(media, downloader.media_limits())  # media bombs refused before decoding
         except PermanentError as exc:
@@ -143,9 +163,20 @@ def _download_one(
             bytes=media.stat().st_size,
             sha256=_sha256(media),
             media_type=post.media_type,
+            post_items=[item.as_row() for item in post_items] if post_items is not None else None,
             video_uri=video_uri,
             downloaded_at=dt.datetime.now(dt.UTC),
             status=OK,
             error=None,
         )
         return row
+
+
+def _post_video(post, folder: Path, limits):
+    """The one video of a post made of items, and where each item lies in it: pictures only (and a
+    soundtrack) a frame a picture; with video items, one timeline of stills and the videos' frames and sound."""
+    if all(item.kind == PICTURE_ITEM for item in post.items):
+        pictures = [item.path for item in post.items]
+        return build_slideshow(pictures, post.path, folder / "slideshow.mp4"), slideshow_items(len(pictures))
+    output = folder / "post.mp4"
+    return output, build_post_timeline(post.items, output, limits)

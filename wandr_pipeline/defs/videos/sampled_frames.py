@@ -8,7 +8,7 @@ from wandr_pipeline.lib.outcomes import OK, NotApplicable
 from wandr_pipeline.lib.stages import STAGES_BY_ASSET
 from wandr_pipeline.media.frames import encode_jpeg, sample_frames
 from wandr_pipeline.media.probe import MediaLimits, check_media_limits
-from wandr_pipeline.media.slideshow import PICTURE_POSTS
+from wandr_pipeline.media.slideshow import PICTURE_POSTS, VIDEO_ITEM, frames_to_read
 
 
 class SampledFramesWorker(StageWorker):
@@ -60,18 +60,32 @@ def _sample_one(
         remove_old_versions(store, frames_root, keep={published})
     frames_dir = f"{frames_root}/{new_version()}"
     rows = []
-    # A picture post's video has one frame per picture: every one is read, once (media/slideshow.py).
-    every_n = 1 if video.get("media_type") in PICTURE_POSTS else sampler.every_n_frames
+    # A picture post's video has one frame per picture: every one is read, once. A carousel with videos
+    # is a timeline: one frame of each picture, the video items' every Nth frame (media/slideshow.py).
+    every_n = sampler.every_n_frames
+    read_under = None
+    items = video.get("post_items") or []
+    if any(item["kind"] == VIDEO_ITEM for item in items):
+        read_under = frames_to_read(items, sampler.every_n_frames)
+    elif video.get("media_type") in PICTURE_POSTS:
+        every_n = 1
+    limit = sampler.max_frames_per_video
     with store.local_copy(video["video_uri"]) as local_video:
         if limits is not None:  # as in `audio`: a file stored before the limits existed is checked here
             check_media_limits(local_video, limits)
         for frame in sample_frames(
             local_video,
-            every_n_frames=every_n,
+            every_n_frames=1 if read_under else every_n,
             max_long_side=sampler.max_long_side,
-            max_frames=sampler.max_frames_per_video,
+            max_frames=None if read_under else limit,
             decoder=decoder,
         ):
+            if read_under:
+                every_n = read_under(frame.frame_index)
+                if every_n is None:
+                    continue
+                if limit is not None and len(rows) >= limit:
+                    break
             uri = store.write_bytes(
                 f"{frames_dir}/{frame.frame_index:06d}.jpg", encode_jpeg(frame.image, sampler.jpeg_quality)
             )

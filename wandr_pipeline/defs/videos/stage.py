@@ -67,6 +67,12 @@ class StageWorker:
     resources: ClassVar[frozenset[str]] = frozenset({"storage"})
     batch: ClassVar[int] = 1  # most videos one `process` call gets (more: those waiting at that moment)
     workers: int = 1  # `process` calls at once (lib/pipelining.py); more only where `process` is thread-safe
+    per_group: int = 0  # a first stage: videos of one `group_of` at once (lib/pipelining.py); 0: no limit
+
+    def group_of(self, key: str) -> str:
+        """The group a video belongs to for `per_group` (a download's site)."""
+        return ""
+
     # True: a video's `failed` row is still this stage's product and its partition is materialised
     # (StageRun.results); False: the partition is left missing, its failure observed.
     materializes_failed_videos: ClassVar[bool] = False

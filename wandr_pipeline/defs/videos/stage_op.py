@@ -129,6 +129,8 @@ def run_stage_op(context: AssetExecutionContext, workers: Sequence[type[StageWor
             after=tuple(i for i in w.stage().inputs if i in runs),
             batch=w.batch,
             workers=stage_workers[w.asset].workers,
+            group_of=stage_workers[w.asset].group_of if stage_workers[w.asset].per_group else None,
+            per_group=stage_workers[w.asset].per_group,
         )
         for w in selected
     ]

@@ -96,6 +96,8 @@ class TranscriptWorker(StageWorker):
                 self.second_pass_regions += result.uncovered_regions
                 if result.speech_coverage is not None:
                     self.coverages.append(result.speech_coverage)
+                if result.text_en_left_out:  # not written as transcript_en: it was not English to rely on
+                    run.log.warning(f"{key}: translation to English {result.text_en_left_out}")
             run.run_one(
                 key,
                 rows,
