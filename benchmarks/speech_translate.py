@@ -45,8 +45,6 @@ ENGLISH_REFERENCES = {
     "pyramid structures built to honour dead pharaohs.",
     "fleurs-pt-002.ogg": "Giancarlo Fisichella lost control of his car and ended the race right after the start.",
     "aishell_BAC009S0724W0121.wav": "The Guangzhou Real Estate Agency Association analyses",
-    "wenetspeech_ID001.wav": "As a man, this is the very least responsibility to take on",
-    "wenetspeech_ID002.wav": "but these things were a big shock to them",
     "wenet_client_mid.wav": "University student who used a loophole to eat KFC for free is sentenced",
     "wenet_client_long.wav": "Large-scale infections at Foxconn's factory in India; the factory's output has now "
     "fallen by more than 50%",
