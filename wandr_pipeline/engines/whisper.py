@@ -94,7 +94,7 @@ class WhisperTranscriber:
         # into chunks up to chunk_s, the silences between cut out).
         self.vad_threshold = min(0.95, max(0.05, float(options.vad_threshold)))
         self.chunk_pause_ms = max(0, int(options.chunk_pause_ms))
-        self._second_pipeline = None
+        self._translation_pipeline_loaded = None
         self._gap_pipeline_loaded = None
         self.translate = options.translate and self.multilingual  # English-only models cannot translate
         self.beam_size = options.beam_size
@@ -251,16 +251,22 @@ class WhisperTranscriber:
             if quality == GOOD
         ]
         return translate_pieces(
-            self._plain_pipeline(), audio, pieces, batch_size=self.batch_size, beam_size=self.beam_size, lock=self._lock
+            self._translation_pipeline(),
+            audio,
+            pieces,
+            batch_size=self.batch_size,
+            beam_size=self.beam_size,
+            lock=self._lock,
         )
 
-    def _plain_pipeline(self):
-        """faster-whisper's own batched pipeline (one language per call), for the second pass and translation."""
-        from faster_whisper import BatchedInferencePipeline
-
-        if self._second_pipeline is None:
-            self._second_pipeline = BatchedInferencePipeline(self.model)
-        return self._second_pipeline
+    def _translation_pipeline(self):
+        """The batched pipeline translation decodes with: one language per call (no per-chunk detection), the
+        encoder shown each span plus the window margin, as the transcription is (`whisper_window`)."""
+        if self._translation_pipeline_loaded is None:
+            self._translation_pipeline_loaded = chunk_language_pipeline(
+                self.model, LANGUAGE_FLOOR, self.window_margin_s
+            )
+        return self._translation_pipeline_loaded
 
     def _in_script(self, segments: list[TranscriptSegment], language: str) -> list[TranscriptSegment]:
         """Chinese segments in the `chinese_script` chosen (`media.chinese_script`); other languages as they are."""
