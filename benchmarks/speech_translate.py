@@ -90,7 +90,7 @@ class Spy:
     def transcribe(self, audio, **options):
         segments, info = self.pipeline.transcribe(audio, **options)
         segments = list(segments)
-        if options.get("task") == "translate":  # not the second pass, which uses the same pipeline
+        if options.get("task") == "translate":
             self.segments += segments
         return segments, info
 
@@ -99,15 +99,15 @@ def quality(transcriber, refs: dict) -> dict:
     """Per clip: transcript, what Whisper translated, what `text_en` keeps; per language: chrF and recall."""
     import sacrebleu
 
-    plain = transcriber._plain_pipeline()
+    plain = transcriber._translation_pipeline()
     clips, scores = {}, {}
     for name in ENGLISH_REFERENCES:
         spy = Spy(plain)
-        transcriber._second_pipeline = spy
+        transcriber._translation_pipeline_loaded = spy
         try:
             result = transcriber.transcribe(load(name))
         finally:
-            transcriber._second_pipeline = plain
+            transcriber._translation_pipeline_loaded = plain
         written = " ".join(s.text.strip() for s in spy.segments if s.text.strip())
         clips[name] = {
             "language": refs[name]["language"],
