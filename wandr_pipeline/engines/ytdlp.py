@@ -574,7 +574,8 @@ def _download_once(
         raise error from None
     except StageError:
         raise  # the progress hook's limits
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, yt_dlp.networking.exceptions.RequestError) as exc:
+        # yt-dlp lets a transport's error out of a media read unwrapped (`_bound`'s stop at the deadline)
         raise_if_stopping()
         if budget is not None and budget.passed():
             raise DeadlineReached(deadline_message(options.deadline_s, received["bytes"])) from None
