@@ -27,6 +27,31 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
+def _without_an_earlier_instances_defs_state():
+    """Dagster 1.13 keeps the defs-state storage of the last *entered* DagsterInstance in a context variable,
+    holding that instance by a weak reference. An instance entered and never exited resets it when collected,
+    but in the context of whichever thread the garbage collector runs on: the entering thread keeps a dead
+    storage, and every later definitions load there (the defs folder's ComponentTree) fails with "Attempted
+    to resolve undefined DagsterInstance weakref". A pipeline process loads its definitions once and never
+    meets this; a test worker, with many instances and threads, did (a fresh-clone CI run, 2026-12-06;
+    reproduced in tests/defs/test_definitions.py). Private API, pinned with dagster 1.13.x in constraints.txt."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    return set_defs_state_storage(None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_defs_state_from_an_earlier_module():
+    with _without_an_earlier_instances_defs_state():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_defs_state_from_an_earlier_test():
+    with _without_an_earlier_instances_defs_state():
+        yield
+
+
 @pytest.fixture(scope="session")
 def manifest() -> list[dict]:
     """The sample clips' scripts: spoken text and burned-in captions with their times."""

@@ -85,3 +85,31 @@ def test_readme_documents_every_table_column():
         body = section[1].split("\n\n", 1)[0]
         missing = [name for name in schema.names if f"`{name}`" not in body]
         assert not missing, f"README section of {table} misses {missing}"
+
+
+def test_an_instance_collected_on_another_thread_breaks_a_later_definitions_load(tmp_path):
+    """The failure tests/conftest.py's defs-state fixtures keep from spreading to later tests: a DagsterInstance
+    entered and never exited resets its defs-state storage when it is collected, but in the context of the
+    thread the garbage collector happens to run on; the entering thread keeps a dead one. If Dagster stops
+    doing this, this test fails and those fixtures can go."""
+    import gc
+    import threading
+
+    import pytest
+    from dagster import DagsterInstance
+    from dagster._core.errors import DagsterInvariantViolationError
+
+    instance = DagsterInstance.local_temp(str(tmp_path))
+    instance.__enter__()  # never exited
+    cycle = [instance]
+    cycle.append(cycle)  # only the cyclic collector frees it
+    del instance, cycle
+    collector = threading.Thread(target=gc.collect)
+    collector.start()
+    collector.join()
+    with pytest.raises(DagsterInvariantViolationError, match="undefined DagsterInstance weakref"):
+        defs_folder_definitions()
+
+
+def test_a_later_test_loads_definitions_after_that():
+    assert defs_folder_definitions().resolve_asset_graph().get_all_asset_keys()
