@@ -1,10 +1,14 @@
 """English for every analyst: the trusted non-English speech of a clip translated by Whisper itself.
 
 Whisper's multilingual models have a `translate` task (speech in any language to English text) that costs
-one more decode of the speech it is given, no other model. Only what is worth it is given: the trusted
-segments not already in English (`media.speech_quality`), grouped by the language they were decoded in
-and handed to faster-whisper's batched pipeline as `clip_timestamps` (one piece per segment, so nothing
-between them is decoded again). The English segments stay as they are; the result reads in time order.
+one more decode of the speech it is given, no other model. Where the first pass went through
+`whisper_chunk_language`'s pipeline, each non-English chunk was already translated there, from the encoder
+output the transcription computed (`ChunkEnglish`), and a chunk's English is used when all of the chunk's
+segments are trusted (`Translated`, given here). What is left (trusted non-English segments of other
+chunks, of the second pass, or of a first pass without that pipeline) is translated here: grouped by the
+language it was decoded in and handed to faster-whisper's batched pipeline as `clip_timestamps` (one piece
+per segment, so nothing between them is decoded again), a second encoder pass over that speech. The English
+segments stay as they are; the result reads in time order.
 
 A translation is checked like a transcript before it is written down as English: `base` often answers
 Mandarin with Chinese script ("Guangzhou市房地产中间协会分析") or with fluent English about something else
@@ -33,6 +37,18 @@ class Piece:
     end_s: float
     language: str | None
     text: str
+
+
+@dataclass(frozen=True)
+class Translated:
+    """A stretch already in English (a first-pass chunk translated on its encoder output): where it starts,
+    the language it was translated from, the English and the decoder's signals."""
+
+    start_s: float
+    language: str
+    text: str
+    avg_logprob: float
+    compression_ratio: float
 
 
 @dataclass(frozen=True)
@@ -87,18 +103,21 @@ def translate_pieces(
     batch_size: int,
     beam_size: int,
     lock: threading.Lock,
+    translated: Sequence[Translated] = (),
 ) -> English:
-    """The pieces in English, in time order: English ones as written, the others translated, less the
-    translated stretches `untrusted_translation` rejects (said in `left_out`, per language); text None when
-    no piece is in another language (nothing to translate) or nothing English is left."""
+    """The pieces in English, in time order: English ones as written, the others translated (those already
+    `translated` as they are), less the translated stretches `untrusted_translation` rejects (said in
+    `left_out`, per language); text None when no piece is in another language (nothing to translate) or
+    nothing English is left."""
     foreign: dict[str, list[Piece]] = {}
     for piece in pieces:
         if piece.language and piece.language != "en":
             foreign.setdefault(piece.language, []).append(piece)
-    if not foreign:
+    candidates: dict[str, list[Translated]] = {}
+    for stretch in translated:
+        candidates.setdefault(stretch.language, []).append(stretch)
+    if not foreign and not candidates:
         return English(None)
-    timed: list[tuple[float, str]] = [(p.start_s, p.text) for p in pieces if p.language == "en"]
-    left_out: list[str] = []
     for language, group in foreign.items():
         spans = joined(group)
         with lock:
@@ -112,12 +131,19 @@ def translate_pieces(
                 condition_on_previous_text=False,
                 without_timestamps=True,
             )
-            segments = [s for s in segments if s.text.strip()]
-        reasons = [untrusted_translation(s.text, s.avg_logprob, s.compression_ratio) for s in segments]
-        timed += [(float(s.start), s.text.strip()) for s, why in zip(segments, reasons) if why is None]
+            candidates.setdefault(language, []).extend(
+                Translated(float(s.start), language, s.text.strip(), s.avg_logprob, s.compression_ratio)
+                for s in segments
+            )
+    timed: list[tuple[float, str]] = [(p.start_s, p.text) for p in pieces if p.language == "en"]
+    left_out: list[str] = []
+    for language, stretches in candidates.items():
+        stretches = [s for s in stretches if s.text.strip()]
+        reasons = [untrusted_translation(s.text, s.avg_logprob, s.compression_ratio) for s in stretches]
+        timed += [(s.start_s, s.text.strip()) for s, why in zip(stretches, reasons) if why is None]
         dropped = [why for why in reasons if why]
         if dropped:
             shown = "; ".join(dict.fromkeys(dropped))
-            left_out.append(f"{len(dropped)} of {len(segments)} {language} stretch(es) left out: {shown}")
+            left_out.append(f"{len(dropped)} of {len(stretches)} {language} stretch(es) left out: {shown}")
     text = " ".join(text for _, text in sorted(timed, key=lambda item: item[0])).strip() or None
     return English(text, "; ".join(left_out) or None)
