@@ -106,11 +106,16 @@ def test_what_counts_as_english_script():
 
 def test_chunks_translated_on_the_first_pass_are_checked_like_the_rest_and_need_no_second_call():
     pipeline = RecordingPipeline()
-    pieces = [Piece(0.0, 8.0, "en", "The child almost hurt the small dog.")]
-    translated = [
-        Translated(9.0, "es", "It was so much the amount of people.", **SURE),
-        Translated(20.0, "zh", "Guangzhou市房地产中间协会分析", avg_logprob=-0.59, compression_ratio=0.78),
+    pieces = [
+        Piece(0.0, 8.0, "en", "The child almost hurt the small dog."),
+        Piece(9.0, 12.0, "es", "Fue tanta la cantidad de gente", chunk=300),
+        Piece(12.2, 14.0, "es", "que no todos pudieron acceder.", chunk=300),
+        Piece(20.0, 24.3, "zh", "广州市佛地产中间协会分析", chunk=1000),
     ]
+    translated = {
+        300: Translated(9.0, "es", "It was so much the amount of people.", **SURE),
+        1000: Translated(20.0, "zh", "Guangzhou市房地产中间协会分析", avg_logprob=-0.59, compression_ratio=0.78),
+    }
     english = translate_pieces(
         pipeline, None, pieces, batch_size=8, beam_size=5, lock=threading.Lock(), translated=translated
     )
@@ -119,6 +124,26 @@ def test_chunks_translated_on_the_first_pass_are_checked_like_the_rest_and_need_
         "1 of 1 zh stretch(es) left out: not in English (still in the original script)",
     )
     assert pipeline.calls == []
+
+
+def test_a_span_with_speech_no_chunk_translated_is_translated_anew_whole():
+    """The second pass's part of a sentence beside a translated chunk's tail: the sentence is translated
+    as one span (apart, base lost the word at the cut: "access the phone. in San Pedro's square")."""
+    pipeline = RecordingPipeline()
+    pieces = [
+        Piece(5.4, 8.3, "es", "Fue tanta la cantidad de gente que se concentró."),  # second pass
+        Piece(8.6, 10.6, "es", "¿Qué no todos pudieron acceder al funeral?"),  # second pass
+        Piece(11.0, 12.2, "es", "en la plaza de San Pedro", chunk=899),
+        Piece(14.0, 16.0, "es", "en la plaza de San Pedro", chunk=899),  # the same chunk, past a pause
+    ]
+    translated = {899: Translated(11.0, "es", "in San Pedro's square", **SURE)}
+    english = translate_pieces(
+        pipeline, None, pieces, batch_size=8, beam_size=5, lock=threading.Lock(), translated=translated
+    )
+    assert english == English("It was so much the amount of people.")
+    assert [c["clip_timestamps"] for c in pipeline.calls] == [
+        [{"start": 5.4, "end": 12.2}, {"start": 14.0, "end": 16.0}]
+    ]
 
 
 def segment(index, start_s, language, seek, *, decode_pass=1):

@@ -262,7 +262,8 @@ class WhisperTranscriber:
     ) -> English:
         """The trusted segments in English (`whisper_translate`); no text when none is in another language.
         A first-pass chunk whose segments are all trusted and that was translated on its encoder output
-        (`chunk_english`) gives that English; other trusted non-English segments are translated anew."""
+        (`chunk_english`) gives that English where its neighbours need no new translation either
+        (`translate_pieces`); the rest is translated anew."""
         if not assessment.trusted:
             return English(None)
         chunks: dict[int, list[tuple[TranscriptSegment, str]]] = {}
@@ -270,20 +271,26 @@ class WhisperTranscriber:
             if s.decode_pass != SECOND_PASS and s.seek in chunk_english:
                 chunks.setdefault(s.seek, []).append((s, quality))
         done = {seek for seek, members in chunks.items() if all(quality == GOOD for _, quality in members)}
-        translated = [
-            Translated(
+        translated = {
+            seek: Translated(
                 min(s.start_s for s, _ in chunks[seek]),
                 chunk_english[seek].language,
                 chunk_english[seek].text,
                 chunk_english[seek].avg_logprob,
                 chunk_english[seek].compression_ratio,
             )
-            for seek in sorted(done)
-        ]
+            for seek in done
+        }
         pieces = [
-            Piece(s.start_s, s.end_s, s.heard.decoded if s.heard else language, s.text)
+            Piece(
+                s.start_s,
+                s.end_s,
+                s.heard.decoded if s.heard else language,
+                s.text,
+                s.seek if s.decode_pass != SECOND_PASS and s.seek in done else None,
+            )
             for s, quality in zip(segments, assessment.segment_quality)
-            if quality == GOOD and not (s.decode_pass != SECOND_PASS and s.seek in done)
+            if quality == GOOD
         ]
         return translate_pieces(
             self._translation_pipeline(),
