@@ -192,6 +192,8 @@ def main(argv=None) -> int:
     settings = {"off": transcriber(model="base")}
     for beam in beams:
         settings[f"on, beam {beam}"] = with_translation_beam(transcriber(model="base", translate=True), beam)
+    # the chunks translated on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS), the transcription's beam
+    settings["on, first pass"] = transcriber(model="base", translate=True, translate_first_pass=True)
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": [os.getloadavg()]}
     report["quality"] = {label: quality(tx, refs) for label, tx in settings.items() if label != "off"}
     report["load"].append(os.getloadavg())

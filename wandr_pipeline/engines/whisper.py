@@ -98,7 +98,7 @@ class WhisperTranscriber:
         self._gap_pipeline_loaded = None
         self.translate = options.translate and self.multilingual  # English-only models cannot translate
         if self.pipeline is not None:  # the first pass translates its non-English chunks on their encoder output
-            self.pipeline.translate = self.translate
+            self.pipeline.translate = self.translate and options.translate_first_pass
         self.beam_size = options.beam_size
         self.vad = options.vad
         # None: detected per clip; English-only models are always "en" (never detected)
