@@ -256,8 +256,8 @@ class WhisperSettings(SettingsGroup):
         False,
         "WHISPER_TRANSLATE_FIRST_PASS",
         doc="with WHISPER_TRANSLATE, translate each first-pass chunk from the encoder output its transcription "
-        "computed (about +19 % transcription time instead of +71 %) instead of spans of up to 30 s encoded "
-        "again; off by default: sentences cut at chunk edges translate worse (docs/BENCHMARKS.md, 27-D)",
+        "computed (+2 to +36 % transcription time instead of +43 to +81 %) instead of spans of up to 30 s "
+        "encoded again; off by default: sentences cut at chunk edges translate worse (docs/BENCHMARKS.md, 27-D)",
     )
 
 
