@@ -65,7 +65,8 @@ def recall(reference: str, hypothesis: str) -> float:
 
 
 def with_translation_beam(transcriber, beam_size: int):
-    """`transcriber` translating with `beam_size` (its transcription keeps its own)."""
+    """`transcriber` translating with `beam_size` (its transcription keeps its own) where it translates anew;
+    the chunks the first pass translates on their encoder output use the transcription's beam."""
     from wandr_pipeline.engines import whisper
 
     translate = whisper.translate_pieces
@@ -108,14 +109,19 @@ def quality(transcriber, refs: dict) -> dict:
             result = transcriber.transcribe(load(name))
         finally:
             transcriber._translation_pipeline_loaded = plain
-        written = " ".join(s.text.strip() for s in spy.segments if s.text.strip())
+        # the first pass's chunks translated on their encoder output (by seek), then any translated anew
+        chunks = [transcriber.pipeline.english[seek] for seek in sorted(transcriber.pipeline.english)]
+        pieces = [(c.text, c.avg_logprob, c.compression_ratio) for c in chunks]
+        pieces += [(s.text, s.avg_logprob, s.compression_ratio) for s in spy.segments]
+        written = " ".join(text.strip() for text, _, _ in pieces if text.strip())
         clips[name] = {
             "language": refs[name]["language"],
             "transcript": result.text,
             "whisper_english": written,
             "text_en": result.text_en,
             "left_out": result.text_en_left_out,
-            "signals": [(round(s.avg_logprob, 2), round(s.compression_ratio, 2)) for s in spy.segments],
+            "signals": [(round(logprob, 2), round(ratio, 2)) for _, logprob, ratio in pieces],
+            "translated_anew": len(spy.segments),
         }
     for language in LANGUAGES:
         mine = {n: c for n, c in clips.items() if c["language"] == language}
@@ -186,6 +192,8 @@ def main(argv=None) -> int:
     settings = {"off": transcriber(model="base")}
     for beam in beams:
         settings[f"on, beam {beam}"] = with_translation_beam(transcriber(model="base", translate=True), beam)
+    # the chunks translated on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS), the transcription's beam
+    settings["on, first pass"] = transcriber(model="base", translate=True, translate_first_pass=True)
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": [os.getloadavg()]}
     report["quality"] = {label: quality(tx, refs) for label, tx in settings.items() if label != "off"}
     report["load"].append(os.getloadavg())

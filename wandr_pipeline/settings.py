@@ -252,6 +252,13 @@ class WhisperSettings(SettingsGroup):
         doc="also write the trusted non-English speech in English (Whisper's translate task, multilingual "
         "models only): transcript_en; off by default, it costs more than the 30 % budget (docs/BENCHMARKS.md)",
     )
+    whisper_translate_first_pass: bool = setting(
+        False,
+        "WHISPER_TRANSLATE_FIRST_PASS",
+        doc="with WHISPER_TRANSLATE, translate each first-pass chunk from the encoder output its transcription "
+        "computed (+2 to +36 % transcription time instead of +43 to +81 %) instead of spans of up to 30 s "
+        "encoded again; off by default: sentences cut at chunk edges translate worse (docs/BENCHMARKS.md, 27-D)",
+    )
 
 
 class OcrSettings(SettingsGroup):

@@ -1,13 +1,19 @@
 """Translation asks Whisper only for the trusted non-English speech, one call per language, neighbouring
 pieces joined, and reads English pieces as they are, in time order; what comes back still in the
-original script, looping or unsure is left out with the reason, not stored as English."""
+original script, looping or unsure is left out with the reason, not stored as English. A first-pass chunk
+already translated on its encoder output is used as it is when all its segments are trusted, checked the
+same way; only the rest is translated anew."""
 
 import threading
 from types import SimpleNamespace
 
+from wandr_pipeline.engines.whisper import WhisperTranscriber
+from wandr_pipeline.engines.whisper_chunk_language import ChunkEnglish, HeardLanguage
+from wandr_pipeline.engines.whisper_transcript import SECOND_PASS, TranscriptSegment
 from wandr_pipeline.engines.whisper_translate import (
     English,
     Piece,
+    Translated,
     joined,
     non_latin_share,
     translate_pieces,
@@ -96,3 +102,79 @@ def test_what_counts_as_english_script():
     assert non_latin_share("") == 0.0
     assert untrusted_translation("I'm a man, I'm a man, I'm a man, I'm a man", -0.19, 20.58).startswith("looped")
     assert untrusted_translation("But it is very important to them.", -0.86, 0.85) is None
+
+
+def test_chunks_translated_on_the_first_pass_are_checked_like_the_rest_and_need_no_second_call():
+    pipeline = RecordingPipeline()
+    pieces = [
+        Piece(0.0, 8.0, "en", "The child almost hurt the small dog."),
+        Piece(9.0, 12.0, "es", "Fue tanta la cantidad de gente", chunk=300),
+        Piece(12.2, 14.0, "es", "que no todos pudieron acceder.", chunk=300),
+        Piece(20.0, 24.3, "zh", "广州市佛地产中间协会分析", chunk=1000),
+    ]
+    translated = {
+        300: Translated(9.0, "es", "It was so much the amount of people.", **SURE),
+        1000: Translated(20.0, "zh", "Guangzhou市房地产中间协会分析", avg_logprob=-0.59, compression_ratio=0.78),
+    }
+    english = translate_pieces(
+        pipeline, None, pieces, batch_size=8, beam_size=5, lock=threading.Lock(), translated=translated
+    )
+    assert english == English(
+        "The child almost hurt the small dog. It was so much the amount of people.",
+        "1 of 1 zh stretch(es) left out: not in English (still in the original script)",
+    )
+    assert pipeline.calls == []
+
+
+def test_a_span_with_speech_no_chunk_translated_is_translated_anew_whole():
+    """The second pass's part of a sentence beside a translated chunk's tail: the sentence is translated
+    as one span (apart, base lost the word at the cut: "access the phone. in San Pedro's square")."""
+    pipeline = RecordingPipeline()
+    pieces = [
+        Piece(5.4, 8.3, "es", "Fue tanta la cantidad de gente que se concentró."),  # second pass
+        Piece(8.6, 10.6, "es", "¿Qué no todos pudieron acceder al funeral?"),  # second pass
+        Piece(11.0, 12.2, "es", "en la plaza de San Pedro", chunk=899),
+        Piece(14.0, 16.0, "es", "en la plaza de San Pedro", chunk=899),  # the same chunk, past a pause
+    ]
+    translated = {899: Translated(11.0, "es", "in San Pedro's square", **SURE)}
+    english = translate_pieces(
+        pipeline, None, pieces, batch_size=8, beam_size=5, lock=threading.Lock(), translated=translated
+    )
+    assert english == English("It was so much the amount of people.")
+    assert [c["clip_timestamps"] for c in pipeline.calls] == [
+        [{"start": 5.4, "end": 12.2}, {"start": 14.0, "end": 16.0}]
+    ]
+
+
+def segment(index, start_s, language, seek, *, decode_pass=1):
+    heard = HeardLanguage(language, 0.99, language, 0.99)
+    return TranscriptSegment(
+        index, start_s, start_s + 4, f"text {index}", -0.3, 0.01, 1.2, (), decode_pass, seek, heard
+    )
+
+
+def test_a_chunk_s_english_is_used_only_when_all_its_segments_are_trusted():
+    """Chunk 0 (two trusted Spanish segments) gives its first-pass English; chunk 1000 has an untrusted
+    segment, so its trusted one is translated anew, as is the second pass's trusted German segment."""
+    transcriber = object.__new__(WhisperTranscriber)
+    pipeline = RecordingPipeline()
+    transcriber._translation_pipeline_loaded = pipeline
+    transcriber.batch_size, transcriber.beam_size, transcriber._lock = 8, 5, threading.Lock()
+    segments = [
+        segment(0, 0.0, "es", 0),
+        segment(1, 4.0, "es", 0),
+        segment(2, 10.0, "es", 1000),
+        segment(3, 14.0, "es", 1000),
+        segment(4, 20.0, "de", 0, decode_pass=SECOND_PASS),  # its seek counts in its own stretch
+    ]
+    assessment = SimpleNamespace(trusted=True, segment_quality=["good", "good", "good", "repeated", "good"])
+    chunk_english = {
+        0: ChunkEnglish("es", "Chunk zero in English.", -0.4, 1.2),
+        1000: ChunkEnglish("es", "Chunk one, partly untrusted.", -0.4, 1.2),
+    }
+    english = transcriber._in_english(None, segments, assessment, "es", chunk_english)
+    assert english == English("Chunk zero in English. It was so much the amount of people. This museum is open.")
+    assert [(c["language"], c["clip_timestamps"]) for c in pipeline.calls] == [
+        ("es", [{"start": 10.0, "end": 14.0}]),
+        ("de", [{"start": 20.0, "end": 24.0}]),
+    ]

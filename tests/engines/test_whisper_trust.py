@@ -59,3 +59,17 @@ def test_a_wrong_mandarin_translation_is_left_out_not_stored_as_english():
     assert "1 of 1 zh stretch(es) left out: " in result.text_en_left_out
     assert any(why in result.text_en_left_out for why in ("not in English", "unsure")), result.text_en_left_out
     assert {r["transcript_en"] for r in segment_rows(result, "base")} == {None}
+
+
+def test_first_pass_translation_needs_no_second_encoder_pass():
+    """WHISPER_TRANSLATE_FIRST_PASS: a one-chunk Spanish clip gets its English from the chunk the
+    transcription decoded, and the translation pipeline (a second encoder pass) is never called."""
+    from benchmarks.real_media import load, transcriber
+
+    tx = transcriber(model="base", translate=True, translate_first_pass=True)
+    calls = []
+    tx._translation_pipeline_loaded = type("Spy", (), {"transcribe": lambda self, *a, **k: calls.append(k)})()
+    result = tx.transcribe(load("fleurs-es-002.ogg"))
+    assert [c.language for c in tx.pipeline.english.values()] == ["es"]
+    assert calls == []
+    assert "funeral" in result.text_en and "gente" not in result.text_en, result.text_en

@@ -20,7 +20,7 @@ from typing import TypeVar
 import numpy as np
 
 from wandr_pipeline.engines.device import choose_whisper_device
-from wandr_pipeline.engines.whisper_chunk_language import chunk_language_pipeline
+from wandr_pipeline.engines.whisper_chunk_language import ChunkEnglish, chunk_language_pipeline
 from wandr_pipeline.engines.whisper_cross_clip import cross_clip_pipeline, decode_across_clips
 from wandr_pipeline.engines.whisper_models import packaged_model_files, resolve_model
 from wandr_pipeline.engines.whisper_options import TranscriberOptions
@@ -33,7 +33,7 @@ from wandr_pipeline.engines.whisper_transcript import (
     segment_of_words,
     transcript_segments,
 )
-from wandr_pipeline.engines.whisper_translate import English, Piece, translate_pieces
+from wandr_pipeline.engines.whisper_translate import English, Piece, Translated, translate_pieces
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
 from wandr_pipeline.media.speech_coverage import coverage, merge, pauses, uncovered
@@ -97,6 +97,8 @@ class WhisperTranscriber:
         self._translation_pipeline_loaded = None
         self._gap_pipeline_loaded = None
         self.translate = options.translate and self.multilingual  # English-only models cannot translate
+        if self.pipeline is not None:  # the first pass translates its non-English chunks on their encoder output
+            self.pipeline.translate = self.translate and options.translate_first_pass
         self.beam_size = options.beam_size
         self.vad = options.vad
         # None: detected per clip; English-only models are always "en" (never detected)
@@ -133,9 +135,11 @@ class WhisperTranscriber:
             word_timestamps=True,
         )
         speech = self.speech_regions(audio) if self.vad else None
+        chunk_english: dict[int, ChunkEnglish] = {}
         with self._lock:
             if self.pipeline is not None:
                 self.pipeline.heard = {}
+                self.pipeline.english = chunk_english
                 segments, info = self.pipeline.transcribe(
                     audio,
                     batch_size=self.batch_size,
@@ -158,6 +162,7 @@ class WhisperTranscriber:
             started,
             hints=hotwords or initial_prompt or None,
             speech=speech,
+            chunk_english=chunk_english,
         )
 
     def vad_options(self, max_speech_s: float) -> dict:
@@ -198,10 +203,12 @@ class WhisperTranscriber:
         hints: str | None,
         decode_s: float | None = None,
         speech: list[tuple[float, float]] | None = None,
+        chunk_english: Mapping[int, ChunkEnglish] | None = None,
     ) -> Transcript:
         """The first pass's segments checked against the detected speech (plus the speech the detector finds
         in its own pauses on a second look, `missed_speech`): stretches of speech that no decoded word covers
-        are decoded again (shorter chunks, no hints) and their words added."""
+        are decoded again (shorter chunks, no hints) and their words added. `chunk_english`: the first pass's
+        non-English chunks already in English, by seek (`whisper_chunk_language`)."""
         speech_s = speech_coverage = None
         gaps: list[tuple[float, float]] = []
         if self.vad and self.second_pass_chunk_s:
@@ -222,7 +229,11 @@ class WhisperTranscriber:
             [segment_evidence(s, language, language_probability) for s in segments],
             model_language=self.language if self.model_name.endswith(".en") else None,
         )
-        english = self._in_english(audio, segments, assessment, language) if self.translate else English(None)
+        english = (
+            self._in_english(audio, segments, assessment, language, chunk_english or {})
+            if self.translate
+            else English(None)
+        )
         elapsed = time.perf_counter() - started
         if decode_s is not None:  # cross-clip: its share of the batch, plus its own second pass
             elapsed = decode_s + elapsed
@@ -241,12 +252,43 @@ class WhisperTranscriber:
             text_en_left_out=english.left_out,
         )
 
-    def _in_english(self, audio: np.ndarray, segments, assessment: Assessment, language: str) -> English:
-        """The trusted segments in English (`whisper_translate`); no text when none is in another language."""
+    def _in_english(
+        self,
+        audio: np.ndarray,
+        segments,
+        assessment: Assessment,
+        language: str,
+        chunk_english: Mapping[int, ChunkEnglish],
+    ) -> English:
+        """The trusted segments in English (`whisper_translate`); no text when none is in another language.
+        A first-pass chunk whose segments are all trusted and that was translated on its encoder output
+        (`chunk_english`) gives that English where its neighbours need no new translation either
+        (`translate_pieces`); the rest is translated anew."""
         if not assessment.trusted:
             return English(None)
+        chunks: dict[int, list[tuple[TranscriptSegment, str]]] = {}
+        for s, quality in zip(segments, assessment.segment_quality):
+            if s.decode_pass != SECOND_PASS and s.seek in chunk_english:
+                chunks.setdefault(s.seek, []).append((s, quality))
+        done = {seek for seek, members in chunks.items() if all(quality == GOOD for _, quality in members)}
+        translated = {
+            seek: Translated(
+                min(s.start_s for s, _ in chunks[seek]),
+                chunk_english[seek].language,
+                chunk_english[seek].text,
+                chunk_english[seek].avg_logprob,
+                chunk_english[seek].compression_ratio,
+            )
+            for seek in done
+        }
         pieces = [
-            Piece(s.start_s, s.end_s, s.heard.decoded if s.heard else language, s.text)
+            Piece(
+                s.start_s,
+                s.end_s,
+                s.heard.decoded if s.heard else language,
+                s.text,
+                s.seek if s.decode_pass != SECOND_PASS and s.seek in done else None,
+            )
             for s, quality in zip(segments, assessment.segment_quality)
             if quality == GOOD
         ]
@@ -257,6 +299,7 @@ class WhisperTranscriber:
             batch_size=self.batch_size,
             beam_size=self.beam_size,
             lock=self._lock,
+            translated=translated,
         )
 
     def _translation_pipeline(self):

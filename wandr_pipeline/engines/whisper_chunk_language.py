@@ -10,6 +10,11 @@ body is faster-whisper's, with the language choice changed): a chunk whose top l
 was told), and what was heard is kept per chunk (`heard`, keyed by the chunk's `seek`, which every
 `Segment` of the chunk carries) so the transcript can say the language was a guess
 (`media.speech_quality.LanguageEvidence`).
+
+With `translate` on, the chunks decoded in a language other than English are also decoded with Whisper's
+`translate` task on the same encoder output (no timestamps, the transcription's beam), and their English is
+kept per chunk (`english`, keyed like `heard`): a translation then costs a decode, not a second encoder
+pass over speech already encoded (docs/BENCHMARKS.md, 27-C/27-D).
 """
 
 from __future__ import annotations
@@ -27,10 +32,24 @@ class HeardLanguage:
     decoded_probability: float  # the detector's probability for that language
 
 
+@dataclass(frozen=True)
+class ChunkEnglish:
+    """A chunk's speech in English (the `translate` task on the chunk's encoder output), with the decoder's
+    signals `whisper_translate.untrusted_translation` checks."""
+
+    language: str  # the language the chunk was decoded (and translated from) in
+    text: str
+    avg_logprob: float
+    compression_ratio: float
+
+
 def chunk_language_pipeline(model, floor: float, window_margin_s: float | None = None):
     """A `ChunkLanguagePipeline` over a loaded `WhisperModel` (faster-whisper imported only here); the
     encoder sees each batch's longest chunk plus `window_margin_s` (`whisper_window`; None: 30 s)."""
+    import ctranslate2
+    import numpy as np
     from faster_whisper import BatchedInferencePipeline
+    from faster_whisper.transcribe import get_compression_ratio
 
     class ChunkLanguagePipeline(BatchedInferencePipeline):
         def __init__(self, model, floor: float):
@@ -38,20 +57,70 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
             self.floor = floor
             self.window_margin_s = window_margin_s
             self.heard: dict[int, HeardLanguage] = {}  # chunk seek -> what was heard there
+            self.translate = False  # also translate the non-English chunks (`english`)
+            self.english: dict[int, ChunkEnglish] = {}  # chunk seek -> its English
             self._batch: list[HeardLanguage] = []
+            self._batch_english: dict[int, ChunkEnglish] = {}  # index in the batch -> its English
 
         def forward(self, features, tokenizer, chunks_metadata, options):
             self._batch = []
+            self._batch_english = {}
             features = trimmed(features, chunks_metadata, self.window_margin_s)
             out = super().forward(features, tokenizer, chunks_metadata, options)
             fps = self.model.frames_per_second
             for meta, heard in zip(chunks_metadata, self._batch):
                 self.heard[int(meta["offset"] * fps)] = heard  # the `seek` forward gives the chunk's segments
+            for index, english in self._batch_english.items():
+                self.english[int(chunks_metadata[index]["offset"] * fps)] = english
             return out
+
+        def translated(self, encoder_output, tokenizer, languages: list[str], options) -> None:
+            """The batch's non-English chunks decoded with the `translate` task from `encoder_output`
+            (`languages`: what each chunk was decoded in), into `_batch_english`."""
+            indices = [i for i, language in enumerate(languages) if language != "en"]
+            if not indices:
+                return
+            if len(indices) < len(languages):  # only those chunks' encoder output goes to the decoder
+                on_cpu = np.asarray(encoder_output.to_device(ctranslate2.Device.cpu))
+                encoder_output = ctranslate2.StorageView.from_array(np.ascontiguousarray(on_cpu[indices]))
+            to_english = tokenizer.tokenizer.token_to_id("<|translate|>")
+            prompts = [
+                [
+                    tokenizer.sot,
+                    tokenizer.tokenizer.token_to_id(f"<|{languages[i]}|>"),
+                    to_english,
+                    tokenizer.no_timestamps,
+                ]
+                for i in indices
+            ]
+            results = self.model.model.generate(
+                encoder_output,
+                prompts,
+                beam_size=options.beam_size,
+                patience=options.patience,
+                length_penalty=options.length_penalty,
+                max_length=self.model.max_length,
+                suppress_blank=options.suppress_blank,
+                suppress_tokens=options.suppress_tokens,
+                return_scores=True,
+                sampling_temperature=options.temperatures[0],
+                repetition_penalty=options.repetition_penalty,
+                no_repeat_ngram_size=options.no_repeat_ngram_size,
+            )
+            for i, result in zip(indices, results):
+                tokens = result.sequences_ids[0]
+                text = tokenizer.decode(tokens)
+                cumulative = result.scores[0] * (len(tokens) ** options.length_penalty)
+                self._batch_english[i] = ChunkEnglish(
+                    languages[i], text.strip(), cumulative / (len(tokens) + 1), get_compression_ratio(text)
+                )
 
         def generate_segment_batched(self, features, tokenizer, options):
             if not options.multilingual:
-                return super().generate_segment_batched(features, tokenizer, options)
+                encoder_output, output = super().generate_segment_batched(features, tokenizer, options)
+                if self.translate and tokenizer.task != tokenizer.translate:
+                    self.translated(encoder_output, tokenizer, [tokenizer.language_code] * len(output), options)
+                return encoder_output, output
             prompt = self.model.get_prompt(
                 tokenizer,
                 previous_tokens=(tokenizer.encode(options.initial_prompt) if options.initial_prompt else []),
@@ -76,6 +145,8 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
                         top[2:-2], round(float(probability), 4), token[2:-2], round(float(decoded_probability), 4)
                     )
                 )
+            if self.translate:
+                self.translated(encoder_output, tokenizer, [h.decoded for h in self._batch], options)
             results = self.model.model.generate(
                 encoder_output,
                 prompts,

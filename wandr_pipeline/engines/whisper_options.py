@@ -39,6 +39,7 @@ class TranscriberOptions:
     cross_clip: str  # auto | true | false: batch chunks of different clips together
     prefetch: int  # clips decoded ahead on CPU threads while one is transcribed
     translate: bool  # also the trusted non-English speech in English
+    translate_first_pass: bool  # translate first-pass chunks on their encoder output (`whisper_chunk_language`)
     window_margin_s: int  # silence the encoder sees after a batch's longest chunk (`whisper_window`; 30: full window)
 
 

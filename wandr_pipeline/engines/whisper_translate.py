@@ -1,10 +1,15 @@
 """English for every analyst: the trusted non-English speech of a clip translated by Whisper itself.
 
 Whisper's multilingual models have a `translate` task (speech in any language to English text) that costs
-one more decode of the speech it is given, no other model. Only what is worth it is given: the trusted
-segments not already in English (`media.speech_quality`), grouped by the language they were decoded in
-and handed to faster-whisper's batched pipeline as `clip_timestamps` (one piece per segment, so nothing
-between them is decoded again). The English segments stay as they are; the result reads in time order.
+one more decode of the speech it is given, no other model. Where the first pass went through
+`whisper_chunk_language`'s pipeline, each non-English chunk was already translated there, from the encoder
+output the transcription computed (`ChunkEnglish`); a piece of such a chunk whose segments are all trusted
+says so (`Piece.chunk`, the chunk's English given here as `Translated`). The trusted non-English pieces are
+grouped by the language they were decoded in and neighbours joined into spans (a sentence often runs over
+a chunk's edge or into the second pass's speech); a span made only of pieces of translated chunks takes
+their English, any other is translated here, whole, by faster-whisper's batched pipeline (`clip_timestamps`,
+one per span, so nothing between them is decoded again): a second encoder pass over that speech only. The
+English segments stay as they are; the result reads in time order.
 
 A translation is checked like a transcript before it is written down as English: `base` often answers
 Mandarin with Chinese script ("Guangzhou市房地产中间协会分析") or with fluent English about something else
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from wandr_pipeline.media.speech_quality import MAX_COMPRESSION_RATIO, MIN_AVG_LOGPROB
@@ -33,6 +38,19 @@ class Piece:
     end_s: float
     language: str | None
     text: str
+    chunk: int | None = None  # the seek of the first-pass chunk already in English that holds it (`Translated`)
+
+
+@dataclass(frozen=True)
+class Translated:
+    """A stretch already in English (a first-pass chunk translated on its encoder output): where it starts,
+    the language it was translated from, the English and the decoder's signals."""
+
+    start_s: float
+    language: str
+    text: str
+    avg_logprob: float
+    compression_ratio: float
 
 
 @dataclass(frozen=True)
@@ -67,16 +85,25 @@ def untrusted_translation(text: str, avg_logprob: float, compression_ratio: floa
     return None
 
 
-def joined(pieces: Sequence[Piece]) -> list[tuple[float, float]]:
-    """Neighbouring pieces as one span (a chunk's segments are one sentence more often than not), each at
-    most Whisper's 30 s window."""
-    spans: list[list[float]] = []
+def grouped(pieces: Sequence[Piece]) -> list[list[Piece]]:
+    """Neighbouring pieces together (a chunk's segments are one sentence more often than not), each group
+    at most Whisper's 30 s window from its first start to its last end."""
+    groups: list[list[Piece]] = []
     for piece in sorted(pieces, key=lambda p: p.start_s):
-        if spans and piece.start_s - spans[-1][1] <= MAX_JOIN_GAP_S and piece.end_s - spans[-1][0] <= MAX_SPAN_S:
-            spans[-1][1] = max(spans[-1][1], piece.end_s)
+        if (
+            groups
+            and piece.start_s - max(p.end_s for p in groups[-1]) <= MAX_JOIN_GAP_S
+            and piece.end_s - groups[-1][0].start_s <= MAX_SPAN_S
+        ):
+            groups[-1].append(piece)
         else:
-            spans.append([piece.start_s, piece.end_s])
-    return [(start, end) for start, end in spans]
+            groups.append([piece])
+    return groups
+
+
+def joined(pieces: Sequence[Piece]) -> list[tuple[float, float]]:
+    """`grouped` pieces as time spans."""
+    return [(group[0].start_s, max(p.end_s for p in group)) for group in grouped(pieces)]
 
 
 def translate_pieces(
@@ -87,20 +114,36 @@ def translate_pieces(
     batch_size: int,
     beam_size: int,
     lock: threading.Lock,
+    translated: Mapping[int, Translated] | None = None,
 ) -> English:
-    """The pieces in English, in time order: English ones as written, the others translated, less the
-    translated stretches `untrusted_translation` rejects (said in `left_out`, per language); text None when
-    no piece is in another language (nothing to translate) or nothing English is left."""
+    """The pieces in English, in time order: English ones as written, the others translated (a span of
+    pieces all of `translated` chunks, by `Piece.chunk`, as those chunks' English), less the translated
+    stretches `untrusted_translation` rejects (said in `left_out`, per language); text None when no piece is
+    in another language (nothing to translate) or nothing English is left."""
+    translated = translated or {}
     foreign: dict[str, list[Piece]] = {}
     for piece in pieces:
         if piece.language and piece.language != "en":
             foreign.setdefault(piece.language, []).append(piece)
     if not foreign:
         return English(None)
-    timed: list[tuple[float, str]] = [(p.start_s, p.text) for p in pieces if p.language == "en"]
-    left_out: list[str] = []
+    candidates: dict[str, list[Translated]] = {}
     for language, group in foreign.items():
-        spans = joined(group)
+        groups = grouped(group)
+        # a group with a piece not yet in English is translated anew, whole; so is any group sharing a chunk
+        # with it (a chunk's English is all of the chunk's speech: used once, or not at all)
+        anew = [any(p.chunk not in translated for p in members) for members in groups]
+        while True:
+            spoiled = {p.chunk for members, redo in zip(groups, anew) if redo for p in members}
+            again = [redo or any(p.chunk in spoiled for p in members) for members, redo in zip(groups, anew)]
+            if again == anew:
+                break
+            anew = again
+        used = dict.fromkeys(p.chunk for members, redo in zip(groups, anew) if not redo for p in members)
+        candidates.setdefault(language, []).extend(translated[chunk] for chunk in used)
+        spans = [(members[0].start_s, max(p.end_s for p in members)) for members, redo in zip(groups, anew) if redo]
+        if not spans:
+            continue
         with lock:
             segments, _ = pipeline.transcribe(
                 audio,
@@ -112,12 +155,19 @@ def translate_pieces(
                 condition_on_previous_text=False,
                 without_timestamps=True,
             )
-            segments = [s for s in segments if s.text.strip()]
-        reasons = [untrusted_translation(s.text, s.avg_logprob, s.compression_ratio) for s in segments]
-        timed += [(float(s.start), s.text.strip()) for s, why in zip(segments, reasons) if why is None]
+            candidates.setdefault(language, []).extend(
+                Translated(float(s.start), language, s.text.strip(), s.avg_logprob, s.compression_ratio)
+                for s in segments
+            )
+    timed: list[tuple[float, str]] = [(p.start_s, p.text) for p in pieces if p.language == "en"]
+    left_out: list[str] = []
+    for language, stretches in candidates.items():
+        stretches = [s for s in stretches if s.text.strip()]
+        reasons = [untrusted_translation(s.text, s.avg_logprob, s.compression_ratio) for s in stretches]
+        timed += [(s.start_s, s.text.strip()) for s, why in zip(stretches, reasons) if why is None]
         dropped = [why for why in reasons if why]
         if dropped:
             shown = "; ".join(dict.fromkeys(dropped))
-            left_out.append(f"{len(dropped)} of {len(segments)} {language} stretch(es) left out: {shown}")
+            left_out.append(f"{len(dropped)} of {len(stretches)} {language} stretch(es) left out: {shown}")
     text = " ".join(text for _, text in sorted(timed, key=lambda item: item[0])).strip() or None
     return English(text, "; ".join(left_out) or None)

@@ -37,6 +37,7 @@ class WhisperResource(ConfigurableResource):
     chunk_pause_ms: int = from_setting("whisper_chunk_pause_ms")
     prefetch: int = from_setting("whisper_prefetch")
     translate: bool = from_setting("whisper_translate")
+    translate_first_pass: bool = from_setting("whisper_translate_first_pass")
     window_margin_s: int = from_setting("whisper_window_margin_s")
 
     @classmethod
