@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +28,8 @@ from types import SimpleNamespace
 
 import imageio_ffmpeg
 
-from tests.support.paths import REPO, SAMPLES
-from tests.support.platform_fake import SLOW_HOSTS, PlatformFake
+from tests.support.paths import SAMPLES
+from tests.support.platform_fake import SLOW_HOSTS, PlatformFake, serving_samples
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.raw_video import RawVideoWorker
 from wandr_pipeline.defs.videos.stage import StageRun
@@ -188,12 +187,7 @@ def run(fake: PlatformFake, posts: list[Post], concurrent: int, per_site: int, w
 
 
 def start_fake(workdir: Path) -> PlatformFake:
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(SAMPLES / "lisbon_pasteis.mp4")]
-        + ["-vn", "-c:a", "copy", str(workdir / "soundtrack.m4a")],
-        check=True,
-    )
-    return PlatformFake([SAMPLES, REPO / "data" / "real" / "images", workdir], workdir)
+    return serving_samples(SAMPLES, workdir, imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ from tests.support.platform_fake import (
     RELIED_ON,
     TIKTOK,
     TIKTOK_CDN,
-    PlatformFake,
+    serving_samples,
 )
 from wandr_pipeline.defs.resources import VideoDownloader
 from wandr_pipeline.defs.videos.raw_video import RawVideoWorker
@@ -50,10 +49,7 @@ REEL = "C1a2B3c4D5e"
 @pytest.fixture(scope="module")
 def fake(media_root, tmp_path_factory, ffmpeg):
     """The platforms, serving the sample clips, the real pictures of data/real/images and a soundtrack."""
-    workdir = tmp_path_factory.mktemp("fake")
-    soundtrack = [ffmpeg, "-nostdin", "-loglevel", "error", "-i", str(media_root / "lisbon_pasteis.mp4")]
-    subprocess.run([*soundtrack, "-vn", "-c:a", "copy", str(workdir / "soundtrack.m4a")], check=True)
-    fake = PlatformFake([media_root, REPO / "data" / "real" / "images", workdir], workdir)
+    fake = serving_samples(media_root, tmp_path_factory.mktemp("fake"), ffmpeg)
     yield fake
     fake.close()
 

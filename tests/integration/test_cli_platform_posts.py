@@ -9,23 +9,18 @@ hosts) is benchmarks/platform_mixed_run.py.
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pandas as pd
 import pytest
 
-from tests.support.paths import REPO
-from tests.support.platform_fake import SLOW_HOSTS, PlatformFake
+from tests.support.platform_fake import SLOW_HOSTS, serving_samples
 from wandr_pipeline.cli.main import main
 from wandr_pipeline.lib.urls import parse_video_url
 
 
 @pytest.fixture(scope="module")
 def fake(media_root, tmp_path_factory, ffmpeg):
-    workdir = tmp_path_factory.mktemp("fake")
-    soundtrack = [ffmpeg, "-nostdin", "-loglevel", "error", "-i", str(media_root / "lisbon_pasteis.mp4")]
-    subprocess.run([*soundtrack, "-vn", "-c:a", "copy", str(workdir / "soundtrack.m4a")], check=True)
-    fake = PlatformFake([media_root, REPO / "data" / "real" / "images", workdir], workdir)
+    fake = serving_samples(media_root, tmp_path_factory.mktemp("fake"), ffmpeg)
     fake.slow_drip_s = 0.2
     yield fake
     fake.close()

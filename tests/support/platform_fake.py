@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -36,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
+from tests.support.paths import REPO
 from tests.support.servers import BackgroundServer
 
 TIKTOK = "www.tiktok.com"
@@ -618,3 +620,14 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.close_connection = True
+
+
+def serving_samples(media_root: Path, workdir: Path, ffmpeg: str) -> PlatformFake:
+    """The platforms serving the clips of `media_root`, the real pictures of data/real/images and, as
+    `soundtrack.m4a` (a photo post's music), the Lisbon clip's sound."""
+    subprocess.run(
+        [ffmpeg, "-nostdin", "-loglevel", "error", "-i", str(media_root / "lisbon_pasteis.mp4")]
+        + ["-vn", "-c:a", "copy", str(workdir / "soundtrack.m4a")],
+        check=True,
+    )
+    return PlatformFake([media_root, REPO / "data" / "real" / "images", workdir], workdir)
