@@ -36,7 +36,7 @@ from wandr_pipeline.engines.whisper_transcript import (
 from wandr_pipeline.engines.whisper_translate import English, Piece, Translated, translate_pieces
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
-from wandr_pipeline.media.speech_coverage import coverage, merge, pauses, uncovered
+from wandr_pipeline.media.speech_coverage import coverage, joined_regions, merge, pauses, uncovered
 from wandr_pipeline.media.speech_quality import GOOD, LANGUAGE_FLOOR, Assessment, assess
 
 # faster-whisper logs every clip's duration at INFO; our stage logs say the same per video.
@@ -45,6 +45,7 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 T = TypeVar("T")
 
 GAP_CONTEXT_S = 0.2  # audio either side of an uncovered stretch given to the second pass
+WHOLE_MAX_S = 30 - 2 * GAP_CONTEXT_S  # a stretch decoded as one chunk fits Whisper's 30 s window
 
 
 class WhisperTranscriber:
@@ -181,6 +182,13 @@ class WhisperTranscriber:
         """`missed_speech` with this transcriber's VAD options."""
         return missed_speech(audio, speech, self.chunk_s, **self.vad_options(self.chunk_s))
 
+    def late_regions(
+        self, speech: list[tuple[float, float]], missed: list[tuple[float, float]]
+    ) -> list[tuple[float, float]]:
+        """Regions the detector started late or ended early, joined with the missed speech that runs into
+        them (`speech_coverage.joined_regions`): the second pass decodes each again whole."""
+        return [(start, end) for start, end in joined_regions(speech, missed) if end - start <= WHOLE_MAX_S]
+
     def chunking(self, speech: list[tuple[float, float]] | None) -> dict:
         """Batched-pipeline arguments that cut the audio into chunks: one per speech region when a pause
         ends a chunk (`chunk_pause_ms`), else faster-whisper's own merging with our VAD options."""
@@ -211,17 +219,26 @@ class WhisperTranscriber:
         non-English chunks already in English, by seek (`whisper_chunk_language`)."""
         speech_s = speech_coverage = None
         gaps: list[tuple[float, float]] = []
+        redo: list[tuple[float, float]] = []
         if self.vad and self.second_pass_chunk_s:
             speech = self.speech_regions(audio) if speech is None else speech
             missed = self.missed_speech(audio, speech)
             words = [(w.start_s, w.end_s) for s in segments for w in s.words]
-            # missed speech is decoded apart from its neighbours: a VAD run over both would miss it again
-            gaps = sorted(uncovered(speech, words) + uncovered(missed, words))
+            # missed speech is decoded apart from its neighbours: a VAD run over both would miss it again;
+            # where it runs into a region, the region was decoded without it: both again, as one stretch
+            redo = self.late_regions(speech, missed)
+            gaps = [
+                gap
+                for gap in sorted(uncovered(speech, words) + uncovered(missed, words))
+                if not any(start <= gap[0] and gap[1] <= end for start, end in redo)
+            ]
             speech = merge(speech + missed)
+            if redo:
+                segments = self._redecoded(audio, segments, redo, language)
             if gaps:
                 extra = self._decode_gaps(audio, gaps, language)
                 segments = merged_segments(segments, extra)
-                words = [(w.start_s, w.end_s) for s in segments for w in s.words]
+            words = [(w.start_s, w.end_s) for s in segments for w in s.words]
             speech_s = round(float(sum(e - s for s, e in speech)), 3)
             speech_coverage = coverage(speech, words)
         segments = self._in_script(segments, language)
@@ -246,7 +263,7 @@ class WhisperTranscriber:
             hints=hints,
             speech_s=speech_s,
             speech_coverage=speech_coverage,
-            uncovered_regions=len(gaps),
+            uncovered_regions=len(gaps) + len(redo),
             assessment=assessment,
             text_en=english.text,
             text_en_left_out=english.left_out,
@@ -328,17 +345,51 @@ class WhisperTranscriber:
             self._gap_pipeline_loaded = chunk_language_pipeline(self.model, LANGUAGE_FLOOR, self.window_margin_s)
         return self._gap_pipeline_loaded
 
+    def _redecoded(
+        self,
+        audio: np.ndarray,
+        segments: list[TranscriptSegment],
+        stretches: list[tuple[float, float]],
+        language: str | None,
+    ) -> list[TranscriptSegment]:
+        """`segments` with each of `stretches` (a region joined with the missed speech that runs into it,
+        `speech_coverage.joined_regions`) decoded again whole, its words in place of the first pass's words
+        there; where the new decoding says nothing, the first pass's words stay."""
+        for start, end in stretches:
+            found = self._decode_gaps(audio, [(start, end)], language, whole=True)
+            if not found:
+                continue
+            kept = []
+            for segment in segments:
+                words = tuple(w for w in segment.words if not start <= (w.start_s + w.end_s) / 2 <= end)
+                if words:
+                    kept.append(segment_of_words(segment, words))
+                elif not segment.words and not start <= segment.start_s <= end:
+                    kept.append(segment)
+            segments = merged_segments(kept, found)
+        return segments
+
     def _decode_gaps(
-        self, audio: np.ndarray, gaps: list[tuple[float, float]], language: str | None
+        self, audio: np.ndarray, gaps: list[tuple[float, float]], language: str | None, *, whole: bool = False
     ) -> list[TranscriptSegment]:
         """Decode each uncovered stretch on its own (with a little context), in short chunks, without
         hints; only words inside the stretch are kept, so nothing the first pass said is repeated. Each
-        chunk's language is detected on it (no extra encoder pass), `language` (the clip's) below the floor."""
+        chunk's language is detected on it (no extra encoder pass), `language` (the clip's) below the floor.
+        `whole`: each stretch as one chunk, no VAD over it (it holds speech the VAD missed beside speech it
+        found: a run over both would miss the quiet part again)."""
         out: list[TranscriptSegment] = []
         pipeline = self._gap_pipeline()
         for start, end in gaps:
             lo = max(0, int((start - GAP_CONTEXT_S) * 16_000))
             hi = min(len(audio), int((end + GAP_CONTEXT_S) * 16_000))
+            if whole:
+                cutting = dict(vad_filter=False, clip_timestamps=[{"start": 0.0, "end": (hi - lo) / 16_000}])
+            else:
+                cutting = dict(
+                    vad_filter=True,
+                    vad_parameters={"threshold": self.vad_threshold, "min_silence_duration_ms": 160},
+                    chunk_length=self.second_pass_chunk_s,
+                )
             with self._lock:
                 pipeline.heard = {}
                 segments, _ = pipeline.transcribe(
@@ -347,11 +398,9 @@ class WhisperTranscriber:
                     language=self.language or language,
                     multilingual=self.multilingual and self.language is None,
                     beam_size=self.beam_size,
-                    vad_filter=True,
-                    vad_parameters={"threshold": self.vad_threshold, "min_silence_duration_ms": 160},
-                    chunk_length=self.second_pass_chunk_s,
                     condition_on_previous_text=False,
                     word_timestamps=True,
+                    **cutting,
                 )
                 found = transcript_segments(segments, offset_s=lo / 16_000, decode_pass=SECOND_PASS)
                 found = [replace(s, heard=pipeline.heard.get(s.seek)) for s in found]

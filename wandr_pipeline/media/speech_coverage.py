@@ -9,6 +9,13 @@ The detector can miss speech too: Silero carries state through the clip, and aft
 quieter sentence (a FLEURS recording 35 dB below the sentence before it) scores 0.03-0.3 and is not
 speech at all, so no coverage check can see it. `pauses` are the stretches between its regions long
 enough to hold a sentence; the transcriber runs the detector again on each alone, fresh.
+
+Speech found that way often runs straight into a detected region: a quiet sentence start after a loud
+sentence ("to the north" of a FLEURS sentence, 0.6 s, before the detector's region began), or a quiet tail.
+The first pass never heard that audio, and it decoded the region from where the detector cut it, so its
+first words are heard without their beginning ("and within" -> "and with an") and, padded, look as if they
+covered the missed start. `joined_regions` gives each such region together with the missed speech that
+touches it, for the transcriber to decode again as one stretch in place of the first pass's words there.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ Interval = tuple[float, float]
 
 WORD_PAD_S = 0.25  # a word's timestamps are approximate: it covers this much speech either side
 MIN_GAP_S = 1.0  # shorter stretches without words are pauses, breaths or a word's tail, not lost speech
+TOUCH_S = 0.05  # missed speech this close to a detected region runs into it (the detector cut the region there)
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
@@ -52,6 +60,20 @@ def pauses(speech: Iterable[Interval], duration_s: float, *, min_s: float = MIN_
             out.append((cursor, min(start, duration_s)))
         cursor = max(cursor, end)
     return out
+
+
+def joined_regions(
+    speech: Iterable[Interval], missed: Iterable[Interval], *, touch_s: float = TOUCH_S
+) -> list[Interval]:
+    """Each `speech` region that `missed` speech touches (ends or starts within `touch_s` of it), joined with
+    that missed speech; merged, in time order. Missed speech that touches no region is not in the result."""
+    speech, missed = merge(speech), merge(missed)
+    joined: list[Interval] = []
+    for m_start, m_end in missed:
+        for s_start, s_end in speech:
+            if m_end >= s_start - touch_s and m_start <= s_end + touch_s:
+                joined.append((min(m_start, s_start), max(m_end, s_end)))
+    return [(round(s, 3), round(e, 3)) for s, e in merge(joined)]
 
 
 def word_cover(words: Iterable[Interval], pad_s: float = WORD_PAD_S) -> list[Interval]:
