@@ -101,3 +101,43 @@ def test_vad_threshold_and_pause_chunks_reach_every_pass():
     for (name, start, end), text in zip(track.sentences, ("small dog", "yellow")):
         said = " ".join(w.word for s in alone.segments for w in s.words if start <= w.start_s <= end).lower()
         assert text in said, (name, said, refs[name]["text"])
+
+
+def test_a_quiet_sentence_start_after_a_loud_sentence_is_joined_with_its_region():
+    """fleurs-en-002 after fleurs-en-001 (0.7 s pause, as on the real-media track): the VAD's region starts
+    ~0.6 s into the sentence ("to the north" is not in it); the second look finds that start running into
+    the region, so the region is decoded again together with it. Only the VAD model runs here."""
+    from benchmarks.real_media import speech_track
+    from wandr_pipeline.engines.whisper import missed_speech, speech_regions
+    from wandr_pipeline.media.speech_coverage import joined_regions
+
+    track = speech_track((("fleurs-en-001.ogg", 0.7), ("fleurs-en-002.ogg", 0.0)))
+    (_, _, first_end), (_, start, _) = track.sentences
+    options = dict(threshold=0.35, min_silence_duration_ms=160, max_speech_duration_s=10)
+    speech = speech_regions(track.audio, 10, **options)
+    late = min(s for s, _ in speech if s > first_end)
+    assert late > start + 0.3, speech  # the premise: the region starts after the sentence does
+
+    missed = missed_speech(track.audio, speech, 10, **options)
+    (stretch,) = joined_regions(speech, missed)
+    assert stretch[0] < start + 0.1 and stretch[1] > late + 3, (stretch, missed)
+
+
+def test_a_rejoined_region_replaces_the_first_pass_words_inside_it_only():
+    from wandr_pipeline.engines.whisper import WhisperTranscriber
+    from wandr_pipeline.engines.whisper_transcript import SECOND_PASS, TranscriptSegment, TranscriptWord
+
+    def seg(start, words, decode_pass=1):
+        ws = tuple(TranscriptWord(w, start + i * 0.5, start + i * 0.5 + 0.4, 0.9) for i, w in enumerate(words))
+        return TranscriptSegment(0, ws[0].start_s, ws[-1].end_s, " ".join(words), -0.1, 0.0, 1.0, ws, decode_pass)
+
+    first = [seg(0.0, ["one", "two"]), seg(3.0, ["and", "with", "an"]), seg(6.0, ["four"])]
+    tx = object.__new__(WhisperTranscriber)  # only its second pass is faked here: no model
+    again = [seg(2.4, ["to", "the", "north", "and", "within"], SECOND_PASS)]
+    tx._decode_gaps = lambda audio, gaps, language, whole: again if whole and gaps == [(2.4, 5.0)] else []
+    out = tx._redecoded(np.zeros(16_000), first, [(2.4, 5.0)], "en")
+    assert [w.word for s in out for w in s.words] == ["one", "two", "to", "the", "north", "and", "within", "four"]
+    assert [s.index for s in out] == [0, 1, 2]
+
+    tx._decode_gaps = lambda audio, gaps, language, whole: []  # nothing heard again: the first pass stays
+    assert tx._redecoded(np.zeros(16_000), first, [(2.4, 5.0)], "en") == first

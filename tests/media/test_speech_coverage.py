@@ -54,3 +54,19 @@ def test_pauses_are_the_long_stretches_outside_speech_up_to_the_end():
     assert pauses(speech, 20.0) == [(0.0, 1.5), (7.0, 12.0), (14.0, 20.0)]
     assert pauses([], 3.0) == [(0.0, 3.0)]
     assert pauses([(0.0, 3.0)], 3.0) == []
+
+
+def test_missed_speech_that_runs_into_a_region_is_joined_with_it():
+    from wandr_pipeline.media.speech_coverage import joined_regions
+
+    speech = [(0.0, 9.0), (10.6, 17.0), (25.0, 30.0)]
+    missed = [
+        (10.0, 10.6),  # the start of the second region, found on the second look: touches it
+        (17.0, 17.5),  # and its tail
+        (20.0, 22.0),  # a sentence alone in a pause: decoded on its own, not joined
+        (24.97, 25.0),  # within TOUCH_S of the third region's start
+    ]
+    assert joined_regions(speech, missed) == [(10.0, 17.5), (24.97, 30.0)]
+    assert joined_regions(speech, [(20.0, 22.0)]) == []
+    # missed speech filling a whole pause joins both neighbours into one stretch
+    assert joined_regions([(0.0, 4.0), (5.0, 8.0)], [(4.0, 5.0)]) == [(0.0, 8.0)]
