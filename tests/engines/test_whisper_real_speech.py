@@ -66,3 +66,19 @@ def test_a_quiet_sentence_after_a_loud_one_is_transcribed_and_recorded_as_second
     quiet = [s for s in result.segments if s.start_s >= quiet_start - 0.5]
     assert quiet and all(s.decode_pass == SECOND_PASS for s in quiet), result.segments
     assert result.uncovered_regions >= 1 and result.speech_coverage >= 0.9
+
+
+def test_a_sentence_start_the_vad_region_left_out_is_transcribed(current):
+    """fleurs-en-002 after fleurs-en-001 with 0.7 s between: the VAD region starts ~0.6 s into the sentence,
+    so the first pass never hears "to the north"; the region is decoded again with the start the second look
+    found, and its words replace the first pass's there."""
+    from benchmarks.real_media import speech_track
+    from wandr_pipeline.engines.whisper_transcript import SECOND_PASS
+
+    track = speech_track((("fleurs-en-001.ogg", 0.7), ("fleurs-en-002.ogg", 0.0)))
+    _, start, _ = track.sentences[1]
+    result = current.transcribe(track.audio)
+    opening = [w for s in result.segments for w in s.words if start - 0.3 <= w.start_s < start + 1.2]
+    assert "north" in " ".join(w.word.lower() for w in opening), result.text
+    second = [s for s in result.segments if s.start_s >= start - 0.3]
+    assert second and second[0].decode_pass == SECOND_PASS, result.segments
