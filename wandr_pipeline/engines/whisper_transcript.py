@@ -46,7 +46,7 @@ class Transcript:
     hints: str | None = None  # the hint text (hotwords / initial prompt) this transcript was made with
     speech_s: float | None = None  # seconds of speech the voice activity detector found (None: VAD off)
     speech_coverage: float | None = None  # share of that speech that decoded words cover
-    uncovered_regions: int = 0  # stretches of speech (or missed speech) without words, decoded again
+    uncovered_regions: int = 0  # stretches of speech (or missed speech, or a region it runs into) decoded again
     assessment: Assessment | None = None  # can the text be trusted (`media.speech_quality`)
     text_en: str | None = None  # the trusted speech in English when some was in another language (`translate`)
     text_en_left_out: str | None = None  # translated speech left out of text_en as untrusted, and why
