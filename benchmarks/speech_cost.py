@@ -12,8 +12,8 @@ Mandarin), transcribed by the multilingual `base` (CPU int8, beam 5) in each set
 - the project's `WhisperTranscriber` (batched pipeline of 8, word timestamps, per-chunk language, the
   coverage check and its second pass over uncovered speech) with the settings' defaults (`default`) or
   named changes to them (`CONFIGS`: `full_window` = every chunk padded to Whisper's 30 s window, as before
-  `WHISPER_WINDOW_MARGIN_S`; `margin_5`; 20 or 30 s chunks; `unjoined` = the defaults before a region
-  that missed speech runs into was decoded again with it; ...).
+  `WHISPER_WINDOW_MARGIN_S`; `margin_5`; 20 or 30 s chunks; `before_27e` = the defaults before a region
+  that missed speech runs into was decoded again with it and gaps were widened over stretched words; ...).
 
 One model load per setting, a warm-up clip each, then `--rounds` rounds over the tracks with the
 settings in alternating order (forward, then backward), so load drifts fall on all alike. Per setting:
@@ -63,12 +63,13 @@ class Plain:
 class Project:
     """The project's transcriber with the settings' defaults and `overrides`."""
 
-    def __init__(self, *, join_late_regions: bool = True, **overrides):
+    def __init__(self, *, before_27e: bool = False, **overrides):
         from benchmarks.real_media import transcriber
 
         self.transcriber = transcriber(model="base", **overrides)
-        if not join_late_regions:  # as before 27-E: missed speech that runs into a region decoded on its own
+        if before_27e:  # missed speech that runs into a region decoded on its own, gaps not widened
             self.transcriber.late_regions = lambda speech, missed: []
+            self.transcriber.widened_gaps = lambda gaps, segments: gaps
 
     def transcribe(self, audio: np.ndarray):
         result = self.transcriber.transcribe(audio)
@@ -78,7 +79,7 @@ class Project:
 CONFIGS = {
     "plain": lambda: Plain(),
     "default": lambda: Project(),  # the settings' defaults
-    "unjoined": lambda: Project(join_late_regions=False),  # the defaults before 27-E
+    "before_27e": lambda: Project(before_27e=True),  # the defaults before 27-E
     "full_window": lambda: Project(window_margin_s=30),  # the defaults before: every chunk padded to 30 s
     "margin_10": lambda: Project(window_margin_s=10),
     "margin_7": lambda: Project(window_margin_s=7),

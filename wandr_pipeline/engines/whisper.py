@@ -36,7 +36,7 @@ from wandr_pipeline.engines.whisper_transcript import (
 from wandr_pipeline.engines.whisper_translate import English, Piece, Translated, translate_pieces
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
-from wandr_pipeline.media.speech_coverage import coverage, joined_regions, merge, pauses, uncovered
+from wandr_pipeline.media.speech_coverage import coverage, joined_regions, merge, pauses, uncovered, widened
 from wandr_pipeline.media.speech_quality import GOOD, LANGUAGE_FLOOR, Assessment, assess
 
 # faster-whisper logs every clip's duration at INFO; our stage logs say the same per video.
@@ -45,7 +45,6 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 T = TypeVar("T")
 
 GAP_CONTEXT_S = 0.2  # audio either side of an uncovered stretch given to the second pass
-WHOLE_MAX_S = 30 - 2 * GAP_CONTEXT_S  # a stretch decoded as one chunk fits Whisper's 30 s window
 
 
 class WhisperTranscriber:
@@ -186,8 +185,17 @@ class WhisperTranscriber:
         self, speech: list[tuple[float, float]], missed: list[tuple[float, float]]
     ) -> list[tuple[float, float]]:
         """Regions the detector started late or ended early, joined with the missed speech that runs into
-        them (`speech_coverage.joined_regions`): the second pass decodes each again whole."""
-        return [(start, end) for start, end in joined_regions(speech, missed) if end - start <= WHOLE_MAX_S]
+        them (`speech_coverage.joined_regions`): the second pass decodes each again whole. At most `chunk_s`
+        long, as a first-pass chunk: in a longer one Whisper stops early and its last words stretch over
+        what it skipped (a 19 s stretch of four sentences lost one); the speech of a longer one is decoded
+        as before, the missed part on its own."""
+        return [(start, end) for start, end in joined_regions(speech, missed) if end - start <= self.chunk_s]
+
+    def widened_gaps(
+        self, gaps: list[tuple[float, float]], segments: list[TranscriptSegment]
+    ) -> list[tuple[float, float]]:
+        """`gaps` with their edges over the words stretched across them (`speech_coverage.widened`)."""
+        return widened(gaps, [(w.start_s, w.end_s, w.word) for s in segments for w in s.words])
 
     def chunking(self, speech: list[tuple[float, float]] | None) -> dict:
         """Batched-pipeline arguments that cut the audio into chunks: one per speech region when a pause
@@ -226,18 +234,17 @@ class WhisperTranscriber:
             words = [(w.start_s, w.end_s) for s in segments for w in s.words]
             # missed speech is decoded apart from its neighbours: a VAD run over both would miss it again;
             # where it runs into a region, the region was decoded without it: both again, as one stretch
+            # (before the coverage check: it also sees where that decoding stopped early)
             redo = self.late_regions(speech, missed)
-            gaps = [
-                gap
-                for gap in sorted(uncovered(speech, words) + uncovered(missed, words))
-                if not any(start <= gap[0] and gap[1] <= end for start, end in redo)
-            ]
-            speech = merge(speech + missed)
             if redo:
                 segments = self._redecoded(audio, segments, redo, language)
+                words = [(w.start_s, w.end_s) for s in segments for w in s.words]
+            gaps = sorted(uncovered(speech, words) + uncovered(missed, words))
+            # and the words stretched over a gap's speech are decoded again with it (`widened`)
+            gaps = self.widened_gaps(gaps, segments)
+            speech = merge(speech + missed)
             if gaps:
-                extra = self._decode_gaps(audio, gaps, language)
-                segments = merged_segments(segments, extra)
+                segments = self._redecoded(audio, segments, gaps, language, whole=False)
             words = [(w.start_s, w.end_s) for s in segments for w in s.words]
             speech_s = round(float(sum(e - s for s, e in speech)), 3)
             speech_coverage = coverage(speech, words)
@@ -351,12 +358,15 @@ class WhisperTranscriber:
         segments: list[TranscriptSegment],
         stretches: list[tuple[float, float]],
         language: str | None,
+        *,
+        whole: bool = True,
     ) -> list[TranscriptSegment]:
-        """`segments` with each of `stretches` (a region joined with the missed speech that runs into it,
-        `speech_coverage.joined_regions`) decoded again whole, its words in place of the first pass's words
-        there; where the new decoding says nothing, the first pass's words stay."""
+        """`segments` with each of `stretches` decoded again (`_decode_gaps`), its words in place of the
+        earlier words there; where the new decoding says nothing, the earlier words stay. `whole`: each
+        stretch as one chunk (a region joined with the missed speech that runs into it,
+        `speech_coverage.joined_regions`)."""
         for start, end in stretches:
-            found = self._decode_gaps(audio, [(start, end)], language, whole=True)
+            found = self._decode_gaps(audio, [(start, end)], language, whole=whole)
             if not found:
                 continue
             kept = []

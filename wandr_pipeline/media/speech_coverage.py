@@ -16,6 +16,11 @@ The first pass never heard that audio, and it decoded the region from where the 
 first words are heard without their beginning ("and within" -> "and with an") and, padded, look as if they
 covered the missed start. `joined_regions` gives each such region together with the missed speech that
 touches it, for the transcriber to decode again as one stretch in place of the first pass's words there.
+
+Where the decoder skipped speech inside a chunk, the words beside the skipped part are stretched over it
+(a sentence's last words "and can fly" skipped, the next sentence's "At that" timed 69.5-71.4 s, 0.86 s
+each): they make the gap look shorter than it is, so its second pass starts or ends inside the skipped
+words. `widened` moves a gap's edges over such words, for the transcriber to decode them again too.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ Interval = tuple[float, float]
 
 WORD_PAD_S = 0.25  # a word's timestamps are approximate: it covers this much speech either side
 MIN_GAP_S = 1.0  # shorter stretches without words are pauses, breaths or a word's tail, not lost speech
+STRETCHED_MIN_S = 0.6  # a word at least this long, and longer than
+STRETCHED_S_PER_LETTER = 0.12  # this per letter, was stretched over audio it does not hold
 TOUCH_S = 0.05  # missed speech this close to a detected region runs into it (the detector cut the region there)
 
 
@@ -66,14 +73,47 @@ def joined_regions(
     speech: Iterable[Interval], missed: Iterable[Interval], *, touch_s: float = TOUCH_S
 ) -> list[Interval]:
     """Each `speech` region that `missed` speech touches (ends or starts within `touch_s` of it), joined with
-    that missed speech; merged, in time order. Missed speech that touches no region is not in the result."""
-    speech, missed = merge(speech), merge(missed)
+    that missed speech; merged, in time order. Missed speech that touches no region is not in the result.
+    The regions are taken as the detector cut them (one it split at its maximum length stays two): a
+    stretch is one region and what it left out."""
+    speech, missed = sorted(speech), merge(missed)
     joined: list[Interval] = []
     for m_start, m_end in missed:
         for s_start, s_end in speech:
             if m_end >= s_start - touch_s and m_start <= s_end + touch_s:
                 joined.append((min(m_start, s_start), max(m_end, s_end)))
     return [(round(s, 3), round(e, 3)) for s, e in merge(joined)]
+
+
+def stretched(start: float, end: float, word: str) -> bool:
+    """A word timed longer than any reading of it: the aligner stretched it over speech the decoder skipped."""
+    letters = sum(c.isalnum() for c in word)
+    return end - start > max(STRETCHED_MIN_S, STRETCHED_S_PER_LETTER * letters)
+
+
+def widened(
+    gaps: Iterable[Interval], words: Iterable[tuple[float, float, str]], *, pad_s: float = WORD_PAD_S
+) -> list[Interval]:
+    """Each gap with its edges moved over the `stretched` words (start, end, text) that border it: the run of
+    them right after its end and right before its start; merged, in time order."""
+    words = sorted(words)
+    out: list[Interval] = []
+    for start, end in gaps:
+        after = [w for w in words if w[0] >= end - pad_s - 0.01]
+        for i, (w_start, w_end, word) in enumerate(after):
+            if not stretched(w_start, w_end, word):
+                # where the stretched words really are is not known: one word more, timed right, is sure to hold them
+                end = max(end, w_end) if i else end
+                break
+            end = max(end, w_end)
+        before = [w for w in words if w[1] <= start + pad_s + 0.01]
+        for i, (w_start, w_end, word) in enumerate(reversed(before)):
+            if not stretched(w_start, w_end, word):
+                start = min(start, w_start) if i else start
+                break
+            start = min(start, w_start)
+        out.append((round(start, 3), round(end, 3)))
+    return merge(out)
 
 
 def word_cover(words: Iterable[Interval], pad_s: float = WORD_PAD_S) -> list[Interval]:
