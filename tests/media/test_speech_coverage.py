@@ -70,3 +70,18 @@ def test_missed_speech_that_runs_into_a_region_is_joined_with_it():
     assert joined_regions(speech, [(20.0, 22.0)]) == []
     # missed speech filling a whole pause joins both neighbours into one stretch
     assert joined_regions([(0.0, 4.0), (5.0, 8.0)], [(4.0, 5.0)]) == [(0.0, 8.0)]
+
+
+def test_a_gap_is_widened_over_the_words_stretched_across_it_and_one_word_more():
+    from wandr_pipeline.media.speech_coverage import stretched, widened
+
+    assert stretched(69.51, 70.37, "At") and stretched(70.56, 71.42, "that")  # 0.86 s each: skipped speech
+    assert not stretched(71.42, 71.90, "high") and not stretched(0.0, 1.2, "fascinating")
+    # the decoder skipped "and can fly"; the next sentence's first words were timed over it
+    words = [(68.9, 69.2, "feathers"), (69.51, 70.37, "At"), (70.56, 71.42, "that"), (71.42, 71.9, "high")]
+    words += [(71.9, 72.36, "level,")]
+    assert widened([(66.13, 69.26)], words) == [(66.13, 71.9)]
+    # and at a gap's start: a sentence's last word stretched forward over what followed
+    assert widened([(5.0, 7.0)], [(3.0, 3.4, "the"), (3.4, 4.75, "end.")]) == [(3.0, 7.0)]
+    # words timed as they are read leave the gap as it is
+    assert widened([(5.0, 7.0)], [(4.2, 4.75, "end."), (7.25, 7.6, "next")]) == [(5.0, 7.0)]
