@@ -68,8 +68,10 @@ def test_missed_speech_that_runs_into_a_region_is_joined_with_it():
     ]
     assert joined_regions(speech, missed) == [(10.0, 17.5), (24.97, 30.0)]
     assert joined_regions(speech, [(20.0, 22.0)]) == []
+    # a whole sentence missed after a loud region is decoded on its own, not with the region
+    assert joined_regions(speech, [(17.0, 21.0)]) == []
     # missed speech filling a whole pause joins both neighbours into one stretch
-    assert joined_regions([(0.0, 4.0), (5.0, 8.0)], [(4.0, 5.0)]) == [(0.0, 8.0)]
+    assert joined_regions([(0.0, 4.0), (4.5, 8.0)], [(4.0, 4.5)]) == [(0.0, 8.0)]
 
 
 def test_a_gap_is_widened_over_the_words_stretched_across_it_and_one_word_more():

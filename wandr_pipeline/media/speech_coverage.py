@@ -70,13 +70,20 @@ def pauses(speech: Iterable[Interval], duration_s: float, *, min_s: float = MIN_
 
 
 def joined_regions(
-    speech: Iterable[Interval], missed: Iterable[Interval], *, touch_s: float = TOUCH_S
+    speech: Iterable[Interval],
+    missed: Iterable[Interval],
+    *,
+    touch_s: float = TOUCH_S,
+    max_missed_s: float = MIN_GAP_S,
 ) -> list[Interval]:
-    """Each `speech` region that `missed` speech touches (ends or starts within `touch_s` of it), joined with
-    that missed speech; merged, in time order. Missed speech that touches no region is not in the result.
+    """Each `speech` region that `missed` speech shorter than `max_missed_s` touches (ends or starts within
+    `touch_s` of it), joined with that missed speech; merged, in time order. Longer missed speech is decoded
+    on its own (`uncovered`: it is a gap), apart from the loud neighbour it was missed beside (joined with
+    it, a whole quiet sentence after a loud one was lost again); missed speech that touches no region is not
+    in the result.
     The regions are taken as the detector cut them (one it split at its maximum length stays two): a
     stretch is one region and what it left out."""
-    speech, missed = sorted(speech), merge(missed)
+    speech, missed = sorted(speech), [(s, e) for s, e in merge(missed) if e - s < max_missed_s]
     joined: list[Interval] = []
     for m_start, m_end in missed:
         for s_start, s_end in speech:
@@ -95,7 +102,7 @@ def widened(
     gaps: Iterable[Interval], words: Iterable[tuple[float, float, str]], *, pad_s: float = WORD_PAD_S
 ) -> list[Interval]:
     """Each gap with its edges moved over the `stretched` words (start, end, text) that border it: the run of
-    them right after its end and right before its start; merged, in time order."""
+    them right after its end and right before its start; in time order."""
     words = sorted(words)
     out: list[Interval] = []
     for start, end in gaps:
@@ -113,7 +120,8 @@ def widened(
                 break
             start = min(start, w_start)
         out.append((round(start, 3), round(end, 3)))
-    return merge(out)
+    # not merged: gaps that touch stay apart (missed speech is decoded apart from its neighbours)
+    return sorted(set(out))
 
 
 def word_cover(words: Iterable[Interval], pad_s: float = WORD_PAD_S) -> list[Interval]:
