@@ -2,12 +2,15 @@
 speech `ok`.
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.speech_trust [--out benchmarks/out/speech_trust.json] [--dump]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.speech_trust --replay benchmarks/out/speech_trust.json --out ...
 
 Cases (issue 27), each transcribed through `WhisperTranscriber.transcribe` with the settings' defaults:
 
-- *garbage*: a clip that changes language (a real FLEURS English sentence, a real FLEURS Spanish one,
-  then German and Arabic read by espeak-ng), Arabic alone (espeak-ng; `base` heard it as Thai at 0.24 and
-  looped), and music without speech (synthesised chords and a beat; tiny.en wrote "Thank you.").
+- *garbage*: two clips that change language (a real FLEURS English sentence, a real FLEURS Spanish one,
+  then German and Arabic read by espeak-ng; and other sentences in the order Spanish, Arabic, English,
+  German), Arabic alone (espeak-ng; `base` heard it as Thai at 0.24 and looped), and music without speech
+  (synthesised chords and a beat; tiny.en wrote "Thank you."). A mixed clip is caught when every row it
+  keeps lies in one part and is in that part's language (`parts_kept`); which parts it kept is reported.
   Without espeak-ng the Arabic and German parts are left out and the report says so.
 - *clean*: every real clip of `data/real/speech/` (FLEURS en/es/pt, LibriSpeech, LJSpeech, Harvard,
   AISHELL, JFK), the ten-sentence English track of `benchmarks.real_media`, and the TTS samples of
@@ -15,7 +18,9 @@ Cases (issue 27), each transcribed through `WhisperTranscriber.transcribe` with 
 
 For each: the clip's status as the `transcript` stage would record it (`ok` / `suspect` / `empty`),
 the reason, how many segments were left out, and the error rate of the kept text against the reference.
-`--dump` prints every segment's decoder signals (the evidence the rule reads).
+`--dump` prints every segment's decoder signals (the evidence the rule reads); the report records them
+too, and `--replay` judges a report's recorded signals again with today's rule, in a second and without the
+models (a rule change measured on the same decodings).
 """
 
 from __future__ import annotations
@@ -129,32 +134,41 @@ def mixed(pieces: list[tuple[str, frozenset[str], np.ndarray | None]], pause_s: 
     return join(*(audio for _, _, audio in built), pause_s=pause_s), parts
 
 
+def mixed_clips() -> dict[str, tuple[np.ndarray, list[Part]]]:
+    """The clips that change language, each with where its parts lie: real FLEURS sentences and German and
+    Arabic read by espeak-ng (left out when it is not installed), in two layouts. A real part may stay in
+    its language (espeak's German too); nothing of the Arabic may, unless as Arabic (base has never heard
+    it as Arabic)."""
+    return {
+        "mixed en/es/de/ar (base)": mixed(
+            [
+                ("en", frozenset({"en"}), load("fleurs-en-000.ogg")),
+                ("es", frozenset({"es"}), load("fleurs-es-000.ogg")),
+                ("de", frozenset({"de"}), espeak(GERMAN, "de")),
+                ("ar", frozenset({"ar"}), espeak(ARABIC, "ar")),
+            ]
+        ),
+        # other sentences, another order: not tuned to one layout
+        "mixed es/ar/en/de (base)": mixed(
+            [
+                ("es", frozenset({"es"}), load("fleurs-es-001.ogg")),
+                ("ar", frozenset({"ar"}), espeak(ARABIC_2, "ar")),
+                ("en", frozenset({"en"}), load("fleurs-en-003.ogg")),
+                ("de", frozenset({"de"}), espeak(GERMAN_2, "de")),
+            ]
+        ),
+    }
+
+
 def garbage_cases() -> tuple[dict[str, tuple[str, np.ndarray]], list[str]]:
     """{name: (model, audio)} and what could not be built."""
     notes = []
-    arabic, german = espeak(ARABIC, "ar"), espeak(GERMAN, "de")
+    arabic = espeak(ARABIC, "ar")
     if arabic is None:
         notes.append("espeak-ng is not installed: the mixed clips have no German or Arabic part, no Arabic-only clip")
-    # the real parts may stay, each in its language (espeak's German too); nothing of the Arabic may,
-    # unless as Arabic (base has never heard it as Arabic)
-    layouts = {
-        "mixed en/es/de/ar (base)": [
-            ("en", frozenset({"en"}), load("fleurs-en-000.ogg")),
-            ("es", frozenset({"es"}), load("fleurs-es-000.ogg")),
-            ("de", frozenset({"de"}), german),
-            ("ar", frozenset({"ar"}), arabic),
-        ],
-        # other sentences, another order: not tuned to one layout
-        "mixed es/ar/en/de (base)": [
-            ("es", frozenset({"es"}), load("fleurs-es-001.ogg")),
-            ("ar", frozenset({"ar"}), espeak(ARABIC_2, "ar")),
-            ("en", frozenset({"en"}), load("fleurs-en-003.ogg")),
-            ("de", frozenset({"de"}), espeak(GERMAN_2, "de")),
-        ],
-    }
     cases = {}
-    for name, pieces in layouts.items():
-        audio, MIXED_PARTS[name] = mixed(pieces)
+    for name, (audio, parts) in mixed_clips().items():
+        MIXED_PARTS[name] = parts
         cases[name] = ("base", audio)
     if arabic is not None:
         cases["arabic only (base)"] = ("base", join(arabic, arabic))

@@ -19,7 +19,11 @@ what the decoder already reports, and this module reads them, per segment and pe
 A segment with any of these is not trusted; the rest are. The clip as a whole is not trusted when its
 words are unsure throughout (on the real English clips of `data/real/` the mean word probability is
 0.80-0.99 with at most 14 % below 0.5; on non-English speech given to tiny.en 0.42-0.58 with 50-69 %
-below 0.5), or when no segment is left. A clip whose segments are all *no speech* is empty, not suspect.
+below 0.5), when most of its speech is untrusted, or when no segment is left. A clip that changes
+language is several clips in one for this: where the detector was sure of a part's language (a real
+English sentence heard as `en` at 0.99 beside German and Arabic the model cannot read), that part's
+trusted segments stay even when the clip's words as a whole are unsure, and the rest goes with the clip.
+A clip whose segments are all *no speech* is empty, not suspect.
 Thresholds and their measurements: docs/BENCHMARKS.md, "Speech trust".
 """
 
