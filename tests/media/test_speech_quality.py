@@ -15,6 +15,7 @@ from wandr_pipeline.media.speech_quality import (
     SegmentEvidence,
     assess,
     loops,
+    standing_parts,
 )
 
 
@@ -239,60 +240,60 @@ def test_a_doubted_clip_that_changes_language_keeps_its_parts_in_a_sure_language
 def test_a_second_layout_of_the_mixed_clip_keeps_its_spanish_and_english():
     # base, margin 7, on FLEURS Spanish + espeak-ng Arabic + FLEURS English + espeak-ng German
     es = {"clip": "es", "clip_probability": 0.99}
-    verdict = assess(
-        [
-            segment(
-                "El uso de cuadro de los blocks pueden poderar a los alumnos",
-                probabilities(19, 0.87, 0.11),
-                language=heard("es", 0.999, **es),
-                duration=5.7,
-            ),
-            segment(
-                "A través de la respuesta activa a los contenidos de Internet",
-                probabilities(28, 0.9, 0.07),
-                language=heard("es", 0.998, **es),
-                duration=9.3,
-            ),
-            segment(
-                "Sobre temas específicos.", [0.86] * 3, logprob=-0.5, language=heard("es", 0.99, **es), duration=1.4
-            ),
-            segment("Horaveg 2002", [0.9, 0.38], logprob=-1.01, language=heard("es", 0.87, **es), duration=1.3),
-            segment("¡" * 60, [0.94], ratio=29.9, logprob=-0.08, language=heard("la", 0.30, **es), duration=0.8),
-            segment(
-                "Atalcará irá a matar, enchantar a un facat. En chúl de gón, vos te van, oh.",
-                probabilities(16, 0.38, 0.81),
-                logprob=-1.07,
-                no_speech=0.15,
-                language=heard("mn", 0.23, **es),
-                duration=12.8,
-            ),
-            segment(
-                "The cabbage juice changes color depending on how acidic basic alkaline",
-                probabilities(11, 0.67, 0.36),
-                logprob=-0.24,
-                language=heard("en", 0.99, **es),
-                duration=4.3,
-            ),
-            segment(
-                "Michael is.",
-                [0.18, 0.18],
-                logprob=-0.65,
-                no_speech=0.23,
-                language=heard("en", 0.97, **es),
-                duration=0.4,
-            ),
-            segment(
-                "Die Fahrkatter zum Flughafen kostet bei Oiro 50.",
-                probabilities(8, 0.27, 0.75, unsure=0.1),
-                logprob=-0.3,
-                language=heard("de", 0.65, **es),
-                duration=3.8,
-            ),
-        ]
-    )
+    signals = [
+        segment(
+            "El uso de cuadro de los blocks pueden poderar a los alumnos",
+            probabilities(19, 0.87, 0.11),
+            language=heard("es", 0.999, **es),
+            duration=5.7,
+        ),
+        segment(
+            "A través de la respuesta activa a los contenidos de Internet",
+            probabilities(28, 0.9, 0.07),
+            language=heard("es", 0.998, **es),
+            duration=9.3,
+        ),
+        segment("Sobre temas específicos.", [0.86] * 3, logprob=-0.5, language=heard("es", 0.99, **es), duration=1.4),
+        segment("Horaveg 2002", [0.9, 0.38], logprob=-1.01, language=heard("es", 0.87, **es), duration=1.3),
+        segment("¡" * 60, [0.94], ratio=29.9, logprob=-0.08, language=heard("la", 0.30, **es), duration=0.8),
+        segment(
+            "Atalcará irá a matar, enchantar a un facat. En chúl de gón, vos te van, oh.",
+            probabilities(16, 0.38, 0.81),
+            logprob=-1.07,
+            no_speech=0.15,
+            language=heard("mn", 0.23, **es),
+            duration=12.8,
+        ),
+        segment(
+            "The cabbage juice changes color depending on how acidic basic alkaline",
+            probabilities(11, 0.67, 0.36),
+            logprob=-0.24,
+            language=heard("en", 0.99, **es),
+            duration=4.3,
+        ),
+        segment(
+            "Michael is.",
+            [0.18, 0.18],
+            logprob=-0.65,
+            no_speech=0.23,
+            language=heard("en", 0.97, **es),
+            duration=0.4,
+        ),
+        segment(
+            "Die Fahrkatter zum Flughafen kostet bei Oiro 50.",
+            probabilities(8, 0.27, 0.75, unsure=0.1),
+            logprob=-0.3,
+            language=heard("de", 0.65, **es),
+            duration=3.8,
+        ),
+    ]
+    verdict = assess(signals)
     assert verdict.trusted
     kept = [q == GOOD for q in verdict.segment_quality]
     assert kept == [True, True, True, False, False, False, True, True, False]
+    # its words sit just inside the clip-wide rule (mean 0.69, 33 % below 0.5); were it doubted, both
+    # real parts would still stand
+    assert standing_parts(signals, verdict.segment_quality) == ["es", "en"]
     assert verdict.segment_reasons[8] == "mean word probability 0.27 < 0.55 (decoded as de, heard at 0.65)"
 
 
