@@ -6,10 +6,11 @@ speech `ok`.
 
 Cases (issue 27), each transcribed through `WhisperTranscriber.transcribe` with the settings' defaults:
 
-- *garbage*: two clips that change language (a real FLEURS English sentence, a real FLEURS Spanish one,
-  then German and Arabic read by espeak-ng; and other sentences in the order Spanish, Arabic, English,
-  German), Arabic alone (espeak-ng; `base` heard it as Thai at 0.24 and looped), and music without speech
-  (synthesised chords and a beat; tiny.en wrote "Thank you."). A mixed clip is caught when every row it
+- *garbage*: four clips that change language (a real FLEURS English sentence, a real FLEURS Spanish one,
+  then German and Arabic read by espeak-ng; other sentences in the order Spanish, Arabic, English,
+  German; Portuguese, German, Mandarin, English, Arabic; Arabic, English, Spanish, Arabic), Arabic
+  alone (espeak-ng; `base` heard it as Thai at 0.24 and looped), and music without speech (synthesised
+  chords and a beat; tiny.en wrote "Thank you."). A mixed clip is caught when every row it
   keeps lies in one part and is in that part's language (`parts_kept`); which parts it kept is reported.
   Without espeak-ng the Arabic and German parts are left out and the report says so.
 - *clean*: every real clip of `data/real/speech/` (FLEURS en/es/pt, LibriSpeech, LJSpeech, Harvard,
@@ -136,7 +137,7 @@ def mixed(pieces: list[tuple[str, frozenset[str], np.ndarray | None]], pause_s: 
 
 def mixed_clips() -> dict[str, tuple[np.ndarray, list[Part]]]:
     """The clips that change language, each with where its parts lie: real FLEURS sentences and German and
-    Arabic read by espeak-ng (left out when it is not installed), in two layouts. A real part may stay in
+    Arabic read by espeak-ng (left out when it is not installed), in four layouts. A real part may stay in
     its language (espeak's German too); nothing of the Arabic may, unless as Arabic (base has never heard
     it as Arabic)."""
     return {
@@ -155,6 +156,24 @@ def mixed_clips() -> dict[str, tuple[np.ndarray, list[Part]]]:
                 ("ar", frozenset({"ar"}), espeak(ARABIC_2, "ar")),
                 ("en", frozenset({"en"}), load("fleurs-en-003.ogg")),
                 ("de", frozenset({"de"}), espeak(GERMAN_2, "de")),
+            ]
+        ),
+        # five languages, Mandarin among them; and a clip that starts and ends unreadable
+        "mixed pt/de/zh/en/ar (base)": mixed(
+            [
+                ("pt", frozenset({"pt"}), load("fleurs-pt-000.ogg")),
+                ("de", frozenset({"de"}), espeak(GERMAN, "de")),
+                ("zh", frozenset({"zh"}), load("aishell_BAC009S0724W0121.wav")),
+                ("en", frozenset({"en"}), load("fleurs-en-004.ogg")),
+                ("ar", frozenset({"ar"}), espeak(ARABIC_2, "ar")),
+            ]
+        ),
+        "mixed ar/en/es/ar (base)": mixed(
+            [
+                ("ar", frozenset({"ar"}), espeak(ARABIC, "ar")),
+                ("en", frozenset({"en"}), load("fleurs-en-002.ogg")),
+                ("es", frozenset({"es"}), load("fleurs-es-002.ogg")),
+                ("ar 2", frozenset({"ar"}), espeak(ARABIC_2, "ar")),
             ]
         ),
     }

@@ -381,3 +381,13 @@ def test_music_between_speech_is_left_out_without_making_the_speech_suspect():
     )
     assert verdict.trusted and not verdict.empty
     assert verdict.segment_quality == [GOOD, NO_SPEECH_HEARD]
+
+
+def test_a_reason_never_reads_as_its_own_threshold():
+    # "to the north and within easy" at 0.549 (base, a mixed clip): "0.55 < 0.55" read as a bug
+    verdict = assess([segment("to the north and within easy", [0.549] * 6), segment("Reach is", [0.9] * 2)])
+    assert verdict.segment_reasons[0] == "mean word probability 0.549 < 0.55"
+    assert assess([segment("Horaveg 2002", [0.9, 0.38], logprob=-1.004)]).reason.endswith(
+        "low average log-probability -1.004 < -1.0"
+    )
+    assert assess([segment("Horaveg 2002", [0.9, 0.38], logprob=-1.01)]).reason.endswith("-1.01 < -1.0")

@@ -187,15 +187,25 @@ def segment_verdict(segment: SegmentEvidence, seen: set[str]) -> tuple[str, str 
         )
     if segment.avg_logprob < MIN_AVG_LOGPROB:
         return LOW_CONFIDENCE, (
-            f"low average log-probability {segment.avg_logprob:.2f} < {MIN_AVG_LOGPROB}{other_language(segment)}"
+            f"low average log-probability {below(segment.avg_logprob, MIN_AVG_LOGPROB)} < {MIN_AVG_LOGPROB}"
+            f"{other_language(segment)}"
         )
     judged = len(segment.word_probabilities) >= MIN_WORDS_TO_JUDGE  # "Bring water." at 0.2 was right
     if judged and seg_mean < LOW_SEGMENT_PROBABILITY:
         return (
             LOW_CONFIDENCE,
-            f"mean word probability {seg_mean:.2f} < {LOW_SEGMENT_PROBABILITY}{other_language(segment)}",
+            (
+                f"mean word probability {below(seg_mean, LOW_SEGMENT_PROBABILITY)} < {LOW_SEGMENT_PROBABILITY}"
+                f"{other_language(segment)}"
+            ),
         )
     return GOOD, None
+
+
+def below(value: float, threshold: float) -> str:
+    """`value` to two decimals, or three where two would read as the threshold itself ("0.549", not "0.55 < 0.55")."""
+    shown = f"{value:.2f}"
+    return f"{value:.3f}" if float(shown) == threshold else shown
 
 
 def other_language(segment: SegmentEvidence) -> str:
