@@ -292,8 +292,10 @@ def part_of(segment: SegmentEvidence, quality: str) -> str | None:
 def standing_parts(segments: Sequence[SegmentEvidence], quality: Sequence[str]) -> list[str]:
     """The languages of a clip that changes language whose part stands on its own when the clip as a whole
     is doubted: at least a sentence of trusted words (`MIN_PART_WORDS`) on chunks the detector heard in
-    that language at `SURE_LANGUAGE` or more, and mostly trusted speech. Empty for a clip in one language,
-    where the clip's verdict is the part's."""
+    that language at `SURE_LANGUAGE` or more, and mostly trusted speech. A stretch whose language was a
+    guess (`LANGUAGE_UNSURE`) counts as a part of its own that never stands: the clip changed to speech the
+    detector could not name. Empty for a clip decoded in one language throughout, where the clip's verdict
+    is the part's."""
     parts: dict[str | None, list[int]] = {}
     for i, (segment, q) in enumerate(zip(segments, quality)):
         parts.setdefault(part_of(segment, q), []).append(i)
