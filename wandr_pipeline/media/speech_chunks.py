@@ -31,8 +31,8 @@ def pause_cut_chunks(
         start = max(floor, regions[first][0] - pad_s)
 
         def end_after(k: int) -> float:
-            after = regions[k + 1][0] if k + 1 < len(regions) else duration_s
-            return min(regions[k][1] + pad_s, (regions[k][1] + after) / 2, duration_s)
+            end = min(regions[k][1] + pad_s, duration_s)
+            return min(end, (regions[k][1] + regions[k + 1][0]) / 2) if k + 1 < len(regions) else end
 
         last = first
         while last + 1 < len(regions) and end_after(last + 1) - start <= limit_s:
