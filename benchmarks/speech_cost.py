@@ -202,7 +202,7 @@ def sentence_words(track, result, refs: dict, language: str) -> list[dict]:
     words = [w for s in result.segments for w in s.words]
     rows = []
     for name, start, end in track.sentences:
-        text = "".join(w.word for w in words if start <= (w.start_s + w.end_s) / 2 <= end).strip()
+        text = " ".join(w.word.strip() for w in words if start <= (w.start_s + w.end_s) / 2 <= end)
         reference = refs[name]["text"]
         error = round(error_rate(reference, text, language), 3)
         rows.append({"file": name, "reference": reference, "text": text, "error": error})
