@@ -19,6 +19,12 @@ settings in alternating order (forward, then backward), so load drifts fall on a
 seconds per audio minute (mean of rounds), its ratio to `plain`, English WER after Whisper's English
 normaliser, sentences dropped from the English track, Spanish/Portuguese WER, Mandarin CER.
 
+Where the first pass cuts its chunks (27-F): `limitN` / `pauseN` = N s chunks cut where the limit falls
+(faster-whisper's merging) / at the longest pause within them (`WHISPER_CHUNK_CUT=pause`), `pausemsN` =
+`WHISPER_CHUNK_PAUSE_MS=N`. `--sentences` prints, per setting, every sentence of every track with errors
+beside the words decoded in its time span (an error at a chunk's edge is the pipeline's, one inside a
+sentence decoded whole the model's); the JSON keeps them all.
+
 `--shuffled N` then transcribes N more layouts of all 17 English sentences (`real_media.shuffled_tracks`:
 random order and pauses) once per project setting, for WER and dropped sentences only (not timed): a
 setting that suits one track's chunk boundaries shows it there.
