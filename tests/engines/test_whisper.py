@@ -105,8 +105,9 @@ def test_vad_threshold_and_pause_chunks_reach_every_pass():
 
 @pytest.mark.slow
 def test_pause_cut_chunks_end_between_sentences_and_keep_their_words():
-    """`chunk_cut=pause`: the first pass's chunks (`clip_timestamps`) end at the pause between two sentences
-    that together pass `chunk_s`, not inside the second one, and each sentence's words are decoded."""
+    """`chunk_cut=pause` reaches the pipeline: its chunks (`clip_timestamps`, from the unpadded regions) stay
+    within `chunk_s`, one ends in the pause between two sentences that together pass it, and each sentence's
+    words are decoded. (Where the cut falls among several pauses: `tests/media/test_speech_chunks.py`.)"""
     from benchmarks.real_media import speech_track
 
     track = speech_track((("sb_spk1_snt1.wav", 0.9), ("sb_spk2_snt3.wav", 0.0)))
