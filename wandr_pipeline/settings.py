@@ -101,6 +101,7 @@ ComputeType = Annotated[
     BeforeValidator(_lower),
 ]  # CTranslate2's compute types
 CrossClip = Annotated[Literal["auto", "true", "false"], BeforeValidator(_switch)]
+ChunkCut = Annotated[Literal["limit", "pause"], BeforeValidator(_lower)]
 HintMode = Annotated[Literal["hotwords", "prompt", "off"], BeforeValidator(_lower)]
 OcrEngineName = Annotated[Literal["rapidocr", "google-vision"], BeforeValidator(ocr_engine_name)]
 ExecutorName = Annotated[Literal["in_process", "k8s"], BeforeValidator(_lower)]
@@ -225,6 +226,12 @@ class WhisperSettings(SettingsGroup):
         "(fewer sentences dropped from long narration, worse on short clips: docs/BENCHMARKS.md); 0: speech "
         "is merged into chunks up to WHISPER_CHUNK_S",
         ge=0,
+    )
+    whisper_chunk_cut: ChunkCut = setting(
+        "limit",
+        "WHISPER_CHUNK_CUT",
+        doc="where a chunk of speech ends: limit (where the next piece of speech would pass WHISPER_CHUNK_S, "
+        "faster-whisper's merging) | pause (at the longest pause within the limit, `media.speech_chunks`)",
     )
     whisper_second_pass_chunk_s: int = setting(
         5,
