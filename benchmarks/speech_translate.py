@@ -82,6 +82,20 @@ def with_translation_beam(transcriber, beam_size: int):
     return transcriber
 
 
+def first_pass(variant: str):
+    """`base` translating on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS), `variant`
+    'beam N' (the chunks' translation beam) with ' in context' when each chunk is prompted with the clip's
+    previous chunk's English."""
+    from benchmarks.real_media import transcriber
+
+    loaded = with_translation_beam(
+        transcriber(model="base", translate=True, translate_first_pass=True), int(variant.split()[1])
+    )
+    loaded.pipeline.translate_beam_size = int(variant.split()[1])
+    loaded.pipeline.translate_in_context = variant.endswith("in context")
+    return loaded
+
+
 class Spy:
     """The translation pipeline, keeping every translated segment's text (the kept and the left out)."""
 
@@ -176,6 +190,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--beams", default="5,1", help="translation beam sizes to compare")
+    parser.add_argument(
+        "--first-pass",
+        default="beam 5,beam 5 in context",
+        help="first-pass translation variants to compare: 'beam N' and 'beam N in context' (see first_pass)",
+    )
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "speech_translate.json"))
     parser.add_argument(
@@ -188,12 +207,14 @@ def main(argv=None) -> int:
         return 0
     assert all((SPEECH / name).exists() for name in ENGLISH_REFERENCES)
     refs = references()
-    beams = [int(b) for b in args.beams.split(",")]
+    beams = [int(b) for b in args.beams.split(",")] if args.beams else []
     settings = {"off": transcriber(model="base")}
     for beam in beams:
         settings[f"on, beam {beam}"] = with_translation_beam(transcriber(model="base", translate=True), beam)
-    # the chunks translated on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS), the transcription's beam
-    settings["on, first pass"] = transcriber(model="base", translate=True, translate_first_pass=True)
+    # the chunks translated on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS)
+    for variant in args.first_pass.split(","):
+        if variant:
+            settings[f"on, first pass {variant}"] = first_pass(variant)
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": [os.getloadavg()]}
     report["quality"] = {label: quality(tx, refs) for label, tx in settings.items() if label != "off"}
     report["load"].append(os.getloadavg())

@@ -59,15 +59,19 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
             self.heard: dict[int, HeardLanguage] = {}  # chunk seek -> what was heard there
             self.translate = False  # also translate the non-English chunks (`english`)
             self.english: dict[int, ChunkEnglish] = {}  # chunk seek -> its English
+            self.translate_beam_size: int | None = None  # None: the transcription's
+            self.translate_in_context = False  # each chunk prompted with the clip's previous chunk's English
+            self._seeks: list[int] = []  # the batch's chunks' seeks
             self._batch: list[HeardLanguage] = []
             self._batch_english: dict[int, ChunkEnglish] = {}  # index in the batch -> its English
 
         def forward(self, features, tokenizer, chunks_metadata, options):
             self._batch = []
             self._batch_english = {}
+            fps = self.model.frames_per_second
+            self._seeks = [int(meta["offset"] * fps) for meta in chunks_metadata]
             features = trimmed(features, chunks_metadata, self.window_margin_s)
             out = super().forward(features, tokenizer, chunks_metadata, options)
-            fps = self.model.frames_per_second
             for meta, heard in zip(chunks_metadata, self._batch):
                 self.heard[int(meta["offset"] * fps)] = heard  # the `seek` forward gives the chunk's segments
             for index, english in self._batch_english.items():
@@ -84,36 +88,55 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
                 on_cpu = np.asarray(encoder_output.to_device(ctranslate2.Device.cpu))
                 encoder_output = ctranslate2.StorageView.from_array(np.ascontiguousarray(on_cpu[indices]))
             to_english = tokenizer.tokenizer.token_to_id("<|translate|>")
-            prompts = [
-                [
-                    tokenizer.sot,
+            sot = [tokenizer.sot, 0, to_english, tokenizer.no_timestamps]
+
+            def prompt(i: int, previous: str = "") -> list[int]:
+                head = [tokenizer.sot_prev, *tokenizer.encode(" " + previous)[-(self.model.max_length // 2 - 1) :]]
+                return (head if previous else []) + [
+                    sot[0],
                     tokenizer.tokenizer.token_to_id(f"<|{languages[i]}|>"),
-                    to_english,
-                    tokenizer.no_timestamps,
+                    *sot[2:],
                 ]
-                for i in indices
-            ]
-            results = self.model.model.generate(
-                encoder_output,
-                prompts,
-                beam_size=options.beam_size,
-                patience=options.patience,
-                length_penalty=options.length_penalty,
-                max_length=self.model.max_length,
-                suppress_blank=options.suppress_blank,
-                suppress_tokens=options.suppress_tokens,
-                return_scores=True,
-                sampling_temperature=options.temperatures[0],
-                repetition_penalty=options.repetition_penalty,
-                no_repeat_ngram_size=options.no_repeat_ngram_size,
-            )
-            for i, result in zip(indices, results):
+
+            def generate(view, prompts):
+                return self.model.model.generate(
+                    view,
+                    prompts,
+                    beam_size=self.translate_beam_size or options.beam_size,
+                    patience=options.patience,
+                    length_penalty=options.length_penalty,
+                    max_length=self.model.max_length,
+                    suppress_blank=options.suppress_blank,
+                    suppress_tokens=options.suppress_tokens,
+                    return_scores=True,
+                    sampling_temperature=options.temperatures[0],
+                    repetition_penalty=options.repetition_penalty,
+                    no_repeat_ngram_size=options.no_repeat_ngram_size,
+                )
+
+            def kept(i: int, result) -> ChunkEnglish:
                 tokens = result.sequences_ids[0]
                 text = tokenizer.decode(tokens)
                 cumulative = result.scores[0] * (len(tokens) ** options.length_penalty)
-                self._batch_english[i] = ChunkEnglish(
+                english = ChunkEnglish(
                     languages[i], text.strip(), cumulative / (len(tokens) + 1), get_compression_ratio(text)
                 )
+                self._batch_english[i] = english
+                return english
+
+            if not self.translate_in_context:
+                for i, result in zip(indices, generate(encoder_output, [prompt(i) for i in indices])):
+                    kept(i, result)
+                return
+            # one chunk at a time, in time order, each after the English of the clip's chunk before it
+            on_cpu = np.asarray(encoder_output.to_device(ctranslate2.Device.cpu))
+            earlier = [seek for seek in self.english if seek < self._seeks[indices[0]]]
+            previous = self.english[max(earlier)] if earlier else None
+            for position, i in enumerate(indices):
+                context = previous.text if previous and previous.language == languages[i] else ""
+                view = ctranslate2.StorageView.from_array(np.ascontiguousarray(on_cpu[[position]]))
+                (result,) = generate(view, [prompt(i, context)])
+                previous = kept(i, result)
 
         def generate_segment_batched(self, features, tokenizer, options):
             if not options.multilingual:
