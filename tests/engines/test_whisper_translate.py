@@ -14,6 +14,7 @@ from wandr_pipeline.engines.whisper_translate import (
     English,
     Piece,
     Translated,
+    english_token_budget,
     joined,
     non_latin_share,
     translate_pieces,
@@ -59,6 +60,15 @@ def test_only_foreign_pieces_are_translated_and_the_english_ones_kept_in_time_or
         ("es", "translate", [{"start": 9.0, "end": 14.0}]),
         ("de", "translate", [{"start": 20.0, "end": 25.0}]),
     ]
+    # the decode stops where 5 s of speech could not take it in English (a loop is cut there)
+    assert [c["max_new_tokens"] for c in pipeline.calls] == [english_token_budget(5.0)] * 2
+
+
+def test_a_translation_may_take_8_tokens_a_second_of_speech_and_16_more_within_whispers_limit():
+    assert english_token_budget(0.0) == 16
+    assert english_token_budget(10.0) == 96  # fast English is 4-6 tokens a second
+    assert english_token_budget(30.0) == 256
+    assert english_token_budget(120.0) == 440  # Whisper's 448 less the prompt
 
 
 def test_all_english_needs_no_translation_and_spans_stay_within_whisper_s_window():

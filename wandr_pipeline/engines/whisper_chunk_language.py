@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wandr_pipeline.engines.whisper_translate import english_token_budget
 from wandr_pipeline.engines.whisper_window import trimmed
 
 
@@ -62,6 +63,7 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
             self.translate_beam_size: int | None = None  # None: the transcription's
             self.translate_in_context = False  # each chunk prompted with the clip's previous chunk's English
             self._seeks: list[int] = []  # the batch's chunks' seeks
+            self._durations: list[float] = []  # and their speech's length
             self._batch: list[HeardLanguage] = []
             self._batch_english: dict[int, ChunkEnglish] = {}  # index in the batch -> its English
 
@@ -70,6 +72,7 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
             self._batch_english = {}
             fps = self.model.frames_per_second
             self._seeks = [int(meta["offset"] * fps) for meta in chunks_metadata]
+            self._durations = [float(meta["duration"]) for meta in chunks_metadata]
             features = trimmed(features, chunks_metadata, self.window_margin_s)
             out = super().forward(features, tokenizer, chunks_metadata, options)
             for meta, heard in zip(chunks_metadata, self._batch):
@@ -88,24 +91,28 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
                 on_cpu = np.asarray(encoder_output.to_device(ctranslate2.Device.cpu))
                 encoder_output = ctranslate2.StorageView.from_array(np.ascontiguousarray(on_cpu[indices]))
             to_english = tokenizer.tokenizer.token_to_id("<|translate|>")
-            sot = [tokenizer.sot, 0, to_english, tokenizer.no_timestamps]
 
             def prompt(i: int, previous: str = "") -> list[int]:
-                head = [tokenizer.sot_prev, *tokenizer.encode(" " + previous)[-(self.model.max_length // 2 - 1) :]]
-                return (head if previous else []) + [
-                    sot[0],
-                    tokenizer.tokenizer.token_to_id(f"<|{languages[i]}|>"),
-                    *sot[2:],
+                """Whisper's translate prompt for chunk `i`, after `previous` text (its previous-text prompt)."""
+                language = tokenizer.tokenizer.token_to_id(f"<|{languages[i]}|>")
+                task = [tokenizer.sot, language, to_english, tokenizer.no_timestamps]
+                if not previous:
+                    return task
+                return [
+                    tokenizer.sot_prev,
+                    *tokenizer.encode(" " + previous)[-(self.model.max_length // 2 - 1) :],
+                    *task,
                 ]
 
-            def generate(view, prompts):
+            def generate(view, prompts, speech_s: float):
+                longest = max(len(p) for p in prompts) + english_token_budget(speech_s)
                 return self.model.model.generate(
                     view,
                     prompts,
                     beam_size=self.translate_beam_size or options.beam_size,
                     patience=options.patience,
                     length_penalty=options.length_penalty,
-                    max_length=self.model.max_length,
+                    max_length=min(self.model.max_length, longest),
                     suppress_blank=options.suppress_blank,
                     suppress_tokens=options.suppress_tokens,
                     return_scores=True,
@@ -125,7 +132,10 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
                 return english
 
             if not self.translate_in_context:
-                for i, result in zip(indices, generate(encoder_output, [prompt(i) for i in indices])):
+                for i, result in zip(
+                    indices,
+                    generate(encoder_output, [prompt(i) for i in indices], max(self._durations[i] for i in indices)),
+                ):
                     kept(i, result)
                 return
             # one chunk at a time, in time order, each after the English of the clip's chunk before it
@@ -135,7 +145,7 @@ def chunk_language_pipeline(model, floor: float, window_margin_s: float | None =
             for position, i in enumerate(indices):
                 context = previous.text if previous and previous.language == languages[i] else ""
                 view = ctranslate2.StorageView.from_array(np.ascontiguousarray(on_cpu[[position]]))
-                (result,) = generate(view, [prompt(i, context)])
+                (result,) = generate(view, [prompt(i, context)], self._durations[i])
                 previous = kept(i, result)
 
         def generate_segment_batched(self, features, tokenizer, options):

@@ -22,6 +22,7 @@ decoded unsure (average log-probability below -1): no English beats wrong Englis
 
 from __future__ import annotations
 
+import math
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,18 @@ class English:
 MAX_SPAN_S = 30.0  # Whisper's window
 MAX_JOIN_GAP_S = 1.0
 MAX_NON_LATIN_SHARE = 0.1  # letters outside Latin script a translation may hold (a name, a symbol)
+# English tokens a translation may take per second of speech, and a few more for a short one. Fast speech is
+# 4-6 tokens a second in English; `base` translating Mandarin loops ("of the Ministry of Foreign Affairs" x 40)
+# up to Whisper's 448-token limit, which costs more decoding than the clip's real translation (27-H).
+ENGLISH_TOKENS_PER_S = 8
+ENGLISH_TOKENS_SLACK = 16
+MAX_NEW_TOKENS = 440  # Whisper's 448 less the translation prompt's four tokens
+
+
+def english_token_budget(speech_s: float) -> int:
+    """The most tokens a translation of `speech_s` seconds of speech is decoded to (a loop is cut there,
+    then left out by `untrusted_translation` for its compression ratio)."""
+    return min(MAX_NEW_TOKENS, ENGLISH_TOKENS_SLACK + math.ceil(ENGLISH_TOKENS_PER_S * max(0.0, speech_s)))
 
 
 def non_latin_share(text: str) -> float:
@@ -154,6 +167,7 @@ def translate_pieces(
                 clip_timestamps=[{"start": start, "end": end} for start, end in spans],
                 condition_on_previous_text=False,
                 without_timestamps=True,
+                max_new_tokens=english_token_budget(max(end - start for start, end in spans)),
             )
             candidates.setdefault(language, []).extend(
                 Translated(float(s.start), language, s.text.strip(), s.avg_logprob, s.compression_ratio)
