@@ -239,6 +239,10 @@ def main(argv=None) -> int:
                     settings[label].transcribe(audio)
                 seconds[label].append(round(time.perf_counter() - started, 1))
             report["load"].append(os.getloadavg())
+            print(
+                f"round {number + 1}: { ({label: s[-1] for label, s in seconds.items()}) }, load {os.getloadavg()}",
+                flush=True,
+            )
         mean = {label: sum(s) / len(s) for label, s in seconds.items()}
         report["seconds"] = seconds
         report["extra"] = {label: round(mean[label] / mean["off"] - 1, 3) for label in settings if label != "off"}
