@@ -18,6 +18,11 @@ KFC), and the second kind comes with an average log-probability below Whisper's 
 its Spanish and Portuguese translations stay above -1 (docs/BENCHMARKS.md). So a translated stretch is
 left out, with the reason, when it is not in Latin script, loops (compression ratio above 2.4) or was
 decoded unsure (average log-probability below -1): no English beats wrong English for an analyst's search.
+No decoding choice measured (prompts, beam 10, temperature fallback, timestamps, the transcribe task with
+the English token) made `base`'s Mandarin English right (docs/BENCHMARKS.md, 27-H): that is the model's
+capacity, and the check is what keeps it out. A translation's decode is bounded by the speech it translates
+(`english_token_budget`): such a wrong translation may loop, and a loop run to Whisper's 448 tokens cost
+more than the clip's whole translation.
 """
 
 from __future__ import annotations
