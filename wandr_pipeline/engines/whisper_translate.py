@@ -16,8 +16,9 @@ Mandarin with Chinese script ("Guangzhou市房地产中间协会分析") or with
 ("The blood pressure is very low, so it's better to eat the chicken." for a headline about a student and
 KFC), and the second kind comes with an average log-probability below Whisper's own -1 threshold, where
 its Spanish and Portuguese translations stay above -1 (docs/BENCHMARKS.md). So a translated stretch is
-left out, with the reason, when it is not in Latin script, loops (compression ratio above 2.4) or was
-decoded unsure (average log-probability below -1): no English beats wrong English for an analyst's search.
+left out, with the reason, when it is not in Latin script, is the transcript's own words again (Whisper
+may write the speech out instead of translating it), loops (compression ratio above 2.4) or was decoded
+unsure (average log-probability below -1): no English beats wrong English for an analyst's search.
 No decoding choice measured (prompts, beam 10, temperature fallback, timestamps, the transcribe task with
 the English token) made `base`'s Mandarin English right (docs/BENCHMARKS.md, 27-H): that is the model's
 capacity, and the check is what keeps it out. A translation's decode is bounded by the speech it translates
