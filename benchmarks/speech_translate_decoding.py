@@ -102,7 +102,9 @@ def main(argv=None) -> int:
             segs = list(segs)
             dt = time.perf_counter() - t
             text = " ".join(s.text.strip() for s in segs).strip()
-            whys = [untrusted_translation(s.text, s.avg_logprob, s.compression_ratio) for s in segs if s.text.strip()]
+            whys = [
+                untrusted_translation(s.text, s.avg_logprob, s.compression_ratio, own) for s in segs if s.text.strip()
+            ]
             kept = " ".join(s.text.strip() for s, w in zip([s for s in segs if s.text.strip()], whys) if w is None)
             rows[label] = dict(
                 text=text,
