@@ -263,7 +263,7 @@ class WhisperSettings(SettingsGroup):
         False,
         "WHISPER_TRANSLATE_FIRST_PASS",
         doc="with WHISPER_TRANSLATE, translate each first-pass chunk from the encoder output its transcription "
-        "computed (+2 to +36 % transcription time instead of +43 to +81 %) instead of spans of up to 30 s "
+        "computed (+28 to +32 % transcription CPU time instead of +76 to +78 %) instead of spans of up to 30 s "
         "encoded again; off by default: sentences cut at chunk edges translate worse (docs/BENCHMARKS.md, 27-D)",
     )
 
