@@ -17,7 +17,9 @@ reported apart). Writes `benchmarks/out/multilingual_speech.json` and prints a M
 `--decoding`: decoding choices for non-English speech (issue 27), `base` with the settings' defaults and
 one change each, on every real non-English clip alone and on the Spanish and Portuguese sentences laid
 end to end (`benchmarks.speech_cost`'s tracks): `beamN` (beam size), `patienceN` (beam patience),
-`prompt` (the common simplified-Chinese initial prompt 以下是普通话的句子。 for Mandarin clips), `seq`
+`chunkN` (`WHISPER_CHUNK_S`), `pause` / `limit` (`WHISPER_CHUNK_CUT`), `pausemsN`
+(`WHISPER_CHUNK_PAUSE_MS`), `prompt` (the common simplified-Chinese initial prompt 以下是普通话的句子。
+for Mandarin clips), `seq`
 (faster-whisper's sequential decoding instead of the batched pipeline: temperature fallback, 30 s
 windows), `+cond` (condition on the previous window's text). Scored with `benchmarks.real_media.normalise`
 (numbers and "a.C." in their spoken form on both sides for Spanish and Portuguese) and, for comparison,
@@ -197,12 +199,22 @@ def decoding(settings: list[str]) -> dict:
         reference = " ".join(refs[n]["text"] for n, _ in parts)
         clips.append((label, language, reference, speech_track(parts).audio))
     model = transcriber(model="base")
+    defaults = dict(chunk_s=model.chunk_s, chunk_cut=model.chunk_cut)
     batched, sequential = model.pipeline.transcribe, model.model.transcribe
     report = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "uptime_before": _uptime(), "settings": {}}
     for setting in settings:
         parts = setting.split("+")
         extra = {}
+        chunking = dict(chunk_s=defaults["chunk_s"], chunk_cut=defaults["chunk_cut"], chunk_pause_ms=0)
         for part in parts:
+            if part.startswith("chunk"):
+                chunking["chunk_s"] = int(part[5:])
+            elif part == "pause":
+                chunking["chunk_cut"] = "pause"
+            elif part == "limit":
+                chunking["chunk_cut"] = "limit"
+            elif part.startswith("pausems"):
+                chunking["chunk_pause_ms"] = int(part[7:])
             if part.startswith("beam"):
                 extra["beam_size"] = int(part[4:])
             elif part.startswith("patience"):
@@ -214,6 +226,8 @@ def decoding(settings: list[str]) -> dict:
             return lambda samples, **options: call(samples, **{**options, **extra})
 
         model.pipeline.transcribe, model.model.transcribe = with_extra(batched), with_extra(sequential)
+        for attribute, value in chunking.items():  # read by the transcriber at each call
+            setattr(model, attribute, value)
         pipeline = model.pipeline
         if "seq" in parts:
             model.pipeline = None

@@ -20,6 +20,12 @@ settings in alternating order (forward, then backward), so load drifts fall on a
 seconds per audio minute (mean of rounds), its ratio to `plain`, English WER after Whisper's English
 normaliser, sentences dropped from the English track, Spanish/Portuguese WER, Mandarin CER.
 
+Where the first pass cuts its chunks (27-F): `limitN` / `pauseN` = N s chunks cut where the limit falls
+(faster-whisper's merging) / at the longest pause within them (`WHISPER_CHUNK_CUT=pause`), `pausemsN` =
+`WHISPER_CHUNK_PAUSE_MS=N`. `--sentences` prints, per setting, every sentence of every track with errors
+beside the words decoded in its time span (an error at a chunk's edge is the pipeline's, one inside a
+sentence decoded whole the model's); the JSON keeps them all.
+
 `--shuffled N` then transcribes N more layouts of all 17 English sentences (`real_media.shuffled_tracks`:
 random order and pauses) once per project setting, for WER and dropped sentences only (not timed): a
 setting that suits one track's chunk boundaries shows it there.
@@ -90,6 +96,12 @@ CONFIGS = {
     "30s_no_second_pass": lambda: Project(chunk_s=30, second_pass_chunk_s=0),
     "20s_second_pass_10s": lambda: Project(chunk_s=20, second_pass_chunk_s=10),
     "10s_beam1": lambda: Project(beam_size=1),
+    # where the first pass cuts its chunks (27-F): `pauseN` = N s chunks cut at the longest pause within
+    # them (`WHISPER_CHUNK_CUT=pause`), `limitN` = N s chunks cut where the limit falls (faster-whisper's
+    # merging), `pausemsN` = every N ms pause ends a chunk (`WHISPER_CHUNK_PAUSE_MS`)
+    **{f"limit{n}": (lambda n=n: Project(chunk_s=n, chunk_cut="limit")) for n in (10, 15, 20, 25)},
+    **{f"pause{n}": (lambda n=n: Project(chunk_s=n, chunk_cut="pause")) for n in (10, 15, 20, 25)},
+    **{f"pausems{n}": (lambda n=n: Project(chunk_pause_ms=n)) for n in (300, 500, 800)},
 }
 
 
@@ -114,6 +126,7 @@ def main(argv=None) -> int:
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--shuffled", type=int, default=0, help="also this many shuffled English layouts")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "speech_cost.json")
+    parser.add_argument("--sentences", action="store_true", help="print each track sentence's words per setting")
     args = parser.parse_args(argv)
     names = args.configs.split(",")
     loaded = {name: CONFIGS[name]() for name in names}
@@ -141,6 +154,8 @@ def main(argv=None) -> int:
             for clip, (text, result) in texts.items():
                 _, track, reference, language = clips[clip]
                 row[clip] = round(error_rate(reference, text, language), 3)
+                if track is not None and result is not None:
+                    row.setdefault("sentences", {})[clip] = sentence_words(track, result, refs, language)
                 if clip == "english":
                     row["dropped"] = (
                         len(dropped_sentences(track, result, refs))
@@ -150,7 +165,9 @@ def main(argv=None) -> int:
             quality[name] = row
     load_after = os.getloadavg()
     for name, shuffled in shuffled_quality(loaded, args.shuffled).items():
-        quality[name]["shuffled"] = shuffled
+        quality[name]["shuffled"] = {layout: result[:2] for layout, result in shuffled.items()}
+        for layout, (*_, sentences) in shuffled.items():
+            quality[name].setdefault("sentences", {})[layout] = sentences
     plain = float(np.mean(seconds["plain"])) if "plain" in seconds else None
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -181,18 +198,37 @@ def main(argv=None) -> int:
     for name, r in report["settings"].items():
         for track, (wer, dropped) in r.get("shuffled", {}).items():
             print(f"{name} {track}: WER {wer}, dropped {dropped}")
+    if args.sentences:
+        for name, r in report["settings"].items():
+            for track, rows in r.get("sentences", {}).items():
+                for row in rows:
+                    if row["error"]:
+                        print(f"{name} {track} {row['file']} {row['error']}: {row['reference']!r} -> {row['text']!r}")
     return 0
 
 
-def shuffled_quality(loaded: dict, count: int) -> dict[str, dict[str, tuple[float, int]]]:
-    """Per project setting: (English WER, sentences dropped) on `count` shuffled layouts."""
+def sentence_words(track, result, refs: dict, language: str) -> list[dict]:
+    """Each sentence of `track` beside the decoded words whose middle falls in its time span, with its error
+    rate: errors at a chunk's edge (the pipeline's) apart from those inside a sentence (the model's)."""
+    words = [w for s in result.segments for w in s.words]
+    rows = []
+    for name, start, end in track.sentences:
+        text = " ".join(w.word.strip() for w in words if start <= (w.start_s + w.end_s) / 2 <= end)
+        reference = refs[name]["text"]
+        error = round(error_rate(reference, text, language), 3)
+        rows.append({"file": name, "reference": reference, "text": text, "error": error})
+    return rows
+
+
+def shuffled_quality(loaded: dict, count: int) -> dict[str, dict[str, tuple]]:
+    """Per project setting: (English WER, sentences dropped, `sentence_words`) on `count` shuffled layouts."""
     from benchmarks.real_media import shuffled_tracks
 
     if not count:
         return {}
     refs = references()
     layouts = {name: speech_track(parts) for name, parts in shuffled_tracks(count).items()}
-    out: dict[str, dict[str, tuple[float, int]]] = {}
+    out: dict[str, dict[str, tuple]] = {}
     for name, transcriber in loaded.items():
         if isinstance(transcriber, Plain):
             continue
@@ -200,7 +236,8 @@ def shuffled_quality(loaded: dict, count: int) -> dict[str, dict[str, tuple[floa
             _, result = transcriber.transcribe(track.audio)
             reference = " ".join(refs[n]["text"] for n, _, _ in track.sentences)
             wer = round(error_rate(reference, result.text, "en"), 3)
-            out.setdefault(name, {})[layout] = (wer, len(dropped_sentences(track, result, refs)))
+            dropped = len(dropped_sentences(track, result, refs))
+            out.setdefault(name, {})[layout] = (wer, dropped, sentence_words(track, result, refs, "en"))
     return out
 
 

@@ -1,9 +1,10 @@
 """English for every analyst: what `WHISPER_TRANSLATE` costs and how good its English is (issue 27).
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.speech_translate [--rounds 2] [--beams 5,1]
+        [--first-pass "beam 5,beam 5 in context"]
 
-Quality: every real non-English clip of `data/real/speech` (FLEURS Spanish ×3 and Portuguese ×3, five
-Mandarin clips) transcribed and translated by `base` with the defaults, once per translation beam size,
+Quality: every real non-English clip of `data/real/speech` (FLEURS Spanish ×3 and Portuguese ×3, three
+Mandarin clips) transcribed and translated by `base` with the defaults, once per setting (below),
 and the English scored against `ENGLISH_REFERENCES` per language: chrF (sacrebleu, corpus level) and word
 recall (share of the reference's words found, after Whisper's English normaliser). Those references are
 this benchmark's own translations of the clips' reference transcripts, not FLoRes: the FLEURS clips here
@@ -12,10 +13,16 @@ FLoRes / FLEURS sentences (`fleurs-ds` downloads them from a hub at run time). S
 wrote, and what `text_en` keeps (translated stretches that `whisper_translate.untrusted_translation`
 rejects count as empty).
 
-Cost: the non-English tracks (three Spanish sentences, three Portuguese, the five Mandarin clips, each
-laid end to end) transcribed with translation off and on for each beam size in one process, the order
-rotated every round; seconds summed over the tracks, mean over the rounds. The extra is what translation
-adds to transcription time on non-English speech (`WHISPER_TRANSLATE`'s budget: 30 %).
+Settings: translation off; on, the spans translated anew at each `--beams` size (the default path); on,
+translated on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS) for each `--first-pass`
+variant: 'beam N' (the chunks' translation beam), 'beam N in context' (each chunk after the clip's
+previous chunk's English as Whisper's previous-text prompt).
+
+Cost: the non-English tracks (three Spanish sentences, three Portuguese, the three Mandarin clips, each
+laid end to end) transcribed with every setting in one process, the order rotated every round; seconds
+(wall clock, and CPU time of all the process's threads, which other work on a shared machine moves less)
+summed over the tracks, mean over the rounds. The extra is what translation adds to transcription time on
+non-English speech (`WHISPER_TRANSLATE`'s budget: 30 %).
 """
 
 from __future__ import annotations
@@ -80,6 +87,20 @@ def with_translation_beam(transcriber, beam_size: int):
 
     transcriber.complete = complete
     return transcriber
+
+
+def first_pass(variant: str):
+    """`base` translating on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS), `variant`
+    'beam N' (the chunks' translation beam) with ' in context' when each chunk is prompted with the clip's
+    previous chunk's English."""
+    from benchmarks.real_media import transcriber
+
+    loaded = with_translation_beam(
+        transcriber(model="base", translate=True, translate_first_pass=True), int(variant.split()[1])
+    )
+    loaded.pipeline.translate_beam_size = int(variant.split()[1])
+    loaded.pipeline.translate_in_context = variant.endswith("in context")
+    return loaded
 
 
 class Spy:
@@ -176,7 +197,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--beams", default="5,1", help="translation beam sizes to compare")
+    parser.add_argument(
+        "--first-pass",
+        default="beam 5,beam 5 in context",
+        help="first-pass translation variants to compare: 'beam N' and 'beam N in context' (see first_pass)",
+    )
     parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--skip-quality", action="store_true", help="only the cost (the quality is deterministic)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "speech_translate.json"))
     parser.add_argument(
         "--split", action="store_true", help="only time encoder against decoder (see encoder_decoder_split)"
@@ -188,14 +215,17 @@ def main(argv=None) -> int:
         return 0
     assert all((SPEECH / name).exists() for name in ENGLISH_REFERENCES)
     refs = references()
-    beams = [int(b) for b in args.beams.split(",")]
+    beams = [int(b) for b in args.beams.split(",")] if args.beams else []
     settings = {"off": transcriber(model="base")}
     for beam in beams:
         settings[f"on, beam {beam}"] = with_translation_beam(transcriber(model="base", translate=True), beam)
-    # the chunks translated on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS), the transcription's beam
-    settings["on, first pass"] = transcriber(model="base", translate=True, translate_first_pass=True)
+    # the chunks translated on the first pass's encoder output (WHISPER_TRANSLATE_FIRST_PASS)
+    for variant in args.first_pass.split(","):
+        if variant:
+            settings[f"on, first pass {variant}"] = first_pass(variant)
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": [os.getloadavg()]}
-    report["quality"] = {label: quality(tx, refs) for label, tx in settings.items() if label != "off"}
+    if not args.skip_quality:
+        report["quality"] = {label: quality(tx, refs) for label, tx in settings.items() if label != "off"}
     report["load"].append(os.getloadavg())
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -210,23 +240,33 @@ def main(argv=None) -> int:
         for tx in settings.values():
             tx.transcribe(warm)
         seconds = {label: [] for label in settings}
+        cpu_seconds = {label: [] for label in settings}  # all threads' CPU time: less moved by others' load
         labels = list(settings)
         for number in range(args.rounds):
             for label in labels[number % len(labels) :] + labels[: number % len(labels)]:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 for audio in tracks.values():
                     settings[label].transcribe(audio)
                 seconds[label].append(round(time.perf_counter() - started, 1))
+                cpu_seconds[label].append(round(time.process_time() - cpu_started, 1))
             report["load"].append(os.getloadavg())
+            print(
+                f"round {number + 1}: seconds { ({label: s[-1] for label, s in seconds.items()}) }, CPU seconds "
+                f"{ ({label: s[-1] for label, s in cpu_seconds.items()}) }, load {os.getloadavg()}",
+                flush=True,
+            )
         mean = {label: sum(s) / len(s) for label, s in seconds.items()}
         report["seconds"] = seconds
         report["extra"] = {label: round(mean[label] / mean["off"] - 1, 3) for label in settings if label != "off"}
+        cpu = {label: sum(s) / len(s) for label, s in cpu_seconds.items()}
+        report["cpu_seconds"] = cpu_seconds
+        report["extra_cpu"] = {label: round(cpu[label] / cpu["off"] - 1, 3) for label in settings if label != "off"}
         report["audio_s"] = round(sum(len(a) for a in tracks.values()) / 16_000, 1)
     out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     print(f"{report['date']}, load (1/5/15 min) {report['load']}")
     print("| translation | language | chrF (Whisper's English) | word recall | chrF (text_en kept) | recall | kept |")
     print("|---|---|---|---|---|---|---|")
-    for label, q in report["quality"].items():
+    for label, q in report.get("quality", {}).items():
         for language, s in q["scores"].items():
             print(
                 f"| {label} | {LANGUAGES[language]} ({s['clips']}) | {s['chrf_written']} | {s['recall_written']} | "
@@ -234,6 +274,7 @@ def main(argv=None) -> int:
             )
     if "seconds" in report:
         print(f"seconds per round over {report['audio_s']} s of audio: {report['seconds']}; extra: {report['extra']}")
+        print(f"CPU seconds per round: {report['cpu_seconds']}; extra: {report['extra_cpu']}")
     return 0
 
 

@@ -2,12 +2,16 @@
 speech `ok`.
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.speech_trust [--out benchmarks/out/speech_trust.json] [--dump]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.speech_trust --replay benchmarks/out/speech_trust.json --out ...
 
 Cases (issue 27), each transcribed through `WhisperTranscriber.transcribe` with the settings' defaults:
 
-- *garbage*: a clip that changes language (a real FLEURS English sentence, a real FLEURS Spanish one,
-  then German and Arabic read by espeak-ng), Arabic alone (espeak-ng; `base` heard it as Thai at 0.24 and
-  looped), and music without speech (synthesised chords and a beat; tiny.en wrote "Thank you.").
+- *garbage*: four clips that change language (a real FLEURS English sentence, a real FLEURS Spanish one,
+  then German and Arabic read by espeak-ng; other sentences in the order Spanish, Arabic, English,
+  German; Portuguese, German, Mandarin, English, Arabic; Arabic, English, Spanish, Arabic), Arabic
+  alone (espeak-ng; `base` heard it as Thai at 0.24 and looped), and music without speech (synthesised
+  chords and a beat; tiny.en wrote "Thank you."). A mixed clip is caught when every row it
+  keeps lies in one part and is in that part's language (`parts_kept`); which parts it kept is reported.
   Without espeak-ng the Arabic and German parts are left out and the report says so.
 - *clean*: every real clip of `data/real/speech/` (FLEURS en/es/pt, LibriSpeech, LJSpeech, Harvard,
   AISHELL, JFK), the ten-sentence English track of `benchmarks.real_media`, and the TTS samples of
@@ -15,7 +19,9 @@ Cases (issue 27), each transcribed through `WhisperTranscriber.transcribe` with 
 
 For each: the clip's status as the `transcript` stage would record it (`ok` / `suspect` / `empty`),
 the reason, how many segments were left out, and the error rate of the kept text against the reference.
-`--dump` prints every segment's decoder signals (the evidence the rule reads).
+`--dump` prints every segment's decoder signals (the evidence the rule reads); the report records them
+too, and `--replay` judges a report's recorded signals again with today's rule, in a second and without the
+models (a rule change measured on the same decodings).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +43,8 @@ from benchmarks.real_media import ENGLISH_TRACK, REPO, SPEECH, error_rate, load,
 SAMPLE_RATE = 16_000
 GERMAN = "Guten Tag und willkommen in Berlin. Dieses Museum ist jeden Tag geöffnet, der Eintritt kostet zehn Euro."
 ARABIC = "مرحبا بكم في السوق. هذا المطعم يبيع أفضل الحلويات في المدينة. السعر خمسة دنانير."
+GERMAN_2 = "Entschuldigung, wo ist der Bahnhof? Die Fahrkarte zum Flughafen kostet drei Euro fünfzig."
+ARABIC_2 = "شكرا جزيلا. أين محطة القطار؟ التذكرة إلى المطار بعشرة دراهم فقط."
 
 
 def espeak(text: str, voice: str) -> np.ndarray | None:
@@ -102,20 +111,84 @@ def join(*pieces: np.ndarray, pause_s: float = 0.6) -> np.ndarray:
     return np.concatenate(out)
 
 
-MIXED_PARTS: dict[str, tuple[set[str], float | None]] = {}  # case -> (languages it may keep, garbage from s)
+@dataclass(frozen=True)
+class Part:
+    """One language's stretch of a mixed clip: `languages` a kept row inside it may be in (none: garbage)."""
+
+    name: str
+    languages: frozenset[str]
+    start_s: float
+    end_s: float
+
+
+MIXED_PARTS: dict[str, list[Part]] = {}  # case -> its parts, in order
+
+
+def mixed(pieces: list[tuple[str, frozenset[str], np.ndarray | None]], pause_s: float = 0.6) -> np.ndarray:
+    """`pieces` (name, languages it may be kept in, audio; None: not built) joined as `join` does, and
+    where each one lies."""
+    built = [(name, languages, audio) for name, languages, audio in pieces if audio is not None]
+    parts, at = [], 0.0
+    for name, languages, audio in built:
+        parts.append(Part(name, languages, at, at + len(audio) / SAMPLE_RATE))
+        at += len(audio) / SAMPLE_RATE + pause_s
+    return join(*(audio for _, _, audio in built), pause_s=pause_s), parts
+
+
+def mixed_clips() -> dict[str, tuple[np.ndarray, list[Part]]]:
+    """The clips that change language, each with where its parts lie: real FLEURS sentences and German and
+    Arabic read by espeak-ng (left out when it is not installed), in four layouts. A real part may stay in
+    its language (espeak's German too); nothing of the Arabic may, unless as Arabic (base has never heard
+    it as Arabic)."""
+    return {
+        "mixed en/es/de/ar (base)": mixed(
+            [
+                ("en", frozenset({"en"}), load("fleurs-en-000.ogg")),
+                ("es", frozenset({"es"}), load("fleurs-es-000.ogg")),
+                ("de", frozenset({"de"}), espeak(GERMAN, "de")),
+                ("ar", frozenset({"ar"}), espeak(ARABIC, "ar")),
+            ]
+        ),
+        # other sentences, another order: not tuned to one layout
+        "mixed es/ar/en/de (base)": mixed(
+            [
+                ("es", frozenset({"es"}), load("fleurs-es-001.ogg")),
+                ("ar", frozenset({"ar"}), espeak(ARABIC_2, "ar")),
+                ("en", frozenset({"en"}), load("fleurs-en-003.ogg")),
+                ("de", frozenset({"de"}), espeak(GERMAN_2, "de")),
+            ]
+        ),
+        # five languages, Mandarin among them; and a clip that starts and ends unreadable
+        "mixed pt/de/zh/en/ar (base)": mixed(
+            [
+                ("pt", frozenset({"pt"}), load("fleurs-pt-000.ogg")),
+                ("de", frozenset({"de"}), espeak(GERMAN, "de")),
+                ("zh", frozenset({"zh"}), load("aishell_BAC009S0724W0121.wav")),
+                ("en", frozenset({"en"}), load("fleurs-en-004.ogg")),
+                ("ar", frozenset({"ar"}), espeak(ARABIC_2, "ar")),
+            ]
+        ),
+        "mixed ar/en/es/ar (base)": mixed(
+            [
+                ("ar", frozenset({"ar"}), espeak(ARABIC, "ar")),
+                ("en", frozenset({"en"}), load("fleurs-en-002.ogg")),
+                ("es", frozenset({"es"}), load("fleurs-es-002.ogg")),
+                ("ar 2", frozenset({"ar"}), espeak(ARABIC_2, "ar")),
+            ]
+        ),
+    }
 
 
 def garbage_cases() -> tuple[dict[str, tuple[str, np.ndarray]], list[str]]:
     """{name: (model, audio)} and what could not be built."""
     notes = []
-    arabic, german = espeak(ARABIC, "ar"), espeak(GERMAN, "de")
+    arabic = espeak(ARABIC, "ar")
     if arabic is None:
-        notes.append("espeak-ng is not installed: the mixed clip has no German or Arabic part, no Arabic-only clip")
-    mixed = [load("fleurs-en-000.ogg"), load("fleurs-es-000.ogg")] + [p for p in (german, arabic) if p is not None]
-    cases = {"mixed en/es/de/ar (base)": ("base", join(*mixed))}
-    # the real parts may stay, each in its language; nothing of the Arabic part may (it starts here)
-    arabic_from_s = sum(len(p) / SAMPLE_RATE + 0.6 for p in mixed[:-1]) if arabic is not None else None
-    MIXED_PARTS["mixed en/es/de/ar (base)"] = ({"en", "es", "de"}, arabic_from_s)
+        notes.append("espeak-ng is not installed: the mixed clips have no German or Arabic part, no Arabic-only clip")
+    cases = {}
+    for name, (audio, parts) in mixed_clips().items():
+        MIXED_PARTS[name] = parts
+        cases[name] = ("base", audio)
     if arabic is not None:
         cases["arabic only (base)"] = ("base", join(arabic, arabic))
         cases["arabic only (tiny.en)"] = ("tiny.en", join(arabic, arabic))
@@ -167,32 +240,106 @@ def transcribers() -> dict:
     }
 
 
-def outcome(result, parts: tuple[set[str], float | None] | None = None) -> dict:
+OVERLAP_S = 0.5  # a row's timestamps may reach this far into the pause or the next part
+
+
+def parts_kept(rows: list[dict], parts: list[Part]) -> tuple[bool, list[str]]:
+    """(every kept row lies in one part and is in that part's language; the parts kept in their language)."""
+    right, kept = True, []
+    for row in rows:
+        least = min(OVERLAP_S, (row["end_s"] - row["start_s"]) / 2)  # "Michael is." lasts 0.44 s
+        inside = [p for p in parts if min(row["end_s"], p.end_s) - max(row["start_s"], p.start_s) > least]
+        if len(inside) != 1 or row["language"] not in inside[0].languages:
+            right = False
+        elif inside[0].name not in kept:
+            kept.append(inside[0].name)
+    return right, kept
+
+
+def outcome(result, parts: list[Part] | None = None) -> dict:
     """The clip as the `transcript` stage records it; `caught`: nothing untrustworthy kept (for a clip with
-    real parts, `parts`: only rows in those languages, none from the garbage part on)."""
+    real parts, `parts`: every kept row inside one part and in its language)."""
     from wandr_pipeline.defs.videos.transcript import segment_rows, transcript_status
 
     rows = segment_rows(result, "m")
     status, reason = transcript_status(rows, result.assessment)
     kept = [r for r in rows if r["status"] == "ok"]
-    if parts is None:
-        caught = status != "ok"
-    else:
-        languages, garbage_from = parts
-        caught = all(
-            r["language"] in languages and (garbage_from is None or r["end_s"] <= garbage_from + 0.5) for r in kept
-        )
+    caught, kept_parts = (status != "ok", []) if parts is None else parts_kept(kept, parts)
     return {
         "caught": caught,
+        "kept_parts": kept_parts,
         "kept_languages": [r["language"] for r in kept],
         "status": status,
         "reason": reason,
         "segments": len(rows),
         "left_out": len(rows) - len(kept),
+        "left_out_reasons": [r["error"] for r in rows if r["status"] != "ok"],
         "language": result.language,
         "language_probability": result.language_probability,
         "kept_text": " ".join(r["text"] for r in kept),
         "text": result.text,
+        "evidence": evidence(result),
+    }
+
+
+def evidence(result) -> list[dict]:
+    """Every segment's decoder signals as `assess` reads them, its time and the language its row would
+    have if trusted (`--replay` judges them again without the models)."""
+    from wandr_pipeline.defs.videos.transcript import segment_language
+    from wandr_pipeline.engines.whisper_transcript import segment_evidence
+
+    return [
+        {
+            "start_s": s.start_s,
+            "end_s": s.end_s,
+            "row_language": segment_language(s, result)[0],
+            **asdict(segment_evidence(s, result.language, result.language_probability)),
+        }
+        for s in result.segments
+    ]
+
+
+def replayed(case: dict, parts: list[Part] | None, model_language: str | None) -> dict:
+    """`case` (an `outcome` with its `evidence`) judged again by today's rule, as `outcome` would say it."""
+    from wandr_pipeline.lib.outcomes import EMPTY, OK, SUSPECT
+    from wandr_pipeline.media.speech_quality import GOOD, LANGUAGE_UNSURE, LanguageEvidence, SegmentEvidence, assess
+
+    recorded = case["evidence"]
+    fields = [f for f in SegmentEvidence.__dataclass_fields__ if f != "language"]
+    segments = [
+        SegmentEvidence(
+            **{f: e[f] for f in fields}, language=LanguageEvidence(**e["language"]) if e["language"] else None
+        )
+        for e in recorded
+    ]
+    verdict = assess(segments, model_language=model_language)
+    rows = [
+        {
+            "start_s": e["start_s"],
+            "end_s": e["end_s"],
+            "language": None if q == LANGUAGE_UNSURE else e["row_language"],
+            "ok": verdict.trusted and q == GOOD,
+            "error": why if verdict.trusted else verdict.reason,
+        }
+        for e, q, why in zip(recorded, verdict.segment_quality, verdict.segment_reasons)
+    ]
+    kept = [r for r in rows if r["ok"]]
+    if not rows:
+        status, reason = EMPTY, "no speech detected"
+    elif verdict.empty:
+        status, reason = EMPTY, f"no speech: {verdict.reason}"
+    else:
+        status, reason = (OK, None) if kept else (SUSPECT, rows[0]["error"])
+    caught, kept_parts = (status != OK, []) if parts is None else parts_kept(kept, parts)
+    return {
+        "caught": caught,
+        "kept_parts": kept_parts,
+        "kept_languages": [r["language"] for r in kept],
+        "status": status,
+        "reason": reason,
+        "segments": len(rows),
+        "left_out": len(rows) - len(kept),
+        "left_out_reasons": [r["error"] for r in rows if not r["ok"]],
     }
 
 
@@ -208,35 +355,48 @@ def dump(name: str, result) -> None:
         )
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "speech_trust.json")
-    parser.add_argument("--dump", action="store_true", help="print every segment's decoder signals")
-    parser.add_argument("--only", default="", help="only cases whose name contains this")
-    args = parser.parse_args(argv)
+def parts_of(case: dict) -> list[Part] | None:
+    return [Part(p["name"], frozenset(p["languages"]), p["start_s"], p["end_s"]) for p in case["parts"]] or None
+
+
+def replay(path: Path) -> dict:
+    """The report at `path` judged again from its recorded evidence (seconds, no model)."""
+    recorded = json.loads(path.read_text())
+    report: dict = {"replayed": str(path), "notes": recorded["notes"], "garbage": {}, "clean": {}}
+    for group in ("garbage", "clean"):
+        for name, case in recorded[group].items():
+            model_language = "en" if case["model"].startswith("tiny.en") else None
+            report[group][name] = {**case, **replayed(case, parts_of(case), model_language)}
+    return report
+
+
+def measure(only: str, dump_signals: bool) -> dict:
+    from wandr_pipeline.defs.videos.transcript import segment_rows
+
     models = transcribers()
     garbage, notes = garbage_cases()
     report: dict = {"machine": platform.platform(), "notes": notes, "garbage": {}, "clean": {}}
     for name, (model, audio) in garbage.items():
-        if args.only not in name:
+        if only not in name:
             continue
         started = time.perf_counter()
         result = models[model].transcribe(audio)
-        if args.dump:
+        if dump_signals:
             dump(name, result)
+        parts = MIXED_PARTS.get(name)
         report["garbage"][name] = {
-            **outcome(result, MIXED_PARTS.get(name)),
+            "model": model,
+            **outcome(result, parts),
+            "parts": [{**asdict(p), "languages": sorted(p.languages)} for p in parts or []],
             "seconds": round(time.perf_counter() - started, 1),
         }
-    from wandr_pipeline.defs.videos.transcript import segment_rows
-
     for name, (model, audio, reference, language, hint) in clean_cases().items():
-        if args.only not in name:
+        if only not in name:
             continue
         result = models[model].transcribe(audio, hotwords=hint)
-        if args.dump:
+        if dump_signals:
             dump(name, result)
-        item = outcome(result)
+        item = {"model": model, **outcome(result), "parts": []}
         item["error_rate"] = round(error_rate(reference, result.text, language), 3)
         item["kept_error_rate"] = round(error_rate(reference, item["kept_text"], language), 3)
         # the other way to handle doubt: drop only the unsure words (below 0.5) of the kept segments
@@ -244,12 +404,26 @@ def main(argv=None) -> int:
         sure = " ".join(w.word for s in kept for w in s.words if w.probability >= 0.5)
         item["sure_words_error_rate"] = round(error_rate(reference, sure, language), 3)
         report["clean"][name] = item
+    return report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "speech_trust.json")
+    parser.add_argument("--dump", action="store_true", help="print every segment's decoder signals")
+    parser.add_argument("--only", default="", help="only cases whose name contains this")
+    parser.add_argument(
+        "--replay", type=Path, help="judge the evidence recorded in this earlier --out again (no model runs)"
+    )
+    args = parser.parse_args(argv)
+    report = replay(args.replay) if args.replay else measure(args.only, args.dump)
     caught = [n for n, r in report["garbage"].items() if r["caught"]]
     wrong = [n for n, r in report["clean"].items() if r["status"] != "ok"]
     report["summary"] = {
         "garbage_caught": f"{len(caught)}/{len(report['garbage'])}",
         "clean_marked": f"{len(wrong)}/{len(report['clean'])}",
         "clean_marked_names": wrong,
+        "mixed_parts_kept": {n: r["kept_parts"] for n, r in report["garbage"].items() if r["parts"]},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
@@ -261,6 +435,7 @@ def main(argv=None) -> int:
                 f"{r.get('error_rate')} / {r.get('kept_error_rate')} / {r.get('sure_words_error_rate')}"
                 if group == "clean"
                 else f"caught: {r['caught']}, kept: {r['kept_languages']}"
+                + (f", parts kept: {r['kept_parts']}" if r["parts"] else "")
             )
             print(f"| {name} | {r['status']} | {r['left_out']}/{r['segments']} | {r['reason'] or ''} | {rates} |")
     print(json.dumps(report["summary"]))

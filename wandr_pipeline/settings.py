@@ -101,6 +101,7 @@ ComputeType = Annotated[
     BeforeValidator(_lower),
 ]  # CTranslate2's compute types
 CrossClip = Annotated[Literal["auto", "true", "false"], BeforeValidator(_switch)]
+ChunkCut = Annotated[Literal["limit", "pause"], BeforeValidator(_lower)]
 HintMode = Annotated[Literal["hotwords", "prompt", "off"], BeforeValidator(_lower)]
 OcrEngineName = Annotated[Literal["rapidocr", "google-vision"], BeforeValidator(ocr_engine_name)]
 ExecutorName = Annotated[Literal["in_process", "k8s"], BeforeValidator(_lower)]
@@ -226,6 +227,12 @@ class WhisperSettings(SettingsGroup):
         "is merged into chunks up to WHISPER_CHUNK_S",
         ge=0,
     )
+    whisper_chunk_cut: ChunkCut = setting(
+        "limit",
+        "WHISPER_CHUNK_CUT",
+        doc="where a chunk of speech ends: limit (where the next piece of speech would pass WHISPER_CHUNK_S, "
+        "faster-whisper's merging) | pause (at the longest pause within the limit, `media.speech_chunks`)",
+    )
     whisper_second_pass_chunk_s: int = setting(
         5,
         "WHISPER_SECOND_PASS_CHUNK_S",
@@ -256,7 +263,7 @@ class WhisperSettings(SettingsGroup):
         False,
         "WHISPER_TRANSLATE_FIRST_PASS",
         doc="with WHISPER_TRANSLATE, translate each first-pass chunk from the encoder output its transcription "
-        "computed (+2 to +36 % transcription time instead of +43 to +81 %) instead of spans of up to 30 s "
+        "computed (+28 to +32 % transcription CPU time instead of +76 to +78 %) instead of spans of up to 30 s "
         "encoded again; off by default: sentences cut at chunk edges translate worse (docs/BENCHMARKS.md, 27-D)",
     )
 

@@ -53,3 +53,19 @@ def test_a_clip_with_nothing_trusted_is_suspect_and_music_written_over_is_empty(
     thanks = _transcript([_segment(0, "Thank you.", 0.7, logprob=-0.5, no_speech=0.91)], language="en")
     status, reason = transcript_status(segment_rows(thanks, "tiny.en"), thanks.assessment)
     assert status == EMPTY and "no-speech probability 0.91" in reason
+
+
+def test_a_chunk_decoded_in_a_language_its_text_is_not_written_in_takes_the_clips_or_none():
+    # sb_spk1_snt3 (real English): one chunk heard as zh at 0.68 and decoded "in zh", its text English
+    english_in_zh = _segment(
+        0, "The lamp shone with a steady green flame", 0.9, heard=HeardLanguage("zh", 0.68, "zh", 0.68)
+    )
+    mandarin = _segment(1, "广州市房地产中介协会分析", 0.9, heard=HeardLanguage("zh", 0.95, "zh", 0.95))
+    rows = segment_rows(_transcript([english_in_zh, mandarin], language="en", probability=0.93), "base")
+    assert [(r["language"], r["language_probability"]) for r in rows] == [("en", 0.93), ("zh", 0.95)]
+
+    unsure_clip = segment_rows(_transcript([english_in_zh], language="en", probability=0.3), "base")
+    assert unsure_clip[0]["language"] is None
+
+    thai_clip = segment_rows(_transcript([english_in_zh], language="th", probability=0.9), "base")
+    assert thai_clip[0]["language"] is None

@@ -141,3 +141,22 @@ def test_a_rejoined_region_replaces_the_first_pass_words_inside_it_only():
 
     tx._decode_gaps = lambda audio, gaps, language, whole: []  # nothing heard again: the first pass stays
     assert tx._redecoded(np.zeros(16_000), first, [(2.4, 5.0)], "en") == first
+
+
+@pytest.mark.slow
+def test_pause_cut_chunks_end_between_sentences_and_keep_their_words():
+    """`chunk_cut=pause` reaches the pipeline: its chunks (`clip_timestamps`, from the unpadded regions) stay
+    within `chunk_s`, one ends in the pause between two sentences that together pass it, and each sentence's
+    words are decoded. (Where the cut falls among several pauses: `tests/media/test_speech_chunks.py`.)"""
+    from benchmarks.real_media import speech_track
+
+    track = speech_track((("sb_spk1_snt1.wav", 0.9), ("sb_spk2_snt3.wav", 0.0)))
+    (_, _, first_end), (_, second_start, _) = track.sentences
+    cut = transcriber(chunk_s=5, vad_threshold=0.35, chunk_cut="pause")
+    chunks = cut.chunking(cut.speech_regions(track.audio), track.audio)["clip_timestamps"]
+    assert len(chunks) >= 2 and all(c["end"] - c["start"] <= 5 for c in chunks)
+    assert any(first_end - 0.3 <= c["end"] <= second_start + 0.3 for c in chunks[:-1])  # a cut in the pause
+    assert transcriber(chunk_s=5, chunk_cut="limit").chunking([(0.0, 1.0)], track.audio).keys() == {"vad_parameters"}
+    result = cut.transcribe(track.audio)
+    said = " ".join(w.word for s in result.segments for w in s.words).lower()
+    assert "small dog" in said and "yellow" in said, said

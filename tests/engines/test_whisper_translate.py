@@ -14,8 +14,10 @@ from wandr_pipeline.engines.whisper_translate import (
     English,
     Piece,
     Translated,
+    english_token_budget,
     joined,
     non_latin_share,
+    repeated_share,
     translate_pieces,
     untrusted_translation,
 )
@@ -59,6 +61,15 @@ def test_only_foreign_pieces_are_translated_and_the_english_ones_kept_in_time_or
         ("es", "translate", [{"start": 9.0, "end": 14.0}]),
         ("de", "translate", [{"start": 20.0, "end": 25.0}]),
     ]
+    # the decode stops where 5 s of speech could not take it in English (a loop is cut there)
+    assert [c["max_new_tokens"] for c in pipeline.calls] == [english_token_budget(5.0)] * 2
+
+
+def test_a_translation_may_take_8_tokens_a_second_of_speech_and_16_more_within_whispers_limit():
+    assert english_token_budget(0.0) == 16
+    assert english_token_budget(10.0) == 96  # fast English is 4-6 tokens a second
+    assert english_token_budget(30.0) == 256
+    assert english_token_budget(120.0) == 440  # Whisper's 448 less the prompt
 
 
 def test_all_english_needs_no_translation_and_spans_stay_within_whisper_s_window():
@@ -102,6 +113,50 @@ def test_what_counts_as_english_script():
     assert non_latin_share("") == 0.0
     assert untrusted_translation("I'm a man, I'm a man, I'm a man, I'm a man", -0.19, 20.58).startswith("looped")
     assert untrusted_translation("But it is very important to them.", -0.86, 0.85) is None
+
+
+SPANISH = (
+    "Fue tanta la cantidad de gente que se concentró que no todos pudieron acceder al funeral en la Plaza de San Pedro."
+)
+IN_ENGLISH = (
+    "It was so much the amount of people who concentrated that not everyone could access the funeral in San Pedro "
+    "Square."
+)
+
+
+def test_the_transcript_written_out_again_is_not_a_translation():
+    """What base wrote for fleurs-es-002 and fleurs-pt-001 when prompted with their transcripts (27-H): the
+    speech again, in Latin script, at a confident log-probability; its real translation shares only names."""
+    assert untrusted_translation(SPANISH, -0.02, 1.2, source=SPANISH).startswith("not translated")
+    portuguese_again = (
+        "It was built by the egípcios on the século 3 antes de Cristo. The great pirâmide is one of the many"
+    )
+    portuguese = (
+        "construída pelos egípcios no século 3 antes de Cristo a grande pirâmide é uma das muitas grandes estruturas"
+    )
+    assert repeated_share(portuguese_again, portuguese) < 0.5  # half English: kept, as it reads
+    assert untrusted_translation(IN_ENGLISH, -0.45, 1.2, source=SPANISH) is None
+    assert repeated_share(IN_ENGLISH, SPANISH) < 0.2  # funeral, san, pedro
+    assert untrusted_translation(SPANISH, -0.02, 1.2) is None  # without its transcript the check cannot tell
+
+
+def test_a_span_or_chunk_translated_into_its_own_words_is_left_out():
+    again = RecordingPipeline({"es": (" " + SPANISH, SURE)})
+    english = translate(again, [Piece(0.0, 3.0, "en", "Hello."), Piece(4.0, 9.0, "es", SPANISH)])
+    assert english == English(
+        "Hello.", "1 of 1 es stretch(es) left out: not translated (the transcript's own words again)"
+    )
+    chunk = {899: Translated(4.0, "es", SPANISH, **SURE)}
+    english = translate_pieces(
+        RecordingPipeline(),
+        None,
+        [Piece(4.0, 9.0, "es", SPANISH, 899)],
+        batch_size=8,
+        beam_size=5,
+        lock=threading.Lock(),
+        translated=chunk,
+    )
+    assert english.text is None and "not translated" in english.left_out
 
 
 def test_chunks_translated_on_the_first_pass_are_checked_like_the_rest_and_need_no_second_call():

@@ -1,6 +1,8 @@
 """The real models on short clips: a clip that changes language is decoded piece by piece in each piece's
-language, every piece is trusted, and its Spanish part is translated to English beside it; music that
-the decoder writes a stock phrase over ends `empty`; a Mandarin "translation" still in Chinese is left out.
+language, every piece is trusted (where a clip also holds speech the model cannot read, its real sentences
+stay in their languages and the rest is left out), and its Spanish part is translated to English beside
+it; music that the decoder writes a stock phrase over ends `empty`; a Mandarin "translation" still in
+Chinese is left out.
 
 (The rule itself, on recorded decoder signals of every garbage case, is tests/media/test_speech_quality.py;
 the full measurement is benchmarks/speech_trust.py.)
@@ -8,9 +10,11 @@ the full measurement is benchmarks/speech_trust.py.)
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from wandr_pipeline.lib.outcomes import EMPTY, OK
+from wandr_pipeline.lib.outcomes import EMPTY, OK, SUSPECT
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +36,25 @@ def test_english_then_spanish_is_two_languages_both_trusted():
     # the Spanish part in English beside it ("...not everyone could access the funeral in ... Square")
     assert rows[0]["transcript_en"].startswith("The child almost hurt the small dog.")
     assert "funeral" in rows[0]["transcript_en"] and "gente" not in rows[0]["transcript_en"]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng reads the clip's German and Arabic")
+def test_a_clip_that_changes_language_keeps_its_english_and_spanish_and_leaves_out_the_rest():
+    """FLEURS English, FLEURS Spanish, then German and Arabic read by espeak-ng (base, the default 7 s window
+    margin, under which the whole clip's words are unsure): the real sentences stay, each in its language."""
+    from benchmarks.real_media import transcriber
+    from benchmarks.speech_trust import mixed_clips, parts_kept
+    from wandr_pipeline.defs.videos.transcript import segment_rows, transcript_status
+
+    audio, parts = mixed_clips()["mixed en/es/de/ar (base)"]
+    result = transcriber(model="base").transcribe(audio)
+    rows = segment_rows(result, "base")
+    kept = [r for r in rows if r["status"] == OK]
+    assert transcript_status(rows, result.assessment) == (OK, None), result.assessment.reason
+    assert parts_kept(kept, parts) == (True, ["en", "es"]), [(r["language"], r["start_s"], r["text"]) for r in kept]
+    left_out = [r for r in rows if r["status"] == SUSPECT]
+    assert left_out and all(r["error"] for r in left_out)
+    assert max(r["end_s"] for r in left_out) > parts[-1].start_s  # the Arabic was heard, and left out
 
 
 def test_music_written_over_with_a_stock_phrase_is_empty():

@@ -36,6 +36,7 @@ from wandr_pipeline.engines.whisper_transcript import (
 from wandr_pipeline.engines.whisper_translate import English, Piece, Translated, translate_pieces
 from wandr_pipeline.media.chinese_script import check_script, in_script
 from wandr_pipeline.media.language_script import hints_for_language
+from wandr_pipeline.media.speech_chunks import pause_cut_chunks
 from wandr_pipeline.media.speech_coverage import coverage, joined_regions, merge, pauses, uncovered, widened
 from wandr_pipeline.media.speech_quality import GOOD, LANGUAGE_FLOOR, Assessment, assess
 
@@ -94,6 +95,7 @@ class WhisperTranscriber:
         # into chunks up to chunk_s, the silences between cut out).
         self.vad_threshold = min(0.95, max(0.05, float(options.vad_threshold)))
         self.chunk_pause_ms = max(0, int(options.chunk_pause_ms))
+        self.chunk_cut = options.chunk_cut  # limit | pause: where a chunk ends (`chunking`)
         self._translation_pipeline_loaded = None
         self._gap_pipeline_loaded = None
         self.translate = options.translate and self.multilingual  # English-only models cannot translate
@@ -146,7 +148,7 @@ class WhisperTranscriber:
                     chunk_length=self.chunk_s,
                     multilingual=self.multilingual and self.language is None,
                     **kwargs,
-                    **self.chunking(speech),
+                    **self.chunking(speech, audio),
                 )
                 collected = transcript_segments(segments)
                 collected = [replace(s, heard=self.pipeline.heard.get(s.seek)) for s in collected]
@@ -197,13 +199,20 @@ class WhisperTranscriber:
         """`gaps` with their edges over the words stretched across them (`speech_coverage.widened`)."""
         return widened(gaps, [(w.start_s, w.end_s, w.word) for s in segments for w in s.words])
 
-    def chunking(self, speech: list[tuple[float, float]] | None) -> dict:
+    def chunking(self, speech: list[tuple[float, float]] | None, audio: np.ndarray | None = None) -> dict:
         """Batched-pipeline arguments that cut the audio into chunks: one per speech region when a pause
-        ends a chunk (`chunk_pause_ms`), else faster-whisper's own merging with our VAD options."""
+        ends a chunk (`chunk_pause_ms`); cut at the longest pause within `chunk_s` (`chunk_cut` pause, with
+        `audio`: `media.speech_chunks`); else faster-whisper's own merging with our VAD options."""
         if speech is None:
             return {}
         if self.chunk_pause_ms and speech:
             return {"clip_timestamps": [{"start": start, "end": end} for start, end in speech]}
+        if self.chunk_cut == "pause" and audio is not None and speech:
+            # the detector's regions without padding: padded, neighbours touch and their pause is lost
+            options = {**self.vad_options(self.chunk_s), "speech_pad_ms": 0}
+            regions = speech_regions(audio, self.chunk_s, **options)
+            chunks = pause_cut_chunks(regions, self.chunk_s, len(audio) / 16_000)
+            return {"clip_timestamps": [{"start": start, "end": end} for start, end in chunks]}
         options = self.vad_options(self.chunk_s)
         options.pop("max_speech_duration_s")  # the pipeline sets it to chunk_length itself
         return {"vad_parameters": options}
@@ -483,7 +492,7 @@ class WhisperTranscriber:
             batch_size=self.batch_size,
             prefetch=self.prefetch,
             lock=self._lock,
-            chunking=lambda audio: self.chunking(self.speech_regions(audio)),
+            chunking=lambda audio: self.chunking(self.speech_regions(audio), audio),
         ):
             if isinstance(clip, BaseException):
                 yield key, clip

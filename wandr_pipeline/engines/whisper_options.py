@@ -35,6 +35,7 @@ class TranscriberOptions:
     chinese_script: str  # simplified | traditional | as-is
     chunk_s: int  # longest stretch of speech decoded as one piece
     chunk_pause_ms: int  # a pause this long ends a chunk (0: speech merged up to chunk_s)
+    chunk_cut: str  # limit | pause: where a chunk ends (`media.speech_chunks`)
     second_pass_chunk_s: int  # chunk length of the second pass over uncovered speech (0: no coverage check)
     cross_clip: str  # auto | true | false: batch chunks of different clips together
     prefetch: int  # clips decoded ahead on CPU threads while one is transcribed

@@ -16,16 +16,24 @@ Mandarin with Chinese script ("Guangzhou市房地产中间协会分析") or with
 ("The blood pressure is very low, so it's better to eat the chicken." for a headline about a student and
 KFC), and the second kind comes with an average log-probability below Whisper's own -1 threshold, where
 its Spanish and Portuguese translations stay above -1 (docs/BENCHMARKS.md). So a translated stretch is
-left out, with the reason, when it is not in Latin script, loops (compression ratio above 2.4) or was
-decoded unsure (average log-probability below -1): no English beats wrong English for an analyst's search.
+left out, with the reason, when it is not in Latin script, is the transcript's own words again (Whisper
+may write the speech out instead of translating it), loops (compression ratio above 2.4) or was decoded
+unsure (average log-probability below -1): no English beats wrong English for an analyst's search.
+No decoding choice measured (prompts, beam 10, temperature fallback, timestamps, the transcribe task with
+the English token) made `base`'s Mandarin English right (docs/BENCHMARKS.md, 27-H): that is the model's
+capacity, and the check is what keeps it out. A translation's decode is bounded by the speech it translates
+(`english_token_budget`): such a wrong translation may loop, and a loop run to Whisper's 448 tokens cost
+more than the clip's whole translation.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wandr_pipeline.media.speech_quality import MAX_COMPRESSION_RATIO, MIN_AVG_LOGPROB
 
@@ -51,6 +59,7 @@ class Translated:
     text: str
     avg_logprob: float
     compression_ratio: float
+    source: str = ""  # the transcript of the speech it translates (empty: not known)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,19 @@ class English:
 MAX_SPAN_S = 30.0  # Whisper's window
 MAX_JOIN_GAP_S = 1.0
 MAX_NON_LATIN_SHARE = 0.1  # letters outside Latin script a translation may hold (a name, a symbol)
+MAX_REPEATED_SHARE = 0.5  # words of 3+ letters a translation may share with its transcript (names, numbers)
+# English tokens a translation may take per second of speech, and a few more for a short one. Fast speech is
+# 4-6 tokens a second in English; `base` translating Mandarin loops ("of the Ministry of Foreign Affairs" x 40)
+# up to Whisper's 448-token limit, which costs more decoding than the clip's real translation (27-H).
+ENGLISH_TOKENS_PER_S = 8
+ENGLISH_TOKENS_SLACK = 16
+MAX_NEW_TOKENS = 440  # Whisper's 448 less the translation prompt's four tokens
+
+
+def english_token_budget(speech_s: float) -> int:
+    """The most tokens a translation of `speech_s` seconds of speech is decoded to (a loop is cut there,
+    then left out by `untrusted_translation` for its compression ratio)."""
+    return min(MAX_NEW_TOKENS, ENGLISH_TOKENS_SLACK + math.ceil(ENGLISH_TOKENS_PER_S * max(0.0, speech_s)))
 
 
 def non_latin_share(text: str) -> float:
@@ -74,10 +96,23 @@ def non_latin_share(text: str) -> float:
     return sum(not unicodedata.name(c, "").startswith("LATIN") for c in letters) / len(letters)
 
 
-def untrusted_translation(text: str, avg_logprob: float, compression_ratio: float) -> str | None:
-    """Why a translated stretch is not English to rely on, or None when it is."""
+def repeated_share(text: str, source: str) -> float:
+    """The share of `text`'s words (3 letters or more) that `source` holds too."""
+    words = [w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) >= 3]
+    if not words:
+        return 0.0
+    heard = set(re.findall(r"[^\W\d_]+", source.lower()))
+    return sum(w in heard for w in words) / len(words)
+
+
+def untrusted_translation(text: str, avg_logprob: float, compression_ratio: float, source: str = "") -> str | None:
+    """Why a translated stretch is not English to rely on, or None when it is; `source`: the transcript it
+    translates (Whisper may write the speech out again instead of translating it, in Latin script for
+    Spanish or Portuguese: measured with a prompt holding the transcript, docs/BENCHMARKS.md 27-H)."""
     if non_latin_share(text) > MAX_NON_LATIN_SHARE:
         return "not in English (still in the original script)"
+    if source and repeated_share(text, source) > MAX_REPEATED_SHARE:
+        return "not translated (the transcript's own words again)"
     if compression_ratio > MAX_COMPRESSION_RATIO:
         return f"looped (compression ratio {compression_ratio:.1f} > {MAX_COMPRESSION_RATIO})"
     if avg_logprob < MIN_AVG_LOGPROB:
@@ -104,6 +139,12 @@ def grouped(pieces: Sequence[Piece]) -> list[list[Piece]]:
 def joined(pieces: Sequence[Piece]) -> list[tuple[float, float]]:
     """`grouped` pieces as time spans."""
     return [(group[0].start_s, max(p.end_s for p in group)) for group in grouped(pieces)]
+
+
+def span_source(start_s: float, spans: Sequence[tuple[float, float]], sources: Sequence[str]) -> str:
+    """The transcript (`sources`, one per span) of the span a translated segment starts in ("": none)."""
+    inside = [text for (start, end), text in zip(spans, sources) if start - 0.5 <= start_s <= end]
+    return inside[0] if inside else ""
 
 
 def translate_pieces(
@@ -140,7 +181,9 @@ def translate_pieces(
                 break
             anew = again
         used = dict.fromkeys(p.chunk for members, redo in zip(groups, anew) if not redo for p in members)
-        candidates.setdefault(language, []).extend(translated[chunk] for chunk in used)
+        candidates.setdefault(language, []).extend(
+            replace(translated[chunk], source=" ".join(p.text for p in group if p.chunk == chunk)) for chunk in used
+        )
         spans = [(members[0].start_s, max(p.end_s for p in members)) for members, redo in zip(groups, anew) if redo]
         if not spans:
             continue
@@ -154,16 +197,25 @@ def translate_pieces(
                 clip_timestamps=[{"start": start, "end": end} for start, end in spans],
                 condition_on_previous_text=False,
                 without_timestamps=True,
+                max_new_tokens=english_token_budget(max(end - start for start, end in spans)),
             )
+            sources = [" ".join(p.text for p in members) for members, redo in zip(groups, anew) if redo]
             candidates.setdefault(language, []).extend(
-                Translated(float(s.start), language, s.text.strip(), s.avg_logprob, s.compression_ratio)
+                Translated(
+                    float(s.start),
+                    language,
+                    s.text.strip(),
+                    s.avg_logprob,
+                    s.compression_ratio,
+                    span_source(float(s.start), spans, sources),
+                )
                 for s in segments
             )
     timed: list[tuple[float, str]] = [(p.start_s, p.text) for p in pieces if p.language == "en"]
     left_out: list[str] = []
     for language, stretches in candidates.items():
         stretches = [s for s in stretches if s.text.strip()]
-        reasons = [untrusted_translation(s.text, s.avg_logprob, s.compression_ratio) for s in stretches]
+        reasons = [untrusted_translation(s.text, s.avg_logprob, s.compression_ratio, s.source) for s in stretches]
         timed += [(s.start_s, s.text.strip()) for s, why in zip(stretches, reasons) if why is None]
         dropped = [why for why in reasons if why]
         if dropped:

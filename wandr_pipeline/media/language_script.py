@@ -81,6 +81,12 @@ def readable_in(text: str, language: str | None) -> bool:
     return script == wanted or (wanted == "Japanese" and script == "Han")
 
 
+def written_in(text: str, language: str | None) -> bool:
+    """False only when `text` has letters and most are not in `language`'s script (a transcript decoded
+    "in zh" that came out in English words was not Mandarin)."""
+    return text_script(text) is None or readable_in(text, language)
+
+
 def hints_for_language(hints: str, language: str | None, *, separator: str = ", ") -> str:
     """The hint lines (joined by `separator`) written in the script of `language`, in their order."""
     return separator.join(line for line in hints.split(separator) if line.strip() and readable_in(line, language))

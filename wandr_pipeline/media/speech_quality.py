@@ -19,7 +19,11 @@ what the decoder already reports, and this module reads them, per segment and pe
 A segment with any of these is not trusted; the rest are. The clip as a whole is not trusted when its
 words are unsure throughout (on the real English clips of `data/real/` the mean word probability is
 0.80-0.99 with at most 14 % below 0.5; on non-English speech given to tiny.en 0.42-0.58 with 50-69 %
-below 0.5), or when no segment is left. A clip whose segments are all *no speech* is empty, not suspect.
+below 0.5), when most of its speech is untrusted, or when no segment is left. A clip that changes
+language is several clips in one for this: where the detector was sure of a part's language (a real
+English sentence heard as `en` at 0.99 beside German and Arabic the model cannot read), that part's
+trusted segments stay even when the clip's words as a whole are unsure, and the rest goes with the clip.
+A clip whose segments are all *no speech* is empty, not suspect.
 Thresholds and their measurements: docs/BENCHMARKS.md, "Speech trust".
 """
 
@@ -44,6 +48,11 @@ UNSURE_LOGPROB = -0.7  # ... or from this average log-probability ...
 UNSURE_PHRASE = 0.6  # ... or when its words average below this (a person's clear "Thank you." is sure)
 MAX_UNTRUSTED_SPEECH = 2 / 3  # a clip whose speech is mostly untrusted segments is not trusted at all
 LANGUAGE_FLOOR = 0.5  # below this a detected language is a guess, not a fact
+# A language part of a doubted clip stands on its own with this many trusted words (a short sentence; the
+# mixed clips' real parts hold 11-52) on chunks heard in its language at SURE_LANGUAGE or more (real
+# speech's chunks 0.88-0.998, the TTS samples' 0.78-0.90; espeak-ng's German and Arabic at most 0.65).
+MIN_PART_WORDS = 8
+SURE_LANGUAGE = 0.8
 
 GOOD = "good"
 LOW_CONFIDENCE = "low_confidence"
@@ -177,11 +186,34 @@ def segment_verdict(segment: SegmentEvidence, seen: set[str]) -> tuple[str, str 
             f"language unsure: sounded most like {heard.heard} ({heard.probability:.2f}), decoded as {heard.decoded}"
         )
     if segment.avg_logprob < MIN_AVG_LOGPROB:
-        return LOW_CONFIDENCE, f"low average log-probability {segment.avg_logprob:.2f} < {MIN_AVG_LOGPROB}"
+        return LOW_CONFIDENCE, (
+            f"low average log-probability {below(segment.avg_logprob, MIN_AVG_LOGPROB)} < {MIN_AVG_LOGPROB}"
+            f"{other_language(segment)}"
+        )
     judged = len(segment.word_probabilities) >= MIN_WORDS_TO_JUDGE  # "Bring water." at 0.2 was right
     if judged and seg_mean < LOW_SEGMENT_PROBABILITY:
-        return LOW_CONFIDENCE, f"mean word probability {seg_mean:.2f} < {LOW_SEGMENT_PROBABILITY}"
+        return (
+            LOW_CONFIDENCE,
+            (
+                f"mean word probability {below(seg_mean, LOW_SEGMENT_PROBABILITY)} < {LOW_SEGMENT_PROBABILITY}"
+                f"{other_language(segment)}"
+            ),
+        )
     return GOOD, None
+
+
+def below(value: float, threshold: float) -> str:
+    """`value` to two decimals, or three where two would read as the threshold itself ("0.549", not "0.55 < 0.55")."""
+    shown = f"{value:.2f}"
+    return f"{value:.3f}" if float(shown) == threshold else shown
+
+
+def other_language(segment: SegmentEvidence) -> str:
+    """` (decoded as de, heard at 0.53)` for a segment decoded in a language other than its clip's."""
+    heard = segment.language
+    if heard is None or heard.decoded == heard.clip_language:
+        return ""
+    return f" (decoded as {heard.decoded}, heard at {heard.probability:.2f})"
 
 
 def assess(segments: Sequence[SegmentEvidence], *, model_language: str | None = None) -> Assessment:
@@ -198,36 +230,92 @@ def assess(segments: Sequence[SegmentEvidence], *, model_language: str | None = 
     probabilities = [p for s in segments for p in s.word_probabilities]
     overall = mean(probabilities)
     rounded = None if overall is None else round(overall, 3)
-    unsure = sum(p < UNSURE_WORD for p in probabilities) / len(probabilities) if probabilities else 0.0
     if segments and all(q == NO_SPEECH_HEARD for q in quality):
         return Assessment(False, _summary(quality, reasons), rounded, quality, reasons, empty=True)
-    unsure_throughout = (
-        overall is not None
-        and len(probabilities) >= MIN_WORDS_TO_JUDGE
-        and overall < MIN_MEAN_WORD_PROBABILITY
-        and unsure >= MAX_UNSURE_SHARE
-    )
-    if unsure_throughout:
-        reason = (
-            f"the model was unsure of its words (mean word probability {overall:.2f} < "
-            f"{MIN_MEAN_WORD_PROBABILITY}, {unsure:.0%} of them below {UNSURE_WORD})"
-        )
-        repeated = quality.count(REPEATED)
-        if repeated:
-            reason += f"; {repeated} segment(s) repeat earlier text"
-    elif segments and GOOD not in quality:
-        reason = _summary(quality, reasons)
-    else:
-        # by time, not words: a loop has many words
-        spoken = [(q, s.duration_s) for q, s in zip(quality, segments) if q != NO_SPEECH_HEARD]
-        untrusted = sum(d for q, d in spoken if q != GOOD)
-        total = sum(d for _, d in spoken)
-        if not (total > 0 and untrusted / total > MAX_UNTRUSTED_SPEECH):
-            return Assessment(True, _summary(quality, reasons), rounded, quality, reasons)
-        reason = f"most of the speech was not trusted ({untrusted:.0f} of {total:.0f} s); " + _summary(quality, reasons)
+    reason = _clip_doubt(segments, quality, reasons)
+    if reason is None:
+        return Assessment(True, _summary(quality, reasons), rounded, quality, reasons)
+    kept = standing_parts(segments, quality)
+    if kept:  # the clip changes language: its parts in a sure language stay, the rest goes with the clip
+        for i, segment in enumerate(segments):
+            if quality[i] == GOOD and part_of(segment, quality[i]) not in kept:
+                quality[i] = LOW_CONFIDENCE
+                reasons[i] = f"outside the clip's speech in {', '.join(kept)}{other_language(segment)}: {reason}"
+        doubt = f"kept only its speech in {', '.join(kept)} (the rest: {reason})"
+        return Assessment(True, f"{doubt}; {_summary(quality, reasons)}", rounded, quality, reasons)
     if model_language and overall is not None and overall < MIN_MEAN_WORD_PROBABILITY:
         reason += f"; the speech is probably not in {model_language}, the only language this model knows"
     return Assessment(False, reason, rounded, quality, reasons)
+
+
+def unsure_throughout(probabilities: Sequence[float]) -> str | None:
+    """Why words are unsure throughout (the clip-wide rule), or None."""
+    overall = mean(probabilities)
+    if overall is None or len(probabilities) < MIN_WORDS_TO_JUDGE or overall >= MIN_MEAN_WORD_PROBABILITY:
+        return None
+    unsure = sum(p < UNSURE_WORD for p in probabilities) / len(probabilities)
+    if unsure < MAX_UNSURE_SHARE:
+        return None
+    return (
+        f"the model was unsure of its words (mean word probability {overall:.2f} < "
+        f"{MIN_MEAN_WORD_PROBABILITY}, {unsure:.0%} of them below {UNSURE_WORD})"
+    )
+
+
+def _clip_doubt(segments: Sequence[SegmentEvidence], quality: list[str], reasons: list[str | None]) -> str | None:
+    """Why the clip as a whole is not to be trusted (None: it is, apart from the segments left out)."""
+    reason = unsure_throughout([p for s in segments for p in s.word_probabilities])
+    if reason:
+        repeated = quality.count(REPEATED)
+        return reason + (f"; {repeated} segment(s) repeat earlier text" if repeated else "")
+    if segments and GOOD not in quality:
+        return _summary(quality, reasons)
+    untrusted, total = untrusted_speech(segments, quality)
+    if total > 0 and untrusted / total > MAX_UNTRUSTED_SPEECH:
+        return f"most of the speech was not trusted ({untrusted:.0f} of {total:.0f} s); " + _summary(quality, reasons)
+    return None
+
+
+def untrusted_speech(segments: Sequence[SegmentEvidence], quality: Sequence[str]) -> tuple[float, float]:
+    """(seconds of untrusted speech, seconds of speech): by time, not words, as a loop has many words."""
+    spoken = [(q, s.duration_s) for q, s in zip(quality, segments) if q != NO_SPEECH_HEARD]
+    return sum(d for q, d in spoken if q != GOOD), sum(d for _, d in spoken)
+
+
+def part_of(segment: SegmentEvidence, quality: str) -> str | None:
+    """The language part a segment belongs to: the language it was decoded in (None: a guess, or not known)."""
+    if quality == LANGUAGE_UNSURE or segment.language is None:
+        return None
+    return segment.language.decoded
+
+
+def standing_parts(segments: Sequence[SegmentEvidence], quality: Sequence[str]) -> list[str]:
+    """The languages of a clip that changes language whose part stands on its own when the clip as a whole
+    is doubted: at least a sentence of trusted words (`MIN_PART_WORDS`) on chunks the detector heard in
+    that language at `SURE_LANGUAGE` or more, and mostly trusted speech. A stretch whose language was a
+    guess (`LANGUAGE_UNSURE`) counts as a part of its own that never stands: the clip changed to speech the
+    detector could not name. Empty for a clip decoded in one language throughout, where the clip's verdict
+    is the part's."""
+    parts: dict[str | None, list[int]] = {}
+    for i, (segment, q) in enumerate(zip(segments, quality)):
+        parts.setdefault(part_of(segment, q), []).append(i)
+    if len(parts) < 2:
+        return []
+    standing = []
+    for language, indices in parts.items():
+        if language is None:
+            continue
+        sure_words = sum(
+            len(segments[i].word_probabilities)
+            for i in indices
+            if quality[i] == GOOD
+            and segments[i].language.heard == language
+            and segments[i].language.probability >= SURE_LANGUAGE
+        )
+        untrusted, total = untrusted_speech([segments[i] for i in indices], [quality[i] for i in indices])
+        if sure_words >= MIN_PART_WORDS and not (total > 0 and untrusted / total > MAX_UNTRUSTED_SPEECH):
+            standing.append(language)
+    return standing
 
 
 def _summary(quality: list[str], reasons: list[str | None]) -> str | None:

@@ -35,6 +35,7 @@ class WhisperResource(ConfigurableResource):
     second_pass_chunk_s: int = from_setting("whisper_second_pass_chunk_s")
     vad_threshold: float = from_setting("whisper_vad_threshold")
     chunk_pause_ms: int = from_setting("whisper_chunk_pause_ms")
+    chunk_cut: str = from_setting("whisper_chunk_cut")
     prefetch: int = from_setting("whisper_prefetch")
     translate: bool = from_setting("whisper_translate")
     translate_first_pass: bool = from_setting("whisper_translate_first_pass")

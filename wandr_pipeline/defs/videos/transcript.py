@@ -23,6 +23,7 @@ from wandr_pipeline.engines.whisper import load_audio
 from wandr_pipeline.lib.outcomes import EMPTY, OK, SUSPECT
 from wandr_pipeline.lib.schemas import TRANSCRIPT_WORDS, to_table
 from wandr_pipeline.media.captions import echoes_hints, hint_text
+from wandr_pipeline.media.language_script import written_in
 from wandr_pipeline.media.speech_quality import GOOD, LANGUAGE_FLOOR, LANGUAGE_UNSURE
 from wandr_pipeline.media.subtitles import to_srt, to_vtt, transcript_cues
 
@@ -174,13 +175,23 @@ def segment_rows(result, model_name: str) -> list[dict]:
 
 def segment_language(segment, result) -> tuple[str | None, float | None]:
     """(the language `segment` was decoded in, the detector's probability for it); the clip's when its
-    chunk's own is not known, null when the clip's was a guess below the floor."""
+    chunk's own is not known, null when the clip's was a guess below the floor.
+
+    A chunk decoded in a language whose script its text is not written in (English words decoded "in
+    zh", heard at 0.68) was not in that language: the row takes the clip's language when the text is
+    written in the clip's script and the clip's was no guess, else null."""
+    clip = result.language
+    clip_sure = result.language_probability is None or result.language_probability >= LANGUAGE_FLOOR
     if segment.heard is not None:
-        return segment.heard.decoded, segment.heard.decoded_probability
-    probability = result.language_probability
-    if probability is not None and probability < LANGUAGE_FLOOR:
+        decoded, probability = segment.heard.decoded, segment.heard.decoded_probability
+        if written_in(segment.text, decoded):
+            return decoded, probability
+        if clip_sure and clip and written_in(segment.text, clip):
+            return clip, result.language_probability
         return None, probability
-    return result.language, probability
+    if not clip_sure:
+        return None, result.language_probability
+    return clip, result.language_probability
 
 
 def transcript_status(rows: list[dict], assessment=None) -> tuple[str, str | None]:
