@@ -87,3 +87,11 @@ def test_a_gap_is_widened_over_the_words_stretched_across_it_and_one_word_more()
     assert widened([(5.0, 7.0)], [(3.0, 3.4, "the"), (3.4, 4.75, "end.")]) == [(3.0, 7.0)]
     # words timed as they are read leave the gap as it is
     assert widened([(5.0, 7.0)], [(4.2, 4.75, "end."), (7.25, 7.6, "next")]) == [(5.0, 7.0)]
+
+
+def test_widened_gaps_that_overlap_are_one_stretch_and_touching_ones_stay_apart():
+    from wandr_pipeline.media.speech_coverage import widened
+
+    words = [(9.0, 10.0, "at"), (10.0, 10.3, "once")]  # "at" stretched: both gaps before it reach 10.3
+    assert widened([(5.0, 8.9), (7.0, 8.9)], words) == [(5.0, 10.3)]
+    assert widened([(6.29, 8.016), (8.016, 12.378)], []) == [(6.29, 8.016), (8.016, 12.378)]

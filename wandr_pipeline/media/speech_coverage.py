@@ -102,7 +102,7 @@ def widened(
     gaps: Iterable[Interval], words: Iterable[tuple[float, float, str]], *, pad_s: float = WORD_PAD_S
 ) -> list[Interval]:
     """Each gap with its edges moved over the `stretched` words (start, end, text) that border it: the run of
-    them right after its end and right before its start; in time order."""
+    them right after its end and right before its start; in time order, overlapping ones merged."""
     words = sorted(words)
     out: list[Interval] = []
     for start, end in gaps:
@@ -120,8 +120,15 @@ def widened(
                 break
             start = min(start, w_start)
         out.append((round(start, 3), round(end, 3)))
-    # not merged: gaps that touch stay apart (missed speech is decoded apart from its neighbours)
-    return sorted(set(out))
+    # overlapping ones are one stretch (decoded once); gaps that only touch stay apart (missed speech is
+    # decoded apart from its neighbours)
+    joined: list[list[float]] = []
+    for start, end in sorted(out):
+        if joined and start < joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end])
+    return [(s, e) for s, e in joined]
 
 
 def word_cover(words: Iterable[Interval], pad_s: float = WORD_PAD_S) -> list[Interval]:
