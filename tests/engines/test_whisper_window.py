@@ -5,15 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wandr_pipeline.engines.whisper_window import WINDOW_FRAMES, trimmed, window_frames
+from wandr_pipeline.engines.whisper_window import FULL_WINDOW_BELOW_S, WINDOW_FRAMES, trimmed, window_frames
 
 
 def test_window_is_the_longest_chunk_plus_the_margin_at_most_30_s():
     assert window_frames([8.0, 9.87, 3.2], 10) == 1987
     assert window_frames([25.0], 10) == WINDOW_FRAMES  # never past Whisper's window
-    assert window_frames([4.0], 30) == WINDOW_FRAMES  # the setting's "always the full window"
-    assert window_frames([4.0], None) == WINDOW_FRAMES
-    assert window_frames([], 5) == 500
+    assert window_frames([6.0], 30) == WINDOW_FRAMES  # the setting's "always the full window"
+    assert window_frames([6.0], None) == WINDOW_FRAMES
+    assert window_frames([FULL_WINDOW_BELOW_S, 2.0], 5) == 1000
+
+
+def test_a_batch_of_only_short_chunks_sees_the_whole_window():
+    assert window_frames([2.04], 7) == WINDOW_FRAMES
+    assert window_frames([1.0, 4.9], 7) == WINDOW_FRAMES
+    assert window_frames([], 7) == WINDOW_FRAMES
 
 
 def test_trimming_cuts_only_padding():
@@ -60,3 +66,28 @@ def recording(encode, seen: list[int]):
         return encode(features, *args)
 
     return encode_and_record
+
+
+@pytest.mark.slow
+def test_base_hears_a_short_clip_to_its_end():
+    """Real Harvard sentences of 2-3 s through the default `base`: shown the chunk and the 7 s margin, it
+    stopped after the first words ("men the coat", "Sunday is the best part"); with the whole window it
+    hears them to the end."""
+    import json
+
+    import jiwer
+
+    from tests.support.paths import REAL_SPEECH
+    from wandr_pipeline.engines.whisper import WhisperTranscriber, load_audio
+    from wandr_pipeline.engines.whisper_options import transcriber_options
+    from wandr_pipeline.settings import WhisperSettings
+
+    references = json.loads((REAL_SPEECH / "references.json").read_text())
+    tx = WhisperTranscriber(transcriber_options(WhisperSettings(), model="base", window_margin_s=7))
+    for name in ("sb_spk2_snt4.wav", "sb_spk1_snt5.wav", "sb_spk1_snt3.wav"):
+        said = tx.transcribe(load_audio(REAL_SPEECH / name)).text
+        last_word = references[name]["text"].rstrip(".").split()[-1]
+        assert last_word in said.lower(), (name, said)
+        assert (
+            jiwer.wer(references[name]["text"].lower().rstrip("."), said.lower().strip(" .").replace(",", "")) <= 0.15
+        )
