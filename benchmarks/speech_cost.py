@@ -12,8 +12,10 @@ Mandarin), transcribed by the multilingual `base` (CPU int8, beam 5) in each set
 - the project's `WhisperTranscriber` (batched pipeline of 8, word timestamps, per-chunk language, the
   coverage check and its second pass over uncovered speech) with the settings' defaults (`default`) or
   named changes to them (`CONFIGS`: `full_window` = every chunk padded to Whisper's 30 s window, as before
-  `WHISPER_WINDOW_MARGIN_S`; `margin_5`; 20 or 30 s chunks; `before_27e` = the defaults before a region
-  that missed speech runs into was decoded again with it and gaps were widened over stretched words; ...).
+  `WHISPER_WINDOW_MARGIN_S`; `margin_5`; 20 or 30 s chunks; `short_cut` = batches of only chunks under
+  `whisper_window.FULL_WINDOW_BELOW_S` cut to chunk + margin too, as before; `before_27e` = the defaults
+  before a region that missed speech runs into was decoded again with it and gaps were widened over
+  stretched words; ...).
 
 One model load per setting, a warm-up clip each, then `--rounds` rounds over the tracks with the
 settings in alternating order (forward, then backward), so load drifts fall on all alike. Per setting:
@@ -69,7 +71,7 @@ class Plain:
 class Project:
     """The project's transcriber with the settings' defaults and `overrides`."""
 
-    def __init__(self, *, before_27e: bool = False, **overrides):
+    def __init__(self, *, before_27e: bool = False, short_cut: bool = False, **overrides):
         from benchmarks.real_media import transcriber
 
         self.transcriber = transcriber(model="base", **overrides)
@@ -77,8 +79,18 @@ class Project:
             self.transcriber.late_regions = lambda speech, missed: []
             self.transcriber.widened_gaps = lambda gaps, segments: gaps
 
+        self.short_cut = short_cut  # batches of only short chunks cut to the margin too, as before
+
     def transcribe(self, audio: np.ndarray):
-        result = self.transcriber.transcribe(audio)
+        from wandr_pipeline.engines import whisper_window
+
+        full_below = whisper_window.FULL_WINDOW_BELOW_S
+        if self.short_cut:
+            whisper_window.FULL_WINDOW_BELOW_S = 0.0
+        try:
+            result = self.transcriber.transcribe(audio)
+        finally:
+            whisper_window.FULL_WINDOW_BELOW_S = full_below
         return result.text, result
 
 
@@ -86,6 +98,7 @@ CONFIGS = {
     "plain": lambda: Plain(),
     "default": lambda: Project(),  # the settings' defaults
     "before_27e": lambda: Project(before_27e=True),  # the defaults before 27-E
+    "short_cut": lambda: Project(short_cut=True),  # short chunks' batches cut to chunk + margin too (before)
     "full_window": lambda: Project(window_margin_s=30),  # the defaults before: every chunk padded to 30 s
     "margin_10": lambda: Project(window_margin_s=10),
     "margin_7": lambda: Project(window_margin_s=7),
