@@ -246,7 +246,7 @@ class WhisperSettings(SettingsGroup):
         "WHISPER_WINDOW_MARGIN_S",
         doc="seconds of silence the encoder sees after each batch's longest chunk instead of padding every "
         "chunk to Whisper's 30 s window (cost; 5 s or less loses words at chunk ends: docs/BENCHMARKS.md); "
-        "30 = always the full window",
+        "30 = always the full window; a batch of only chunks under 5 s always gets the full window",
         ge=0,
         le=30,
     )
