@@ -26,6 +26,12 @@ from benchmarks.speech_translate import ENGLISH_REFERENCES, recall
 from wandr_pipeline.engines.whisper_translate import untrusted_translation
 
 NEUTRAL = "The following is an English translation of the speech."
+# faster-whisper's temperature fallback with Whisper's thresholds: the best of the candidates it samples
+FALLBACK = {
+    "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    "log_prob_threshold": -1.0,
+    "compression_ratio_threshold": 2.4,
+}
 
 
 def variants(lang, own):
@@ -44,40 +50,14 @@ def variants(lang, own):
     yield "prompt: own transcript", {**base, "initial_prompt": own}
     yield "prompt: neutral English", {**base, "initial_prompt": NEUTRAL}
     yield "beam 10 patience 2", {**base, "beam_size": 10, "patience": 2.0}
-    yield (
-        "fallback T 0..1 (best_of 5)",
-        {
-            **base,
-            "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
-            "log_prob_threshold": -1.0,
-            "compression_ratio_threshold": 2.4,
-        },
-    )
-    yield (
-        "fallback + own prompt",
-        {
-            **base,
-            "initial_prompt": own,
-            "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
-            "log_prob_threshold": -1.0,
-            "compression_ratio_threshold": 2.4,
-        },
-    )
+    yield "fallback T 0..1 (best_of 5)", {**base, **FALLBACK}
+    yield "fallback + own prompt", {**base, "initial_prompt": own, **FALLBACK}
     yield "transcribe task, en token", {**base, "task": "transcribe", "language": "en"}
     yield (
         "transcribe task, en token, neutral prompt",
         {**base, "task": "transcribe", "language": "en", "initial_prompt": NEUTRAL},
     )
-    yield (
-        "neutral prompt + fallback",
-        {
-            **base,
-            "initial_prompt": NEUTRAL,
-            "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
-            "log_prob_threshold": -1.0,
-            "compression_ratio_threshold": 2.4,
-        },
-    )
+    yield "neutral prompt + fallback", {**base, "initial_prompt": NEUTRAL, **FALLBACK}
     yield "language token detected, not forced", {k: v for k, v in base.items() if k != "language"}
 
 

@@ -262,7 +262,19 @@ def outcome(result, parts: list[Part] | None = None) -> dict:
     from wandr_pipeline.defs.videos.transcript import segment_rows, transcript_status
 
     rows = segment_rows(result, "m")
-    status, reason = transcript_status(rows, result.assessment)
+    return {
+        **verdict_of(rows, transcript_status(rows, result.assessment), parts),
+        "language": result.language,
+        "language_probability": result.language_probability,
+        "kept_text": " ".join(r["text"] for r in rows if r["status"] == "ok"),
+        "text": result.text,
+        "evidence": evidence(result),
+    }
+
+
+def verdict_of(rows: list[dict], status_reason: tuple[str, str | None], parts: list[Part] | None) -> dict:
+    """What a clip's `transcript_segments` rows and status say, as `outcome` and `replayed` report it."""
+    status, reason = status_reason
     kept = [r for r in rows if r["status"] == "ok"]
     caught, kept_parts = (status != "ok", []) if parts is None else parts_kept(kept, parts)
     return {
@@ -274,11 +286,6 @@ def outcome(result, parts: list[Part] | None = None) -> dict:
         "segments": len(rows),
         "left_out": len(rows) - len(kept),
         "left_out_reasons": [r["error"] for r in rows if r["status"] != "ok"],
-        "language": result.language,
-        "language_probability": result.language_probability,
-        "kept_text": " ".join(r["text"] for r in kept),
-        "text": result.text,
-        "evidence": evidence(result),
     }
 
 
@@ -301,7 +308,8 @@ def evidence(result) -> list[dict]:
 
 def replayed(case: dict, parts: list[Part] | None, model_language: str | None) -> dict:
     """`case` (an `outcome` with its `evidence`) judged again by today's rule, as `outcome` would say it."""
-    from wandr_pipeline.lib.outcomes import EMPTY, OK, SUSPECT
+    from wandr_pipeline.defs.videos.transcript import transcript_status
+    from wandr_pipeline.lib.outcomes import OK, SUSPECT
     from wandr_pipeline.media.speech_quality import GOOD, LANGUAGE_UNSURE, LanguageEvidence, SegmentEvidence, assess
 
     recorded = case["evidence"]
@@ -318,29 +326,12 @@ def replayed(case: dict, parts: list[Part] | None, model_language: str | None) -
             "start_s": e["start_s"],
             "end_s": e["end_s"],
             "language": None if q == LANGUAGE_UNSURE else e["row_language"],
-            "ok": verdict.trusted and q == GOOD,
+            "status": OK if verdict.trusted and q == GOOD else SUSPECT,
             "error": why if verdict.trusted else verdict.reason,
         }
         for e, q, why in zip(recorded, verdict.segment_quality, verdict.segment_reasons)
     ]
-    kept = [r for r in rows if r["ok"]]
-    if not rows:
-        status, reason = EMPTY, "no speech detected"
-    elif verdict.empty:
-        status, reason = EMPTY, f"no speech: {verdict.reason}"
-    else:
-        status, reason = (OK, None) if kept else (SUSPECT, rows[0]["error"])
-    caught, kept_parts = (status != OK, []) if parts is None else parts_kept(kept, parts)
-    return {
-        "caught": caught,
-        "kept_parts": kept_parts,
-        "kept_languages": [r["language"] for r in kept],
-        "status": status,
-        "reason": reason,
-        "segments": len(rows),
-        "left_out": len(rows) - len(kept),
-        "left_out_reasons": [r["error"] for r in rows if not r["ok"]],
-    }
+    return verdict_of(rows, transcript_status(rows, verdict), parts)
 
 
 def dump(name: str, result) -> None:
